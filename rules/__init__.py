@@ -1,0 +1,1 @@
+"""mlscan's rules: one file per rule, each a pure judgement over facts."""

@@ -1,0 +1,81 @@
+"""Which calls seed which random number generators, and which consume them (shared by seed rules)."""
+from __future__ import annotations
+
+from typing import Optional, Set
+
+from mlscan.facts.pycode import NOT_LITERAL, CallSite
+
+ALL = "all"
+SEEDERS = {
+    "random.seed": "random",
+    "numpy.random.seed": "numpy", "numpy.random.default_rng": "numpy", "numpy.random.RandomState": "numpy",
+    "numpy.random.Generator": "numpy", "numpy.random.SeedSequence": "numpy",
+    "torch.manual_seed": "torch", "torch.random.manual_seed": "torch", "torch.cuda.manual_seed": "torch",
+    "torch.cuda.manual_seed_all": "torch", "torch.Generator().manual_seed": "torch",
+    "tensorflow.random.set_seed": "tensorflow", "tensorflow.set_random_seed": "tensorflow",
+    "tensorflow.compat.v1.set_random_seed": "tensorflow", "tensorflow.keras.utils.set_random_seed": ALL,
+    "keras.utils.set_random_seed": ALL, "jax.random.PRNGKey": "jax", "jax.random.key": "jax",
+    "pytorch_lightning.seed_everything": ALL, "lightning.seed_everything": ALL, "lightning.pytorch.seed_everything": ALL,
+    "pytorch_lightning.utilities.seed.seed_everything": ALL, "lightning_fabric.utilities.seed.seed_everything": ALL,
+    "lightning.fabric.utilities.seed.seed_everything": ALL, "lightning.pytorch.utilities.seed.seed_everything": ALL,
+    "transformers.set_seed": ALL, "transformers.trainer_utils.set_seed": ALL, "accelerate.utils.set_seed": ALL,
+    "fastai.torch_core.set_seed": ALL, "fastai.vision.all.set_seed": ALL, "fastai.tabular.all.set_seed": ALL,
+    "mmengine.runner.set_random_seed": ALL, "mmcv.runner.set_random_seed": ALL, "mmdet.apis.set_random_seed": ALL,
+    "detectron2.utils.env.seed_all_rng": ALL, "ignite.utils.manual_seed": ALL, "keras.utils.set_random_seed.": ALL,
+    "tensorflow.keras.utils.set_random_seed.": ALL, "paddle.seed": "paddle", "mxnet.random.seed": "mxnet",
+    "cupy.random.seed": "cupy", "sklearn.utils.check_random_state": "sklearn",
+}
+SEED_KWARGS = {"random_state", "seed", "random_seed", "rng_seed", "rng"}
+# Libraries whose RNG the training uses when their calls appear in the training code.
+CONSUMER_PREFIXES = {
+    "random": ("random.shuffle", "random.random", "random.randint", "random.choice", "random.choices",
+               "random.sample", "random.uniform", "random.gauss", "random.randrange"),
+    "numpy": ("numpy.random.",),
+    "torch": ("torch.rand", "torch.randn", "torch.randint", "torch.randperm", "torch.normal", "torch.bernoulli",
+              "torch.multinomial", "torch.nn.init.", "torch.utils.data.random_split", "torch.nn.Dropout",
+              "torch.utils.data.DataLoader", "torch.nn.Linear", "torch.nn.Conv", "torch.nn.Embedding",
+              "torch.nn.LSTM", "torch.nn.GRU", "torch.nn.Transformer"),
+    "tensorflow": ("tensorflow.random.", "tensorflow.keras.layers.", "keras.layers.", "tensorflow.keras.Sequential",
+                   "keras.Sequential", "tensorflow.keras.Model", "keras.Model"),
+    "jax": ("jax.random.",),
+}
+
+
+def seeded_family(call: CallSite) -> Optional[str]:
+    """The RNG family a call seeds ("all" for seed-everything helpers), or None."""
+    name = call.name
+    fam = SEEDERS.get(name)
+    if fam is not None:
+        if name in ("numpy.random.default_rng", "numpy.random.RandomState", "jax.random.PRNGKey", "jax.random.key",
+                    "numpy.random.Generator") and not call.args and not call.kwargs:
+            return None  # an unseeded generator
+        if call.args and call.args[0] is None:
+            return None
+        return fam
+    if name.endswith("manual_seed") and name.startswith("torch."):
+        return "torch"
+    for key, value in call.kwargs:
+        if key in SEED_KWARGS and value is not None:
+            if key == "random_state" or name.startswith("sklearn."):
+                return "sklearn"
+            return "lib"
+    return None
+
+
+def consumed_family(call: CallSite) -> Optional[str]:
+    name = call.name
+    if name in SEEDERS or name.endswith("manual_seed"):
+        return None
+    for fam, prefixes in CONSUMER_PREFIXES.items():
+        if name.startswith(prefixes):
+            if fam == "numpy" and name.rsplit(".", 1)[-1] in ("seed", "default_rng", "RandomState", "SeedSequence",
+                                                               "get_state", "set_state", "Generator", "PCG64"):
+                return None
+            if name == "torch.utils.data.DataLoader" and call.kwarg("shuffle") not in (True, NOT_LITERAL):
+                return None
+            return fam
+    return None
+
+
+def covers(seeded: Set[str], family: str) -> bool:
+    return ALL in seeded or family in seeded

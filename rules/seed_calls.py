@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._seeding import ALL, seeded_family
+
+
+class SeedCallsReachTraining(Rule):
+    """Random seeds are set in code the training runs
+
+    Looks for calls that seed random number generators (`random.seed`, `numpy.random.seed`,
+    `torch.manual_seed` and CUDA, `tf.random.set_seed`, JAX PRNG keys, Lightning `seed_everything`,
+    transformers/accelerate `set_seed`, `random_state=`/`seed=` arguments). Names are resolved
+    through imports and aliases, so `import numpy as np; np.random.seed(0)` counts and a comment
+    mentioning "seed" does not. Calls are followed across files: a seed set in `utils.set_seeds()`
+    counts when a training entry point calls it. Seeding that no training entry point reaches
+    counts as partial.
+    """
+
+    id = "seed-calls"
+    practice = "seed-control"
+    examples = (
+        Example({
+            "utils.py": "import random\nimport numpy as np\nimport torch\n\n"
+                        "def set_seeds(seed):\n    random.seed(seed)\n    np.random.seed(seed)\n    torch.manual_seed(seed)\n",
+            "train.py": "import torch\nfrom utils import set_seeds\n\n"
+                        "def main():\n    set_seeds(1)\n    model = torch.nn.Linear(2, 1)\n"
+                        "    loss = model(torch.zeros(1, 2)).sum()\n    loss.backward()\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "seeded in a helper module, called from the training script"),
+        Example({
+            "train.py": "# we should call np.random.seed(0) here one day\nimport numpy as np\n"
+                        "from sklearn.linear_model import LogisticRegression\n\n"
+                        "X = np.random.rand(10, 2)\nLogisticRegression().fit(X, X[:, 0] > 0.5)\n",
+        }, "absent", "a comment that mentions seeding is not seeding"),
+        Example({
+            "train.py": "import tensorflow as tf\nimport keras\nmodel = keras.Sequential()\nmodel.fit([[0]], [0])\n",
+            "tools/seed.py": "import tensorflow as tf\n\ndef seed():\n    tf.random.set_seed(3)\n",
+        }, "partial", "seeding exists but the training never calls it"),
+        Example({
+            "nb.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
+                        '["import lightning as L\\n", "L.seed_everything(7)\\n", "trainer = L.Trainer()\\n", '
+                        '"trainer.fit(model)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        }, "present", "notebooks are code too"),
+    )
+
+    def check(self, facts):
+        graph = facts.graph
+        closure = graph.training_closure
+        in_closure = graph.calls_in(closure)
+        seen = set()
+        for idx, call in in_closure:
+            fam = seeded_family(call)
+            if fam and (idx.path, call.line) not in seen:
+                seen.add((idx.path, call.line))
+                what = "every RNG" if fam == ALL else f"{fam} RNG" if fam not in ("lib", "sklearn") else \
+                    f"a library RNG via {next(k for k, _ in call.kwargs if k in ('random_state', 'seed', 'random_seed', 'rng_seed', 'rng'))}="
+                yield self.found("supports", idx.path, call.line, f"{call.name} seeds {what}{_cell(idx, call.line)}")
+        if seen:
+            return
+        for idx in facts.non_test_code():
+            for call in idx.calls:
+                fam = seeded_family(call)
+                if fam and fam not in ("lib",):
+                    yield self.found("partial", idx.path, call.line,
+                                     f"{call.name} seeds {fam}, but no training entry point reaches it{_cell(idx, call.line)}")
+
+
+def _cell(idx, line):
+    cell = idx.cell_of(line)
+    return f" (cell {cell})" if cell else ""

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Dict, Set, Tuple
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._seeding import ALL, consumed_family, covers, seeded_family
+
+
+class UnseededRandomness(Rule):
+    """Every random number generator the training uses is seeded
+
+    Counter-evidence for seed control: the training code (everything its entry points reach)
+    draws from a generator family (`random`, numpy, torch, tensorflow, jax) that no reachable
+    call seeds. Makes a seeded repo partial; says nothing when nothing is seeded at all.
+    """
+
+    id = "unseeded-rng"
+    practice = "seed-control"
+    examples = (
+        Example({
+            "train.py": "import random\nimport numpy as np\nfrom sklearn.svm import SVC\n\n"
+                        "random.seed(0)\nX = np.random.rand(20, 3)\nSVC().fit(X, X[:, 0] > 0.5)\n",
+        }, "partial", "random is seeded, numpy's global RNG is not", fires=True),
+        Example({
+            "train.py": "import random\nimport numpy as np\nfrom sklearn.svm import SVC\n\n"
+                        "random.seed(0)\nX = np.array([[1, 2], [3, 4]])\nSVC().fit(X, [0, 1])\n",
+        }, "present", "every RNG in use is seeded", fires=False),
+    )
+
+    def check(self, facts):
+        graph = facts.graph
+        calls = graph.calls_in(graph.training_closure)
+        seeded: Set[str] = set()
+        for _, call in calls:
+            fam = seeded_family(call)
+            if fam:
+                seeded.add(fam)
+        if not seeded:
+            return
+        first_use: Dict[str, Tuple[str, int, str]] = {}
+        for idx, call in calls:
+            fam = consumed_family(call)
+            if fam and fam not in first_use and not covers(seeded, fam):
+                first_use[fam] = (idx.path, call.line, call.name)
+        for fam, (path, line, name) in sorted(first_use.items()):
+            yield self.found("gap", path, line, f"{name} draws from the {fam} RNG, which the training never seeds")

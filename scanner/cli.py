@@ -1,0 +1,190 @@
+"""The `mlscan` command. Exit codes: 0 scan ran, 1 policy (fail-under) not met, 2 usage or config error."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional, Tuple
+
+import click
+
+from mlscan import __version__
+
+FORMATS = ("terminal", "json", "sarif", "markdown")
+EXIT_OK, EXIT_POLICY, EXIT_USAGE = 0, 1, 2
+
+
+class DefaultToScan(click.Group):
+    """`mlscan PATH` means `mlscan scan PATH`."""
+
+    def parse_args(self, ctx: click.Context, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["scan", *args]
+        elif not args:
+            args = ["scan"]
+        return super().parse_args(ctx, args)
+
+
+def _fail(message: str) -> "click.exceptions.Exit":
+    click.echo(f"mlscan: error: {message}", err=True)
+    return click.exceptions.Exit(EXIT_USAGE)
+
+
+@click.group(cls=DefaultToScan, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlscan")
+def main() -> None:
+    """mlscan: how mature is this ML repo, and what should we fix next?
+
+    Reads the repository statically (it never runs, imports or installs its code) and reports
+    evidence for ML engineering practices, a maturity level per lifecycle stage, and next steps.
+    """
+
+
+def _split_ids(values: Tuple[str, ...]) -> Tuple[str, ...]:
+    return tuple(x.strip() for v in values for x in v.split(",") if x.strip())
+
+
+@main.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
+              help="Report format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--base", metavar="REF", help="Compare against a base commit (e.g. origin/main) and report the delta.")
+@click.option("--fail-under", metavar="N|STAGE=N,...", help="Exit 1 if the overall level (or a stage's) is below N.")
+@click.option("--select", multiple=True, metavar="IDS", help="Only these practices or rules (comma-separated).")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these practices or rules (comma-separated).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out paths matching a gitignore-style pattern.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A maturity model YAML file to use instead of the built-in one.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read [tool.mlscan] from this TOML file instead of PATH/pyproject.toml.")
+@click.option("--history-depth", type=click.IntRange(min=0), help="Read at most N commits of history (0: none).")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: free cores).")
+@click.option("-v", "--verbose", is_flag=True, help="Show all evidence and diagnostics in terminal output.")
+@click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
+def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail_under: Optional[str],
+         select: Tuple[str, ...], ignore: Tuple[str, ...], exclude: Tuple[str, ...], model_path: Optional[Path],
+         config_path: Optional[Path], history_depth: Optional[int], jobs: int, verbose: bool, no_progress: bool) -> None:
+    """Scan PATH (default: the current folder) and report its ML maturity."""
+    from mlscan.config import load_config, merge, parse_fail_under
+    from mlscan.errors import UsageError
+    if not path.exists():
+        raise _fail(f"path {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise _fail(f"path {str(path)!r} is not a folder")
+    try:
+        cfg = load_config(path, config_path)
+        ignore_ids = dict(cfg.ignore)
+        ignore_ids.update({i: "ignored on the command line" for i in _split_ids(ignore)})
+        cfg = merge(cfg, select=_split_ids(select) or None, ignore=ignore_ids,
+                    exclude=(cfg.exclude + tuple(exclude)) if exclude else None,
+                    history_depth=history_depth, model=model_path.resolve() if model_path else None,
+                    fail_under=parse_fail_under(fail_under, "--fail-under") if fail_under else None)
+        progress = _progress_printer(no_progress)
+        try:
+            if base:
+                from mlscan.delta import scan_with_base
+                report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs)
+            else:
+                from mlscan.engine import scan as run_scan
+                report = run_scan(path, cfg, progress=progress, jobs=jobs)
+        finally:
+            if progress:
+                progress(None)
+    except UsageError as exc:
+        raise _fail(str(exc))
+    policy_ok = True
+    if cfg.fail_under is not None:
+        from mlscan.policy import apply_fail_under
+        policy_ok = apply_fail_under(report, cfg.fail_under)
+    text = render(report, fmt, verbose=verbose, to_file=output is not None)
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}")
+    elif text is not None:
+        sys.stdout.write(text)
+    if not policy_ok:
+        click.echo(f"mlscan: policy not met: {report.policy.get('fail_under', {}).get('message', '')}", err=True)
+        sys.exit(EXIT_POLICY)
+
+
+def render(report, fmt: str, verbose: bool = False, to_file: bool = False) -> Optional[str]:
+    if fmt == "json":
+        from mlscan.report.json_out import render_json
+        return render_json(report)
+    if fmt == "sarif":
+        from mlscan.report.sarif import render_sarif
+        return render_sarif(report)
+    if fmt == "markdown":
+        from mlscan.report.markdown import render_markdown
+        return render_markdown(report)
+    from mlscan.report.terminal import render_terminal
+    if to_file:
+        import io
+        buf = io.StringIO()
+        render_terminal(report, file=buf, verbose=verbose, width=120)
+        return buf.getvalue()
+    render_terminal(report, verbose=verbose)
+    return None
+
+
+def _progress_printer(disabled: bool):
+    if disabled or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    console = Console(stderr=True)
+    status = console.status("scanning…")
+    status.start()
+
+    def update(msg: Optional[str]) -> None:
+        if msg is None:
+            status.stop()
+        else:
+            status.update(f"mlscan: {msg}")
+    return update
+
+
+@main.command()
+@click.argument("path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(("json", "dot")), default="json", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+def graph(path: Path, fmt: str, output: Optional[Path]) -> None:
+    """Export the dependency graph mlscan builds (modules, functions, entry points, artefacts)."""
+    from mlscan.facts.repo import Facts
+    from mlscan.report.graph_out import render_graph
+    text = render_graph(Facts(path).graph, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(("terminal", "json", "markdown")), default="terminal")
+def rules_cmd(fmt: str) -> None:
+    """List the practice catalogue: practice, stage, level and the rules that detect it."""
+    from mlscan.docs import catalogue_json, catalogue_markdown, print_catalogue
+    if fmt == "json":
+        import json
+        sys.stdout.write(json.dumps(catalogue_json(), indent=2) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(catalogue_markdown())
+    else:
+        print_catalogue()
+
+
+@main.command()
+@click.argument("rule_or_practice_id")
+def explain(rule_or_practice_id: str) -> None:
+    """Explain one practice or rule: what it looks for, why it matters and how to add it."""
+    from mlscan.docs import explain_text
+    text = explain_text(rule_or_practice_id)
+    if text is None:
+        raise _fail(f"no practice or rule {rule_or_practice_id!r}; `mlscan rules` lists them")
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

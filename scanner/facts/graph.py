@@ -1,0 +1,507 @@
+"""The repo's dependency graph (networkx): modules, functions, entry points, configs, artefacts,
+CI jobs and pipeline stages, joined by imports, calls, reads/writes and executes edges.
+
+Node ids: `mod:PATH`, `def:PATH:QUALNAME`, `cfg:PATH`, `art:PATH`, `ci:PATH:JOB`,
+`stage:PATH:NAME`, `entry:KIND:PATH:LINE`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
+
+from mlscan.facts.configs import CommandTarget, command_targets
+from mlscan.facts.pycode import CallSite, CodeIndex
+
+if TYPE_CHECKING:
+    from mlscan.facts.repo import Facts
+
+EXEC_EDGES = {"executes", "calls", "references", "imports", "has-method"}
+ROUTE_METHODS = {"get", "post", "put", "patch", "delete", "route", "api_route", "websocket", "api", "head", "options"}
+WEB_FRAMEWORKS = ("fastapi", "flask", "starlette", "sanic", "quart", "litestar", "bottle", "aiohttp", "falcon",
+                  "tornado", "django", "connexion", "robyn", "blacksheep", "bentoml", "ray.serve", "modal", "chalice")
+SERVING_BASES = {"kserve.Model": "kserve", "kserve.KFModel": "kserve", "kfserving.KFModel": "kserve",
+                 "ts.torch_handler.base_handler.BaseHandler": "torchserve",
+                 "mlserver.MLModel": "mlserver", "mlserver.model.MLModel": "mlserver",
+                 "bentoml.Runnable": "bentoml", "seldon_core.user_model.SeldonComponent": "seldon"}
+PREDICT_ATTRS = {"predict", "predict_proba", "predict_on_batch", "generate", "forward", "infer", "inference",
+                 "run_inference", "decision_function", "transform", "classify", "detect", "encode", "embed",
+                 "pipeline", "score", "__call__", "call", "load_model", "load", "from_pretrained", "load_learner"}
+TRAIN_ATTRS = {"fit", "fit_generator", "train_on_batch", "partial_fit", "backward", "fit_one_cycle", "fine_tune"}
+READ_ATTRS = {"read_csv", "read_parquet", "read_json", "read_excel", "read_feather", "read_table", "read_pickle",
+              "read_hdf", "load", "safe_load", "load_dataset", "load_from_disk", "loadtxt", "genfromtxt", "imread",
+              "open", "read_text", "read_bytes", "load_model", "load_state_dict", "from_pretrained", "load_npz",
+              "DataFrame.from_csv", "load_learner", "ImageFolder", "load_img"}
+WRITE_ATTRS = {"to_csv", "to_parquet", "to_json", "to_pickle", "to_feather", "to_excel", "to_hdf", "save", "dump",
+               "savetxt", "save_model", "save_pretrained", "write_text", "write_bytes", "savez", "export",
+               "save_weights", "imwrite", "savefig", "log_model", "save_to_disk"}
+MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".onnx", ".h5", ".hdf5", ".safetensors",
+                  ".bin", ".model", ".sav", ".pb", ".tflite", ".keras", ".mlmodel", ".cbm", ".ubj")
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".tfrecord", ".tfrecords",
+                 ".arrow", ".avro", ".orc", ".xlsx", ".xls", ".txt", ".json", ".zip", ".gz", ".db", ".sqlite", ".xml")
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    kind: str          # script | notebook | console-script | ci | pipeline | docker | mlproject | shell | serve
+    path: str          # where it is declared
+    line: int
+    target: str        # node id it executes
+    label: str
+
+    @property
+    def node(self) -> str:
+        return f"entry:{self.kind}:{self.path}:{self.line}:{self.target}"
+
+
+@dataclass(frozen=True)
+class ServingEndpoint:
+    path: str
+    line: int
+    framework: str
+    handler: str       # node id of the handler (function, class or module)
+    label: str
+
+
+def is_training_call(call: CallSite) -> bool:
+    """Calls that train a model: fit/backward/optimizer steps, trainer and booster `train` calls."""
+    attr = call.attr
+    if attr in TRAIN_ATTRS:
+        return True
+    head = call.name[: -len(attr) - 1].lower() if len(call.name) > len(attr) else ""
+    if attr == "train":
+        return head.startswith(("xgboost", "lightgbm", "catboost")) or "trainer" in head or "yolo" in head
+    if attr == "step":
+        return "optim" in head
+    return False
+
+
+def artefact_kind(value: str) -> Optional[str]:
+    low = value.lower().rstrip("/")
+    if low.endswith(MODEL_SUFFIXES):
+        return "model"
+    if low.endswith(DATA_SUFFIXES):
+        return "data"
+    return None
+
+
+class CodeGraph:
+    def __init__(self, facts: "Facts"):
+        import networkx as nx
+        self.facts = facts
+        self.g = nx.MultiDiGraph()
+        self.code: Dict[str, CodeIndex] = facts.code
+        self._by_name: Dict[str, str] = {}
+        self._by_suffix: Dict[str, List[str]] = {}
+        self._resolve_cache: Dict[Tuple[str, str], Optional[str]] = {}
+        self._reach_cache: Dict[str, frozenset] = {}
+        self._build_module_tables()
+        self._add_code()
+        self.entry_points: List[EntryPoint] = []
+        self._add_entry_points()
+
+    # ---- module resolution ------------------------------------------------------------------
+    def _build_module_tables(self) -> None:
+        for path in sorted(self.code):
+            idx = self.code[path]
+            if not idx.module:
+                continue
+            if idx.is_notebook:
+                self._by_name.setdefault(idx.module, path)
+                continue
+            self._by_name[idx.module] = path
+            parts = idx.module.split(".")
+            for i in range(1, len(parts)):
+                self._by_suffix.setdefault(".".join(parts[i:]), []).append(path)
+
+    def resolve_module(self, importer: Optional[str], dotted: str) -> Optional[str]:
+        key = (str(PurePosixPath(importer).parent) if importer else "", dotted)
+        if key in self._resolve_cache:
+            return self._resolve_cache[key]
+        found = self._resolve_module(importer, dotted)
+        self._resolve_cache[key] = found
+        return found
+
+    def _resolve_module(self, importer: Optional[str], dotted: str) -> Optional[str]:
+        if importer:
+            d = str(PurePosixPath(importer).parent)
+            if d not in ("", "."):
+                local = d.replace("/", ".").replace("-", "_") + "." + dotted
+                if local in self._by_name:
+                    return self._by_name[local]
+        if dotted in self._by_name:
+            return self._by_name[dotted]
+        cands = self._by_suffix.get(dotted)
+        if not cands:
+            return None
+        if len(cands) == 1:
+            return cands[0]
+        if importer:
+            imp = importer.split("/")
+
+            def shared(p: str) -> int:
+                n = 0
+                for a, b in zip(imp, p.split("/")):
+                    if a != b:
+                        break
+                    n += 1
+                return n
+            return sorted(cands, key=lambda p: (-shared(p), len(p), p))[0]
+        return sorted(cands, key=lambda p: (len(p), p))[0]
+
+    def resolve_name(self, importer: str, name: str, depth: int = 0) -> Optional[str]:
+        """Node id (def or module) for a resolved dotted name used in `importer`, if it is repo code."""
+        if not name or name.startswith("?") or "[]" in name or depth > 3:
+            return None
+        parts = name.replace("()", "").split(".")
+        for i in range(len(parts), 0, -1):
+            mod_path = self.resolve_module(importer, ".".join(parts[:i]))
+            if mod_path is None:
+                continue
+            rest = parts[i:]
+            if not rest:
+                return f"mod:{mod_path}"
+            idx = self.code[mod_path]
+            for k in range(len(rest), 0, -1):
+                qual = ".".join(rest[:k])
+                if qual in idx.defs:
+                    return f"def:{mod_path}:{qual}"
+            target = idx.exports.get(rest[0])
+            if target and target != name:
+                return self.resolve_name(mod_path, ".".join([target] + rest[1:]), depth + 1)
+            return None
+        return None
+
+    # ---- code nodes and edges ---------------------------------------------------------------
+    def _scope_node(self, path: str, scope: str) -> str:
+        return f"mod:{path}" if scope == "<module>" else f"def:{path}:{scope}"
+
+    def _add_code(self) -> None:
+        g = self.g
+        for path in sorted(self.code):
+            idx = self.code[path]
+            g.add_node(f"mod:{path}", kind="notebook" if idx.is_notebook else "module", path=path, line=1)
+            for qual, d in idx.defs.items():
+                node = f"def:{path}:{qual}"
+                g.add_node(node, kind=d.kind, path=path, line=d.line, name=qual)
+                owner = qual.rsplit(".", 1)[0] if "." in qual else None
+                if owner and owner in idx.defs and idx.defs[owner].kind == "class":
+                    g.add_edge(f"def:{path}:{owner}", node, kind="has-method")
+                else:
+                    g.add_edge(f"mod:{path}", node, kind="defines")
+        for path in sorted(self.code):
+            idx = self.code[path]
+            seen_imports: Set[str] = set()
+            for ref in idx.imports:
+                full = f"{ref.module}.{ref.name}" if ref.name else ref.module
+                target = self.resolve_name(path, full) or (self.resolve_name(path, ref.module) if ref.module else None)
+                if target:
+                    mod_target = target if target.startswith("mod:") else "mod:" + target.split(":")[1]
+                    if mod_target != f"mod:{path}" and mod_target not in seen_imports:
+                        seen_imports.add(mod_target)
+                        self.g.add_edge(self._scope_node(path, ref.scope if ref.scope in idx.defs else "<module>"),
+                                        mod_target, kind="imports", line=ref.line)
+            for call in idx.calls:
+                src = self._scope_node(path, call.scope)
+                target = self.resolve_name(path, call.name)
+                if target and target != src:
+                    self.g.add_edge(src, target, kind="calls", line=call.line)
+                for ref in call.refs:
+                    t = self.resolve_name(path, ref)
+                    if t and t.startswith("def:") and t != src:
+                        self.g.add_edge(src, t, kind="references", line=call.line)
+                self._add_io(path, src, call)
+            for qual, d in idx.defs.items():  # decorators run at definition time
+                for dec in d.decorators:
+                    t = self.resolve_name(path, dec)
+                    if t and t.startswith("def:"):
+                        self.g.add_edge(f"def:{path}:{qual}", t, kind="calls", line=d.line)
+
+    def _add_io(self, path: str, src: str, call: CallSite) -> None:
+        attr = call.attr
+        direction = "reads" if attr in READ_ATTRS else "writes" if attr in WRITE_ATTRS else None
+        if direction is None:
+            return
+        for value in (*call.args, *(v for _, v in call.kwargs)):
+            if not isinstance(value, str):
+                continue
+            if attr == "open" and len(call.args) > 1 and isinstance(call.args[1], str) and \
+                    any(m in call.args[1] for m in "wax"):
+                direction = "writes"
+            kind = artefact_kind(value)
+            if self.facts.exists(value.lstrip("./")) and value.lower().endswith((".yaml", ".yml", ".toml", ".json", ".cfg", ".ini")):
+                node = f"cfg:{value.lstrip('./')}"
+                self.g.add_node(node, kind="config", path=value.lstrip("./"), line=1)
+                self.g.add_edge(src, node, kind="reads", line=call.line)
+            elif kind:
+                node = f"art:{value}"
+                self.g.add_node(node, kind=kind, path=value, line=None)
+                self.g.add_edge(src, node, kind=direction, line=call.line)
+            break
+
+    # ---- entry points -----------------------------------------------------------------------
+    def _target_for_command(self, t: CommandTarget, base_dir: str = "") -> Optional[str]:
+        if t.kind in ("script", "notebook"):
+            raw = t.target.replace("\\", "/")
+            for cand in (str(PurePosixPath(base_dir) / raw) if base_dir else raw, raw):
+                cand = re.sub(r"^(\./)+", "", cand)
+                cand = str(PurePosixPath(cand))
+                if cand in self.code:
+                    return f"mod:{cand}"
+            # a path that names a file only by its tail (cd'ed into a folder first)
+            tails = [p for p in self.code if p.endswith("/" + raw.lstrip("./"))]
+            return f"mod:{tails[0]}" if len(tails) == 1 else None
+        if t.kind == "module":
+            p = self.resolve_module(None, t.target)
+            return f"mod:{p}" if p else None
+        if t.kind == "app":
+            mod = t.target.split(":", 1)[0]
+            p = self.resolve_module(None, mod)
+            return f"mod:{p}" if p else None
+        return None
+
+    def _add_entry(self, kind: str, path: str, line: int, target: Optional[str], label: str,
+                   via: Optional[str] = None) -> None:
+        if not target or target not in self.g:
+            return
+        ep = EntryPoint(kind, path, line, target, label)
+        self.entry_points.append(ep)
+        self.g.add_node(ep.node, kind="entry-point", entry_kind=kind, path=path, line=line, label=label)
+        self.g.add_edge(via or ep.node, target, kind="executes", line=line)
+        if via:
+            self.g.add_edge(ep.node, via, kind="executes", line=line)
+
+    def _add_entry_points(self) -> None:
+        from mlscan.facts.repo import is_test_path
+        facts = self.facts
+        for path in sorted(self.code):
+            idx = self.code[path]
+            if is_test_path(path):
+                continue
+            if idx.is_notebook:
+                self._add_entry("notebook", path, 1, f"mod:{path}", f"notebook {path}")
+            elif idx.main_line:
+                self._add_entry("script", path, idx.main_line, f"mod:{path}", f"{path} main block")
+        # console scripts
+        for f in facts.named("pyproject.toml"):
+            doc = facts.config(f.path)
+            data = doc.data if doc and isinstance(doc.data, dict) else {}
+            scripts = dict((data.get("project") or {}).get("scripts") or {})
+            scripts.update(((data.get("tool") or {}).get("poetry") or {}).get("scripts") or {})
+            for name, spec in sorted(scripts.items()):
+                if isinstance(spec, str) and ":" in spec:
+                    mod, func = spec.split(":", 1)
+                    target = self.resolve_name("", f"{mod}.{func.split('.')[0]}") or self.resolve_name("", mod)
+                    self._add_entry("console-script", f.path, facts.line_of(f.path, name), target, f"console script {name}")
+        # CI jobs
+        for job in facts.ci_jobs:
+            job_node = f"ci:{job.path}:{job.name}"
+            self.g.add_node(job_node, kind="ci-job", path=job.path, line=job.line, name=job.name)
+            for step in job.steps:
+                for t in command_targets(step.run):
+                    self._add_entry("ci", job.path, step.line, self._target_for_command(t), f"CI {job.name}: {step.run.strip()[:60]}", via=job_node)
+        # declared pipelines
+        for f in facts.glob("dvc.yaml", "MLproject", "MLproject.yaml"):
+            self._add_pipeline_stages(f.path)
+        for path, instrs in sorted(facts.dockerfiles.items()):
+            base = str(PurePosixPath(path).parent)
+            for ins in instrs:
+                if ins.keyword in ("CMD", "ENTRYPOINT"):
+                    for t in command_targets(ins.command()):
+                        tgt = self._target_for_command(t) or self._target_for_command(t, base if base != "." else "")
+                        self._add_entry("docker", path, ins.line, tgt, f"{ins.keyword} {ins.command()[:60]}")
+        for path, line, cmd in facts.shell_commands:
+            base = str(PurePosixPath(path).parent)
+            for t in command_targets(cmd):
+                tgt = self._target_for_command(t) or self._target_for_command(t, base if base != "." else "")
+                self._add_entry("shell", path, line, tgt, f"{path}: {cmd[:60]}")
+        for ep in self.serving_endpoints:
+            self._add_entry("serve", ep.path, ep.line, ep.handler, ep.label)
+
+    def _add_pipeline_stages(self, path: str) -> None:
+        facts = self.facts
+        doc = facts.config(path)
+        if not doc or doc.error or not isinstance(doc.data, dict):
+            return
+        base = str(PurePosixPath(path).parent)
+        base = "" if base == "." else base
+        data = doc.data
+        stages = data.get("stages") if "stages" in data else data.get("entry_points")
+        if not isinstance(stages, dict):
+            return
+        for name, st in stages.items():
+            if not isinstance(st, dict):
+                continue
+            node = f"stage:{path}:{name}"
+            line = facts.line_of(path, f"{name}:")
+            self.g.add_node(node, kind="pipeline-stage", path=path, line=line, name=str(name))
+            wdir = st.get("wdir") if isinstance(st.get("wdir"), str) else ""
+            cmd_dir = str(PurePosixPath(base) / wdir) if wdir else base
+            cmds = st.get("cmd", st.get("command"))
+            for cmd in cmds if isinstance(cmds, list) else [cmds]:
+                for t in command_targets(cmd) if isinstance(cmd, str) else []:
+                    tgt = self._target_for_command(t, cmd_dir) or self._target_for_command(t)
+                    self._add_entry("pipeline", path, line, tgt, f"stage {name}: {str(cmd)[:60]}", via=node)
+            for key, edge in (("deps", "reads"), ("outs", "writes"), ("params", "reads"), ("metrics", "writes")):
+                items = st.get(key) or []
+                for item in items if isinstance(items, list) else []:
+                    value = item if isinstance(item, str) else next(iter(item), None) if isinstance(item, dict) else None
+                    if not isinstance(value, str):
+                        continue
+                    rel = str(PurePosixPath(cmd_dir) / value) if cmd_dir else value
+                    if rel in self.code:
+                        if key == "deps":
+                            continue
+                    kind = "config" if key == "params" else (artefact_kind(rel) or "data")
+                    tnode = f"cfg:{rel}" if key == "params" else f"art:{rel}"
+                    self.g.add_node(tnode, kind=kind, path=rel, line=None)
+                    self.g.add_edge(node, tnode, kind=edge, line=line)
+
+    # ---- derived facts ----------------------------------------------------------------------
+    def reachable(self, start: str) -> Set[str]:
+        cached = self._reach_cache.get(start)
+        if cached is None:
+            cached = self._reach_cache[start] = frozenset(self._reachable(start))
+        return set(cached)
+
+    def _reachable(self, start: str) -> Set[str]:
+        seen = {start}
+        stack = [start]
+        g = self.g
+        while stack:
+            n = stack.pop()
+            for _, v, data in g.out_edges(n, data=True):
+                if v not in seen and data.get("kind") in EXEC_EDGES:
+                    seen.add(v)
+                    stack.append(v)
+        return seen
+
+    def scopes_in(self, nodes: Iterable[str]) -> Dict[str, Set[str]]:
+        """path -> scopes ("<module>" or def qualname) covered by a node set."""
+        out: Dict[str, Set[str]] = {}
+        for n in nodes:
+            if n.startswith("mod:"):
+                out.setdefault(n[4:], set()).add("<module>")
+            elif n.startswith("def:"):
+                path, qual = n[4:].rsplit(":", 1)
+                out.setdefault(path, set()).add(qual)
+        return out
+
+    def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
+        scopes = self.scopes_in(nodes)
+        out = []
+        for path in sorted(scopes):
+            idx = self.code.get(path)
+            if idx is None:
+                continue
+            wanted = scopes[path]
+            for call in idx.calls:
+                if call.scope in wanted or _within(call.scope, wanted):
+                    out.append((idx, call))
+        return out
+
+    @cached_property
+    def serving_endpoints(self) -> List[ServingEndpoint]:
+        from mlscan.facts.repo import is_test_path
+        found: List[ServingEndpoint] = []
+        for path in sorted(self.code):
+            if is_test_path(path):
+                continue
+            idx = self.code[path]
+            found.extend(_serving_in_module(path, idx))
+        return found
+
+    @cached_property
+    def training_entry_points(self) -> List[EntryPoint]:
+        out = []
+        seen_targets: Set[str] = set()
+        for ep in self.entry_points:
+            if ep.kind == "serve" or ep.target in seen_targets:
+                continue
+            reach = self.reachable(ep.target)
+            if any(is_training_call(c) for _, c in self.calls_in(reach)):
+                seen_targets.add(ep.target)
+                out.append(ep)
+        return out
+
+    @cached_property
+    def training_modules(self) -> List[str]:
+        """Non-test code files that contain training calls."""
+        from mlscan.facts.repo import is_test_path
+        return [p for p in sorted(self.code) if not is_test_path(p)
+                and any(is_training_call(c) for c in self.code[p].calls)]
+
+    @cached_property
+    def training_closure(self) -> Set[str]:
+        """Code nodes the training entry points reach; without any, the modules that train."""
+        nodes: Set[str] = set()
+        for ep in self.training_entry_points:
+            nodes |= self.reachable(ep.target)
+        if not nodes:
+            for path in self.training_modules:
+                nodes |= self.reachable(f"mod:{path}")
+                for qual in self.code[path].defs:
+                    nodes |= self.reachable(f"def:{path}:{qual}")
+        return {n for n in nodes if n.startswith(("mod:", "def:"))}
+
+    def entry_labels_reaching(self, node: str, entries: Iterable[EntryPoint]) -> List[str]:
+        return [ep.label for ep in entries if node in self.reachable(ep.target)]
+
+    def to_json(self) -> Dict[str, object]:
+        nodes = []
+        for n, data in sorted(self.g.nodes(data=True)):
+            nodes.append({"id": n, **{k: v for k, v in sorted(data.items())}})
+        edges = []
+        for u, v, data in sorted(self.g.edges(data=True), key=lambda e: (e[0], e[1], e[2].get("kind", ""), e[2].get("line") or 0)):
+            edges.append({"source": u, "target": v, "kind": data.get("kind"), "line": data.get("line")})
+        return {"nodes": nodes, "edges": edges}
+
+
+def _within(scope: str, wanted: Set[str]) -> bool:
+    return any(scope.startswith(w + ".") for w in wanted if w != "<module>")
+
+
+def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
+    out: List[ServingEndpoint] = []
+    roots = idx.imported_roots
+    predicts = any(c.attr in PREDICT_ATTRS for c in idx.calls)
+    for qual, d in idx.defs.items():
+        for dec in d.decorators:
+            head, _, attr = dec.rpartition(".")
+            if attr in ROUTE_METHODS and head.endswith("()") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
+                fw = head.split(".")[0]
+                route = d.decorator_args[d.decorators.index(dec)]
+                out.append(ServingEndpoint(path, d.line, fw, f"def:{path}:{qual}",
+                                           f"{fw} route {route if isinstance(route, str) else qual}"))
+                break
+            if dec.startswith(("bentoml.api", "bentoml.service", "ray.serve.deployment", "modal.web_endpoint",
+                               "modal.fastapi_endpoint")) or (attr == "api" and "bentoml" in head):
+                out.append(ServingEndpoint(path, d.line, dec.split(".")[0], f"def:{path}:{qual}", f"{dec} {qual}"))
+                break
+        for base in d.bases:
+            fw = SERVING_BASES.get(base.replace("()", ""))
+            if fw:
+                out.append(ServingEndpoint(path, d.line, fw, f"def:{path}:{qual}", f"{fw} model class {qual}"))
+    for call in idx.calls:
+        head, _, attr = call.name.rpartition(".")
+        if attr in ("add_api_route", "add_url_rule") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
+            out.append(ServingEndpoint(path, call.line, head.split(".")[0], f"mod:{path}", f"{call.name}"))
+        elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface")) and predicts:
+            out.append(ServingEndpoint(path, call.line, "gradio", f"mod:{path}", "gradio app"))
+    top = {q for q, d in idx.defs.items() if d.kind == "function" and "." not in q}
+    if "model_fn" in top and top & {"predict_fn", "input_fn", "transform_fn", "output_fn"}:
+        out.append(ServingEndpoint(path, idx.defs["model_fn"].line, "sagemaker", f"mod:{path}", "SageMaker inference script"))
+    if {"init", "run"} <= top and re.search(r"(^|/)(score|scoring|entry_script)[\w-]*\.py$", path):
+        out.append(ServingEndpoint(path, idx.defs["run"].line, "azureml", f"mod:{path}", "Azure ML scoring script"))
+    if "streamlit" in roots and predicts and not idx.is_notebook:
+        line = next((i.line for i in idx.imports if i.module.startswith("streamlit")), 1)
+        out.append(ServingEndpoint(path, line, "streamlit", f"mod:{path}", "streamlit app that predicts"))
+    if "handle" in top and "initialize" in top and "torch" in roots:
+        out.append(ServingEndpoint(path, idx.defs["handle"].line, "torchserve", f"mod:{path}", "TorchServe handler"))
+    # keep one endpoint per handler
+    uniq: Dict[str, ServingEndpoint] = {}
+    for ep in out:
+        uniq.setdefault(ep.handler, ep)
+    return sorted(uniq.values(), key=lambda e: (e.path, e.line, e.handler))

@@ -1,0 +1,90 @@
+"""Read and index every Python file and notebook once, in worker processes when it pays."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from mlscan.facts.inventory import MAX_TEXT_BYTES, _pep263_encoding
+from mlscan.facts.notebooks import index_notebook
+from mlscan.facts.pycode import CodeIndex, index_source
+
+MAX_CODE_BYTES = 1536 * 1024   # larger .py files are generated code more often than not
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+
+def decode(data: bytes, is_python: bool) -> Tuple[Optional[str], Optional[str]]:
+    """(text, problem)."""
+    if b"\0" in data[:8192]:
+        return None, "looks binary (NUL bytes); not parsed"
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    declared = _pep263_encoding(data) if is_python else None
+    if declared:
+        try:
+            return data.decode(declared), None
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return data.decode("latin-1"), "is not valid UTF-8; read as latin-1"
+
+
+def read_and_index(root: str, rel: str, size: int) -> Tuple[CodeIndex, List[str]]:
+    """One file: read, decode, parse, index. Returns the index and problem messages."""
+    is_nb = rel.endswith(".ipynb")
+    problems: List[str] = []
+    limit = MAX_TEXT_BYTES * 4 if is_nb else MAX_CODE_BYTES  # notebooks carry outputs
+    if size > limit:
+        idx = CodeIndex(path=rel, module="", is_notebook=is_nb,
+                        error=f"{size // 1024} KiB, over the {limit // 1024} KiB limit for code; not analysed")
+        return idx, []
+    try:
+        with open(os.path.join(root, rel), "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return CodeIndex(path=rel, module="", is_notebook=is_nb, error=f"cannot read: {exc.strerror or exc}"), []
+    text, problem = decode(data, not is_nb)
+    if text is None:
+        return CodeIndex(path=rel, module="", is_notebook=is_nb, error=problem), []
+    if problem:
+        problems.append(problem)
+    idx = index_notebook(rel, text) if is_nb else index_source(rel, text)
+    return idx, problems
+
+
+def _batch(args: Tuple[str, Sequence[Tuple[str, int]]]) -> List[Tuple[CodeIndex, List[str]]]:
+    root, items = args
+    return [read_and_index(root, rel, size) for rel, size in items]
+
+
+def index_all(root: Path, items: List[Tuple[str, int]], jobs: int) -> List[Tuple[CodeIndex, List[str]]]:
+    total = sum(s for _, s in items)
+    if jobs <= 1 or total < PARALLEL_MIN_BYTES or len(items) < 50:
+        return [read_and_index(str(root), rel, size) for rel, size in items]
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    # Balanced chunks, biggest files first, interleaved across chunks.
+    ordered = sorted(items, key=lambda x: -x[1])
+    nchunks = jobs * 8
+    chunks: List[List[Tuple[str, int]]] = [[] for _ in range(nchunks)]
+    for i, it in enumerate(ordered):
+        chunks[i % nchunks].append(it)
+    try:
+        ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            results = []
+            for part in pool.map(_batch, [(str(root), c) for c in chunks if c]):
+                results.extend(part)
+    except (OSError, RuntimeError, cf.process.BrokenProcessPool):
+        return [read_and_index(str(root), rel, size) for rel, size in items]
+    results.sort(key=lambda r: r[0].path)
+    return results
+
+
+def default_jobs() -> int:
+    try:
+        free = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except AttributeError:
+        free = os.cpu_count() or 1
+    return max(1, min(free, 4))

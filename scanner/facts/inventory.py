@@ -1,0 +1,239 @@
+"""Which files the repo has, read safely: never follows links out of the tree, never loads huge
+or binary files, and turns every problem into a diagnostic."""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from mlscan.report.model import Diagnostic
+
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "site-packages", "__pycache__", ".venv", "venv",
+             "env", ".env", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+             ".ipynb_checkpoints", ".eggs", "dist", "build"}
+MAX_TEXT_BYTES = 2 * 1024 * 1024      # text files we parse
+TEXT_SUFFIXES = {".py", ".pyi", ".ipynb", ".yaml", ".yml", ".toml", ".json", ".cfg", ".ini", ".txt",
+                 ".md", ".rst", ".in", ".lock", ".sh", ".mlproject", ".dvc", ".conf", ".properties",
+                 ".env", ".r", ".groovy", ".jenkinsfile", ".dockerfile"}
+TEXT_NAMES = {"Dockerfile", "MLproject", "Makefile", "Jenkinsfile", "Pipfile", ".gitattributes",
+              ".gitignore", ".dvcignore", ".lfsconfig", "config", "Procfile", "Containerfile",
+              "CODEOWNERS", ".gitlab-ci.yml", "requirements", "environment"}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str          # repo-relative, POSIX separators
+    size: int
+    tracked: bool      # in git's index (False outside git or for untracked files)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.path).suffix.lower()
+
+    @property
+    def parts(self) -> Tuple[str, ...]:
+        return PurePosixPath(self.path).parts
+
+
+def _is_virtualenv(dirpath: Path) -> bool:
+    return (dirpath / "pyvenv.cfg").is_file()
+
+
+def _skipped(rel: str, excludes) -> bool:
+    parts = rel.split("/")
+    if any(p in SKIP_DIRS for p in parts[:-1]):
+        return True
+    return bool(excludes is not None and excludes.match_file(rel))
+
+
+class Inventory:
+    """The list of files in scope, plus safe reads of their text."""
+
+    def __init__(self, root: Path, in_git: bool, exclude: Iterable[str] = ()):
+        self.root = root.resolve()
+        self.in_git = in_git
+        self.diagnostics: List[Diagnostic] = []
+        patterns = list(exclude)
+        self._excludes = None
+        if patterns:
+            import pathspec
+            self._excludes = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+        self.files: List[FileEntry] = []
+        self.skipped_large: Set[str] = set()
+        self.links_out: Set[str] = set()
+        self._by_path: Dict[str, FileEntry] = {}
+        self._text_cache: Dict[str, Optional[str]] = {}
+        self._collect()
+
+    # ---- collection -------------------------------------------------------------------------
+    def _collect(self) -> None:
+        listed = self._git_listing() if self.in_git else None
+        rels = listed if listed is not None else self._walk()
+        seen = set()
+        for rel, tracked in rels:
+            if rel in seen or _skipped(rel, self._excludes):
+                continue
+            seen.add(rel)
+            entry = self._stat(rel, tracked)
+            if entry is not None:
+                self.files.append(entry)
+                self._by_path[rel] = entry
+        self.files.sort(key=lambda f: f.path)
+
+    def _git_listing(self) -> Optional[List[Tuple[str, bool]]]:
+        def run(*args: str) -> Optional[List[str]]:
+            try:
+                out = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True,
+                                     timeout=120, check=True).stdout
+            except (OSError, subprocess.SubprocessError):
+                return None
+            return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+        tracked = run("ls-files", "-z", "--cached")
+        if tracked is None:
+            self.diagnostics.append(Diagnostic(".", "git ls-files failed; listing files by walking the tree"))
+            return None
+        untracked = run("ls-files", "-z", "--others", "--exclude-standard") or []
+        return [(p, True) for p in tracked] + [(p, False) for p in untracked]
+
+    def _walk(self) -> List[Tuple[str, bool]]:
+        import pathspec
+        found: List[Tuple[str, bool]] = []
+        ignore_specs: Dict[str, object] = {}
+
+        def ignored(rel: str, is_dir: bool) -> bool:
+            probe = rel + "/" if is_dir else rel
+            for base, spec in ignore_specs.items():
+                if base and not probe.startswith(base + "/"):
+                    continue
+                sub = probe[len(base) + 1:] if base else probe
+                if spec.match_file(sub):  # type: ignore[attr-defined]
+                    return True
+            return False
+
+        visited: Set[Tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            d = Path(dirpath)
+            try:
+                st = d.stat()
+                key = (st.st_dev, st.st_ino)
+            except OSError:
+                continue
+            if key in visited:
+                dirnames[:] = []
+                continue
+            visited.add(key)
+            rel_dir = d.relative_to(self.root).as_posix()
+            rel_dir = "" if rel_dir == "." else rel_dir
+            gi = d / ".gitignore"
+            if gi.is_file() and not gi.is_symlink():
+                try:
+                    ignore_specs[rel_dir] = pathspec.PathSpec.from_lines(
+                        "gitwildmatch", gi.read_text("utf-8", "replace").splitlines())
+                except Exception:  # a malformed pattern must not stop the scan
+                    self.diagnostics.append(Diagnostic(f"{rel_dir}/.gitignore".lstrip("/"),
+                                                       "unreadable .gitignore; its patterns were not applied"))
+            keep = []
+            for name in sorted(dirnames):
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                if name in SKIP_DIRS or _is_virtualenv(d / name) or ignored(rel, True):
+                    continue
+                if (d / name).is_symlink():
+                    found.append((rel, False))  # checked as a file entry (and reported) below
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                if not ignored(rel, False):
+                    found.append((rel, False))
+        return found
+
+    def _stat(self, rel: str, tracked: bool) -> Optional[FileEntry]:
+        full = self.root / rel
+        try:
+            if full.is_symlink():
+                try:
+                    target = full.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    self.diagnostics.append(Diagnostic(rel, "symlink is broken or loops; skipped"))
+                    return None
+                if self.root not in target.parents and target != self.root:
+                    self.links_out.add(rel)
+                    self.diagnostics.append(Diagnostic(rel, "symlink points outside the repository; not followed"))
+                    return None
+                if target.is_dir():
+                    return None  # its files are listed under their real path
+            st = full.stat()
+        except FileNotFoundError:
+            return None  # listed by git but deleted in the work tree
+        except (OSError, RuntimeError) as exc:
+            self.diagnostics.append(Diagnostic(rel, f"cannot stat file: {exc.__class__.__name__}"))
+            return None
+        if not full.is_file():
+            return None
+        return FileEntry(rel, st.st_size, tracked)
+
+    # ---- queries ----------------------------------------------------------------------------
+    def get(self, rel: str) -> Optional[FileEntry]:
+        return self._by_path.get(rel)
+
+    def exists(self, rel: str) -> bool:
+        return rel in self._by_path
+
+    def with_suffix(self, *suffixes: str) -> List[FileEntry]:
+        wanted = {s.lower() for s in suffixes}
+        return [f for f in self.files if f.suffix in wanted]
+
+    def named(self, *names: str) -> List[FileEntry]:
+        wanted = set(names)
+        return [f for f in self.files if f.name in wanted]
+
+    def read_text(self, rel: str, what: str = "file") -> Optional[str]:
+        """The file's text, or None with a diagnostic. Each file is read at most once."""
+        if rel in self._text_cache:
+            return self._text_cache[rel]
+        text = self._read(rel, what)
+        self._text_cache[rel] = text
+        return text
+
+    def read_bytes_head(self, rel: str, limit: int = 8192) -> bytes:
+        try:
+            with open(self.root / rel, "rb") as fh:
+                return fh.read(limit)
+        except OSError:
+            return b""
+
+    def _read(self, rel: str, what: str) -> Optional[str]:
+        entry = self._by_path.get(rel)
+        if entry is None:
+            return None
+        if entry.size > MAX_TEXT_BYTES:
+            self.skipped_large.add(rel)
+            self.diagnostics.append(Diagnostic(
+                rel, f"{what} is {entry.size // 1024} KiB, over the {MAX_TEXT_BYTES // 1024} KiB limit; not parsed"))
+            return None
+        try:
+            data = (self.root / rel).read_bytes()
+        except OSError as exc:
+            self.diagnostics.append(Diagnostic(rel, f"cannot read {what}: {exc.strerror or exc}"))
+            return None
+        from mlscan.facts.indexing import decode
+        text, problem = decode(data, rel.endswith(".py"))
+        if problem:
+            self.diagnostics.append(Diagnostic(rel, f"{what} {problem}"))
+        return text
+
+
+def _pep263_encoding(data: bytes) -> Optional[str]:
+    import re
+    for line in data.splitlines()[:2]:
+        m = re.match(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", line)
+        if m:
+            return m.group(1).decode("ascii", "replace")
+    return None

@@ -1,0 +1,87 @@
+"""Jupyter notebooks as code: code cells joined into one script, IPython magics and shell
+escapes blanked (line numbers kept), so notebooks go through the same code index as modules."""
+from __future__ import annotations
+
+import json
+from typing import List, Optional, Tuple
+
+from mlscan.facts.pycode import CodeIndex, index_source
+
+
+def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tuple[str, int]], Optional[str]]:
+    """(script, first line of each code cell, shell lines, error)."""
+    try:
+        nb = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return None, (), [], f"notebook is not valid JSON ({getattr(exc, 'msg', exc.__class__.__name__)}); not analysed"
+    if not isinstance(nb, dict):
+        return None, (), [], "notebook JSON is not an object; not analysed"
+    cells = nb.get("cells")
+    if cells is None and isinstance(nb.get("worksheets"), list):  # nbformat 3
+        cells = [c for ws in nb["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
+    if not isinstance(cells, list):
+        return None, (), [], "notebook has no cells list; not analysed"
+    out: List[str] = []
+    starts: List[int] = []
+    shell: List[Tuple[str, int]] = []
+    line_no = 1
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", cell.get("input", ""))
+        if isinstance(src, list):
+            src = "".join(s for s in src if isinstance(s, str))
+        if not isinstance(src, str):
+            continue
+        starts.append(line_no)
+        lines = src.splitlines() or [""]
+        in_cell_magic = lines[0].lstrip().startswith("%%") if lines else False
+        for raw in lines:
+            stripped = raw.lstrip()
+            if in_cell_magic or stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
+                if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh")):
+                    shell.append((stripped, line_no))
+                out.append("")
+            elif "= !" in raw or "=!" in raw:
+                shell.append((stripped, line_no))
+                out.append("")
+            else:
+                out.append(raw)
+            line_no += 1
+        out.append("")  # a blank line between cells
+        line_no += 1
+    return "\n".join(out), tuple(starts), shell, None
+
+
+def index_notebook(path: str, text: str) -> CodeIndex:
+    script, starts, shell, error = notebook_source(text)
+    if script is None:
+        idx = CodeIndex(path=path, module="", is_notebook=True, error=error)
+        return idx
+    idx = index_source(path, script, is_notebook=True, cell_starts=starts)
+    if idx.error:  # one bad cell should not hide the rest: index cell by cell
+        idx = _index_cellwise(path, script, starts, idx.error)
+    idx.shell_lines = shell
+    return idx
+
+
+def _index_cellwise(path: str, script: str, starts: Tuple[int, ...], first_error: str) -> CodeIndex:
+    lines = script.split("\n")
+    merged: Optional[CodeIndex] = None
+    bad = 0
+    bounds = list(starts) + [len(lines) + 1]
+    good_src = [""] * len(lines)
+    for i in range(len(starts)):
+        chunk = "\n".join(lines[bounds[i] - 1: bounds[i + 1] - 1])
+        probe = index_source(path, chunk)
+        if probe.error:
+            bad += 1
+            continue
+        for j in range(bounds[i] - 1, min(bounds[i + 1] - 1, len(lines))):
+            good_src[j] = lines[j]
+    merged = index_source(path, "\n".join(good_src), is_notebook=True, cell_starts=starts)
+    if merged.error:
+        merged.error = first_error
+    elif bad:
+        merged.error = f"{bad} code cell(s) could not be parsed ({first_error}); the other cells were analysed"
+    return merged

@@ -1,0 +1,457 @@
+"""Per-file code facts from one `ast.parse`: imports with aliases resolved to qualified names,
+definitions, calls with resolved names and literal arguments, path-like strings and main blocks.
+
+Name resolution is import-aware and scope-aware (module, class, function), flow-insensitive:
+`import numpy as np; np.random.seed(0)` resolves to `numpy.random.seed`; a comment never appears
+in the tree; a local `random = 3` shadows the import. Instances are named after their
+constructor, so `app = FastAPI(); @app.post(...)` resolves to `fastapi.FastAPI().post`.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+NOT_LITERAL = "<expr>"
+PATHLIKE = re.compile(
+    r"(?:^[~./\\]|^[A-Za-z]:\\|^[a-z][a-z0-9+.-]*://|/|\.(?:csv|tsv|parquet|feather|jsonl?|ya?ml|toml|txt|"
+    r"pkl|pickle|joblib|pt|pth|ckpt|h5|hdf5|onnx|npy|npz|bin|safetensors|tfrecords?|zip|gz|xlsx?|db|sqlite|"
+    r"arrow|avro|orc|model|sav|cfg|ini)$)", re.I)
+
+
+@dataclass(frozen=True)
+class CallSite:
+    name: str                    # resolved dotted name, e.g. "numpy.random.seed"
+    line: int
+    scope: str                   # enclosing def qualname, or "<module>"
+    args: Tuple[Any, ...]        # literal positional args, NOT_LITERAL otherwise
+    kwargs: Tuple[Tuple[str, Any], ...]  # (keyword, literal or NOT_LITERAL); "**" for **kw
+    refs: Tuple[str, ...] = ()   # resolved names passed as arguments (callbacks)
+
+    def kwarg(self, key: str, default: Any = None) -> Any:
+        for k, v in self.kwargs:
+            if k == key:
+                return v
+        return default
+
+    def has_kwarg(self, key: str) -> bool:
+        return any(k == key for k, _ in self.kwargs)
+
+    @property
+    def attr(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Definition:
+    qualname: str                # "train", "Trainer.fit"
+    kind: str                    # "function" | "class"
+    line: int
+    end_line: int
+    decorators: Tuple[str, ...]  # resolved names
+    decorator_args: Tuple[Any, ...]  # first literal argument of each decorator call, or None
+    bases: Tuple[str, ...] = ()  # resolved base classes
+    params: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    module: str                  # absolute dotted module (relative imports resolved)
+    name: Optional[str]          # for `from module import name`
+    alias: str                   # the local name bound
+    line: int
+    scope: str
+
+
+@dataclass(frozen=True)
+class AttrAssign:
+    target: str                  # resolved dotted target, e.g. "torch.backends.cudnn.deterministic"
+    value: Any
+    line: int
+    scope: str
+
+
+@dataclass
+class CodeIndex:
+    path: str
+    module: str
+    is_notebook: bool = False
+    error: Optional[str] = None
+    lines: int = 0
+    imports: List[ImportRef] = field(default_factory=list)
+    exports: Dict[str, str] = field(default_factory=dict)   # module-level name -> qualified name
+    defs: Dict[str, Definition] = field(default_factory=dict)
+    calls: List[CallSite] = field(default_factory=list)
+    attr_assigns: List[AttrAssign] = field(default_factory=list)
+    strings: List[Tuple[str, int]] = field(default_factory=list)
+    main_line: Optional[int] = None
+    top_level_statements: int = 0
+    cell_starts: Tuple[int, ...] = ()                        # notebooks: first line of each code cell
+    shell_lines: List[Tuple[str, int]] = field(default_factory=list)  # notebooks: `!cmd` / `%pip`
+
+    @property
+    def imported_roots(self) -> set:
+        return {i.module.split(".")[0] for i in self.imports if i.module}
+
+    def imports_module(self, *prefixes: str) -> Optional[ImportRef]:
+        for ref in self.imports:
+            full = f"{ref.module}.{ref.name}" if ref.name else ref.module
+            for p in prefixes:
+                if full == p or full.startswith(p + ".") or ref.module == p or ref.module.startswith(p + "."):
+                    return ref
+        return None
+
+    def cell_of(self, line: int) -> Optional[int]:
+        """1-based index of the notebook code cell holding `line`."""
+        if not self.cell_starts:
+            return None
+        idx = 0
+        for i, start in enumerate(self.cell_starts):
+            if start <= line:
+                idx = i
+        return idx + 1
+
+
+def module_name_for(path: str) -> str:
+    stem = path[:-6] if path.endswith(".ipynb") else path.rsplit(".", 1)[0]
+    parts = [p for p in stem.split("/") if p]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(p.replace("-", "_") for p in parts)
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if isinstance(v, (str, int, float, bool)) or v is None:
+            return v if not isinstance(v, str) or len(v) <= 300 else v[:300]
+        return NOT_LITERAL
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+            and isinstance(node.operand.value, (int, float)):
+        return -node.operand.value
+    if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) <= 16:
+        vals = tuple(_literal(e) for e in node.elts)
+        return NOT_LITERAL if NOT_LITERAL in vals else vals
+    return NOT_LITERAL
+
+
+class _Scope:
+    __slots__ = ("kind", "qualname", "names", "parent", "cls")
+
+    def __init__(self, kind: str, qualname: str, parent: Optional["_Scope"], cls: Optional[str] = None):
+        self.kind = kind
+        self.qualname = qualname
+        self.names: Dict[str, Optional[str]] = {}
+        self.parent = parent
+        self.cls = cls
+
+    def lookup(self, name: str) -> Optional[str]:
+        scope: Optional[_Scope] = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+            while scope is not None and scope.kind == "class":  # class bodies are not enclosing scopes
+                scope = scope.parent
+        return None
+
+
+class _Binder(ast.NodeVisitor):
+    """First pass over one scope's body: which names it binds, and to what."""
+
+    def __init__(self, indexer: "_Indexer", scope: _Scope):
+        self.ix = indexer
+        self.scope = scope
+
+    def bind_body(self, body: List[ast.stmt]) -> None:
+        for stmt in body:
+            self.visit(stmt)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            if a.asname:
+                self.scope.names[a.asname] = a.name
+            else:
+                root = a.name.split(".")[0]
+                self.scope.names[root] = root
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = self.ix.absolute_module(node.module, node.level)
+        for a in node.names:
+            if a.name == "*":
+                continue
+            self.scope.names[a.asname or a.name] = f"{base}.{a.name}" if base else a.name
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.scope.names[node.name] = self.ix.def_qualified(self.scope, node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.scope.names[node.name] = self.ix.def_qualified(self.scope, node.name)
+
+    def _bind_target(self, target: ast.AST, value: Optional[ast.AST]) -> None:
+        if isinstance(target, ast.Name):
+            self.scope.names[target.id] = self.ix.value_name(value, self.scope) if value is not None else None
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self._bind_target(elt, None)
+        elif isinstance(target, ast.Starred):
+            self._bind_target(target.value, None)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for t in node.targets:
+            self._bind_target(t, node.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._bind_target(node.target, node.value)
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            if item.optional_vars is not None:
+                self._bind_target(item.optional_vars, item.context_expr)
+        self.bind_body(node.body)
+
+    visit_AsyncWith = visit_With  # type: ignore[assignment]
+
+    def visit_For(self, node: ast.For) -> None:
+        self._bind_target(node.target, None)
+        self.bind_body(node.body)
+        self.bind_body(node.orelse)
+
+    visit_AsyncFor = visit_For  # type: ignore[assignment]
+
+    def visit_If(self, node: ast.If) -> None:
+        self.bind_body(node.body)
+        self.bind_body(node.orelse)
+
+    def visit_While(self, node: ast.While) -> None:
+        self.bind_body(node.body)
+        self.bind_body(node.orelse)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        self.bind_body(node.body)
+        for h in node.handlers:
+            self.bind_body(h.body)
+        self.bind_body(node.orelse)
+        self.bind_body(node.finalbody)
+
+    visit_TryStar = visit_Try  # type: ignore[assignment]
+
+    def generic_visit(self, node: ast.AST) -> None:  # do not descend into expressions
+        return
+
+
+class _Indexer(ast.NodeVisitor):
+    def __init__(self, index: CodeIndex):
+        self.index = index
+        self.module = index.module
+        self.is_package = index.path.endswith("__init__.py")
+        self.scope = _Scope("module", "", None)
+
+    # ---- names ------------------------------------------------------------------------------
+    def absolute_module(self, module: Optional[str], level: int) -> str:
+        if not level:
+            return module or ""
+        parts = self.module.split(".") if self.module else []
+        if not self.is_package:
+            parts = parts[:-1]
+        if level > 1:
+            parts = parts[: max(0, len(parts) - (level - 1))]
+        if module:
+            parts = parts + module.split(".")
+        return ".".join(parts)
+
+    def def_qualified(self, scope: _Scope, name: str) -> str:
+        if scope.kind == "module":
+            return f"{self.module}.{name}" if self.module else name
+        return f"{self.module}.{scope.qualname}.{name}" if self.module else f"{scope.qualname}.{name}"
+
+    def dotted(self, node: ast.AST, scope: _Scope) -> Optional[str]:
+        """Resolved dotted name of a Name/Attribute/Call chain, or None."""
+        if isinstance(node, ast.Name):
+            bound = scope.lookup(node.id)
+            if bound is not None:
+                return bound
+            if self._is_shadowed(node.id, scope):
+                return None
+            return node.id
+        if isinstance(node, ast.Attribute):
+            base = self.dotted(node.value, scope)
+            return f"{base}.{node.attr}" if base else None
+        if isinstance(node, ast.Call):
+            base = self.dotted(node.func, scope)
+            return f"{base}()" if base else None
+        if isinstance(node, ast.Subscript):
+            base = self.dotted(node.value, scope)
+            return f"{base}[]" if base else None
+        return None
+
+    def _is_shadowed(self, name: str, scope: _Scope) -> bool:
+        s: Optional[_Scope] = scope
+        while s is not None:
+            if name in s.names:
+                return True
+            s = s.parent
+        return False
+
+    def value_name(self, value: ast.AST, scope: _Scope) -> Optional[str]:
+        if isinstance(value, (ast.Name, ast.Attribute, ast.Call)):
+            return self.dotted(value, scope)
+        return None
+
+    # ---- scopes -----------------------------------------------------------------------------
+    def run(self, tree: ast.Module) -> None:
+        _Binder(self, self.scope).bind_body(tree.body)
+        self.index.exports = {k: v for k, v in self.scope.names.items() if v}
+        self.index.top_level_statements = sum(
+            1 for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                                                       ast.AsyncFunctionDef, ast.ClassDef))
+            and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)))
+        for stmt in tree.body:
+            self.visit(stmt)
+
+    def visit_If(self, node: ast.If) -> None:
+        if self.scope.kind == "module" and _is_main_test(node.test):
+            self.index.main_line = node.lineno
+        self.generic_visit(node)
+
+    def _visit_def(self, node, kind: str) -> None:
+        parent = self.scope
+        qual = f"{parent.qualname}.{node.name}" if parent.qualname else node.name
+        decorators, dargs = [], []
+        for d in node.decorator_list:
+            target = d.func if isinstance(d, ast.Call) else d
+            decorators.append(self.dotted(target, parent) or "")
+            first = None
+            if isinstance(d, ast.Call) and d.args:
+                first = _literal(d.args[0])
+            dargs.append(first)
+            self.visit(d)
+        bases: Tuple[str, ...] = ()
+        params: Tuple[str, ...] = ()
+        if kind == "class":
+            bases = tuple(self.dotted(b, parent) or "" for b in node.bases)
+            for b in node.bases:
+                self.visit(b)
+            for kw in node.keywords:
+                self.visit(kw.value)
+        else:
+            a = node.args
+            params = tuple(x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs))
+            for dflt in (*a.defaults, *a.kw_defaults):
+                if dflt is not None:
+                    self.visit(dflt)
+        end = getattr(node, "end_lineno", None) or node.lineno
+        self.index.defs[qual] = Definition(qual, kind, node.lineno, end, tuple(decorators), tuple(dargs), bases, params)
+        scope = _Scope(kind, qual, parent, cls=(qual if kind == "class" else parent.cls))
+        if kind == "function":
+            for p in params:
+                scope.names[p] = None
+            if parent.kind == "class" and params:
+                owner = f"{self.module}.{parent.qualname}" if self.module else parent.qualname
+                scope.names[params[0]] = f"{owner}()"
+        _Binder(self, scope).bind_body(node.body)
+        self.scope = scope
+        for stmt in node.body:
+            self.visit(stmt)
+        self.scope = parent
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._visit_def(node, "function")
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._visit_def(node, "class")
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.visit(node.body)
+
+    # ---- facts ------------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            self.index.imports.append(ImportRef(a.name, None, a.asname or a.name.split(".")[0],
+                                                node.lineno, self.scope.qualname or "<module>"))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = self.absolute_module(node.module, node.level)
+        for a in node.names:
+            self.index.imports.append(ImportRef(base, a.name, a.asname or a.name, node.lineno,
+                                                self.scope.qualname or "<module>"))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = self.dotted(node.func, self.scope)
+        if name is None and isinstance(node.func, ast.Attribute):
+            recv = node.func.value
+            label = recv.id if isinstance(recv, ast.Name) else recv.attr if isinstance(recv, ast.Attribute) else ""
+            name = f"?{label}.{node.func.attr}"  # method on an unknown object: keep receiver and method names
+        if name:
+            args = tuple(_literal(a) for a in node.args[:8])
+            kwargs = tuple((k.arg or "**", _literal(k.value)) for k in node.keywords)
+            refs = []
+            for a in (*node.args, *(k.value for k in node.keywords)):
+                if isinstance(a, (ast.Name, ast.Attribute)):
+                    r = self.dotted(a, self.scope)
+                    if r:
+                        refs.append(r)
+            self.index.calls.append(CallSite(name, node.lineno, self.scope.qualname or "<module>",
+                                             args, kwargs, tuple(refs)))
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for t in node.targets:
+            if isinstance(t, ast.Attribute):
+                target = self.dotted(t, self.scope)
+                if target:
+                    self.index.attr_assigns.append(AttrAssign(target, _literal(node.value), node.lineno,
+                                                              self.scope.qualname or "<module>"))
+            elif isinstance(t, ast.Subscript):
+                base = self.dotted(t.value, self.scope)
+                key = _literal(t.slice) if not isinstance(t.slice, ast.Tuple) else NOT_LITERAL
+                if base and isinstance(key, str):
+                    self.index.attr_assigns.append(AttrAssign(f"{base}[{key}]", _literal(node.value),
+                                                              node.lineno, self.scope.qualname or "<module>"))
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        v = node.value
+        if isinstance(v, str) and 2 < len(v) < 300 and "\n" not in v and PATHLIKE.search(v):
+            self.index.strings.append((v, node.lineno))
+
+
+def _is_main_test(test: ast.AST) -> bool:
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        sides = [test.left, test.comparators[0]]
+        has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+        has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
+        return has_name and has_main
+    return False
+
+
+_PY2_HINTS = ("Missing parentheses in call to 'print'", "Missing parentheses in call to 'exec'")
+_PY2_SOURCE = re.compile(r"^\s*(print\s+[\"'\w]|exec\s+[\"']|except\s+\w+\s*,\s*\w+\s*:)|\bur?\"|\d+L\b", re.M)
+
+
+def index_source(path: str, source: str, is_notebook: bool = False,
+                 cell_starts: Tuple[int, ...] = ()) -> CodeIndex:
+    index = CodeIndex(path=path, module=module_name_for(path), is_notebook=is_notebook, cell_starts=cell_starts)
+    index.lines = source.count("\n") + 1
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        msg = exc.msg or "invalid syntax"
+        looks_py2 = any(h in msg for h in _PY2_HINTS) or bool(_PY2_SOURCE.search(source[:20000]) and "print " in source)
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        index.error = (f"looks like Python 2 source; not analysed{where}" if looks_py2
+                       else f"syntax error{where}: {msg}; not analysed")
+        return index
+    except (ValueError, RecursionError, MemoryError) as exc:
+        index.error = f"cannot parse: {exc.__class__.__name__}; not analysed"
+        return index
+    try:
+        _Indexer(index).run(tree)
+    except RecursionError:
+        index.error = "code nested too deeply to analyse; partially indexed"
+    return index

@@ -1,0 +1,280 @@
+"""Facts: everything mlscan knows about a repo, read once and lazily. Rules only ask this object."""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+
+from mlscan.facts import configs as cfg
+from mlscan.facts.ci import CIJob, is_ci_path, parse_ci
+from mlscan.facts.history import History, is_git_work_tree, read_history
+from mlscan.facts.inventory import FileEntry, Inventory
+from mlscan.facts.pycode import CallSite, CodeIndex
+from mlscan.report.model import Diagnostic
+
+TEST_DIRS = {"tests", "test", "testing", "unittests", "unit_tests", "integration_tests"}
+CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
+DOC_SUFFIXES = (".md", ".rst", ".txt", ".markdown")
+REQUIREMENT_FILE = re.compile(r"(^|/)(requirements|requires|reqs|constraints)[\w.-]*\.(txt|in|pip)$|(^|/)requirements/[\w.-]+\.(txt|in)$", re.I)
+LOCK_FILES = {"poetry.lock": "poetry", "uv.lock": "uv", "pdm.lock": "pdm", "Pipfile.lock": "pipenv",
+              "conda-lock.yml": "conda-lock", "conda-lock.yaml": "conda-lock", "requirements.lock": "rye",
+              "pixi.lock": "pixi", "pylock.toml": "pylock"}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    history_depth: int = 2000
+    exclude: Tuple[str, ...] = ()
+    jobs: int = 0          # 0: pick from free cores
+
+
+def is_test_path(path: str) -> bool:
+    p = PurePosixPath(path)
+    name = p.name
+    if name.startswith("test_") or name.endswith(("_test.py", "_tests.py")) or name in ("conftest.py", "tests.py"):
+        return True
+    return any(part.lower() in TEST_DIRS for part in p.parts[:-1])
+
+
+class Facts:
+    def __init__(self, root: Path, options: Optional[ScanOptions] = None):
+        self.root = Path(root).resolve()
+        self.options = options or ScanOptions()
+        self.in_git = is_git_work_tree(self.root)
+        self.inventory = Inventory(self.root, self.in_git, self.options.exclude)
+        self._configs: Dict[str, Optional[cfg.ConfigDoc]] = {}
+        self._extra_diagnostics: List[Diagnostic] = []
+
+    # ---- files ------------------------------------------------------------------------------
+    @property
+    def files(self) -> List[FileEntry]:
+        return self.inventory.files
+
+    def exists(self, path: str) -> bool:
+        return self.inventory.exists(path)
+
+    def glob(self, *patterns: str) -> List[FileEntry]:
+        """Files whose repo path (or, for patterns without '/', name) matches a pattern."""
+        out = []
+        for f in self.files:
+            for pat in patterns:
+                if fnmatch.fnmatchcase(f.path if "/" in pat else f.name, pat):
+                    out.append(f)
+                    break
+        return out
+
+    def text(self, path: str) -> Optional[str]:
+        return self.inventory.read_text(path)
+
+    def line_of(self, path: str, needle: str, regex: bool = False) -> int:
+        """First line of `path` containing `needle` (1 if not found): positions evidence in text files."""
+        text = self.text(path)
+        if not text or not needle:
+            return 1
+        if regex:
+            m = re.search(needle, text, re.M)
+            return text.count("\n", 0, m.start()) + 1 if m else 1
+        pos = text.find(needle)
+        return text.count("\n", 0, pos) + 1 if pos >= 0 else 1
+
+    # ---- code -------------------------------------------------------------------------------
+    @cached_property
+    def code(self) -> Dict[str, CodeIndex]:
+        """Every .py file and notebook, parsed once."""
+        from mlscan.facts.indexing import default_jobs, index_all
+        items = [(f.path, f.size) for f in self.files if f.suffix in (".py", ".ipynb")]
+        jobs = self.options.jobs or default_jobs()
+        out: Dict[str, CodeIndex] = {}
+        for idx, problems in index_all(self.root, items, jobs):
+            out[idx.path] = idx
+            for p in problems:
+                self._extra_diagnostics.append(Diagnostic(idx.path, p))
+            if idx.error:
+                self._extra_diagnostics.append(Diagnostic(idx.path, idx.error))
+        return out
+
+    @property
+    def modules(self) -> List[CodeIndex]:
+        return [c for p, c in sorted(self.code.items()) if not c.is_notebook]
+
+    @property
+    def notebooks(self) -> List[CodeIndex]:
+        return [c for p, c in sorted(self.code.items()) if c.is_notebook]
+
+    def non_test_code(self) -> List[CodeIndex]:
+        return [c for p, c in sorted(self.code.items()) if not is_test_path(p)]
+
+    def test_code(self) -> List[CodeIndex]:
+        return [c for p, c in sorted(self.code.items()) if is_test_path(p)]
+
+    def calls(self, code: Optional[Iterable[CodeIndex]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
+        for idx in (code if code is not None else [self.code[p] for p in sorted(self.code)]):
+            for call in idx.calls:
+                yield idx, call
+
+    # ---- configs ----------------------------------------------------------------------------
+    def config(self, path: str) -> Optional[cfg.ConfigDoc]:
+        """The parsed YAML/TOML/JSON/INI document at `path` (None if absent or unreadable)."""
+        if path in self._configs:
+            return self._configs[path]
+        doc = None
+        text = self.text(path) if self.exists(path) else None
+        if text is not None:
+            low = path.lower()
+            name = PurePosixPath(low).name
+            if low.endswith((".yaml", ".yml")) or name in ("mlproject", ".dvc") or low.endswith(".dvc"):
+                doc = cfg.parse_yaml(path, text)
+            elif low.endswith(".toml"):
+                doc = cfg.parse_toml(path, text)
+            elif low.endswith((".json", ".ipynb")):
+                doc = cfg.parse_json(path, text)
+            elif low.endswith((".cfg", ".ini")) or low == ".dvc/config" or name == "config":
+                doc = cfg.parse_ini(path, text)
+            if doc is not None and doc.error:
+                self._extra_diagnostics.append(Diagnostic(path, doc.error))
+        self._configs[path] = doc
+        return doc
+
+    @cached_property
+    def config_files(self) -> List[str]:
+        return [f.path for f in self.files if f.suffix in CONFIG_SUFFIXES
+                and not f.path.endswith(("package-lock.json", ".ipynb")) and f.size < 1024 * 1024]
+
+    def yaml_docs(self) -> Iterator[cfg.ConfigDoc]:
+        for path in self.config_files:
+            if path.endswith((".yaml", ".yml")):
+                doc = self.config(path)
+                if doc is not None and not doc.error:
+                    yield doc
+
+    @cached_property
+    def requirements(self) -> List[cfg.Requirement]:
+        out: List[cfg.Requirement] = []
+        for f in self.files:
+            if REQUIREMENT_FILE.search(f.path):
+                text = self.text(f.path)
+                if text is not None:
+                    out.extend(cfg.parse_requirements(f.path, text))
+        for f in self.named("pyproject.toml"):
+            doc = self.config(f.path)
+            data = doc.data if doc and isinstance(doc.data, dict) else {}
+            proj = data.get("project") or {}
+            line = lambda s, p=f.path: self.line_of(p, s)
+            out.extend(cfg.pep508_list(f.path, proj.get("dependencies"), line))
+            for extra in (proj.get("optional-dependencies") or {}).values():
+                out.extend(cfg.pep508_list(f.path, extra, line))
+            poetry = ((data.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
+            for name, spec in poetry.items() if isinstance(poetry, dict) else []:
+                if name == "python":
+                    continue
+                version = spec.get("version", "") if isinstance(spec, dict) else str(spec)
+                pinned = bool(re.match(r"^\d", version)) or version.startswith(("==", "="))
+                out.append(cfg.Requirement(f.path, self.line_of(f.path, f"{name}"), name.lower(), version, pinned,
+                                           f"{name} = {version}"))
+        for f in self.named("environment.yml", "environment.yaml", "conda.yaml", "conda.yml"):
+            doc = self.config(f.path)
+            for d in doc.mappings() if doc else []:
+                for dep in d.get("dependencies") or []:
+                    m = re.match(r"^\s*([A-Za-z0-9_.:/-]+)\s*(.*)$", dep) if isinstance(dep, str) else None
+                    if m:
+                        ver = m.group(2).strip()
+                        pinned = bool(re.match(r"^==?\s*\d", ver)) and "*" not in ver
+                        out.append(cfg.Requirement(f.path, self.line_of(f.path, dep), m.group(1).lower(),
+                                                   ver, pinned, dep))
+                    elif isinstance(dep, dict):
+                        out.extend(cfg.pep508_list(f.path, dep.get("pip"), lambda s, p=f.path: self.line_of(p, s)))
+        for f in self.named("setup.py"):
+            idx = self.code.get(f.path)
+            for call in idx.calls if idx else []:
+                if call.attr == "setup":
+                    reqs = call.kwarg("install_requires")
+                    if isinstance(reqs, tuple):
+                        out.extend(cfg.pep508_list(f.path, list(reqs), lambda s, p=f.path: self.line_of(p, s)))
+        return out
+
+    @cached_property
+    def lock_files(self) -> List[FileEntry]:
+        return [f for f in self.files if f.name in LOCK_FILES or f.name.endswith(".conda-lock.yml")]
+
+    def named(self, *names: str) -> List[FileEntry]:
+        return self.inventory.named(*names)
+
+    @cached_property
+    def gitattributes(self) -> List[cfg.AttributeRule]:
+        out = []
+        for f in self.named(".gitattributes"):
+            text = self.text(f.path)
+            if text:
+                out.extend(cfg.parse_gitattributes(f.path, text))
+        return out
+
+    @cached_property
+    def dockerfiles(self) -> Dict[str, List[cfg.DockerInstruction]]:
+        out = {}
+        for f in self.files:
+            n = f.name.lower()
+            if n in ("dockerfile", "containerfile") or n.startswith("dockerfile.") or n.endswith(".dockerfile"):
+                text = self.text(f.path)
+                if text is not None:
+                    out[f.path] = cfg.parse_dockerfile(text)
+        return out
+
+    @cached_property
+    def ci_jobs(self) -> List[CIJob]:
+        jobs: List[CIJob] = []
+        for f in self.files:
+            system = is_ci_path(f.path)
+            if not system:
+                continue
+            text = self.text(f.path) or ""
+            docs = []
+            if system != "jenkins":
+                doc = self.config(f.path)
+                docs = doc.docs if doc else []
+            jobs.extend(parse_ci(f.path, system, docs, text, lambda s, p=f.path: self.line_of(p, s)))
+        return jobs
+
+    @cached_property
+    def ci_files(self) -> List[str]:
+        return [f.path for f in self.files if is_ci_path(f.path)]
+
+    @cached_property
+    def shell_commands(self) -> List[Tuple[str, int, str]]:
+        """(path, line, command) from Makefiles, shell scripts, Procfiles and tox/nox configs."""
+        out = []
+        for f in self.files:
+            n = f.name
+            if n in ("Makefile", "makefile", "Procfile", "justfile", "tox.ini") or f.suffix in (".sh", ".bash"):
+                text = self.text(f.path) or ""
+                for i, line in enumerate(text.splitlines(), 1):
+                    s = line.strip()
+                    if s and not s.startswith("#"):
+                        out.append((f.path, i, s))
+        return out
+
+    # ---- history ----------------------------------------------------------------------------
+    @cached_property
+    def history(self) -> History:
+        if not self.in_git:
+            return History(available=False, note="not a git repository")
+        return read_history(self.root, self.options.history_depth, self._extra_diagnostics)
+
+    # ---- graph ------------------------------------------------------------------------------
+    @cached_property
+    def graph(self):
+        from mlscan.facts.graph import CodeGraph
+        return CodeGraph(self)
+
+    # ---- diagnostics ------------------------------------------------------------------------
+    @property
+    def diagnostics(self) -> List[Diagnostic]:
+        seen: Set[Tuple[str, str]] = set()
+        out = []
+        for d in sorted(self.inventory.diagnostics + self._extra_diagnostics, key=lambda d: (d.path, d.message)):
+            if (d.path, d.message) not in seen:
+                seen.add((d.path, d.message))
+                out.append(d)
+        return out

@@ -1,0 +1,226 @@
+"""The maturity policy: findings -> practice status -> stage levels -> overall level and next steps.
+
+The ladder itself is data (`data/model.yaml`, or a team's own file via `--model`). It is mlscan's
+reconstruction: the paper's Appendix A table did not survive, so the level definitions are ours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mlscan.catalogue import Catalogue, DATA_DIR
+from mlscan.errors import UsageError
+from mlscan.report.model import EvidenceItem, NextStep, PracticeResult, StageResult
+from mlscan.rulekit import Finding
+
+STATUS_RANK = {"absent": 0, "partial": 1, "present": 2}
+LEVEL_NAMES = {1: "initial", 2: "repeatable", 3: "defined", 4: "managed", 5: "optimizing"}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    practice: str
+    minimum: str   # "partial" or "present"
+
+
+@dataclass(frozen=True)
+class StageLadder:
+    id: str
+    levels: Dict[int, Tuple[Requirement, ...]]   # level -> what reaching it requires (cumulative)
+
+
+@dataclass(frozen=True)
+class MaturityModel:
+    name: str
+    source: str
+    stages: Tuple[StageLadder, ...]
+    overall_method: str
+    weights: Dict[str, float]
+    thresholds: Dict[int, float]
+    practices: Tuple[str, ...] = ()   # practices counted by the overall score (default: all)
+
+
+def load_model(path: Optional[Path], catalogue: Catalogue) -> MaturityModel:
+    import yaml
+    src = path if path is not None else DATA_DIR / "model.yaml"
+    try:
+        raw = yaml.safe_load(Path(src).read_text("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read maturity model {src}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"maturity model {src} is not valid YAML: {exc}") from None
+    return parse_model(raw, catalogue, "builtin" if path is None else str(path))
+
+
+def parse_model(raw: object, catalogue: Catalogue, source: str) -> MaturityModel:
+    def bad(msg: str) -> UsageError:
+        return UsageError(f"maturity model {source}: {msg}")
+    if not isinstance(raw, dict):
+        raise bad("top level must be a mapping")
+    known_practices = set(catalogue.practice_ids)
+    known_stages = {s.id for s in catalogue.stages}
+    stages = []
+    for st in raw.get("stages") or []:
+        if not isinstance(st, dict) or "id" not in st:
+            raise bad("each stage needs an id")
+        if st["id"] not in known_stages:
+            raise bad(f"unknown stage {st['id']!r} (known: {', '.join(sorted(known_stages))})")
+        levels: Dict[int, Tuple[Requirement, ...]] = {}
+        for lvl, reqs in (st.get("levels") or {}).items():
+            try:
+                lvl_i = int(lvl)
+            except (TypeError, ValueError):
+                raise bad(f"stage {st['id']}: level {lvl!r} is not a number") from None
+            if not 2 <= lvl_i <= 5:
+                raise bad(f"stage {st['id']}: levels run from 2 to 5 (level 1 needs nothing), got {lvl_i}")
+            if not isinstance(reqs, dict) or not reqs:
+                raise bad(f"stage {st['id']} level {lvl_i}: expected a mapping of practice: partial|present")
+            out = []
+            for pid, minimum in reqs.items():
+                if pid not in known_practices:
+                    raise bad(f"stage {st['id']} level {lvl_i}: unknown practice {pid!r}")
+                if minimum not in ("partial", "present"):
+                    raise bad(f"stage {st['id']} level {lvl_i}: {pid} must be 'partial' or 'present'")
+                out.append(Requirement(pid, minimum))
+            levels[lvl_i] = tuple(out)
+        stages.append(StageLadder(st["id"], levels))
+    overall = raw.get("overall") or {}
+    method = overall.get("method", "score")
+    if method not in ("score", "min", "median", "mean"):
+        raise bad(f"overall.method must be score, min, median or mean, got {method!r}")
+    weights = {"present": 1.0, "partial": 0.5, **(overall.get("weights") or {})}
+    thresholds = {int(k): float(v) for k, v in (overall.get("thresholds") or {}).items()}
+    if method == "score" and sorted(thresholds) != [2, 3, 4, 5]:
+        raise bad("overall.thresholds needs a score for each of levels 2, 3, 4 and 5")
+    counted = tuple(overall.get("practices") or ())
+    for pid in counted:
+        if pid not in known_practices:
+            raise bad(f"overall.practices: unknown practice {pid!r}")
+    return MaturityModel(str(raw.get("name", source)), source, tuple(stages), method, weights, thresholds, counted)
+
+
+# ---- practice status ---------------------------------------------------------------------------
+def practice_status(findings: Sequence[Finding]) -> Tuple[str, str, List[EvidenceItem]]:
+    """(status, reason, evidence) from one practice's findings."""
+    kinds = {f.kind for f in findings}
+    evidence = [EvidenceItem(f.path, f.line, f.rule, f.message, f.kind) for f in findings
+                if f.kind in ("supports", "partial", "gap")]
+    evidence.sort(key=lambda e: ({"supports": 0, "partial": 1, "gap": 2}[e.kind], e.path, e.line or 0, e.rule, e.message))
+    supports = [f for f in findings if f.kind == "supports"]
+    partial = [f for f in findings if f.kind == "partial"]
+    gaps = [f for f in findings if f.kind == "gap"]
+    if supports and not gaps:
+        return "present", _summary("evidence found", supports), evidence
+    if supports or partial:
+        why = gaps or partial
+        return "partial", _summary("partly in place", why), evidence
+    if "not-applicable" in kinds:
+        reason = next(f.message for f in findings if f.kind == "not-applicable")
+        return "not-applicable", reason, []
+    if "inconclusive" in kinds:
+        reason = next(f.message for f in findings if f.kind == "inconclusive")
+        return "unknown", reason, evidence
+    if gaps:
+        return "absent", _summary("missing", gaps), evidence
+    return "absent", "", evidence
+
+
+def _summary(head: str, items: Sequence[Finding]) -> str:
+    first = items[0]
+    more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
+    return f"{head}: {first.message}{more}"
+
+
+def meets(status: str, minimum: str) -> Optional[bool]:
+    """None when the status cannot be judged (unknown/ignored)."""
+    if status == "not-applicable":
+        return True
+    if status not in STATUS_RANK:
+        return None
+    return STATUS_RANK[status] >= STATUS_RANK[minimum]
+
+
+# ---- stage levels ------------------------------------------------------------------------------
+def assess_stages(model: MaturityModel, catalogue: Catalogue,
+                  practices: Dict[str, PracticeResult]) -> List[StageResult]:
+    out = []
+    ladders = {s.id: s for s in model.stages}
+    for stage in catalogue.stages:
+        ladder = ladders.get(stage.id)
+        stage_practices = [p for p in practices.values() if p.stage == stage.id]
+        if ladder is None or not ladder.levels:
+            out.append(StageResult(stage.id, stage.name, None, "the maturity model does not assess this stage", []))
+            continue
+        required = {r.practice for reqs in ladder.levels.values() for r in reqs}
+        relevant = [practices[p] for p in sorted(required) if p in practices]
+        if relevant and all(p.status == "not-applicable" for p in relevant):
+            reason = "; ".join(sorted({p.reason for p in relevant if p.reason})) or "no practice of this stage applies"
+            out.append(StageResult(stage.id, stage.name, None, f"not applicable: {reason}", []))
+            continue
+        level = 1
+        unknown: List[str] = []
+        blocking: List[Tuple[Requirement, PracticeResult]] = []
+        for lvl in range(2, 6):
+            reqs = ladder.levels.get(lvl)
+            if not reqs:
+                break
+            judged = []
+            unmet = []
+            for r in reqs:
+                pr = practices.get(r.practice)
+                ok = meets(pr.status, r.minimum) if pr else None
+                if ok is None:
+                    unknown.append(r.practice)
+                    continue
+                if pr.status != "not-applicable":
+                    judged.append(r)
+                if not ok:
+                    unmet.append((r, pr))
+            if unmet or not judged:
+                blocking = unmet
+                break
+            level = lvl
+        nxt_steps = []
+        for r, pr in blocking:
+            p = catalogue.practice(r.practice)
+            if p is None:
+                continue
+            want = "in place" if r.minimum == "present" else "at least partly in place"
+            nxt_steps.append(NextStep(p.id, f"{p.title}: {want} (now {pr.status})", p.remediation, p.link))
+        reason = _stage_reason(level, blocking, unknown, stage_practices)
+        out.append(StageResult(stage.id, stage.name, level, reason,
+                               [f"{s.title}. {s.remediation}" for s in nxt_steps], nxt_steps))
+    return out
+
+
+def _stage_reason(level: int, blocking, unknown: List[str], stage_practices) -> str:
+    name = LEVEL_NAMES[level]
+    parts = [f"level {level} ({name})"]
+    if blocking:
+        parts.append("next level needs " + ", ".join(f"{r.practice} {r.minimum}" for r, _ in blocking))
+    elif level == 5:
+        parts.append("top of the ladder")
+    if unknown:
+        parts.append("not statically assessable: " + ", ".join(sorted(set(unknown))))
+    return "; ".join(parts)
+
+
+# ---- overall -----------------------------------------------------------------------------------
+def overall_level(model: MaturityModel, stages: List[StageResult], practices: Dict[str, PracticeResult]) -> Tuple[int, str]:
+    levels = sorted(s.level for s in stages if s.level is not None)
+    if model.overall_method == "score":
+        counted = [practices[p] for p in (model.practices or sorted(practices)) if p in practices]
+        score = sum(model.weights.get(p.status, 0.0) for p in counted)
+        level = 1
+        for lvl in (2, 3, 4, 5):
+            if score >= model.thresholds[lvl]:
+                level = lvl
+        return level, f"practice score {score:g} (present {model.weights['present']:g}, partial {model.weights['partial']:g})"
+    if not levels:
+        return 1, "no stage assessed"
+    if model.overall_method == "min":
+        return levels[0], "lowest stage level"
+    if model.overall_method == "median":
+        return levels[(len(levels) - 1) // 2], "median stage level (lower median)"
+    return int(sum(levels) / len(levels)), "mean stage level, rounded down"

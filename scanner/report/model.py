@@ -1,0 +1,141 @@
+"""The one Report model. Renderers format it; they never compute."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+SCHEMA_VERSION = 1
+STATUSES = ("present", "partial", "absent", "not-applicable", "unknown")
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    path: str
+    line: Optional[int]
+    rule: str
+    message: str
+    # "supports" | "partial" | "gap": how the item weighs on the practice
+    kind: str = "supports"
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"path": self.path, "line": self.line, "rule": self.rule,
+                "message": self.message, "kind": self.kind}
+
+
+@dataclass
+class PracticeResult:
+    id: str
+    title: str
+    stage: str
+    status: str
+    evidence: List[EvidenceItem]
+    reason: str
+    remediation: str
+    level: int  # the ladder level at which the practice is expected
+    ignored: Optional[str] = None  # reason from config when the user ignored it
+    link: str = ""
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"id": self.id, "title": self.title, "stage": self.stage,
+                               "status": self.status,
+                               "evidence": [e.to_json() for e in self.evidence],
+                               "reason": self.reason, "remediation": self.remediation,
+                               "level": self.level, "link": self.link}
+        if self.ignored is not None:
+            out["ignored"] = self.ignored
+        return out
+
+
+@dataclass
+class NextStep:
+    practice: str
+    title: str
+    remediation: str
+    link: str = ""
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"practice": self.practice, "title": self.title,
+                "remediation": self.remediation, "link": self.link}
+
+
+@dataclass
+class StageResult:
+    id: str
+    name: str
+    level: Optional[int]
+    reason: str
+    next: List[str]
+    next_steps: List[NextStep] = field(default_factory=list)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"id": self.id, "name": self.name, "level": self.level, "reason": self.reason,
+                "next": list(self.next), "next_steps": [s.to_json() for s in self.next_steps]}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem to act on: a practice not (fully) in place, or counter-evidence, at a location.
+
+    `fingerprint` identifies it across commits (no line numbers), for deltas and SARIF."""
+    practice: str
+    rule: str
+    path: str
+    line: Optional[int]
+    message: str
+    severity: str          # "warning" (absent) | "note" (partial, gap)
+    fingerprint: str
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"practice": self.practice, "rule": self.rule, "path": self.path, "line": self.line,
+                "message": self.message, "severity": self.severity, "fingerprint": self.fingerprint}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    path: str
+    message: str
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass
+class Report:
+    tool_version: str
+    root: str
+    commit: Optional[str]
+    level: int
+    stages: List[StageResult]
+    practices: List[PracticeResult]
+    diagnostics: List[Diagnostic]
+    findings: List[Finding] = field(default_factory=list)
+    history: Dict[str, Any] = field(default_factory=dict)
+    model: str = "builtin"
+    delta: Optional[Dict[str, Any]] = None
+    policy: Optional[Dict[str, Any]] = None
+
+    def practice(self, practice_id: str) -> Optional[PracticeResult]:
+        return next((p for p in self.practices if p.id == practice_id), None)
+
+    def stage(self, stage_id: str) -> Optional[StageResult]:
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "mlscan", "version": self.tool_version},
+            "root": self.root,
+            "commit": self.commit,
+            "level": self.level,
+            "model": self.model,
+            "stages": [s.to_json() for s in self.stages],
+            "practices": [p.to_json() for p in self.practices],
+            "findings": [f.to_json() for f in self.findings],
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+            "history": self.history,
+        }
+        if self.delta is not None:
+            out["delta"] = self.delta
+        if self.policy is not None:
+            out["policy"] = self.policy
+        return out
