@@ -84,6 +84,7 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
         practices[p.id] = PracticeResult(p.id, p.title, p.stage, status, evidence, reason, p.remediation, p.level)
     for p in catalogue.practices:
         practices[p.id].link = p.link
+        practices[p.id].looked_for = p.looked_for
     stages = assess_stages(model, catalogue, practices)
     level, _why = overall_level(model, stages, practices)
     hist = facts.history
@@ -93,9 +94,22 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
         level=level, stages=stages, practices=[practices[p.id] for p in catalogue.practices],
         diagnostics=facts.diagnostics, history=hist.summary(), model=model.name,
         findings=build_findings(facts, [practices[p.id] for p in catalogue.practices]),
+        repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
     return report
+
+
+def repo_prefix(root: Path) -> str:
+    """Where `root` sits inside its git work tree, as "sub/dir/" ("" at the top or if git can't say)."""
+    import subprocess
+    try:
+        r = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-prefix"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    prefix = r.stdout.strip() if r.returncode == 0 else ""
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
 ANCHOR_FILES = ("README.md", "README.rst", "README.txt", "README", "pyproject.toml", "setup.py", "requirements.txt")

@@ -18,6 +18,8 @@ from mlscan.facts.pycode import CallSite, CodeIndex
 if TYPE_CHECKING:
     from mlscan.facts.repo import Facts
 
+_TRAIN_NAME = re.compile(r"(?i)(^|[/_.:-])(train|training|trainer|fit|finetune|fine_tune|pretrain)[\w-]*(\.py|\.ipynb|/|$)")
+IMPLICIT_METHODS = {"__init__", "__post_init__", "__call__", "forward", "__enter__", "__iter__", "__getitem__"}
 EXEC_EDGES = {"executes", "calls", "references", "imports", "has-method"}
 ROUTE_METHODS = {"get", "post", "put", "patch", "delete", "route", "api_route", "websocket", "api", "head", "options"}
 WEB_FRAMEWORKS = ("fastapi", "flask", "starlette", "sanic", "quart", "litestar", "bottle", "aiohttp", "falcon",
@@ -97,6 +99,7 @@ class CodeGraph:
         self._by_suffix: Dict[str, List[str]] = {}
         self._resolve_cache: Dict[Tuple[str, str], Optional[str]] = {}
         self._reach_cache: Dict[str, frozenset] = {}
+        self._registered: Dict[str, List[str]] = {}   # path -> functions a framework runs when the module runs
         self._build_module_tables()
         self._add_code()
         self.entry_points: List[EntryPoint] = []
@@ -188,7 +191,9 @@ class CodeGraph:
                 g.add_node(node, kind=d.kind, path=path, line=d.line, name=qual)
                 owner = qual.rsplit(".", 1)[0] if "." in qual else None
                 if owner and owner in idx.defs and idx.defs[owner].kind == "class":
-                    g.add_edge(f"def:{path}:{owner}", node, kind="has-method")
+                    # instantiating a class runs its constructor; `obj(x)` runs __call__/forward
+                    kind = "has-method" if qual.rsplit(".", 1)[1] in IMPLICIT_METHODS else "defines"
+                    g.add_edge(f"def:{path}:{owner}", node, kind=kind)
                 else:
                     g.add_edge(f"mod:{path}", node, kind="defines")
         for path in sorted(self.code):
@@ -206,6 +211,8 @@ class CodeGraph:
             for call in idx.calls:
                 src = self._scope_node(path, call.scope)
                 target = self.resolve_name(path, call.name)
+                if target is None and call.name == "torch.hub.load" and "hubconf.py" in self.code:
+                    target = "mod:hubconf.py"  # torch.hub runs the repo's own hubconf entry points
                 if target and target != src:
                     self.g.add_edge(src, target, kind="calls", line=call.line)
                 for ref in call.refs:
@@ -218,6 +225,8 @@ class CodeGraph:
                     t = self.resolve_name(path, dec)
                     if t and t.startswith("def:"):
                         self.g.add_edge(f"def:{path}:{qual}", t, kind="calls", line=d.line)
+                    if "." not in qual and _registers(dec):  # @app.command, @hydra.main, @task: run by the framework
+                        self._registered.setdefault(path, []).append(f"def:{path}:{qual}")
 
     def _add_io(self, path: str, src: str, call: CallSite) -> None:
         attr = call.attr
@@ -269,9 +278,13 @@ class CodeGraph:
         ep = EntryPoint(kind, path, line, target, label)
         self.entry_points.append(ep)
         self.g.add_node(ep.node, kind="entry-point", entry_kind=kind, path=path, line=line, label=label)
-        self.g.add_edge(via or ep.node, target, kind="executes", line=line)
+        self.g.add_edge(ep.node, target, kind="executes", line=line)
         if via:
-            self.g.add_edge(ep.node, via, kind="executes", line=line)
+            self.g.add_edge(via, target, kind="executes", line=line)
+            self.g.add_edge(ep.node, via, kind="declared-in", line=line)
+        if target.startswith("mod:"):  # running a module runs its registered commands (typer, click, hydra)
+            for fn in self._registered.get(target[4:], []):
+                self.g.add_edge(ep.node, fn, kind="executes", line=line)
 
     def _add_entry_points(self) -> None:
         from mlscan.facts.repo import is_test_path
@@ -284,6 +297,8 @@ class CodeGraph:
                 self._add_entry("notebook", path, 1, f"mod:{path}", f"notebook {path}")
             elif idx.main_line:
                 self._add_entry("script", path, idx.main_line, f"mod:{path}", f"{path} main block")
+            elif self._is_top_level_script(path, idx):
+                self._add_entry("script", path, 1, f"mod:{path}", f"{path} (top-level script)")
         # console scripts
         for f in facts.named("pyproject.toml"):
             doc = facts.config(f.path)
@@ -319,6 +334,14 @@ class CodeGraph:
                 self._add_entry("shell", path, line, tgt, f"{path}: {cmd[:60]}")
         for ep in self.serving_endpoints:
             self._add_entry("serve", ep.path, ep.line, ep.handler, ep.label)
+
+    def _is_top_level_script(self, path: str, idx: CodeIndex) -> bool:
+        """A module that does its work at import time and that no other module imports."""
+        if idx.is_notebook or path.endswith("__init__.py") or idx.top_level_statements < 3:
+            return False
+        if not any(c.scope == "<module>" for c in idx.calls):
+            return False
+        return not any(kind == "imports" for _, _, kind in self.g.in_edges(f"mod:{path}", data="kind"))
 
     def _add_pipeline_stages(self, path: str) -> None:
         facts = self.facts
@@ -407,9 +430,9 @@ class CodeGraph:
         from mlscan.facts.repo import is_test_path
         found: List[ServingEndpoint] = []
         for path in sorted(self.code):
-            if is_test_path(path):
-                continue
             idx = self.code[path]
+            if is_test_path(path) or idx.is_notebook:
+                continue
             found.extend(_serving_in_module(path, idx))
         return found
 
@@ -420,7 +443,7 @@ class CodeGraph:
         for ep in self.entry_points:
             if ep.kind == "serve" or ep.target in seen_targets:
                 continue
-            reach = self.reachable(ep.target)
+            reach = self.reachable(ep.node)
             if any(is_training_call(c) for _, c in self.calls_in(reach)):
                 seen_targets.add(ep.target)
                 out.append(ep)
@@ -434,11 +457,18 @@ class CodeGraph:
                 and any(is_training_call(c) for c in self.code[p].calls)]
 
     @cached_property
+    def primary_training_entry_points(self) -> List[EntryPoint]:
+        """Training entry points named for training (train.py, training/…, fit_*.py) when there are
+        any, else all training entry points: benchmark, export and demo scripts also call fit/backward."""
+        named = [ep for ep in self.training_entry_points if _TRAIN_NAME.search(ep.target)]
+        return named or self.training_entry_points
+
+    @cached_property
     def training_closure(self) -> Set[str]:
         """Code nodes the training entry points reach; without any, the modules that train."""
         nodes: Set[str] = set()
-        for ep in self.training_entry_points:
-            nodes |= self.reachable(ep.target)
+        for ep in self.primary_training_entry_points:
+            nodes |= self.reachable(ep.node)
         if not nodes:
             for path in self.training_modules:
                 nodes |= self.reachable(f"mod:{path}")
@@ -459,14 +489,31 @@ class CodeGraph:
         return {"nodes": nodes, "edges": edges}
 
 
+REGISTERING = {"command", "main", "task", "flow", "step", "component", "pipeline", "op", "asset", "job", "group",
+               "callback", "deployment", "service", "api", "remote", "entrypoint", "cli", "script", "route", "get",
+               "post", "put", "delete", "patch", "websocket", "api_route", "function", "workflow", "activity"}
+
+
+def _registers(decorator: str) -> bool:
+    return bool(decorator) and ("()" in decorator or decorator.rsplit(".", 1)[-1] in REGISTERING)
+
+
 def _within(scope: str, wanted: Set[str]) -> bool:
     return any(scope.startswith(w + ".") for w in wanted if w != "<module>")
+
+
+_PREDICTIVE = re.compile(r"(?i)predict|infer|generat|classif|detect|recogni|forward|transcrib|translat|segment|embed|score")
+
+
+def looks_predictive(attr: str) -> bool:
+    """A call that runs a model: predict/generate/infer... (also `self._predict`)."""
+    return attr in PREDICT_ATTRS or bool(_PREDICTIVE.search(attr))
 
 
 def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
     out: List[ServingEndpoint] = []
     roots = idx.imported_roots
-    predicts = any(c.attr in PREDICT_ATTRS for c in idx.calls)
+    predicts = any(looks_predictive(c.attr) for c in idx.calls)
     for qual, d in idx.defs.items():
         for dec in d.decorators:
             head, _, attr = dec.rpartition(".")
@@ -498,6 +545,10 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
     if "streamlit" in roots and predicts and not idx.is_notebook:
         line = next((i.line for i in idx.imports if i.module.startswith("streamlit")), 1)
         out.append(ServingEndpoint(path, line, "streamlit", f"mod:{path}", "streamlit app that predicts"))
+    for name in ("handler", "lambda_handler"):
+        d = idx.defs.get(name)
+        if d and len(d.params) == 2 and predicts and "event" in d.params[0]:
+            out.append(ServingEndpoint(path, d.line, "aws-lambda", f"def:{path}:{name}", "AWS Lambda handler that predicts"))
     if "handle" in top and "initialize" in top and "torch" in roots:
         out.append(ServingEndpoint(path, idx.defs["handle"].line, "torchserve", f"mod:{path}", "TorchServe handler"))
     # keep one endpoint per handler

@@ -34,13 +34,14 @@ class PracticeResult:
     level: int  # the ladder level at which the practice is expected
     ignored: Optional[str] = None  # reason from config when the user ignored it
     link: str = ""
+    looked_for: str = ""  # what detectors look for (catalogue), e.g. for SARIF rule descriptions
 
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"id": self.id, "title": self.title, "stage": self.stage,
                                "status": self.status,
                                "evidence": [e.to_json() for e in self.evidence],
                                "reason": self.reason, "remediation": self.remediation,
-                               "level": self.level, "link": self.link}
+                               "level": self.level, "link": self.link, "looked_for": self.looked_for}
         if self.ignored is not None:
             out["ignored"] = self.ignored
         return out
@@ -113,6 +114,9 @@ class Report:
     model: str = "builtin"
     delta: Optional[Dict[str, Any]] = None
     policy: Optional[Dict[str, Any]] = None
+    # POSIX path of the scanned folder inside its git work tree ("" at the top or outside git):
+    # report paths are relative to `root`; prefix them with this for repo-relative paths (SARIF).
+    repo_prefix: str = ""
 
     def practice(self, practice_id: str) -> Optional[PracticeResult]:
         return next((p for p in self.practices if p.id == practice_id), None)
@@ -134,6 +138,8 @@ class Report:
             "diagnostics": [d.to_json() for d in self.diagnostics],
             "history": self.history,
         }
+        if self.repo_prefix:
+            out["repo_prefix"] = self.repo_prefix
         if self.delta is not None:
             out["delta"] = self.delta
         if self.policy is not None:

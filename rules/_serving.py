@@ -1,0 +1,56 @@
+"""Serving-side questions shared by the parity and payload rules."""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Set, Tuple
+
+SERVING_KINDS = {"InferenceService": "KServe", "SeldonDeployment": "Seldon", "InferenceGraph": "KServe",
+                 "ServingRuntime": "KServe", "Endpoint": "", "EndpointConfig": ""}
+FEATURE_WORDS = re.compile(r"(?i)(preproc|pre_proc|process|transform|feature|featur|stem|token|encode|encod|normali|"
+                           r"clean|prepar|letterbox|scale|scaler|vectori|collate|datamodule|augment|resize|impute|"
+                           r"pipeline|embed)")
+
+
+def serving_manifests(facts) -> List[Tuple[str, int, str, dict]]:
+    """(path, line, platform, document) for serving deployment manifests."""
+    out = []
+    for doc in facts.yaml_docs():
+        for d in doc.mappings():
+            kind = d.get("kind")
+            if isinstance(kind, str) and kind in SERVING_KINDS and SERVING_KINDS[kind]:
+                out.append((doc.path, facts.line_of(doc.path, f"kind: {kind}"), SERVING_KINDS[kind], d))
+    return out
+
+
+def has_serving(facts) -> bool:
+    return bool(facts.graph.serving_endpoints or serving_manifests(facts))
+
+
+NO_SERVING = ("no serving code found (looked for web-framework routes, model-server classes such as KServe, "
+              "BentoML, Ray Serve or TorchServe handlers, SageMaker/Azure inference scripts, and serving manifests)")
+
+
+def serving_reach(facts) -> Dict[str, Set[str]]:
+    """Serving endpoint handler -> the code nodes it reaches (its module's top level included)."""
+    graph = facts.graph
+    out: Dict[str, Set[str]] = {}
+    for ep in graph.serving_endpoints:
+        nodes = graph.reachable(ep.handler) | graph.reachable(f"mod:{ep.path}")
+        if graph.g.nodes.get(ep.handler, {}).get("kind") == "class":  # a model-server class: every method serves
+            prefix = ep.handler + "."
+            for n in [m for m in graph.g.successors(ep.handler) if m.startswith(prefix)]:
+                nodes |= graph.reachable(n)
+        out[ep.handler] = {n for n in nodes if n.startswith(("mod:", "def:"))}
+    return out
+
+
+TRANSFORMERS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]er|Binarizer|Discretizer|PCA|"
+                          r"PolynomialFeatures|Transformer|Tokenizer|OneHot|Ordinal|LabelBinarizer|QuantileTransformer)\(\)")
+
+
+def node_path(node: str) -> str:
+    return node[4:].rsplit(":", 1)[0] if node.startswith("def:") else node[4:]
+
+
+def node_name(node: str) -> str:
+    return node.rsplit(":", 1)[1] if node.startswith("def:") else node[4:]

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from mlscan.facts.graph import artefact_kind
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._serving import FEATURE_WORDS, NO_SERVING, TRANSFORMERS, has_serving, node_name, node_path, serving_reach
+
+LOAD_ATTRS = {"load", "load_model", "from_pretrained", "load_learner", "from_checkpoint", "load_from_checkpoint",
+              "read_pickle"}
+
+
+class ServingReusesTrainingPreprocessing(Rule):
+    """Serving reaches the same preprocessing as training
+
+    Finds the serving entry points (web routes, model-server classes, inference handlers), follows
+    their calls across files, and compares with what the training entry points reach. Parity:
+    serving calls the same feature/preprocessing code as training, or loads the fitted transform
+    that training saved. Skew: serving re-implements preprocessing (feature functions defined only
+    on the serving side) or re-fits a transformer on request data. Not applicable without serving code.
+    """
+
+    id = "serving-shares-preprocessing"
+    practice = "train-serve-parity"
+    examples = (
+        Example({
+            "src/features.py": "def preprocess(df):\n    return df.fillna(0)\n",
+            "src/train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.features import preprocess\n\nif __name__ == '__main__':\n"
+                            "    df = preprocess(pd.read_csv('data.csv'))\n    LogisticRegression().fit(df, df.y)\n",
+            "serve/app.py": "import pandas as pd\nfrom fastapi import FastAPI\nfrom src.features import preprocess\n"
+                            "app = FastAPI()\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                            "    return MODEL.predict(preprocess(pd.DataFrame([row])))\n",
+        }, "present"),
+        Example({
+            "src/features.py": "def preprocess(df):\n    return df.fillna(0)\n",
+            "src/train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.features import preprocess\n\nif __name__ == '__main__':\n"
+                            "    df = preprocess(pd.read_csv('data.csv'))\n    LogisticRegression().fit(df, df.y)\n",
+            "app.py": "from flask import Flask, request\napp = Flask(__name__)\n\ndef clean(df):\n    return df.fillna(0)\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n"
+                      "    return str(MODEL.predict(clean(request.json)))\n",
+        }, "absent", "serving re-implements the preprocessing"),
+        Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
+    )
+
+    def check(self, facts):
+        if not has_serving(facts):
+            yield self.found("not-applicable", ".", None, NO_SERVING)
+            return
+        graph = facts.graph
+        train = graph.training_closure
+        reach = serving_reach(facts)
+        serving_files = {ep.path for ep in graph.serving_endpoints}
+        all_serving = set().union(*reach.values()) if reach else set()
+        shared = sorted(n for n in all_serving & train if node_path(n) not in serving_files)
+        shared = [n for n in shared if not _nested_function(graph, n)]
+        by_name = [n for n in shared if FEATURE_WORDS.search(node_name(n))]
+        by_path = [n for n in shared if n not in by_name and FEATURE_WORDS.search(node_path(n))]
+        feature_shared = by_name + by_path
+        refits = []
+        for idx, call in graph.calls_in(all_serving):
+            if call.attr in ("fit", "fit_transform", "partial_fit") and TRANSFORMERS.search(call.name):
+                refits.append((idx, call))
+        for idx, call in refits[:3]:
+            yield self.found("gap", idx.path, call.line,
+                             f"{call.name} fits a transform on request data at serving time, so encodings diverge from training")
+        emitted = 0
+        for n in feature_shared[:5]:
+            data = graph.g.nodes[n]
+            if refits and any(node_path(n) == i.path for i, _ in refits):
+                continue
+            emitted += 1
+            yield self.found("supports", data.get("path", node_path(n)), data.get("line"),
+                             f"serving and training both use {node_name(n)}")
+        # fitted artefacts that training writes and serving reads
+        written = {v for u, v, k in graph.g.edges(data="kind") if k == "writes" and u in train}
+        loaded_model = None
+        for u, v, data in graph.g.edges(data=True):
+            if data.get("kind") == "reads" and u in all_serving and v.startswith("art:"):
+                name = v[4:]
+                if FEATURE_WORDS.search(name) and (v in written or artefact_kind(name) == "model"):
+                    emitted += 1
+                    yield self.found("supports", node_path(u), data.get("line"),
+                                     f"serving loads the fitted transform {name} saved by training")
+                elif loaded_model is None:
+                    loaded_model = (node_path(u), data.get("line"), name)
+        own_features = []
+        train_feature_defs = {node_name(n).rsplit(".", 1)[-1].lower() for n in train
+                              if n.startswith("def:") and FEATURE_WORDS.search(node_name(n))}
+        for n in sorted(all_serving):
+            if n.startswith("def:") and node_path(n) in serving_files and FEATURE_WORDS.search(node_name(n)) \
+                    and n not in train and graph.g.nodes[n].get("kind") == "function":
+                own_features.append(n)
+        if own_features and (train_feature_defs or not emitted):
+            n = own_features[0]
+            yield self.found("gap", node_path(n), graph.g.nodes[n].get("line"),
+                             f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")
+        if not emitted and not refits and not own_features:
+            if loaded_model or any(c.attr in LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
+                where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in LOAD_ATTRS)
+                yield self.found("partial", where[0], where[1],
+                                 f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
+
+
+def _nested_function(graph, node: str) -> bool:
+    """A function defined inside another function (not a method)."""
+    if not node.startswith("def:"):
+        return False
+    path, qual = node[4:].rsplit(":", 1)
+    if "." not in qual:
+        return False
+    owner = f"def:{path}:{qual.rsplit('.', 1)[0]}"
+    return graph.g.nodes.get(owner, {}).get("kind") == "function"

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.facts.graph import looks_predictive
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._serving import NO_SERVING, has_serving, serving_manifests, serving_reach
+
+LOG_ATTRS = {"info", "debug", "warning", "warn", "error", "log", "exception", "critical"}
+PERSIST_ATTRS = {"execute", "executemany", "insert_one", "insert_many", "insert", "add", "add_all", "put_item",
+                 "put_record", "put_records", "put_object", "send", "produce", "publish", "basic_publish", "emit",
+                 "writerow", "writerows", "to_sql", "xadd", "lpush", "rpush", "log_records", "log_record",
+                 "upload_fileobj", "create_document", "index", "write_row"}
+PERSIST_PREFIXES = ("sqlite3", "sqlalchemy", "psycopg", "pymongo", "kafka", "confluent_kafka", "pika", "boto3", "redis",
+                    "google.cloud", "azure", "fluent", "elasticsearch", "gantry", "whylogs", "evidently", "arize",
+                    "fiddler", "nannyml", "mlflow", "wandb", "aiokafka", "nats", "csv", "pandas", "json.dump", "open")
+MONITOR_CLIENTS = ("gantry.log", "whylogs.log", "arize", "fiddler", "fluent.sender.FluentSender().emit",
+                   "fluent.asyncsender", "seldon")
+FILE_HANDLERS = ("logging.FileHandler", "logging.handlers.", "fluent.handler", "logging.config.dictConfig",
+                 "logging.config.fileConfig", "watchtower", "google.cloud.logging", "logstash")
+
+
+class PayloadsCaptured(Rule):
+    """Serving records request inputs together with predictions
+
+    Evidence: a serving handler that predicts and also writes the request to a persistent sink
+    (database, file, queue, monitoring client, or a logger with a file/remote handler) — or request
+    capture configured in a deployment manifest (KServe or Seldon `logger`, SageMaker
+    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial.
+    Not applicable without serving code.
+    """
+
+    id = "payload-capture"
+    practice = "payload-logging"
+    examples = (
+        Example({
+            "app.py": "import sqlite3\nfrom fastapi import FastAPI\napp = FastAPI()\ndb = sqlite3.connect('p.db')\n\n"
+                      "@app.post('/predict')\ndef predict(row: dict):\n    y = MODEL.predict([row])\n"
+                      "    db.execute('insert into log values (?, ?)', (str(row), float(y)))\n    return {'y': float(y)}\n",
+        }, "present"),
+        Example({
+            "app.py": "import logging\nfrom flask import Flask, request\napp = Flask(__name__)\nlog = logging.getLogger(__name__)\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n    y = MODEL.predict(request.json)\n"
+                      "    log.info('input=%s prediction=%s', request.json, y)\n    return str(y)\n",
+        }, "partial", "stdout logging only"),
+        Example({
+            "app.py": "from flask import Flask, request\napp = Flask(__name__)\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n    return str(MODEL.predict(request.json))\n",
+        }, "absent"),
+        Example({
+            "isvc.yaml": "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\n"
+                         "spec:\n  predictor:\n    logger: {mode: all, url: http://logger}\n    sklearn: {storageUri: gs://m}\n",
+        }, "present", "capture configured in the manifest"),
+        Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
+    )
+
+    def check(self, facts):
+        manifests = serving_manifests(facts)
+        for path, line, platform, doc in manifests:
+            if _has_key(doc, "logger"):
+                yield self.found("supports", path, facts.line_of(path, "logger"),
+                                 f"{platform} request/response logger configured")
+        for idx, call in facts.calls(facts.non_test_code()):
+            if call.attr == "DataCaptureConfig" or call.name.endswith("DataCaptureConfig"):
+                yield self.found("supports", idx.path, call.line, "SageMaker endpoint data capture configured")
+            elif call.name.startswith("azureml.ai.monitoring") or call.attr == "Collector" and "azureml" in call.name:
+                yield self.found("supports", idx.path, call.line, "Azure ML data collector records payloads")
+        for doc in facts.yaml_docs():
+            for d in doc.mappings():
+                if _has_key(d, "DataCaptureConfig") or _has_key(d, "data_collector"):
+                    yield self.found("supports", doc.path, facts.line_of(doc.path, "DataCapture") if "DataCapture" in (facts.text(doc.path) or "") else facts.line_of(doc.path, "data_collector"),
+                                     "payload capture configured in a deployment file")
+        if not has_serving(facts):
+            yield self.found("not-applicable", ".", None, NO_SERVING)
+            return
+        graph = facts.graph
+        file_logging = any(c.name.startswith(FILE_HANDLERS) or any(b.startswith("logging.Handler") for d in i.defs.values() for b in d.bases)
+                           for i in facts.non_test_code() for c in i.calls)
+        file_logging = file_logging or any(b.startswith(("logging.Handler", "logging.StreamHandler")) for i in facts.non_test_code()
+                                           for d in i.defs.values() for b in d.bases)
+        best = None
+        serving_files = {ep.path for ep in graph.serving_endpoints}
+        serving_dirs = {f.rsplit("/", 1)[0] if "/" in f else "" for f in serving_files}
+        for handler, nodes in sorted(serving_reach(facts).items()):
+            calls = graph.calls_in(nodes)
+            predicts = any(looks_predictive(c.attr) for _, c in calls)
+            if not predicts:
+                continue
+            # only the serving side's own code: shared training/evaluation code logs for other reasons
+            calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)]
+            for idx, call in calls:
+                if _persists(call):
+                    best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
+                    break
+                if call.attr in LOG_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")):
+                    level = "supports" if file_logging else "partial"
+                    where = "to a log handler that persists it" if file_logging else "to the console log only"
+                    cand = (level, idx.path, call.line, f"serving logs requests/predictions ({call.name}) {where}")
+                    if best is None or (best[0] == "partial" and level == "supports"):
+                        best = cand
+            if best and best[0] == "supports":
+                break
+        if best:
+            yield self.found(*best)
+
+
+SERVING_SIDE = re.compile(r"(?i)(^|/)[^/]*(serv|api|app|deploy|monitor|log|flag|endpoint|inference|predict|handler)[^/]*(/|\.py$)")
+
+
+def _serving_side(path: str, files, dirs) -> bool:
+    if path in files:
+        return True
+    return bool(SERVING_SIDE.search(path))
+
+
+def _persists(call) -> bool:
+    name = call.name
+    if name.startswith(MONITOR_CLIENTS):
+        return True
+    if call.attr in PERSIST_ATTRS:
+        head = name[: -len(call.attr) - 1]
+        return head.startswith(PERSIST_PREFIXES) or head.startswith("?") and call.attr in (
+            "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
+            "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records")
+    return name in ("json.dump",) or (call.attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
+
+
+def _has_key(node, key: str, depth: int = 0) -> bool:
+    if depth > 8:
+        return False
+    if isinstance(node, dict):
+        return key in node or any(_has_key(v, key, depth + 1) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_key(v, key, depth + 1) for v in node)
+    return False

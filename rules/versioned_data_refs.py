@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.rulekit import Example, Rule
+
+DATA_PATTERN = re.compile(r"\.(csv|tsv|parquet|feather|jsonl?|npy|npz|h5|hdf5|tfrecords?|zip|tar|gz|arrow|xlsx|pkl|"
+                          r"pt|pth|bin|safetensors|onnx|ckpt|wav|mp3|png|jpe?g)\b|\*\*?|data|dataset", re.I)
+REVISION_LOADERS = {"datasets.load_dataset": "revision", "huggingface_hub.snapshot_download": "revision",
+                    "huggingface_hub.hf_hub_download": "revision", "dvc.api.open": "rev", "dvc.api.read": "rev",
+                    "dvc.api.get_url": "rev"}
+
+
+class VersionedDataReferences(Rule):
+    """Data is read through versioned references
+
+    Evidence: git-LFS filters for data or model files in `.gitattributes`; datasets read at a pinned
+    revision (`load_dataset(..., revision=)`, `dvc.api.open(..., rev=)`); dataset artefacts in
+    W&B (`wandb.Artifact(type="dataset")`, `use_artifact("name:v3")`) or MLflow
+    (`mlflow.log_input`); lakeFS, Delta Lake time travel (`versionAsOf`), ClearML or Pachyderm datasets.
+    """
+
+    id = "versioned-data-refs"
+    practice = "data-versioning"
+    examples = (
+        Example({".gitattributes": "*.parquet filter=lfs diff=lfs merge=lfs -text\n", "README.md": "x\n"}, "present"),
+        Example({"train.py": "from datasets import load_dataset\n"
+                             "ds = load_dataset('imdb', revision='e6281661ce1c48d982bc483cf8a173c1bbeb5d31')\n"}, "present"),
+        Example({"train.py": "from datasets import load_dataset\nds = load_dataset('imdb')\n"}, "absent"),
+    )
+
+    def check(self, facts):
+        for rule in facts.gitattributes:
+            if rule.lfs and DATA_PATTERN.search(rule.pattern):
+                yield self.found("supports", rule.path, rule.line, f"git-LFS stores {rule.pattern}")
+                break
+        for idx, call in facts.calls(facts.non_test_code()):
+            name = call.name
+            key = REVISION_LOADERS.get(name)
+            if key:
+                rev = call.kwarg(key)
+                if rev not in (None, "main", "master", "latest", "HEAD"):
+                    yield self.found("supports", idx.path, call.line, f"{name} reads data at a pinned {key}=")
+            elif name.endswith("log_input") and name.startswith("mlflow"):
+                yield self.found("supports", idx.path, call.line, "the dataset is logged to MLflow with the run")
+            elif name.startswith("wandb") and name.endswith("Artifact") and call.kwarg("type", call.args[1] if len(call.args) > 1 else None) in ("dataset", "data", "raw_data"):
+                yield self.found("supports", idx.path, call.line, "the dataset is versioned as a W&B artifact")
+            elif call.attr == "use_artifact" and call.args and isinstance(call.args[0], str) and re.search(r":v\d+$", call.args[0]):
+                yield self.found("supports", idx.path, call.line, f"reads the pinned W&B artifact {call.args[0]}")
+            elif name.startswith(("lakefs", "lakefs_client", "lakefs_sdk")):
+                yield self.found("supports", idx.path, call.line, "data read through lakeFS")
+            elif call.attr == "option" and call.args and call.args[0] in ("versionAsOf", "timestampAsOf"):
+                yield self.found("supports", idx.path, call.line, "Delta Lake time travel pins the data version")
+            elif name.startswith("clearml.Dataset.") and call.attr in ("get", "create"):
+                yield self.found("partial", idx.path, call.line, "ClearML dataset versioning is used")
+            elif name.startswith(("python_pachyderm", "pachyderm_sdk")):
+                yield self.found("supports", idx.path, call.line, "data versioned in Pachyderm")
+        for idx in facts.non_test_code():
+            for value, line in idx.strings:
+                if value.startswith("lakefs://"):
+                    yield self.found("supports", idx.path, line, "data read from a lakeFS repository")
+                    break
