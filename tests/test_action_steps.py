@@ -26,7 +26,7 @@ import pytest
 from action_harness import (ROOT, evaluate, evaluate_if, fake_mlscan_install_script, interpolate,
                             load_action, parse_file_commands, run_action,
                             use_installed_mlscan_script)
-from gitrepos import commit_files, git, init_repo, make_pr_repo
+from toy_repos import commit_files, git, init_repo, make_pr_repo
 
 MARKER = "<!-- mlscan-report -->"
 
@@ -156,9 +156,18 @@ def test_fail_under_fails_after_summary_and_comment(tmp_path, pr_repo):
 
 def test_fail_under_met_passes(tmp_path, pr_repo):
     repo, shas = pr_repo
-    run = run_real(tmp_path, repo, pr_event(shas["base"], shas["head"]), inputs={"fail-under": "0"})
+    run = run_real(tmp_path, repo, pr_event(shas["base"], shas["head"]), inputs={"fail-under": "1"})
     assert run.returncode == 0, run.log
     assert run.step("Apply fail-under").ran and run.step("Apply fail-under").returncode == 0
+
+
+def test_bad_fail_under_is_a_usage_error(tmp_path, pr_repo):
+    repo, shas = pr_repo
+    run = run_real(tmp_path, repo, pr_event(shas["base"], shas["head"]),
+                   inputs={"fail-under": "train=x", "comment": "true"})
+    assert run.returncode == 2, run.log
+    assert "failed with exit status 2" in run.summary
+    assert run.gh_calls == [] and not run.step("Apply fail-under").ran
 
 
 def test_comment_posted_once_with_marker_same_repo(tmp_path, pr_repo):
@@ -166,13 +175,13 @@ def test_comment_posted_once_with_marker_same_repo(tmp_path, pr_repo):
     run = run_real(tmp_path, repo, pr_event(shas["base"], shas["head"]), inputs={"comment": "true"})
     assert run.returncode == 0, run.log
     lists = [c for c in run.gh_calls if "--method" not in c["argv"]]
-    assert len(lists) == 1 and lists[0]["argv"][1] == "repos/acme/ml/issues/7/comments"
+    assert len(lists) == 1 and "repos/acme/ml/issues/7/comments" in lists[0]["argv"]
     (post,) = writes(run)
     assert post["argv"][:4] == ["api", "--method", "POST", "repos/acme/ml/issues/7/comments"]
     assert post["token_set"]
     body = json.loads(post["input"])["body"]
-    assert body.startswith(MARKER + "\n")
-    assert body[len(MARKER) + 1:].strip() == run.summary.strip()
+    assert body.startswith(MARKER + "\n") and body.count(MARKER) == 1
+    assert body.replace(MARKER, "").strip() == run.summary.replace(MARKER, "").strip()
 
 
 def test_comment_skipped_on_fork_pr(tmp_path, pr_repo):
@@ -289,6 +298,18 @@ def test_base_as_a_branch_name_is_resolved_to_a_sha(tmp_path, pr_repo):
     assert run.step("base").outputs["base"] == shas["base"]
 
 
+def test_base_branch_only_on_origin_is_fetched(tmp_path):
+    origin = tmp_path / "origin"
+    shas = make_pr_repo(origin)
+    git(origin, "branch", "release", shas["base"])
+    clone = tmp_path / "ws"
+    git(tmp_path, "clone", "-q", "--single-branch", str(origin), str(clone))
+    run = run_fake(tmp_path, clone, pr_event(shas["base"], shas["head"]), inputs={"base": "release"})
+    assert run.returncode == 0, run.log
+    assert run.step("base").outputs["base"] == shas["base"]
+    assert f"--base={shas['base']}" in mlscan_calls(tmp_path)[0]
+
+
 def test_option_like_base_is_refused(tmp_path, pr_repo):
     repo, shas = pr_repo
     run = run_fake(tmp_path, repo, pr_event(shas["base"], shas["head"]),
@@ -316,6 +337,16 @@ def test_comment_skipped_on_fork_and_when_head_repo_is_gone(tmp_path, pr_repo):
     event["pull_request"]["head"]["repo"] = None  # deleted fork
     gone = run_fake(tmp_path / "gone", repo, event, inputs={"comment": "true"})
     assert gone.returncode == 0 and gone.gh_calls == []
+
+
+def test_marker_is_not_doubled_when_the_report_has_it(tmp_path, pr_repo):
+    repo, shas = pr_repo
+    md = tmp_path / "report.md"
+    md.write_text(MARKER + "\n### mlscan: level 1\n", encoding="utf-8")
+    run = run_fake(tmp_path, repo, pr_event(shas["base"], shas["head"]), inputs={"comment": "true"},
+                   extra_env={"FAKE_MLSCAN_MARKDOWN_FILE": str(md)})
+    body = json.loads(writes(run)[0]["input"])["body"]
+    assert body == MARKER + "\n### mlscan: level 1\n"
 
 
 def test_comment_failure_does_not_fail_the_job(tmp_path, pr_repo):
@@ -363,7 +394,7 @@ def test_fail_under_with_fake_writes_everything_first(tmp_path, pr_repo):
     assert run.outputs["level"] == "2"
 
 
-def test_scan_error_fails_with_its_exit_code_and_says_so(tmp_path, pr_repo):
+def test_scan_error_fails_with_status_2_and_says_so(tmp_path, pr_repo):
     repo, shas = pr_repo
     run = run_fake(tmp_path, repo, pr_event(shas["base"], shas["head"]), inputs={"comment": "true"},
                    extra_env={"FAKE_MLSCAN_RC": "2"})
@@ -376,7 +407,9 @@ def test_exit_1_without_fail_under_is_an_error(tmp_path, pr_repo):
     repo, shas = pr_repo
     run = run_fake(tmp_path, repo, pr_event(shas["base"], shas["head"]),
                    extra_env={"FAKE_MLSCAN_RC": "1"})
-    assert run.returncode == 1 and run.step("scan").returncode == 1
+    # exit 1 is reserved for an unmet fail-under; anything else is an error (2)
+    assert run.returncode == 2 and run.step("scan").returncode == 2
+    assert "failed with exit status 1" in run.summary
 
 
 def test_workflow_commands_printed_by_the_scan_are_fenced(tmp_path, pr_repo):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gitrepos import git, init_repo, make_mature_repo
+from toy_repos import git, init_repo, make_mature_repo
 
 pytest.importorskip("pre_commit", reason="pre-commit is not installed (it is in the test extra)")
 

@@ -1,4 +1,5 @@
-"""Tiny helpers to build throw-away git repositories for the action and pre-commit tests."""
+"""Tiny throw-away git repositories (a PR with a base and a head commit; a small mature ML repo)
+for the action and pre-commit tests. (Fixture-based repos live in gitrepo.py.)"""
 from __future__ import annotations
 
 import os
