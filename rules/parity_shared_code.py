@@ -47,9 +47,9 @@ class ServingReusesTrainingPreprocessing(Rule):
             yield self.found("not-applicable", ".", None, NO_SERVING)
             return
         graph = facts.graph
-        train = graph.training_closure
         reach = serving_reach(facts)
         serving_files = {ep.path for ep in graph.serving_endpoints}
+        train = offline_closure(graph, serving_files)
         all_serving = set().union(*reach.values()) if reach else set()
         shared = sorted(n for n in all_serving & train if node_path(n) not in serving_files)
         shared = [n for n in shared if not _nested_function(graph, n)]
@@ -110,3 +110,15 @@ def _nested_function(graph, node: str) -> bool:
         return False
     owner = f"def:{path}:{qual.rsplit('.', 1)[0]}"
     return graph.g.nodes.get(owner, {}).get("kind") == "function"
+
+
+def offline_closure(graph, serving_files) -> set:
+    """What training-side code reaches: the training closure plus every offline entry point
+    (featurize/prepare scripts, pipeline stages), since preprocessing often runs before training."""
+    nodes = set(graph.training_closure)
+    for ep in graph.entry_points:
+        target_path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
+        if ep.kind in ("serve", "docker") or target_path in serving_files:
+            continue
+        nodes |= {n for n in graph.reachable(ep.node) if n.startswith(("mod:", "def:"))}
+    return nodes

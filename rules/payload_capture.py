@@ -93,8 +93,10 @@ class PayloadsCaptured(Rule):
                     best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
                     break
                 if call.attr in LOG_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")):
-                    level = "supports" if file_logging else "partial"
-                    where = "to a log handler that persists it" if file_logging else "to the console log only"
+                    structured = _structured_record(idx, call) and call.name.split(".")[:2] != ["logging", call.attr]
+                    level = "supports" if file_logging or structured else "partial"
+                    where = "to a log handler that persists it" if file_logging else \
+                        "as one structured record on an application logger" if structured else "as free text to the console log"
                     cand = (level, idx.path, call.line, f"serving logs requests/predictions ({call.name}) {where}")
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
@@ -111,6 +113,14 @@ def _serving_side(path: str, files, dirs) -> bool:
     if path in files:
         return True
     return bool(SERVING_SIDE.search(path))
+
+
+def _structured_record(idx, call) -> bool:
+    """The log call emits one JSON/dict record (json.dumps on the same line, or `extra=`)."""
+    return call.has_kwarg("extra") or any(
+        c.line == call.line and (c.name in ("json.dumps", "dict", "orjson.dumps", "ujson.dumps")
+                                 or c.attr in ("model_dump_json", "to_json", "model_dump"))
+        for c in idx.calls)
 
 
 def _persists(call) -> bool:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 _TRAIN_NAME = re.compile(r"(?i)(^|[/_.:-])(train|training|trainer|fit|finetune|fine_tune|pretrain)[\w-]*(\.py|\.ipynb|/|$)")
 IMPLICIT_METHODS = {"__init__", "__post_init__", "__call__", "forward", "__enter__", "__iter__", "__getitem__"}
-EXEC_EDGES = {"executes", "calls", "references", "imports", "has-method"}
+EXEC_EDGES = {"executes", "calls", "references", "imports", "has-method", "encloses"}
 ROUTE_METHODS = {"get", "post", "put", "patch", "delete", "route", "api_route", "websocket", "api", "head", "options"}
 WEB_FRAMEWORKS = ("fastapi", "flask", "starlette", "sanic", "quart", "litestar", "bottle", "aiohttp", "falcon",
                   "tornado", "django", "connexion", "robyn", "blacksheep", "bentoml", "ray.serve", "modal", "chalice")
@@ -120,7 +120,7 @@ class CodeGraph:
                 self._by_suffix.setdefault(".".join(parts[i:]), []).append(path)
 
     def resolve_module(self, importer: Optional[str], dotted: str) -> Optional[str]:
-        key = (str(PurePosixPath(importer).parent) if importer else "", dotted)
+        key = (importer.rsplit("/", 1)[0] if importer and "/" in importer else "", dotted)
         if key in self._resolve_cache:
             return self._resolve_cache[key]
         found = self._resolve_module(importer, dotted)
@@ -128,9 +128,9 @@ class CodeGraph:
         return found
 
     def _resolve_module(self, importer: Optional[str], dotted: str) -> Optional[str]:
-        if importer:
-            d = str(PurePosixPath(importer).parent)
-            if d not in ("", "."):
+        if importer and "/" in importer:
+            d = importer.rsplit("/", 1)[0]
+            if d:
                 local = d.replace("/", ".").replace("-", "_") + "." + dotted
                 if local in self._by_name:
                     return self._by_name[local]
@@ -194,6 +194,8 @@ class CodeGraph:
                     # instantiating a class runs its constructor; `obj(x)` runs __call__/forward
                     kind = "has-method" if qual.rsplit(".", 1)[1] in IMPLICIT_METHODS else "defines"
                     g.add_edge(f"def:{path}:{owner}", node, kind=kind)
+                elif owner and owner in idx.defs:  # a function defined inside a function
+                    g.add_edge(f"def:{path}:{owner}", node, kind="encloses")
                 else:
                     g.add_edge(f"mod:{path}", node, kind="defines")
         for path in sorted(self.code):
@@ -389,14 +391,21 @@ class CodeGraph:
             cached = self._reach_cache[start] = frozenset(self._reachable(start))
         return set(cached)
 
+    @cached_property
+    def _exec_adjacency(self) -> Dict[str, Tuple[str, ...]]:
+        adj: Dict[str, Set[str]] = {}
+        for u, v, kind in self.g.edges(data="kind"):
+            if kind in EXEC_EDGES:
+                adj.setdefault(u, set()).add(v)
+        return {u: tuple(sorted(vs)) for u, vs in adj.items()}
+
     def _reachable(self, start: str) -> Set[str]:
+        adj = self._exec_adjacency
         seen = {start}
         stack = [start]
-        g = self.g
         while stack:
-            n = stack.pop()
-            for _, v, data in g.out_edges(n, data=True):
-                if v not in seen and data.get("kind") in EXEC_EDGES:
+            for v in adj.get(stack.pop(), ()):
+                if v not in seen:
                     seen.add(v)
                     stack.append(v)
         return seen
@@ -412,18 +421,29 @@ class CodeGraph:
                 out.setdefault(path, set()).add(qual)
         return out
 
-    def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
-        scopes = self.scopes_in(nodes)
-        out = []
-        for path in sorted(scopes):
-            idx = self.code.get(path)
-            if idx is None:
-                continue
-            wanted = scopes[path]
+    @cached_property
+    def _calls_by_scope(self) -> Dict[str, List[Tuple[CodeIndex, CallSite]]]:
+        """Scope node id -> the calls made directly in that scope."""
+        out: Dict[str, List[Tuple[CodeIndex, CallSite]]] = {}
+        for path in sorted(self.code):
+            idx = self.code[path]
             for call in idx.calls:
-                if call.scope in wanted or _within(call.scope, wanted):
-                    out.append((idx, call))
+                out.setdefault(self._scope_node(path, call.scope), []).append((idx, call))
         return out
+
+    def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
+        """The calls made in a set of code nodes, in file and line order."""
+        by_scope = self._calls_by_scope
+        out: List[Tuple[CodeIndex, CallSite]] = []
+        for n in nodes:
+            out.extend(by_scope.get(n, ()))
+        out.sort(key=lambda ic: (ic[0].path, ic[1].line, ic[1].scope, ic[1].name))
+        return out
+
+    @cached_property
+    def training_call_nodes(self) -> Set[str]:
+        """Code nodes that make a training call directly."""
+        return {n for n, calls in self._calls_by_scope.items() if any(is_training_call(c) for _, c in calls)}
 
     @cached_property
     def serving_endpoints(self) -> List[ServingEndpoint]:
@@ -443,8 +463,7 @@ class CodeGraph:
         for ep in self.entry_points:
             if ep.kind == "serve" or ep.target in seen_targets:
                 continue
-            reach = self.reachable(ep.node)
-            if any(is_training_call(c) for _, c in self.calls_in(reach)):
+            if self.training_call_nodes & self.reachable(ep.node):
                 seen_targets.add(ep.target)
                 out.append(ep)
         return out
@@ -496,10 +515,6 @@ REGISTERING = {"command", "main", "task", "flow", "step", "component", "pipeline
 
 def _registers(decorator: str) -> bool:
     return bool(decorator) and ("()" in decorator or decorator.rsplit(".", 1)[-1] in REGISTERING)
-
-
-def _within(scope: str, wanted: Set[str]) -> bool:
-    return any(scope.startswith(w + ".") for w in wanted if w != "<module>")
 
 
 _PREDICTIVE = re.compile(r"(?i)predict|infer|generat|classif|detect|recogni|forward|transcrib|translat|segment|embed|score")

@@ -243,7 +243,38 @@ class _Binder(ast.NodeVisitor):
         return
 
 
+def _leaf_types() -> frozenset:
+    """Node types with nothing the index records below them."""
+    out = {ast.Name, ast.alias, ast.arg, ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal}
+    for base in (ast.expr_context, ast.operator, ast.cmpop, ast.unaryop, ast.boolop):
+        out.update(base.__subclasses__())
+    return frozenset(out)
+
+
+_LEAVES = _leaf_types()
+
+
 class _Indexer(ast.NodeVisitor):
+    _dispatch: Dict[type, Any] = {}
+
+    def visit(self, node: ast.AST) -> None:  # cached dispatch: NodeVisitor looks the method up per node
+        method = self._dispatch.get(type(node))
+        if method is None:
+            method = getattr(type(self), "visit_" + type(node).__name__, None) or type(self).generic_visit
+            self._dispatch[type(node)] = method
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        skip = _LEAVES
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST) and type(item) not in skip:
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and type(value) not in skip:
+                self.visit(value)
+
     def __init__(self, index: CodeIndex):
         self.index = index
         self.module = index.module
