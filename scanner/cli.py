@@ -29,9 +29,26 @@ def _fail(message: str) -> "click.exceptions.Exit":
     return click.exceptions.Exit(EXIT_USAGE)
 
 
+def main() -> None:
+    """Console entry point: an unexpected error exits 2 (as usage errors do), never 1 (policy)."""
+    try:
+        cli(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("mlscan: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # an mlscan bug: say so plainly, keep exit 1 meaning "policy not met"
+        import traceback
+        click.echo(f"mlscan: internal error: {exc.__class__.__name__}: {exc}", err=True)
+        if __import__("os").environ.get("MLSCAN_DEBUG"):
+            traceback.print_exc()
+        sys.exit(EXIT_USAGE)
+
+
 @click.group(cls=DefaultToScan, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlscan")
-def main() -> None:
+def cli() -> None:
     """mlscan: how mature is this ML repo, and what should we fix next?
 
     Reads the repository statically (it never runs, imports or installs its code) and reports
@@ -43,7 +60,7 @@ def _split_ids(values: Tuple[str, ...]) -> Tuple[str, ...]:
     return tuple(x.strip() for v in values for x in v.split(",") if x.strip())
 
 
-@main.command()
+@cli.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
               help="Report format.")
@@ -146,7 +163,7 @@ def _progress_printer(disabled: bool):
     return update
 
 
-@main.command()
+@cli.command()
 @click.argument("path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(("json", "dot")), default="json", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
@@ -161,7 +178,7 @@ def graph(path: Path, fmt: str, output: Optional[Path]) -> None:
         sys.stdout.write(text)
 
 
-@main.command("rules")
+@cli.command("rules")
 @click.option("--format", "fmt", type=click.Choice(("terminal", "json", "markdown")), default="terminal")
 def rules_cmd(fmt: str) -> None:
     """List the practice catalogue: practice, stage, level and the rules that detect it."""
@@ -175,7 +192,7 @@ def rules_cmd(fmt: str) -> None:
         print_catalogue()
 
 
-@main.command()
+@cli.command()
 @click.argument("rule_or_practice_id")
 def explain(rule_or_practice_id: str) -> None:
     """Explain one practice or rule: what it looks for, why it matters and how to add it."""

@@ -72,6 +72,17 @@ class AttrAssign:
     scope: str
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison in an `assert` or an `if` test, e.g. `assert auc > 0.8` (a quality gate)."""
+    line: int
+    scope: str
+    operands: Tuple[str, ...]    # resolved names, else the operand's source text (at most 80 characters)
+    ops: Tuple[str, ...]         # "Gt", "GtE", "Lt", "LtE", "Eq", "NotEq", ...
+    literals: Tuple[Any, ...]    # literal operands (numbers, strings)
+    context: str                 # "assert" | "if-fails" (the branch raises or exits) | "if"
+
+
 @dataclass
 class CodeIndex:
     path: str
@@ -84,6 +95,7 @@ class CodeIndex:
     defs: Dict[str, Definition] = field(default_factory=dict)
     calls: List[CallSite] = field(default_factory=list)
     attr_assigns: List[AttrAssign] = field(default_factory=list)
+    comparisons: List[Comparison] = field(default_factory=list)
     strings: List[Tuple[str, int]] = field(default_factory=list)
     main_line: Optional[int] = None
     top_level_statements: int = 0
@@ -346,7 +358,27 @@ class _Indexer(ast.NodeVisitor):
     def visit_If(self, node: ast.If) -> None:
         if self.scope.kind == "module" and _is_main_test(node.test):
             self.index.main_line = node.lineno
+        else:
+            self._record_comparisons(node.test, "if-fails" if _fails(node.body) else "if")
         self.generic_visit(node)
+
+    def visit_Assert(self, node: ast.Assert) -> None:
+        self._record_comparisons(node.test, "assert")
+        self.generic_visit(node)
+
+    def _record_comparisons(self, test: ast.AST, context: str) -> None:
+        for node in ast.walk(test):
+            if isinstance(node, ast.Compare):
+                operands, literals = [], []
+                for o in (node.left, *node.comparators):
+                    lit = _literal(o)
+                    if lit is not NOT_LITERAL and not isinstance(lit, tuple):
+                        literals.append(lit)
+                    else:
+                        operands.append(self.dotted(o, self.scope) or _source_label(o))
+                self.index.comparisons.append(Comparison(
+                    node.lineno, self.scope.qualname or "<module>", tuple(operands),
+                    tuple(type(op).__name__ for op in node.ops), tuple(literals), context))
 
     def _visit_def(self, node, kind: str) -> None:
         parent = self.scope
@@ -450,6 +482,26 @@ class _Indexer(ast.NodeVisitor):
         v = node.value
         if isinstance(v, str) and 2 < len(v) < 300 and "\n" not in v and PATHLIKE.search(v):
             self.index.strings.append((v, node.lineno))
+
+
+def _source_label(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)[:80]
+    except (ValueError, RecursionError, AttributeError):
+        return NOT_LITERAL
+
+
+def _fails(body: List[ast.stmt]) -> bool:
+    """The branch raises, exits or fails the run."""
+    for stmt in body:
+        if isinstance(stmt, ast.Raise):
+            return True
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            f = stmt.value.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name in ("exit", "_exit", "fail", "abort"):
+                return True
+    return False
 
 
 def _is_main_test(test: ast.AST) -> bool:
