@@ -177,10 +177,14 @@ def assess_stages(model: MaturityModel, catalogue: Catalogue,
                     judged.append(r)
                 if not ok:
                     unmet.append((r, pr))
-            if unmet or not judged:
+            if unmet:
                 blocking = unmet
                 break
-            level = lvl
+            if judged:
+                level = lvl
+            elif any(r.practice in unknown for r in reqs):
+                break  # nothing here can be judged: do not claim this level
+            # a level whose requirements are all not applicable passes through without raising the level
         nxt_steps = []
         for r, pr in blocking:
             p = catalogue.practice(r.practice)

@@ -63,7 +63,7 @@ class Inventory:
         self._excludes = None
         if patterns:
             import pathspec
-            self._excludes = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+            self._excludes = pathspec.GitIgnoreSpec.from_lines(patterns)
         self.files: List[FileEntry] = []
         self.skipped_large: Set[str] = set()
         self.links_out: Set[str] = set()
@@ -133,8 +133,8 @@ class Inventory:
             gi = d / ".gitignore"
             if gi.is_file() and not gi.is_symlink():
                 try:
-                    ignore_specs[rel_dir] = pathspec.PathSpec.from_lines(
-                        "gitwildmatch", gi.read_text("utf-8", "replace").splitlines())
+                    ignore_specs[rel_dir] = pathspec.GitIgnoreSpec.from_lines(
+                        gi.read_text("utf-8", "replace").splitlines())
                 except Exception:  # a malformed pattern must not stop the scan
                     self.diagnostics.append(Diagnostic(f"{rel_dir}/.gitignore".lstrip("/"),
                                                        "unreadable .gitignore; its patterns were not applied"))

@@ -1,0 +1,149 @@
+"""The command line: catalogue commands, generated docs, [tool.mlscan] config, policy and exit codes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlscan.catalogue import load_catalogue
+from mlscan.docs import catalogue_markdown
+from mlscan.rulekit import all_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "mlscan", *args], capture_output=True, text=True, cwd=cwd)
+    return r.returncode, r.stdout, r.stderr
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "train.py").write_text(
+        "import numpy as np\nfrom sklearn.svm import SVC\n\n"
+        "def main():\n    np.random.seed(0)\n    SVC().fit(np.random.rand(4, 2), [0, 1, 0, 1])\n\n"
+        "if __name__ == '__main__':\n    main()\n")
+    (tmp_path / "requirements.txt").write_text("numpy==1.26.4\nscikit-learn==1.5.1\n")
+    return tmp_path
+
+
+def test_generated_docs_are_fresh():
+    doc = ROOT / "docs" / "rules.md"
+    assert doc.read_text() == catalogue_markdown(), \
+        "docs/rules.md is stale: run `mlscan rules --format markdown > docs/rules.md`"
+
+
+def test_rules_lists_every_practice_and_rule():
+    rc, out, _ = run("rules", "--format", "json")
+    assert rc == 0
+    data = json.loads(out)
+    assert [p["id"] for p in data] == load_catalogue().practice_ids
+    listed = {r["id"] for p in data for r in p["rules"]}
+    assert listed == {r.id for r in all_rules()}
+    rc, out, _ = run("rules")
+    assert rc == 0 and "seed-control" in out
+
+
+def test_explain_practice_and_rule():
+    rc, out, _ = run("explain", "seed-control")
+    assert rc == 0 and "How to add it" in out and "seed-calls" in out
+    rc, out, _ = run("explain", "seed-calls")
+    assert rc == 0 and "practice: seed-control" in out
+    rc, _, err = run("explain", "no-such-thing")
+    assert rc == 2 and "no practice or rule" in err
+
+
+def test_ignore_with_reason_is_shown_and_select_limits(repo: Path):
+    (repo / "pyproject.toml").write_text(
+        '[tool.mlscan]\nignore = { drift-monitoring = "batch scoring only" }\nhistory-depth = 10\n')
+    rc, out, _ = run("scan", str(repo), "--format", "json")
+    assert rc == 0
+    practices = {p["id"]: p for p in json.loads(out)["practices"]}
+    assert practices["drift-monitoring"]["ignored"] == "batch scoring only"
+    assert "batch scoring only" in practices["drift-monitoring"]["reason"]
+    rc, out, _ = run("scan", str(repo), "--format", "json", "--select", "seed-control")
+    practices = {p["id"]: p for p in json.loads(out)["practices"]}
+    assert practices["seed-control"]["status"] == "present"
+    assert practices["ci"]["status"] == "unknown" and practices["ci"]["reason"] == "not selected"
+
+
+@pytest.mark.parametrize("toml,needle", [
+    ('[tool.mlscan]\nbogus = 1\n', "unknown key"),
+    ('[tool.mlscan]\nfail-under = "train=9"\n', "level from 1 to 5"),
+    ('[tool.mlscan]\nselect = ["no-such-practice"]\n', "unknown id"),
+    ('[tool.mlscan]\nmodel = "../../etc/passwd"\n', "outside the repository"),
+])
+def test_config_errors_exit_2_with_a_clear_message(repo: Path, toml: str, needle: str):
+    (repo / "pyproject.toml").write_text(toml)
+    rc, out, err = run("scan", str(repo), "--format", "json")
+    assert rc == 2 and needle in err and "Traceback" not in err and out == ""
+
+
+def test_broken_pyproject_in_scanned_repo_is_not_a_usage_error(repo: Path):
+    (repo / "pyproject.toml").write_text("[tool.mlscan\nbroken")
+    rc, out, _ = run("scan", str(repo), "--format", "json")
+    assert rc == 0
+    assert any(d["path"] == "pyproject.toml" for d in json.loads(out)["diagnostics"])
+
+
+def test_explicit_config_file(repo: Path, tmp_path_factory):
+    cfg = tmp_path_factory.mktemp("cfg") / "mlscan.toml"
+    cfg.write_text('[tool.mlscan]\nignore = ["ci"]\n')
+    rc, out, _ = run("scan", str(repo), "--format", "json", "--config", str(cfg))
+    assert rc == 0
+    assert {p["id"]: p for p in json.loads(out)["practices"]}["ci"]["ignored"] == "no reason given"
+    bad = cfg.with_name("bad.toml")
+    bad.write_text("x = [")
+    rc, _, err = run("scan", str(repo), "--config", str(bad))
+    assert rc == 2 and "not valid TOML" in err
+
+
+def test_fail_under_overall_and_stage(repo: Path):
+    rc, out, err = run("scan", str(repo), "--format", "json", "--fail-under", "5")
+    assert rc == 1 and "policy not met" in err
+    report = json.loads(out)
+    assert report["policy"]["fail_under"]["met"] is False
+    rc, _, _ = run("scan", str(repo), "--format", "json", "--fail-under", "1")
+    assert rc == 0
+    rc, _, err = run("scan", str(repo), "--format", "json", "--fail-under", "train=5")
+    assert rc == 1 and "train level" in err
+    rc, _, err = run("scan", str(repo), "--fail-under", "nonsense=2")
+    assert rc == 2 and "unknown stage" in err
+
+
+def test_usage_errors_exit_2(tmp_path: Path):
+    assert run("scan", str(tmp_path / "missing"))[0] == 2
+    assert run("scan", str(tmp_path), "--format", "yaml")[0] == 2
+    assert run("--no-such-flag")[0] == 2
+
+
+def test_no_progress_noise_when_stderr_is_not_a_tty(repo: Path):
+    rc, out, err = run("scan", str(repo), "--format", "json")
+    assert rc == 0 and err == ""
+
+
+def test_terminal_output_and_output_file(repo: Path, tmp_path_factory):
+    rc, out, _ = run("scan", str(repo))
+    assert rc == 0 and "Overall maturity level" in out and "seed-control" in out
+    target = tmp_path_factory.mktemp("o") / "report.md"
+    rc, out, _ = run("scan", str(repo), "--format", "markdown", "-o", str(target))
+    assert rc == 0 and out == "" and "mlscan" in target.read_text()
+
+
+def test_graph_export(repo: Path):
+    rc, out, _ = run("graph", str(repo), "--format", "json")
+    data = json.loads(out)
+    ids = {n["id"] for n in data["nodes"]}
+    assert "mod:train.py" in ids and "def:train.py:main" in ids
+    assert any(e["kind"] == "calls" and e["target"] == "def:train.py:main" for e in data["edges"])
+    rc, out, _ = run("graph", str(repo), "--format", "dot")
+    assert rc == 0 and out.startswith("digraph mlscan")
+
+
+def test_default_command_is_scan(repo: Path):
+    a = run(str(repo), "--format", "json")
+    b = run("scan", str(repo), "--format", "json")
+    assert a[0] == b[0] == 0 and a[1] == b[1]

@@ -1,0 +1,226 @@
+"""Unit tests of the facts room: name resolution, notebooks, configs, commands, inventory, graph."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlscan.facts.configs import command_targets, parse_dockerfile, parse_requirements, parse_yaml
+from mlscan.facts.notebooks import index_notebook
+from mlscan.facts.pycode import NOT_LITERAL, index_source
+from mlscan.facts.repo import Facts, ScanOptions, is_test_path
+
+
+def names(src: str, path: str = "pkg/mod.py"):
+    return [c.name for c in index_source(path, src).calls]
+
+
+# ---- name resolution --------------------------------------------------------------------------
+@pytest.mark.parametrize("src,expected", [
+    ("import numpy as np\nnp.random.seed(0)\n", "numpy.random.seed"),
+    ("from numpy import random as npr\nnpr.seed(0)\n", "numpy.random.seed"),
+    ("import torch.cuda\ntorch.cuda.manual_seed_all(1)\n", "torch.cuda.manual_seed_all"),
+    ("from fastapi import FastAPI\napp = FastAPI()\n@app.post('/p')\ndef f(): pass\n", "fastapi.FastAPI().post"),
+    ("import logging\nlog = logging.getLogger('x')\nlog.info('hi')\n", "logging.getLogger().info"),
+])
+def test_aliases_resolve_to_qualified_names(src, expected):
+    assert expected in names(src)
+
+
+def test_comment_mentioning_a_call_is_not_a_call():
+    assert names("# np.random.seed(0)\nimport numpy as np\nx = 'np.random.seed(1)'\n") == []
+
+
+def test_local_binding_shadows_import():
+    src = "import random\n\ndef f():\n    random = Rng()\n    random.seed(1)\n"
+    got = names(src)
+    assert "random.seed" not in got
+    assert "pkg.mod.Rng().seed" in got or "Rng().seed" in got
+
+
+def test_relative_import_resolves_against_package():
+    ix = index_source("pkg/sub/train.py", "from ..utils import set_seeds\nset_seeds(3)\n")
+    assert [c.name for c in ix.calls] == ["pkg.utils.set_seeds"]
+    ix = index_source("pkg/__init__.py", "from .core import run\nrun()\n")
+    assert [c.name for c in ix.calls] == ["pkg.core.run"]
+
+
+def test_literal_arguments_and_keywords():
+    ix = index_source("t.py", "from sklearn.model_selection import train_test_split as tts\n"
+                              "tts(X, y, test_size=0.2, random_state=seed)\n")
+    call = ix.calls[0]
+    assert call.name == "sklearn.model_selection.train_test_split"
+    assert call.kwarg("test_size") == 0.2
+    assert call.kwarg("random_state") == NOT_LITERAL
+
+
+def test_method_on_self_resolves_to_class_method():
+    ix = index_source("m.py", "class T:\n    def a(self):\n        self.b()\n    def b(self): pass\n")
+    assert "m.T().b" in [c.name for c in ix.calls]
+
+
+def test_main_block_and_definitions():
+    ix = index_source("s.py", "def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n")
+    assert ix.main_line == 4
+    assert "main" in ix.defs and ix.defs["main"].kind == "function"
+
+
+def test_python2_and_syntax_errors_are_described():
+    assert "Python 2" in index_source("a.py", "print 'hello'\n").error
+    err = index_source("b.py", "def f(:\n  pass\n").error
+    assert err.startswith("syntax error") and "line 1" in err
+
+
+def test_comparisons_record_quality_gates():
+    ix = index_source("e.py", "import sys\nif auc < 0.8:\n    sys.exit(1)\nassert metrics['f1'] > 0.5\n")
+    ctx = {(c.context, c.literals) for c in ix.comparisons}
+    assert ("if-fails", (0.8,)) in ctx and ("assert", (0.5,)) in ctx
+
+
+# ---- notebooks --------------------------------------------------------------------------------
+def _nb(*cells):
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                       "cells": [{"cell_type": t, "metadata": {}, "source": src, **({"outputs": []} if t == "code" else {})}
+                                 for t, src in cells]})
+
+
+def test_notebook_code_cells_are_indexed_and_magics_blanked():
+    nb = _nb(("markdown", "# np.random.seed(0) in prose"),
+             ("code", "%matplotlib inline\n!pip install torch\nimport numpy as np\n"),
+             ("code", ["np.random.seed(42)\n", "x = np.random.rand(3)\n"]))
+    ix = index_notebook("nb.ipynb", nb)
+    assert ix.error is None
+    seed = [c for c in ix.calls if c.name == "numpy.random.seed"]
+    assert len(seed) == 1 and ix.cell_of(seed[0].line) == 2
+    assert any("pip install" in s for s, _ in ix.shell_lines)
+
+
+def test_one_broken_cell_does_not_hide_the_others():
+    ix = index_notebook("nb.ipynb", _nb(("code", "def broken(:\n"), ("code", "import random\nrandom.seed(1)\n")))
+    assert "random.seed" in [c.name for c in ix.calls]
+    assert ix.error and "could not be parsed" in ix.error
+
+
+def test_broken_notebook_json_is_an_error_not_a_crash():
+    assert "not valid JSON" in index_notebook("nb.ipynb", "{not json").error
+
+
+# ---- configs and commands ---------------------------------------------------------------------
+def test_requirements_pins_ranges_hashes_and_continuations():
+    reqs = {r.name: r for r in parse_requirements("requirements.txt", "\n".join([
+        "numpy==1.26.4", "pandas>=2", "torch", "scikit-learn==1.5.* ; python_version > '3.8'",
+        "requests==2.32.3 \\", "    --hash=sha256:abc", "-r dev.txt", "# comment", "git+https://x/y@0123abcd#egg=thing"]))}
+    assert reqs["numpy"].pinned and not reqs["pandas"].pinned and not reqs["torch"].pinned
+    assert not reqs["scikit-learn"].pinned  # a wildcard is a range
+    assert reqs["requests"].pinned and reqs["requests"].line == 5
+    assert reqs["thing"].pinned
+
+
+def test_yaml_errors_carry_a_line():
+    doc = parse_yaml("p.yaml", "a: [1, 2\nb: 3\n")
+    assert doc.docs == [] and "invalid YAML" in doc.error and "line" in doc.error
+    assert len(parse_yaml("m.yaml", "a: 1\n---\nb: 2\n").docs) == 2
+
+
+@pytest.mark.parametrize("cmd,kind,target", [
+    ("python -m src.train --epochs 3", "module", "src.train"),
+    ("cd app && uvicorn serve.app:app --port 80", "app", "serve.app:app"),
+    ("torchrun --nproc_per_node=2 train.py", "script", "train.py"),
+    ("pip install -r requirements.txt && pytest -q", "tests", "-q"),
+    ("accelerate launch scripts/finetune.py --lr 1e-4", "script", "scripts/finetune.py"),
+])
+def test_command_targets(cmd, kind, target):
+    assert any(t.kind == kind and t.target == target for t in command_targets(cmd))
+
+
+def test_dockerfile_exec_form_and_continuations():
+    ins = parse_dockerfile('FROM python:3.11\nRUN pip install \\\n  fastapi==0.1\nCMD ["uvicorn", "app:app"]\n')
+    assert [i.keyword for i in ins] == ["FROM", "RUN", "CMD"]
+    assert ins[2].command() == "uvicorn app:app" and ins[1].line == 2
+
+
+# ---- inventory and safety ---------------------------------------------------------------------
+def test_bad_files_become_diagnostics(tmp_path: Path):
+    (tmp_path / "ok.py").write_text("import random\nrandom.seed(1)\n")
+    (tmp_path / "latin.py").write_bytes("# café\nx = 'é'\n".encode("latin-1"))
+    (tmp_path / "bin.py").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.py"
+    outside.write_text("secret = 1\n")
+    (tmp_path / "out.py").symlink_to(outside)
+    facts = Facts(tmp_path, ScanOptions(jobs=1))
+    _ = facts.code
+    diags = {d.path: d.message for d in facts.diagnostics}
+    assert "UTF-8" in diags["latin.py"]
+    assert "binary" in diags["bin.py"]
+    assert "outside" in diags["out.py"]
+    assert "loop" in diags["loop"] or "broken" in diags["loop"]
+    assert "out.py" not in facts.code and "ok.py" in facts.code
+
+
+def test_gitignore_and_virtualenvs_are_skipped_without_git(tmp_path: Path):
+    (tmp_path / ".gitignore").write_text("secret/\n*.log\n")
+    for rel in ("secret/a.py", "x.log", ".venv/lib/site.py", "node_modules/m.py", "src/a.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    (tmp_path / "env2").mkdir()
+    (tmp_path / "env2" / "pyvenv.cfg").write_text("home = /usr\n")
+    (tmp_path / "env2" / "b.py").write_text("x = 1\n")
+    paths = {f.path for f in Facts(tmp_path).files}
+    assert "src/a.py" in paths
+    assert not {"secret/a.py", "x.log", ".venv/lib/site.py", "node_modules/m.py", "env2/b.py"} & paths
+
+
+def test_is_test_path():
+    assert is_test_path("tests/test_x.py") and is_test_path("pkg/x_test.py") and is_test_path("conftest.py")
+    assert not is_test_path("src/train.py")
+
+
+# ---- git history ------------------------------------------------------------------------------
+def _git(root: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e"}
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
+
+
+def test_history_is_read_and_bounded(tmp_path: Path):
+    _git(tmp_path, "init", "-q")
+    for i in range(5):
+        (tmp_path / f"f{i}.py").write_text(f"x = {i}\n")
+        _git(tmp_path, "add", "-A")
+        _git(tmp_path, "commit", "-qm", f"c{i}")
+    hist = Facts(tmp_path, ScanOptions(history_depth=3)).history
+    assert hist.available and len(hist.commits) == 3 and hist.truncated
+    assert hist.commits[0].changes[0].path == "f4.py"
+    assert Facts(tmp_path, ScanOptions(history_depth=3)).history.head == hist.head
+
+
+def test_no_git_means_no_history(tmp_path: Path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    hist = Facts(tmp_path).history
+    assert not hist.available and hist.head is None
+
+
+# ---- graph ------------------------------------------------------------------------------------
+def test_calls_are_followed_across_files(tmp_path: Path):
+    (tmp_path / "utils.py").write_text("import numpy as np\n\ndef set_seeds(s):\n    np.random.seed(s)\n")
+    (tmp_path / "train.py").write_text("from utils import set_seeds\nfrom sklearn.svm import SVC\n\n"
+                                       "def main():\n    set_seeds(0)\n    SVC().fit([[0]], [0])\n\n"
+                                       "if __name__ == '__main__':\n    main()\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert [ep.path for ep in graph.training_entry_points] == ["train.py"]
+    reached = {c.name for _, c in graph.calls_in(graph.training_closure)}
+    assert "numpy.random.seed" in reached
+
+
+def test_top_level_script_and_ci_entry_points(tmp_path: Path):
+    (tmp_path / "train.py").write_text("import torch\nm = torch.nn.Linear(1, 1)\nloss = m(torch.zeros(1)).sum()\nloss.backward()\n")
+    (tmp_path / ".github/workflows").mkdir(parents=True)
+    (tmp_path / ".github/workflows/ci.yml").write_text("on: push\njobs:\n  t:\n    runs-on: x\n    steps:\n"
+                                                      "      - run: python train.py\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    kinds = {(ep.kind, ep.path) for ep in graph.entry_points}
+    assert ("script", "train.py") in kinds and ("ci", ".github/workflows/ci.yml") in kinds

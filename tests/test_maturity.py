@@ -1,0 +1,169 @@
+"""Table-driven tests of the maturity policy: findings -> status -> stage levels -> overall level."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlscan.catalogue import load_catalogue
+from mlscan.errors import UsageError
+from mlscan.maturity import assess_stages, load_model, overall_level, parse_model, practice_status
+from mlscan.report.model import PracticeResult
+from mlscan.rulekit import Finding
+
+CAT = load_catalogue()
+
+
+def F(kind: str, msg: str = "m") -> Finding:
+    return Finding(kind, "a.py", 1, msg, "r")
+
+
+@pytest.mark.parametrize("kinds,status", [
+    ([], "absent"),
+    (["supports"], "present"),
+    (["supports", "gap"], "partial"),
+    (["partial"], "partial"),
+    (["partial", "supports"], "present"),
+    (["gap"], "absent"),
+    (["not-applicable"], "not-applicable"),
+    (["not-applicable", "supports"], "present"),
+    (["inconclusive"], "unknown"),
+    (["inconclusive", "partial"], "partial"),
+])
+def test_practice_status_from_findings(kinds, status):
+    got, reason, evidence = practice_status([F(k) for k in kinds])
+    assert got == status
+    if status in ("present", "partial"):
+        assert evidence, "present/partial must cite evidence"
+    if status in ("not-applicable", "unknown"):
+        assert reason
+
+
+def practices(**statuses: str):
+    out = {}
+    for p in CAT.practices:
+        st = statuses.get(p.id.replace("-", "_"), "absent")
+        out[p.id] = PracticeResult(p.id, p.title, p.stage, st, [], "", p.remediation, p.level)
+    return out
+
+
+SMALL_MODEL = {
+    "name": "small",
+    "stages": [
+        {"id": "train", "levels": {2: {"seed-control": "partial"}, 3: {"seed-control": "present",
+                                                                     "experiment-tracking": "partial"}}},
+        {"id": "feature", "levels": {2: {"train-serve-parity": "partial"}}},
+    ],
+    "overall": {"method": "min"},
+}
+
+
+@pytest.mark.parametrize("statuses,train,feature", [
+    ({}, 1, 1),
+    ({"seed_control": "partial"}, 2, 1),
+    ({"seed_control": "present"}, 2, 1),
+    ({"seed_control": "present", "experiment_tracking": "partial"}, 3, 1),
+    ({"seed_control": "partial", "experiment_tracking": "present"}, 2, 1),   # levels are cumulative
+    ({"train_serve_parity": "not-applicable"}, 1, None),                     # stage not applicable
+    ({"seed_control": "unknown"}, 1, 1),                                      # unknown never counts as met
+])
+def test_stage_levels_table(statuses, train, feature):
+    model = parse_model(SMALL_MODEL, CAT, "test")
+    stages = {s.id: s for s in assess_stages(model, CAT, practices(**statuses))}
+    assert stages["train"].level == train
+    assert stages["feature"].level == feature
+    assert stages["data"].level is None  # not in this model
+
+
+def test_next_steps_name_the_unmet_requirements_with_remediation():
+    model = parse_model(SMALL_MODEL, CAT, "test")
+    stages = {s.id: s for s in assess_stages(model, CAT, practices(seed_control="partial"))}
+    steps = stages["train"].next_steps
+    assert [s.practice for s in steps] == ["seed-control", "experiment-tracking"]
+    assert all(s.remediation and s.link for s in steps)
+
+
+@pytest.mark.parametrize("method,levels,expected", [
+    ("min", [1, 3, 4], 1), ("median", [1, 3, 4], 3), ("mean", [1, 3, 4], 2), ("median", [2, 4], 2),
+])
+def test_overall_from_stage_levels(method, levels, expected):
+    model = parse_model({**SMALL_MODEL, "overall": {"method": method}}, CAT, "t")
+
+    class S:
+        def __init__(self, level):
+            self.level = level
+    assert overall_level(model, [S(x) for x in levels], {})[0] == expected
+
+
+def test_overall_score_thresholds():
+    model = parse_model({"stages": [], "overall": {"method": "score", "thresholds": {2: 1, 3: 2, 4: 3, 5: 4},
+                                                   "practices": ["seed-control", "ci", "ml-tests"]}}, CAT, "t")
+    assert overall_level(model, [], practices())[0] == 1
+    assert overall_level(model, [], practices(seed_control="present"))[0] == 2
+    assert overall_level(model, [], practices(seed_control="present", ci="partial", ml_tests="partial"))[0] == 3
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"stages": [{"id": "nope", "levels": {2: {"ci": "present"}}}]}, "unknown stage"),
+    ({"stages": [{"id": "test", "levels": {2: {"no-such-practice": "present"}}}]}, "unknown practice"),
+    ({"stages": [{"id": "test", "levels": {7: {"ci": "present"}}}]}, "levels run from 2 to 5"),
+    ({"stages": [{"id": "test", "levels": {2: {"ci": "great"}}}]}, "'partial' or 'present'"),
+    ({"overall": {"method": "vibes"}}, "overall.method"),
+    ([1, 2], "top level must be a mapping"),
+])
+def test_invalid_models_are_usage_errors(raw, message):
+    with pytest.raises(UsageError, match=message):
+        parse_model(raw, CAT, "bad.yaml")
+
+
+def test_builtin_model_loads_and_covers_every_stage():
+    model = load_model(None, CAT)
+    assert {s.id for s in model.stages} == {s.id for s in CAT.stages}
+
+
+def test_builtin_model_says_it_is_a_reconstruction():
+    text = (Path(__file__).parents[1] / "scanner" / "data" / "model.yaml").read_text()
+    assert "reconstruction" in text and "Appendix A" in text
+
+
+def test_custom_model_file_changes_levels_as_documented(tmp_path: Path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "train.py").write_text("import random\nfrom sklearn.svm import SVC\nrandom.seed(0)\nSVC().fit([[0]], [0])\n")
+    model = tmp_path / "team.yaml"
+    model.write_text(yaml.safe_dump({"name": "team", "stages": [
+        {"id": "train", "levels": {2: {"seed-control": "present"}, 3: {"seed-control": "present"},
+                                   4: {"seed-control": "present"}}}],
+        "overall": {"method": "min"}}))
+
+    def scan(*extra):
+        out = subprocess.run([sys.executable, "-m", "mlscan", "scan", str(repo), "--format", "json", *extra],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+    default = scan()
+    custom = scan("--model", str(model))
+    assert custom["model"] == "team"
+    train = {s["id"]: s["level"] for s in custom["stages"]}
+    assert train["train"] == 4 and custom["level"] == 4
+    assert {s["id"]: s["level"] for s in default["stages"]}["train"] != 4
+    (repo / "pyproject.toml").write_text('[tool.mlscan]\nmodel = "team.yaml"\n')
+    (repo / "team.yaml").write_text(model.read_text())
+    assert scan()["model"] == "team"
+
+
+def test_bad_model_file_exits_2_with_a_message(tmp_path: Path):
+    bad = tmp_path / "m.yaml"
+    bad.write_text(textwrap.dedent("""\
+        stages:
+          - id: train
+            levels: {2: {seed-control: sometimes}}
+        """))
+    r = subprocess.run([sys.executable, "-m", "mlscan", "scan", str(tmp_path), "--model", str(bad)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "seed-control" in r.stderr and "Traceback" not in r.stderr
