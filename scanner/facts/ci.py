@@ -44,6 +44,11 @@ def is_ci_path(path: str) -> Optional[str]:
         return "azure" if "azure" in path else "gitlab"
     if path.endswith("Jenkinsfile"):
         return "jenkins"
+    # Azure DevOps pipelines kept elsewhere: azure-pipelines*.yml anywhere, .pipelines/ and .azuredevops/ folders
+    name = path.rsplit("/", 1)[-1]
+    if path.endswith((".yml", ".yaml")) and (name.startswith("azure-pipelines") or
+                                             path.startswith((".pipelines/", ".azuredevops/", ".ado/"))):
+        return "azure"
     return None
 
 

@@ -268,6 +268,13 @@ class Facts:
         from mlscan.facts.graph import CodeGraph
         return CodeGraph(self)
 
+    def memo(self, key: str, compute):
+        """Per-scan memo for derived values that several rules ask for."""
+        store = self.__dict__.setdefault("_memo", {})
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
     # ---- diagnostics ------------------------------------------------------------------------
     @property
     def diagnostics(self) -> List[Diagnostic]:
@@ -278,3 +285,101 @@ class Facts:
                 seen.add((d.path, d.message))
                 out.append(d)
         return out
+
+    # ---- dependencies, prose documents, literals, test runs (additive) ------------------------
+    @cached_property
+    def dependency_sets(self):
+        """Dependency declarations grouped per file/table with role and kind (see facts/deps.py)."""
+        from mlscan.facts.deps import dependency_sets
+        return dependency_sets(self)
+
+    @cached_property
+    def doc_files(self) -> List[str]:
+        """Markdown / reStructuredText / MDX documents (and README.txt), smallest first."""
+        from mlscan.facts.docs import DOC_SUFFIXES
+        out = []
+        for f in self.files:
+            low = f.name.lower()
+            if f.suffix in DOC_SUFFIXES and (f.suffix != ".txt" or low.startswith("readme")) and f.size < 1024 * 1024:
+                out.append(f.path)
+        return out
+
+    def document(self, path: str):
+        """The parsed prose document at `path` (front matter, headings, sections, tables), or None."""
+        cache = self.__dict__.setdefault("_documents", {})
+        if path not in cache:
+            from mlscan.facts.docs import parse_document
+            text = self.text(path) if self.exists(path) else None
+            doc = parse_document(path, text) if text is not None else None
+            if doc is not None and doc.front_matter_error:
+                self._extra_diagnostics.append(Diagnostic(path, doc.front_matter_error))
+            cache[path] = doc
+        return cache[path]
+
+    def string_literals(self, path: str) -> List[Tuple[str, int]]:
+        """String constants of a .py file or notebook (docstrings left out), from the code index:
+        path-like strings and every constant of TEXT_MIN_CHARS or more."""
+        idx = self.code.get(path)
+        if idx is None:
+            return []
+        return sorted(set(idx.strings) | set(idx.texts), key=lambda t: (t[1], t[0]))
+
+    @cached_property
+    def test_invocations(self) -> List[Tuple[str, int, str]]:
+        """(path, line, arguments) for every test-runner command (pytest, tox, nox, unittest) in CI
+        steps, Makefiles, shell scripts and tox configs: which tests something actually runs."""
+        out: List[Tuple[str, int, str]] = []
+        for job in self.ci_jobs:
+            for step in job.steps:
+                for t in cfg.command_targets(step.run):
+                    if t.kind == "tests":
+                        out.append((job.path, step.line, t.target))
+        for path, line, command in self.shell_commands:
+            for t in cfg.command_targets(command):
+                if t.kind == "tests":
+                    out.append((path, line, t.target))
+        return out
+
+    # ---- names behind re-exports, literal assignments (additive) -------------------------------
+    def external_name(self, idx: CodeIndex, name: str) -> str:
+        """The library name a call resolves to, seen through the repo's re-exports
+        (`pkg.config.mlflow.log_metric` -> `mlflow.log_metric`) and optional-import fallbacks
+        (`?wandb.log` after `wandb = None` -> `wandb.log`); other names come back unchanged."""
+        from mlscan.facts.symbols import canonical_name
+        cache = self.__dict__.setdefault("_external_names", {})
+        key = (idx.path, name)
+        if key not in cache:
+            cache[key] = canonical_name(self.graph, idx, name, self.__dict__.setdefault("_import_aliases", {}))
+        return cache[key]
+
+    def literal_assignments(self, path: str):
+        """Names bound to literals at module level and in class bodies of one file
+        (`lr = 3e-4`, `class Cfg: epochs: int = 10`), from the code index."""
+        idx = self.code.get(path)
+        return list(idx.assignments) if idx is not None else []
+
+    # ---- Makefile targets (additive) -----------------------------------------------------------
+    @cached_property
+    def makefile_targets(self):
+        """Targets of every Makefile (name, prerequisites, recipe lines): see facts/make.py."""
+        from mlscan.facts.make import parse_makefile
+        out = []
+        for f in self.named("Makefile", "makefile", "GNUmakefile"):
+            text = self.text(f.path)
+            if text:
+                out.extend(parse_makefile(f.path, text))
+        return out
+
+    def yaml_file(self, path: str) -> Optional[cfg.ConfigDoc]:
+        """A file parsed as YAML whatever its name says (`dvc.lock`, lock files in YAML), cached;
+        `config()` picks the parser by file name and leaves these unparsed."""
+        cache = self.__dict__.setdefault("_yaml_files", {})
+        if path not in cache:
+            doc = None
+            text = self.text(path) if self.exists(path) else None
+            if text is not None:
+                doc = cfg.parse_yaml(path, text)
+                if doc.error:
+                    self._extra_diagnostics.append(Diagnostic(path, doc.error))
+            cache[path] = doc
+        return cache[path]

@@ -1,0 +1,267 @@
+"""Shared vocabulary for the tracking, configuration, ML-test and CI rules: which libraries are ML,
+which names are hyperparameters, which folders hold illustrative code, and what kind of code a
+repo module is (ML, data handling, or neither). Pure functions over `Facts`."""
+from __future__ import annotations
+
+import re
+import weakref
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
+
+if TYPE_CHECKING:
+    from mlscan.facts.pycode import CodeIndex
+    from mlscan.facts.repo import Facts
+
+# libraries whose use makes code "ML code" (models, training, features)
+ML_LIBS = {
+    "torch", "torchvision", "torchaudio", "torchtext", "tensorflow", "keras", "tf_keras", "jax", "flax", "optax",
+    "haiku", "sklearn", "xgboost", "lightgbm", "catboost", "transformers", "pytorch_lightning", "lightning",
+    "timm", "statsmodels", "prophet", "fbprophet", "spacy", "gensim", "fastai", "mxnet", "paddle", "onnx",
+    "onnxruntime", "sentence_transformers", "datasets", "diffusers", "accelerate", "peft", "trl", "ultralytics",
+    "detectron2", "mmdet", "mmcv", "mmseg", "tensorflow_hub", "tflite_runtime", "optuna", "hyperopt", "imblearn",
+    "sktime", "darts", "pmdarima", "tsfresh", "featuretools", "category_encoders", "umap", "hdbscan",
+    "keras_tuner", "torchmetrics", "torch_geometric", "dgl", "pyg_lib", "skorch", "pycaret", "autogluon",
+    "h2o", "flaml", "neuralprophet", "gluonts", "pytorch_forecasting", "sentencepiece", "tokenizers",
+    "tiktoken", "albumentations", "kornia", "segmentation_models_pytorch", "openai", "langchain", "nltk",
+}
+# libraries whose use makes code "data code": it handles data without modelling it
+DATA_LIBS = {
+    "numpy", "pandas", "polars", "scipy", "pyarrow", "dask", "pyspark", "great_expectations", "pandera",
+    "evidently", "h5py", "xarray", "cv2", "PIL", "skimage", "imageio", "librosa", "soundfile", "duckdb",
+    "deepchecks", "alibi_detect", "whylogs", "tfx", "tensorflow_data_validation", "feast",
+}
+
+# folders whose code illustrates rather than runs the project
+EXAMPLE_DIRS = {"examples", "example", "docs", "doc", "tutorials", "tutorial", "demo", "demos", "samples",
+                "sample", "sandbox", "scratch", "playground"}
+
+# names that are hyperparameters when they appear as config keys, CLI options or constants
+HYPERPARAMETER = re.compile(r"""^(?:
+    lr\d*|lrf|base_lr|min_lr|max_lr|init_lr|peak_lr|learning_?rate|eta|lr_\w+|\w+_lr|
+    (?:n_|num_|max_|min_|total_|train_)?epochs?|(?:num_train_|warmup_)epochs|
+    (?:train_|eval_|val_|test_|micro_|global_|mini_|per_device_train_|per_device_eval_)?batch(?:_?size)?|
+    gradient_accumulation(?:_steps)?|accumulate(?:_grad_batches)?|
+    weight_?decay|momentum|nesterov|betas?\d?|adam_\w+|eps|epsilon|optimi[sz]er|scheduler|lr_scheduler|
+    dropout\w*|drop_(?:rate|path(?:_rate)?)|attn_dropout|label_smoothing|
+    hidden_(?:size|dim|units|layers)|d_model|d_ff|embed(?:ding)?_(?:dim|size)|n_embd|n_layers?|num_layers|
+    n_heads?|num_heads|num_attention_heads|block_size|context_length|seq_len|max_seq_len(?:gth)?|max_len(?:gth)?|
+    max_iters?|max_steps|warmup(?:_\w+)?|lr_decay(?:_\w+)?|decay_\w+|grad_clip|clip_grad\w*|max_grad_norm|
+    n_estimators|num_boost_round|max_depth|depth|min_samples_(?:split|leaf)|min_child_(?:weight|samples)|
+    num_leaves|subsample|colsample_by\w+|reg_(?:alpha|lambda)|l1_ratio|l2_leaf_reg|max_features|max_leaf_nodes|
+    criterion|bootstrap|class_weight|penalty|gamma|alpha|c|kernel|degree|iterations|n_neighbors|n_components|
+    n_clusters|early_stopping(?:_\w+)?|patience|n_trials|trials|num_samples|temperature|top_k|top_p|
+    filters|kernel_size|units|activation|layers|hidden_layer_sizes|num_classes|img_?size|image_size|imgsz|
+    input_size|loss|loss_fn|metric|objective|ema_decay|mixup\w*|cutmix\w*|augment\w*|hsv_\w|degrees|
+    translate|scale|shear|perspective|flipud|fliplr|mosaic|max_features|ngrams?|min_df|max_df|
+    n_iter|max_iter|tol|solver|seed|random_state|random_seed
+)$""", re.X | re.I)
+
+# names a project's hyperparameters are rarely called; "seed"/"loss"/... alone do not make a config
+WEAK_HYPERPARAMETER = re.compile(r"^(seed|random_state|random_seed|metric|loss|objective|criterion|activation|"
+                                 r"layers|units|scale|translate|degrees|tol|solver|kernel|c|eps|epsilon|depth|"
+                                 r"bootstrap|filters|num_classes)$", re.I)
+
+
+def strong_hyperparameters(names: Iterable[str]) -> Set[str]:
+    """The hyperparameter names among `names`, leaving out the weak ones that alone prove nothing."""
+    out = set()
+    for n in names:
+        k = n.strip().lstrip("-").replace("-", "_")
+        if HYPERPARAMETER.match(k) and not WEAK_HYPERPARAMETER.match(k):
+            out.add(k.lower())
+    return out
+
+
+def in_example_dir(path: str) -> bool:
+    return any(p.lower() in EXAMPLE_DIRS for p in PurePosixPath(path).parts[:-1])
+
+
+def root_of(name: str) -> str:
+    return name.lstrip("?").split(".", 1)[0].replace("()", "")
+
+
+def uses_libs(idx: "CodeIndex", libs: Set[str]) -> Optional[str]:
+    for ref in idx.imports:
+        root = (ref.module or "").split(".")[0]
+        if root in libs:
+            return root
+    return None
+
+
+# ---- which repo file an import loads -------------------------------------------------------------
+SOURCE_ROOTS = ("src", "lib", "python", "source", "sources")
+
+
+def imported_repo_file(facts: "Facts", importer: str, ref) -> Optional[Tuple[str, str]]:
+    """(repo path, graph node) that an import statement loads, or None for a library import.
+
+    The graph resolves a module by any dotted suffix (tests often put `src/` or a sibling folder on
+    sys.path), so `import logging` can land on `src/pkg/utils/logging.py`: a suffix match is kept
+    unless the import names the standard library or a known or required third-party package."""
+    import sys
+    graph = facts.graph
+    full = f"{ref.module}.{ref.name}" if ref.name else ref.module
+    node = graph.resolve_name(importer, full) or (graph.resolve_name(importer, ref.module) if ref.module else None)
+    if not node:
+        return None
+    target = node.split(":")[1]
+    idx = facts.code.get(target)
+    module = idx.module if idx is not None else ""
+    dotted = ref.module or ""
+    if not dotted or module == dotted or (module and (module.startswith(dotted + ".") or dotted.startswith(module + "."))):
+        return target, node
+    for head in SOURCE_ROOTS:  # src/ layout: `import pkg.x` loads src/pkg/x.py
+        if module == f"{head}.{dotted}" or module.startswith(f"{head}.{dotted}."):
+            return target, node
+    root = dotted.split(".")[0]
+    if root in getattr(sys, "stdlib_module_names", ()) or root in ML_LIBS or root in DATA_LIBS \
+            or root.lower().replace("_", "-") in _required(facts):
+        return None
+    return target, node
+
+
+_REQ_CACHE: "weakref.WeakKeyDictionary[Facts, Set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _required(facts: "Facts") -> Set[str]:
+    got = _REQ_CACHE.get(facts)
+    if got is None:
+        got = _REQ_CACHE[facts] = {r.name for r in facts.requirements}
+    return got
+
+
+# ---- what kind of code a repo module is --------------------------------------------------------
+_KIND_CACHE: "weakref.WeakKeyDictionary[Facts, Dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
+def module_kind(facts: "Facts", path: str) -> str:
+    """"ml" (models, training, features: imports an ML library, or handles data inside the training
+    code), "data" (handles data with numpy/pandas/... outside the training), or "other" (no data at
+    all: CLI tooling, string helpers). A thin module (package __init__, facade) is what it imports."""
+    cache = _KIND_CACHE.setdefault(facts, {})
+    if path in cache:
+        return cache[path]
+    idx = facts.code.get(path)
+    kind = "other"
+    if idx is not None:
+        closure_paths = _closure_paths(facts)
+        data = uses_libs(idx, DATA_LIBS)
+        if uses_libs(idx, ML_LIBS) or (data and (path in closure_paths or DATA_PIPELINE.search(path))) \
+                or _ml_classes(facts, idx) or any(c.attr in MODEL_USE for c in idx.calls):
+            kind = "ml"
+        elif data:
+            kind = "data"
+        else:
+            # a thin module (package __init__, facade) counts as what it imports from the repo
+            kinds = set()
+            for ref in idx.imports:
+                got = imported_repo_file(facts, path, ref)
+                target = got[0] if got else None
+                if target and target != path:
+                    t_idx = facts.code.get(target)
+                    t_data = t_idx is not None and uses_libs(t_idx, DATA_LIBS)
+                    if t_idx is not None and (uses_libs(t_idx, ML_LIBS) or (t_data and target in closure_paths)):
+                        kinds.add("ml")
+                    elif t_data:
+                        kinds.add("data")
+            kind = "ml" if "ml" in kinds else "data" if "data" in kinds else "other"
+    cache[path] = kind
+    return kind
+
+
+# methods that run or train a model (batch scoring with an unpickled model is ML code)
+MODEL_USE = {"predict", "predict_proba", "predict_on_batch", "fit", "fit_transform", "partial_fit", "decision_function"}
+# modules of the data side of an ML pipeline: loading, features, preprocessing
+DATA_PIPELINE = re.compile(r"(?i)(^|/)(data|datasets?|datamodules?|data_modules?|features?|feature_engineering|"
+                           r"preprocess\w*|transforms?|etl|dataloaders?|loaders?)(/|\.py$|_)")
+
+
+def _ml_classes(facts: "Facts", idx: "CodeIndex") -> bool:
+    """A class deriving from an ML library class, directly or through a repo base class that does."""
+    graph = facts.graph
+    for d in idx.defs.values():
+        for base in d.bases if d.kind == "class" else ():
+            if root_of(base) in ML_LIBS:
+                return True
+            node = graph.resolve_name(idx.path, base)
+            target = node.split(":")[1] if node else None
+            if target and target != idx.path and target in facts.code and uses_libs(facts.code[target], ML_LIBS):
+                return True
+    return False
+
+
+_CLOSURE_CACHE: "weakref.WeakKeyDictionary[Facts, Set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _closure_paths(facts: "Facts") -> Set[str]:
+    got = _CLOSURE_CACHE.get(facts)
+    if got is None:
+        from mlscan.facts.repo import is_test_path
+        got = {n.split(":")[1] for n in facts.graph.training_closure if not is_test_path(n.split(":")[1])}
+        _CLOSURE_CACHE[facts] = got
+    return got
+
+
+def pipeline_nodes(facts: "Facts") -> Set[str]:
+    """Code that any training entry point reaches (the main training script, and also notebooks and
+    secondary scripts that train), plus code run by declared pipeline stages (dvc.yaml, MLproject)."""
+    got = _PIPELINE_CACHE.get(facts)
+    if got is not None:
+        return set(got)
+    graph = facts.graph
+    nodes = set(graph.training_closure)
+    training = {ep.target for ep in graph.training_entry_points}
+    for ep in graph.entry_points:
+        if ep.kind in ("pipeline", "mlproject") or ep.target in training:
+            nodes |= {n for n in graph.reachable(ep.target) if n.startswith(("mod:", "def:"))}
+    _PIPELINE_CACHE[facts] = frozenset(nodes)
+    return nodes
+
+
+_PIPELINE_CACHE: "weakref.WeakKeyDictionary[Facts, frozenset]" = weakref.WeakKeyDictionary()
+
+
+def training_code_nodes(facts: "Facts") -> Set[str]:
+    """`pipeline_nodes`, or - in a repo where no code trains (a template, a skeleton) - the code of
+    every non-test script and notebook entry point, so that what a would-be training reads still counts."""
+    nodes = pipeline_nodes(facts)
+    if nodes:
+        return nodes
+    from mlscan.facts.repo import is_test_path
+    graph = facts.graph
+    for ep in graph.entry_points:
+        if ep.kind in ("script", "notebook", "console-script") and not is_test_path(ep.path):
+            nodes |= {n for n in graph.reachable(ep.target) if n.startswith(("mod:", "def:"))}
+    return nodes
+
+
+def first_line(facts: "Facts", path: str, *needles: str) -> int:
+    for n in needles:
+        line = facts.line_of(path, n)
+        if line > 1 or (facts.text(path) or "").startswith(n):
+            return line
+    return 1
+
+
+def flatten_keys(data: object, limit: int = 4000) -> List[str]:
+    """Every mapping key in a parsed config document, nested ones included."""
+    out: List[str] = []
+    stack = [data]
+    while stack and len(out) < limit:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                out.append(str(k))
+                stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node[:200])
+    return out
+
+
+_CORE_HP = re.compile(r"(?i)lr|learning|epoch|batch|decay|momentum|estimator|depth|layer|dropout|hidden|head|iter|"
+                      r"step|leaves|alpha|l1|l2|reg_|warmup|optim")
+
+
+def ranked(names: Iterable[str], n: int = 5) -> str:
+    """Up to n names, the most telling hyperparameters (learning rate, epochs, batch size...) first."""
+    return ", ".join(sorted(set(names), key=lambda k: (not _CORE_HP.search(k), k))[:n])

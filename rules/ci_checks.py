@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import List, Optional, Set, Tuple
+
+from mlscan.facts.configs import command_targets
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._tests import ml_tests_exist
+
+TEST_CMD = re.compile(r"(?<![\w/.-])(pytest|py\.test|tox|nox|nosetests|nose2|ward)(?![\w.-])|"
+                      r"-m\s+(pytest|unittest)\b|\bsetup\.py\s+test\b|\bhatch\s+(run\s+)?test|"
+                      r"\b(make|just|invoke|task|poe|(pixi|pdm|hatch|rye|uv|poetry)\s+run)\s+(-\S+\s+)*"
+                      r"(test|tests|check|unit[-_]?tests?|integration[-_]?tests?|coverage)\b")
+TRAIN_CMD = re.compile(r"\bdvc\s+(repro|exp\s+run)\b|\bmlflow\s+run\b|\bmake\s+(-\S+\s+)*(train|training|pipeline|repro|smoke\w*)\b")
+KINDS_OF_STEP = (
+    ("lint", re.compile(r"(?i)\b(flake8|ruff|pylint|black|isort|mypy|pyright|pre-commit|bandit|pycodestyle|pydocstyle|"
+                        r"codespell|make\s+lint|yamllint|hadolint|super-linter|trufflehog|codeql)\b")),
+    ("docs", re.compile(r"(?i)\b(mkdocs|sphinx|make\s+docs|doc-builder|jupyter-book|pdoc|gh-pages)\b")),
+    ("build", re.compile(r"(?i)\b(docker\s+(compose\s+)?build|build-push-action|python\s+-m\s+build|make\s+dist|"
+                         r"poetry\s+build|docker/login-action|buildx)\b")),
+    ("publish", re.compile(r"(?i)\b(twine|pypi-publish|rollout|deploy|helm|kubectl|release)\b")),
+    ("report", re.compile(r"(?i)\b(cml\s|cml-|dvc\s+(plots|metrics|exp\s+diff|pull)|comment)\b")),
+)
+INSTALL = re.compile(r"(?i)\b(pip3?|uv\s+pip|conda|mamba|apt(-get)?|brew|poetry\s+add|pipx)\s+install\b|\becho\b|"
+                     r"\binstall\s+-r\b|--with\s+pytest")
+MANUAL_TRIGGERS = {"workflow_dispatch", "repository_dispatch"}
+FILE_REF = re.compile(r"(?:^|[\s=\"'(])((?:\./)?[\w.-]+(?:/[\w.-]+)*\.(?:sh|bash|ya?ml|mk))\b")
+
+
+class CIRunsChecks(Rule):
+    """Continuous integration runs tests or training checks that can fail the build
+
+    Reads the CI jobs (GitHub Actions, GitLab CI, Azure Pipelines, CircleCI, Jenkins, Travis...).
+    A step that runs tests (pytest, tox, nox, unittest, `make test`) or a training/evaluation check
+    (a training entry point, `dvc repro`, `mlflow run`) supports the practice; commands are
+    followed into the shell scripts and job files a step names (`./tasks/test.sh`,
+    `anyscale job submit jobs/ci.yaml`). Partial: CI that only lints, builds, publishes or posts a
+    metrics report (CML); tests that run only when started by hand; a call to a reusable workflow
+    kept elsewhere; CI whose tests exercise no ML code (see ml-tests). A test step that cannot fail
+    the build (`continue-on-error: true`, `allow_failure`, `|| true`) is a gap. No CI
+    configuration says nothing.
+    """
+
+    id = "ci-checks"
+    practice = "ci"
+    examples = (
+        Example({
+            ".github/workflows/ci.yml": "on: [push, pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+                                        "    steps:\n      - uses: actions/checkout@v4\n      - run: pip install -r requirements.txt\n"
+                                        "      - run: pytest tests\n",
+            "src/model.py": "import torch\n\ndef build():\n    return torch.nn.Linear(4, 2)\n",
+            "tests/test_model.py": "import torch\nfrom src.model import build\n\n"
+                                   "def test_shape():\n    assert build()(torch.zeros(1, 4)).shape == (1, 2)\n",
+        }, "present", "pytest on every push, over tests of the model", fires=True),
+        Example({
+            ".github/workflows/ci.yml": "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                        "      - uses: actions/checkout@v4\n      - run: pytest tests\n        continue-on-error: true\n"
+                                        "      - run: flake8 . || true\n",
+            "src/model.py": "import torch\n\ndef build():\n    return torch.nn.Linear(4, 2)\n",
+            "tests/test_model.py": "import torch\nfrom src.model import build\n\n"
+                                   "def test_shape():\n    assert build()(torch.zeros(1, 4)).shape == (1, 2)\n",
+        }, "partial", "the test step can never fail the build", fires=True),
+        Example({
+            ".github/workflows/docker.yml": "on: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                            "      - uses: actions/checkout@v4\n      - run: docker compose build\n",
+            "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "CI only builds an image", fires=True),
+        Example({
+            "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+            "Makefile": "test:\n\tpytest\n",
+        }, "absent", "a Makefile is not CI", fires=False),
+        Example({
+            ".gitlab-ci.yml": "train-smoke:\n  script:\n    - pip install -r requirements.txt\n    - python train.py --epochs 1\n",
+            "train.py": "import sys\nimport torch\nm = torch.nn.Linear(2, 1)\nm(torch.zeros(1, 2)).sum().backward()\n",
+        }, "present", "a one-epoch training run in CI", fires=True),
+    )
+
+    def check(self, facts):
+        jobs = facts.ci_jobs
+        if not jobs:
+            if facts.ci_files:
+                path = facts.ci_files[0]
+                yield self.found("partial", path, 1, f"{path} configures CI, but no job could be read from it")
+            return
+        graph = facts.graph
+        train_targets = {ep.target for ep in graph.training_entry_points}
+        ml_tests = ml_tests_exist(facts)
+        supported: Set[Tuple[str, str]] = set()
+        gapped = False
+        others: List[Tuple[str, int, str]] = []
+        duties: Set[str] = set()
+        for job in jobs:
+            manual = job.system == "github" and bool(job.triggers) and set(job.triggers) <= MANUAL_TRIGGERS
+            for step in job.steps:
+                if step.uses and not step.run and ".github/workflows/" in step.uses and step.line == job.line:
+                    others.append((job.path, job.line, f"job {job.name} calls the reusable workflow {step.uses}, "
+                                                       "whose steps are not in this repo"))
+                    continue
+                what = self._checks(facts, graph, step.run, train_targets)
+                if not what:
+                    text = f"{step.uses} {step.run} {step.name}"
+                    duties.update(k for k, rx in KINDS_OF_STEP if rx.search(text))
+                    continue
+                kind, desc = what
+                if step.may_fail or job.may_fail:
+                    gapped = True
+                    yield self.found("gap", job.path, step.line,
+                                     f"job {job.name} {desc}, but the step cannot fail the build "
+                                     f"({'continue-on-error/allow_failure' if not _swallows(step.run) else '|| true'})")
+                elif manual:
+                    others.append((job.path, step.line, f"job {job.name} {desc}, but only when started by hand"))
+                elif kind == "tests" and not ml_tests:
+                    others.append((job.path, step.line, f"job {job.name} {desc}, but no test exercises ML code"))
+                elif (job.path, job.name) not in supported:
+                    supported.add((job.path, job.name))
+                    if len(supported) <= 6:
+                        yield self.found("supports", job.path, step.line, f"job {job.name} {desc}")
+        if supported:
+            return
+        for path, line, msg in others[:4]:
+            yield self.found("partial", path, line, msg)
+        if not others:
+            what = ", ".join(sorted(duties)) or "setup steps"
+            first = jobs[0]
+            jobs_text = f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}: {what}"
+            yield self.found("partial", first.path, first.line,
+                             f"CI is configured ({jobs_text}), but its tests cannot fail the build" if gapped else
+                             f"CI is configured ({jobs_text}), but no job runs tests or a training check")
+
+    def _checks(self, facts, graph, command: str, train_targets, depth: int = 0) -> Optional[Tuple[str, str]]:
+        """("training"|"tests", description) for what a command (and the files it names) runs."""
+        if not command or depth > 2:
+            return None
+        for t in command_targets(command):
+            node = _node_for(facts, graph, t)
+            if node and node in train_targets:
+                return "training", f"runs the training entry point {node[4:]}"
+        lines = [ln for ln in command.splitlines() if not INSTALL.search(ln) and not ln.lstrip().startswith("#")]
+        for ln in lines:
+            m = TRAIN_CMD.search(ln)
+            if m:
+                return "training", f"reproduces the pipeline ({m.group(0)})"
+        for ln in lines:
+            m = TEST_CMD.search(ln)
+            if m:
+                return "tests", f"runs the tests ({m.group(0).strip()})"
+        for ref in FILE_REF.findall(command):
+            rel = str(PurePosixPath(ref.lstrip("./") if ref.startswith("./") else ref))
+            if facts.exists(rel) and not rel.startswith(".github/workflows/"):
+                got = self._checks(facts, graph, facts.text(rel) or "", train_targets, depth + 1)
+                if got:
+                    return got[0], f"{got[1]} via {rel}"
+        return None
+
+
+def _node_for(facts, graph, t) -> Optional[str]:
+    if t.kind == "script":
+        rel = re.sub(r"^(\./)+", "", t.target.replace("\\", "/"))
+        if rel in facts.code:
+            return f"mod:{rel}"
+        tails = [p for p in facts.code if p.endswith("/" + rel)]
+        return f"mod:{tails[0]}" if len(tails) == 1 else None
+    if t.kind == "module":
+        p = graph.resolve_module(None, t.target)
+        return f"mod:{p}" if p else None
+    return None
+
+
+def _swallows(script: str) -> bool:
+    return bool(re.search(r"\|\|\s*(true|:|exit\s+0)\b", script or "")) or "set +e" in (script or "")

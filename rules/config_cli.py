@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from typing import Dict, List, Set, Tuple
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._mlcode import training_code_nodes, ranked, strong_hyperparameters
+
+OPTION_ATTRS = {"option", "argument", "Option", "Argument"}
+ABSL_DEFINES = ("DEFINE_float", "DEFINE_integer", "DEFINE_string", "DEFINE_enum", "DEFINE_bool", "DEFINE_boolean",
+                "DEFINE_list", "DEFINE_multi_float", "DEFINE_multi_integer")
+CLI_FRAMEWORKS = ("click", "typer", "cloup", "?click", "?typer")
+CLI_ATTRS = OPTION_ATTRS | {"add_argument", "Fire", "run", "command", "HfArgumentParser", "LightningCLI"}
+# whole-run configuration objects that come from the command line or a parameterised run
+RUN_PARAMETERS = {
+    "transformers.HfArgumentParser": "transformers HfArgumentParser (dataclass arguments from the command line)",
+    "lightning.pytorch.cli.LightningCLI": "LightningCLI (trainer and model arguments from the command line)",
+    "pytorch_lightning.cli.LightningCLI": "LightningCLI (trainer and model arguments from the command line)",
+    "pytorch_lightning.utilities.cli.LightningCLI": "LightningCLI (trainer and model arguments from the command line)",
+    "lightning.LightningCLI": "LightningCLI (trainer and model arguments from the command line)",
+}
+
+
+class HyperparametersFromCommandLine(Rule):
+    """Hyperparameters are run-time parameters (command line, MLproject, papermill)
+
+    The training takes hyperparameters as run-time parameters instead of literals: argparse
+    `add_argument("--lr")`, click/typer options and typer command parameters, absl flags,
+    `fire.Fire(train)`, transformers `HfArgumentParser`, `LightningCLI`, MLproject entry-point
+    `parameters:` and papermill `execute_notebook(parameters=...)`. Only options named like
+    hyperparameters (`--lr`, `--epochs`, `--batch_size`, `--max_depth`...) count, so a CLI of paths
+    says nothing. This is partial: values live in shell history and scripts, not in a versioned
+    configuration file.
+    """
+
+    id = "config-cli"
+    practice = "config-management"
+    examples = (
+        Example({
+            "train.py": "import argparse\nimport torch\n\np = argparse.ArgumentParser()\n"
+                        "p.add_argument('--lr', type=float, default=1e-3)\np.add_argument('--epochs', type=int, default=5)\n"
+                        "p.add_argument('--data', default='data/')\nargs = p.parse_args()\n"
+                        "model = torch.nn.Linear(2, 1)\nopt = torch.optim.Adam(model.parameters(), lr=args.lr)\n"
+                        "model(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
+        }, "partial", "hyperparameters as argparse options", fires=True),
+        Example({
+            "train.py": "import argparse\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "p = argparse.ArgumentParser()\np.add_argument('--input')\np.add_argument('--output')\n"
+                        "args = p.parse_args()\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a command line of paths only", fires=False),
+        Example({
+            "MLproject": "name: demo\nentry_points:\n  main:\n    parameters:\n      alpha: {type: float, default: 0.5}\n"
+                         "    command: python train.py {alpha}\n",
+            "train.py": "import sys\nfrom sklearn.linear_model import Ridge\n"
+                        "Ridge(alpha=float(sys.argv[1])).fit([[0], [1]], [0, 1])\n",
+        }, "partial", "MLproject parameters passed on the command line", fires=True),
+    )
+
+    def check(self, facts):
+        graph = facts.graph
+        nodes = training_code_nodes(facts)
+        calls = graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code()))
+        options: Dict[str, Set[str]] = {}
+        where: Dict[str, Tuple[str, int]] = {}
+        primary = {ep.target[4:] for ep in getattr(graph, "primary_training_entry_points", graph.training_entry_points) if ep.target.startswith("mod:")}
+        calls = sorted(calls, key=lambda c: (c[0].path not in primary, c[0].path, c[1].line))
+        defs_seen: Set[str] = set()
+        for idx, call in calls:
+            if not (call.attr in CLI_ATTRS or call.attr.startswith("DEFINE_")):
+                continue
+            name = facts.external_name(idx, call.name)
+            label = None
+            got: List[str] = []
+            if call.attr == "add_argument":  # argparse, whatever the parser object resolves to
+                got = [a for a in call.args if isinstance(a, str) and a.startswith("-")]
+                label = "argparse"
+            elif call.attr in OPTION_ATTRS and name.startswith(CLI_FRAMEWORKS):
+                got = [a for a in call.args if isinstance(a, str)]
+                label = name.split(".")[0].lstrip("?")
+            elif call.attr in ABSL_DEFINES and name.startswith(("absl", "tensorflow", "?flags", "gflags")):
+                got = [call.args[0]] if call.args and isinstance(call.args[0], str) else []
+                label = "absl flags"
+            elif name in RUN_PARAMETERS:
+                yield self.found("partial", idx.path, call.line, f"hyperparameters come from {RUN_PARAMETERS[name]}")
+                return
+            elif name == "fire.Fire" or name.startswith(("typer.run", "typer.Typer().command", "click.command")):
+                for ref in call.refs:
+                    node = graph.resolve_name(idx.path, ref)
+                    if node and node.startswith("def:") and node not in defs_seen:
+                        defs_seen.add(node)
+                        got.extend(_params(facts, node))
+                label = name.split(".")[0]
+            hps = strong_hyperparameters(got)
+            if hps and label:
+                options.setdefault(label, set()).update(hps)
+                where.setdefault(label, (idx.path, call.line))
+        # typer/click commands declared with decorators
+        for p in sorted({n.split(":")[1] for n in nodes}):
+            idx = facts.code.get(p)
+            for qual, d in (idx.defs.items() if idx is not None else []):
+                if any(dec.endswith((".command", ".callback")) and dec.startswith(("typer", "click")) for dec in d.decorators):
+                    hps = strong_hyperparameters(d.params)
+                    if hps:
+                        label = d.decorators[0].split(".")[0]
+                        options.setdefault(label, set()).update(hps)
+                        where.setdefault(label, (p, d.line))
+        for label, hps in sorted(options.items()):
+            path, line = where[label]
+            yield self.found("partial", path, line,
+                             f"hyperparameters are {label} options ({ranked(hps, 6)}); no config file keeps them")
+        if options:
+            return
+        for idx in facts.non_test_code():  # a notebook workflow: papermill runs parameterised notebooks
+            for call in idx.calls:
+                if call.attr == "execute_notebook" and call.name.startswith("papermill") and call.has_kwarg("parameters"):
+                    yield self.found("partial", idx.path, call.line, "notebooks run with papermill parameters: "
+                                                                    "run settings are passed in, not kept in a config file")
+                    return
+        for f in facts.glob("MLproject", "MLproject.yaml", "MLproject.yml"):
+            doc = facts.config(f.path)
+            data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+            for ep_name, ep in (data.get("entry_points") or {}).items() if isinstance(data.get("entry_points"), dict) else []:
+                params = ep.get("parameters") if isinstance(ep, dict) else None
+                if isinstance(params, dict) and params:
+                    yield self.found("partial", f.path, facts.line_of(f.path, "parameters:"),
+                                     f"MLproject entry point {ep_name} takes parameters ({', '.join(list(params)[:6])}) "
+                                     "passed on the command line")
+                    return
+
+
+def _params(facts, node: str) -> List[str]:
+    _, path, qual = node.split(":", 2)
+    idx = facts.code.get(path)
+    d = idx.defs.get(qual) if idx is not None else None
+    return list(d.params) if d is not None else []

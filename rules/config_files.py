@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Dict, List, Optional, Set, Tuple
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._mlcode import flatten_keys, in_example_dir, training_code_nodes, ranked, strong_hyperparameters
+
+LOADERS = {
+    "yaml.safe_load", "yaml.load", "yaml.full_load", "yaml.unsafe_load", "yaml.safe_load_all", "yaml.load_all",
+    "json.load", "toml.load", "tomllib.load", "tomli.load", "omegaconf.OmegaConf.load", "hydra.compose",
+    "hydra.initialize", "hydra.initialize_config_dir", "hydra.initialize_config_module", "dvc.api.params_show",
+    "gin.parse_config_file", "gin.parse_config_files_and_bindings", "mmcv.Config.fromfile", "mmengine.Config.fromfile",
+    "mmengine.config.Config.fromfile", "hyperpyyaml.load_hyperpyyaml", "ml_collections.config_flags.DEFINE_config_file",
+    "configparser.ConfigParser().read", "ruamel.yaml.YAML().load", "srsly.read_yaml", "srsly.read_json",
+}
+LOADER_ATTRS = {"merge_from_file", "fromfile", "from_yaml", "from_yaml_file", "from_json_file", "parse_yaml_file",
+                "parse_json_file", "load_hyperpyyaml", "params_show"}
+_ATTRS = {n.rsplit(".", 1)[-1] for n in LOADERS} | LOADER_ATTRS | {"main", "exec", "execfile", "run_path"}
+# folders of recorded run outputs, not inputs
+OUTPUT_DIRS = {"artifacts", "mlruns", "wandb", "outputs", "output", "runs", "checkpoints", "logs", "lightning_logs",
+               "multirun", "results", ".dvc", "node_modules", ".github", "site-packages", ".venv", "venv"}
+NOT_CONFIG_NAMES = re.compile(r"(?i)^(dvc\.lock|package(-lock)?\.json|tsconfig.*|\.pre-commit.*|docker-compose.*|compose\.ya?ml|"
+                              r"mkdocs\.ya?ml|environment\.ya?ml|conda\.ya?ml|meta\.ya?ml|mlmodel|.*\.dvc|"
+                              r"devcontainer\.json|renovate\.json|codecov\.ya?ml|\.readthedocs\.ya?ml|citation\.cff|"
+                              r"_toctree\.ya?ml|pyproject\.toml|setup\.cfg|tox\.ini|cookiecutter\.json|"
+                              r".*(vocab|encoder|tokenizer|merges|labels?|classes|class_map|label_map|id2label)\w*\.json)$")
+CONFIGISH = re.compile(r"(?i)(^|[/_.-])(params?|config|configs|conf|cfg|hparams?|hyps?|hyperparam\w*|settings|"
+                       r"experiments?|train\w*|recipes?)([/_.-]|$)")
+CONFIG_MODULE = re.compile(r"(?i)(^|[/_.-])(config|configs|conf|cfg|settings|params|hparams|hyperparam\w*|"
+                           r"defaults|options|arguments|constants)([/_.-]|$)")
+HP_SECTIONS = re.compile(r"(?i)^(train|training|trainer|model|optim|optimizer|optimiser|hparams|hyperparameters|"
+                         r"hyper_params|params|fit|solver|featurize|features|tune|tuning|search_space)$")
+
+
+def config_hyperparameters(docs) -> Set[str]:
+    """Hyperparameter keys of a parsed config: known names, plus numeric settings under train/model/... sections.
+    A large mapping in which such names are rare (a vocabulary, a label map) is data, not configuration."""
+    keys = flatten_keys(docs)
+    found = strong_hyperparameters(keys)
+    if len(keys) > 150 and len(found) * 20 < len(keys):
+        return set()
+    stack = [(d, False) for d in docs]
+    while stack and len(found) < 200:
+        node, under = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                sec = under or bool(HP_SECTIONS.match(str(k)))
+                if under and isinstance(v, (int, float)) and not isinstance(v, bool) and "seed" not in str(k).lower():
+                    found.add(str(k))
+                stack.append((v, sec))
+        elif isinstance(node, list):
+            stack.extend((x, under) for x in node[:100])
+    return found
+
+
+def _is_candidate(path: str) -> bool:
+    from mlscan.facts.repo import is_test_path
+    p = PurePosixPath(path)
+    if is_test_path(path) or in_example_dir(path) or NOT_CONFIG_NAMES.match(p.name):
+        return False
+    return not any(part.lower() in OUTPUT_DIRS for part in p.parts[:-1])
+
+
+class HyperparametersInConfigFiles(Rule):
+    """Training reads its hyperparameters from configuration files
+
+    Looks for hyperparameter configuration that the training actually reads:
+    - YAML/TOML/JSON files whose keys are hyperparameters (`lr`, `epochs`, `batch_size`,
+      `n_estimators`, numeric settings under `train:`/`model:`...) that training code names
+      (`open("params.yaml")`, a default path of a CLI option) or, when it calls a config loader
+      (`yaml.safe_load`, `OmegaConf.load`, `json.load`...), that sit where configs live
+      (`configs/`, `params*.yaml`, `hyp*.yaml`);
+    - Hydra (`@hydra.main`) and dvc.yaml stage `params:`;
+    - Python configuration: a config module the training imports (`from config import LR`,
+      dataclass configs) or `config/*.py` files the training `exec`s (nanoGPT's configurator).
+    A config file with a single hyperparameter among paths is partial; one holding only paths,
+    recorded run outputs (mlruns/, artifacts/, outputs/) and CI files are not hyperparameter
+    configuration and say nothing.
+    """
+
+    id = "config-files"
+    practice = "config-management"
+    examples = (
+        Example({
+            "params.yaml": "train:\n  lr: 0.001\n  epochs: 20\n  batch_size: 32\n",
+            "train.py": "import yaml\nimport torch\n\nparams = yaml.safe_load(open('params.yaml'))['train']\n"
+                        "model = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=params['lr'])\n"
+                        "for _ in range(params['epochs']):\n    model(torch.zeros(1, 2)).sum().backward()\n    opt.step()\n",
+        }, "present", "params.yaml read by the training script", fires=True),
+        Example({
+            "config/train_small.py": "batch_size = 12\nlearning_rate = 6e-4\nmax_iters = 5000\nn_layer = 4\n",
+            "train.py": "import sys\nimport torch\nbatch_size = 64\nlearning_rate = 1e-3\n"
+                        "for arg in sys.argv[1:]:\n    exec(open(arg).read())\n"
+                        "model = torch.nn.Linear(2, 1)\nmodel(torch.zeros(batch_size, 2)).sum().backward()\n",
+        }, "present", "Python config files executed by the training script", fires=True),
+        Example({
+            "config.yaml": "train_path: data/train.csv\nmodel_path: models/model.pkl\n",
+            "train.py": "import yaml\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                        "cfg = yaml.safe_load(open('config.yaml'))\n"
+                        "RandomForestClassifier().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "the config file holds only paths", fires=False),
+        Example({
+            "config.yaml": "data_path: data/train.csv\nn_trials: 20\n",
+            "train.py": "import yaml\nimport optuna\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                        "cfg = yaml.safe_load(open('config.yaml'))\n"
+                        "RandomForestClassifier().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "one hyperparameter among paths", fires=True),
+    )
+
+    def check(self, facts):
+        graph = facts.graph
+        nodes = training_code_nodes(facts)
+        code_paths = sorted({n.split(":")[1] for n in nodes})
+        calls = graph.calls_in(nodes)
+        loader: Optional[Tuple[str, int, str]] = None
+        execs: Optional[Tuple[str, int, str]] = None
+        for idx, call in calls:
+            if call.attr not in _ATTRS:
+                continue
+            name = facts.external_name(idx, call.name)
+            if name == "hydra.main":
+                where = call.kwarg("config_path")
+                yield self.found("supports", idx.path, call.line,
+                                 f"@hydra.main composes the training configuration"
+                                 f"{f' from {where}/' if isinstance(where, str) else ''}")
+                return
+            if loader is None and (name in LOADERS or call.attr in LOADER_ATTRS and not name.startswith("?")):
+                loader = (idx.path, call.line, name)
+            if execs is None and name in ("exec", "runpy.run_path", "execfile"):
+                execs = (idx.path, call.line, name)
+        got = list(self._files(facts, code_paths, loader))
+        direct = [g for g in got if not g[4]]
+        chosen = direct or got
+        if any(g[0] == "supports" for g in chosen):
+            chosen = [g for g in chosen if g[0] == "supports"]
+        if not direct and len(chosen) > 1:  # one loader, many config files: say it once
+            kind, path, line, msg, _ = chosen[0]
+            chosen = [(kind, path, line, f"{msg} and {len(chosen) - 1} more config file(s)", True)]
+        for kind, path, line, msg, _ in chosen[:6]:
+            yield self.found(kind, path, line, msg)
+        for kind, path, line, msg in self._python(facts, code_paths, execs):
+            yield self.found(kind, path, line, msg)
+
+    def _files(self, facts, code_paths: List[str], loader):
+        # where the training code names a file
+        named: Dict[str, Tuple[str, int]] = {}
+        for p in code_paths:
+            idx = facts.code.get(p)
+            for value, line in idx.strings if idx is not None else []:
+                v = value.strip().lstrip("./")
+                if v.lower().endswith((".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")):
+                    named.setdefault(v, (p, line))
+                    named.setdefault(PurePosixPath(v).name, (p, line))
+        dvc_params = _dvc_params(facts)
+        seen = set()
+        ini = [f.path for f in facts.files if f.suffix in (".ini", ".cfg") and f.size < 256 * 1024
+               and f.name not in ("setup.cfg", "tox.ini", "pytest.ini", "mypy.ini", ".flake8", ".coveragerc", "config")]
+        for path in list(facts.config_files) + ini:
+            if not _is_candidate(path) or path in facts.ci_files:
+                continue
+            name = PurePosixPath(path).name
+            via: Optional[Tuple[str, int, str]] = None
+            if path in dvc_params:
+                via = (dvc_params[path][0], dvc_params[path][1], "declares as stage params")
+            else:
+                hit = named.get(path) or next((named[k] for k in named if "/" in k and path.endswith("/" + k)), None) \
+                      or named.get(name)
+                if hit:
+                    via = (hit[0], hit[1], "reads")
+                elif loader and CONFIGISH.search(path):
+                    via = (loader[0], loader[1], f"loads configuration ({loader[2]}) such as")
+            if via is None:
+                continue
+            doc = facts.config(path)
+            if doc is None or doc.error:
+                continue
+            indirect = via[2].startswith("loads")
+            hps = config_hyperparameters(doc.docs)
+            if via[2] == "declares as stage params" or len(hps) >= 2:
+                key = (via[0], via[1])
+                shown = ranked(hps) or "its parameters"
+                if key not in seen:
+                    seen.add(key)
+                    yield "supports", via[0], via[1], f"{via[0]} {via[2]} {path} ({shown})", indirect
+            elif hps:
+                yield "partial", via[0], via[1], (f"{via[0]} {via[2]} {path}, but it holds a single hyperparameter "
+                                                  f"({next(iter(hps))}); the rest live elsewhere"), indirect
+
+    def _python(self, facts, code_paths: List[str], execs):
+        graph = facts.graph
+        reported = set()
+        for p in code_paths:
+            idx = facts.code.get(p)
+            if idx is None:
+                continue
+            for ref in idx.imports:
+                full = f"{ref.module}.{ref.name}" if ref.name else ref.module
+                node = graph.resolve_name(p, full) or (graph.resolve_name(p, ref.module) if ref.module else None)
+                target = node.split(":")[1] if node else None
+                if not target or target == p or target in reported or not target.endswith(".py"):
+                    continue
+                cls = node.split(":")[2] if node.count(":") >= 2 else ""
+                if not (CONFIG_MODULE.search(target) or re.search(r"(Config|Params|HParams|Args|Settings)$", cls)):
+                    continue
+                hps = _python_hyperparameters(facts, target)
+                if len(hps) >= 2:
+                    reported.add(target)
+                    what = f"config class {cls}" if cls else "its hyperparameters"
+                    yield "supports", p, ref.line, f"{p} imports {what} from {target} ({ranked(hps)})"
+        if execs:
+            files = [f.path for f in facts.files if f.suffix == ".py" and CONFIG_MODULE.search(str(PurePosixPath(f.path).parent))
+                     and _is_candidate(f.path)]
+            good = [(f, _python_hyperparameters(facts, f)) for f in files]
+            good = [(f, h) for f, h in good if len(h) >= 2]
+            if good:
+                f, hps = good[0]
+                more = f" and {len(good) - 1} more" if len(good) > 1 else ""
+                yield "supports", execs[0], execs[1], (f"{execs[0]} runs Python config files with {execs[2]}: {f}{more} "
+                                                       f"({ranked(hps)})")
+
+
+def _python_hyperparameters(facts, path: str) -> Set[str]:
+    """Hyperparameter names bound to literal numbers/flags (or an optimiser's name) in a Python config file."""
+    from mlscan.facts.pycode import NOT_LITERAL
+    names = []
+    for a in facts.literal_assignments(path):
+        short = a.name.rsplit(".", 1)[-1]
+        v = a.value
+        if v is None or v == NOT_LITERAL:
+            continue
+        if isinstance(v, str) and short.lower() not in ("optimizer", "optimiser", "scheduler", "lr_scheduler"):
+            continue
+        names.append(short)
+    return strong_hyperparameters(names)
+
+
+def _dvc_params(facts) -> Dict[str, Tuple[str, int]]:
+    """Config file -> (dvc.yaml, line) for files that pipeline stages declare as `params:`."""
+    out: Dict[str, Tuple[str, int]] = {}
+    for f in facts.glob("dvc.yaml"):
+        doc = facts.config(f.path)
+        data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+        base = str(PurePosixPath(f.path).parent)
+        base = "" if base == "." else base
+        stages = data.get("stages") if isinstance(data.get("stages"), dict) else {}
+        line = facts.line_of(f.path, r"^\s*params:", regex=True)
+        for st in stages.values():
+            if not isinstance(st, dict):
+                continue
+            wdir = st.get("wdir") if isinstance(st.get("wdir"), str) else ""
+            d = str(PurePosixPath(base) / wdir) if wdir else base
+            items = st.get("params") if isinstance(st.get("params"), list) else []
+            for item in items:
+                files = [k for k in item] if isinstance(item, dict) else ["params.yaml"]
+                for rel in files:
+                    p = str(PurePosixPath(d) / str(rel)) if d else str(rel)
+                    p = str(PurePosixPath(p))
+                    if facts.exists(p):
+                        out.setdefault(p, (f.path, line))
+    return out

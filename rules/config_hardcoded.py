@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._mlcode import root_of
+
+FIT_ATTRS = {"fit", "fit_generator", "train", "fit_one_cycle", "fine_tune"}
+ESTIMATOR_LIBS = {"sklearn", "xgboost", "lightgbm", "catboost", "imblearn"}
+TRAINING_APIS = re.compile(r"^(torch\.optim\.|tensorflow\.keras\.optimizers\.|keras\.optimizers\.|tf_keras\.optimizers\.|"
+                           r"optax\.|transformers\.(\w+\.)?(Trainer|TrainingArguments|Seq2SeqTrainingArguments)\b|"
+                           r"(pytorch_lightning|lightning\.pytorch|lightning)\.Trainer\b|torch\.utils\.data\.DataLoader\b|"
+                           r"trl\.\w+(Config|Trainer)\b)")
+# hyperparameters of the training run itself (architecture literals such as kernel_size are left alone)
+TRAINING_HP = re.compile(r"^(lr|learning_rate|eta|base_lr|epochs|n_epochs|num_epochs|max_epochs|num_train_epochs|"
+                         r"batch_size|per_device_train_batch_size|train_batch_size|weight_decay|momentum|"
+                         r"n_estimators|num_boost_round|max_depth|depth|num_leaves|min_child_(weight|samples)|"
+                         r"min_samples_(split|leaf)|subsample|colsample_by\w+|reg_(alpha|lambda)|l2_leaf_reg|"
+                         r"iterations|max_iter|alpha|l1_ratio|C|gamma|max_steps|warmup_steps|"
+                         r"gradient_accumulation_steps|early_stopping_rounds|max_features)$")
+
+
+class HyperparametersHardCoded(Rule):
+    """Hyperparameters are hard-coded in training calls
+
+    Counter-evidence: the training code passes literal hyperparameters straight to model,
+    optimiser, trainer and fit calls of ML libraries - `RandomForestClassifier(n_estimators=100,
+    max_depth=8)`, `torch.optim.Adam(params, lr=3e-4)`, `model.fit(X, y, epochs=10)`. Trivial values
+    (0, 1, -1, booleans) and names that are not hyperparameters are ignored; one stray literal is
+    not enough (two or more are needed). Changing such a run means editing code, so a repo that
+    also keeps configuration files is partial, and one with nothing else stays absent.
+    """
+
+    id = "config-hardcoded"
+    practice = "config-management"
+    examples = (
+        Example({
+            "train.py": "from sklearn.ensemble import RandomForestClassifier\n\n"
+                        "clf = RandomForestClassifier(n_estimators=300, max_depth=8, min_samples_leaf=3)\n"
+                        "clf.fit([[0], [1]], [0, 1])\n",
+        }, "absent", "hyperparameters written into the training call", fires=True),
+        Example({
+            "params.yaml": "train:\n  n_estimators: 300\n  max_depth: 8\n",
+            "train.py": "import yaml\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                        "p = yaml.safe_load(open('params.yaml'))['train']\n"
+                        "RandomForestClassifier(**p).fit([[0], [1]], [0, 1])\n",
+        }, "present", "hyperparameters come from params.yaml", fires=False),
+        Example({
+            "params.yaml": "train:\n  n_estimators: 300\n  max_depth: 8\n",
+            "train.py": "import yaml\nimport torch\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                        "p = yaml.safe_load(open('params.yaml'))['train']\n"
+                        "RandomForestClassifier(**p).fit([[0], [1]], [0, 1])\n"
+                        "net = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)\n"
+                        "net(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
+        }, "partial", "a config file, but the optimiser's settings are literals", fires=True),
+    )
+
+    def check(self, facts):
+        from mlscan.facts.repo import is_test_path
+        graph = facts.graph
+        hits = []
+        for idx, call in graph.calls_in(graph.training_closure):
+            if is_test_path(idx.path) or not any(TRAINING_HP.match(k) for k, _ in call.kwargs):
+                continue
+            name = facts.external_name(idx, call.name)
+            external = graph.resolve_name(idx.path, name) is None
+            if not ((external and (root_of(name) in ESTIMATOR_LIBS or TRAINING_APIS.match(name)))
+                    or call.attr in FIT_ATTRS):
+                continue
+            hps = sorted({k for k, v in call.kwargs if TRAINING_HP.match(k) and isinstance(v, (int, float))
+                          and not isinstance(v, bool) and v not in (0, 1, -1)})
+            if hps:
+                hits.append((idx.path, call.line, name, hps))
+        if sum(len(h[3]) for h in hits) < 2:
+            return
+        for path, line, name, hps in hits[:5]:
+            yield self.found("gap", path, line, f"{name} gets literal {', '.join(hps)}{_cell(facts, path, line)}")
+
+
+def _cell(facts, path: str, line: int) -> str:
+    idx = facts.code.get(path)
+    cell = idx.cell_of(line) if idx is not None else None
+    return f" (cell {cell})" if cell else ""

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.rulekit import Example, Rule
+
+CHECK_VERBS = {"verify", "validate", "check", "assert", "ensure", "sanity"}
+DATA_TOKENS = {"data", "dataset", "datasets", "label", "labels", "sample", "samples", "record", "records", "schema",
+               "df", "dataframe", "row", "rows", "column", "columns", "feature", "features", "split", "splits",
+               "annotation", "annotations", "csv", "table"}
+
+
+def is_check_name(name: str) -> bool:
+    """`verify_image_label`, `check_dataset`, `validate_schema`: a checking verb first, a data noun after."""
+    words = [w for w in name.lower().split("_") if w]
+    return len(words) >= 2 and words[0] in CHECK_VERBS and any(w in DATA_TOKENS for w in words[1:])
+
+
+INTEGRITY_CALLS = {
+    "torchvision.datasets.utils.check_integrity": None, "torchvision.datasets.utils.check_md5": None,
+    "torchvision.datasets.utils.download_url": "md5", "torchvision.datasets.utils.download_and_extract_archive": "md5",
+    "tensorflow.keras.utils.get_file": "file_hash", "keras.utils.get_file": "file_hash",
+    "pooch.retrieve": "known_hash", "datasets.load_dataset": "verification_mode",
+}
+SUBSTANTIAL = 10   # lines: a check function this long does more than a couple of asserts
+_PREFILTER = re.compile(r"sha256|SHA256|SHA-256|sha-256|md5|MD5|checksum|Checksum|CHECKSUM")
+_DATA_PATH = re.compile(r"(^|[/_])(data|dataset|datasets|datamodule|loaders?|ingest\w*|etl)([/_.]|$)", re.I)
+_DATA_WORD = re.compile(r"\b(data|dataset|datasets|corpus|csv|parquet|archive|records)\b", re.I)
+_MISMATCH = re.compile(r"(sha-?256|sha1|md5|checksum|hash)\b.*\b(not match|mismatch|differ|corrupt|invalid|failed|wrong)"
+                       r"|(corrupt|mismatch|integrity)\b.*\b(sha-?256|sha1|md5|checksum|hash)", re.I)
+
+
+class CustomDataChecks(Rule):
+    """Data loading code checks its inputs
+
+    Hand-written checks short of a validation suite: functions in pipeline code named for
+    checking data, a checking verb followed by a data noun (`verify_image_label`,
+    `check_dataset`, `validate_schema`, `ensure_columns`), and data downloads verified against a
+    checksum (torchvision `check_integrity`/`md5=`, Keras `get_file(file_hash=)`,
+    `pooch.retrieve(known_hash=)`, or, in data modules, a hash comparison that raises "SHA-256
+    does not match"; checksums of model weights do not count). A check function of ten lines
+    or more that the training entry points reach runs on every load and supports the practice;
+    other checks, and checksums, which prove a file is intact but not that its content is
+    sound, are partial. Test code does not count here.
+    """
+
+    id = "custom-data-checks"
+    practice = "data-validation"
+    examples = (
+        Example({
+            "utils/dataloaders.py": "from PIL import Image\n\n"
+                                    "def verify_image_label(im_file, labels):\n    im = Image.open(im_file)\n"
+                                    "    im.verify()\n    assert im.size[0] > 9 and im.size[1] > 9, 'image size < 10 pixels'\n"
+                                    "    assert (labels >= 0).all(), 'negative label values'\n    return labels\n",
+        }, "partial", "a data-checking function that no training code calls", fires=True),
+        Example({
+            "data.py": "import numpy as np\n\ndef verify_labels(labels):\n    \"\"\"Reject malformed label files.\"\"\"\n    labels = np.asarray(labels)\n"
+                       "    assert labels.ndim == 2, 'labels must be 2-D'\n    assert labels.shape[1] == 5, 'need 5 columns'\n"
+                       "    assert (labels >= 0).all(), 'negative values'\n    assert (labels[:, 1:] <= 1).all(), 'not normalised'\n"
+                       "    if len(np.unique(labels, axis=0)) < len(labels):\n        labels = np.unique(labels, axis=0)\n"
+                       "    return labels\n\n"
+                       "def load(path):\n    return verify_labels(np.loadtxt(path))\n",
+            "train.py": "import torch\nfrom data import load\n\ny = torch.tensor(load('labels.txt'))\n"
+                        "model = torch.nn.Linear(5, 1)\nmodel(y.float()).sum().backward()\n",
+        }, "present", "label checks that every training run goes through", fires=True),
+        Example({
+            "data/base.py": "import hashlib\n\ndef fetch(meta, path):\n"
+                            "    digest = hashlib.sha256(path.read_bytes()).hexdigest()\n"
+                            "    if digest != meta['sha256']:\n"
+                            "        raise ValueError('Downloaded data file SHA-256 does not match the metadata')\n"
+                            "    return path\n",
+        }, "partial", "downloads verified against a checksum", fires=True),
+        Example({
+            "train.py": "import pandas as pd\n\ndef validate(model, df):\n    return model.score(df, df.y)\n\n"
+                        "df = pd.read_csv('d.csv')\n",
+        }, "absent", "a model `validate` step is not a data check", fires=False),
+    )
+
+    def check(self, facts):
+        closure = facts.graph.training_closure
+        for idx in facts.non_test_code():
+            checks = [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
+                      if d.kind == "function" and is_check_name(qual.rsplit(".", 1)[-1])]
+            on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
+            for qual, d in on_load[:1] or checks[:1]:
+                name = qual.rsplit(".", 1)[-1]
+                if on_load:
+                    yield self.found("supports", idx.path, d.line, f"{name}() checks data on every training run "
+                                                                   f"({d.end_line - d.line + 1} lines, reached from training)")
+                else:
+                    yield self.found("partial", idx.path, d.line, f"{name}() checks data")
+            verified = False
+            for call in idx.calls:
+                if call.name not in INTEGRITY_CALLS:
+                    continue
+                key = INTEGRITY_CALLS[call.name]
+                if key is not None and call.kwarg(key) in (None, "no_checks"):
+                    continue
+                yield self.found("partial", idx.path, call.line, f"{call.name} verifies a download's checksum")
+                verified = True
+                break
+            if not verified and _PREFILTER.search(facts.text(idx.path) or ""):
+                data_module = bool(_DATA_PATH.search(idx.path))
+                for s, line in facts.string_literals(idx.path):
+                    if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
+                        yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
+                        break

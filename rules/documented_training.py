@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._docs import (card_file_name, data_dictionary_tables, document_topics, in_data_dir,
+                                is_card_front_matter, is_primary_doc, metric_tables, project_docs)
+
+DATA_README_WORDS = 15
+
+
+class TrainingDataOrResultsDocumented(Rule):
+    """The training data or the evaluation results are documented
+
+    Partial evidence of model documentation, short of a model card: a README in a data folder
+    that describes a dataset, a data dictionary (a table of columns with their descriptions), a
+    results table whose columns are metrics (accuracy, top-1, mAP, loss, F1, …) and hold
+    numbers, a "Dataset"/"Training data" section that names the data with a link or a figure, a
+    "Results"/"Evaluation" section that states a metric with its value, and DVC
+    `artifacts:` that register the model or dataset with a description. Only the project's own
+    documents count: the root README, documents one folder deep and docs folders.
+    """
+
+    id = "documented-data-or-results"
+    practice = "model-documentation"
+    examples = (
+        Example({
+            "README.md": "# tiny-gpt\n\n## baselines\n\n| model | params | train loss | val loss |\n"
+                         "| --- | --- | --- | --- |\n| gpt2 | 124M | 3.11 | 3.12 |\n| gpt2-xl | 1558M | 2.56 | 2.54 |\n",
+            "data/shakespeare/readme.md": "# tiny shakespeare\n\nThe works of Shakespeare as one text file, "
+                                          "char-rnn style. After running prepare.py: train.bin has 301,966 tokens "
+                                          "and val.bin has 36,059 tokens.\n",
+        }, "partial", "results table and a dataset readme, but no card", fires=True),
+        Example({
+            "README.md": "# Course project\n\n## Evaluation\n```bash\npython evaluate.py --run-id $RUN\n```\n"
+                         "```json\n{\"f1\": 0.90}\n```\n",
+            "data/README.md": "Data files are downloaded here.\n",
+        }, "absent", "a how-to section with only code, and a one-line placeholder", fires=False),
+        Example({
+            "dvc.yaml": "artifacts:\n  text-classifier:\n    path: model.pkl\n    type: model\n"
+                        "    desc: Detects whether a StackOverflow question is about R\n    labels: [nlp]\n"
+                        "stages:\n  train:\n    cmd: python train.py\n",
+        }, "partial", "model registered in dvc.yaml with a description", fires=True),
+    )
+
+    def check(self, facts):
+        seen = set()
+        for path in project_docs(facts):
+            doc = facts.document(path)
+            if doc is None or card_file_name(path) or is_card_front_matter(doc.front_matter):
+                continue   # cards are judged by model-card
+            hits = []
+            covered = set()
+            if in_data_dir(path) and doc.words >= DATA_README_WORDS:
+                hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
+            if is_primary_doc(path):
+                for line, header in metric_tables(doc)[:1]:
+                    hits.append((line, f"reports results in a table ({header})"))
+                    covered.add("evaluation")
+                for line, header in data_dictionary_tables(doc)[:1]:
+                    hits.append((line, f"documents the data's columns ({header})"))
+                    covered.add("training data")
+                topics = document_topics(doc)
+                for topic in ("training data", "evaluation"):
+                    if topic in topics and topic not in covered:
+                        line, title = topics[topic]
+                        sec = next((s for s in doc.sections if s.line == line), None)
+                        if sec is not None and _substantiates(topic, sec):
+                            hits.append((line, f"has a \"{title}\" section on {topic}"))
+            for line, what in hits:
+                if (path, line) not in seen:
+                    seen.add((path, line))
+                    yield self.found("partial", path, line, what)
+        for path in [f.path for f in facts.named("dvc.yaml")]:
+            doc = facts.config(path)
+            arts = doc.data.get("artifacts") if doc and isinstance(doc.data, dict) else None
+            for name, art in (arts or {}).items() if isinstance(arts, dict) else []:
+                if isinstance(art, dict) and (art.get("desc") or art.get("description")) and \
+                        art.get("type") in ("model", "dataset", "data"):
+                    yield self.found("partial", path, facts.line_of(path, f"{name}:"),
+                                     f"{art.get('type')} artifact {name!r} is registered with a description")
+
+
+_DATA_NOUN = re.compile(r"\b(data ?sets?|data|corpus|corpora|samples|images|rows|records|examples|documents|tokens)\b", re.I)
+_PROSE_METRIC = (r"(accuracy|top-?[15]( accuracy)?|f1(-score)?|precision|recall|roc[- ]auc|auc|mAP[\w@.:-]*|bleu|"
+                 r"rouge[\w-]*|perplexity|wer|cer|rmse|mae|mape|r2|iou|dice|ndcg|mrr|psnr|ssim|fid|"
+                 r"(validation|val|test|train(ing)?) loss)")
+_METRIC_NUMBER = re.compile(r"\b" + _PROSE_METRIC + r"\b[^.\n\d]{0,25}(?<![\w.])\d"
+                            r"|(?<![\w.])\d[\d.,]*\s*%?\s*(\w+\s){0,2}" + _PROSE_METRIC + r"\b", re.I)
+
+
+def _substantiates(topic: str, sec) -> bool:
+    """A training-data section names the data with a link or a figure; an evaluation section
+    states a metric with its value."""
+    if topic == "training data":
+        return bool(_DATA_NOUN.search(sec.prose)) and (sec.links > 0 or bool(re.search(r"\d", sec.prose)))
+    return bool(_METRIC_NUMBER.search(sec.prose))

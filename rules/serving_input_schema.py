@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._monitoring import serving_modules
+
+SCHEMA_BASES = ("pydantic.BaseModel", "pydantic.main.BaseModel", "pydantic.v1.BaseModel", "pydantic.RootModel",
+                "marshmallow.Schema", "msgspec.Struct")
+SCHEMA_CALLS = ("pydantic.create_model", "pydantic.TypeAdapter", "pydantic.validate_call", "pydantic.parse_obj_as")
+
+
+class ServingInputSchema(Rule):
+    """Serving inputs are validated against a schema
+
+    Partial evidence for data validation: request or record models (pydantic `BaseModel`
+    subclasses, `pydantic.create_model`, marshmallow schemas, msgspec structs) in the modules a
+    serving endpoint loads, so malformed inputs are rejected before they reach the model.
+    Training data is not covered by it, hence partial. Settings classes (`BaseSettings`) are
+    configuration, not data, and do not count.
+    """
+
+    id = "serving-input-schema"
+    practice = "data-validation"
+    examples = (
+        Example({
+            "app.py": "from fastapi import FastAPI\nfrom pydantic import BaseModel, Field\n\napp = FastAPI()\n\n"
+                      "class Crab(BaseModel):\n    length: float = Field(gt=0)\n    sex: str\n\n"
+                      "@app.post('/predict')\ndef predict(crab: Crab):\n    return {'age': 3}\n",
+        }, "partial", "pydantic request model on a FastAPI route", fires=True),
+        Example({
+            "config.py": "from pydantic import BaseModel\n\nclass TrainConfig(BaseModel):\n    lr: float = 0.1\n",
+            "train.py": "from config import TrainConfig\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "cfg = TrainConfig()\nLogisticRegression(C=cfg.lr).fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a pydantic config model with no serving code", fires=False),
+    )
+
+    def check(self, facts):
+        modules = serving_modules(facts)
+        for path in sorted(modules):
+            idx = facts.code.get(path)
+            if idx is None:
+                continue
+            hit = None
+            for qual, d in idx.defs.items():
+                base = next((b for b in d.bases if b.replace("()", "").startswith(SCHEMA_BASES)
+                             and "Settings" not in b), None)
+                if d.kind == "class" and base and "Settings" not in qual:
+                    hit = (d.line, f"{qual} ({base.rsplit('.', 1)[-1]}) defines the shape of served data")
+                    break
+            if hit is None:
+                call = next((c for c in idx.calls if c.name.startswith(SCHEMA_CALLS)), None)
+                if call is not None:
+                    hit = (call.line, f"{call.name} builds a schema for served data")
+            if hit:
+                yield self.found("partial", path, hit[0], hit[1])

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._monitoring import serving_modules
+
+METRIC_LIBS = {"prometheus_client": "Prometheus client", "prometheus_fastapi_instrumentator": "Prometheus instrumentator",
+               "prometheus_flask_exporter": "Prometheus exporter", "starlette_exporter": "Prometheus exporter",
+               "starlette_prometheus": "Prometheus exporter", "aioprometheus": "Prometheus client",
+               "gantry": "Gantry", "arize": "Arize", "fiddler": "Fiddler", "aporia": "Aporia", "superwise": "Superwise",
+               "arthurai": "Arthur", "seldon_core.metrics": "Seldon metrics"}
+_ROOTS = {p.split(".")[0] for p in METRIC_LIBS}
+DRIFT_NAME = re.compile(r"drift", re.I)
+MONITOR_PATH = re.compile(r"monitor", re.I)
+IMAGES = re.compile(r"^(docker\.io/)?(grafana/grafana|prom/prometheus|grafana/[\w-]+|prom/[\w-]+)(:|$)")
+
+
+class ServingMonitoring(Rule):
+    """The model in production is monitored
+
+    Partial evidence for drift monitoring: the service exports metrics (Prometheus client or
+    exporters, CloudWatch `put_metric_data`), sends predictions to an ML observability platform
+    (Gantry, Arize, Fiddler, Aporia, Superwise, Arthur), ships Prometheus or Grafana
+    configuration (scrape configs, provisioned dashboards and data sources, compose services),
+    or has code named for drift, without a detector, in serving or monitoring modules. Dashboards let people watch inputs and
+    outputs; nothing here compares them against a reference, hence partial.
+    """
+
+    id = "serving-monitoring"
+    practice = "drift-monitoring"
+    examples = (
+        Example({
+            "api/metrics.py": "from prometheus_client import Gauge\n\n"
+                              "input_mean = Gauge('input_mean', 'mean of the last 100 inputs', ['feature'])\n\n"
+                              "def record(window):\n    for col in window:\n"
+                              "        input_mean.labels(col).set(window[col].mean())\n",
+            "monitoring/prometheus.yml": "scrape_configs:\n  - job_name: api\n    static_configs:\n"
+                                         "      - targets: ['api:8000']\n",
+        }, "partial", "summary statistics exported to Prometheus, no reference comparison", fires=True),
+        Example({
+            "app.py": "import logging\nfrom flask import Flask, request\n\napp = Flask(__name__)\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n"
+                      "    logging.info('payload %s', request.json)\n    return {'y': 1}\n",
+        }, "absent", "logging requests is payload logging, not monitoring", fires=False),
+    )
+
+    def check(self, facts):
+        near_serving = serving_modules(facts)
+        for idx in facts.non_test_code():
+            hit = None
+            for call in idx.calls:
+                root = call.name.split(".", 1)[0].split("(", 1)[0]
+                tool = None
+                if root in _ROOTS:
+                    tool = METRIC_LIBS.get(root) or next((t for p, t in METRIC_LIBS.items() if call.name.startswith(p + ".")), None)
+                elif call.attr == "put_metric_data":
+                    tool = "CloudWatch metrics"
+                if tool:
+                    hit = (call.line, f"{tool} ({call.name.replace('()', '')}) exports monitoring data")
+                    break
+            if hit is None and (idx.path in near_serving or MONITOR_PATH.search(idx.path)):
+                for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line):
+                    if DRIFT_NAME.search(qual.rsplit(".", 1)[-1]):
+                        hit = (d.line, f"{qual} is named for drift but compares against no reference")
+                        break
+            if hit:
+                yield self.found("partial", idx.path, hit[0], hit[1])
+        for f in facts.files:
+            if f.suffix not in (".yml", ".yaml", ".json") or f.size > 512 * 1024:
+                continue
+            low = f.path.lower()
+            name = PurePosixPath(low).name
+            if name.startswith("prometheus") or "grafana" in low or "dashboard" in low or \
+                    name.startswith(("docker-compose", "compose")):
+                doc = facts.config(f.path)
+                what = _monitoring_config(doc.mappings() if doc and not doc.error else [], low)
+                if what:
+                    yield self.found("partial", f.path, facts.line_of(f.path, what[1]) if what[1] else 1, what[0])
+
+
+def _monitoring_config(maps, low):
+    for d in maps:
+        if "scrape_configs" in d:
+            return "Prometheus scrape configuration", "scrape_configs"
+        if "grafana" in low and ("datasources" in d or "providers" in d or "panels" in d or "dashboard" in d):
+            return "Grafana dashboards / data sources", None
+        if isinstance(d.get("panels"), list) and "schemaVersion" in d:
+            return "Grafana dashboard", None
+        services = d.get("services") if isinstance(d.get("services"), dict) else {}
+        for name, svc in services.items():
+            image = str((svc or {}).get("image", "")) if isinstance(svc, dict) else ""
+            if IMAGES.match(image):
+                return f"compose service {name!r} runs {image.split(':')[0]}", f"{name}:"
+    return None

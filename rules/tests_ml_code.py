@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._tests import exercised
+
+
+class TestsExerciseMLCode(Rule):
+    """Tests import and exercise the repo's ML code
+
+    Follows each test file's imports (tests/, test_*.py, *_test.py, conftest.py; notebooks never
+    count) to the repo modules they load. A module is ML code when it uses an ML library (torch,
+    tensorflow, scikit-learn, xgboost, transformers...) or handles data inside the training code;
+    a test of it supports the practice. Tests that reach only data-handling code outside the
+    training (numpy/pandas helpers, monitoring statistics) are partial. Tests of code that touches
+    no data at all - CLI tooling, templating, string helpers - say nothing.
+    """
+
+    id = "tests-ml-code"
+    practice = "ml-tests"
+    examples = (
+        Example({
+            "src/model.py": "import torch\n\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
+                            "        super().__init__()\n        self.fc = torch.nn.Linear(4, 2)\n\n"
+                            "    def forward(self, x):\n        return self.fc(x)\n",
+            "tests/test_model.py": "import torch\nfrom src.model import Net\n\n"
+                                   "def test_output_shape():\n    assert Net()(torch.zeros(3, 4)).shape == (3, 2)\n",
+        }, "present", "a shape test of the model", fires=True),
+        Example({
+            "src/cli.py": "import sys\n\ndef parse(argv):\n    return dict(a.split('=') for a in argv)\n",
+            "src/train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+            "tests/test_cli.py": "from src.cli import parse\n\ndef test_parse():\n    assert parse(['a=1']) == {'a': '1'}\n",
+        }, "absent", "only the command-line helper is tested", fires=False),
+        Example({
+            "monitoring/stats.py": "import pandas as pd\n\ndef summary(df):\n    return df.describe()\n",
+            "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+            "tests/test_stats.py": "import pandas as pd\nfrom monitoring.stats import summary\n\n"
+                                   "def test_summary():\n    assert 'mean' in summary(pd.DataFrame({'a': [1]})).index\n",
+        }, "partial", "tests cover a data helper, not the model or training", fires=True),
+        Example({
+            "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+            "analysis.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
+                              '["def test_fit():\\n", "    assert True\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        }, "absent", "no test files (notebook cells are not tests)", fires=False),
+    )
+
+    def check(self, facts):
+        got = exercised(facts)
+        per_file = {}
+        for path, line, target, name in got["ml"]:
+            per_file.setdefault(path, (line, target, name))
+        for path, (line, target, name) in sorted(per_file.items())[:8]:
+            yield self.found("supports", path, line, f"tests exercise ML code: {name} ({target})")
+        if per_file:
+            return
+        data = {}
+        for path, line, target, name in got["data"]:
+            data.setdefault(path, (line, target, name))
+        for path, (line, target, name) in sorted(data.items())[:4]:
+            yield self.found("partial", path, line, f"tests exercise data-handling code only: {name} ({target}), "
+                                                    "not the model or training")

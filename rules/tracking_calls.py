@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import re
+import weakref
+from typing import Dict, Optional, Tuple
+
+from mlscan.facts.pycode import NOT_LITERAL
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._mlcode import in_example_dir, pipeline_nodes
+
+TRACKER_ROOTS = {
+    "mlflow": "MLflow", "wandb": "Weights & Biases", "neptune": "Neptune", "neptune_client": "Neptune",
+    "comet_ml": "Comet", "aim": "Aim", "dvclive": "DVCLive", "clearml": "ClearML", "trains": "ClearML",
+    "tensorboardX": "TensorBoard", "tensorboard": "TensorBoard", "tensorboard_logger": "TensorBoard",
+    "sacred": "Sacred", "guild": "Guild AI", "polyaxon": "Polyaxon", "mlrun": "MLRun", "swanlab": "SwanLab",
+}
+# tracker names inside other libraries' integration modules (ray.air.integrations.mlflow, lightning loggers, ...)
+TRACKER_WORDS = (("mlflow", "MLflow"), ("wandb", "Weights & Biases"), ("neptune", "Neptune"), ("comet", "Comet"),
+                 ("dvclive", "DVCLive"), ("clearml", "ClearML"), ("tensorboard", "TensorBoard"),
+                 ("summarywriter", "TensorBoard"), ("aimlogger", "Aim"), ("aimcallback", "Aim"))
+REPORT_TO_KWARGS = ("report_to", "log_with")
+TF_SUMMARY = re.compile(r"^tensorflow\.(?:compat\.v\d\.)?(?:contrib\.)?summary\.")
+# the last name of a call that records something: runs, parameters, metrics, artefacts
+WRITES = re.compile(r"(?i)^(log(?!in|out)\w*|init\w*|start\w*|autolog|watch|add_\w+|track\w*|report\w*|finish|end_run|end|"
+                    r"set_tags?|set_experiment\w*|save\w*|upload\w*|define_metric|create_experiment|create_run|"
+                    r"create_file_writer|scalar|histogram|image|text|audio|flush|write|update|use_artifact|artifact|"
+                    r"table|live|next_step|make_report|start_logging|tensorboard|summarywriter)$|"
+                    r"(logger|callback|writer|run|experiment|task)$")
+# other platforms' run-tracking APIs, by name prefix
+TRACKER_PREFIXES = (
+    (re.compile(r"^azureml\.core\.(run\.)?(Run|Experiment)\b"), "Azure ML run tracking"),
+    (re.compile(r"^sagemaker\.experiments\b"), "SageMaker Experiments"),
+    (re.compile(r"^google\.cloud\.aiplatform\.(start_run|end_run|log_\w+|autolog|start_execution)\b"),
+     "Vertex AI Experiments"),
+)
+
+
+def writes(name: str) -> bool:
+    """Whether a tracker call records something (a run, parameters, metrics, artefacts), judged by its
+    last name: `mlflow.log_metric` does, `mlflow.search_runs` and `MlflowClient().get_run` only read."""
+    if "=...)" in name:  # report_to=/log_with= picks the trackers a trainer logs to
+        return True
+    last = name.split(".")[-1].replace("()", "").replace("[]", "")
+    return bool(WRITES.search(last))
+
+
+# imports that name a tracker (then every call of the file is looked at) ...
+_TRACKER_IMPORT = re.compile(r"(?i)mlflow|wandb|neptune|comet|\baim\b|dvclive|clearml|\btrains\b|tensorboard|sacred|"
+                             r"guild|polyaxon|mlrun|swanlab|azureml|sagemaker\.experiments|aiplatform")
+# ... otherwise only calls whose own name or keywords hint at one
+_CALL_HINT = re.compile(r"(?i)mlflow|wandb|neptune|comet|dvclive|clearml|tensorboard|summary|loggers|logger$|"
+                        r"callback$|writer$|aim")
+
+
+def candidate_calls(facts, idx) -> list:
+    """The calls of one file that can reach a tracker (a cheap prefilter, cached per file)."""
+    cache = _CANDIDATES.setdefault(facts, {})
+    got = cache.get(idx.path)
+    if got is None:
+        if any(_TRACKER_IMPORT.search(f"{r.module}.{r.name or ''}") for r in idx.imports):
+            got = list(idx.calls)
+        else:
+            got = [c for c in idx.calls if _CALL_HINT.search(c.name) or any(k in REPORT_TO_KWARGS for k, _ in c.kwargs)]
+        cache[idx.path] = got
+    return got
+
+
+_CANDIDATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def tracker_of(facts, idx, call) -> Optional[Tuple[str, str]]:
+    """(tool, library name) when `call` sends runs, parameters or metrics to an experiment tracker."""
+    name = facts.external_name(idx, call.name)
+    if name.startswith("?") or facts.graph.resolve_name(idx.path, name) is not None:
+        return None  # the repo's own wrapper: its body is looked at on its own
+    parts = [p.replace("()", "").replace("[]", "") for p in name.split(".")]
+    root = parts[0]
+    for rx, tool in TRACKER_PREFIXES:
+        if rx.match(name):
+            return tool, name
+    if root in TRACKER_ROOTS:
+        return TRACKER_ROOTS[root], name
+    low = [p.lower() for p in parts]
+    if TF_SUMMARY.match(name):
+        return "TensorBoard", name
+    if root in ("pytorch_lightning", "lightning") and "loggers" in low:
+        return "a Lightning logger", name
+    for word, tool in TRACKER_WORDS:
+        if any(word in p and "trace_handler" not in p for p in low[1:]):
+            return tool, name
+    for key in REPORT_TO_KWARGS:
+        value = call.kwarg(key)
+        if value is None or not call.has_kwarg(key):
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        named = [v for v in values if isinstance(v, str) and v != NOT_LITERAL and v.lower() not in ("none", "")]
+        if value == NOT_LITERAL:
+            value = object()  # chosen at run time
+        if named or (not isinstance(value, (str, tuple)) and value is not None and root in ("transformers", "accelerate", "trl")):
+            return (", ".join(named) if named else f"trackers chosen at run time via {key}="), f"{name}({key}=...)"
+    return None
+
+
+class TrackingWiredIntoTraining(Rule):
+    """Training runs log to an experiment tracker
+
+    Looks for calls into experiment trackers: MLflow, Weights & Biases, Neptune, Comet, Aim, DVCLive,
+    ClearML, Sacred, TensorBoard writers (`torch.utils.tensorboard.SummaryWriter`, `tf.summary`, the
+    Keras `TensorBoard` callback), Lightning loggers, integrations such as Ray's
+    `MLflowLoggerCallback`, and `report_to=`/`log_with=` in transformers/accelerate. Names are
+    resolved through imports, the repo's own re-exports (`from pkg.config import mlflow`) and
+    optional-import fallbacks (`try: import wandb / except ImportError: wandb = None`).
+
+    A call that records something (a run, parameters, metrics, artefacts: `log_*`, `init`,
+    `start_run`, `autolog`, loggers, callbacks, writers) in code that a training entry point - a
+    training script, or a notebook or secondary script that trains - or a declared dvc.yaml/MLproject
+    stage reaches supports the practice. Partial: training code that only reads from a tracker
+    (`search_runs`, registry look-ups), and tracking only elsewhere - a notebook that trains nothing,
+    serving code, or code under examples/, docs/ or tutorials/ - since runs of the project's own
+    training are then not recorded. A tracker that is only listed in the requirements is a hint,
+    not evidence, and says nothing. Test code is ignored.
+    """
+
+    id = "tracking-calls"
+    practice = "experiment-tracking"
+    examples = (
+        Example({
+            "train.py": "import mlflow\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "def main():\n    with mlflow.start_run():\n        clf = LogisticRegression(C=1.0)\n"
+                        "        clf.fit([[0], [1]], [0, 1])\n        mlflow.log_metric('acc', clf.score([[0], [1]], [0, 1]))\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "MLflow logging inside the training script", fires=True),
+        Example({
+            "src/loggers.py": "try:\n    import wandb\nexcept ImportError:\n    wandb = None\n\n"
+                              "def log(metrics):\n    if wandb is not None:\n        wandb.log(metrics)\n",
+            "src/train.py": "import torch\nfrom src.loggers import log\n\n"
+                            "def main():\n    model = torch.nn.Linear(2, 1)\n    loss = model(torch.zeros(1, 2)).sum()\n"
+                            "    loss.backward()\n    log({'loss': loss.item()})\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+        }, "present", "an optional W&B import in a helper the training calls", fires=True),
+        Example({
+            "train.py": "from sklearn.linear_model import LogisticRegression\nclf = LogisticRegression()\n"
+                        "clf.fit([[0], [1]], [0, 1])\nprint('accuracy', clf.score([[0], [1]], [0, 1]))\n",
+            "requirements.txt": "scikit-learn==1.4.0\nmlflow==2.10.0\n",
+        }, "absent", "mlflow in the requirements only; metrics are printed", fires=False),
+        Example({
+            "train.py": "from sklearn.linear_model import LogisticRegression\nclf = LogisticRegression()\n"
+                        "clf.fit([[0], [1]], [0, 1])\n",
+            "examples/with_mlflow.py": "import mlflow\n\nmlflow.autolog()\nmlflow.log_param('C', 1.0)\n",
+        }, "partial", "tracking shown only in an example, the project's own training logs nothing", fires=True),
+    )
+
+    def check(self, facts):
+        from mlscan.facts.repo import is_test_path
+        graph = facts.graph
+        core: Dict[Tuple[str, str], Tuple[bool, int, str]] = {}
+        nodes = pipeline_nodes(facts)
+        scopes = graph.scopes_in(nodes)
+        for path in sorted(scopes):
+            idx = facts.code.get(path)
+            if idx is None or is_test_path(path) or in_example_dir(path):
+                continue
+            wanted = scopes[path]
+            for call in candidate_calls(facts, idx):
+                if call.scope not in wanted and not any(call.scope.startswith(w + ".") for w in wanted if w != "<module>"):
+                    continue
+                got = tracker_of(facts, idx, call)
+                if got:
+                    _keep(core, (idx.path, got[0]), (writes(got[1]), call.line, got[1]))
+        logged = {k: v for k, v in core.items() if v[0]}
+        for (path, tool), (_, line, name) in sorted(logged.items())[:8]:
+            yield self.found("supports", path, line, f"{name}: the training logs to {tool}{_cell(facts, path, line)}")
+        if logged:
+            return
+        for (path, tool), (_, line, name) in sorted(core.items())[:4]:
+            yield self.found("partial", path, line, f"{name}: the training reads from {tool} but records no runs"
+                                                    f"{_cell(facts, path, line)}")
+        if core:
+            return
+        other: Dict[Tuple[str, str], Tuple[bool, int, str]] = {}
+        for idx in facts.non_test_code():
+            for call in candidate_calls(facts, idx):
+                got = tracker_of(facts, idx, call)
+                if got:
+                    _keep(other, (idx.path, got[0]), (writes(got[1]), call.line, got[1]))
+        for (path, tool), (_, line, name) in sorted(other.items())[:8]:
+            where = "illustrative code" if in_example_dir(path) else "code that no training entry point reaches"
+            yield self.found("partial", path, line, f"{name} uses {tool}, but only in {where}{_cell(facts, path, line)}")
+
+
+def _keep(table, key, value) -> None:
+    """Keep one call per (file, tracker): the first that records something, else the first."""
+    old = table.get(key)
+    if old is None or (value[0] and not old[0]):
+        table[key] = value
+
+
+def _cell(facts, path: str, line: int) -> str:
+    idx = facts.code.get(path)
+    cell = idx.cell_of(line) if idx is not None else None
+    return f" (cell {cell})" if cell else ""

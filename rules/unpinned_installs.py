@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules.pinned_requirements import PINNED
+
+
+class UnpinnedInstalls(Rule):
+    """Every environment that gets installed is pinned
+
+    Counter-evidence for dependency pinning: a requirements file, conda environment, Pipfile
+    without its lock, or Dockerfile `pip install` that installs the project's runtime packages
+    with fewer than 80% of them pinned, and that no lock or constraints file resolves. Package
+    metadata (`install_requires`, pyproject `dependencies`) is meant to hold ranges and is not
+    counted here, nor are dev/test/docs sets. Makes pinning elsewhere partial (a pinned training
+    environment next to an unpinned serving image); on its own it explains the absence.
+    """
+
+    id = "unpinned-installs"
+    practice = "dependency-pinning"
+    examples = (
+        Example({
+            "Pipfile": '[packages]\npandas = "*"\nmlflow = "*"\n',
+            "Pipfile.lock": '{"_meta": {"hash": {"sha256": "0"}}, "default": {"pandas": {"version": "==2.2.2"}}}\n',
+            "deployment/requirements.txt": "mlflow\nscikit-learn\nflask\ngunicorn\n",
+            "deployment/Dockerfile": "FROM python:3.9-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n",
+        }, "partial", "training is locked, the serving image installs unpinned requirements", fires=True),
+        Example({
+            "Pipfile": '[packages]\npandas = "*"\nmlflow = "*"\n',
+            "Pipfile.lock": '{"_meta": {"hash": {"sha256": "0"}}, "default": {"pandas": {"version": "==2.2.2"}}}\n',
+        }, "present", "the Pipfile's ranges are resolved by Pipfile.lock", fires=False),
+        Example({
+            "conda.yaml": "name: tutorial\ndependencies:\n  - numpy>=1.14.3\n  - pandas>=1.0.0\n  - pip\n  - pip:\n    - mlflow\n",
+        }, "absent", "lower bounds only", fires=True),
+    )
+
+    def check(self, facts):
+        for s in facts.dependency_sets:
+            if not s.concrete or s.source in ("lock", "compiled") or s.role != "main" or not s.size:
+                continue
+            if s.pinned_share < PINNED:
+                loose = [r for r in s.counted if not r.pinned]
+                first = min(loose, key=lambda r: r.line)
+                names = ", ".join(r.name for r in loose[:4]) + (f" and {len(loose) - 4} more" if len(loose) > 4 else "")
+                yield self.found("gap", s.path, first.line,
+                                 f"{len(loose)} of {s.size} packages installed without an exact version: {names}")

@@ -1,0 +1,72 @@
+"""A code fact the per-file index cannot know alone: it needs the other modules.
+
+`canonical_name`: the external dotted name behind a call, seen through the repo's own re-exports
+and through optional-import fallbacks. `from pkg.config import mlflow; mlflow.log_metric()` is
+indexed as `pkg.config.mlflow.log_metric`; `try: import wandb / except ImportError: wandb = None`
+makes `wandb.log()` unresolved (`?wandb.log`); a fallback `def SummaryWriter(*a)` after a failed
+`from torch.utils.tensorboard import SummaryWriter` makes the call look local. All three come back
+as the library name (`mlflow.log_metric`, `wandb.log`, `torch.utils.tensorboard.SummaryWriter`).
+
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from mlscan.facts.pycode import NOT_LITERAL, CodeIndex, _literal
+
+if TYPE_CHECKING:
+    from mlscan.facts.graph import CodeGraph
+
+
+def _import_targets(idx: CodeIndex, cache: Optional[Dict[str, Dict[str, str]]] = None) -> Dict[str, str]:
+    """Local alias -> full imported name, for module-level and function-level imports alike."""
+    if cache is not None and idx.path in cache:
+        return cache[idx.path]
+    out: Dict[str, str] = {}
+    for ref in idx.imports:
+        full = f"{ref.module}.{ref.name}" if ref.name else ref.module
+        if full:
+            out.setdefault(ref.alias, full if ref.name or ref.alias != ref.module.split(".")[0] else ref.alias)
+    if cache is not None:
+        cache[idx.path] = out
+    return out
+
+
+def canonical_name(graph: "CodeGraph", idx: CodeIndex, name: str,
+                   cache: Optional[Dict[str, Dict[str, str]]] = None) -> str:
+    if not name:
+        return name
+    aliases = _import_targets(idx, cache)
+    if name.startswith("?"):
+        head, _, rest = name[1:].partition(".")
+        target = aliases.get(head)
+        return f"{target}.{rest}" if target and rest else name
+    parts = name.split(".")
+    # a local fallback definition shadowing an import of the same name
+    if idx.module and name.startswith(idx.module + "."):
+        tail = name[len(idx.module) + 1:]
+        head = tail.split(".", 1)[0].replace("()", "")
+        target = aliases.get(head)
+        if target and graph.resolve_name(idx.path, target) is None:
+            return target + tail[len(head):]
+    # re-exported through one of the repo's modules
+    for i in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:i])
+        mod_path = graph.resolve_module(idx.path, prefix)
+        if mod_path is None:
+            continue
+        owner = graph.code.get(mod_path)
+        head = parts[i].replace("()", "")
+        if owner is None:
+            return name
+        if head in owner.defs:
+            return name
+        target = _import_targets(owner, cache).get(head) or owner.exports.get(head)
+        if target and target != name and graph.resolve_name(mod_path, target) is None:
+            suffix = parts[i][len(head):]
+            rest = ".".join(parts[i + 1:])
+            return target + suffix + (("." + rest) if rest else "")
+        return name
+    return name
