@@ -18,6 +18,16 @@ def roles_of(text: str) -> Set[str]:
     return {role for role, rx in ROLES.items() if rx.search(text)}
 
 
+def module_roles(facts, path: str) -> Set[str]:
+    """Roles a module plays, from its path and the names it defines (cached per scan)."""
+    def compute() -> Set[str]:
+        roles = roles_of(path)
+        for q in facts.code[path].defs:
+            roles |= roles_of(q)
+        return roles
+    return facts.memo(f"module-roles:{path}", compute)
+
+
 class TrainingCodeIsModular(Rule):
     """Training code is split into reusable units
 
@@ -69,8 +79,7 @@ class TrainingCodeIsModular(Rule):
             other_modules = [m for m in other_modules if facts.code[m].defs]
             roles: Set[str] = set()
             for m in other_modules:
-                roles |= roles_of(m)
-                roles |= set().union(*(roles_of(q) for q in facts.code[m].defs)) if facts.code[m].defs else set()
+                roles |= module_roles(facts, m)
             own_defs = [q for q, d in idx.defs.items() if "." not in q]
             own_roles = set().union(*(roles_of(q) for q in own_defs)) if own_defs else set()
             top_level_training = any(is_training_call(c) and c.scope == "<module>" for c in idx.calls)

@@ -97,8 +97,11 @@ class CodeGraph:
         self.code: Dict[str, CodeIndex] = facts.code
         self._by_name: Dict[str, str] = {}
         self._by_suffix: Dict[str, List[str]] = {}
+        self._by_loose_suffix: Dict[str, List[str]] = {}
+        self._external_roots = external_roots(facts)
         self._resolve_cache: Dict[Tuple[str, str], Optional[str]] = {}
         self._reach_cache: Dict[str, frozenset] = {}
+        self._name_cache: Dict[Tuple[str, str], Optional[str]] = {}
         self._registered: Dict[str, List[str]] = {}   # path -> functions a framework runs when the module runs
         self._build_module_tables()
         self._add_code()
@@ -107,6 +110,12 @@ class CodeGraph:
 
     # ---- module resolution ------------------------------------------------------------------
     def _build_module_tables(self) -> None:
+        """Module names, and the shorter names a module is importable by from a sys.path root.
+
+        `src/pkg/utils/logging.py` is importable as `pkg.utils.logging` (src/ is a plain folder that
+        can be a sys.path root) but not as `logging` or `utils.logging` (pkg/ is a package, so its
+        modules are only importable through it)."""
+        packages = {p.rsplit("/", 1)[0] for p in self.code if p.endswith("/__init__.py")}
         for path in sorted(self.code):
             idx = self.code[path]
             if not idx.module:
@@ -115,9 +124,14 @@ class CodeGraph:
                 self._by_name.setdefault(idx.module, path)
                 continue
             self._by_name[idx.module] = path
+            dirs = path.split("/")[:-1]
             parts = idx.module.split(".")
+            crossed = False
             for i in range(1, len(parts)):
-                self._by_suffix.setdefault(".".join(parts[i:]), []).append(path)
+                crossed = crossed or "/".join(dirs[:i]) in packages
+                # past a package, the short name works only through sys.path edits (tests, scripts)
+                table = self._by_loose_suffix if crossed else self._by_suffix
+                table.setdefault(".".join(parts[i:]), []).append(path)
 
     def resolve_module(self, importer: Optional[str], dotted: str) -> Optional[str]:
         key = (importer.rsplit("/", 1)[0] if importer and "/" in importer else "", dotted)
@@ -137,6 +151,8 @@ class CodeGraph:
         if dotted in self._by_name:
             return self._by_name[dotted]
         cands = self._by_suffix.get(dotted)
+        if not cands and dotted.split(".")[0] not in self._external_roots:
+            cands = self._by_loose_suffix.get(dotted)
         if not cands:
             return None
         if len(cands) == 1:
@@ -158,6 +174,12 @@ class CodeGraph:
         """Node id (def or module) for a resolved dotted name used in `importer`, if it is repo code."""
         if not name or name.startswith("?") or "[]" in name or depth > 3:
             return None
+        key = (importer, name)
+        if key not in self._name_cache:
+            self._name_cache[key] = self._resolve_name(importer, name, depth)
+        return self._name_cache[key]
+
+    def _resolve_name(self, importer: str, name: str, depth: int) -> Optional[str]:
         parts = name.replace("()", "").split(".")
         for i in range(len(parts), 0, -1):
             mod_path = self.resolve_module(importer, ".".join(parts[:i]))
@@ -518,6 +540,25 @@ def _registers(decorator: str) -> bool:
 
 
 _PREDICTIVE = re.compile(r"(?i)predict|infer|generat|classif|detect|recogni|forward|transcrib|translat|segment|embed|score")
+
+
+KNOWN_LIBRARIES = {"torch", "numpy", "pandas", "sklearn", "scipy", "tensorflow", "keras", "jax", "flax", "datasets",
+                   "transformers", "diffusers", "accelerate", "lightning", "pytorch_lightning", "mlflow", "wandb",
+                   "yaml", "requests", "PIL", "cv2", "matplotlib", "seaborn", "tqdm", "click", "typer", "fastapi",
+                   "flask", "pydantic", "xgboost", "lightgbm", "catboost", "optuna", "ray", "dvc", "hydra",
+                   "omegaconf", "evaluate", "tokenizers", "huggingface_hub", "timm", "onnx", "onnxruntime", "boto3",
+                   "google", "azure", "joblib", "sqlalchemy", "pytest", "setuptools", "packaging", "rich", "attr"}
+
+
+def external_roots(facts) -> Set[str]:
+    """Top-level names that belong to the standard library or to declared/known packages."""
+    import sys
+    names = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names) | KNOWN_LIBRARIES
+    names |= {"os", "sys", "re", "json", "logging", "typing", "collections", "math", "random", "time", "io",
+              "pathlib", "subprocess", "argparse", "functools", "itertools", "dataclasses", "abc", "copy"}
+    for req in facts.requirements:
+        names.add(req.name.replace("-", "_"))
+    return names
 
 
 def looks_predictive(attr: str) -> bool:

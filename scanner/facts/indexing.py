@@ -83,8 +83,13 @@ def index_all(root: Path, items: List[Tuple[str, int]], jobs: int) -> List[Tuple
 
 
 def default_jobs() -> int:
+    """Worker processes: the cores that are free now (busy cores make two workers slower than one)."""
     try:
-        free = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+        cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     except AttributeError:
-        free = os.cpu_count() or 1
-    return max(1, min(free, 4))
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(4, cores, int(cores - busy + 0.5)))

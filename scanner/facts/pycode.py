@@ -11,17 +11,18 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 NOT_LITERAL = "<expr>"
+TEXT_MIN_CHARS = 16
+TEXT_MAX_CHARS = 4000
 PATHLIKE = re.compile(
     r"(?:^[~./\\]|^[A-Za-z]:\\|^[a-z][a-z0-9+.-]*://|/|\.(?:csv|tsv|parquet|feather|jsonl?|ya?ml|toml|txt|"
     r"pkl|pickle|joblib|pt|pth|ckpt|h5|hdf5|onnx|npy|npz|bin|safetensors|tfrecords?|zip|gz|xlsx?|db|sqlite|"
     r"arrow|avro|orc|model|sav|cfg|ini)$)", re.I)
 
 
-@dataclass(frozen=True)
-class CallSite:
+class CallSite(NamedTuple):
     name: str                    # resolved dotted name, e.g. "numpy.random.seed"
     line: int
     scope: str                   # enclosing def qualname, or "<module>"
@@ -43,8 +44,7 @@ class CallSite:
         return self.name.rsplit(".", 1)[-1]
 
 
-@dataclass(frozen=True)
-class Definition:
+class Definition(NamedTuple):
     qualname: str                # "train", "Trainer.fit"
     kind: str                    # "function" | "class"
     line: int
@@ -55,8 +55,7 @@ class Definition:
     params: Tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ImportRef:
+class ImportRef(NamedTuple):
     module: str                  # absolute dotted module (relative imports resolved)
     name: Optional[str]          # for `from module import name`
     alias: str                   # the local name bound
@@ -64,16 +63,22 @@ class ImportRef:
     scope: str
 
 
-@dataclass(frozen=True)
-class AttrAssign:
+class AttrAssign(NamedTuple):
     target: str                  # resolved dotted target, e.g. "torch.backends.cudnn.deterministic"
     value: Any
     line: int
     scope: str
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Assignment(NamedTuple):
+    """A name bound to a literal at module level or in a class body (`lr = 3e-4`)."""
+    name: str            # "lr", or "TrainConfig.lr" for a class attribute
+    value: Any           # the literal value (dataclass `field(default=...)` too), or NOT_LITERAL
+    line: int
+    owner: str = ""      # "" at module level, else the class qualname
+
+
+class Comparison(NamedTuple):
     """A comparison in an `assert` or an `if` test, e.g. `assert auc > 0.8` (a quality gate)."""
     line: int
     scope: str
@@ -95,8 +100,10 @@ class CodeIndex:
     defs: Dict[str, Definition] = field(default_factory=dict)
     calls: List[CallSite] = field(default_factory=list)
     attr_assigns: List[AttrAssign] = field(default_factory=list)
+    assignments: List[Assignment] = field(default_factory=list)
     comparisons: List[Comparison] = field(default_factory=list)
-    strings: List[Tuple[str, int]] = field(default_factory=list)
+    strings: List[Tuple[str, int]] = field(default_factory=list)     # path-like string constants
+    texts: List[Tuple[str, int]] = field(default_factory=list)       # longer constants and text fragments
     main_line: Optional[int] = None
     top_level_statements: int = 0
     cell_starts: Tuple[int, ...] = ()                        # notebooks: first line of each code cell
@@ -172,6 +179,15 @@ class _Scope:
 class _Binder(ast.NodeVisitor):
     """First pass over one scope's body: which names it binds, and to what."""
 
+    _dispatch: Dict[type, Any] = {}
+
+    def visit(self, node: ast.AST) -> None:
+        method = self._dispatch.get(type(node))
+        if method is None:
+            method = getattr(type(self), "visit_" + type(node).__name__, None) or type(self).generic_visit
+            self._dispatch[type(node)] = method
+        method(self, node)
+
     def __init__(self, indexer: "_Indexer", scope: _Scope):
         self.ix = indexer
         self.scope = scope
@@ -205,6 +221,8 @@ class _Binder(ast.NodeVisitor):
 
     def _bind_target(self, target: ast.AST, value: Optional[ast.AST]) -> None:
         if isinstance(target, ast.Name):
+            if isinstance(value, ast.Constant) and value.value is None and self.scope.names.get(target.id):
+                return  # `except ImportError: wandb = None` keeps the import's meaning where it exists
             self.scope.names[target.id] = self.ix.value_name(value, self.scope) if value is not None else None
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
@@ -367,8 +385,14 @@ class _Indexer(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _record_comparisons(self, test: ast.AST, context: str) -> None:
-        for node in ast.walk(test):
-            if isinstance(node, ast.Compare):
+        stack = [test]
+        while stack:  # only through `and`/`or`/`not`: comparisons nested in calls are not gates
+            node = stack.pop()
+            if isinstance(node, ast.BoolOp):
+                stack.extend(node.values)
+            elif isinstance(node, ast.UnaryOp):
+                stack.append(node.operand)
+            elif isinstance(node, ast.Compare):
                 operands, literals = [], []
                 for o in (node.left, *node.comparators):
                     lit = _literal(o)
@@ -412,7 +436,8 @@ class _Indexer(ast.NodeVisitor):
         if kind == "function":
             for p in params:
                 scope.names[p] = None
-            if parent.kind == "class" and params:
+            static = any(dec in ("staticmethod", "classmethod") for dec in decorators)
+            if parent.kind == "class" and params and not static:
                 owner = f"{self.module}.{parent.qualname}" if self.module else parent.qualname
                 scope.names[params[0]] = f"{owner}()"
         _Binder(self, scope).bind_body(node.body)
@@ -463,7 +488,25 @@ class _Indexer(ast.NodeVisitor):
                                              args, kwargs, tuple(refs)))
         self.generic_visit(node)
 
+    def _record_assignment(self, target: ast.AST, value: Optional[ast.AST], line: int) -> None:
+        if value is None or not isinstance(target, ast.Name) or self.scope.kind == "function":
+            return
+        lit = _literal(value)
+        if lit is NOT_LITERAL and isinstance(value, ast.Call):
+            for kw in value.keywords:  # dataclasses.field(default=3)
+                if kw.arg == "default":
+                    lit = _literal(kw.value)
+        owner = self.scope.qualname if self.scope.kind == "class" else ""
+        self.index.assignments.append(Assignment(f"{owner}.{target.id}" if owner else target.id, lit, line, owner))
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._record_assignment(node.target, node.value, node.lineno)
+        if node.value is not None:
+            self.visit(node.value)
+
     def visit_Assign(self, node: ast.Assign) -> None:
+        for t in node.targets:
+            self._record_assignment(t, node.value, node.lineno)
         for t in node.targets:
             if isinstance(t, ast.Attribute):
                 target = self.dotted(t, self.scope)
@@ -478,17 +521,33 @@ class _Indexer(ast.NodeVisitor):
                                                               node.lineno, self.scope.qualname or "<module>"))
         self.generic_visit(node)
 
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, (ast.Constant, ast.JoinedStr)):
+            return  # a docstring or a bare string statement: prose, not data
+        self.visit(node.value)
+
     def visit_Constant(self, node: ast.Constant) -> None:
         v = node.value
-        if isinstance(v, str) and 2 < len(v) < 300 and "\n" not in v and PATHLIKE.search(v):
+        if not isinstance(v, str):
+            return
+        if 2 < len(v) < 300 and "\n" not in v and PATHLIKE.search(v):
             self.index.strings.append((v, node.lineno))
+        elif len(v) >= TEXT_MIN_CHARS or (len(v) >= 6 and ("\n" in v or ": " in v or "#" in v)):
+            self.index.texts.append((v[:TEXT_MAX_CHARS], node.lineno))
 
 
 def _source_label(node: ast.AST) -> str:
-    try:
-        return ast.unparse(node)[:80]
-    except (ValueError, RecursionError, AttributeError):
-        return NOT_LITERAL
+    """A short textual label for an operand: `metrics['auc']`, `self.best_score`, `len(x)`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_source_label(node.value)}.{node.attr}"
+    if isinstance(node, ast.Subscript):
+        key = _literal(node.slice)
+        return f"{_source_label(node.value)}[{key!r}]" if key is not NOT_LITERAL else f"{_source_label(node.value)}[]"
+    if isinstance(node, ast.Call):
+        return f"{_source_label(node.func)}()"
+    return NOT_LITERAL
 
 
 def _fails(body: List[ast.stmt]) -> bool:
