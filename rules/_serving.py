@@ -30,12 +30,15 @@ NO_SERVING = ("no serving code found (looked for web-framework routes, model-ser
               "BentoML, Ray Serve or TorchServe handlers, SageMaker/Azure inference scripts, and serving manifests)")
 
 
-def serving_reach(facts) -> Dict[str, Set[str]]:
-    """Serving endpoint handler -> the code nodes it reaches (its module's top level included)."""
+def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
+    """Serving endpoint handler -> the code nodes it reaches; `with_startup` adds what the serving
+    module runs when it starts (loading models and transforms), not only per request."""
     graph = facts.graph
     out: Dict[str, Set[str]] = {}
     for ep in graph.serving_endpoints:
-        nodes = graph.reachable(ep.handler) | graph.reachable(f"mod:{ep.path}")
+        nodes = graph.reachable(ep.handler)
+        if with_startup or ep.handler.startswith("mod:"):
+            nodes |= graph.reachable(f"mod:{ep.path}")
         if graph.g.nodes.get(ep.handler, {}).get("kind") == "class":  # a model-server class: every method serves
             prefix = ep.handler + "."
             for n in [m for m in graph.g.successors(ep.handler) if m.startswith(prefix)]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.facts.graph import looks_predictive
+from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._serving import NO_SERVING, has_serving, serving_manifests, serving_reach
 
@@ -81,7 +82,7 @@ class PayloadsCaptured(Rule):
         best = None
         serving_files = {ep.path for ep in graph.serving_endpoints}
         serving_dirs = {f.rsplit("/", 1)[0] if "/" in f else "" for f in serving_files}
-        for handler, nodes in sorted(serving_reach(facts).items()):
+        for handler, nodes in sorted(serving_reach(facts, with_startup=False).items()):
             calls = graph.calls_in(nodes)
             predicts = any(looks_predictive(c.attr) for _, c in calls)
             if not predicts:
@@ -92,7 +93,8 @@ class PayloadsCaptured(Rule):
                 if _persists(call):
                     best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
                     break
-                if call.attr in LOG_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")):
+                if call.attr in LOG_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")) \
+                        and not _fixed_text(call):
                     structured = _structured_record(idx, call) and call.name.split(".")[:2] != ["logging", call.attr]
                     level = "supports" if file_logging or structured else "partial"
                     where = "to a log handler that persists it" if file_logging else \
@@ -113,6 +115,11 @@ def _serving_side(path: str, files, dirs) -> bool:
     if path in files:
         return True
     return bool(SERVING_SIDE.search(path))
+
+
+def _fixed_text(call) -> bool:
+    """A log call whose arguments are all literals says nothing about the request."""
+    return all(a is not NOT_LITERAL for a in call.args) and not call.kwargs and not call.refs
 
 
 def _structured_record(idx, call) -> bool:

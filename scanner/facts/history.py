@@ -14,6 +14,28 @@ DATA_OR_MODEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".np
                           ".sav", ".model", ".pb", ".tflite", ".db", ".sqlite")
 
 
+def _iso_date(timestamp: int) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+def _is_test_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")
+                                     or "/tests/" in f"/{path}" or "/test/" in f"/{path}")
+
+
+MILESTONES = (
+    ("dvc", lambda p: p in ("dvc.yaml", ".dvc/config") or p.endswith((".dvc", "/dvc.yaml"))),
+    ("ci", lambda p: p.startswith((".github/workflows/", ".circleci/")) or p in (".gitlab-ci.yml", "Jenkinsfile")
+     or p.startswith("azure-pipelines")),
+    ("tests", _is_test_file),
+    ("lock-file", lambda p: p.rsplit("/", 1)[-1] in ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock", "conda-lock.yml")),
+    ("model-card", lambda p: p.rsplit("/", 1)[-1].lower() in ("model_card.md", "modelcard.md", "model-card.md")),
+    ("dockerfile", lambda p: p.rsplit("/", 1)[-1].lower().startswith("dockerfile")),
+)
+
+
 @dataclass(frozen=True)
 class Change:
     status: str          # A, M, D, T
@@ -46,7 +68,18 @@ class History:
     def summary(self) -> Dict[str, object]:
         return {"available": self.available, "head": self.head, "shallow": self.shallow,
                 "depth_limit": self.depth_limit, "commits_read": len(self.commits),
-                "truncated": self.truncated, "note": self.note}
+                "truncated": self.truncated, "note": self.note, "first_seen": self.milestones()}
+
+    def milestones(self) -> Dict[str, Dict[str, object]]:
+        """When each practice's files first appeared in the history read (bounded by its depth)."""
+        out: Dict[str, Dict[str, object]] = {}
+        for name, predicate in MILESTONES:
+            hit = self.first_touch(predicate)
+            if hit:
+                commit, change = hit
+                out[name] = {"commit": commit.sha[:12], "date": _iso_date(commit.timestamp), "path": change.path,
+                             "may_be_older": self.truncated}
+        return out
 
     def first_touch(self, predicate) -> Optional[Tuple[Commit, Change]]:
         """The oldest read commit that added a path matching `predicate`."""

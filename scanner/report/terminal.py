@@ -54,6 +54,13 @@ def render_terminal(report: Report, file: Optional[IO[str]] = None, verbose: boo
             console.print(Text(f"  {n.remediation}", style="dim"))
             if n.link:
                 console.print(Text(f"  {n.link}", style="dim"))
+    first_seen = (report.history or {}).get("first_seen") or {}
+    if first_seen:
+        parts = [f"{name} since {info['date']}" + (" or earlier" if info.get("may_be_older") else "")
+                 for name, info in sorted(first_seen.items())]
+        console.print(Text("History: " + ", ".join(parts), style="dim"))
+    elif (report.history or {}).get("shallow"):
+        console.print(Text("History: shallow clone, history evidence skipped", style="dim"))
     if report.diagnostics:
         console.print(Text(f"{len(report.diagnostics)} file(s) could not be fully read:", style="yellow"))
         for d in report.diagnostics[: (None if verbose else 10)]:
