@@ -85,6 +85,7 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
     for p in catalogue.practices:
         practices[p.id].link = p.link
         practices[p.id].looked_for = p.looked_for
+    facts.check_all_configs()
     stages = assess_stages(model, catalogue, practices)
     level, _why = overall_level(model, stages, practices)
     hist = facts.history

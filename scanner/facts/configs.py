@@ -262,7 +262,7 @@ def _targets_in_tokens(tokens: List[str]) -> List[CommandTarget]:
                     continue
                 if t.endswith(".py"):
                     return out + [CommandTarget("script", t, base)]
-                if re.match(r"^[\w.]+:[\w.()]+$", t):
+                if re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.()]*$", t):  # module:app, not host:port
                     return out + [CommandTarget("app", t, base)]
             return out
         if base in ("jupyter", "papermill") or (base == "jupyter-nbconvert"):

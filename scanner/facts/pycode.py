@@ -82,7 +82,7 @@ class Comparison(NamedTuple):
     """A comparison in an `assert` or an `if` test, e.g. `assert auc > 0.8` (a quality gate)."""
     line: int
     scope: str
-    operands: Tuple[str, ...]    # resolved names, else the operand's source text (at most 80 characters)
+    operands: Tuple[str, ...]    # operands as written (`acc`, `metrics['auc']`, `self.best()`)
     ops: Tuple[str, ...]         # "Gt", "GtE", "Lt", "LtE", "Eq", "NotEq", ...
     literals: Tuple[Any, ...]    # literal operands (numbers, strings)
     context: str                 # "assert" | "if-fails" (the branch raises or exits) | "if"
@@ -399,7 +399,7 @@ class _Indexer(ast.NodeVisitor):
                     if lit is not NOT_LITERAL and not isinstance(lit, tuple):
                         literals.append(lit)
                     else:
-                        operands.append(self.dotted(o, self.scope) or _source_label(o))
+                        operands.append(_source_label(o))  # the name as written: `acc`, not what it was assigned
                 self.index.comparisons.append(Comparison(
                     node.lineno, self.scope.qualname or "<module>", tuple(operands),
                     tuple(type(op).__name__ for op in node.ops), tuple(literals), context))

@@ -275,6 +275,12 @@ class Facts:
             store[key] = compute()
         return store[key]
 
+    def check_all_configs(self) -> None:
+        """Parse every config document no rule asked for, so that broken ones are reported too."""
+        for path in self.config_files:
+            if path not in self._configs:
+                self.config(path)
+
     # ---- diagnostics ------------------------------------------------------------------------
     @property
     def diagnostics(self) -> List[Diagnostic]:
@@ -382,4 +388,17 @@ class Facts:
                 if doc.error:
                     self._extra_diagnostics.append(Diagnostic(path, doc.error))
             cache[path] = doc
+        return cache[path]
+
+    # ---- code lines as indexed (additive) -------------------------------------------------------
+    def source_lines(self, path: str) -> List[str]:
+        """The code lines of a .py file or notebook, numbered as the code index numbers them
+        (a notebook's code cells joined), to quote a few lines the index points at. Read once."""
+        cache = self.__dict__.setdefault("_source_lines", {})
+        if path not in cache:
+            text = self.text(path) or ""
+            if path.endswith(".ipynb"):
+                from mlscan.facts.notebooks import notebook_source
+                text = notebook_source(text)[0] or ""
+            cache[path] = text.splitlines()
         return cache[path]
