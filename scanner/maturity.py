@@ -87,11 +87,11 @@ def parse_model(raw: object, catalogue: Catalogue, source: str) -> MaturityModel
         stages.append(StageLadder(st["id"], levels))
     overall = raw.get("overall") or {}
     method = overall.get("method", "score")
-    if method not in ("score", "min", "median", "mean"):
-        raise bad(f"overall.method must be score, min, median or mean, got {method!r}")
+    if method not in ("share", "score", "min", "median", "mean"):
+        raise bad(f"overall.method must be share, score, min, median or mean, got {method!r}")
     weights = {"present": 1.0, "partial": 0.5, **(overall.get("weights") or {})}
     thresholds = {int(k): float(v) for k, v in (overall.get("thresholds") or {}).items()}
-    if method == "score" and sorted(thresholds) != [2, 3, 4, 5]:
+    if method in ("score", "share") and sorted(thresholds) != [2, 3, 4, 5]:
         raise bad("overall.thresholds needs a score for each of levels 2, 3, 4 and 5")
     counted = tuple(overall.get("practices") or ())
     for pid in counted:
@@ -213,6 +213,18 @@ def _stage_reason(level: int, blocking, unknown: List[str], stage_practices) -> 
 # ---- overall -----------------------------------------------------------------------------------
 def overall_level(model: MaturityModel, stages: List[StageResult], practices: Dict[str, PracticeResult]) -> Tuple[int, str]:
     levels = sorted(s.level for s in stages if s.level is not None)
+    if model.overall_method == "share":
+        counted = [practices[p] for p in (model.practices or sorted(practices)) if p in practices]
+        judged = [p for p in counted if p.status in ("present", "partial", "absent")]
+        if not judged:
+            return 1, "no counted practice could be judged"
+        score = sum(model.weights.get(p.status, 0.0) for p in judged) / len(judged)
+        level = 1
+        for lvl in (2, 3, 4, 5):
+            if score >= model.thresholds[lvl]:
+                level = lvl
+        return level, (f"{score:.0%} of {len(judged)} applicable core practices in place "
+                       f"(partial counts {model.weights['partial']:g})")
     if model.overall_method == "score":
         counted = [practices[p] for p in (model.practices or sorted(practices)) if p in practices]
         score = sum(model.weights.get(p.status, 0.0) for p in counted)
