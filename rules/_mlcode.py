@@ -213,7 +213,7 @@ def pipeline_nodes(facts: "Facts") -> Set[str]:
     training = {ep.target for ep in graph.training_entry_points}
     for ep in graph.entry_points:
         if ep.kind in ("pipeline", "mlproject") or ep.target in training:
-            nodes |= {n for n in graph.reachable(ep.target) if n.startswith(("mod:", "def:"))}
+            nodes |= graph.code_reach(ep.node)
     _PIPELINE_CACHE[facts] = frozenset(nodes)
     return nodes
 
@@ -231,7 +231,7 @@ def training_code_nodes(facts: "Facts") -> Set[str]:
     graph = facts.graph
     for ep in graph.entry_points:
         if ep.kind in ("script", "notebook", "console-script") and not is_test_path(ep.path):
-            nodes |= {n for n in graph.reachable(ep.target) if n.startswith(("mod:", "def:"))}
+            nodes |= graph.code_reach(ep.node)
     return nodes
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Set, Tuple
 
+from mlscan.facts.graph import CODE_PREFIXES
+
 SERVING_KINDS = {"InferenceService": "KServe", "SeldonDeployment": "Seldon", "InferenceGraph": "KServe",
                  "ServingRuntime": "KServe", "Endpoint": "", "EndpointConfig": ""}
 FEATURE_WORDS = re.compile(r"(?i)(preproc|pre_proc|process|transform|feature|featur|stem|token|encode|encod|normali|"
@@ -39,11 +41,13 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
         nodes = graph.reachable(ep.handler)
         if with_startup or ep.handler.startswith("mod:"):
             nodes |= graph.reachable(f"mod:{ep.path}")
+            if f"main:{ep.path}" in graph.g:  # served apps are usually started from their main block
+                nodes |= graph.reachable(f"main:{ep.path}")
         if graph.g.nodes.get(ep.handler, {}).get("kind") == "class":  # a model-server class: every method serves
             prefix = ep.handler + "."
             for n in [m for m in graph.g.successors(ep.handler) if m.startswith(prefix)]:
                 nodes |= graph.reachable(n)
-        out[ep.handler] = {n for n in nodes if n.startswith(("mod:", "def:"))}
+        out[ep.handler] = {n for n in nodes if n.startswith(CODE_PREFIXES)}
     return out
 
 
@@ -52,8 +56,10 @@ TRANSFORMERS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]er|
 
 
 def node_path(node: str) -> str:
-    return node[4:].rsplit(":", 1)[0] if node.startswith("def:") else node[4:]
+    if node.startswith("def:"):
+        return node[4:].rsplit(":", 1)[0]
+    return node.split(":", 1)[1]
 
 
 def node_name(node: str) -> str:
-    return node.rsplit(":", 1)[1] if node.startswith("def:") else node[4:]
+    return node.rsplit(":", 1)[1] if node.startswith("def:") else node.split(":", 1)[1]

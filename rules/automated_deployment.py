@@ -139,7 +139,7 @@ class DeploymentAutomated(Rule):
             if ep.kind != "ci" or ep.target in seen:
                 continue
             seen.add(ep.target)
-            nodes = {n for n in graph.reachable(ep.node) if n.startswith(("mod:", "def:"))}
+            nodes = graph.code_reach(ep.node)
             for idx, call in graph.calls_in(nodes):
                 if _deploy_call(call):
                     found = True

@@ -82,7 +82,7 @@ class TrainingCodeIsModular(Rule):
                 roles |= module_roles(facts, m)
             own_defs = [q for q, d in idx.defs.items() if "." not in q]
             own_roles = set().union(*(roles_of(q) for q in own_defs)) if own_defs else set()
-            top_level_training = any(is_training_call(c) and c.scope == "<module>" for c in idx.calls)
+            top_level_training = any(is_training_call(c) and c.scope in ("<module>", "<main>") for c in idx.calls)
             nb = idx.is_notebook
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"

@@ -120,5 +120,5 @@ def offline_closure(graph, serving_files) -> set:
         target_path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
         if ep.kind in ("serve", "docker") or target_path in serving_files:
             continue
-        nodes |= {n for n in graph.reachable(ep.node) if n.startswith(("mod:", "def:"))}
+        nodes |= graph.code_reach(ep.node)
     return nodes

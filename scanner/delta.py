@@ -27,30 +27,20 @@ from mlscan.report.model import Finding, Report
 
 Progress = Callable[[Optional[str]], None]
 
-# Variables that point git at another repository, index or object store. They are set inside git
-# hooks (pre-commit sets GIT_INDEX_FILE, for example); inherited, they would make the commands
-# below read or even write the *source* repository's index.
-GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-                     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX",
-                     "GIT_NAMESPACE")
-# Never run hooks, fsmonitor daemons or LFS downloads while materialising the base commit.
-SAFE_GIT = ("-c", "core.hooksPath=" + os.devnull, "-c", "core.fsmonitor=false",
-            "-c", "advice.detachedHead=false", "-c", "protocol.allow=never",
-            "-c", "protocol.file.allow=always")
+from mlscan.facts.gitsafe import GIT_LOCATION_VARS, safe_args, safe_env
+
 STATUS_RANK = {"absent": 1, "partial": 2, "present": 3}
 NO_CHANGE = "No change to maturity levels"
 
 
 # ---- git plumbing -----------------------------------------------------------------------------
 def _git_env() -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in GIT_LOCATION_VARS}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1", "LC_ALL": "C"})
-    return env
+    return safe_env()
 
 
 def _git(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["git", *SAFE_GIT, "-C", str(cwd), *args], capture_output=True,
+        return subprocess.run(["git", *safe_args(), "-C", str(cwd), *args], capture_output=True,
                               text=True, errors="replace", env=_git_env(), timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except FileNotFoundError:
@@ -106,7 +96,7 @@ def materialise(toplevel: Path, sha: str, dest: Path) -> str:
 
 def _archive(toplevel: Path, sha: str, dest: Path) -> None:
     try:
-        proc = subprocess.Popen(["git", *SAFE_GIT, "-C", str(toplevel), "archive", "--format=tar", sha],
+        proc = subprocess.Popen(["git", *safe_args(), "-C", str(toplevel), "archive", "--format=tar", sha],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
                                 stdin=subprocess.DEVNULL)
     except FileNotFoundError:

@@ -105,8 +105,8 @@ def repo_prefix(root: Path) -> str:
     """Where `root` sits inside its git work tree, as "sub/dir/" ("" at the top or if git can't say)."""
     import subprocess
     try:
-        r = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-prefix"], capture_output=True,
-                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        from mlscan.facts.gitsafe import run_git
+        r = run_git(root, ["rev-parse", "--show-prefix"], timeout=30, text=True)
     except (OSError, subprocess.SubprocessError):
         return ""
     prefix = r.stdout.strip() if r.returncode == 0 else ""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mlscan.facts.repo import Facts
 
 _TRAIN_NAME = re.compile(r"(?i)(^|[/_.:-])(train|training|trainer|fit|finetune|fine_tune|pretrain)[\w-]*(\.py|\.ipynb|/|$)")
+CODE_PREFIXES = ("mod:", "def:", "main:")
 IMPLICIT_METHODS = {"__init__", "__post_init__", "__call__", "forward", "__enter__", "__iter__", "__getitem__"}
 EXEC_EDGES = {"executes", "calls", "references", "imports", "has-method", "encloses"}
 ROUTE_METHODS = {"get", "post", "put", "patch", "delete", "route", "api_route", "websocket", "api", "head", "options"}
@@ -201,13 +202,17 @@ class CodeGraph:
 
     # ---- code nodes and edges ---------------------------------------------------------------
     def _scope_node(self, path: str, scope: str) -> str:
-        return f"mod:{path}" if scope == "<module>" else f"def:{path}:{scope}"
+        if scope == "<module>":
+            return f"mod:{path}"
+        return f"main:{path}" if scope == "<main>" else f"def:{path}:{scope}"
 
     def _add_code(self) -> None:
         g = self.g
         for path in sorted(self.code):
             idx = self.code[path]
             g.add_node(f"mod:{path}", kind="notebook" if idx.is_notebook else "module", path=path, line=1)
+            if idx.main_line:
+                g.add_node(f"main:{path}", kind="main-block", path=path, line=idx.main_line)
             for qual, d in idx.defs.items():
                 node = f"def:{path}:{qual}"
                 g.add_node(node, kind=d.kind, path=path, line=d.line, name=qual)
@@ -236,7 +241,8 @@ class CodeGraph:
                 src = self._scope_node(path, call.scope)
                 target = self.resolve_name(path, call.name)
                 if target is None and call.name == "torch.hub.load" and "hubconf.py" in self.code:
-                    target = "mod:hubconf.py"  # torch.hub runs the repo's own hubconf entry points
+                    for entry in self._hub_entries(call):  # torch.hub runs an entry function of the repo's hubconf
+                        self.g.add_edge(src, entry, kind="calls", line=call.line)
                 if target and target != src:
                     self.g.add_edge(src, target, kind="calls", line=call.line)
                 for ref in call.refs:
@@ -251,6 +257,14 @@ class CodeGraph:
                         self.g.add_edge(f"def:{path}:{qual}", t, kind="calls", line=d.line)
                     if "." not in qual and _registers(dec):  # @app.command, @hydra.main, @task: run by the framework
                         self._registered.setdefault(path, []).append(f"def:{path}:{qual}")
+
+    def _hub_entries(self, call: CallSite) -> List[str]:
+        """hubconf.py functions `torch.hub.load(repo, model)` may run: the named one, else every public one."""
+        hub = self.code["hubconf.py"]
+        name = call.args[1] if len(call.args) > 1 else call.kwarg("model")
+        public = [q for q, d in hub.defs.items() if d.kind == "function" and "." not in q and not q.startswith("_")]
+        chosen = [name] if isinstance(name, str) and name in public else public
+        return [f"def:hubconf.py:{q}" for q in sorted(chosen)]
 
     def _add_io(self, path: str, src: str, call: CallSite) -> None:
         attr = call.attr
@@ -306,6 +320,8 @@ class CodeGraph:
         if via:
             self.g.add_edge(via, target, kind="executes", line=line)
             self.g.add_edge(ep.node, via, kind="declared-in", line=line)
+        if target.startswith("mod:") and f"main:{target[4:]}" in self.g:  # running it runs its main block
+            self.g.add_edge(ep.node, f"main:{target[4:]}", kind="executes", line=line)
         if target.startswith("mod:"):  # running a module runs its registered commands (typer, click, hydra)
             for fn in self._registered.get(target[4:], []):
                 self.g.add_edge(ep.node, fn, kind="executes", line=line)
@@ -432,12 +448,18 @@ class CodeGraph:
                     stack.append(v)
         return seen
 
+    def code_reach(self, start: str) -> Set[str]:
+        """The code nodes (module top levels, main blocks, functions, classes) reachable from `start`."""
+        return {n for n in self.reachable(start) if n.startswith(CODE_PREFIXES)}
+
     def scopes_in(self, nodes: Iterable[str]) -> Dict[str, Set[str]]:
         """path -> scopes ("<module>" or def qualname) covered by a node set."""
         out: Dict[str, Set[str]] = {}
         for n in nodes:
             if n.startswith("mod:"):
                 out.setdefault(n[4:], set()).add("<module>")
+            elif n.startswith("main:"):
+                out.setdefault(n[5:], set()).add("<main>")
             elif n.startswith("def:"):
                 path, qual = n[4:].rsplit(":", 1)
                 out.setdefault(path, set()).add(qual)
@@ -515,7 +537,7 @@ class CodeGraph:
                 nodes |= self.reachable(f"mod:{path}")
                 for qual in self.code[path].defs:
                     nodes |= self.reachable(f"def:{path}:{qual}")
-        return {n for n in nodes if n.startswith(("mod:", "def:"))}
+        return {n for n in nodes if n.startswith(CODE_PREFIXES)}
 
     def entry_labels_reaching(self, node: str, entries: Iterable[EntryPoint]) -> List[str]:
         return [ep.label for ep in entries if node in self.reachable(ep.target)]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from mlscan.facts.gitsafe import run_git, safe_env
 from mlscan.report.model import Diagnostic
 
 DATA_OR_MODEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".h5", ".hdf5",
@@ -94,8 +95,7 @@ class History:
 def is_git_work_tree(root: Path) -> bool:
     import subprocess
     try:
-        r = subprocess.run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree", "--show-toplevel"],
-                           capture_output=True, text=True, timeout=30)
+        r = run_git(root, ["rev-parse", "--is-inside-work-tree", "--show-toplevel"], timeout=30, text=True)
     except (OSError, subprocess.SubprocessError):
         return False
     if r.returncode != 0:
@@ -119,6 +119,8 @@ def read_history(root: Path, depth: int, diagnostics: List[Diagnostic]) -> Histo
         return History(available=False, note="unreadable git repository")
     hist = History(available=True, depth_limit=depth)
     g = repo.git
+    g.update_environment(**{k: v for k, v in safe_env().items() if k.startswith(("GIT_CONFIG", "GIT_TERMINAL",
+                                                                                  "GIT_OPTIONAL", "GIT_LFS"))})
     try:
         hist.head = g.rev_parse("HEAD").strip()
     except git.exc.GitCommandError:
@@ -194,8 +196,8 @@ def _read_blob_sizes(repo, hist: History, diagnostics: List[Diagnostic]) -> None
     if not blobs:
         return
     try:
-        r = subprocess.run(["git", "-C", str(repo.working_tree_dir or repo.git_dir), "cat-file", "--batch-check"],
-                           input="\n".join(blobs) + "\n", capture_output=True, text=True, timeout=120)
+        r = run_git(repo.working_tree_dir or repo.git_dir, ["cat-file", "--batch-check"],
+                    input="\n".join(blobs) + "\n", text=True)
     except (OSError, subprocess.SubprocessError):
         diagnostics.append(Diagnostic(".git", "git cat-file failed; blob sizes not read"))
         return

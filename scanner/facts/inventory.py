@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
+from mlscan.facts.gitsafe import run_git
 from mlscan.report.model import Diagnostic
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "site-packages", "__pycache__", ".venv", "venv",
@@ -89,8 +90,7 @@ class Inventory:
     def _git_listing(self) -> Optional[List[Tuple[str, bool]]]:
         def run(*args: str) -> Optional[List[str]]:
             try:
-                out = subprocess.run(["git", "-C", str(self.root), *args], capture_output=True,
-                                     timeout=120, check=True).stdout
+                out = run_git(self.root, args, check=True).stdout
             except (OSError, subprocess.SubprocessError):
                 return None
             return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]

@@ -25,7 +25,7 @@ PATHLIKE = re.compile(
 class CallSite(NamedTuple):
     name: str                    # resolved dotted name, e.g. "numpy.random.seed"
     line: int
-    scope: str                   # enclosing def qualname, or "<module>"
+    scope: str                   # enclosing def qualname, "<module>", or "<main>" (the main block)
     args: Tuple[Any, ...]        # literal positional args, NOT_LITERAL otherwise
     kwargs: Tuple[Tuple[str, Any], ...]  # (keyword, literal or NOT_LITERAL); "**" for **kw
     refs: Tuple[str, ...] = ()   # resolved names passed as arguments (callbacks)
@@ -310,6 +310,7 @@ class _Indexer(ast.NodeVisitor):
         self.module = index.module
         self.is_package = index.path.endswith("__init__.py")
         self.scope = _Scope("module", "", None)
+        self.toplevel = "<module>"   # "<main>" inside `if __name__ == "__main__":`
 
     # ---- names ------------------------------------------------------------------------------
     def absolute_module(self, module: Optional[str], level: int) -> str:
@@ -376,6 +377,13 @@ class _Indexer(ast.NodeVisitor):
     def visit_If(self, node: ast.If) -> None:
         if self.scope.kind == "module" and _is_main_test(node.test):
             self.index.main_line = node.lineno
+            self.toplevel = "<main>"  # runs only when the module is executed, not when imported
+            for stmt in node.body:
+                self.visit(stmt)
+            self.toplevel = "<module>"
+            for stmt in node.orelse:
+                self.visit(stmt)
+            return
         else:
             self._record_comparisons(node.test, "if-fails" if _fails(node.body) else "if")
         self.generic_visit(node)
@@ -401,7 +409,7 @@ class _Indexer(ast.NodeVisitor):
                     else:
                         operands.append(_source_label(o))  # the name as written: `acc`, not what it was assigned
                 self.index.comparisons.append(Comparison(
-                    node.lineno, self.scope.qualname or "<module>", tuple(operands),
+                    node.lineno, self.scope.qualname or self.toplevel, tuple(operands),
                     tuple(type(op).__name__ for op in node.ops), tuple(literals), context))
 
     def _visit_def(self, node, kind: str) -> None:
@@ -461,13 +469,13 @@ class _Indexer(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
             self.index.imports.append(ImportRef(a.name, None, a.asname or a.name.split(".")[0],
-                                                node.lineno, self.scope.qualname or "<module>"))
+                                                node.lineno, self.scope.qualname or self.toplevel))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         base = self.absolute_module(node.module, node.level)
         for a in node.names:
             self.index.imports.append(ImportRef(base, a.name, a.asname or a.name, node.lineno,
-                                                self.scope.qualname or "<module>"))
+                                                self.scope.qualname or self.toplevel))
 
     def visit_Call(self, node: ast.Call) -> None:
         name = self.dotted(node.func, self.scope)
@@ -484,7 +492,7 @@ class _Indexer(ast.NodeVisitor):
                     r = self.dotted(a, self.scope)
                     if r:
                         refs.append(r)
-            self.index.calls.append(CallSite(name, node.lineno, self.scope.qualname or "<module>",
+            self.index.calls.append(CallSite(name, node.lineno, self.scope.qualname or self.toplevel,
                                              args, kwargs, tuple(refs)))
         self.generic_visit(node)
 
@@ -512,13 +520,13 @@ class _Indexer(ast.NodeVisitor):
                 target = self.dotted(t, self.scope)
                 if target:
                     self.index.attr_assigns.append(AttrAssign(target, _literal(node.value), node.lineno,
-                                                              self.scope.qualname or "<module>"))
+                                                              self.scope.qualname or self.toplevel))
             elif isinstance(t, ast.Subscript):
                 base = self.dotted(t.value, self.scope)
                 key = _literal(t.slice) if not isinstance(t.slice, ast.Tuple) else NOT_LITERAL
                 if base and isinstance(key, str):
                     self.index.attr_assigns.append(AttrAssign(f"{base}[{key}]", _literal(node.value),
-                                                              node.lineno, self.scope.qualname or "<module>"))
+                                                              node.lineno, self.scope.qualname or self.toplevel))
         self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
