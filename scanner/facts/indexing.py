@@ -59,7 +59,10 @@ def _batch(args: Tuple[str, Sequence[Tuple[str, int]]]) -> List[Tuple[CodeIndex,
 
 
 def index_all(root: Path, items: List[Tuple[str, int]], jobs: int) -> List[Tuple[CodeIndex, List[str]]]:
+    """Index every file; `jobs` 0 picks the number of free cores (only for trees worth splitting)."""
     total = sum(s for _, s in items)
+    if total >= PARALLEL_MIN_BYTES and len(items) >= 50 and jobs == 0:
+        jobs = default_jobs()
     if jobs <= 1 or total < PARALLEL_MIN_BYTES or len(items) < 50:
         return [read_and_index(str(root), rel, size) for rel, size in items]
     import concurrent.futures as cf
@@ -82,14 +85,33 @@ def index_all(root: Path, items: List[Tuple[str, int]], jobs: int) -> List[Tuple
     return results
 
 
+def _idle_cores(cores: int) -> float:
+    """Cores idle right now: two /proc/stat samples 100 ms apart, else the 1-minute load average."""
+    def sample():
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+        return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields)
+    try:
+        import time
+        idle0, total0 = sample()
+        time.sleep(0.1)
+        idle1, total1 = sample()
+        if total1 > total0:
+            return cores * (idle1 - idle0) / (total1 - total0)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return cores - os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float(cores)
+
+
 def default_jobs() -> int:
     """Worker processes: the cores that are free now (busy cores make two workers slower than one)."""
     try:
         cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     except AttributeError:
         cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        busy = 0.0
-    return max(1, min(4, cores, int(cores - busy + 0.5)))
+    if cores <= 1:
+        return 1
+    return max(1, min(4, cores, int(_idle_cores(cores) + 0.5)))

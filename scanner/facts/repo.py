@@ -84,9 +84,9 @@ class Facts:
     @cached_property
     def code(self) -> Dict[str, CodeIndex]:
         """Every .py file and notebook, parsed once."""
-        from mlscan.facts.indexing import default_jobs, index_all
+        from mlscan.facts.indexing import index_all
         items = [(f.path, f.size) for f in self.files if f.suffix in (".py", ".ipynb")]
-        jobs = self.options.jobs or default_jobs()
+        jobs = self.options.jobs
         out: Dict[str, CodeIndex] = {}
         for idx, problems in index_all(self.root, items, jobs):
             out[idx.path] = idx
