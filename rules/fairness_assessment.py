@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._mlcode import flatten_keys
 from mlscan.rules._docs import card_file_name, is_card_front_matter, project_docs, section_has_content
 
 # resolved-name prefixes of fairness assessment and mitigation tools -> tool
@@ -90,7 +91,7 @@ class FairnessAssessed(Rule):
                 yield self.found("partial", idx.path, ref.line, f"imports {ref.module}, but calls none of its assessments")
                 break
         for doc in facts.yaml_docs():
-            keys = _keys(doc.data)
+            keys = flatten_keys(doc.data)
             hit = next((k for k in keys if SENSITIVE_KEYS.match(k)), None)
             if hit:
                 found = True
@@ -111,17 +112,3 @@ class FairnessAssessed(Rule):
                                      f"{'model card' if card else 'document'} discusses fairness/bias ({s.title!r}), "
                                      "but nothing measures it")
                     return
-
-
-def _keys(data, limit: int = 3000):
-    out = []
-    stack = [data]
-    while stack and len(out) < limit:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for k, v in node.items():
-                out.append(str(k))
-                stack.append(v)
-        elif isinstance(node, list):
-            stack.extend(node[:200])
-    return out
