@@ -9,7 +9,7 @@ import click
 
 from mlscan import __version__
 
-FORMATS = ("terminal", "json", "sarif", "markdown")
+FORMATS = ("terminal", "json", "sarif", "markdown", "github")
 EXIT_OK, EXIT_POLICY, EXIT_USAGE = 0, 1, 2
 
 
@@ -137,6 +137,9 @@ def render(report, fmt: str, verbose: bool = False, to_file: bool = False) -> Op
     if fmt == "markdown":
         from mlscan.report.markdown import render_markdown
         return render_markdown(report)
+    if fmt == "github":
+        from mlscan.report.github import render_github
+        return render_github(report)
     from mlscan.report.terminal import render_terminal
     if to_file:
         import io
@@ -161,6 +164,25 @@ def _progress_printer(disabled: bool):
         else:
             status.update(f"mlscan: {msg}")
     return update
+
+
+@cli.command("render")
+@click.argument("report_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+def render_cmd(report_file: Path, fmt: str, output: Optional[Path]) -> None:
+    """Render a saved JSON report (`mlscan scan --format json`) in another format, without rescanning."""
+    import json
+    from mlscan.report.model import report_from_json
+    try:
+        report = report_from_json(json.loads(report_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _fail(f"{report_file} is not a readable mlscan JSON report ({exc.__class__.__name__}: {exc})")
+    text = render(report, fmt, to_file=output is not None)
+    if output is not None:
+        output.write_text(text or "", encoding="utf-8")
+    elif text is not None:
+        sys.stdout.write(text)
 
 
 @cli.command()

@@ -144,8 +144,9 @@ def build_findings(facts: Facts, practices: List[PracticeResult]) -> List[Report
     for p in practices:
         if p.status == "absent":
             path = anchor_for(facts, p)
+            severity = "warning" if p.level <= 3 else "note"  # practices of the upper levels are goals, not faults
             out.append(ReportFinding(p.id, p.id, path, 1 if path != "." else None,
-                                     f"{p.title}: not found. {p.remediation}", "warning", f"{p.id}:absent"))
+                                     f"{p.title}: not found. {p.remediation}", severity, f"{p.id}:absent"))
         elif p.status == "partial":
             gaps = [e for e in p.evidence if e.kind == "gap"]
             if gaps:

@@ -191,7 +191,7 @@ def assess_stages(model: MaturityModel, catalogue: Catalogue,
             if p is None:
                 continue
             want = "in place" if r.minimum == "present" else "at least partly in place"
-            nxt_steps.append(NextStep(p.id, f"{p.title}: {want} (now {pr.status})", p.remediation, p.link))
+            nxt_steps.append(NextStep(p.id, f"{p.title}: {want} (now {pr.status})", p.remediation, p.link, p.example))
         reason = _stage_reason(level, blocking, unknown, stage_practices)
         out.append(StageResult(stage.id, stage.name, level, reason,
                                [f"{s.title}. {s.remediation}" for s in nxt_steps], nxt_steps))

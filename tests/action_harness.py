@@ -549,19 +549,25 @@ FAKE_MLSCAN = textwrap.dedent("""\
     with open(os.environ["FAKE_MLSCAN_LOG"], "a", encoding="utf-8") as fh:
         fh.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd()}}) + "\\n")
     p = argparse.ArgumentParser(prog="mlscan")
-    p.add_argument("command", choices=["scan"])
-    p.add_argument("path")
+    p.add_argument("command", choices=["scan", "render"])
+    p.add_argument("path")  # a folder to scan, or the JSON report to render
     p.add_argument("--format", default="terminal")
     p.add_argument("--output")
     p.add_argument("--base")
     p.add_argument("--fail-under")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args()
-    print(os.environ.get("FAKE_MLSCAN_STDOUT", ""))
-    rc = int(os.environ.get("FAKE_MLSCAN_RC", "0"))
-    if rc:
-        sys.exit(rc)
-    if not os.path.isdir(a.path):
+    if a.command == "render":  # views of a report written by an earlier scan
+        saved = json.load(open(a.path, encoding="utf-8"))
+        os.environ["FAKE_MLSCAN_LEVEL"] = str(saved["level"])
+        a.base = (saved.get("delta") or {{}}).get("base")
+        a.fail_under = None
+    else:
+        print(os.environ.get("FAKE_MLSCAN_STDOUT", ""))
+        rc = int(os.environ.get("FAKE_MLSCAN_RC", "0"))
+        if rc:
+            sys.exit(rc)
+    if a.command == "scan" and not os.path.isdir(a.path):
         print("mlscan: no such directory: %s" % a.path, file=sys.stderr)
         sys.exit(2)
     level = int(os.environ.get("FAKE_MLSCAN_LEVEL", "1"))
@@ -581,6 +587,8 @@ FAKE_MLSCAN = textwrap.dedent("""\
         text = open(md_file, encoding="utf-8").read() if md_file else (
             "**mlscan verdict:** level %d%s\\n\\n| stage | level |\\n|---|---|\\n| train | %d |\\n"
             % (level, " (base %s)" % a.base[:7] if a.base else "", level))
+    elif a.format == "github":
+        text = "::warning file=train.py,line=1,title=mlscan%3A seed-control::Random seeds: not found.\\n"
     elif a.format == "sarif":
         text = json.dumps({{"version": "2.1.0", "runs": [{{"tool": {{"driver": {{"name": "mlscan"}}}},
                                                          "results": []}}]}})

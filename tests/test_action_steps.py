@@ -133,6 +133,9 @@ def test_pr_scan_writes_summary_and_level(tmp_path, pr_repo):
     markdown = (Path(run.outputs["report-json"]).parent / "mlscan.md").read_text()
     assert markdown.strip() and markdown.strip() in run.summary
     assert run.step("summary").summary == run.summary  # only the summary step writes it
+    annotations = [ln for ln in run.log.splitlines() if ln.startswith(("::warning file=", "::notice file="))]
+    assert annotations, "findings were not annotated"
+    assert all(",line=" in ln and ",title=mlscan%3A " in ln for ln in annotations)
     # defaults: no comment, no SARIF, no gate
     assert run.gh_calls == []
     assert run.uses_run == []
@@ -263,12 +266,14 @@ def test_inputs_reach_mlscan_literally(tmp_path):
     assert run.returncode == 0, run.log
     assert not list(repo.rglob("pwned")) and not Path("pwned").exists()
     calls = mlscan_calls(tmp_path)
-    assert len(calls) == 2
-    for argv in calls:
-        assert argv[:3] == ["scan", weird, "--no-progress"]
-        assert f"--base={base}" in argv and "--fail-under=train=1,data=0" in argv
-    assert {a for c in calls for a in c if a.startswith("--format=")} == {"--format=json",
-                                                                         "--format=markdown"}
+    scans = [argv for argv in calls if argv[0] == "scan"]
+    assert len(scans) == 1, "the repo is scanned once; other views are rendered from the JSON report"
+    assert scans[0][:3] == ["scan", weird, "--no-progress"]
+    assert f"--base={base}" in scans[0] and "--fail-under=train=1,data=0" in scans[0]
+    assert "--format=json" in scans[0]
+    renders = [argv for argv in calls if argv[0] == "render"]
+    assert {a for c in renders for a in c if a.startswith("--format=")} == {"--format=markdown", "--format=github"}
+    assert all(c[1].endswith("mlscan.json") for c in renders)
     assert run.outputs["level"] == "1"
 
 
@@ -277,7 +282,7 @@ def test_path_that_looks_like_an_option_stays_a_path(tmp_path):
     base = commit_files(repo, {"--select=X/a.py": "x = 1\n"}, "base")
     run = run_fake(tmp_path, repo, pr_event(base, base), inputs={"path": "--select=X"})
     assert run.returncode == 0, run.log
-    assert all(argv[1] == "./--select=X" for argv in mlscan_calls(tmp_path))
+    assert all(argv[1] == "./--select=X" for argv in mlscan_calls(tmp_path) if argv[0] == "scan")
 
 
 def test_no_base_outside_pull_requests(tmp_path, pr_repo):

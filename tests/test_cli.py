@@ -147,3 +147,28 @@ def test_default_command_is_scan(repo: Path):
     a = run(str(repo), "--format", "json")
     b = run("scan", str(repo), "--format", "json")
     assert a[0] == b[0] == 0 and a[1] == b[1]
+
+
+def test_github_annotations_escape_repo_text():
+    from mlscan.report.github import render_github
+    from mlscan.report.model import Finding, Report
+    report = Report("0", "/r", None, 1, [], [], [], findings=[
+        Finding("ci", "ci", "we:ird,dir/a.py", 3, "100% sure\n::error::injected", "note", "x"),
+        Finding("seed-control", "seed-control", "train.py", 1, "Random seeds: not found.", "warning", "y")])
+    lines = render_github(report).splitlines()
+    assert lines[0].startswith("::warning file=train.py,line=1,title=mlscan%3A seed-control::")
+    assert lines[1] == "::notice file=we%3Aird%2Cdir/a.py,line=3,title=mlscan%3A ci::100%25 sure%0A::error::injected"
+    assert len(lines) == 2
+
+
+def test_render_reproduces_every_format_from_saved_json(repo: Path, tmp_path_factory):
+    saved = tmp_path_factory.mktemp("r") / "report.json"
+    assert run("scan", str(repo), "--format", "json", "-o", str(saved))[0] == 0
+    for fmt in ("json", "markdown", "sarif", "github"):
+        direct = run("scan", str(repo), "--format", fmt)[1]
+        rendered = run("render", str(saved), "--format", fmt)[1]
+        assert direct == rendered, fmt
+    bad = saved.with_name("bad.json")
+    bad.write_text('{"schema_version": 99}')
+    rc, _, err = run("render", str(bad))
+    assert rc == 2 and "not a readable mlscan JSON report" in err

@@ -53,10 +53,11 @@ class NextStep:
     title: str
     remediation: str
     link: str = ""
+    example: str = ""
 
     def to_json(self) -> Dict[str, Any]:
         return {"practice": self.practice, "title": self.title,
-                "remediation": self.remediation, "link": self.link}
+                "remediation": self.remediation, "example": self.example, "link": self.link}
 
 
 @dataclass
@@ -145,3 +146,31 @@ class Report:
         if self.policy is not None:
             out["policy"] = self.policy
         return out
+
+
+def report_from_json(data: Dict[str, Any]) -> Report:
+    """Rebuild a Report from its JSON form (schema_version 1), to render it again without a rescan."""
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"not an mlscan report with schema_version {SCHEMA_VERSION}")
+
+    def evidence(e: Dict[str, Any]) -> EvidenceItem:
+        return EvidenceItem(e["path"], e.get("line"), e.get("rule", ""), e.get("message", ""), e.get("kind", "supports"))
+
+    practices = [PracticeResult(
+        id=p["id"], title=p.get("title", p["id"]), stage=p.get("stage", ""), status=p["status"],
+        evidence=[evidence(e) for e in p.get("evidence", [])], reason=p.get("reason", ""),
+        remediation=p.get("remediation", ""), level=int(p.get("level", 1)), ignored=p.get("ignored"),
+        link=p.get("link", ""), looked_for=p.get("looked_for", "")) for p in data.get("practices", [])]
+    stages = [StageResult(
+        id=s["id"], name=s.get("name", s["id"]), level=s.get("level"), reason=s.get("reason", ""),
+        next=list(s.get("next", [])),
+        next_steps=[NextStep(n["practice"], n.get("title", ""), n.get("remediation", ""), n.get("link", ""),
+                             n.get("example", "")) for n in s.get("next_steps", [])]) for s in data.get("stages", [])]
+    findings = [Finding(f["practice"], f.get("rule", f["practice"]), f["path"], f.get("line"), f.get("message", ""),
+                        f.get("severity", "warning"), f.get("fingerprint", "")) for f in data.get("findings", [])]
+    return Report(
+        tool_version=data.get("tool", {}).get("version", ""), root=data.get("root", ""), commit=data.get("commit"),
+        level=int(data["level"]), stages=stages, practices=practices,
+        diagnostics=[Diagnostic(d["path"], d.get("message", "")) for d in data.get("diagnostics", [])],
+        findings=findings, history=data.get("history", {}), model=data.get("model", ""),
+        delta=data.get("delta"), policy=data.get("policy"), repo_prefix=data.get("repo_prefix", ""))
