@@ -13,7 +13,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-NOT_LITERAL = "<expr>"
+class _NotLiteral:
+    """The value of an argument that is not a literal (a name, a call, an expression).
+
+    A singleton that stays one across processes (it pickles by name), and not a `str`, so
+    `isinstance(value, str)` means a real string literal."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<expr>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:
+        return "NOT_LITERAL"
+
+
+NOT_LITERAL = _NotLiteral()
 TEXT_MIN_CHARS = 16
 TEXT_MAX_CHARS = 4000
 PATHLIKE = re.compile(

@@ -1,0 +1,43 @@
+"""The same input gives byte-identical JSON, whatever the number of worker processes."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mlscan.facts.indexing import PARALLEL_MIN_BYTES
+
+SERVE = '''import logging
+from fastapi import FastAPI
+from src.features import preprocess
+app = FastAPI()
+log = logging.getLogger("payloads")
+
+
+@app.post("/predict")
+def predict(row: dict):
+    y = MODEL.predict(preprocess(row))
+    log.info("payload %s", {"input": row, "prediction": y})  # a non-literal argument with no names
+    return {"y": y}
+'''
+# large enough to be indexed in worker processes, cheap to parse
+FILLER = 'def helper(x):\n    return compute(x)\n\n\nTABLE = """\n' + "0123456789abcdef\n" * 5000 + '"""\n'
+
+
+def test_parallel_and_serial_indexing_give_identical_reports(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "__init__.py").write_text("")
+    (tmp_path / "src" / "features.py").write_text("def preprocess(row):\n    return row\n")
+    (tmp_path / "serve.py").write_text(SERVE)
+    (tmp_path / "train.py").write_text("import numpy as np\nfrom sklearn.svm import SVC\nfrom src.features import preprocess\n"
+                                       "np.random.seed(0)\nSVC().fit(preprocess(np.random.rand(4, 2)), [0, 1, 0, 1])\n")
+    (tmp_path / "pkg").mkdir()
+    for i in range(max(60, PARALLEL_MIN_BYTES // len(FILLER) + 2)):
+        (tmp_path / "pkg" / f"m{i:03d}.py").write_text(FILLER)
+
+    def scan(jobs: str) -> str:
+        return subprocess.run([sys.executable, "-m", "mlscan", "scan", str(tmp_path), "--format", "json",
+                               "--jobs", jobs], capture_output=True, text=True, check=True).stdout
+    serial, parallel = scan("1"), scan("2")
+    assert serial == parallel
+    assert '"serving logs requests/predictions' in serial
