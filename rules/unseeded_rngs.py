@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Dict, Set, Tuple
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import ALL, consumed_family, covers, seeded_family
+from mlscan.rules._seeding import consumed_family, covers, seeded_family
 
 
 class UnseededRandomness(Rule):

@@ -5,7 +5,7 @@ reconstruction: the paper's Appendix A table did not survive, so the level defin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 

@@ -14,10 +14,8 @@ The install step is replaced by one that points at the mlscan under test, except
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 

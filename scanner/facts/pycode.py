@@ -312,8 +312,8 @@ class _Indexer(ast.NodeVisitor):
 
     def generic_visit(self, node: ast.AST) -> None:
         skip = _LEAVES
-        for field in node._fields:
-            value = getattr(node, field, None)
+        for name in node._fields:
+            value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
                     if isinstance(item, ast.AST) and type(item) not in skip:

@@ -10,11 +10,9 @@ as the library name (`mlflow.log_metric`, `wandb.log`, `torch.utils.tensorboard.
 """
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
-from mlscan.facts.pycode import NOT_LITERAL, CodeIndex, _literal
+from mlscan.facts.pycode import CodeIndex
 
 if TYPE_CHECKING:
     from mlscan.facts.graph import CodeGraph
