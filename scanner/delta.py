@@ -279,6 +279,19 @@ def direction(before: str, after: str) -> int:
     return 0
 
 
+def still_blocked(head: Report, practices: Sequence[Dict[str, Any]]) -> str:
+    """Why an improved practice did not move its stage: what that stage's next level still needs."""
+    improved = [p for p in practices if direction(p["from"], p["to"]) > 0]
+    parts = []
+    for stage_id in sorted({p["stage"] for p in improved}):
+        stage = head.stage(stage_id)
+        if stage is None or stage.level is None or not stage.next_steps:
+            continue
+        needs = ", ".join(n.practice.replace("-", " ") for n in stage.next_steps[:3])
+        parts.append(f"{stage.name} stays at level {stage.level} until it also has {needs}")
+    return "; ".join(parts)
+
+
 def summarise(base: Report, head: Report, stages: Sequence[Dict[str, Any]],
               practices: Sequence[Dict[str, Any]]) -> List[str]:
     """The verdict, one sentence per changed stage (raises first), then the overall level."""
@@ -307,6 +320,9 @@ def summarise(base: Report, head: Report, stages: Sequence[Dict[str, Any]],
         if practices:
             lines.append("Practices changed: " + ", ".join(change_phrase(p["id"], p["from"], p["to"])
                                                           for p in practices))
+            held = still_blocked(head, practices)
+            if held:
+                lines.append(held)
     if base.level != head.level:
         verb = "rises" if head.level > base.level else "falls"
         lines.append(f"Overall maturity level {verb} from {base.level} to {head.level}")
