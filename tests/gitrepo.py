@@ -297,3 +297,17 @@ def run_mlscan(args: Sequence[Union[str, Path]], cwd: Optional[Union[str, Path]]
                           capture_output=True, text=True, encoding="utf-8", errors="replace",
                           timeout=timeout, stdin=subprocess.DEVNULL)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+# A maturity model where the train stage depends on seed control alone, so that the seed-added
+# story raises train whatever the detectors of other practices decide.
+SEED_MODEL = """\
+name: seed-only
+stages:
+  - id: train
+    levels:
+      2: {seed-control: partial}
+      3: {seed-control: present}
+overall:
+  method: min
+"""

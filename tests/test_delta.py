@@ -8,7 +8,7 @@ from typing import Dict, Tuple
 
 import pytest
 
-from gitrepo import GitRepo, copy_fixture, make_fixture_repo, run_mlscan
+from gitrepo import SEED_MODEL, GitRepo, copy_fixture, make_fixture_repo, run_mlscan
 from mlscan import delta as delta_mod
 from mlscan.config import Config
 from mlscan.errors import UsageError
@@ -42,18 +42,6 @@ def full_snapshot(root: Path) -> Dict[str, Tuple[str, object]]:
     return out
 
 
-# A maturity model where the train stage depends on seed control alone, so that the seed-added
-# story raises train whatever the detectors of other practices (still being written) decide.
-SEED_MODEL = """\
-name: seed-only
-stages:
-  - id: train
-    levels:
-      2: {seed-control: partial}
-      3: {seed-control: present}
-overall:
-  method: min
-"""
 
 
 @pytest.fixture

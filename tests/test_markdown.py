@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gitrepo import make_fixture_repo, run_mlscan
+from gitrepo import SEED_MODEL, make_fixture_repo, run_mlscan
 from mlscan.report.markdown import MARKER, MAX_CHARS, render_markdown
 from mlscan.report.model import (EvidenceItem, NextStep, PracticeResult, Report,
                                  StageResult)
@@ -48,16 +48,6 @@ def test_without_delta_the_verdict_is_the_overall_level(scanned, name):
     assert len(md) <= MAX_CHARS
 
 
-SEED_MODEL = """\
-name: seed-only
-stages:
-  - id: train
-    levels:
-      2: {seed-control: partial}
-      3: {seed-control: present}
-overall:
-  method: min
-"""
 
 
 def test_with_delta_the_verdict_names_the_raise(seed_added, tmp_path):
