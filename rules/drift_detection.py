@@ -90,7 +90,7 @@ class DriftDetection(Rule):
     def check(self, facts):
         for idx in facts.non_test_code():
             hit = None
-            for call in idx.calls:
+            for call in facts.library_calls(idx):
                 if call.name.split(".", 1)[0].split("(", 1)[0] not in _ROOTS:
                     continue
                 tool = detector_of(call.name)

@@ -3,11 +3,11 @@ from __future__ import annotations
 import re
 
 from mlscan.facts.graph import looks_predictive
-from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._serving import NO_SERVING, has_serving, serving_manifests, serving_reach
 
-LOG_ATTRS = {"info", "debug", "warning", "warn", "error", "log", "exception", "critical"}
+# records of normal traffic; warnings and errors report problems, not payloads
+RECORD_ATTRS = {"info", "debug", "log"}
 PERSIST_ATTRS = {"execute", "executemany", "insert_one", "insert_many", "insert", "add", "add_all", "put_item",
                  "put_record", "put_records", "put_object", "send", "produce", "publish", "basic_publish", "emit",
                  "writerow", "writerows", "to_sql", "xadd", "lpush", "rpush", "log_records", "log_record",
@@ -75,10 +75,9 @@ class PayloadsCaptured(Rule):
             yield self.found("not-applicable", ".", None, NO_SERVING)
             return
         graph = facts.graph
-        file_logging = any(c.name.startswith(FILE_HANDLERS) or any(b.startswith("logging.Handler") for d in i.defs.values() for b in d.bases)
-                           for i in facts.non_test_code() for c in i.calls)
-        file_logging = file_logging or any(b.startswith(("logging.Handler", "logging.StreamHandler")) for i in facts.non_test_code()
-                                           for d in i.defs.values() for b in d.bases)
+        reach = serving_reach(facts)
+        served_files = {n.split(":", 2)[1] for nodes in reach.values() for n in nodes}
+        file_logging = _persisting_log_handler(facts, served_files)
         best = None
         serving_files = {ep.path for ep in graph.serving_endpoints}
         serving_dirs = {f.rsplit("/", 1)[0] if "/" in f else "" for f in serving_files}
@@ -93,8 +92,8 @@ class PayloadsCaptured(Rule):
                 if _persists(call):
                     best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
                     break
-                if call.attr in LOG_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")) \
-                        and not _fixed_text(call):
+                if call.attr in RECORD_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")) \
+                        and (call.arg_names or _structured_record(idx, call)):
                     structured = _structured_record(idx, call) and call.name.split(".")[:2] != ["logging", call.attr]
                     level = "supports" if file_logging or structured else "partial"
                     where = "to a log handler that persists it" if file_logging else \
@@ -117,9 +116,17 @@ def _serving_side(path: str, files, dirs) -> bool:
     return bool(SERVING_SIDE.search(path))
 
 
-def _fixed_text(call) -> bool:
-    """A log call whose arguments are all literals says nothing about the request."""
-    return all(a is not NOT_LITERAL for a in call.args) and not call.kwargs and not call.refs
+def _persisting_log_handler(facts, files) -> bool:
+    """A file/remote log handler (or a custom logging.Handler) configured in the serving app's code."""
+    for path in sorted(files):
+        idx = facts.code.get(path)
+        if idx is None:
+            continue
+        if any(c.name.startswith(FILE_HANDLERS) for c in idx.calls):
+            return True
+        if any(b.startswith(("logging.Handler", "logging.StreamHandler")) for d in idx.defs.values() for b in d.bases):
+            return True
+    return False
 
 
 def _structured_record(idx, call) -> bool:

@@ -88,7 +88,7 @@ class DataValidationSuite(Rule):
         for idx in [facts.code[p] for p in sorted(facts.code)]:
             first = None
             tools = []
-            for call in idx.calls:
+            for call in facts.library_calls(idx):
                 tool = library_of(call.name)
                 if tool is None and uses_ge and call.attr.startswith("expect_") and len(call.attr) > 12:
                     tool = "Great Expectations"

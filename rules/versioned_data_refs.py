@@ -27,6 +27,9 @@ class VersionedDataReferences(Rule):
         Example({"train.py": "from datasets import load_dataset\n"
                              "ds = load_dataset('imdb', revision='e6281661ce1c48d982bc483cf8a173c1bbeb5d31')\n"}, "present"),
         Example({"train.py": "from datasets import load_dataset\nds = load_dataset('imdb')\n"}, "absent"),
+        Example({"train.py": "from huggingface_hub import hf_hub_download\n\ndef weights(rev):\n"
+                             "    return hf_hub_download('org/model', 'model_index.json', revision=rev)\n"}, "absent",
+                "a model file at a revision chosen at run time is not a pinned dataset"),
     )
 
     def check(self, facts):
@@ -39,8 +42,9 @@ class VersionedDataReferences(Rule):
             key = REVISION_LOADERS.get(name)
             if key:
                 rev = call.kwarg(key)
-                if rev not in (None, "main", "master", "latest", "HEAD"):
-                    yield self.found("supports", idx.path, call.line, f"{name} reads data at a pinned {key}=")
+                model_repo = name.startswith("huggingface_hub") and call.kwarg("repo_type") != "dataset"
+                if isinstance(rev, str) and rev not in ("main", "master", "latest", "HEAD") and not model_repo:
+                    yield self.found("supports", idx.path, call.line, f"{name} reads data at the pinned {key}={rev!r}")
             elif name.endswith("log_input") and name.startswith("mlflow"):
                 yield self.found("supports", idx.path, call.line, "the dataset is logged to MLflow with the run")
             elif name.startswith("wandb") and name.endswith("Artifact") and call.kwarg("type", call.args[1] if len(call.args) > 1 else None) in ("dataset", "data", "raw_data"):

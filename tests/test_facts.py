@@ -224,3 +224,18 @@ def test_top_level_script_and_ci_entry_points(tmp_path: Path):
     graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
     kinds = {(ep.kind, ep.path) for ep in graph.entry_points}
     assert ("script", "train.py") in kinds and ("ci", ".github/workflows/ci.yml") in kinds
+
+
+def test_ci_steps_with_the_same_text_get_their_own_lines(tmp_path: Path):
+    wf = tmp_path / ".github/workflows/t.yml"
+    wf.parent.mkdir(parents=True)
+    wf.write_text("on: push\njobs:\n  linux:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pytest\n"
+                  "  mac:\n    runs-on: macos-latest\n    steps:\n      - run: pytest\n")
+    jobs = {j.name: j for j in Facts(tmp_path).ci_jobs}
+    assert (jobs["linux"].line, jobs["linux"].steps[0].line) == (3, 6)
+    assert (jobs["mac"].line, jobs["mac"].steps[0].line) == (7, 10)
+
+
+def test_comparison_operands_are_always_strings():
+    ix = index_source("g.py", "assert loss < base / 1.03\nif f(x)[0] > y.z:\n    raise SystemExit\n")
+    assert all(isinstance(o, str) for c in ix.comparisons for o in c.operands)

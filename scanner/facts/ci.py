@@ -66,7 +66,8 @@ def _script_text(value: Any) -> str:
     return ""
 
 
-def parse_ci(path: str, system: str, docs: List[Any], text: str, line_of: Callable[[str], int]) -> List[CIJob]:
+def parse_ci(path: str, system: str, docs: List[Any], text: str, line_of: Callable[..., int]) -> List[CIJob]:
+    """`line_of(needle, after=N)` finds a needle's line at or after line N of the file."""
     if system == "jenkins":
         return _parse_jenkins(path, text)
     jobs: List[CIJob] = []
@@ -117,10 +118,11 @@ def _parse_github(path: str, doc: Dict[str, Any], line_of) -> List[CIJob]:
     else:
         triggers = ()
     jobs = []
+    jobs_line = line_of("jobs:")
     for name, job in (doc.get("jobs") or {}).items():
         if not isinstance(job, dict):
             continue
-        j = CIJob(path, "github", str(name), line_of(f"{name}:"), triggers=triggers,
+        j = CIJob(path, "github", str(name), line_of(f"{name}:", after=jobs_line), triggers=triggers,
                   may_fail=job.get("continue-on-error") is True)
         if isinstance(job.get("uses"), str):  # reusable workflow call
             j.steps.append(CIStep(j.line, "", uses=job["uses"]))
@@ -130,7 +132,7 @@ def _parse_github(path: str, doc: Dict[str, Any], line_of) -> List[CIJob]:
             run = step.get("run") if isinstance(step.get("run"), str) else ""
             uses = step.get("uses") if isinstance(step.get("uses"), str) else ""
             anchor = (run.strip().splitlines() or [""])[0] if run else uses
-            j.steps.append(CIStep(line_of(anchor) if anchor else j.line, run, uses,
+            j.steps.append(CIStep(line_of(anchor, after=j.line) if anchor else j.line, run, uses,
                                   step.get("continue-on-error") is True or _swallows_failure(run),
                                   str(step.get("name", ""))))
         jobs.append(j)
@@ -147,7 +149,7 @@ def _parse_generic_jobs(path: str, system: str, jobs_map: Any, line_of, fail_key
         j = CIJob(path, system, str(name), line_of(f"{name}:"), may_fail=bool(fail_key and job.get(fail_key) is True))
         script = _script_text_deep(job)
         for chunk in [s for s in script.splitlines() if s.strip()]:
-            j.steps.append(CIStep(line_of(chunk.strip()), chunk, may_fail=_swallows_failure(chunk)))
+            j.steps.append(CIStep(line_of(chunk.strip(), after=j.line), chunk, may_fail=_swallows_failure(chunk)))
         jobs.append(j)
     return jobs
 

@@ -504,9 +504,10 @@ class CodeGraph:
     def training_entry_points(self) -> List[EntryPoint]:
         out = []
         seen_targets: Set[str] = set()
+        from mlscan.facts.repo import is_test_path
         for ep in self.entry_points:
-            if ep.kind == "serve" or ep.target in seen_targets:
-                continue
+            if ep.kind == "serve" or ep.target in seen_targets or is_test_path(ep.target.split(":", 2)[1]):
+                continue  # a test that trains a toy model is not the project's training
             if self.training_call_nodes & self.reachable(ep.node):
                 seen_targets.add(ep.target)
                 out.append(ep)

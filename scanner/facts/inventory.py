@@ -213,10 +213,11 @@ class Inventory:
         entry = self._by_path.get(rel)
         if entry is None:
             return None
-        if entry.size > MAX_TEXT_BYTES:
+        limit = MAX_TEXT_BYTES * 4 if rel.endswith(".ipynb") else MAX_TEXT_BYTES  # notebooks carry outputs
+        if entry.size > limit:
             self.skipped_large.add(rel)
             self.diagnostics.append(Diagnostic(
-                rel, f"{what} is {entry.size // 1024} KiB, over the {MAX_TEXT_BYTES // 1024} KiB limit; not parsed"))
+                rel, f"{what} is {entry.size // 1024} KiB, over the {limit // 1024} KiB limit; not parsed"))
             return None
         try:
             data = (self.root / rel).read_bytes()

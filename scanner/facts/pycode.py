@@ -45,6 +45,7 @@ class CallSite(NamedTuple):
     args: Tuple[Any, ...]        # literal positional args, NOT_LITERAL otherwise
     kwargs: Tuple[Tuple[str, Any], ...]  # (keyword, literal or NOT_LITERAL); "**" for **kw
     refs: Tuple[str, ...] = ()   # resolved names passed as arguments (callbacks)
+    arg_names: Tuple[str, ...] = ()  # identifiers the arguments use, in displays and f-strings too
 
     def kwarg(self, key: str, default: Any = None) -> Any:
         for k, v in self.kwargs:
@@ -503,13 +504,15 @@ class _Indexer(ast.NodeVisitor):
             args = tuple(_literal(a) for a in node.args[:8])
             kwargs = tuple((k.arg or "**", _literal(k.value)) for k in node.keywords)
             refs = []
+            arg_names: List[str] = []
             for a in (*node.args, *(k.value for k in node.keywords)):
                 if isinstance(a, (ast.Name, ast.Attribute)):
                     r = self.dotted(a, self.scope)
                     if r:
                         refs.append(r)
+                _identifiers(a, arg_names)
             self.index.calls.append(CallSite(name, node.lineno, self.scope.qualname or self.toplevel,
-                                             args, kwargs, tuple(refs)))
+                                             args, kwargs, tuple(refs), tuple(dict.fromkeys(arg_names))))
         self.generic_visit(node)
 
     def _record_assignment(self, target: ast.AST, value: Optional[ast.AST], line: int) -> None:
@@ -560,6 +563,27 @@ class _Indexer(ast.NodeVisitor):
             self.index.texts.append((v[:TEXT_MAX_CHARS], node.lineno))
 
 
+_DISPLAYS = (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.JoinedStr, ast.FormattedValue, ast.Starred)
+
+
+def _identifiers(node: ast.AST, out: List[str], budget: int = 24) -> int:
+    """Plain identifiers an argument uses: the name itself, an attribute's base, and names inside
+    dict/list displays and f-strings (not inside nested calls, which are calls of their own)."""
+    if budget <= 0:
+        return 0
+    if isinstance(node, ast.Name):
+        out.append(node.id)
+        return budget - 1
+    if isinstance(node, ast.Attribute):
+        return _identifiers(node.value, out, budget - 1)
+    if isinstance(node, ast.Subscript):
+        return _identifiers(node.value, out, budget - 1)
+    if isinstance(node, _DISPLAYS):
+        for child in ast.iter_child_nodes(node):
+            budget = _identifiers(child, out, budget - 1)
+    return budget
+
+
 def _source_label(node: ast.AST) -> str:
     """A short textual label for an operand: `metrics['auc']`, `self.best_score`, `len(x)`."""
     if isinstance(node, ast.Name):
@@ -571,7 +595,7 @@ def _source_label(node: ast.AST) -> str:
         return f"{_source_label(node.value)}[{key!r}]" if key is not NOT_LITERAL else f"{_source_label(node.value)}[]"
     if isinstance(node, ast.Call):
         return f"{_source_label(node.func)}()"
-    return NOT_LITERAL
+    return f"<{type(node).__name__}>"  # an expression: always a string, e.g. "<BinOp>"
 
 
 def _fails(body: List[ast.stmt]) -> bool:

@@ -32,10 +32,14 @@ class ScanOptions:
 
 
 def is_test_path(path: str) -> bool:
+    """Test code: test-named files, and files in test folders, except inside a `src/` layout, where
+    a `tests` or `testing` package is library code (a test DSL, testing helpers)."""
     p = PurePosixPath(path)
     name = p.name
     if name.startswith("test_") or name.endswith(("_test.py", "_tests.py")) or name in ("conftest.py", "tests.py"):
         return True
+    if p.parts and p.parts[0] == "src":
+        return False
     return any(part.lower() in TEST_DIRS for part in p.parts[:-1])
 
 
@@ -69,15 +73,24 @@ class Facts:
     def text(self, path: str) -> Optional[str]:
         return self.inventory.read_text(path)
 
-    def line_of(self, path: str, needle: str, regex: bool = False) -> int:
-        """First line of `path` containing `needle` (1 if not found): positions evidence in text files."""
+    def line_of(self, path: str, needle: str, regex: bool = False, after: int = 0) -> int:
+        """First line of `path` containing `needle`, at or after line `after` (1 if not found):
+        positions evidence in text files."""
         text = self.text(path)
         if not text or not needle:
             return 1
+        start = 0
+        if after > 1:
+            start = -1
+            for _ in range(after - 1):
+                start = text.find("\n", start + 1)
+                if start < 0:
+                    return 1
+            start += 1
         if regex:
-            m = re.search(needle, text, re.M)
+            m = re.compile(needle, re.M).search(text, start)
             return text.count("\n", 0, m.start()) + 1 if m else 1
-        pos = text.find(needle)
+        pos = text.find(needle, start)
         return text.count("\n", 0, pos) + 1 if pos >= 0 else 1
 
     # ---- code -------------------------------------------------------------------------------
@@ -234,7 +247,7 @@ class Facts:
             if system != "jenkins":
                 doc = self.config(f.path)
                 docs = doc.docs if doc else []
-            jobs.extend(parse_ci(f.path, system, docs, text, lambda s, p=f.path: self.line_of(p, s)))
+            jobs.extend(parse_ci(f.path, system, docs, text, lambda s, after=0, p=f.path: self.line_of(p, s, after=after)))
         return jobs
 
     @cached_property
@@ -267,6 +280,25 @@ class Facts:
     def graph(self):
         from mlscan.facts.graph import CodeGraph
         return CodeGraph(self)
+
+    @cached_property
+    def own_packages(self) -> Set[str]:
+        """Top-level import names the repo itself provides (`src/evidently/__init__.py` -> evidently):
+        calls into them are the repo's own code, not use of a library of that name."""
+        names: Set[str] = set()
+        inits = {f.path.rsplit("/", 1)[0] for f in self.files if f.name == "__init__.py" and "/" in f.path}
+        for pkg in inits:
+            parts = pkg.split("/")
+            for i in range(len(parts)):
+                if "/".join(parts[: i + 1]) in inits:
+                    names.add(parts[i])
+                    break
+        return names
+
+    def library_calls(self, idx: CodeIndex) -> List[CallSite]:
+        """The calls of one file into code that is not the repo's own."""
+        own = self.own_packages
+        return [c for c in idx.calls if c.name.split(".", 1)[0] not in own]
 
     def memo(self, key: str, compute):
         """Per-scan memo for derived values that several rules ask for."""
