@@ -8,7 +8,7 @@ from mlscan.facts.configs import command_targets
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._tests import ml_tests_exist
 
-TEST_CMD = re.compile(r"(?<![\w/.-])(pytest|py\.test|tox|nox|nosetests|nose2|ward)(?![\w.-])|"
+TEST_CMD = re.compile(r"(?<![\w/.-])(pytest|py\.test|tox|nox|nosetests|nose2|ward|behave)(?![\w.-])|"
                       r"-m\s+(pytest|unittest)\b|\bsetup\.py\s+test\b|\bhatch\s+(run\s+)?test|"
                       r"\b(make|just|invoke|task|poe|(pixi|pdm|hatch|rye|uv|poetry)\s+run)\s+(-\S+\s+)*"
                       r"(test|tests|check|unit[-_]?tests?|integration[-_]?tests?|coverage)\b")
@@ -94,6 +94,8 @@ class CIRunsChecks(Rule):
             manual = job.system == "github" and bool(job.triggers) and set(job.triggers) <= MANUAL_TRIGGERS
             for step in job.steps:
                 if step.uses and not step.run and ".github/workflows/" in step.uses and step.line == job.line:
+                    if step.uses.startswith("./") and facts.exists(step.uses[2:].split("@", 1)[0]):
+                        continue  # a workflow of this repo: its own jobs are read and judged as well
                     others.append((job.path, job.line, f"job {job.name} calls the reusable workflow {step.uses}, "
                                                        "whose steps are not in this repo"))
                     continue
