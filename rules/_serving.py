@@ -8,9 +8,24 @@ from mlscan.facts.graph import CODE_PREFIXES
 
 SERVING_KINDS = {"InferenceService": "KServe", "SeldonDeployment": "Seldon", "InferenceGraph": "KServe",
                  "ServingRuntime": "KServe", "Endpoint": "", "EndpointConfig": ""}
-FEATURE_WORDS = re.compile(r"(?i)(preproc|pre_proc|process|transform|feature|featur|stem|token|encode|encod|normali|"
-                           r"clean|prepar|letterbox|scale|scaler|vectori|collate|datamodule|augment|resize|impute|"
-                           r"pipeline|embed)")
+FEATURE_TOKENS = re.compile(
+    r"(pre)?process(es|ed|ing|or|ors)?|transform(s|ed|er|ers|ation)?|features?|featuri[sz]e[rd]?|featuri[sz]ation|"
+    r"stem|tokeni[sz](e|er|ers|ation)|encode[rs]?|encoding|normali[sz](e|er|ation)|clean(er|ing)?|prepare|preparation|"
+    r"letterbox|scaler?s?|scaling|vectori[sz]e[rs]?|collate|augment(s|ation|er)?|resize[rd]?|imputer?|pipeline|"
+    r"embed(ding)?s?|datamodule")
+
+
+class _FeatureWords:
+    """Whole identifier words that name preprocessing (`clean_text`, `CustomPreprocessor`,
+    `letterbox`), not substrings (`_descale_pred`); also works on paths and artefact names."""
+
+    @staticmethod
+    def search(name: str) -> bool:
+        words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+        return any(FEATURE_TOKENS.fullmatch(w) for w in re.split(r"[^a-z0-9]+", words) if w)
+
+
+FEATURE_WORDS = _FeatureWords()
 
 
 def serving_manifests(facts) -> List[Tuple[str, int, str, dict]]:

@@ -239,3 +239,12 @@ def test_ci_steps_with_the_same_text_get_their_own_lines(tmp_path: Path):
 def test_comparison_operands_are_always_strings():
     ix = index_source("g.py", "assert loss < base / 1.03\nif f(x)[0] > y.z:\n    raise SystemExit\n")
     assert all(isinstance(o, str) for c in ix.comparisons for o in c.operands)
+
+
+def test_pipeline_framework_nodes_are_entry_points(tmp_path: Path):
+    (tmp_path / "nodes.py").write_text("from sklearn.svm import SVC\n\ndef train_model(X, y):\n    return SVC().fit(X, y)\n")
+    (tmp_path / "pipeline.py").write_text("from kedro.pipeline import Pipeline, node\nfrom nodes import train_model\n\n"
+                                          "def create_pipeline():\n"
+                                          "    return Pipeline([node(train_model, ['X', 'y'], 'model')])\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert [(ep.kind, ep.target) for ep in graph.training_entry_points] == [("pipeline", "def:nodes.py:train_model")]

@@ -374,6 +374,31 @@ class CodeGraph:
                 self._add_entry("shell", path, line, tgt, f"{path}: {cmd[:60]}")
         for ep in self.serving_endpoints:
             self._add_entry("serve", ep.path, ep.line, ep.handler, ep.label)
+        self._add_framework_tasks()
+
+    def _add_framework_tasks(self) -> None:
+        """Functions a pipeline framework runs: Kedro `node(func, ...)`, Airflow
+        `PythonOperator(python_callable=func)`, and DAG files, which the scheduler executes."""
+        from mlscan.facts.repo import is_test_path
+        for path in sorted(self.code):
+            if is_test_path(path):
+                continue
+            idx = self.code[path]
+            dag_file = False
+            for call in idx.calls:
+                name = call.name
+                if name.startswith("kedro.pipeline") and call.attr in ("node", "Node") and call.refs:
+                    target = self.resolve_name(path, call.refs[0])
+                    self._add_entry("pipeline", path, call.line, target, f"Kedro node {call.refs[0].rsplit('.', 1)[-1]}")
+                elif name.startswith("airflow") and call.attr.endswith("Operator") and call.has_kwarg("python_callable"):
+                    for ref in call.refs:
+                        target = self.resolve_name(path, ref)
+                        if target and target.startswith("def:"):
+                            self._add_entry("pipeline", path, call.line, target, f"Airflow task {ref.rsplit('.', 1)[-1]}")
+                elif name in ("airflow.DAG", "airflow.models.DAG", "airflow.models.dag.DAG", "airflow.decorators.dag"):
+                    dag_file = True
+            if dag_file:
+                self._add_entry("pipeline", path, 1, f"mod:{path}", f"Airflow DAG {path}")
 
     def _is_top_level_script(self, path: str, idx: CodeIndex) -> bool:
         """A module that does its work at import time and that no other module imports."""
