@@ -107,9 +107,23 @@ class HyperparametersInConfigFiles(Rule):
                         "cfg = yaml.safe_load(open('config.yaml'))\n"
                         "RandomForestClassifier().fit([[0], [1]], [0, 1])\n",
         }, "partial", "one hyperparameter among paths", fires=True),
+        Example({
+            "conf/base/parameters.yml": "model_options:\n  test_size: 0.2\n  n_estimators: 100\n",
+            "src/proj/pipeline.py": "from kedro.pipeline import Pipeline, node\nfrom .nodes import train\n\n"
+                                    "def create_pipeline():\n"
+                                    "    return Pipeline([node(train, ['X', 'params:model_options'], 'model')])\n",
+            "src/proj/nodes.py": "from sklearn.ensemble import RandomForestClassifier\n\n"
+                                 "def train(X, options):\n    return RandomForestClassifier(**options).fit(X, X)\n",
+        }, "present", "Kedro parameters", fires=True),
     )
 
     def check(self, facts):
+        for idx, call in facts.calls(facts.non_test_code()):
+            kedro_params = _kedro_parameters(facts, call.name, call)
+            if kedro_params:
+                yield self.found("supports", idx.path, call.line,
+                                 f"a Kedro node reads {kedro_params[0]} from the project's parameters files")
+                return
         graph = facts.graph
         nodes = training_code_nodes(facts)
         code_paths = sorted({n.split(":")[1] for n in nodes})
@@ -260,3 +274,17 @@ def _dvc_params(facts) -> Dict[str, Tuple[str, int]]:
                     if facts.exists(p):
                         out.setdefault(p, (f.path, line))
     return out
+
+
+def _kedro_parameters(facts, name: str, call) -> list:
+    """`node(func, inputs=["params:lr", ...])` backed by conf/*/parameters*.yml: Kedro's configuration."""
+    if not name.startswith("kedro.pipeline") or call.attr not in ("node", "Node"):
+        return []
+    values = [*call.args[1:2], call.kwarg("inputs")]
+    wanted = []
+    for v in values:
+        for item in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(item, str) and item.startswith("params:"):
+                wanted.append(item)
+    has_files = any(f.name.startswith("parameters") and f.suffix in (".yml", ".yaml") for f in facts.files)
+    return wanted if wanted and has_files else []
