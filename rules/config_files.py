@@ -158,29 +158,19 @@ class HyperparametersInConfigFiles(Rule):
             yield self.found(kind, path, line, msg)
 
     def _files(self, facts, code_paths: List[str], loader):
-        # where the training code names a file
-        named: Dict[str, Tuple[str, int]] = {}
-        for p in code_paths:
-            idx = facts.code.get(p)
-            for value, line in idx.strings if idx is not None else []:
-                v = value.strip().lstrip("./")
-                if v.lower().endswith((".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")):
-                    named.setdefault(v, (p, line))
-                    named.setdefault(PurePosixPath(v).name, (p, line))
         dvc_params = _dvc_params(facts)
         seen = set()
         ini = [f.path for f in facts.files if f.suffix in (".ini", ".cfg") and f.size < 256 * 1024
                and f.name not in ("setup.cfg", "tox.ini", "pytest.ini", "mypy.ini", ".flake8", ".coveragerc", "config")]
+        named = _named_config_files(facts, code_paths, set(facts.config_files) | set(ini))
         for path in list(facts.config_files) + ini:
             if not _is_candidate(path) or path in facts.ci_files:
                 continue
-            name = PurePosixPath(path).name
             via: Optional[Tuple[str, int, str]] = None
             if path in dvc_params:
                 via = (dvc_params[path][0], dvc_params[path][1], "declares as stage params")
             else:
-                hit = named.get(path) or next((named[k] for k in named if "/" in k and path.endswith("/" + k)), None) \
-                      or named.get(name)
+                hit = named.get(path)
                 if hit:
                     via = (hit[0], hit[1], "reads")
                 elif loader and CONFIGISH.search(path):
@@ -288,3 +278,28 @@ def _kedro_parameters(facts, name: str, call) -> list:
                 wanted.append(item)
     has_files = any(f.name.startswith("parameters") and f.suffix in (".yml", ".yaml") for f in facts.files)
     return wanted if wanted and has_files else []
+
+
+def _named_config_files(facts, code_paths: List[str], config_paths) -> Dict[str, Tuple[str, int]]:
+    """Config file -> (code file, line) where training code names it: the path as written from the
+    repo root, else relative to the code's folder or one of its ancestors (projects in subfolders run
+    from their own root); a bare file name only when exactly one config file has that name."""
+    by_name: Dict[str, List[str]] = {}
+    for c in config_paths:
+        by_name.setdefault(PurePosixPath(c).name, []).append(c)
+    named: Dict[str, Tuple[str, int]] = {}
+    for p in code_paths:
+        idx = facts.code.get(p)
+        parents = [str(a) for a in PurePosixPath(p).parents if str(a) != "."]
+        for value, line in idx.strings if idx is not None else []:
+            v = value.strip()
+            while v.startswith("./"):
+                v = v[2:]
+            if not v.lower().endswith((".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")) or v.startswith("/"):
+                continue
+            found = next((c for c in [v, *(f"{a}/{v}" for a in parents)] if c in config_paths), None)
+            if found is None and "/" not in v and len(by_name.get(v, ())) == 1:
+                found = by_name[v][0]
+            if found is not None:
+                named.setdefault(found, (p, line))
+    return named
