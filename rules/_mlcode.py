@@ -244,17 +244,14 @@ def first_line(facts: "Facts", path: str, *needles: str) -> int:
 
 
 def flatten_keys(data: object, limit: int = 4000) -> List[str]:
-    """Every mapping key in a parsed config document, nested ones included."""
+    """Every mapping key in a parsed config document, nested ones included (bounded)."""
+    from mlscan.facts.configs import walk
     out: List[str] = []
-    stack = [data]
-    while stack and len(out) < limit:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for k, v in node.items():
-                out.append(str(k))
-                stack.append(v)
-        elif isinstance(node, list):
-            stack.extend(node[:200])
+    for key, _ in walk(data):
+        if key is not None:
+            out.append(str(key))
+            if len(out) >= limit:
+                break
     return out
 
 

@@ -4,6 +4,8 @@ whether a job is manual or scheduled, which Dockerfiles and compose services run
 and whether a command starts a model server or trains. Pure functions over `Facts`."""
 from __future__ import annotations
 
+from mlscan.facts.configs import strip_dot_slash
+
 import re
 import shlex
 from dataclasses import dataclass
@@ -85,7 +87,7 @@ def script_lines(facts, ref: str, near: str = "") -> List[Tuple[str, int, str]]:
         c = str(PurePosixPath(c))
         if c in index:
             return index[c]
-    tails = [p for p in index if p.endswith("/" + raw.lstrip("./")) or PurePosixPath(p).name == PurePosixPath(raw).name]
+    tails = [p for p in index if p.endswith("/" + strip_dot_slash(raw)) or PurePosixPath(p).name == PurePosixPath(raw).name]
     return index[tails[0]] if len(tails) == 1 else []
 
 
@@ -165,8 +167,8 @@ def job_schedule(facts, job) -> Optional[str]:
         doc = facts.config(job.path)
         data = doc.data if doc and isinstance(doc.data, dict) else {}
         on = data.get("on", data.get(True))
-        crons = [c.get("cron") for c in (on.get("schedule") or [])] if isinstance(on, dict) and \
-            isinstance(on.get("schedule"), list) else []
+        crons = [c.get("cron") for c in (on.get("schedule") or []) if isinstance(c, dict)] \
+            if isinstance(on, dict) and isinstance(on.get("schedule"), list) else []
         crons = [c for c in crons if isinstance(c, str)]
         return f"cron {crons[0]!r}" if crons else "a schedule"
     raw = raw_job(facts, job)
@@ -191,7 +193,8 @@ def job_schedule(facts, job) -> Optional[str]:
             if not isinstance(wf, dict):
                 continue
             trig = wf.get("triggers") or []
-            jobs = [j if isinstance(j, str) else next(iter(j), "") for j in wf.get("jobs") or []]
+            listed = wf.get("jobs") if isinstance(wf.get("jobs"), list) else []
+            jobs = [j if isinstance(j, str) else next(iter(j), "") if isinstance(j, dict) else "" for j in listed]
             if job.name in jobs and any(isinstance(t, dict) and "schedule" in t for t in trig):
                 return "a CircleCI scheduled workflow"
     return None
@@ -381,7 +384,7 @@ IMAGE_PUSH = re.compile(r"\b(docker|podman|buildah)\s+(image\s+)?push\b|\bdocker
                         r"\bdocker[\s-]compose\s+(-f\s+\S+\s+)*push\b|\bgcloud\s+builds\s+submit\b|\baz\s+acr\s+build\b|"
                         r"\bskaffold\s+build\b|\bjib:build\b|\bko\s+build\b|\bcog\s+push\b|\btruss\s+push\b|\bbentoml\s+push\b")
 ROLLOUT = re.compile(
-    r"\bkubectl\s+(-\S+\s+(\S+\s+)?)*(apply|rollout|set\s+image|create|replace|patch)\b|\bhelm(file)?\s+(-\S+\s+)*(upgrade|install|apply|sync)\b|"
+    r"\bkubectl\s+(-\S+\s+([^-\s]\S*\s+)?)*(apply|rollout|set\s+image|create|replace|patch)\b|\bhelm(file)?\s+(-\S+\s+)*(upgrade|install|apply|sync)\b|"
     r"\bkustomize\s+build\b[^\n]*\|\s*kubectl\b|\bargocd\s+app\s+(sync|set|create)\b|\bflux\s+reconcile\b|"
     r"\bgcloud\s+(beta\s+)?(run\s+(deploy|services\s+update)|app\s+deploy|functions\s+deploy|ai\s+endpoints\s+deploy-model|"
     r"ai-platform\s+versions\s+create|container\s+clusters\s+get-credentials[^\n]*&&[^\n]*kubectl)\b|"

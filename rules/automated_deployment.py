@@ -119,7 +119,8 @@ class DeploymentAutomated(Rule):
         for doc in facts.yaml_docs():
             for d in doc.mappings():
                 api = str(d.get("apiVersion", "")).split("/")[0]
-                label = GITOPS.get((api, d.get("kind")))
+                kind = d.get("kind")
+                label = GITOPS.get((api, kind)) if isinstance(kind, str) else None
                 if label:
                     strong = True
                     yield self.found("supports", doc.path, facts.line_of(doc.path, f"kind: {d.get('kind')}"),

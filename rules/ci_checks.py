@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from mlscan.facts.configs import strip_dot_slash
+
 import re
 from pathlib import PurePosixPath
 from typing import List, Optional, Set, Tuple
@@ -148,7 +150,7 @@ class CIRunsChecks(Rule):
             if m:
                 return "tests", f"runs the tests ({m.group(0).strip()})"
         for ref in FILE_REF.findall(command):
-            rel = str(PurePosixPath(ref.lstrip("./") if ref.startswith("./") else ref))
+            rel = str(PurePosixPath(strip_dot_slash(ref)))
             if facts.exists(rel) and not rel.startswith(".github/workflows/"):
                 got = self._checks(facts, graph, facts.text(rel) or "", train_targets, depth + 1)
                 if got:

@@ -42,8 +42,15 @@ def config_hyperparameters(docs) -> Set[str]:
     if len(keys) > 150 and len(found) * 20 < len(keys):
         return set()
     stack = [(d, False) for d in docs]
-    while stack and len(found) < 200:
+    seen: Set[int] = set()
+    budget = 20000  # nodes: YAML aliases can make a small file an enormous tree
+    while stack and len(found) < 200 and budget > 0:
         node, under = stack.pop()
+        budget -= 1
+        if isinstance(node, (dict, list)):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
         if isinstance(node, dict):
             for k, v in node.items():
                 sec = under or bool(HP_SECTIONS.match(str(k)))

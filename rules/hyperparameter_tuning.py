@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from mlscan.facts.configs import strip_dot_slash
+
 import re
 import shlex
 from typing import Dict, List, Optional, Tuple
@@ -184,6 +186,6 @@ def _multirun(cmd: str, hydra_apps) -> bool:
     except ValueError:
         return False
     for i, t in enumerate(tokens):
-        if t.endswith(".py") and t.lstrip("./") in hydra_apps and "-m" in tokens[i + 1:]:
+        if t.endswith(".py") and strip_dot_slash(t) in hydra_apps and "-m" in tokens[i + 1:]:
             return True
     return False

@@ -149,11 +149,6 @@ def _persists(call) -> bool:
     return name in ("json.dump",) or (call.attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
 
 
-def _has_key(node, key: str, depth: int = 0) -> bool:
-    if depth > 8:
-        return False
-    if isinstance(node, dict):
-        return key in node or any(_has_key(v, key, depth + 1) for v in node.values())
-    if isinstance(node, list):
-        return any(_has_key(v, key, depth + 1) for v in node)
-    return False
+def _has_key(node, key: str) -> bool:
+    from mlscan.facts.configs import walk
+    return any(k == key for k, _ in walk(node))

@@ -52,20 +52,6 @@ def _metric_side(op: str) -> bool:
     return True
 
 
-_SRC_CMP = re.compile(r"^\s*(?:assert|if|elif)\s+(?:not\s+)?\(?\s*(?P<l>[^<>=!]+?)\s*(?:<=|>=|<|>)\s*"
-                      r"(?P<r>[^<>=!,:#]+?)\s*\)?\s*(?:,.*)?:?\s*(?:#.*)?$")
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-
-
-def _source_operands(facts, idx, line: int):
-    """The operands as written, for a comparison whose names the index resolved to their values
-    (`acc = evaluate(m); assert acc > 0.9` is indexed as `evaluate() > 0.9`)."""
-    lines = facts.source_lines(idx.path)
-    src = lines[line - 1] if 0 < line <= len(lines) else ""
-    m = _SRC_CMP.match(src)
-    if not m:
-        return ()
-    return tuple(x for x in (m.group("l").strip(), m.group("r").strip()) if not _NUMBER.match(x))
 
 
 def gate_in(comp, written=()):
@@ -89,7 +75,7 @@ def gate_in(comp, written=()):
 def _gate(facts, idx, comp):
     if len(comp.ops) != 1 or comp.ops[0] not in ORDER:
         return None
-    return gate_in(comp) or gate_in(comp, _source_operands(facts, idx, comp.line)) or _named_floor(facts, idx, comp)
+    return gate_in(comp) or _named_floor(facts, idx, comp)
 
 
 def _named_floor(facts, idx, comp):

@@ -9,7 +9,7 @@ from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
 from mlscan.facts.repo import Facts, ScanOptions
 from mlscan.maturity import assess_stages, load_model, overall_level, practice_status
-from mlscan.report.model import Diagnostic, Finding as ReportFinding, PracticeResult, Report
+from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
 from mlscan.rulekit import Finding, all_rules
 
 Progress = Callable[[str], None]
@@ -46,8 +46,8 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None) ->
             for f in rule_cls().check(facts):
                 bucket.append(f if f.rule else Finding(f.kind, f.path, f.line, f.message, rule_cls.id))
         except Exception as exc:  # a rule bug must not sink the scan, nor pass silently
-            facts._extra_diagnostics.append(Diagnostic(".", f"rule {rule_cls.id} failed ({exc.__class__.__name__}: {exc}); "
-                                                       "its practice is reported as unknown"))
+            facts.add_diagnostic(".", f"rule {rule_cls.id} failed ({exc.__class__.__name__}: {exc}); "
+                                      "its practice is reported as unknown")
             bucket.append(Finding("inconclusive", ".", None, f"rule {rule_cls.id} failed", rule_cls.id))
     return by_practice
 

@@ -115,12 +115,12 @@ def practice_status(findings: Sequence[Finding]) -> Tuple[str, str, List[Evidenc
     if supports or partial:
         why = gaps or partial
         return "partial", _summary("partly in place", why), evidence
+    if "inconclusive" in kinds:  # before not-applicable: a rule that could not judge (or failed) must show
+        reason = next(f.message for f in findings if f.kind == "inconclusive")
+        return "unknown", reason, evidence
     if "not-applicable" in kinds:
         reason = next(f.message for f in findings if f.kind == "not-applicable")
         return "not-applicable", reason, []
-    if "inconclusive" in kinds:
-        reason = next(f.message for f in findings if f.kind == "inconclusive")
-        return "unknown", reason, evidence
     if gaps:
         return "absent", _summary("missing", gaps), evidence
     return "absent", "", evidence

@@ -34,6 +34,7 @@ def F(kind: str, msg: str = "m") -> Finding:
     (["not-applicable", "supports"], "present"),
     (["inconclusive"], "unknown"),
     (["inconclusive", "partial"], "partial"),
+    (["inconclusive", "not-applicable"], "unknown"),  # a failed rule is never hidden behind n/a
 ])
 def test_practice_status_from_findings(kinds, status):
     got, reason, evidence = practice_status([F(k) for k in kinds])

@@ -90,3 +90,34 @@ def test_scan_needs_no_network(hostile):
     r = scan(repo, prefix=("unshare", "-n"))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["schema_version"] == 1
+
+
+BOMB = "".join(f"{c}: &{c} [{', '.join(['*' + p] * 10) if p else ', '.join(['x'] * 10)}]\n"
+               for p, c in zip(["", "a", "b", "c", "d", "e", "f", "g", "h"], "abcdefghi"))
+ODD_INPUTS = {
+    "pyproject.toml": '[project]\nname = "x"\noptional-dependencies = ["a"]\nscripts = "nope"\n'
+                      "[tool.poetry.dependencies]\nnumpy = {version = 1}\n",
+    ".github/workflows/ci.yml": "on: {schedule: [1, 2]}\njobs: [1, 2]\n",
+    ".github/workflows/alias.yml": "on: push\n" + BOMB + "jobs:\n  t:\n    runs-on: x\n    steps:\n      - run: ./.ci/check.sh\n",
+    ".ci/check.sh": "pytest -q\n",
+    "params.yaml": BOMB,
+    "isvc.yaml": "kind: [InferenceService]\napiVersion: serving.kserve.io/v1beta1\n" + BOMB,
+    "Makefile": "deploy:\n\tkubectl " + "-a " * 40 + "x\n",
+    "train.py": "import yaml\nfrom sklearn.svm import SVC\np = yaml.safe_load(open('params.yaml'))\n"
+                "if " + " " * 40 + "acc > y" + " " * 40 + "and z != 1:\n    pass\nSVC(C=p['c']).fit([[0]], [0])\n",
+    "tests/test_train.py": "from train import SVC\n\ndef test_fit():\n    assert SVC().fit([[0], [1]], [0, 1])\n",
+}
+
+
+def test_odd_but_valid_input_neither_crashes_nor_hangs(tmp_path: Path):
+    for rel, text in ODD_INPUTS.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    r = subprocess.run([*console_script(), "scan", str(tmp_path), "--format", "json"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    failed = [d for d in report["diagnostics"] if "failed" in d["message"]]
+    assert failed == [], failed
+    ci = {p["id"]: p for p in report["practices"]}["ci"]
+    assert ci["status"] == "present", ci  # ./.ci/check.sh runs pytest: the dot-folder path is kept

@@ -90,21 +90,9 @@ def parse_ci(path: str, system: str, docs: List[Any], text: str, line_of: Callab
 
 
 def _script_text_deep(node: Any) -> str:
-    out: List[str] = []
-
-    def walk(n: Any) -> None:
-        if isinstance(n, dict):
-            for k, v in n.items():
-                if k in ("script", "run", "command", "commands", "cmd", "bash", "install", "before_script") and \
-                        isinstance(v, (str, list)):
-                    out.append(_script_text(v))
-                else:
-                    walk(v)
-        elif isinstance(n, list):
-            for v in n:
-                walk(v)
-    walk(node)
-    return "\n".join(out)
+    from mlscan.facts.configs import walk
+    keys = ("script", "run", "command", "commands", "cmd", "bash", "install", "before_script")
+    return "\n".join(_script_text(v) for k, v in walk(node) if k in keys and isinstance(v, (str, list)))
 
 
 def _parse_github(path: str, doc: Dict[str, Any], line_of) -> List[CIJob]:
@@ -119,7 +107,8 @@ def _parse_github(path: str, doc: Dict[str, Any], line_of) -> List[CIJob]:
         triggers = ()
     jobs = []
     jobs_line = line_of("jobs:")
-    for name, job in (doc.get("jobs") or {}).items():
+    job_map = doc.get("jobs")
+    for name, job in (job_map.items() if isinstance(job_map, dict) else ()):
         if not isinstance(job, dict):
             continue
         j = CIJob(path, "github", str(name), line_of(f"{name}:", after=jobs_line), triggers=triggers,

@@ -284,3 +284,38 @@ def _targets_in_tokens(tokens: List[str]) -> List[CommandTarget]:
             return out + [CommandTarget("script", tok, "exec")]
         i += 1
     return out
+
+
+# ---- bounded traversal of parsed documents ----------------------------------------------------
+WALK_BUDGET = 20000
+
+
+def walk(data: Any, budget: int = WALK_BUDGET):
+    """Yield (key, value) for every mapping entry and (None, item) for every list item, depth
+    first, visiting each shared container once and at most `budget` entries in all. YAML anchors
+    can make a tiny file a huge tree (an alias bomb); walkers that follow every reference hang."""
+    seen: set = set()
+    stack = [data]
+    while stack and budget > 0:
+        node = stack.pop()
+        if isinstance(node, (dict, list)):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+        if isinstance(node, dict):
+            for k, v in node.items():
+                budget -= 1
+                yield k, v
+                stack.append(v)
+        elif isinstance(node, list):
+            for v in node:
+                budget -= 1
+                yield None, v
+                stack.append(v)
+
+
+def strip_dot_slash(path: str) -> str:
+    """`./a/b` -> `a/b` (a prefix, not characters: `str.lstrip("./")` turns `./.ci/x` into `ci/x`)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return path

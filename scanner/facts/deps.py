@@ -264,7 +264,7 @@ def _poetry_table(facts: "Facts", path: str, table) -> List[cfg.Requirement]:
             continue
         if isinstance(spec, list):
             spec = spec[0] if spec else ""
-        version = spec.get("version", "") if isinstance(spec, dict) else str(spec)
+        version = str(spec.get("version", "")) if isinstance(spec, dict) else str(spec)
         if isinstance(spec, dict) and ("path" in spec or "develop" in spec):
             continue
         pinned = bool(re.match(r"^(==|=)?\s*\d[\w.]*$", version.strip())) or (
@@ -279,7 +279,7 @@ def _pipfile_table(facts: "Facts", path: str, table) -> List[cfg.Requirement]:
     if not isinstance(table, dict):
         return out
     for name, spec in table.items():
-        version = spec.get("version", "*") if isinstance(spec, dict) else str(spec)
+        version = str(spec.get("version", "*")) if isinstance(spec, dict) else str(spec)
         if isinstance(spec, dict) and ("path" in spec or "editable" in spec):
             continue
         pinned = version.strip().startswith(("==", "===")) and "*" not in version or (

@@ -6,6 +6,8 @@ Node ids: `mod:PATH`, `def:PATH:QUALNAME`, `cfg:PATH`, `art:PATH`, `ci:PATH:JOB`
 """
 from __future__ import annotations
 
+from mlscan.facts.configs import strip_dot_slash
+
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -278,9 +280,9 @@ class CodeGraph:
                     any(m in call.args[1] for m in "wax"):
                 direction = "writes"
             kind = artefact_kind(value)
-            if self.facts.exists(value.lstrip("./")) and value.lower().endswith((".yaml", ".yml", ".toml", ".json", ".cfg", ".ini")):
-                node = f"cfg:{value.lstrip('./')}"
-                self.g.add_node(node, kind="config", path=value.lstrip("./"), line=1)
+            if self.facts.exists(strip_dot_slash(value)) and value.lower().endswith((".yaml", ".yml", ".toml", ".json", ".cfg", ".ini")):
+                node = f"cfg:{strip_dot_slash(value)}"
+                self.g.add_node(node, kind="config", path=strip_dot_slash(value), line=1)
                 self.g.add_edge(src, node, kind="reads", line=call.line)
             elif kind:
                 node = f"art:{value}"
@@ -298,7 +300,7 @@ class CodeGraph:
                 if cand in self.code:
                     return f"mod:{cand}"
             # a path that names a file only by its tail (cd'ed into a folder first)
-            tails = [p for p in self.code if p.endswith("/" + raw.lstrip("./"))]
+            tails = [p for p in self.code if p.endswith("/" + strip_dot_slash(raw))]
             return f"mod:{tails[0]}" if len(tails) == 1 else None
         if t.kind == "module":
             p = self.resolve_module(None, t.target)
@@ -341,15 +343,7 @@ class CodeGraph:
                 self._add_entry("script", path, 1, f"mod:{path}", f"{path} (top-level script)")
         # console scripts
         for f in facts.named("pyproject.toml"):
-            doc = facts.config(f.path)
-            data = doc.data if doc and isinstance(doc.data, dict) else {}
-            scripts = dict((data.get("project") or {}).get("scripts") or {})
-            scripts.update(((data.get("tool") or {}).get("poetry") or {}).get("scripts") or {})
-            for name, spec in sorted(scripts.items()):
-                if isinstance(spec, str) and ":" in spec:
-                    mod, func = spec.split(":", 1)
-                    target = self.resolve_name("", f"{mod}.{func.split('.')[0]}") or self.resolve_name("", mod)
-                    self._add_entry("console-script", f.path, facts.line_of(f.path, name), target, f"console script {name}")
+            facts.guarded(f.path, "pyproject scripts", lambda p=f.path: self._add_console_scripts(p), None)
         # CI jobs
         for job in facts.ci_jobs:
             job_node = f"ci:{job.path}:{job.name}"
@@ -359,7 +353,7 @@ class CodeGraph:
                     self._add_entry("ci", job.path, step.line, self._target_for_command(t), f"CI {job.name}: {step.run.strip()[:60]}", via=job_node)
         # declared pipelines
         for f in facts.glob("dvc.yaml", "MLproject", "MLproject.yaml"):
-            self._add_pipeline_stages(f.path)
+            facts.guarded(f.path, "pipeline file", lambda p=f.path: self._add_pipeline_stages(p), None)
         for path, instrs in sorted(facts.dockerfiles.items()):
             base = str(PurePosixPath(path).parent)
             for ins in instrs:
@@ -407,6 +401,20 @@ class CodeGraph:
         if not any(c.scope == "<module>" for c in idx.calls):
             return False
         return not any(kind == "imports" for _, _, kind in self.g.in_edges(f"mod:{path}", data="kind"))
+
+    def _add_console_scripts(self, path: str) -> None:
+        doc = self.facts.config(path)
+        data = doc.data if doc and isinstance(doc.data, dict) else {}
+        project, tool = data.get("project"), data.get("tool")
+        scripts = dict(project.get("scripts") or {}) if isinstance(project, dict) else {}
+        poetry = tool.get("poetry") if isinstance(tool, dict) else None
+        if isinstance(poetry, dict) and isinstance(poetry.get("scripts"), dict):
+            scripts.update(poetry["scripts"])
+        for name, spec in sorted(scripts.items()):
+            if isinstance(spec, str) and ":" in spec:
+                mod, func = spec.split(":", 1)
+                target = self.resolve_name("", f"{mod}.{func.split('.')[0]}") or self.resolve_name("", mod)
+                self._add_entry("console-script", path, self.facts.line_of(path, name), target, f"console script {name}")
 
     def _add_pipeline_stages(self, path: str) -> None:
         facts = self.facts

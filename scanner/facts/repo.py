@@ -165,48 +165,9 @@ class Facts:
 
     @cached_property
     def requirements(self) -> List[cfg.Requirement]:
-        out: List[cfg.Requirement] = []
-        for f in self.files:
-            if REQUIREMENT_FILE.search(f.path):
-                text = self.text(f.path)
-                if text is not None:
-                    out.extend(cfg.parse_requirements(f.path, text))
-        for f in self.named("pyproject.toml"):
-            doc = self.config(f.path)
-            data = doc.data if doc and isinstance(doc.data, dict) else {}
-            proj = data.get("project") or {}
-            line = lambda s, p=f.path: self.line_of(p, s)
-            out.extend(cfg.pep508_list(f.path, proj.get("dependencies"), line))
-            for extra in (proj.get("optional-dependencies") or {}).values():
-                out.extend(cfg.pep508_list(f.path, extra, line))
-            poetry = ((data.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
-            for name, spec in poetry.items() if isinstance(poetry, dict) else []:
-                if name == "python":
-                    continue
-                version = spec.get("version", "") if isinstance(spec, dict) else str(spec)
-                pinned = bool(re.match(r"^\d", version)) or version.startswith(("==", "="))
-                out.append(cfg.Requirement(f.path, self.line_of(f.path, f"{name}"), name.lower(), version, pinned,
-                                           f"{name} = {version}"))
-        for f in self.named("environment.yml", "environment.yaml", "conda.yaml", "conda.yml"):
-            doc = self.config(f.path)
-            for d in doc.mappings() if doc else []:
-                for dep in d.get("dependencies") or []:
-                    m = re.match(r"^\s*([A-Za-z0-9_.:/-]+)\s*(.*)$", dep) if isinstance(dep, str) else None
-                    if m:
-                        ver = m.group(2).strip()
-                        pinned = bool(re.match(r"^==?\s*\d", ver)) and "*" not in ver
-                        out.append(cfg.Requirement(f.path, self.line_of(f.path, dep), m.group(1).lower(),
-                                                   ver, pinned, dep))
-                    elif isinstance(dep, dict):
-                        out.extend(cfg.pep508_list(f.path, dep.get("pip"), lambda s, p=f.path: self.line_of(p, s)))
-        for f in self.named("setup.py"):
-            idx = self.code.get(f.path)
-            for call in idx.calls if idx else []:
-                if call.attr == "setup":
-                    reqs = call.kwarg("install_requires")
-                    if isinstance(reqs, tuple):
-                        out.extend(cfg.pep508_list(f.path, list(reqs), lambda s, p=f.path: self.line_of(p, s)))
-        return out
+        """Every declared dependency (requirements files, pyproject, setup.py, conda, Pipfile,
+        Dockerfile installs), one parser for all: see facts/deps.py."""
+        return [r for dep_set in self.dependency_sets for r in dep_set.requirements]
 
     @cached_property
     def lock_files(self) -> List[FileEntry]:
@@ -247,7 +208,8 @@ class Facts:
             if system != "jenkins":
                 doc = self.config(f.path)
                 docs = doc.docs if doc else []
-            jobs.extend(parse_ci(f.path, system, docs, text, lambda s, after=0, p=f.path: self.line_of(p, s, after=after)))
+            jobs.extend(self.guarded(f.path, "CI configuration", lambda f=f, system=system, docs=docs, text=text: parse_ci(
+                f.path, system, docs, text, lambda s, after=0, p=f.path: self.line_of(p, s, after=after)), []))
         return jobs
 
     @cached_property
@@ -300,6 +262,20 @@ class Facts:
         own = self.own_packages
         return [c for c in idx.calls if c.name.split(".", 1)[0] not in own]
 
+    def guarded(self, path: str, what: str, compute, default):
+        """Run one per-file derivation; a file that breaks it becomes a diagnostic, not a crash."""
+        try:
+            return compute()
+        except (RecursionError, MemoryError):
+            self._extra_diagnostics.append(Diagnostic(path, f"{what}: too deeply nested or too large; skipped"))
+        except Exception as exc:  # odd but valid input (a list where a mapping is usual, ...)
+            self._extra_diagnostics.append(Diagnostic(path, f"{what}: unexpected structure "
+                                                            f"({exc.__class__.__name__}); skipped"))
+        return default
+
+    def add_diagnostic(self, path: str, message: str) -> None:
+        self._extra_diagnostics.append(Diagnostic(path, message))
+
     def memo(self, key: str, compute):
         """Per-scan memo for derived values that several rules ask for."""
         store = self.__dict__.setdefault("_memo", {})
@@ -329,7 +305,7 @@ class Facts:
     def dependency_sets(self):
         """Dependency declarations grouped per file/table with role and kind (see facts/deps.py)."""
         from mlscan.facts.deps import dependency_sets
-        return dependency_sets(self)
+        return self.guarded(".", "dependency declarations", lambda: dependency_sets(self), [])
 
     @cached_property
     def doc_files(self) -> List[str]:
