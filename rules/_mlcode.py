@@ -235,14 +235,6 @@ def training_code_nodes(facts: "Facts") -> Set[str]:
     return nodes
 
 
-def first_line(facts: "Facts", path: str, *needles: str) -> int:
-    for n in needles:
-        line = facts.line_of(path, n)
-        if line > 1 or (facts.text(path) or "").startswith(n):
-            return line
-    return 1
-
-
 def flatten_keys(data: object, limit: int = 4000) -> List[str]:
     """Every mapping key in a parsed config document, nested ones included (bounded)."""
     from mlscan.facts.configs import walk

@@ -8,7 +8,8 @@ from mlscan import __version__
 from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
 from mlscan.facts.repo import Facts, ScanOptions
-from mlscan.maturity import assess_stages, load_model, overall_level, practice_status
+from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_level,
+                             practice_status)
 from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
 from mlscan.rulekit import Finding, all_rules
 
@@ -95,6 +96,7 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
         level=level, stages=stages, practices=[practices[p.id] for p in catalogue.practices],
         diagnostics=facts.diagnostics, history=hist.summary(), model=model.name,
         findings=build_findings(facts, [practices[p.id] for p in catalogue.practices]),
+        next_steps=next_steps_in_order(stages),
         repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
@@ -144,7 +146,7 @@ def build_findings(facts: Facts, practices: List[PracticeResult]) -> List[Report
     for p in practices:
         if p.status == "absent":
             path = anchor_for(facts, p)
-            severity = "warning" if p.level <= 3 else "note"  # practices of the upper levels are goals, not faults
+            severity = finding_severity(p)
             out.append(ReportFinding(p.id, p.id, path, 1 if path != "." else None,
                                      f"{p.title}: not found. {p.remediation}", severity, f"{p.id}:absent"))
         elif p.status == "partial":

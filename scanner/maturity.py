@@ -191,7 +191,8 @@ def assess_stages(model: MaturityModel, catalogue: Catalogue,
             if p is None:
                 continue
             want = "in place" if r.minimum == "present" else "at least partly in place"
-            nxt_steps.append(NextStep(p.id, f"{p.title}: {want} (now {pr.status})", p.remediation, p.link, p.example))
+            nxt_steps.append(NextStep(p.id, f"{p.title}: {want} (now {pr.status})", p.remediation, p.link, p.example,
+                                      stage.id))
         reason = _stage_reason(level, blocking, unknown, stage_practices)
         out.append(StageResult(stage.id, stage.name, level, reason,
                                [f"{s.title}. {s.remediation}" for s in nxt_steps], nxt_steps))
@@ -208,6 +209,23 @@ def _stage_reason(level: int, blocking, unknown: List[str], stage_practices) -> 
     if unknown:
         parts.append("not statically assessable: " + ", ".join(sorted(set(unknown))))
     return "; ".join(parts)
+
+
+def next_steps_in_order(stages: List[StageResult]) -> List[NextStep]:
+    """Every stage's next steps in stage order, each practice once (a practice can block two stages)."""
+    seen = set()
+    out = []
+    for stage in stages:
+        for step in stage.next_steps:
+            if step.practice not in seen:
+                seen.add(step.practice)
+                out.append(step)
+    return out
+
+
+def finding_severity(practice: PracticeResult) -> str:
+    """SARIF/annotation level of an absent practice: missing basics warn; upper-level goals are notes."""
+    return "warning" if practice.level <= 3 else "note"
 
 
 # ---- overall -----------------------------------------------------------------------------------

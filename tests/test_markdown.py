@@ -87,11 +87,11 @@ def _report(n_practices: int = 3, n_evidence: int = 2, message: str = "seeds the
                        reason="because", remediation="Do the thing.", level=2, link="https://example.org/p")
         for i in range(n_practices)]
     steps = [NextStep(f"practice-{i}", f"Practice {i}: in place (now absent)", f"Remedy {i}.",
-                      "https://example.org/p") for i in range(0, n_practices, 2)]
+                      "https://example.org/p", stage="train") for i in range(0, n_practices, 2)]
     stages = [StageResult("train", "Train pipeline", 1, "level 1", [s.title for s in steps], steps),
               StageResult("deployment", "Deployment", None, "not applicable", [])]
     return Report(tool_version="0.0.0", root="/repo", commit="a" * 40, level=1, stages=stages,
-                  practices=practices, diagnostics=[], delta=delta)
+                  practices=practices, diagnostics=[], delta=delta, next_steps=steps)
 
 
 def test_size_cap_truncates_the_details_with_a_note():

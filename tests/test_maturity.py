@@ -168,3 +168,17 @@ def test_bad_model_file_exits_2_with_a_message(tmp_path: Path):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "seed-control" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_next_steps_are_listed_once_in_stage_order():
+    from mlscan.maturity import next_steps_in_order
+    from mlscan.report.model import NextStep, StageResult
+    a = NextStep("ci", "CI", "r", stage="test")
+    b = NextStep("seed-control", "Seeds", "r", stage="train")
+    stages = [StageResult("train", "Train", 1, "", [], [b, a]), StageResult("test", "Test", 1, "", [], [a])]
+    assert [n.practice for n in next_steps_in_order(stages)] == ["seed-control", "ci"]
+
+
+def test_catalogue_is_consistent():
+    from mlscan.catalogue import catalogue_problems
+    assert catalogue_problems(CAT) == []

@@ -573,9 +573,6 @@ class CodeGraph:
                     nodes |= self.reachable(f"def:{path}:{qual}")
         return {n for n in nodes if n.startswith(CODE_PREFIXES)}
 
-    def entry_labels_reaching(self, node: str, entries: Iterable[EntryPoint]) -> List[str]:
-        return [ep.label for ep in entries if node in self.reachable(ep.target)]
-
     def to_json(self) -> Dict[str, object]:
         nodes = []
         for n, data in sorted(self.g.nodes(data=True)):

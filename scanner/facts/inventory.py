@@ -66,8 +66,6 @@ class Inventory:
             import pathspec
             self._excludes = pathspec.GitIgnoreSpec.from_lines(patterns)
         self.files: List[FileEntry] = []
-        self.skipped_large: Set[str] = set()
-        self.links_out: Set[str] = set()
         self._by_path: Dict[str, FileEntry] = {}
         self._text_cache: Dict[str, Optional[str]] = {}
         self._collect()
@@ -164,7 +162,6 @@ class Inventory:
                     self.diagnostics.append(Diagnostic(rel, "symlink is broken or loops; skipped"))
                     return None
                 if self.root not in target.parents and target != self.root:
-                    self.links_out.add(rel)
                     self.diagnostics.append(Diagnostic(rel, "symlink points outside the repository; not followed"))
                     return None
                 if target.is_dir():
@@ -186,10 +183,6 @@ class Inventory:
     def exists(self, rel: str) -> bool:
         return rel in self._by_path
 
-    def with_suffix(self, *suffixes: str) -> List[FileEntry]:
-        wanted = {s.lower() for s in suffixes}
-        return [f for f in self.files if f.suffix in wanted]
-
     def named(self, *names: str) -> List[FileEntry]:
         wanted = set(names)
         return [f for f in self.files if f.name in wanted]
@@ -202,20 +195,12 @@ class Inventory:
         self._text_cache[rel] = text
         return text
 
-    def read_bytes_head(self, rel: str, limit: int = 8192) -> bytes:
-        try:
-            with open(self.root / rel, "rb") as fh:
-                return fh.read(limit)
-        except OSError:
-            return b""
-
     def _read(self, rel: str, what: str) -> Optional[str]:
         entry = self._by_path.get(rel)
         if entry is None:
             return None
         limit = MAX_TEXT_BYTES * 4 if rel.endswith(".ipynb") else MAX_TEXT_BYTES  # notebooks carry outputs
         if entry.size > limit:
-            self.skipped_large.add(rel)
             self.diagnostics.append(Diagnostic(
                 rel, f"{what} is {entry.size // 1024} KiB, over the {limit // 1024} KiB limit; not parsed"))
             return None

@@ -119,19 +119,14 @@ def _practice_changes(report: Report) -> List[str]:
 
 
 def _next_steps(report: Report) -> List[str]:
-    seen = set()
-    steps = []
-    for s in report.stages:
-        for n in s.next_steps:
-            if n.practice not in seen:
-                seen.add(n.practice)
-                steps.append((s, n))
+    names = {s.id: s.name for s in report.stages}
+    steps = [(names.get(n.stage, n.stage), n) for n in report.next_steps]
     if not steps:
         return []
     lines = ["", "**Next steps**", ""]
     for i, (s, n) in enumerate(steps[:TOP_STEPS], 1):
         more = f" ([how]({n.link}))" if n.link else ""
-        lines.append(f"{i}. **{text(n.title)}** ({text(s.name)}): {text(n.remediation)}{more}")
+        lines.append(f"{i}. **{text(n.title)}** ({text(s)}): {text(n.remediation)}{more}")
     if len(steps) > TOP_STEPS:
         lines.append(f"\n_{len(steps) - TOP_STEPS} more in the details below._")
     return lines

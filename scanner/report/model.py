@@ -54,9 +54,10 @@ class NextStep:
     remediation: str
     link: str = ""
     example: str = ""
+    stage: str = ""
 
     def to_json(self) -> Dict[str, Any]:
-        return {"practice": self.practice, "title": self.title,
+        return {"practice": self.practice, "title": self.title, "stage": self.stage,
                 "remediation": self.remediation, "example": self.example, "link": self.link}
 
 
@@ -111,6 +112,7 @@ class Report:
     practices: List[PracticeResult]
     diagnostics: List[Diagnostic]
     findings: List[Finding] = field(default_factory=list)
+    next_steps: List[NextStep] = field(default_factory=list)   # all stages', one per practice, in order
     history: Dict[str, Any] = field(default_factory=dict)
     model: str = "builtin"
     delta: Optional[Dict[str, Any]] = None
@@ -135,6 +137,7 @@ class Report:
             "model": self.model,
             "stages": [s.to_json() for s in self.stages],
             "practices": [p.to_json() for p in self.practices],
+            "next_steps": [n.to_json() for n in self.next_steps],
             "findings": [f.to_json() for f in self.findings],
             "diagnostics": [d.to_json() for d in self.diagnostics],
             "history": self.history,
@@ -153,6 +156,10 @@ def report_from_json(data: Dict[str, Any]) -> Report:
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"not an mlscan report with schema_version {SCHEMA_VERSION}")
 
+    def next_step(n: Dict[str, Any]) -> NextStep:
+        return NextStep(n["practice"], n.get("title", ""), n.get("remediation", ""), n.get("link", ""),
+                        n.get("example", ""), n.get("stage", ""))
+
     def evidence(e: Dict[str, Any]) -> EvidenceItem:
         return EvidenceItem(e["path"], e.get("line"), e.get("rule", ""), e.get("message", ""), e.get("kind", "supports"))
 
@@ -164,11 +171,11 @@ def report_from_json(data: Dict[str, Any]) -> Report:
     stages = [StageResult(
         id=s["id"], name=s.get("name", s["id"]), level=s.get("level"), reason=s.get("reason", ""),
         next=list(s.get("next", [])),
-        next_steps=[NextStep(n["practice"], n.get("title", ""), n.get("remediation", ""), n.get("link", ""),
-                             n.get("example", "")) for n in s.get("next_steps", [])]) for s in data.get("stages", [])]
+        next_steps=[next_step(n) for n in s.get("next_steps", [])]) for s in data.get("stages", [])]
     findings = [Finding(f["practice"], f.get("rule", f["practice"]), f["path"], f.get("line"), f.get("message", ""),
                         f.get("severity", "warning"), f.get("fingerprint", "")) for f in data.get("findings", [])]
     return Report(
+        next_steps=[next_step(n) for n in data.get("next_steps", [])],
         tool_version=data.get("tool", {}).get("version", ""), root=data.get("root", ""), commit=data.get("commit"),
         level=int(data["level"]), stages=stages, practices=practices,
         diagnostics=[Diagnostic(d["path"], d.get("message", "")) for d in data.get("diagnostics", [])],

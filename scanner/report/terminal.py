@@ -46,11 +46,10 @@ def render_terminal(report: Report, file: Optional[IO[str]] = None, verbose: boo
             lines.insert(0, p.reason)
         table.add_row(Text(mark, style=style), Text(p.id, style=style), p.stage, "\n".join(lines))
     console.print(table)
-    steps = [(s, n) for s in report.stages for n in s.next_steps]
-    if steps:
+    if report.next_steps:
         console.print(Text("Next steps", style="bold"))
-        for s, n in steps[:8]:
-            console.print(Text.assemble(("• ", "bold"), (f"[{s.id}] ", "cyan"), n.title))
+        for n in report.next_steps[:8]:
+            console.print(Text.assemble(("• ", "bold"), (f"[{n.stage}] ", "cyan"), n.title))
             console.print(Text(f"  {n.remediation}", style="dim"))
             if n.link:
                 console.print(Text(f"  {n.link}", style="dim"))
