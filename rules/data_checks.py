@@ -99,9 +99,10 @@ class CustomDataChecks(Rule):
                 yield self.found("partial", idx.path, call.line, f"{call.name} verifies a download's checksum")
                 verified = True
                 break
-            if not verified and _PREFILTER.search(facts.text(idx.path) or ""):
+            literals = facts.string_literals(idx.path) if not verified else []
+            if literals and any(_PREFILTER.search(s) for s, _ in literals):
                 data_module = bool(_DATA_PATH.search(idx.path))
-                for s, line in facts.string_literals(idx.path):
+                for s, line in literals:
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break

@@ -125,12 +125,9 @@ class PredictionsExplained(Rule):
                 if ref and idx.imported_roots & TREE_LIBS:
                     hit = (call.line, f"reads the model's {ref.rsplit('.', 1)[-1]}{_cell(idx, call.line)}")
                     break
-            if hit is None and idx.imported_roots & TREE_LIBS:
-                text = facts.text(idx.path) or ""
-                pos = text.find("feature_importances_")
-                if pos >= 0:
-                    line = 1 if idx.is_notebook else text.count("\n", 0, pos) + 1
-                    hit = (line, "reads the model's feature_importances_")
+            if hit is None and idx.imported_roots & TREE_LIBS and "feature_importances_" in idx.attributes:
+                line = idx.attributes["feature_importances_"]
+                hit = (line, f"reads the model's feature_importances_{_cell(idx, line)}")
             if hit:
                 yield self.found("partial", idx.path, hit[0],
                                  f"{hit[1]}: a global ranking, no "

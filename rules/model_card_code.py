@@ -73,9 +73,10 @@ class ModelCardCode(Rule):
             return      # templates in string literals would add nothing; parsing them costs time
         templates = 0
         for idx in undecided:
-            if templates >= MAX_TEMPLATES or not _PREFILTER.search(facts.text(idx.path) or ""):
+            literals = facts.string_literals(idx.path) if templates < MAX_TEMPLATES else []
+            if not any(_PREFILTER.search(s) for s, _ in literals):
                 continue
-            tmpl = _template(facts.string_literals(idx.path))
+            tmpl = _template(literals)
             if tmpl:
                 templates += 1
                 yield self.found("supports", idx.path, tmpl[0], f"writes a model card template ({tmpl[1]})")

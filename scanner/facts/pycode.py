@@ -121,6 +121,7 @@ class CodeIndex:
     comparisons: List[Comparison] = field(default_factory=list)
     strings: List[Tuple[str, int]] = field(default_factory=list)     # path-like string constants
     texts: List[Tuple[str, int]] = field(default_factory=list)       # longer constants and text fragments
+    attributes: Dict[str, int] = field(default_factory=dict)         # attribute name -> first line read
     main_line: Optional[int] = None
     top_level_statements: int = 0
     cell_starts: Tuple[int, ...] = ()                        # notebooks: first line of each code cell
@@ -547,6 +548,11 @@ class _Indexer(ast.NodeVisitor):
                     self.index.attr_assigns.append(AttrAssign(f"{base}[{key}]", _literal(node.value),
                                                               node.lineno, self.scope.qualname or self.toplevel))
         self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr not in self.index.attributes:
+            self.index.attributes[node.attr] = node.lineno
+        self.visit(node.value)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, (ast.Constant, ast.JoinedStr)):
