@@ -10,7 +10,7 @@ def serving_modules(facts, depth: int = 2) -> Set[str]:
     """Paths of the modules that define serving endpoints and of those they import, `depth`
     imports deep: where a request schema would live (not the whole library a server loads)."""
     graph = facts.graph
-    frontier = {ep.path for ep in graph.serving_endpoints}
+    frontier = set(graph.serving_files)
     out: Set[str] = set(frontier)
     for _ in range(depth):
         nxt: Set[str] = set()

@@ -48,7 +48,7 @@ class ServingReusesTrainingPreprocessing(Rule):
             return
         graph = facts.graph
         reach = serving_reach(facts)
-        serving_files = {ep.path for ep in graph.serving_endpoints}
+        serving_files = graph.serving_files
         train = offline_closure(graph, serving_files)
         all_serving = set().union(*reach.values()) if reach else set()
         shared = sorted(n for n in all_serving & train if node_path(n) not in serving_files)

@@ -79,7 +79,7 @@ class PayloadsCaptured(Rule):
         served_files = {n.split(":", 2)[1] for nodes in reach.values() for n in nodes}
         file_logging = _persisting_log_handler(facts, served_files)
         best = None
-        serving_files = {ep.path for ep in graph.serving_endpoints}
+        serving_files = graph.serving_files
         serving_dirs = {f.rsplit("/", 1)[0] if "/" in f else "" for f in serving_files}
         for handler, nodes in sorted(serving_reach(facts, with_startup=False).items()):
             calls = graph.calls_in(nodes)

@@ -151,7 +151,7 @@ class QualityGated(Rule):
 
     def _code(self, facts):
         automated = None
-        serving = {ep.path for ep in facts.graph.serving_endpoints}
+        serving = facts.graph.serving_files
         for idx in facts.non_test_code():
             found = None
             for comp in idx.comparisons if idx.path not in serving else ():   # a handler rejecting a low score is no gate

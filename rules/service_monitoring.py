@@ -80,7 +80,7 @@ class ServiceMonitored(Rule):
         for nodes in serving_reach(facts).values():
             reach |= nodes
         reach_paths = {n[4:].rsplit(":", 1)[0] if n.startswith("def:") else n[4:] for n in reach}
-        serving_paths = {ep.path for ep in graph.serving_endpoints}
+        serving_paths = set(graph.serving_files)
         seen = set()
         for idx in facts.non_test_code():
             if idx.path not in reach_paths or idx.is_notebook:

@@ -534,6 +534,11 @@ class CodeGraph:
         return found
 
     @cached_property
+    def serving_files(self) -> Set[str]:
+        """Files that define serving endpoints."""
+        return {ep.path for ep in self.serving_endpoints}
+
+    @cached_property
     def training_entry_points(self) -> List[EntryPoint]:
         out = []
         seen_targets: Set[str] = set()
