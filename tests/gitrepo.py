@@ -201,17 +201,20 @@ class GitRepo:
                 if p.relative_to(git_dir).as_posix() not in ("index", "index.lock")}
 
 
-def snapshot(root: Union[str, Path]) -> Dict[str, Tuple[str, Union[bytes, str, None]]]:
-    """Every entry under root except .git: files by bytes, symlinks by target (never followed)."""
+def snapshot(root: Union[str, Path], include_git: bool = False) -> Dict[str, Tuple[str, Union[bytes, str, None]]]:
+    """Every entry under root, .git only with `include_git` (less .git/index, whose stat data git
+    may refresh): files by bytes, symlinks by target (never followed)."""
     root = Path(root)
     out: Dict[str, Tuple[str, Union[bytes, str, None]]] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
-        if here == root and ".git" in dirnames:
+        if here == root and ".git" in dirnames and not include_git:
             dirnames.remove(".git")
         for name in sorted(dirnames + filenames):
             path = here / name
             rel = path.relative_to(root).as_posix()
+            if rel in (".git/index", ".git/index.lock"):
+                continue
             if path.is_symlink():
                 out[rel] = ("link", os.readlink(path))
             elif path.is_dir():

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
 
-from gitrepo import SEED_MODEL, GitRepo, copy_fixture, make_fixture_repo, run_mlscan
+from gitrepo import SEED_MODEL, GitRepo, copy_fixture, make_fixture_repo, run_mlscan, snapshot
 from mlscan import delta as delta_mod
 from mlscan.config import Config
 from mlscan.errors import UsageError
@@ -26,20 +25,7 @@ def seed_added_repo(root: Path) -> GitRepo:
 
 def full_snapshot(root: Path) -> Dict[str, Tuple[str, object]]:
     """Everything under root *including* .git, except .git/index (git may refresh its stat data)."""
-    out: Dict[str, Tuple[str, object]] = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in sorted(dirnames + filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            if rel in (".git/index", ".git/index.lock"):
-                continue
-            if path.is_symlink():
-                out[rel] = ("link", os.readlink(path))
-            elif path.is_dir():
-                out[rel] = ("dir", None)
-            else:
-                out[rel] = ("file", path.read_bytes())
-    return out
+    return snapshot(root, include_git=True)
 
 
 
