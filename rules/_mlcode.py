@@ -4,9 +4,8 @@ repo module is (ML, data handling, or neither). Pure functions over `Facts`."""
 from __future__ import annotations
 
 import re
-import weakref
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Iterable, List, Optional, Set, Tuple
 
 if TYPE_CHECKING:
     from mlscan.facts.pycode import CodeIndex
@@ -120,25 +119,16 @@ def imported_repo_file(facts: "Facts", importer: str, ref) -> Optional[Tuple[str
     return target, node
 
 
-_REQ_CACHE: "weakref.WeakKeyDictionary[Facts, Set[str]]" = weakref.WeakKeyDictionary()
-
-
 def _required(facts: "Facts") -> Set[str]:
-    got = _REQ_CACHE.get(facts)
-    if got is None:
-        got = _REQ_CACHE[facts] = {r.name for r in facts.requirements}
-    return got
+    return facts.memo("required-names", lambda: {r.name for r in facts.requirements})
 
 
 # ---- what kind of code a repo module is --------------------------------------------------------
-_KIND_CACHE: "weakref.WeakKeyDictionary[Facts, Dict[str, str]]" = weakref.WeakKeyDictionary()
-
-
 def module_kind(facts: "Facts", path: str) -> str:
     """"ml" (models, training, features: imports an ML library, or handles data inside the training
     code), "data" (handles data with numpy/pandas/... outside the training), or "other" (no data at
     all: CLI tooling, string helpers). A thin module (package __init__, facade) is what it imports."""
-    cache = _KIND_CACHE.setdefault(facts, {})
+    cache = facts.memo("module-kinds", dict)
     if path in cache:
         return cache[path]
     idx = facts.code.get(path)
@@ -190,35 +180,24 @@ def _ml_classes(facts: "Facts", idx: "CodeIndex") -> bool:
     return False
 
 
-_CLOSURE_CACHE: "weakref.WeakKeyDictionary[Facts, Set[str]]" = weakref.WeakKeyDictionary()
-
-
 def _closure_paths(facts: "Facts") -> Set[str]:
-    got = _CLOSURE_CACHE.get(facts)
-    if got is None:
-        from mlscan.facts.repo import is_test_path
-        got = {n.split(":")[1] for n in facts.graph.training_closure if not is_test_path(n.split(":")[1])}
-        _CLOSURE_CACHE[facts] = got
-    return got
+    from mlscan.facts.repo import is_test_path
+    return facts.memo("closure-paths", lambda: {n.split(":")[1] for n in facts.graph.training_closure
+                                               if not is_test_path(n.split(":")[1])})
 
 
 def pipeline_nodes(facts: "Facts") -> Set[str]:
     """Code that any training entry point reaches (the main training script, and also notebooks and
     secondary scripts that train), plus code run by declared pipeline stages (dvc.yaml, MLproject)."""
-    got = _PIPELINE_CACHE.get(facts)
-    if got is not None:
-        return set(got)
-    graph = facts.graph
-    nodes = set(graph.training_closure)
-    training = {ep.target for ep in graph.training_entry_points}
-    for ep in graph.entry_points:
-        if ep.kind in ("pipeline", "mlproject") or ep.target in training:
-            nodes |= graph.code_reach(ep.node)
-    _PIPELINE_CACHE[facts] = frozenset(nodes)
-    return nodes
-
-
-_PIPELINE_CACHE: "weakref.WeakKeyDictionary[Facts, frozenset]" = weakref.WeakKeyDictionary()
+    def compute() -> frozenset:
+        graph = facts.graph
+        nodes = set(graph.training_closure)
+        training = {ep.target for ep in graph.training_entry_points}
+        for ep in graph.entry_points:
+            if ep.kind in ("pipeline", "mlproject") or ep.target in training:
+                nodes |= graph.code_reach(ep.node)
+        return frozenset(nodes)
+    return set(facts.memo("pipeline-nodes", compute))
 
 
 def training_code_nodes(facts: "Facts") -> Set[str]:

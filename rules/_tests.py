@@ -2,7 +2,6 @@
 ml-tests and ci rules)."""
 from __future__ import annotations
 
-import weakref
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
@@ -41,14 +40,12 @@ def test_suite(facts: "Facts") -> List["CodeIndex"]:
     return files if has_tests else []
 
 
-_CACHE: "weakref.WeakKeyDictionary[Facts, Dict[str, List[Tuple[str, int, str, str]]]]" = weakref.WeakKeyDictionary()
-
-
 def exercised(facts: "Facts") -> Dict[str, List[Tuple[str, int, str, str]]]:
     """kind ("ml"/"data") -> [(test file, line, repo module, how)] for repo code the test suite imports."""
-    got = _CACHE.get(facts)
-    if got is not None:
-        return got
+    return facts.memo("tests-exercised", lambda: _exercised(facts))
+
+
+def _exercised(facts: "Facts") -> Dict[str, List[Tuple[str, int, str, str]]]:
     from mlscan.facts.repo import is_test_path
     out: Dict[str, List[Tuple[str, int, str, str]]] = {"ml": [], "data": []}
     for idx in test_suite(facts):
@@ -63,7 +60,6 @@ def exercised(facts: "Facts") -> Dict[str, List[Tuple[str, int, str, str]]]:
             kind = module_kind(facts, target)
             if kind in out:
                 out[kind].append((idx.path, ref.line, target, full))
-    _CACHE[facts] = out
     return out
 
 

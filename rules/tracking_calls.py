@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Dict, Optional, Tuple
 
 from mlscan.facts.pycode import NOT_LITERAL
@@ -54,7 +53,7 @@ _CALL_HINT = re.compile(r"(?i)mlflow|wandb|neptune|comet|dvclive|clearml|tensorb
 
 def candidate_calls(facts, idx) -> list:
     """The calls of one file that can reach a tracker (a cheap prefilter, cached per file)."""
-    cache = _CANDIDATES.setdefault(facts, {})
+    cache = facts.memo("tracking-candidates", dict)
     got = cache.get(idx.path)
     if got is None:
         if any(_TRACKER_IMPORT.search(f"{r.module}.{r.name or ''}") for r in idx.imports):
@@ -63,9 +62,6 @@ def candidate_calls(facts, idx) -> list:
             got = [c for c in idx.calls if _CALL_HINT.search(c.name) or any(k in REPORT_TO_KWARGS for k, _ in c.kwargs)]
         cache[idx.path] = got
     return got
-
-
-_CANDIDATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def tracker_of(facts, idx, call) -> Optional[Tuple[str, str]]:
