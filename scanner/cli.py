@@ -211,7 +211,11 @@ def render_cmd(report_file: Path, fmt: str, output: Optional[Path]) -> None:
 
 def _write_or_print(text: Optional[str], output: Optional[Path]) -> None:
     if output is not None:
-        output.write_text(text or "", encoding="utf-8")
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text or "", encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}")
     elif text is not None:
         sys.stdout.write(text)
 

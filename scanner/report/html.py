@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import io
 import os
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
@@ -65,8 +64,7 @@ class MissingExtra(UsageError):
 
 def check_available() -> None:
     """Fail early with one clear line (exit 2) when matplotlib is missing, before any scan runs."""
-    if find_spec("matplotlib") is None:
-        raise MissingExtra(MISSING_EXTRA)
+    _matplotlib()
 
 
 # ---- escaping and links ------------------------------------------------------------------------
@@ -129,7 +127,7 @@ def _matplotlib():
         import matplotlib
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise MissingExtra(MISSING_EXTRA) from exc
+        raise MissingExtra(f"{MISSING_EXTRA} ({' '.join(str(exc).split())})") from exc
     return matplotlib, Figure
 
 
@@ -143,8 +141,7 @@ def _svg(fig: Any) -> str:
 
 def _level_cmap():
     from matplotlib.colors import BoundaryNorm, ListedColormap
-    cmap = ListedColormap([LEVEL_COLORS[level] for level in sorted(LEVEL_COLORS)])
-    cmap.set_bad(NO_LEVEL_COLOR)
+    cmap = ListedColormap([LEVEL_COLORS[level] for level in sorted(LEVEL_COLORS)]).with_extremes(bad=NO_LEVEL_COLOR)
     return cmap, BoundaryNorm([0.5, 1.5, 2.5, 3.5, 4.5, 5.5], cmap.N)
 
 
