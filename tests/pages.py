@@ -106,7 +106,7 @@ def grow_history_repo(root: Path) -> Tuple[GitRepo, List[Tuple[str, str, str, Di
 
 def write_pages(out: Path, work: Path) -> Dict[str, Path]:
     """Scan the fixtures and write the three pages into `out` (fleet reports under out/reports/)."""
-    from mlscan.report.html import render_fleet, render_history, render_scan
+    from mlscan.report.html import files_base, render_fleet, render_history, render_scan
     from mlscan.report.model import report_from_json
     from conftest import build_fixture_repo
 
@@ -124,7 +124,8 @@ def write_pages(out: Path, work: Path) -> Dict[str, Path]:
     fleet = fleet_document(entries)
     mature = entries[0][2]
     pages = {"scan": out / "scan.html", "fleet": out / "fleet.html", "history": out / "history.html"}
-    pages["scan"].write_text(render_scan(report_from_json(mature), files=""), encoding="utf-8")
+    pages["scan"].write_text(render_scan(report_from_json(mature), files=files_base(mature["root"], out)),
+                             encoding="utf-8")
     pages["fleet"].write_text(render_fleet(fleet), encoding="utf-8")
     repo, scans = grow_history_repo(work / "churn-model")
     pages["history"].write_text(render_history(history_document(str(repo.root), scans)), encoding="utf-8")
@@ -133,7 +134,6 @@ def write_pages(out: Path, work: Path) -> Dict[str, Path]:
 
 
 if __name__ == "__main__":
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        for kind, path in write_pages(Path(sys.argv[1]), Path(tmp)).items():
-            print(kind, path)
+    target = Path(sys.argv[1]).resolve()
+    for kind, path in write_pages(target, target / "repos").items():
+        print(kind, path)

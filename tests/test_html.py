@@ -188,6 +188,16 @@ def test_hostile_names_and_messages_are_text_not_markup(tmp_path):
     dir_link = next(href for label, href in links.items() if label.startswith(HOSTILE_DIR_FILE))
     assert resolves(out.parent, dir_link) == (repo.root / HOSTILE_DIR_FILE)
 
+    # Printed from inside the repo, links carry no prefix: the bare file name must still not be a scheme.
+    saved = tmp_path / "evil.json"
+    saved.write_text(json.dumps(report), encoding="utf-8")
+    rc, text, err = run_mlscan(["render", saved, "--format", "html"], cwd=repo.root)
+    assert rc == 0, err[-1500:]
+    page = Page(text)
+    assert_loads_nothing(page)
+    bare = next(href for href, label in page.links if label.startswith(HOSTILE_SCHEME_FILE))
+    assert bare.startswith("javascript%3Aalert") and resolves(repo.root, bare) == repo.root / HOSTILE_SCHEME_FILE
+
 
 def test_links_are_relative_paths_whatever_the_file_is_called():
     assert relative_href("../r/", "javascript:alert(1).py", 3) == "../r/javascript%3Aalert%281%29.py#L3"

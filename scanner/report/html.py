@@ -447,7 +447,7 @@ def _evidence_item(item: EvidenceItem, base: str) -> str:
 def _practice_card(p: PracticeResult, base: str) -> List[str]:
     out = [f'<article class="practice" id="practice-{esc(p.id)}">',
            f'<h3>{_status(p.status)} {esc(p.title)} <code class="why">{esc(p.id)}</code></h3>']
-    if p.reason:
+    if p.reason and (p.status != "present" or not p.evidence):  # present evidence speaks for itself
         out.append(f'<p class="why">{esc(p.reason)}</p>')
     if p.ignored is not None:
         out.append(f'<p class="why">ignored: {esc(p.ignored)}</p>')
@@ -543,10 +543,13 @@ def render_fleet(fleet: Mapping[str, Any], links: Optional[Mapping[str, str]] = 
     body = ['<div class="grid2"><div>', "<h2>Overall levels</h2>",
             _chart(distribution_chart(summary.get("levels", {})), "repositories per overall level", "levels"),
             '</div><div class="facts">', "<h2>At a glance</h2>"]
-    body.append(f'<div><span class="big">{esc(summary.get("repos", len(repos)))}</span>repositories scanned</div>')
+    body.append(f'<div><span class="big">{esc(summary.get("repos", len(repos)))}</span>repositories in the fleet</div>')
     if summary.get("failed"):
         body.append(f'<div><span class="big error">{esc(summary.get("failed"))}</span>could not be scanned '
                     '(<a href="#repos">see below</a>)</div>')
+    body.append('<p class="why">Each row of the heatmap below is a repository and each column a lifecycle '
+                "stage: the darker the cell, the higher the stage's level; grey is not applicable or not "
+                "scanned. Repository names link to their reports.</p>")
     body.append("</div></div>")
     body.append("<h2>Stage levels per repository</h2>")
     body.append(_chart(heatmap_chart(rows, [name for _, name in stages], grid, "repositories"),
