@@ -212,7 +212,7 @@ def heatmap_chart(rows: Sequence[Tuple[str, Optional[str], bool]], columns: Sequ
     with matplotlib.rc_context(MATPLOTLIB_RC):
         fig = Figure(figsize=(9.0, (0.3 * count + 1.6) if labelled else 9.0), layout="constrained")
         ax = fig.add_subplot()
-        ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
+        ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto", interpolation="none")
         ax.set_xticks(range(len(columns)), [textwrap.fill(c, 13) for c in columns], fontsize=9)
         ax.xaxis.tick_top()
         ax.tick_params(length=0)
@@ -317,7 +317,7 @@ def timeline_chart(ticks: Sequence[str], overall: Sequence[int], stage_names: Se
         top.grid(axis="y", color="#e8eaed")
         for side in ("top", "right"):
             top.spines[side].set_visible(False)
-        bottom.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto", interpolation="nearest",
+        bottom.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto", interpolation="none",
                       extent=(-0.5, n - 0.5, strip - 0.5, -0.5))
         bottom.set_yticks(range(len(stage_names)), list(stage_names), fontsize=8)
         bottom.tick_params(axis="y", length=0)
