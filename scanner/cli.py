@@ -196,8 +196,11 @@ def render_cmd(report_file: Path, fmt: str, output: Optional[Path]) -> None:
         except UsageError as exc:
             raise _fail(str(exc))
         if kind != "report":
-            _write_or_print(render_saved(data, report_file.resolve(), output.resolve().parent if output else Path.cwd()),
-                            output)
+            try:
+                text = render_saved(data, report_file.resolve(), output.resolve().parent if output else Path.cwd())
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+                raise _fail(f"{report_file} is not a readable mlscan {kind} JSON ({exc.__class__.__name__}: {exc})")
+            _write_or_print(text, output)
             return
     elif kind != "report":
         raise _fail(f"{report_file} is a {kind} JSON; it renders only with --format html")
