@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -161,6 +162,22 @@ def test_render_of_the_saved_json_gives_the_same_page(mature):
     assert rc == 0, err[-1500:]
     first = (base / "site" / "scan.html").read_text(encoding="utf-8")
     assert "<svg" in first and first == (base / "site" / "again.html").read_text(encoding="utf-8")
+
+
+def test_scan_page_leads_with_the_delta_and_the_policy(tmp_path):
+    repo = make_fixture_repo("seed-added", tmp_path / "seed-added")
+    repo.apply_overlay("seed-added")
+    repo.commit("Seed every RNG")
+    rc, out, err = run_mlscan(["scan", repo.root, "--base", "HEAD~1", "--fail-under", "5", "--format", "json"])
+    assert rc == 1, err[-1500:]
+    report = json.loads(out)
+    assert report["delta"]["summary"] and report["policy"]["fail_under"]["met"] is False
+    text = render_scan(report_from_json(report))
+    changed = text.split("<h2>What changed</h2>", 1)[1].split("</ul>", 1)[0]
+    for line in report["delta"]["summary"]:
+        assert f"<li>{escape(line)}</li>" in changed
+    assert f"Policy not met (fail-under overall&gt;=5): {escape(report['policy']['fail_under']['message'])}" in text
+    assert text.index("What changed") < text.index('data-chart="ladder"')
 
 
 def test_hostile_names_and_messages_are_text_not_markup(tmp_path):

@@ -482,8 +482,11 @@ def render_scan(report: Report, files: str = "") -> str:
     if report.delta:
         summary = report.delta.get("summary") or []
         body.append("<h2>What changed</h2><ul>" + "".join(f"<li>{esc(s)}</li>" for s in summary) + "</ul>")
-    if report.policy and report.policy.get("fail_under"):
-        body.append(f'<p class="error">{esc(report.policy["fail_under"].get("message", ""))}</p>')
+    fail_under = (report.policy or {}).get("fail_under")
+    if isinstance(fail_under, dict):
+        met = bool(fail_under.get("met"))
+        body.append(f'<p class="{"why" if met else "error"}">Policy {"met" if met else "not met"} '
+                    f'(fail-under {esc(fail_under.get("required", ""))}): {esc(fail_under.get("message", ""))}</p>')
     body.append("<h2>Maturity ladder</h2>")
     body.append(_chart(ladder_chart(stages), "maturity level per lifecycle stage", "ladder"))
     stage_names = {s.id: s.name for s in report.stages}
