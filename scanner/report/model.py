@@ -151,6 +151,15 @@ class Report:
         return out
 
 
+def document_kind(data: Any) -> str:
+    """What a saved mlscan JSON document is, by its shape: "fleet", "history" or (else) "report"."""
+    if isinstance(data, dict) and isinstance(data.get("repos"), list) and isinstance(data.get("summary"), dict):
+        return "fleet"
+    if isinstance(data, dict) and isinstance(data.get("commits"), list) and isinstance(data.get("events"), list):
+        return "history"
+    return "report"
+
+
 def report_from_json(data: Dict[str, Any]) -> Report:
     """Rebuild a Report from its JSON form (schema_version 1), to render it again without a rescan."""
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
