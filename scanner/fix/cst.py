@@ -166,3 +166,15 @@ def free_name(taken: set, *candidates: str) -> str:
     while f"{candidates[-1]}_{i}" in taken:
         i += 1
     return f"{candidates[-1]}_{i}"
+
+
+def bound_modules(module: cst.Module) -> dict:
+    """Top-level `import x` / `import x as y`: the bound name -> the module."""
+    out = {}
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for s in stmt.body:
+                if isinstance(s, cst.Import):
+                    for a in s.names:
+                        out[a.evaluated_alias or a.evaluated_name] = a.evaluated_name
+    return out
