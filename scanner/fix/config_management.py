@@ -5,6 +5,10 @@ import json
 from pathlib import PurePosixPath
 from typing import Dict, List, Optional, Tuple
 
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest
 from mlscan.rules._mlcode import root_of
 from mlscan.rules.config_hardcoded import ESTIMATOR_LIBS, FIT_ATTRS, TRAINING_APIS, TRAINING_HP
@@ -174,10 +178,6 @@ def _config_text(config: str, existing: Optional[str], section: str, values: Dic
 
 def _rewrite(text: str, path: str, config: str, sites: Dict[Tuple[int, str], str], use_yaml: bool,
              section: str) -> Tuple[str, Optional[str]]:
-    import libcst as cst
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    from mlscan.fix import cst as C
     module = C.parse(text)
     taken = C.top_level_names(module)
     var = C.free_name(taken, "PARAMS", "TRAIN_PARAMS", "HYPERPARAMETERS")
@@ -219,7 +219,6 @@ def _rewrite(text: str, path: str, config: str, sites: Dict[Tuple[int, str], str
 
 
 def _is_number(node) -> bool:
-    import libcst as cst
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
         node = node.expression
     return isinstance(node, (cst.Integer, cst.Float))

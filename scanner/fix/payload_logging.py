@@ -4,6 +4,9 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from mlscan.facts.graph import looks_predictive
+import libcst as cst
+
+from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip
 
 FRAMEWORKS = ("fastapi", "flask")
@@ -88,9 +91,6 @@ class LogPayloads(Fix):
 
 
 def rewrite(text: str, handlers, idx) -> Tuple[Optional[str], List[str]]:
-    import libcst as cst
-
-    from mlscan.fix import cst as C
     module = C.parse(text)
     taken = C.top_level_names(module)
     skipped: List[str] = []
@@ -136,9 +136,6 @@ def rewrite(text: str, handlers, idx) -> Tuple[Optional[str], List[str]]:
 def returns_rewriter(module, result: str, log_line: str):
     """A transformer that rewrites the `return VALUE` statements of one function body (not of
     nested functions): keep the value in `result`, run `log_line`, return `result`."""
-    import libcst as cst
-
-    from mlscan.fix import cst as C
 
     class Rewriter(cst.CSTTransformer):
         def __init__(self):
@@ -164,19 +161,32 @@ def returns_rewriter(module, result: str, log_line: str):
             if len(updated.body) != 1 or not isinstance(updated.body[0], cst.Return) or updated.body[0].value is None:
                 return updated
             value = updated.body[0].value
+            returned = cst.Name(result)
+            if _wraps_response(value):          # log what `jsonify(...)` wraps, not the Response object
+                returned = value.with_changes(args=[value.args[0].with_changes(value=cst.Name(result))])
+                value = value.args[0].value
             assign = cst.SimpleStatementLine(
                 body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(result))], value=value)],
                 leading_lines=updated.leading_lines)
             log = C.statements(module, log_line)[0]
-            ret = updated.with_changes(body=[updated.body[0].with_changes(value=cst.Name(result))], leading_lines=[])
+            ret = updated.with_changes(body=[updated.body[0].with_changes(value=returned)], leading_lines=[])
             self.done += 1
             return cst.FlattenSentinel([assign, log, ret])
 
     return Rewriter()
 
 
+def _wraps_response(value) -> bool:
+    """`jsonify(x)` / `flask.jsonify(x)` / `JSONResponse(x)`: one positional argument, the data."""
+    if not isinstance(value, cst.Call) or len(value.args) != 1 or value.args[0].keyword is not None \
+            or value.args[0].star:
+        return False
+    func = value.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    return name in ("jsonify", "JSONResponse", "ORJSONResponse")
+
+
 def _payload(func, framework: str, idx, taken) -> Tuple[Optional[str], List[str], str]:
-    import libcst as cst
     if framework == "flask":
         req = _flask_request(idx)
         if req is None:
@@ -218,7 +228,6 @@ def _flask_request(idx) -> Optional[str]:
 
 
 def _names_in(func) -> set:
-    import libcst as cst
     out = set()
 
     class Names(cst.CSTVisitor):

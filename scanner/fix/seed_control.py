@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Set, Tuple
 
+from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest
 from mlscan.rules._seeding import consumed_family, covers, seeded_family
 
@@ -94,7 +95,6 @@ class SeedEntryPoints(Fix):
             yield from self._edit_file(ctx, path, items, seed, source)
 
     def _edit_file(self, ctx, path: str, items, seed: int, source: str):
-        from mlscan.fix import cst as C
         lines = sorted({ln for _, ls in items for ln in ls}, key=ORDER.index)
         comment = f"  # the seed in {source}" if source else ""
         if path.endswith(".ipynb"):
