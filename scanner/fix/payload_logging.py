@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from mlscan.facts.graph import looks_predictive
 import libcst as cst
 
+from mlscan.facts.graph import looks_predictive
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip
 

@@ -1,11 +1,17 @@
 """Answers seed-calls and unseeded-rng (rules/seed_calls.py, rules/unseeded_rngs.py)."""
 from __future__ import annotations
 
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, NamedTuple, Set, Tuple
 
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest
 from mlscan.rules._seeding import consumed_family, covers, seeded_family
+
+class Entry(NamedTuple):
+    target: str        # node id the entry point runs: mod:PATH or def:PATH:QUALNAME
+    label: str
+    node: str          # where reachability starts
+
 
 SEED_KEYS = ("seed", "random_seed", "rng_seed", "manual_seed")
 DEFAULT_SEED = 42
@@ -66,7 +72,8 @@ class SeedEntryPoints(Fix):
     def plan(self, ctx):
         facts = ctx.facts
         graph = facts.graph
-        entries = graph.primary_training_entry_points
+        entries = [Entry(ep.target, ep.label, ep.node) for ep in graph.primary_training_entry_points]
+        entries = entries or top_level_training(facts)
         if not entries:
             yield Skip(".", "no training entry point found (nothing runs the training code), "
                             "so there is no unambiguous place to seed")
@@ -176,6 +183,22 @@ def helper_code(name: str, lines: List[str]) -> str:
     return (f"def {name}(seed):\n"
             f"    \"\"\"Seed the random number generators the training uses (added by `mlscan fix`).\"\"\"\n"
             f"{body}\n")
+
+
+def top_level_training(facts) -> List[Entry]:
+    """Modules that train at their top level and that no other module imports: running the file
+    is the only way in, so its top is the entry point (short scripts the graph does not list)."""
+    from mlscan.facts.graph import is_training_call
+    graph = facts.graph
+    out = []
+    for path in graph.training_modules:
+        idx = facts.code[path]
+        if idx.is_notebook or not any(c.scope == "<module>" and is_training_call(c) for c in idx.calls):
+            continue
+        if any(kind == "imports" for _, _, kind in graph.g.in_edges(f"mod:{path}", data="kind")):
+            continue
+        out.append(Entry(f"mod:{path}", f"{path} (top level)", f"mod:{path}"))
+    return out
 
 
 def config_seed(facts) -> Tuple[int, str]:
