@@ -179,3 +179,18 @@ def test_only_fix_imports_libcst(tmp_path, command, imports_libcst):
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert ("libcst" in imported) is imports_libcst
+
+
+def test_two_fixes_on_one_file_compose(tmp_path):
+    train = ("import yaml\nimport numpy as np\nfrom sklearn.ensemble import RandomForestClassifier\n\n\n"
+             "def main():\n    X = np.random.rand(20, 2)\n"
+             "    RandomForestClassifier(n_estimators=300, max_depth=8).fit(X, X[:, 0] > 0.5)\n\n\n"
+             "if __name__ == '__main__':\n    main()\n")
+    (tmp_path / "train.py").write_text(train)
+    plan = plan_fixes(tmp_path, Config(), ("seed-control", "config-management"), jobs=1)
+    assert [r.practice for r in plan.results if r.accepted] == ["config-management", "seed-control"]
+    new = plan.changes["train.py"]
+    assert "n_estimators=PARAMS[\"n_estimators\"]" in new and "    seed_everything(42)\n    main()" in new
+    write_plan(plan)
+    ast.parse((tmp_path / "train.py").read_text())
+    assert plan_fixes(tmp_path, Config(), ("seed-control", "config-management"), jobs=1).changes == {}

@@ -1,6 +1,7 @@
 """Answers config-hardcoded (rules/config_hardcoded.py)."""
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import PurePosixPath
 from typing import Dict, List, Optional, Tuple
@@ -92,9 +93,12 @@ class HyperparametersToConfig(Fix):
             if path.endswith(".ipynb"):
                 yield Suggest(path, f"move the hyperparameter literals into {config} and read them from there")
                 continue
+            if path in ctx.workspace.changed:
+                yield Skip(path, "another fix changed this file first; run `mlscan fix` again after applying it")
+                return
             text = ctx.workspace.read(path)
             sites = {(line, k): key for (p, line, k), key in keys_by_site.items() if p == path}
-            new, problem = _rewrite(text, path, config, sites, use_yaml, section)
+            new, problem = _rewrite(text, path, config, sites, values, use_yaml, section)
             if problem:
                 yield Skip(path, problem)
                 return
@@ -176,8 +180,8 @@ def _config_text(config: str, existing: Optional[str], section: str, values: Dic
     return existing + sep + block
 
 
-def _rewrite(text: str, path: str, config: str, sites: Dict[Tuple[int, str], str], use_yaml: bool,
-             section: str) -> Tuple[str, Optional[str]]:
+def _rewrite(text: str, path: str, config: str, sites: Dict[Tuple[int, str], str], values: Dict[str, object],
+             use_yaml: bool, section: str) -> Tuple[str, Optional[str]]:
     module = C.parse(text)
     taken = C.top_level_names(module)
     var = C.free_name(taken, "PARAMS", "TRAIN_PARAMS", "HYPERPARAMETERS")
@@ -199,7 +203,7 @@ def _rewrite(text: str, path: str, config: str, sites: Dict[Tuple[int, str], str
             args = []
             for arg in updated.args:
                 key = sites.get((line, arg.keyword.value)) if arg.keyword is not None else None
-                if key is not None and _is_number(arg.value):
+                if key is not None and _is_number(arg.value) and _same(arg.value, values[key]):
                     arg = arg.with_changes(value=cst.parse_expression(f"{var}[{json.dumps(key)}]"))
                     self.done += 1
                 args.append(arg)
@@ -216,6 +220,15 @@ def _rewrite(text: str, path: str, config: str, sites: Dict[Tuple[int, str], str
     lines.append(f"{var} = {read}(({base} / {json.dumps(PurePosixPath(config).as_posix())}).read_text())"
                  f"[{json.dumps(section)}]\n")
     return C.insert_module_level(new, C.import_end(new), C.statements(new, "".join(lines))).code, None
+
+
+def _same(node, value) -> bool:
+    """The literal in the code is the value moved to the config (two calls on one line may differ)."""
+    try:
+        found = ast.literal_eval(cst.Module([]).code_for_node(node))
+    except (ValueError, SyntaxError):
+        return False
+    return found == value and type(found) is type(value)
 
 
 def _is_number(node) -> bool:
