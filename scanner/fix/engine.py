@@ -72,11 +72,12 @@ def fixes_for(select: Sequence[str]) -> List[Type[Fix]]:
 
 def plan_fixes(root: Path, cfg: Config, select: Sequence[str] = (), jobs: int = 0) -> FixPlan:
     from mlscan.engine import scan_with_facts
+    chosen = fixes_for(select)
     report, facts = scan_with_facts(root, cfg, jobs=jobs)
     plan = FixPlan(facts.root, report.repo_prefix)
     workspace = Workspace(facts)
     practices = {p.id: p for p in report.practices}
-    for fix_cls in fixes_for(select):
+    for fix_cls in chosen:
         practice = practices.get(fix_cls.practice)
         if practice is None or practice.status not in RANK or practice.ignored is not None:
             continue
