@@ -60,6 +60,25 @@ class HyperparametersToConfig(Fix):
                             "opt = torch.optim.SGD(net.parameters(), lr=PARAMS[\"lr\"], momentum=PARAMS[\"momentum\"])\n"
                             "net(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
         }, "present", "no PyYAML in the repo: params.json at the repo root, read with json"),
+        FixExample({
+            "params.yaml": "train:  # the forest\n  n_estimators: 300\n  max_depth: 8\n",
+            "train.py": "import yaml\nimport torch\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                        "p = yaml.safe_load(open('params.yaml'))['train']\n"
+                        "RandomForestClassifier(**p).fit([[0], [1]], [0, 1])\n"
+                        "net = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)\n"
+                        "net(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
+        }, {
+            "params.yaml": "train:  # the forest\n  n_estimators: 300\n  max_depth: 8\n"
+                           "hyperparameters:\n  lr: 0.05\n  momentum: 0.9\n",
+            "train.py": "import yaml\nimport torch\nfrom sklearn.ensemble import RandomForestClassifier\nimport pathlib\n"
+                        "PARAMS = yaml.safe_load((pathlib.Path(__file__).resolve().parent / \"params.yaml\").read_text())"
+                        "[\"hyperparameters\"]\n\n"
+                        "p = yaml.safe_load(open('params.yaml'))['train']\n"
+                        "RandomForestClassifier(**p).fit([[0], [1]], [0, 1])\n"
+                        "net = torch.nn.Linear(2, 1)\n"
+                        "opt = torch.optim.SGD(net.parameters(), lr=PARAMS[\"lr\"], momentum=PARAMS[\"momentum\"])\n"
+                        "net(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
+        }, "present", "the config file the training reads gets a new section; its comments are kept"),
     )
 
     def plan(self, ctx):
@@ -137,16 +156,15 @@ def _has_yaml(facts) -> bool:
 
 
 def _existing_config(ctx) -> Optional[str]:
-    """The YAML config file the training already reads, per the config-files evidence."""
-    text_by_path = {}
-    for e in ctx.practice.evidence:
-        if e.rule != "config-files":
-            continue
-        for word in e.message.split():
-            w = word.strip("(),")
-            if w.endswith((".yaml", ".yml")) and ctx.facts.exists(w):
-                text_by_path.setdefault(w, e)
-    return sorted(text_by_path)[0] if text_by_path else None
+    """The YAML config file the training code already reads (a `cfg:` node the graph links to it)."""
+    graph = ctx.facts.graph
+    found = set()
+    for node in graph.training_closure:
+        for _, target, kind in graph.g.out_edges(node, data="kind"):
+            if kind == "reads" and target.startswith("cfg:") and target.endswith((".yaml", ".yml")) \
+                    and ctx.facts.exists(target[4:]):
+                found.add(target[4:])
+    return sorted(found)[0] if found else None
 
 
 def _section(config: str, existing: Optional[str]) -> Tuple[str, Optional[str]]:

@@ -62,6 +62,22 @@ class SeedEntryPoints(Fix):
                         "trainer = L.Trainer(max_epochs=2)\ntrainer.fit(model)\n",
         }, "present", "a top-level Lightning script: seed_everything, with the seed from params.yaml"),
         FixExample({
+            "pyproject.toml": "[project]\nname = \"pkg\"\nversion = \"0.1\"\n\n[project.scripts]\ntrain = \"pkg.train:main\"\n",
+            "pkg/__init__.py": "",
+            "pkg/train.py": "\"\"\"Training.\"\"\"\nimport random\n\nimport torch\n\n\ndef main():\n    \"\"\"Entry point.\"\"\"\n"
+                            "    data = list(range(10))\n    random.shuffle(data)\n    model = torch.nn.Linear(2, 1)\n"
+                            "    model(torch.randn(1, 2)).sum().backward()\n",
+        }, {
+            "pkg/train.py": "\"\"\"Training.\"\"\"\nimport random\n\nimport torch\n\n\n"
+                            "def seed_everything(seed):\n"
+                            "    \"\"\"Seed the random number generators the training uses (added by `mlscan fix`).\"\"\"\n"
+                            "    import random\n    import torch\n\n    random.seed(seed)\n    torch.manual_seed(seed)\n"
+                            "    torch.cuda.manual_seed_all(seed)\n\n\n"
+                            "def main():\n    \"\"\"Entry point.\"\"\"\n    seed_everything(42)\n"
+                            "    data = list(range(10))\n    random.shuffle(data)\n    model = torch.nn.Linear(2, 1)\n"
+                            "    model(torch.randn(1, 2)).sum().backward()\n",
+        }, "present", "a console script's function: seeded after its docstring; random and torch with CUDA"),
+        FixExample({
             "train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
                            '["import torch\\n", "m = torch.nn.Linear(2, 1)\\n", "m(torch.randn(1, 2)).sum().backward()\\n"]}], '
                            '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
@@ -114,7 +130,8 @@ class SeedEntryPoints(Fix):
             return
         module = C.parse(text)
         name = C.free_name(C.top_level_names(module), "seed_everything", "seed_rngs", "mlscan_seed_rngs")
-        call_code = f"{name}({seed}){comment}\n"
+        # JAX has no global RNG: the helper returns a key made from the seed, for the training to pass on
+        call_code = f"{'rng_key = ' if 'jax' in lines else ''}{name}({seed}){comment}\n"
         new = module
         at_top = False
         for target in sorted({ep.target for ep, _ in items}):
