@@ -192,3 +192,18 @@ def test_two_fixes_on_one_file_compose(tmp_path):
     write_plan(plan)
     ast.parse((tmp_path / "train.py").read_text())
     assert plan_fixes(tmp_path, Config(), ("seed-control", "config-management"), jobs=1).changes == {}
+
+
+def test_the_ci_workflow_the_fix_writes_passes_zizmor(tmp_path):
+    import shutil
+    zizmor = Path(sys.executable).parent / "zizmor"
+    zizmor = str(zizmor) if zizmor.exists() else shutil.which("zizmor")
+    if zizmor is None:
+        pytest.skip("zizmor is not installed (it is in the test extra)")
+    from mlscan.fix.ci_workflow import TEMPLATE, WORKFLOW
+    path = tmp_path / WORKFLOW
+    path.parent.mkdir(parents=True)
+    path.write_text(TEMPLATE.format(python="3.11", install="-r requirements.txt pytest"), encoding="utf-8")
+    proc = subprocess.run([zizmor, "--offline", "--format", "json", str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == [], proc.stdout + proc.stderr

@@ -16,10 +16,10 @@ jobs:
   test:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
+      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1
         with:
           persist-credentials: false
-      - uses: actions/setup-python@v5
+      - uses: actions/setup-python@a309ff8b426b58ec0e2a45f0f869d46889d02405 # v6.2.0
         with:
           python-version: "{python}"
       - name: Install
@@ -36,7 +36,8 @@ class CIWorkflow(Fix):
 
     Only for a repo that has tests and no CI at all: writes `.github/workflows/tests.yml`, which
     installs the project (its `requirements.txt`, else the package itself) with pytest and runs
-    `python -m pytest` on every push and pull request, with a read-only token. Existing CI is
+    `python -m pytest` on every push and pull request, with a read-only token, no persisted
+    credentials and actions pinned to commits (zizmor finds nothing in it). Existing CI is
     never rewritten.
     """
 
