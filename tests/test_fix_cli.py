@@ -207,3 +207,19 @@ def test_the_ci_workflow_the_fix_writes_passes_zizmor(tmp_path):
     proc = subprocess.run([zizmor, "--offline", "--format", "json", str(path)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and json.loads(proc.stdout) == [], proc.stdout + proc.stderr
+
+
+def test_a_failing_fix_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    from mlscan.fix.seed_control import SeedEntryPoints
+
+    def broken(self, ctx):
+        raise RuntimeError("libcst could not parse train.py")
+        yield
+    monkeypatch.setattr(SeedEntryPoints, "plan", broken)
+    (tmp_path / "train.py").write_text("import numpy as np\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                                       "X = np.random.rand(10, 2)\n"
+                                       "RandomForestClassifier(n_estimators=300, max_depth=8).fit(X, X[:, 0] > 0.5)\n")
+    plan = plan_fixes(tmp_path, Config(), ("seed-control", "config-management"), jobs=1)
+    assert any("the fix failed (RuntimeError: libcst could not parse train.py)" in s.reason for _, s in plan.skips)
+    assert "params.json" in plan.changes and "PARAMS[" in plan.changes["train.py"]
+    assert "seed_everything" not in plan.changes["train.py"]

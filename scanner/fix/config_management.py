@@ -116,6 +116,9 @@ class HyperparametersToConfig(Fix):
                 yield Skip(path, "another fix changed this file first; run `mlscan fix` again after applying it")
                 return
             text = ctx.workspace.read(path)
+            if text is None:
+                yield Skip(path, "not readable UTF-8 text")
+                continue
             sites = {(line, k): key for (p, line, k), key in keys_by_site.items() if p == path}
             new, problem = _rewrite(text, path, config, sites, values, use_yaml, section)
             if problem:

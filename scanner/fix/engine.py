@@ -87,7 +87,13 @@ def plan_fixes(root: Path, cfg: Config, select: Sequence[str] = (), jobs: int = 
             continue
         ctx = FixContext(facts, report, practice, workspace)
         edits: Dict[str, Edit] = {}
-        for outcome in fix_cls().plan(ctx):
+        try:
+            outcomes = list(fix_cls().plan(ctx))
+        except Exception as exc:  # a file libcst cannot parse, or a fix bug: report it, write nothing for it
+            plan.skips.append((fix_cls.id, Skip(".", f"the fix failed ({exc.__class__.__name__}: "
+                                                     f"{str(exc).splitlines()[0] if str(exc) else ''}); nothing proposed")))
+            continue
+        for outcome in outcomes:
             if isinstance(outcome, Skip):
                 plan.skips.append((fix_cls.id, outcome))
             elif isinstance(outcome, Suggest):

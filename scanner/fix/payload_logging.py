@@ -82,6 +82,9 @@ class LogPayloads(Fix):
             return
         for path, handlers in sorted(by_file.items()):
             text = ctx.workspace.read(path)
+            if text is None:
+                yield Skip(path, "not readable UTF-8 text")
+                continue
             new, skipped = rewrite(text, handlers, facts.code.get(path))
             for reason in skipped:
                 yield Skip(path, reason)
