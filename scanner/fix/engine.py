@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 from mlscan.config import Config, merge
+from mlscan.engine import scan_with_facts
 from mlscan.errors import UsageError
 from mlscan.fix.base import Edit, Fix, FixContext, Skip, Suggest, Workspace
 from mlscan.fix.ci_workflow import CIWorkflow
@@ -71,7 +72,6 @@ def fixes_for(select: Sequence[str]) -> List[Type[Fix]]:
 
 
 def plan_fixes(root: Path, cfg: Config, select: Sequence[str] = (), jobs: int = 0) -> FixPlan:
-    from mlscan.engine import scan_with_facts
     chosen = fixes_for(select)
     report, facts = scan_with_facts(root, cfg, jobs=jobs)
     plan = FixPlan(facts.root, report.repo_prefix)
@@ -203,7 +203,6 @@ def inside_without_symlinks(root: Path, rel: str) -> bool:
 def rescan_status(facts, workspace: Workspace, edits: Dict[str, Edit], cfg: Config, practice: str,
                   jobs: int = 0) -> Tuple[str, str]:
     """The practice's status on a temporary copy of the scanned files with the edits applied."""
-    from mlscan.engine import scan_with_facts
     with tempfile.TemporaryDirectory(prefix="mlscan-fix-") as tmp:
         copy = Path(tmp) / "repo"
         copy.mkdir()

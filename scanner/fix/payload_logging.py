@@ -60,6 +60,19 @@ class LogPayloads(Fix):
                         "    return result\n",
         }, "present", "Flask: the request's JSON (or form) data"),
         FixExample({
+            "api.py": "import json\nimport logging\n\nfrom fastapi import APIRouter, Request\n\nrouter = APIRouter()\n\n\n"
+                      "@router.post(\"/predict\")\ndef predict(request: Request, rows: list):\n"
+                      "    prediction = request.app.state.model.predict(rows)\n\n    return prediction\n",
+        }, {
+            "api.py": "import json\nimport logging\n\nfrom fastapi import APIRouter, Request\n"
+                      "from fastapi.encoders import jsonable_encoder\n\n"
+                      "payload_log = logging.getLogger(__name__ + \".payloads\")\n\nrouter = APIRouter()\n\n\n"
+                      "@router.post(\"/predict\")\ndef predict(request: Request, rows: list):\n"
+                      "    prediction = request.app.state.model.predict(rows)\n\n"
+                      "    payload_log.info(json.dumps({\"payload\": jsonable_encoder({\"rows\": rows}), "
+                      "\"prediction\": prediction}, default=str))\n    return prediction\n",
+        }, "present", "`return NAME` is logged as is; the Request object is not payload; json/logging already imported"),
+        FixExample({
             "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
         }, {}, "not-applicable", "no serving code: nothing to do"),
     )
@@ -68,17 +81,20 @@ class LogPayloads(Fix):
         facts = ctx.facts
         graph = facts.graph
         by_file: Dict[str, List[Tuple[str, str]]] = {}
+        odd = 0
         for ep in graph.serving_endpoints:
             if ep.framework not in FRAMEWORKS:
                 continue
             if not ep.handler.startswith("def:") or "." in ep.handler.rsplit(":", 1)[1]:
-                yield Skip(ep.path, f"{ep.label}: not a plain function endpoint")
+                odd += 1
+                yield Skip(ep.path, f"{ep.label}: not a plain function endpoint; log its payloads by hand")
                 continue
             if not any(looks_predictive(c.attr) for _, c in graph.calls_in(graph.reachable(ep.handler))):
                 continue
             by_file.setdefault(ep.path, []).append((ep.handler.rsplit(":", 1)[1], ep.framework))
         if not by_file:
-            yield Skip(".", "no FastAPI or Flask endpoint that predicts")
+            if not odd:
+                yield Skip(".", "no FastAPI or Flask endpoint that predicts")
             return
         for path, handlers in sorted(by_file.items()):
             text = ctx.workspace.read(path)
@@ -111,7 +127,8 @@ def rewrite(text: str, handlers, idx) -> Tuple[Optional[str], List[str]]:
             continue
         local = _names_in(func)
         result = C.free_name(local | taken, "result", "prediction_result", "logged_result")
-        log_line = (f"{LOGGER}.info(json.dumps({{\"payload\": {payload}, \"prediction\": {result}}}, default=str))\n")
+        def log_line(name: str, payload: str = payload) -> str:
+            return f"{LOGGER}.info(json.dumps({{\"payload\": {payload}, \"prediction\": {name}}}, default=str))\n"
         rewriter = returns_rewriter(new, result, log_line)
         body = func.body.visit(rewriter)
         if rewriter.problem:
@@ -136,9 +153,9 @@ def rewrite(text: str, handlers, idx) -> Tuple[Optional[str], List[str]]:
     return C.insert_module_level(new, C.import_end(new), setup).code, skipped
 
 
-def returns_rewriter(module, result: str, log_line: str):
+def returns_rewriter(module, result: str, log_line):
     """A transformer that rewrites the `return VALUE` statements of one function body (not of
-    nested functions): keep the value in `result`, run `log_line`, return `result`."""
+    nested functions): keep the value in `result`, log it with `log_line(name)`, return it."""
 
     class Rewriter(cst.CSTTransformer):
         def __init__(self):
@@ -164,6 +181,10 @@ def returns_rewriter(module, result: str, log_line: str):
             if len(updated.body) != 1 or not isinstance(updated.body[0], cst.Return) or updated.body[0].value is None:
                 return updated
             value = updated.body[0].value
+            if isinstance(value, cst.Name):      # `return prediction`: log the name itself
+                self.done += 1
+                log = C.statements(module, log_line(value.value))[0].with_changes(leading_lines=updated.leading_lines)
+                return cst.FlattenSentinel([log, updated.with_changes(leading_lines=[])])
             returned = cst.Name(result)
             if _wraps_response(value):          # log what `jsonify(...)` wraps, not the Response object
                 returned = value.with_changes(args=[value.args[0].with_changes(value=cst.Name(result))])
@@ -171,7 +192,7 @@ def returns_rewriter(module, result: str, log_line: str):
             assign = cst.SimpleStatementLine(
                 body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(result))], value=value)],
                 leading_lines=updated.leading_lines)
-            log = C.statements(module, log_line)[0]
+            log = C.statements(module, log_line(result))[0]
             ret = updated.with_changes(body=[updated.body[0].with_changes(value=returned)], leading_lines=[])
             self.done += 1
             return cst.FlattenSentinel([assign, log, ret])
