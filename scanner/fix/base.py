@@ -11,7 +11,7 @@ or writes it. Fixes never write files themselves.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 if TYPE_CHECKING:
@@ -90,7 +90,6 @@ class FixContext:
     report: "Report"
     practice: "PracticeResult"
     workspace: Workspace
-    notes: Dict[str, str] = field(default_factory=dict)
 
 
 class Fix:

@@ -154,11 +154,12 @@ class SeedEntryPoints(Fix):
                                    f"{', '.join(sorted({ep.label for ep, _ in items}))}")
 
 
-ORDER = ["lightning", "pytorch_lightning", "transformers", "random", "numpy", "torch", "tensorflow", "jax"]
+ORDER = ["lightning", "pytorch_lightning", "transformers", "keras", "random", "numpy", "torch", "tensorflow", "jax"]
 SEED_CALLS = {
     "lightning": ("import lightning", "lightning.seed_everything(seed, workers=True)"),
     "pytorch_lightning": ("import pytorch_lightning", "pytorch_lightning.seed_everything(seed, workers=True)"),
     "transformers": ("import transformers", "transformers.set_seed(seed)"),
+    "keras": ("import keras", "keras.utils.set_random_seed(seed)"),
     "random": ("import random", "random.seed(seed)"),
     "numpy": ("import numpy as np", "np.random.seed(seed)"),
     "torch": ("import torch", "torch.manual_seed(seed)\n    torch.cuda.manual_seed_all(seed)"),
@@ -169,7 +170,7 @@ SEED_CALLS = {
 
 def _family(line: str) -> str:
     return {"lightning": "every RNG (Lightning)", "pytorch_lightning": "every RNG (Lightning)",
-            "transformers": "every RNG (transformers)"}.get(line, line)
+            "transformers": "every RNG (transformers)", "keras": "every RNG (Keras)"}.get(line, line)
 
 
 def seeding_lines(roots: Set[str], used: Set[str]) -> List[str]:
@@ -177,6 +178,8 @@ def seeding_lines(roots: Set[str], used: Set[str]) -> List[str]:
     for everything in ("lightning", "pytorch_lightning", "transformers"):
         if everything in roots:
             return [everything] + (["jax"] if "jax" in used else [])
+    if "keras" in roots and "tensorflow" not in roots:
+        return ["keras"] + (["jax"] if "jax" in used else [])   # Keras 3 seeds Python, NumPy and its backend
     out = []
     if "random" in used:
         out.append("random")
@@ -184,7 +187,7 @@ def seeding_lines(roots: Set[str], used: Set[str]) -> List[str]:
         out.append("numpy")        # scikit-learn draws from NumPy's global RNG when random_state is None
     if "torch" in used or "torch" in roots:
         out.append("torch")
-    if "tensorflow" in used or "tensorflow" in roots or "keras" in roots:
+    if "tensorflow" in used or "tensorflow" in roots:
         out.append("tensorflow")
     if "jax" in used:
         out.append("jax")
