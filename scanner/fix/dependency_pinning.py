@@ -87,10 +87,12 @@ class PinFromLock(Fix):
 
 
 def _version_for(path: str, name: str, locks: Dict[str, Dict[str, str]]) -> Tuple[Optional[str], str]:
-    """The version the nearest lock fixes: locks in the file's folder or its ancestors first."""
+    """The version the nearest lock fixes, among locks in the file's folder and its ancestors
+    (a lock in a sibling folder belongs to another environment)."""
     here = PurePosixPath(path).parent
     ranked = sorted(locks, key=lambda lock: (-_shared(PurePosixPath(lock).parent, here), lock))
-    for depth in sorted({_shared(PurePosixPath(lock).parent, here) for lock in locks}, reverse=True):
+    for depth in sorted({d for lock in locks for d in [_shared(PurePosixPath(lock).parent, here)] if d >= 0},
+                        reverse=True):
         found = {locks[lock][name] for lock in ranked if name in locks[lock]
                  and _shared(PurePosixPath(lock).parent, here) == depth}
         if len(found) == 1:
