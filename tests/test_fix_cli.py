@@ -223,3 +223,16 @@ def test_a_failing_fix_is_reported_and_the_others_still_run(tmp_path, monkeypatc
     assert any("the fix failed (RuntimeError: libcst could not parse train.py)" in s.reason for _, s in plan.skips)
     assert "params.json" in plan.changes and "PARAMS[" in plan.changes["train.py"]
     assert "seed_everything" not in plan.changes["train.py"]
+
+
+def test_no_rescan_inside_a_git_work_tree_means_no_fix(tmp_path, monkeypatch):
+    outer = GitRepo.init(tmp_path / "outer")
+    monkeypatch.setenv("TMPDIR", str(outer.root))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "train.py").write_text("import numpy as np\nfrom sklearn.svm import SVC\n\n"
+                                                "X = np.random.rand(10, 2)\nSVC().fit(X, X[:, 0] > 0.5)\n")
+    plan = plan_fixes(tmp_path / "proj", Config(), ("seed-control",), jobs=1)
+    assert plan.changes == {}
+    assert any("inside a git work tree" in s.reason for _, s in plan.skips)

@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Type
 from mlscan.config import Config, merge
 from mlscan.engine import scan_with_facts
 from mlscan.errors import UsageError
+from mlscan.facts.history import is_git_work_tree
 from mlscan.fix.base import Edit, Fix, FixContext, Skip, Suggest, Workspace
 from mlscan.fix.ci_workflow import CIWorkflow
 from mlscan.fix.config_management import HyperparametersToConfig
@@ -224,6 +225,8 @@ def rescan_status(facts, workspace: Workspace, edits: Dict[str, Edit], cfg: Conf
             if dst.exists():
                 dst.unlink()        # a hard link: never write through it
             dst.write_bytes(text.encode("utf-8"))
+        if is_git_work_tree(copy):   # a temp folder inside a git work tree would be listed through that repo
+            return "unknown", f"the temporary copy at {copy} is inside a git work tree, so the rescan cannot be trusted"
         report, _ = scan_with_facts(copy, merge(cfg, select=(practice,), history_depth=0), jobs=jobs)
     found = next(p for p in report.practices if p.id == practice)
     return found.status, found.reason
