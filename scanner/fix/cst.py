@@ -64,9 +64,14 @@ def with_blank_lines(stmt: cst.BaseStatement, n: int) -> cst.BaseStatement:
 
 
 def insert_in_block(block: cst.BaseSuite, new: Sequence[cst.BaseStatement]) -> cst.BaseSuite:
-    """Insert statements at the start of an indented block, after its docstring."""
+    """Insert statements at the start of a block, after its docstring. A one-line block
+    (`if __name__ == "__main__": main()`) becomes an indented one; its trailing comment stays."""
+    if isinstance(block, cst.SimpleStatementSuite):
+        line = cst.SimpleStatementLine(body=[s.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for s in block.body],
+                                       trailing_whitespace=block.trailing_whitespace)
+        return cst.IndentedBlock(body=[*new, line])
     if not isinstance(block, cst.IndentedBlock):
-        raise ValueError("a one-line block")
+        raise ValueError("an unknown kind of block")
     body = list(block.body)
     start = 1 if body and isinstance(body[0], cst.SimpleStatementLine) and _is_docstring(body[0].body[0]) else 0
     return block.with_changes(body=body[:start] + list(new) + body[start:])

@@ -36,7 +36,7 @@ class ModelCardSkeleton(Fix):
             CARD: "# Model card\n\n"
                   "<!-- Written by `mlscan fix` from a static scan. Check every line; write the sections marked "
                   "as not known. -->\n\n"
-                  "## Model details\n\n- Framework: scikit-learn\n- Trained by: `train.py` (train.py (top-level script))\n\n"
+                  "## Model details\n\n- Framework: scikit-learn\n- Training entry point: `train.py` (top-level script)\n\n"
                   "## Training data\n\nThe training reads these files:\n\n- `data/churn.csv`\n\n"
                   "Describe where this data comes from, its time span and its size.\n\n"
                   "## Evaluation\n\nThe training logs these metrics:\n\n- `auc`\n\n"
@@ -101,12 +101,17 @@ def _metrics(graph, closure) -> List[str]:
     return out
 
 
+def _entry(ep) -> str:
+    path = ep.target.split(":", 2)[1]
+    return f"`{path}`{ep.label[len(path):]}" if ep.label.startswith(path) else f"{ep.label} (`{path}`)"
+
+
 def _card(frameworks, entries, modules, data, models, metrics) -> str:
     def bullets(items):
         return "".join(f"- `{i}`\n" for i in items)
     details = [f"- Framework: {', '.join(frameworks) or UNKNOWN}"]
     if entries:
-        details += [f"- Trained by: `{ep.target.split(':', 2)[1]}` ({ep.label})" for ep in entries]
+        details += [f"- Training entry point: {_entry(ep)}" for ep in entries]
     else:
         details += [f"- Training code: `{m}`" for m in modules[:3]]
     if models:

@@ -78,6 +78,17 @@ class SeedEntryPoints(Fix):
                             "    model(torch.randn(1, 2)).sum().backward()\n",
         }, "present", "a console script's function: seeded after its docstring; random and torch with CUDA"),
         FixExample({
+            "fit.py": "import tensorflow as tf\n\n\ndef main():\n    m = tf.keras.Sequential([tf.keras.layers.Dense(1)])\n"
+                      "    m.fit([[0.0]], [0.0])\n\n\nif __name__ == '__main__': main()  # run it\n",
+        }, {
+            "fit.py": "import tensorflow as tf\n\n\ndef seed_everything(seed):\n"
+                      "    \"\"\"Seed the random number generators the training uses (added by `mlscan fix`).\"\"\"\n"
+                      "    import tensorflow as tf\n\n    tf.random.set_seed(seed)\n\n\n"
+                      "def main():\n    m = tf.keras.Sequential([tf.keras.layers.Dense(1)])\n"
+                      "    m.fit([[0.0]], [0.0])\n\n\nif __name__ == '__main__':\n    seed_everything(42)\n"
+                      "    main()  # run it\n",
+        }, "present", "a one-line main block becomes a block; its comment stays"),
+        FixExample({
             "train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
                            '["import torch\\n", "m = torch.nn.Linear(2, 1)\\n", "m(torch.randn(1, 2)).sum().backward()\\n"]}], '
                            '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
