@@ -31,7 +31,7 @@ def _imported_names(test_text: str):
 
 
 def _top_level_names(text: str) -> set:
-    from mlscan.fix.engine import top_level_names
+    from mlscan.fix.base import top_level_names
     return top_level_names(text)
 
 

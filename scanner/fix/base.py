@@ -11,6 +11,7 @@ or writes it. Fixes never write files themselves.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Dict, Iterable, Optional, Sequence, Tuple, Union
 
@@ -104,3 +105,31 @@ class Fix:
     @classmethod
     def title(cls) -> str:
         return (cls.__doc__ or cls.id).strip().splitlines()[0].strip()
+
+
+def top_level_names(text: str) -> set:
+    """Names a module binds when it runs (what `from module import NAME` can import): top-level
+    definitions, imports and assignments, also inside top-level if/try/with/for blocks."""
+    names = set()
+    stack = list(ast.parse(text).body)
+    while stack:
+        node = stack.pop()
+        targets = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+        for t in targets:
+            names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for block in ("body", "orelse", "finalbody", "handlers"):
+                stack.extend(getattr(node, block, []))
+    return names

@@ -10,7 +10,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from mlscan.fix import cst as C
-from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest
+from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
 from mlscan.rules._mlcode import root_of
 from mlscan.rules.config_hardcoded import ESTIMATOR_LIBS, FIT_ATTRS, TRAINING_APIS, TRAINING_HP
 
@@ -204,7 +204,7 @@ def _config_text(config: str, existing: Optional[str], section: str, values: Dic
 def _rewrite(text: str, path: str, config: str, sites: Dict[Tuple[int, str], str], values: Dict[str, object],
              use_yaml: bool, section: str) -> Tuple[str, Optional[str]]:
     module = C.parse(text)
-    taken = C.top_level_names(module)
+    taken = top_level_names(module.code)
     var = C.free_name(taken, "PARAMS", "TRAIN_PARAMS", "HYPERPARAMETERS")
     loader = "yaml" if use_yaml else "json"
     imported = C.bound_modules(module)

@@ -134,35 +134,6 @@ def insert_in_function(module: cst.Module, qualname: str, new: Sequence[cst.Base
     return replace_function(module, trail, func.with_changes(body=body))
 
 
-def top_level_names(module: cst.Module) -> set:
-    names = set()
-    for stmt in module.body:
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            names.add(stmt.name.value)
-        elif isinstance(stmt, cst.SimpleStatementLine):
-            for s in stmt.body:
-                if isinstance(s, (cst.Assign,)):
-                    for t in s.targets:
-                        names.update(n.value for n in _names(t.target))
-                elif isinstance(s, cst.AnnAssign):
-                    names.update(n.value for n in _names(s.target))
-                elif isinstance(s, cst.Import):
-                    for a in s.names:
-                        names.add(a.evaluated_alias or a.evaluated_name.split(".")[0])
-                elif isinstance(s, cst.ImportFrom) and not isinstance(s.names, cst.ImportStar):
-                    for a in s.names:
-                        names.add(a.evaluated_alias or a.evaluated_name)
-    return names
-
-
-def _names(node):
-    if isinstance(node, cst.Name):
-        yield node
-    elif isinstance(node, (cst.Tuple, cst.List)):
-        for el in node.elements:
-            yield from _names(el.value)
-
-
 def free_name(taken: set, *candidates: str) -> str:
     for c in candidates:
         if c not in taken:

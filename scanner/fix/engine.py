@@ -20,7 +20,7 @@ from mlscan.config import Config, merge
 from mlscan.engine import scan_with_facts
 from mlscan.errors import UsageError
 from mlscan.facts.history import is_git_work_tree
-from mlscan.fix.base import Edit, Fix, FixContext, Skip, Suggest, Workspace
+from mlscan.fix.base import Edit, Fix, FixContext, Skip, Suggest, Workspace, top_level_names
 from mlscan.fix.ci_workflow import CIWorkflow
 from mlscan.fix.config_management import HyperparametersToConfig
 from mlscan.fix.dependency_pinning import PinFromLock
@@ -168,24 +168,6 @@ def parse_problem(path: str, text: str) -> Optional[str]:
     except Exception as exc:   # any parser's error: the edit is refused with its message
         return f"{exc.__class__.__name__}: {exc}"
     return None
-
-
-def top_level_names(text: str) -> set:
-    """Names a module binds at its top level (what `from module import NAME` can import)."""
-    names = set()
-    for node in ast.parse(text).body:
-        targets = []
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
-        elif isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-            targets = [node.target]
-        for t in targets:
-            names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
-    return names
 
 
 def inside_without_symlinks(root: Path, rel: str) -> bool:

@@ -7,7 +7,7 @@ import libcst as cst
 
 from mlscan.facts.graph import looks_predictive
 from mlscan.fix import cst as C
-from mlscan.fix.base import Edit, Fix, FixExample, Skip
+from mlscan.fix.base import Edit, Fix, FixExample, Skip, top_level_names
 
 FRAMEWORKS = ("fastapi", "flask")
 NOT_PAYLOAD = {"Request", "Response", "BackgroundTasks", "WebSocket", "Session", "AsyncSession", "HTTPConnection"}
@@ -111,7 +111,7 @@ class LogPayloads(Fix):
 
 def rewrite(text: str, handlers, idx) -> Tuple[Optional[str], List[str]]:
     module = C.parse(text)
-    taken = C.top_level_names(module)
+    taken = top_level_names(module.code)
     skipped: List[str] = []
     new = module
     needs: List[str] = []

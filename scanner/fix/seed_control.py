@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Dict, List, NamedTuple, Set, Tuple
 
 from mlscan.fix import cst as C
-from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest
+from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
 from mlscan.rules._seeding import consumed_family, covers, seeded_family
 
 class Entry(NamedTuple):
@@ -140,7 +140,7 @@ class SeedEntryPoints(Fix):
             yield Skip(path, "cannot read the entry point's file")
             return
         module = C.parse(text)
-        name = C.free_name(C.top_level_names(module), "seed_everything", "seed_rngs", "mlscan_seed_rngs")
+        name = C.free_name(top_level_names(module.code), "seed_everything", "seed_rngs", "mlscan_seed_rngs")
         # JAX has no global RNG: the helper returns a key made from the seed, for the training to pass on
         call_code = f"{'rng_key = ' if 'jax' in lines else ''}{name}({seed}){comment}\n"
         new = module
