@@ -236,3 +236,18 @@ def test_no_rescan_inside_a_git_work_tree_means_no_fix(tmp_path, monkeypatch):
     plan = plan_fixes(tmp_path / "proj", Config(), ("seed-control",), jobs=1)
     assert plan.changes == {}
     assert any("inside a git work tree" in s.reason for _, s in plan.skips)
+
+
+def test_hostile_repo_fix_writes_only_inside(fixture_repo):
+    repo = fixture_repo("bad-inputs")
+    outside = repo.root.parent / (repo.root.name + "-outside")
+    outside_before = snapshot(outside)
+    before = snapshot(repo.root)
+    rc, out, err = run_mlscan(["fix", repo.root, "--write"])
+    assert rc == 0 and "internal error" not in err, err
+    after = snapshot(repo.root)
+    assert snapshot(outside) == outside_before
+    changed = {p for p in after if before.get(p) != after[p]}
+    assert changed and all(after[p][0] == "file" and not (repo.root / p).is_symlink() for p in changed), changed
+    assert {link: after[link] for link in ("outside_leak.py", "loop_a.py")} == \
+        {link: before[link] for link in ("outside_leak.py", "loop_a.py")}
