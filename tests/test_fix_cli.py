@@ -251,3 +251,16 @@ def test_hostile_repo_fix_writes_only_inside(fixture_repo):
     assert changed and all(after[p][0] == "file" and not (repo.root / p).is_symlink() for p in changed), changed
     assert {link: after[link] for link in ("outside_leak.py", "loop_a.py")} == \
         {link: before[link] for link in ("outside_leak.py", "loop_a.py")}
+
+
+def test_diff_of_files_without_a_final_newline_applies(tmp_path):
+    from mlscan.fix.engine import FixPlan, render_diff
+    repo = GitRepo.init(tmp_path / "r")
+    repo.write("req.txt", "mlflow\nflask")
+    repo.write("keep.txt", "a\nb\n")
+    repo.commit("no final newline")
+    plan = FixPlan(repo.root, "", originals={"req.txt": "mlflow\nflask", "keep.txt": "a\nb\n", "new.md": None},
+                   changes={"keep.txt": "a\nb", "new.md": "# x", "req.txt": "mlflow==2.12.1\nflask==3.0.3"})
+    (tmp_path / "p.diff").write_text(render_diff(plan), encoding="utf-8")
+    git(repo.root, "apply", str(tmp_path / "p.diff"))
+    assert {p: (repo.root / p).read_text() for p in plan.changes} == plan.changes
