@@ -7,8 +7,10 @@ from pathlib import PurePosixPath
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
+import yaml
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from mlscan.facts.repo import is_test_path
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
 from mlscan.rules._mlcode import root_of
@@ -135,7 +137,6 @@ class HyperparametersToConfig(Fix):
 def hardcoded_calls(facts) -> List[Tuple[str, int, str, List[Tuple[str, object]]]]:
     """(path, line, callee attr, [(keyword, literal)]) for training calls given literal hyperparameters,
     chosen as config-hardcoded chooses them."""
-    from mlscan.facts.repo import is_test_path
     graph = facts.graph
     out = []
     for idx, call in graph.calls_in(graph.training_closure):
@@ -175,7 +176,6 @@ def _section(config: str, existing: Optional[str]) -> Tuple[str, Optional[str]]:
         return SECTIONS[0], None
     if config.endswith(".json"):
         return "", f"{config} exists; mlscan does not rewrite JSON configs"
-    import yaml
     try:
         data = yaml.safe_load(existing)
     except yaml.YAMLError:
@@ -193,7 +193,6 @@ def _section(config: str, existing: Optional[str]) -> Tuple[str, Optional[str]]:
 def _config_text(config: str, existing: Optional[str], section: str, values: Dict[str, object]) -> str:
     if config.endswith(".json"):
         return json.dumps({section: values}, indent=2) + "\n"
-    import yaml
     block = yaml.safe_dump({section: values}, sort_keys=False, default_flow_style=False)
     if existing is None:
         return HEADER + block

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence, Tuple, Type
 
+import yaml
+
 from mlscan.config import Config, merge
 from mlscan.engine import scan_with_facts
 from mlscan.errors import UsageError
@@ -161,7 +163,6 @@ def parse_problem(path: str, text: str) -> Optional[str]:
         if suffix == ".py":
             ast.parse(text)
         elif suffix in (".yaml", ".yml"):
-            import yaml
             list(yaml.safe_load_all(text))
         elif suffix == ".json":
             json.loads(text)

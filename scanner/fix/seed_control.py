@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Dict, List, NamedTuple, Set, Tuple
 
+from mlscan.facts.configs import walk
+from mlscan.facts.graph import is_training_call
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
 from mlscan.rules._seeding import consumed_family, covers, seeded_family
@@ -219,7 +221,6 @@ def helper_code(name: str, lines: List[str]) -> str:
 def top_level_training(facts) -> List[Entry]:
     """Modules that train at their top level and that no other module imports: running the file
     is the only way in, so its top is the entry point (short scripts the graph does not list)."""
-    from mlscan.facts.graph import is_training_call
     graph = facts.graph
     out = []
     for path in graph.training_modules:
@@ -234,7 +235,6 @@ def top_level_training(facts) -> List[Entry]:
 
 def config_seed(facts) -> Tuple[int, str]:
     """The seed from the repo's own config files (params.yaml, configs/*.yaml, ...), else 42."""
-    from mlscan.facts.configs import walk
     for path in sorted(facts.config_files, key=lambda p: (p.count("/"), p)):
         if path.split("/")[0] in NOT_CONFIG or not path.endswith((".yaml", ".yml", ".json", ".toml")) \
                 or path.endswith(("pyproject.toml", "package.json")):
