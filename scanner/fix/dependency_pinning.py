@@ -135,14 +135,17 @@ def _pin_line(line: str, version: str) -> Optional[str]:
 
 
 def _lock_command(facts, path: str) -> str:
+    """The command that would make a lock for a requirements file's project (never run by mlscan)."""
     folder = str(PurePosixPath(path).parent)
-    near = (lambda name: facts.exists(name if folder == "." else f"{folder}/{name}"))
-    if near("pyproject.toml"):
-        doc = facts.config("pyproject.toml" if folder == "." else f"{folder}/pyproject.toml")
+
+    def beside(name: str) -> str:
+        return name if folder == "." else f"{folder}/{name}"
+    if facts.exists(beside("pyproject.toml")):
+        doc = facts.config(beside("pyproject.toml"))
         data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
         if isinstance(data.get("tool"), dict) and "poetry" in data["tool"]:
             return "poetry lock"
-    if near("Pipfile"):
+    if facts.exists(beside("Pipfile")):
         return "pipenv lock"
     name = PurePosixPath(path).name
     return (f"uv pip compile {name} -o {PurePosixPath(name).stem}.lock.txt   "

@@ -9,6 +9,7 @@ from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
 from mlscan.rules._seeding import consumed_family, covers, seeded_family
 
+
 class Entry(NamedTuple):
     target: str        # node id the entry point runs: mod:PATH or def:PATH:QUALNAME
     label: str
