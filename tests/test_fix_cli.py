@@ -187,6 +187,9 @@ def test_two_fixes_on_one_file_compose(tmp_path):
     (tmp_path / "train.py").write_text(train)
     plan = plan_fixes(tmp_path, Config(), ("seed-control", "config-management"), jobs=1)
     assert [r.practice for r in plan.results if r.accepted] == ["config-management", "seed-control"]
+    from mlscan.fix.engine import render_diff
+    assert render_diff(plan_fixes(tmp_path, Config(), ("seed-control", "config-management"), jobs=1)) == \
+        render_diff(plan), "the same repo must give the same patch"
     new = plan.changes["train.py"]
     assert "n_estimators=PARAMS[\"n_estimators\"]" in new and "    seed_everything(42)\n    main()" in new
     write_plan(plan)
