@@ -199,6 +199,10 @@ def test_suggest_fixes_adds_the_diff_to_summary_and_comment(tmp_path, pr_repo):
     assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
     default = run_real(tmp_path / "default", repo, pr_event(shas["base"], shas["head"]))
     assert not default.step("fixes").ran and "mlscan fix" not in default.summary
+    fork = run_real(tmp_path / "fork", repo, pr_event(shas["base"], shas["head"], head_repo="mallory/ml"),
+                    inputs={"suggest-fixes": "true", "comment": "true"})
+    assert fork.returncode == 0 and fork.gh_calls == [], "a fork PR must not get a token-backed comment"
+    assert "+++ b/MODEL_CARD.md" in fork.summary
 
 
 def test_comment_skipped_on_fork_pr(tmp_path, pr_repo):
