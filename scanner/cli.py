@@ -173,6 +173,39 @@ def _progress_printer(disabled: bool):
     return update
 
 
+@cli.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--select", multiple=True, metavar="IDS", help="Only the fixes for these practices or rules (comma-separated).")
+@click.option("--diff", "mode", flag_value="diff", default=True, help="Print the changes as a unified diff (the default).")
+@click.option("--write", "mode", flag_value="write", help="Apply the changes to the files.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read [tool.mlscan] from this TOML file instead of PATH/pyproject.toml.")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: free cores).")
+def fix(path: Path, select: Tuple[str, ...], mode: str, config_path: Optional[Path], jobs: int) -> None:
+    """Turn the scan's next steps into patches: print them as a diff, or apply them with --write.
+
+    Only fixes that a rescan of a temporary copy confirms are offered; what cannot be changed
+    safely is listed on stderr with the reason.
+    """
+    from mlscan.config import load_config
+    from mlscan.errors import UsageError
+    if not path.is_dir():
+        raise _fail(f"path {str(path)!r} is not a folder")
+    try:
+        from mlscan.fix.engine import plan_fixes, render_diff, summary_lines, write_plan
+        plan = plan_fixes(path, load_config(path, config_path), _split_ids(select), jobs=jobs)
+        if mode == "write":
+            written = write_plan(plan)
+            for rel in written:
+                click.echo(f"mlscan fix: wrote {rel}", err=True)
+        else:
+            sys.stdout.write(render_diff(plan))
+    except UsageError as exc:
+        raise _fail(str(exc))
+    for line in summary_lines(plan):
+        click.echo(line, err=True)
+
+
 @cli.command("render")
 @click.argument("report_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)

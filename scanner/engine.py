@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from mlscan import __version__
 from mlscan.catalogue import load_catalogue
@@ -54,6 +54,12 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None) ->
 
 
 def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0) -> Report:
+    return scan_with_facts(root, cfg, progress, jobs)[0]
+
+
+def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None,
+                    jobs: int = 0) -> Tuple[Report, Facts]:
+    """The Report and the Facts it was judged from (`mlscan fix` reads both)."""
     catalogue = load_catalogue()
     model = load_model(cfg.model, catalogue)
     validate_ids(cfg)
@@ -100,7 +106,7 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
         repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
-    return report
+    return report, facts
 
 
 def repo_prefix(root: Path) -> str:
