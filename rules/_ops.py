@@ -29,11 +29,6 @@ SERVER_IMAGES = re.compile(r"(?i)^(docker\.io/)?(tensorflow/serving|pytorch/torc
 LAMBDA_IMAGES = re.compile(r"(?i)^(public\.ecr\.aws/lambda/python|amazon/aws-lambda-python)")
 APP_TARGET = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w.]*(?:\(\))?)$")
 SCRIPT_REF = re.compile(r"(?:^|[\s=\"'(\[,])((?:\.{0,2}/)?[\w.-]+(?:/[\w.-]+)*\.(?:sh|bash))\b")
-TRAIN_CMD = re.compile(
-    r"\bdvc\s+(repro|exp\s+run)\b|\bmlflow\s+run\b|\bkedro\s+run\b|\bzenml\s+pipeline\s+run\b|"
-    r"\bmake\s+(-\S+\s+)*(re)?train\w*\b|\bpython[\d.]*\s+(-\S+\s+)*-m\s+[\w.]*\btrain\w*|"
-    r"(^|[\s/])(re)?train(ing)?[\w-]*\.(py|sh|ipynb)\b|\b(yolo|ultralytics)\s+(\w+\s+)?train\b|"
-    r"\baccelerate\s+launch\b|\btorchrun\b")
 MANUAL_TRIGGERS = {"workflow_dispatch"}
 TEST_TRIGGERS = {"pull_request", "pull_request_target", "merge_request_event"}
 

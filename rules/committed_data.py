@@ -3,9 +3,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import DATA_SUFFIXES
 
-DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".h5", ".hdf5", ".xlsx", ".xls",
-                 ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt")
 DATA_DIRS = {"data", "datasets", "dataset", "raw", "processed", "input", "inputs", "corpus", "interim", "external"}
 NOT_TRAINING_DATA_DIRS = {"examples", "example", "docs", "doc", "tests", "test", "fixtures", "samples", "sample",
                           "assets", "static", ".github", "results", "benchmarks", "notebooks"}

@@ -5,6 +5,7 @@ import re
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._docs import (card_file_name, data_dictionary_tables, document_topics, in_data_dir,
                                 is_card_front_matter, is_primary_doc, metric_tables, project_docs)
+from mlscan.rules._vocab import REPORTED_METRIC
 
 DATA_README_WORDS = 15
 
@@ -82,16 +83,9 @@ class TrainingDataOrResultsDocumented(Rule):
 
 
 _DATA_NOUN = re.compile(r"\b(data ?sets?|data|corpus|corpora|samples|images|rows|records|examples|documents|tokens)\b", re.I)
-_PROSE_METRIC = (r"(accuracy|top-?[15]( accuracy)?|f1(-score)?|precision|recall|roc[- ]auc|auc|mAP[\w@.:-]*|bleu|"
-                 r"rouge[\w-]*|perplexity|wer|cer|rmse|mae|mape|r2|iou|dice|ndcg|mrr|psnr|ssim|fid|"
-                 r"(validation|val|test|train(ing)?) loss)")
-_METRIC_NUMBER = re.compile(r"\b" + _PROSE_METRIC + r"\b[^.\n\d]{0,25}(?<![\w.])\d"
-                            r"|(?<![\w.])\d[\d.,]*\s*%?\s*(\w+\s){0,2}" + _PROSE_METRIC + r"\b", re.I)
-
-
 def _substantiates(topic: str, sec) -> bool:
     """A training-data section names the data with a link or a figure; an evaluation section
     states a metric with its value."""
     if topic == "training data":
         return bool(_DATA_NOUN.search(sec.prose)) and (sec.links > 0 or bool(re.search(r"\d", sec.prose)))
-    return bool(_METRIC_NUMBER.search(sec.prose))
+    return bool(REPORTED_METRIC.search(sec.prose))

@@ -3,9 +3,9 @@ from __future__ import annotations
 from mlscan.facts.graph import artefact_kind
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._serving import FEATURE_WORDS, NO_SERVING, TRANSFORMERS, has_serving, node_name, node_path, serving_reach
+from mlscan.rules._vocab import MODEL_LOAD_ATTRS
 
-LOAD_ATTRS = {"load", "load_model", "from_pretrained", "load_learner", "from_checkpoint", "load_from_checkpoint",
-              "read_pickle"}
+SERVING_LOAD_ATTRS = MODEL_LOAD_ATTRS | {"load", "read_pickle"}
 
 
 class ServingReusesTrainingPreprocessing(Rule):
@@ -95,8 +95,8 @@ class ServingReusesTrainingPreprocessing(Rule):
             yield self.found("gap", node_path(n), graph.g.nodes[n].get("line"),
                              f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")
         if not emitted and not refits and not own_features:
-            if loaded_model or any(c.attr in LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
-                where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in LOAD_ATTRS)
+            if loaded_model or any(c.attr in SERVING_LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
+                where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in SERVING_LOAD_ATTRS)
                 yield self.found("partial", where[0], where[1],
                                  f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
 
