@@ -105,6 +105,27 @@ MODEL_LOAD_ATTRS = {"load_model", "from_pretrained", "load_learner", "load_from_
 PREDICT_ATTRS = {"predict", "predict_proba", "predict_on_batch", "generate", "forward", "infer", "inference",
                  "decision_function", "score", "evaluate", "transform"}
 
+# a path that holds a trained model (folder or file name)
+MODEL_PATH = re.compile(r"(?i)(^|/)(models?|checkpoints?|weights|artifacts?/model)(/|$)|model[\w-]*\.\w+$")
+# a path that holds run outputs rather than data: models, metrics, plots, reports
+OUTPUT_PATH = re.compile(MODEL_PATH.pattern + r"|\.(pkl|joblib|pt|pth|onnx|ckpt|safetensors|h5|keras|bin)$|"
+                         r"(^|/)(metrics?|plots?|reports?|evaluation|eval|scores?|mlruns|outputs?)(/|$|\.\w+$)")
+
 # ---- data files ---------------------------------------------------------------------------------
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".h5", ".hdf5", ".xlsx", ".xls",
                  ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt")
+
+# ---- downloads checked against a pinned hash ----------------------------------------------------
+# download functions -> (keyword, position) of the expected hash; (None, None): the call is the check
+CHECKSUM_DOWNLOADS = {
+    "torchvision.datasets.utils.check_integrity": (None, None), "torchvision.datasets.utils.check_md5": (None, None),
+    "torchvision.datasets.utils.download_url": ("md5", 3),
+    "torchvision.datasets.utils.download_and_extract_archive": ("md5", 4),
+    "torchvision.datasets.utils.download_file_from_google_drive": ("md5", 3),
+    "tensorflow.keras.utils.get_file": ("file_hash", 4), "keras.utils.get_file": ("file_hash", 4),
+    "tf_keras.utils.get_file": ("file_hash", 4), "pooch.retrieve": ("known_hash", 1),
+    "torch.hub.download_url_to_file": ("hash_prefix", 2), "gdown.cached_download": ("md5", 2),
+}
+# keyword names that carry an expected hash in any download helper
+HASH_KWARGS = {"md5", "sha256", "sha1", "checksum", "known_hash", "file_hash", "md5_hash", "hash_prefix",
+               "expected_hash", "expected_sha256", "expected_md5", "sha256sum", "md5sum"}
