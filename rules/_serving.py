@@ -62,8 +62,21 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
             prefix = ep.handler + "."
             for n in [m for m in graph.g.successors(ep.handler) if m.startswith(prefix)]:
                 nodes |= graph.reachable(n)
-        out[ep.handler] = {n for n in nodes if n.startswith(CODE_PREFIXES)}
+        out[ep.handler] = _with_methods(graph, {n for n in nodes if n.startswith(CODE_PREFIXES)})
     return out
+
+
+def _with_methods(graph, nodes: Set[str]) -> Set[str]:
+    """An object serving creates is used by it: a framework calls its methods (a Gradio flagging
+    callback's `flag`, a handler's `handle`), so the methods of classes serving reaches count too."""
+    extra: Set[str] = set()
+    for n in nodes:
+        if graph.g.nodes.get(n, {}).get("kind") == "class":
+            prefix = n + "."
+            for m in graph.g.successors(n):
+                if m.startswith(prefix) and m not in nodes:
+                    extra |= graph.reachable(m)
+    return nodes | {n for n in extra if n.startswith(CODE_PREFIXES)}
 
 
 TRANSFORMERS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]er|Binarizer|Discretizer|PCA|"

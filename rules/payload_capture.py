@@ -16,7 +16,10 @@ PERSIST_PREFIXES = ("sqlite3", "sqlalchemy", "psycopg", "pymongo", "kafka", "con
                     "google.cloud", "azure", "fluent", "elasticsearch", "gantry", "whylogs", "evidently", "arize",
                     "fiddler", "nannyml", "mlflow", "wandb", "aiokafka", "nats", "csv", "pandas", "json.dump", "open")
 MONITOR_CLIENTS = ("gantry.log", "whylogs.log", "arize", "fiddler", "fluent.sender.FluentSender().emit",
-                   "fluent.asyncsender", "seldon")
+                   "fluent.asyncsender", "seldon", "gradio.CSVLogger", "gradio.HuggingFaceDatasetSaver",
+                   "gradio.flagging.CSVLogger", "zenml.log_metadata", "zenml.log_model_metadata",
+                   "zenml.log_artifact_metadata", "mlflow.log_table", "mlflow.log_dict", "wandb.Table",
+                   "langfuse", "langsmith", "evidently.ui", "nannyml")
 FILE_HANDLERS = ("logging.FileHandler", "logging.handlers.", "fluent.handler", "logging.config.dictConfig",
                  "logging.config.fileConfig", "watchtower", "google.cloud.logging", "logstash")
 
@@ -53,6 +56,15 @@ class PayloadsCaptured(Rule):
                          "spec:\n  predictor:\n    logger: {mode: all, url: http://logger}\n    sklearn: {storageUri: gs://m}\n",
         }, "present", "capture configured in the manifest"),
         Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
+        Example({
+            "app.py": "import gradio as gr\nimport joblib\nfrom flagging import DbLogger\n\nMODEL = joblib.load('model.pkl')\n\n"
+                      "def predict(text):\n    return str(MODEL.predict([text])[0])\n\n"
+                      "demo = gr.Interface(fn=predict, inputs='text', outputs='text', flagging_callback=DbLogger())\n",
+            "flagging.py": "import sqlite3\nimport gradio as gr\n\nDB = sqlite3.connect('flags.db')\n\n\n"
+                           "class DbLogger(gr.FlaggingCallback):\n    def setup(self, components, flagging_dir):\n        pass\n\n"
+                           "    def flag(self, flag_data, flag_option=None, flag_index=None, username=None):\n"
+                           "        DB.execute('insert into flags values (?)', (str(flag_data),))\n",
+        }, "present", "a Gradio flagging callback that the framework calls records inputs and outputs"),
     )
 
     def check(self, facts):
