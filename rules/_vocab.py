@@ -111,6 +111,13 @@ MODEL_PATH = re.compile(r"(?i)(^|/)(models?|checkpoints?|weights|artifacts?/mode
 OUTPUT_PATH = re.compile(MODEL_PATH.pattern + r"|\.(pkl|joblib|pt|pth|onnx|ckpt|safetensors|h5|keras|bin)$|"
                          r"(^|/)(metrics?|plots?|reports?|evaluation|eval|scores?|mlruns|outputs?)(/|$|\.\w+$)")
 
+# ---- serving ------------------------------------------------------------------------------------
+# base images that are model servers
+SERVER_IMAGES = re.compile(r"(?i)^(docker\.io/)?(tensorflow/serving|pytorch/torchserve|nvcr\.io/nvidia/tritonserver|"
+                           r"seldonio/|bentoml/|kserve/|ghcr\.io/huggingface/text-generation-inference|vllm/vllm-openai|"
+                           r"(\d+\.dkr\.ecr\.[\w-]+\.amazonaws\.com/)?(sagemaker|huggingface-pytorch-inference|"
+                           r"pytorch-inference|tensorflow-inference))")
+
 # ---- data files ---------------------------------------------------------------------------------
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".h5", ".hdf5", ".xlsx", ".xls",
                  ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt")

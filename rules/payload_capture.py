@@ -48,6 +48,11 @@ class PayloadsCaptured(Rule):
                       "    log.info('input=%s prediction=%s', request.json, y)\n    return str(y)\n",
         }, "partial", "stdout logging only"),
         Example({
+            "app.py": "from flask import Flask, request\nimport joblib\napp = Flask(__name__)\nMODEL = joblib.load('m.pkl')\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n    features = request.get_json()\n"
+                      "    y = MODEL.predict([features])\n    print(f'features={features} prediction={y}')\n    return str(y)\n",
+        }, "partial", "request and prediction printed to stdout"),
+        Example({
             "app.py": "from flask import Flask, request\napp = Flask(__name__)\n\n"
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    return str(MODEL.predict(request.json))\n",
         }, "absent"),
@@ -56,6 +61,10 @@ class PayloadsCaptured(Rule):
                          "spec:\n  predictor:\n    logger: {mode: all, url: http://logger}\n    sklearn: {storageUri: gs://m}\n",
         }, "present", "capture configured in the manifest"),
         Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
+        Example({"serving/models.config": "model_config_list {\n  config {\n    name: 'churn'\n"
+                                          "    base_path: '/models/churn'\n    model_platform: 'tensorflow'\n  }\n}\n",
+                 "train.py": "import tensorflow as tf\nm = tf.keras.Sequential()\nm.fit([[0]], [0])\nm.save('export/1')\n"},
+                "absent", "a TF Serving model config is a serving path: nothing records its requests"),
         Example({
             "app.py": "import gradio as gr\nimport joblib\nfrom flagging import DbLogger\n\nMODEL = joblib.load('model.pkl')\n\n"
                       "def predict(text):\n    return str(MODEL.predict([text])[0])\n\n"
@@ -113,6 +122,9 @@ class PayloadsCaptured(Rule):
                     cand = (level, idx.path, call.line, f"serving logs requests/predictions ({call.name}) {where}")
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
+                elif call.name == "print" and call.arg_names and call.scope not in ("<module>", "<main>") and best is None:
+                    best = ("partial", idx.path, call.line,
+                            f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":
                 break
         if best:
