@@ -7,6 +7,8 @@ from mlscan.rulekit import Example, Rule
 # test names that check the data itself, not the code: test_check_schema, test_no_missing_values, test_label_distribution
 DATA_PROPERTY = re.compile(r"(?i)(^|_)(schema|missing|nulls?|nans?|na|dtypes?|distribution|ranges?|columns?|"
                            r"duplicates?|outliers?|cardinality)(_|$)")
+# a test named for the model's behaviour (test_predictability_with_outliers) checks the model, not the data
+MODEL_WORDS = re.compile(r"(?i)predict|model|infer|train|fit|serv|api|endpoint")
 READS_DATA = ("pandas.read_csv", "pandas.read_parquet", "pandas.read_json", "pandas.read_excel", "polars.read_csv",
               "polars.read_parquet", "numpy.load", "datasets.load_dataset")
 
@@ -35,6 +37,11 @@ class DataChecksAsTests(Rule):
                                     "    assert len(load('x')) > 0\n",
             "src/data.py": "def load(path):\n    return [path]\n",
         }, "absent", "a test of the loading code reads no data file", fires=False),
+        Example({
+            "tests/test_model.py": "import joblib\nimport pandas as pd\n\n\ndef test_predictability_with_outliers():\n"
+                                   "    df = pd.read_csv('data/outliers.csv')\n"
+                                   "    assert len(joblib.load('model.pkl').predict(df)) == len(df)\n",
+        }, "absent", "a model-behaviour test on outlier inputs is an ML test, not data validation", fires=False),
     )
 
     def check(self, facts):
@@ -45,7 +52,8 @@ class DataChecksAsTests(Rule):
             if not any(c.name.startswith(READS_DATA) for c in idx.calls):
                 continue
             names = [(q, d) for q, d in idx.defs.items()
-                     if d.kind == "function" and q.rsplit(".", 1)[-1].startswith("test") and DATA_PROPERTY.search(q)]
+                     if d.kind == "function" and q.rsplit(".", 1)[-1].startswith("test") and DATA_PROPERTY.search(q)
+                     and not MODEL_WORDS.search(q)]
             if names:
                 q, d = names[0]
                 more = f" and {len(names) - 1} more" if len(names) > 1 else ""
