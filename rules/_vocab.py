@@ -72,6 +72,23 @@ TRAINING_HYPERPARAMETER = re.compile(
     r"iterations|max_iter|alpha|l1_ratio|C|gamma|max_steps|warmup_steps|"
     r"gradient_accumulation_steps|early_stopping_rounds|max_features)$")
 
+# a module or folder named for configuration (config.py, settings/, hparams.py, constants.py)
+CONFIG_MODULE = re.compile(r"(?i)(^|[/_.-])(config|configs|conf|cfg|settings|params|hparams|hyperparam\w*|"
+                           r"defaults|options|arguments|constants)([/_.-]|$)")
+
+# the roles a training module plays, from its name
+ROLES = {
+    "data": re.compile(r"(?i)(data|dataset|loader|datamodule|prepare|preprocess|feature|featur|split|ingest|etl|augment|transform)"),
+    "model": re.compile(r"(?i)(model|net\b|network|arch|modeling|layers|backbone|head|module)"),
+    "training": re.compile(r"(?i)(train|trainer|engine|loop|fit|lit_|callback|optim|loss|schedul|evaluat|metric)"),
+    "config": re.compile(r"(?i)(config|params|settings|hparam|conf\b|args|options)"),
+}
+
+
+def roles_of(text: str) -> "set[str]":
+    return {role for role, rx in ROLES.items() if rx.search(text)}
+
+
 # ---- commands -----------------------------------------------------------------------------------
 # a shell line that runs a test suite
 TEST_COMMAND = re.compile(r"(?<![\w/.-])(pytest|py\.test|tox|nox|nosetests|nose2|ward|behave)(?![\w.-])|"

@@ -7,7 +7,7 @@ from typing import Dict, List, Set, Tuple
 from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir, ranked, strong_hyperparameters
-from mlscan.rules.config_files import CONFIG_MODULE
+from mlscan.rules._vocab import CONFIG_MODULE
 
 SETTINGS_BASES = ("pydantic_settings.BaseSettings", "pydantic.BaseSettings", "pydantic.v1.BaseSettings",
                   "pydantic_settings.main.BaseSettings")

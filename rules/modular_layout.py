@@ -5,7 +5,7 @@ from typing import Dict, List, Set, Tuple
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
-from mlscan.rules.modular_training import roles_of
+from mlscan.rules._vocab import roles_of
 
 CORE_ROLES = ("data", "model", "training")
 MIN_BYTES = 40   # smaller files are stubs, not units

@@ -19,8 +19,9 @@ class ServingReusesTrainingPreprocessing(Rule):
     their calls across files, and compares with what the training entry points reach. Parity:
     serving calls the same feature/preprocessing code as training, or loads the fitted transform
     that training saved. Skew: serving re-implements preprocessing (feature functions defined only
-    on the serving side) or re-fits a transformer on request data. Serving that reuses the fitted
-    model or transform training saved but re-implements some feature logic by hand is partial.
+    on the serving side) or re-fits a transformer on request data. Serving that applies a fitted
+    transform training saved (`dv.transform(...)`) but re-implements some feature logic by hand is
+    partial; loading only the model and re-implementing the features is skew.
     Not applicable without serving code.
     """
 
@@ -113,10 +114,12 @@ class ServingReusesTrainingPreprocessing(Rule):
             n = own_features[0]
             yield self.found("gap", node_path(n), graph.g.nodes[n].get("line"),
                              f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")
-            if not emitted and not refits and loaded_model is not None:
-                yield self.found("partial", loaded_model[0], loaded_model[1],
-                                 f"serving reuses the fitted artefact {loaded_model[2]} from training, but re-implements "
-                                 f"feature logic by hand ({node_name(n)} in {node_path(n)})")
+            applied = next(((i, c) for i, c in graph.calls_in(all_serving) if c.attr == "transform"
+                            and not c.name.startswith("?self")), None)
+            if not emitted and not refits and loaded_model is not None and applied is not None:
+                yield self.found("partial", applied[0].path, applied[1].line,
+                                 f"serving applies the fitted transform loaded from {loaded_model[2]} (saved by training), "
+                                 f"but re-implements feature logic by hand ({node_name(n)} in {node_path(n)})")
         if not emitted and not refits and not own_features:
             if loaded_model or any(c.attr in SERVING_LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
                 where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in SERVING_LOAD_ATTRS)
