@@ -30,7 +30,8 @@ class PayloadsCaptured(Rule):
     Evidence: a serving handler that predicts and also writes the request to a persistent sink
     (database, file, queue, monitoring client, or a logger with a file/remote handler) — or request
     capture configured in a deployment manifest (KServe or Seldon `logger`, SageMaker
-    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial.
+    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial, and so
+    does a function that records payloads but that serving never calls ("defined but never called").
     Not applicable without serving code.
     """
 
@@ -61,6 +62,12 @@ class PayloadsCaptured(Rule):
                          "spec:\n  predictor:\n    logger: {mode: all, url: http://logger}\n    sklearn: {storageUri: gs://m}\n",
         }, "present", "capture configured in the manifest"),
         Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
+        Example({
+            "app.py": "from fastapi import FastAPI\nimport joblib\napp = FastAPI()\nMODEL = joblib.load('m.pkl')\n\n"
+                      "@app.post('/predict')\ndef predict(row: dict):\n    return {'y': float(MODEL.predict([row])[0])}\n",
+            "monitoring/store.py": "import sqlite3\n\nDB = sqlite3.connect('payloads.db')\n\n\n"
+                                   "def log_prediction(row, y):\n    DB.execute('insert into log values (?, ?)', (str(row), y))\n",
+        }, "partial", "a payload recorder that serving never calls: defined but never called"),
         Example({"serving/models.config": "model_config_list {\n  config {\n    name: 'churn'\n"
                                           "    base_path: '/models/churn'\n    model_platform: 'tensorflow'\n  }\n}\n",
                  "train.py": "import tensorflow as tf\nm = tf.keras.Sequential()\nm.fit([[0]], [0])\nm.save('export/1')\n"},
@@ -127,8 +134,32 @@ class PayloadsCaptured(Rule):
                             f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":
                 break
+        if best is None:
+            best = _unwired_recorder(facts, graph, set().union(*reach.values()) if reach else set())
         if best:
             yield self.found(*best)
+
+
+PAYLOAD_FUNCTION = re.compile(r"(?i)(^|_)(log|record|save|store|capture|persist|write)_\w*"
+                              r"(request|prediction|payload|inference|input|output|response|feedback)s?($|_)")
+
+
+def _unwired_recorder(facts, graph, served):
+    """A function named for recording payloads that writes them somewhere, but that serving never
+    calls: partial at most, 'defined but never called'."""
+    from mlscan.rules._wiring import NOT_WIRED
+    for idx in facts.non_test_code():
+        for qual, d in idx.defs.items():
+            node = f"def:{idx.path}:{qual}"
+            m = PAYLOAD_FUNCTION.search(qual.rsplit(".", 1)[-1])
+            if d.kind != "function" or node in served or m is None:
+                continue
+            if m.group(3).lower() in ("prediction", "input", "output") and not SERVING_SIDE.search(idx.path):
+                continue  # saving predictions in batch or training code is not payload logging
+            if any(c.scope == qual and _persists(c) for c in idx.calls):
+                return ("partial", idx.path, d.line,
+                        f"{qual}() records request payloads, but it is {NOT_WIRED.replace('an entry point', 'the serving code, an entry point')}")
+    return None
 
 
 SERVING_SIDE = re.compile(r"(?i)(^|/)[^/]*(serv|api|app|deploy|monitor|log|flag|endpoint|inference|predict|handler)[^/]*(/|\.py$)")
