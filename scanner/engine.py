@@ -8,7 +8,7 @@ from mlscan import __version__
 from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
 from mlscan.facts.repo import Facts, ScanOptions
-from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_level,
+from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_detail,
                              practice_status)
 from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
 from mlscan.rulekit import Finding, all_rules
@@ -94,7 +94,8 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         practices[p.id].looked_for = p.looked_for
     facts.check_all_configs()
     stages = assess_stages(model, catalogue, practices)
-    level, _why = overall_level(model, stages, practices)
+    overall = overall_detail(model, stages, practices)
+    level, _why = overall["level"], overall["reason"]
     hist = facts.history
     ignored_rules = {k: v for k, v in cfg.ignore.items() if k not in practices}
     report = Report(
@@ -104,6 +105,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         findings=build_findings(facts, [practices[p.id] for p in catalogue.practices]),
         next_steps=next_steps_in_order(stages),
         repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
+        overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
     return report, facts

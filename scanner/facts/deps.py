@@ -78,6 +78,9 @@ def _upper_bounded(spec: str) -> bool:
     return bool(re.search(r"<|~=|=\s*[\w.]*\*|\^", spec or ""))
 
 
+upper_bounded = _upper_bounded   # for rules: a specifier that holds a package to a release line
+
+
 def path_role(path: str) -> str:
     p = PurePosixPath(path)
     parts = [x.lower() for x in p.parts]

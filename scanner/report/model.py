@@ -120,6 +120,8 @@ class Report:
     # POSIX path of the scanned folder inside its git work tree ("" at the top or outside git):
     # report paths are relative to `root`; prefix them with this for repo-relative paths (SARIF).
     repo_prefix: str = ""
+    # how the overall level was reached: measure (breadth|depth), score, thresholds, stage levels
+    overall: Optional[Dict[str, Any]] = None
 
     def practice(self, practice_id: str) -> Optional[PracticeResult]:
         return next((p for p in self.practices if p.id == practice_id), None)
@@ -148,6 +150,8 @@ class Report:
             out["delta"] = self.delta
         if self.policy is not None:
             out["policy"] = self.policy
+        if self.overall is not None:
+            out["overall"] = self.overall
         return out
 
 
@@ -189,4 +193,5 @@ def report_from_json(data: Dict[str, Any]) -> Report:
         level=int(data["level"]), stages=stages, practices=practices,
         diagnostics=[Diagnostic(d["path"], d.get("message", "")) for d in data.get("diagnostics", [])],
         findings=findings, history=data.get("history", {}), model=data.get("model", ""),
-        delta=data.get("delta"), policy=data.get("policy"), repo_prefix=data.get("repo_prefix", ""))
+        delta=data.get("delta"), policy=data.get("policy"), repo_prefix=data.get("repo_prefix", ""),
+        overall=data.get("overall"))
