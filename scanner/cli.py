@@ -76,11 +76,15 @@ def _split_ids(values: Tuple[str, ...]) -> Tuple[str, ...]:
               help="Read [tool.mlscan] from this TOML file instead of PATH/pyproject.toml.")
 @click.option("--history-depth", type=click.IntRange(min=0), help="Read at most N commits of history (0: none).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: free cores).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
 @click.option("-v", "--verbose", is_flag=True, help="Show all evidence and diagnostics in terminal output.")
 @click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
 def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail_under: Optional[str],
          select: Tuple[str, ...], ignore: Tuple[str, ...], exclude: Tuple[str, ...], model_path: Optional[Path],
-         config_path: Optional[Path], history_depth: Optional[int], jobs: int, verbose: bool, no_progress: bool) -> None:
+         config_path: Optional[Path], history_depth: Optional[int], jobs: int, cache_dir: Optional[Path], no_cache: bool, verbose: bool,
+         no_progress: bool) -> None:
     """Scan PATH (default: the current folder) and report its ML maturity."""
     from mlscan.config import load_config, merge, parse_fail_under
     from mlscan.errors import UsageError
@@ -97,13 +101,14 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
                     history_depth=history_depth, model=model_path.resolve() if model_path else None,
                     fail_under=parse_fail_under(fail_under, "--fail-under") if fail_under else None)
         progress = _progress_printer(no_progress)
+        cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
         try:
             if base:
                 from mlscan.delta import scan_with_base
-                report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs)
+                report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs, cache_dir=cache)
             else:
                 from mlscan.engine import scan as run_scan
-                report = run_scan(path, cfg, progress=progress, jobs=jobs)
+                report = run_scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache)
         finally:
             if progress:
                 progress(None)

@@ -175,13 +175,13 @@ def _without_git_location_vars() -> Iterator[None]:
 
 # ---- scanning ---------------------------------------------------------------------------------
 def scan_with_base(path: Path, base: str, cfg: Config, progress: Optional[Progress] = None,
-                   jobs: int = 0) -> Report:
+                   jobs: int = 0, cache_dir: Optional[str] = None) -> Report:
     """Scan `path` as it is, scan commit `base` with the same configuration, and attach the delta."""
     from mlscan.engine import scan
 
     path = Path(path)
     toplevel, prefix, sha = resolve_base(path, base)
-    head = scan(path, cfg, progress=progress, jobs=jobs)
+    head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir)
     if progress:
         progress(f"reading base commit {sha[:12]}")
     base_progress = (lambda msg: progress(f"base {sha[:12]}: {msg}")) if progress else None
@@ -191,7 +191,7 @@ def scan_with_base(path: Path, base: str, cfg: Config, progress: Optional[Progre
         if missing:  # the scanned folder did not exist yet in the base commit
             base_root.mkdir(parents=True)
         with _without_git_location_vars():
-            before = scan(base_root, cfg, progress=base_progress, jobs=jobs)
+            before = scan(base_root, cfg, progress=base_progress, jobs=jobs, cache_dir=cache_dir)
         _relocate(before, str(base_root.resolve()), head.root)
     head.delta = compute_delta(before, head, base_ref=base, base_commit=sha)
     if how == "archive":

@@ -53,13 +53,15 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None) ->
     return by_practice
 
 
-def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0) -> Report:
+def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
+         cache_dir: Optional[str] = None) -> Report:
     catalogue = load_catalogue()
     model = load_model(cfg.model, catalogue)
     validate_ids(cfg)
     if progress:
         progress("listing files")
-    facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs))
+    facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs,
+                                    cache_dir=cache_dir))
     if progress:
         progress(f"parsing {sum(1 for f in facts.files if f.suffix in ('.py', '.ipynb'))} code files")
     _ = facts.code

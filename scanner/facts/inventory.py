@@ -187,6 +187,18 @@ class Inventory:
         wanted = set(names)
         return [f for f in self.files if f.name in wanted]
 
+    def blob_of(self, rel: str) -> Optional[str]:
+        """The git blob SHA of the file when the listing already knows it (trees read from git)."""
+        return None
+
+    def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
+        """(bytes, None) or (None, problem)."""
+        try:
+            with open(os.path.join(self.root, rel), "rb") as fh:
+                return fh.read(), None
+        except OSError as exc:
+            return None, f"cannot read: {exc.strerror or exc}"
+
     def read_text(self, rel: str, what: str = "file") -> Optional[str]:
         """The file's text, or None with a diagnostic. Each file is read at most once."""
         if rel in self._text_cache:
@@ -204,10 +216,9 @@ class Inventory:
             self.diagnostics.append(Diagnostic(
                 rel, f"{what} is {entry.size // 1024} KiB, over the {limit // 1024} KiB limit; not parsed"))
             return None
-        try:
-            data = (self.root / rel).read_bytes()
-        except OSError as exc:
-            self.diagnostics.append(Diagnostic(rel, f"cannot read {what}: {exc.strerror or exc}"))
+        data, problem = self.read_bytes(rel)
+        if data is None:
+            self.diagnostics.append(Diagnostic(rel, f"cannot read {what}: {problem.split(': ', 1)[-1]}"))
             return None
         from mlscan.facts.indexing import decode
         text, problem = decode(data, rel.endswith(".py"))

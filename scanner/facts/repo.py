@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from mlscan.facts import configs as cfg
+from mlscan.facts.cache import blob_sha
 from mlscan.facts.ci import CIJob, is_ci_path, parse_ci
 from mlscan.facts.history import History, is_git_work_tree, read_history
 from mlscan.facts.inventory import FileEntry, Inventory
@@ -29,6 +30,7 @@ class ScanOptions:
     history_depth: int = 2000
     exclude: Tuple[str, ...] = ()
     jobs: int = 0          # 0: pick from free cores
+    cache_dir: Optional[str] = None   # None: the default cache folder; "off": no cache on disk
 
 
 def is_test_path(path: str) -> bool:
@@ -96,18 +98,60 @@ class Facts:
     # ---- code -------------------------------------------------------------------------------
     @cached_property
     def code(self) -> Dict[str, CodeIndex]:
-        """Every .py file and notebook, parsed once."""
-        from mlscan.facts.indexing import index_all
-        items = [(f.path, f.size) for f in self.files if f.suffix in (".py", ".ipynb")]
-        jobs = self.options.jobs
+        """Every .py file and notebook, parsed once; per-file results come from the fact cache
+        when the same bytes were indexed before (here, in another scan, or at another commit)."""
+        from mlscan.facts.indexing import index_all, oversized
+        store = self._fact_store()
+        results: List[Tuple[CodeIndex, List[str]]] = []
+        todo: List[Tuple[str, bytes]] = []
+        keys: Dict[str, str] = {}
+        for f in self.files:
+            if f.suffix not in (".py", ".ipynb"):
+                continue
+            big = oversized(f.path, f.size)
+            if big is not None:
+                results.append((big, []))
+                continue
+            data, problem = self.inventory.read_bytes(f.path)
+            if data is None:
+                results.append((CodeIndex(path=f.path, module="", is_notebook=f.suffix == ".ipynb",
+                                          error=problem), []))
+                continue
+            keys[f.path] = self.inventory.blob_of(f.path) or blob_sha(data)
+            todo.append((f.path, data))
+        hits = store.get_many("code", (f"{keys[p]}:{p}" for p, _ in todo)) if todo else {}
+        missing = [(p, d) for p, d in todo if f"{keys[p]}:{p}" not in hits]
+        results.extend(hits[f"{keys[p]}:{p}"] for p, _ in todo if f"{keys[p]}:{p}" in hits)
+        if missing:
+            fresh = index_all(missing, self.options.jobs)
+            store.put_many("code", ((f"{keys[r[0].path]}:{r[0].path}", r) for r in fresh))
+            results.extend(fresh)
+        for message in store.take_problems():
+            self._extra_diagnostics.append(Diagnostic(".", message))
         out: Dict[str, CodeIndex] = {}
-        for idx, problems in index_all(self.root, items, jobs):
+        for idx, problems in sorted(results, key=lambda r: r[0].path):
             out[idx.path] = idx
             for p in problems:
                 self._extra_diagnostics.append(Diagnostic(idx.path, p))
             if idx.error:
                 self._extra_diagnostics.append(Diagnostic(idx.path, idx.error))
         return out
+
+    def _fact_store(self):
+        from mlscan.facts.cache import OFF, open_store
+        cache_dir = self.options.cache_dir
+        if cache_dir != OFF:
+            from mlscan.facts.cache import default_dir
+            folder = Path(cache_dir) if cache_dir is not None else default_dir()
+            try:
+                inside = folder.resolve() == self.root or self.root in folder.resolve().parents
+            except (OSError, RuntimeError):
+                inside = True
+            if inside:
+                self._extra_diagnostics.append(Diagnostic(".", f"the fact cache folder {folder} is inside the "
+                                                               "scanned tree; scanning without a cache"))
+                cache_dir = OFF
+        return open_store(cache_dir)
 
     @property
     def modules(self) -> List[CodeIndex]:
