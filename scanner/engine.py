@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Optional
 from mlscan import __version__
 from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
-from mlscan.facts.repo import Facts, ScanOptions
+from mlscan.facts.repo import CommitTree, Facts, ScanOptions
 from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_level,
                              practice_status)
 from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
@@ -28,6 +28,8 @@ def known_ids() -> List[str]:
 
 def validate_ids(cfg: Config) -> None:
     from mlscan.errors import UsageError
+    if not cfg.select and not cfg.ignore:
+        return  # nothing to check: don't import every rule for it
     known = set(known_ids())
     for what, ids in (("select", cfg.select), ("ignore", tuple(cfg.ignore))):
         bad = sorted(set(ids) - known)
@@ -54,14 +56,22 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None) ->
 
 
 def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
-         cache_dir: Optional[str] = None) -> Report:
+         cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Report:
+    """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects."""
     catalogue = load_catalogue()
     model = load_model(cfg.model, catalogue)
     validate_ids(cfg)
     if progress:
         progress("listing files")
     facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs,
-                                    cache_dir=cache_dir))
+                                    cache_dir=cache_dir), commit=commit)
+    key = facts.input_digest(_settings_digest(cfg, model))
+    if key is not None:
+        saved = facts.remembered("report", key)
+        if saved is not None:  # the same files, history and settings: the same report
+            import json
+            from mlscan.report.model import report_from_json
+            return report_from_json(json.loads(saved))
     if progress:
         progress(f"parsing {sum(1 for f in facts.files if f.suffix in ('.py', '.ipynb'))} code files")
     _ = facts.code
@@ -102,7 +112,26 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
         repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
+    if key is not None:
+        from mlscan.report.json_out import render_json
+        facts.remember("report", key, render_json(report))
     return report
+
+
+def _settings_digest(cfg: Config, model) -> str:
+    """Everything besides the files that decides a report: the settings, the maturity model, and
+    the source of mlscan itself (an edited install never reuses an older version's reports)."""
+    import hashlib
+    from mlscan.facts.cache import source_digest
+    parts = [__version__, source_digest(), repr(sorted(cfg.select)), repr(sorted(cfg.ignore.items())),
+             repr(cfg.exclude), str(cfg.history_depth)]
+    if cfg.model is not None:
+        try:
+            parts.append(hashlib.sha256(Path(cfg.model).read_bytes()).hexdigest())
+        except OSError:
+            parts.append(f"unreadable:{cfg.model}")
+    parts.append(getattr(model, "name", ""))
+    return "\0".join(parts)
 
 
 def repo_prefix(root: Path) -> str:

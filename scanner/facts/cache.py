@@ -28,10 +28,39 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from mlscan import __version__
 
 SCHEMA_VERSION = 1          # bump when what a per-file fact holds changes
-STAMP = f"{__version__}/{SCHEMA_VERSION}"
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 FILE_NAME = "facts-v1.sqlite"
 OFF = "off"
+
+
+def source_digest(*names: str) -> str:
+    """Sizes and times of mlscan's own source files (`names` below the package, or all of them):
+    an edited install (a development checkout) never reads facts an older version computed."""
+    import mlscan
+    base = Path(mlscan.__file__).resolve().parent
+    roots = [base / n for n in names] if names else [base, Path(__import__("mlscan.rules").rules.__file__).parent]
+    h = hashlib.sha1()
+    for root in roots:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in (".py", ".yaml"))
+        for p in files:
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+_STAMPS: Dict[str, str] = {}
+
+
+def stamp(kind: str) -> str:
+    """What a cached value of `kind` depends on besides its key: mlscan's version, the schema,
+    and the source of the code that computes it."""
+    if kind not in _STAMPS:
+        sources = ("facts/pycode.py", "facts/notebooks.py", "facts/indexing.py") if kind == "code" else ()
+        _STAMPS[kind] = f"{__version__}/{SCHEMA_VERSION}/{source_digest(*sources)}"
+    return _STAMPS[kind]
 
 
 def blob_sha(data: bytes) -> str:
@@ -55,10 +84,23 @@ _ALLOWED = {("mlscan.facts.pycode", name) for name in
              "NOT_LITERAL")}
 
 
+def _tuple_new_only(obj, name: str):
+    """The one attribute lookup fact pickles make (`tuple.__new__`, see pycode._fast_reduce)."""
+    if obj is tuple and name == "__new__":
+        return tuple.__new__
+    raise pickle.UnpicklingError(f"attribute {name!r} is not part of a fact")
+
+
 class _FactUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _ALLOWED:
             return super().find_class(module, name)
+        if module == "builtins" and name == "tuple":
+            return tuple
+        if module == "builtins" and name == "getattr":
+            return _tuple_new_only
+        if module == "builtins" and name == "tuple.__new__":
+            return tuple.__new__
         raise pickle.UnpicklingError(f"{module}.{name} is not a fact type")
 
 
@@ -132,7 +174,7 @@ class FactStore:
                         marks = ",".join("?" * len(chunk))
                         rows.extend(self._db.execute(
                             f"SELECT blob, value FROM facts WHERE kind = ? AND stamp = ? AND blob IN ({marks})",
-                            (kind, STAMP, *chunk)).fetchall())
+                            (kind, stamp(kind), *chunk)).fetchall())
             except Exception as exc:
                 self._fail(f"cannot read the fact cache {self.path} ({exc.__class__.__name__}: {exc}); "
                            "scanning without it")
@@ -158,7 +200,7 @@ class FactStore:
             self.memory[(blob, kind)] = value
             if self._db is not None:
                 data = dumps(value)
-                rows.append((blob, kind, STAMP, data, len(data), now))
+                rows.append((blob, kind, stamp(kind), data, len(data), now))
         if not rows or self._db is None:
             return
         try:

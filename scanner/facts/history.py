@@ -104,7 +104,8 @@ def is_git_work_tree(root: Path) -> bool:
     return bool(lines) and lines[0] == "true"
 
 
-def read_history(root: Path, depth: int, diagnostics: List[Diagnostic]) -> History:
+def read_history(root: Path, depth: int, diagnostics: List[Diagnostic], rev: str = "HEAD") -> History:
+    """The history of commit `rev` (HEAD: the work tree's) down to `depth` commits."""
     try:
         import git  # gitpython
     except ImportError:
@@ -122,7 +123,7 @@ def read_history(root: Path, depth: int, diagnostics: List[Diagnostic]) -> Histo
     g.update_environment(**{k: v for k, v in safe_env().items() if k.startswith(("GIT_CONFIG", "GIT_TERMINAL",
                                                                                   "GIT_OPTIONAL", "GIT_LFS"))})
     try:
-        hist.head = g.rev_parse("HEAD").strip()
+        hist.head = g.rev_parse(rev).strip()
     except git.exc.GitCommandError:
         hist.note = "repository has no commits"
         return hist
@@ -138,7 +139,7 @@ def read_history(root: Path, depth: int, diagnostics: List[Diagnostic]) -> Histo
         return hist
     sep = "\x1e"
     try:
-        out = g.log("HEAD", f"--max-count={depth + 1}", "--no-renames", "--raw", "--no-abbrev", "-z",
+        out = g.log(hist.head, f"--max-count={depth + 1}", "--no-renames", "--raw", "--no-abbrev", "-z",
                     "--no-color", f"--format={sep}%H%x00%ct%x00%an%x00%P%x00%s%x00")
     except git.exc.GitCommandError as exc:
         diagnostics.append(Diagnostic(".git", f"git log failed ({_first_line(exc.stderr)}); history not read"))
