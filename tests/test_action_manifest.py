@@ -30,6 +30,7 @@ EXPECTED_INPUTS = {
     "sarif": "false",
     "comment": "false",
     "version": "",
+    "cache": "true",
     "github-token": "${{ github.token }}",
 }
 MEDIUM_OR_WORSE = {"medium", "high"}

@@ -34,8 +34,9 @@ OFF = "off"
 
 
 def source_digest(*names: str) -> str:
-    """Sizes and times of mlscan's own source files (`names` below the package, or all of them):
-    an edited install (a development checkout) never reads facts an older version computed."""
+    """A hash of mlscan's own source files (`names` below the package, or all of them), so that an
+    edited install (a development checkout) never reads what another build computed. Contents, not
+    times: a fresh install of the same release (a CI run) keeps its cache."""
     import mlscan
     base = Path(mlscan.__file__).resolve().parent
     roots = [base / n for n in names] if names else [base, Path(__import__("mlscan.rules").rules.__file__).parent]
@@ -44,10 +45,9 @@ def source_digest(*names: str) -> str:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in (".py", ".yaml"))
         for p in files:
             try:
-                st = p.stat()
+                h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
             except OSError:
                 continue
-            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
 
 
