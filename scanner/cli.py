@@ -171,6 +171,54 @@ def _progress_printer(disabled: bool):
     return update
 
 
+@cli.command("history")
+@click.argument("path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--commits", type=click.IntRange(min=1), help="The newest N commits of the first-parent line "
+              "(default 20 when --since is not given).")
+@click.option("--since", metavar="DATE", help="Commits since DATE (anything `git log --since` reads).")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Scan every K-th commit (HEAD always).")
+@click.option("--format", "fmt", type=click.Choice(("terminal", "json")), default="terminal", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
+@click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
+def history_cmd(path: Path, commits: Optional[int], since: Optional[str], every: int, fmt: str,
+                output: Optional[Path], cache_dir: Optional[Path], no_cache: bool, no_progress: bool) -> None:
+    """Levels and practice statuses at each sampled commit of PATH's first-parent line, read from
+    git objects (nothing is checked out), with the commits where a practice arrived or regressed."""
+    from mlscan.config import load_config
+    from mlscan.errors import UsageError
+    from mlscan.fleet.commits import history, render_history_terminal
+    if commits is not None and since is not None:
+        raise _fail("give --commits or --since, not both")
+    cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
+    progress = _progress_printer(no_progress)
+    try:
+        doc = history(path, load_config(path, None), commits=commits if since is None else None,
+                      since=since, every=every, cache_dir=cache, progress=progress) \
+            if since is not None else history(path, load_config(path, None), commits=commits or 20, every=every,
+                                              cache_dir=cache, progress=progress)
+    except UsageError as exc:
+        raise _fail(str(exc))
+    finally:
+        if progress:
+            progress(None)
+    if fmt == "json":
+        import json
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = render_history_terminal(doc)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(text)
+
+
 @cli.command("render")
 @click.argument("report_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)

@@ -92,6 +92,9 @@ def artefact_kind(value: str) -> Optional[str]:
     return None
 
 
+_UNSET = object()
+
+
 class _NodeView:
     """`graph.nodes`: `nodes[n]`, `nodes.get(n, default)`, `nodes(data=True)`, iteration, `n in nodes`."""
     __slots__ = ("_attrs",)
@@ -255,10 +258,13 @@ class CodeGraph:
         """Node id (def or module) for a resolved dotted name used in `importer`, if it is repo code."""
         if not name or name.startswith("?") or "[]" in name or depth > 3:
             return None
-        key = (importer, name)
-        if key not in self._name_cache:
-            self._name_cache[key] = self._resolve_name(importer, name, depth)
-        return self._name_cache[key]
+        # the answer depends on the importer's folder only (see resolve_module), so files of one
+        # folder share their lookups
+        key = (importer.rsplit("/", 1)[0] if "/" in importer else "", name)
+        found = self._name_cache.get(key, _UNSET)
+        if found is _UNSET:
+            found = self._name_cache[key] = self._resolve_name(importer, name, depth)
+        return found
 
     def _resolve_name(self, importer: str, name: str, depth: int) -> Optional[str]:
         parts = name.replace("()", "").split(".")
@@ -582,8 +588,12 @@ class CodeGraph:
         out: Dict[str, List[Tuple[CodeIndex, CallSite]]] = {}
         for path in sorted(self.code):
             idx = self.code[path]
+            nodes: Dict[str, List[Tuple[CodeIndex, CallSite]]] = {}  # scope -> its list in `out`
             for call in idx.calls:
-                out.setdefault(self._scope_node(path, call.scope), []).append((idx, call))
+                bucket = nodes.get(call.scope)
+                if bucket is None:
+                    bucket = nodes[call.scope] = out.setdefault(self._scope_node(path, call.scope), [])
+                bucket.append((idx, call))
         return out
 
     def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
