@@ -15,6 +15,7 @@ Only the facts room uses this module: rules and everything above never know the 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -33,6 +34,7 @@ FILE_NAME = "facts-v1.sqlite"
 OFF = "off"
 
 
+@functools.lru_cache(maxsize=None)
 def source_digest(*names: str) -> str:
     """A hash of mlscan's own source files (`names` below the package, or all of them), so that an
     edited install (a development checkout) never reads what another build computed. Contents, not

@@ -7,6 +7,7 @@ rules. `scan_commit` is a plain top-level function so that a scheduler can run i
 """
 from __future__ import annotations
 
+import functools
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ def _git(repo: Path, *args: str) -> str:
     return r.stdout
 
 
+@functools.lru_cache(maxsize=64)
 def locate(repo_path: Path) -> Tuple[Path, str]:
     """(work-tree top level, prefix of `repo_path` inside it), or a UsageError."""
     try:
@@ -75,7 +77,7 @@ def scan_commit(repo_path, sha: str, cfg: Config, cache_dir: Optional[str] = Non
     tree; a subfolder scans that subfolder), read from git objects."""
     from mlscan.engine import scan
     from mlscan.facts.repo import CommitTree
-    path = Path(repo_path)
+    path = Path(repo_path).resolve()
     toplevel, prefix = locate(path)
     return scan(path, cfg, jobs=0, cache_dir=cache_dir, commit=CommitTree(toplevel, sha, prefix))
 
