@@ -107,6 +107,40 @@ class Bench:
         self.rows.append((label, wall, rss))
 
 
+STAGES = r"""
+import sys, time
+t0 = time.process_time()
+from pathlib import Path
+from mlscan.config import load_config
+from mlscan import engine
+from mlscan.facts.repo import Facts, ScanOptions
+from mlscan.report.json_out import render_json
+t1 = time.process_time()
+root = Path(sys.argv[1]); cfg = load_config(root, None)
+facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=1, cache_dir="off"))
+_ = facts.files
+t2 = time.process_time(); _ = facts.code
+t3 = time.process_time(); _ = facts.graph
+t4 = time.process_time(); _ = facts.history
+t5 = time.process_time(); engine.run_rules(facts, cfg)
+t6 = time.process_time()
+report = engine.scan(root, cfg, jobs=1, cache_dir="off")  # the rest: maturity, findings (on a second Facts)
+t7 = time.process_time(); render_json(report)
+t8 = time.process_time()
+for name, dt in (("start-up (imports)", t1 - t0), ("listing files", t2 - t1), ("read + parse + index code", t3 - t2),
+                 ("dependency graph", t4 - t3), ("git history", t5 - t4), ("rules", t6 - t5),
+                 ("rendering JSON", t8 - t7)):
+    print(f"{name}\t{dt:.2f}")
+"""
+
+
+def stages(mlscan_python: str, tree: Path, env: Dict[str, str]) -> List[Tuple[str, float]]:
+    """CPU seconds per step of one cold scan in one process (no workers, no cache)."""
+    out = subprocess.run([mlscan_python, "-c", STAGES, str(tree)], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    return [(line.split("\t")[0], float(line.split("\t")[1])) for line in out.splitlines() if "\t" in line]
+
+
 def change_files(repo: Path, files: List[Path], n: int) -> List[str]:
     """Edit `n` mid-sized .py files (chosen by size, deterministically); returns their paths."""
     by_size = sorted(files, key=lambda f: (f.stat().st_size, str(f)))
@@ -127,6 +161,8 @@ def main() -> int:
     ap.add_argument("--mlscan", default=f"{shlex.quote(sys.executable)} -m mlscan")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--stages", action="store_true",
+                    help="also time each step of a cold scan (CPU seconds, one process) with `python -c`")
     a = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mlscan-bench-"))
@@ -190,6 +226,7 @@ def run(a, work: Path) -> int:
         b.add(f"mlscan history --commits {a.history_commits} (empty cache)", wall, rss)
         hist_ratio = wall / one if one else None
 
+    stage_times = stages(mlscan[0], repo, b.env) if a.stages else []
     load_after = os.getloadavg()
     rows = {label: (wall, rss) for label, wall, rss in b.rows}
     print(f"tree: {a.tree} @ {git(repo, 'rev-parse', 'HEAD~1').strip()[:12]} "
@@ -206,6 +243,12 @@ def run(a, work: Path) -> int:
         else:
             print(f"{label:58s} {wall:8.2f} s  {wall / parse_t:6.2f}x parse  {wall / cold:6.2f}x cold  "
                   f"{(rss_s + ' MB') if rss_s else ''}")
+    if stage_times:
+        print()
+        print("Where a cold scan's time goes (CPU seconds, one process, no cache):")
+        total = sum(t for _, t in stage_times)
+        for name, t in stage_times:
+            print(f"  {name:32s} {t:7.2f} s  {100 * t / total:5.1f}%")
     print()
     checks = [
         ("warm re-scan <= 0.10x cold", rows["mlscan warm (nothing changed)"][0] / cold, 0.10),
