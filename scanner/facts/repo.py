@@ -182,9 +182,10 @@ class Facts:
         return {}
 
     def input_digest(self, extra: str) -> Optional[str]:
-        """A digest of everything a scan of this tree reads: every file's path and content (git
-        blob SHA; size and time for files too large to read), what listing found odd, the commit
-        history starts from, and `extra` (the scan's settings). None when it cannot be known."""
+        """A digest of everything a scan of this tree reads: every file's path, size and content
+        (git blob SHA; the size alone for files too large to be read as text), what listing found
+        odd, the commit history starts from, and `extra` (the scan's settings). None when it
+        cannot be known."""
         import hashlib
         from mlscan.facts.inventory import MAX_TEXT_BYTES
         h = hashlib.sha256(extra.encode("utf-8", "surrogateescape"))
@@ -192,19 +193,17 @@ class Facts:
         ids = self._blob_ids
         for f in self.files:
             blob = self.inventory.blob_of(f.path)
-            if blob is None and f.size <= MAX_TEXT_BYTES * 4:
+            limit = MAX_TEXT_BYTES * 4 if f.suffix == ".ipynb" else MAX_TEXT_BYTES
+            if blob is None and f.size <= limit:
                 data, _ = self.inventory.read_bytes(f.path)
-                if data is not None:
-                    blob = ids[f.path] = blob_sha(data)
-                    if f.suffix in (".py", ".ipynb"):
-                        self._code_bytes[f.path] = data
-            if blob is None:
-                try:
-                    st = (self.root / f.path).stat()
-                    blob = f"stat:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-                except OSError:
-                    blob = "unreadable"
-            h.update(f"{f.path}\0{f.tracked}\0{blob}\n".encode("utf-8", "surrogateescape"))
+                if data is None:
+                    return None  # unreadable now, perhaps not later: nothing to reuse or remember
+                blob = ids[f.path] = blob_sha(data)
+                if f.suffix in (".py", ".ipynb"):
+                    self._code_bytes[f.path] = data
+            if blob is None:  # too large to be read as text: only its size can reach the report
+                blob = f"size:{f.size}"
+            h.update(f"{f.path}\0{f.tracked}\0{f.size}\0{blob}\n".encode("utf-8", "surrogateescape"))
         for d in self.inventory.diagnostics:
             h.update(f"diag\0{d.path}\0{d.message}\n".encode("utf-8", "surrogateescape"))
         if self.in_git and self.options.history_depth > 0 or self.commit is not None:
