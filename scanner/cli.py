@@ -196,10 +196,8 @@ def history_cmd(path: Path, commits: Optional[int], since: Optional[str], every:
     cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
     progress = _progress_printer(no_progress)
     try:
-        doc = history(path, load_config(path, None), commits=commits if since is None else None,
-                      since=since, every=every, cache_dir=cache, progress=progress) \
-            if since is not None else history(path, load_config(path, None), commits=commits or 20, every=every,
-                                              cache_dir=cache, progress=progress)
+        doc = history(path, load_config(path, None), commits=commits or (None if since else 20), since=since,
+                      every=every, cache_dir=cache, progress=progress)
     except UsageError as exc:
         raise _fail(str(exc))
     finally:
