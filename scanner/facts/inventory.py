@@ -194,6 +194,9 @@ class Inventory:
         """The git blob SHA of the file when the listing already knows it (trees read from git)."""
         return None
 
+    def after_fork(self) -> None:
+        """In a forked worker: drop what must not be shared with the parent process."""
+
     def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
         """(bytes, None) or (None, problem)."""
         try:
@@ -319,6 +322,9 @@ class GitTreeInventory(Inventory):
 
     def blob_of(self, rel: str) -> Optional[str]:
         return self._blobs.get(rel)
+
+    def after_fork(self) -> None:
+        self._batch = None  # the parent's `git cat-file` pipe: a worker starts its own
 
     def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
         blob = self._blobs.get(rel)
