@@ -50,8 +50,9 @@ def python_files(tree: Path) -> List[Path]:
     return [tree / p for p in git(tree, "ls-files", "-z", "*.py").split("\0") if p]
 
 
-def parse_all(files: List[Path]) -> Tuple[float, int, int]:
+def parse_all(files: List[Path]) -> Tuple[float, int, int, float]:
     t0 = time.perf_counter()
+    c0 = time.process_time()
     ok = size = 0
     for f in files:
         try:
@@ -64,11 +65,12 @@ def parse_all(files: List[Path]) -> Tuple[float, int, int]:
             ok += 1
         except (SyntaxError, ValueError):
             pass
-    return time.perf_counter() - t0, ok, size
+    return time.perf_counter() - t0, ok, size, time.process_time() - c0
 
 
-def timed(cmd: List[str], env: Optional[Dict[str, str]] = None, ok=(0, 1)) -> Tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one command, waited for with wait4 to read its rusage."""
+def timed(cmd: List[str], env: Optional[Dict[str, str]] = None, ok=(0, 1)) -> Tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds) of one command (with the workers it waited
+    for), waited for with wait4 to read its rusage."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -78,7 +80,7 @@ def timed(cmd: List[str], env: Optional[Dict[str, str]] = None, ok=(0, 1)) -> Tu
     proc.returncode = code
     if code not in ok:
         sys.exit(f"{' '.join(cmd[:6])} ... failed (rc={code}): {err[-800:]}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def mlscan_env() -> Dict[str, str]:
@@ -92,19 +94,19 @@ class Bench:
     def __init__(self, mlscan: List[str], work: Path):
         self.mlscan = mlscan
         self.work = work
-        self.rows: List[Tuple[str, float, Optional[float]]] = []
+        self.rows: List[Tuple[str, float, Optional[float], Optional[float]]] = []
         self.env = mlscan_env()
 
     def scan(self, label: str, tree: Path, cache: Optional[Path], out: Optional[Path], *extra: str) -> float:
         cmd = [*self.mlscan, "scan", str(tree), "--format", "json", "--no-progress", *extra]
         cmd += ["--cache-dir", str(cache)] if cache is not None else ["--no-cache"]
         cmd += ["-o", str(out)] if out is not None else ["-o", os.devnull]
-        wall, rss = timed(cmd, self.env)
-        self.rows.append((label, wall, rss))
+        wall, rss, cpu = timed(cmd, self.env)
+        self.rows.append((label, wall, rss, cpu))
         return wall
 
-    def add(self, label: str, wall: float, rss: Optional[float] = None) -> None:
-        self.rows.append((label, wall, rss))
+    def add(self, label: str, wall: float, rss: Optional[float] = None, cpu: Optional[float] = None) -> None:
+        self.rows.append((label, wall, rss, cpu))
 
 
 STAGES = r"""
@@ -183,12 +185,13 @@ def run(a, work: Path) -> int:
     empty.mkdir()
     timed([*mlscan, "scan", str(empty), "--format", "json", "--no-cache", "-o", os.devnull], b.env)
 
-    parse_t, ok, size = parse_all(files)
-    b.add("ast.parse, one process", parse_t)
+    parse_t, ok, size, parse_cpu = parse_all(files)
+    b.add("ast.parse, one process", parse_t, None, parse_cpu)
     ruff = shutil.which("ruff")
     if ruff:
-        wall, rss = timed([ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", str(repo)], ok=(0, 1, 2))
-        b.add("ruff check --select ALL --no-cache", wall, rss)
+        wall, rss, cpu = timed([ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", str(repo)],
+                               ok=(0, 1, 2))
+        b.add("ruff check --select ALL --no-cache", wall, rss, cpu)
 
     cache = work / "cache"
     cold = b.scan("mlscan cold (empty cache)", repo, cache, work / "cold.json")
@@ -222,27 +225,28 @@ def run(a, work: Path) -> int:
         one = b.scan("history repo: one scan of its head (empty cache)", hist, work / "cache-hist0", None)
         cmd = [*mlscan, "history", str(hist), "--commits", str(a.history_commits), "--format", "json",
                "--cache-dir", str(work / "cache-hist"), "-o", os.devnull]
-        wall, rss = timed(cmd, b.env)
-        b.add(f"mlscan history --commits {a.history_commits} (empty cache)", wall, rss)
+        wall, rss, cpu = timed(cmd, b.env)
+        b.add(f"mlscan history --commits {a.history_commits} (empty cache)", wall, rss, cpu)
         hist_ratio = wall / one if one else None
 
     stage_times = stages(mlscan[0], repo, b.env) if a.stages else []
     load_after = os.getloadavg()
-    rows = {label: (wall, rss) for label, wall, rss in b.rows}
+    rows = {label: (wall, rss) for label, wall, rss, _ in b.rows}
     print(f"tree: {a.tree} @ {git(repo, 'rev-parse', 'HEAD~1').strip()[:12]} "
           f"({len(files)} .py files, {ok} parsed, {size / 1e6:.1f} MB)")
     print(f"cores: {os.cpu_count()}, load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     print()
     if a.markdown:
-        print("| step | wall (s) | x ast.parse | x cold scan | peak RSS (MB) |")
-        print("|---|---:|---:|---:|---:|")
-    for label, wall, rss in b.rows:
+        print("| step | wall (s) | x ast.parse | x cold scan | CPU (s) | peak RSS (MB) |")
+        print("|---|---:|---:|---:|---:|---:|")
+    for label, wall, rss, cpu in b.rows:
         rss_s = f"{rss:.0f}" if rss is not None else ""
+        cpu_s = f"{cpu:.2f}" if cpu is not None else ""
         if a.markdown:
-            print(f"| {label} | {wall:.2f} | {wall / parse_t:.2f} | {wall / cold:.2f} | {rss_s} |")
+            print(f"| {label} | {wall:.2f} | {wall / parse_t:.2f} | {wall / cold:.2f} | {cpu_s} | {rss_s} |")
         else:
             print(f"{label:58s} {wall:8.2f} s  {wall / parse_t:6.2f}x parse  {wall / cold:6.2f}x cold  "
-                  f"{(rss_s + ' MB') if rss_s else ''}")
+                  f"{cpu_s:>7} s CPU  {(rss_s + ' MB') if rss_s else ''}")
     if stage_times:
         print()
         print("Where a cold scan's time goes (CPU seconds, one process, no cache):")
@@ -268,6 +272,16 @@ def run(a, work: Path) -> int:
         good = value <= limit
         missed += not good
         print(f"{'ok    ' if good else 'MISSED'} {name}: {value:.2f}")
+    cpu = {label: c for label, _, _, c in b.rows}
+    cold_cpu = cpu["mlscan cold (empty cache)"] or 1e-9
+    print("CPU-time ratios (less sensitive to other load on the machine; mlscan's include its workers):")
+    for name, num, den in (("cold / ast.parse", cold_cpu, parse_cpu),
+                           ("warm / cold", cpu["mlscan warm (nothing changed)"], cold_cpu),
+                           ("one .py file changed / cold", cpu["mlscan one .py file changed (warm)"], cold_cpu),
+                           ("--base, empty cache / cold",
+                            cpu["mlscan --base HEAD~1 (3 files changed, empty cache)"], cold_cpu),
+                           ("--base, warm / cold", cpu["mlscan --base HEAD~1 (warm)"], cold_cpu)):
+        print(f"       {name}: {num / den:.2f}" if den else f"       {name}: n/a")
     print(f"{'ok    ' if same else 'DIFFER'} cold, warm and --no-cache reports byte-identical")
     print(f"{'ok    ' if same_base else 'DIFFER'} --base reports byte-identical cold and warm")
     if not (same and same_base):
