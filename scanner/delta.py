@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from mlscan.config import Config
 from mlscan.errors import UsageError
-from mlscan.report.model import Finding, Report
+from mlscan.report.model import Report
 
 Progress = Callable[[Optional[str]], None]
 

@@ -224,3 +224,90 @@ def test_base_is_read_from_git_objects_without_a_checkout(tmp_path, monkeypatch)
     assert report.root == str(repo.root.resolve())
     assert full_snapshot(repo.root) == before
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_failing_base_scan_is_reported_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    import tempfile
+    repo = seed_added_repo(tmp_path / "seed-added")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    import mlscan.engine as engine
+    real_scan = engine.scan
+    calls = []
+
+    def failing_second_scan(root, cfg, progress=None, jobs=0, **kw):
+        calls.append(root)
+        if len(calls) == 2:
+            raise UsageError("boom")
+        return real_scan(root, cfg, progress=progress, jobs=jobs, **kw)
+
+    monkeypatch.setattr(engine, "scan", failing_second_scan)
+    with pytest.raises(UsageError):
+        delta_mod.scan_with_base(repo.root, "HEAD~1", Config())
+    assert len(calls) == 2
+    assert not list(tmp_path.glob("mlscan-base-*"))
+
+
+# --- the delta computation, on synthetic reports --------------------------------------------------
+def _rep(level: int, stages: Dict[str, object], statuses: Dict[str, str], findings=()) -> Report:
+    names = {"train": "Train pipeline", "data": "Data pipeline", "deployment": "Deployment"}
+    stage_of = {"seed-control": "train", "ml-tests": "test", "data-versioning": "data", "ci": "test"}
+    return Report(
+        tool_version="0", root="/r", commit=None, level=level,
+        stages=[StageResult(s, names[s], lvl, "", []) for s, lvl in stages.items()],
+        practices=[PracticeResult(p, p, stage_of[p], st, [], "", "", 2) for p, st in statuses.items()],
+        diagnostics=[], findings=list(findings))
+
+
+def _finding(fp: str) -> Finding:
+    return Finding(fp.split(":")[0], fp.split(":")[0], "train.py", 1, "msg", "warning", fp)
+
+
+def test_lowering_is_named():
+    base = _rep(2, {"train": 3, "data": 2}, {"seed-control": "present", "data-versioning": "present"},
+                [_finding("data-versioning:partial")])
+    head = _rep(1, {"train": 1, "data": 2}, {"seed-control": "absent", "data-versioning": "present"},
+                [_finding("seed-control:absent")])
+    d = delta_mod.compute_delta(base, head, "main", "c" * 40)
+    assert d["stages"] == [{"id": "train", "name": "Train pipeline", "from": 3, "to": 1}]
+    assert d["summary"][0] == "This PR lowers Train pipeline from level 3 to 1: seed control removed"
+    assert d["summary"][-1] == "Overall maturity level falls from 2 to 1"
+    assert [f["fingerprint"] for f in d["new_findings"]] == ["seed-control:absent"]
+    assert [f["fingerprint"] for f in d["fixed_findings"]] == ["data-versioning:partial"]
+
+
+def test_raises_come_before_lowers():
+    base = _rep(2, {"train": 1, "data": 3}, {"seed-control": "absent", "data-versioning": "present"})
+    head = _rep(2, {"train": 2, "data": 2}, {"seed-control": "present", "data-versioning": "partial"})
+    summary = delta_mod.compute_delta(base, head)["summary"]
+    assert summary == ["This PR raises Train pipeline from level 1 to 2: seed control added",
+                       "This PR lowers Data pipeline from level 3 to 2: data versioning now only partial"]
+
+
+def test_practice_change_without_a_level_change():
+    base = _rep(2, {"train": 2}, {"seed-control": "partial", "ci": "absent"})
+    head = _rep(2, {"train": 2}, {"seed-control": "present", "ci": "present"})
+    d = delta_mod.compute_delta(base, head)
+    assert d["stages"] == []
+    assert d["summary"] == ["No change to maturity levels",
+                            "Practices changed: seed control completed, CI added"]
+
+
+def test_stage_coming_into_scope():
+    base = _rep(1, {"deployment": None}, {"ci": "absent"})
+    head = _rep(1, {"deployment": 2}, {"ci": "absent"})
+    assert delta_mod.compute_delta(base, head)["summary"] == [
+        "This PR brings Deployment into scope at level 2"]
+
+
+@pytest.mark.parametrize("before,after,phrase", [
+    ("absent", "present", "seed control added"),
+    ("absent", "partial", "seed control partly added"),
+    ("partial", "present", "seed control completed"),
+    ("present", "partial", "seed control now only partial"),
+    ("present", "absent", "seed control removed"),
+    ("present", "unknown", "seed control can no longer be assessed"),
+    ("unknown", "present", "seed control now present"),
+    ("present", "not-applicable", "seed control no longer applies"),
+])
+def test_change_phrases(before, after, phrase):
+    assert delta_mod.change_phrase("seed-control", before, after) == phrase

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from gitrepo import GitRepo, fixture_path, make_fixture_repo, run_mlscan, snapshot
+from gitrepo import GitRepo, make_fixture_repo, run_mlscan, snapshot
 
 
 def test_history_matches_a_scan_of_each_commit_and_names_the_events(tmp_path):
