@@ -215,6 +215,81 @@ def rules_cmd(fmt: str) -> None:
 
 
 @cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for reports/, fleet.json, fleet.parquet, fleet.csv and index.html.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else an embedded cluster).")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes of the embedded cluster (default: free cores).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Seconds per repository before its scan is stopped and reported as timed out.")
+@click.option("--clone", "allow_clone", is_flag=True, help="Allow URL sources: clone them (this uses the network).")
+@click.option("--no-resume", is_flag=True, help="Rescan repositories already reported in OUT at the same commit.")
+@click.option("--select", multiple=True, metavar="IDS", help="Only these practices or rules (comma-separated).")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these practices or rules (comma-separated).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out paths matching a gitignore-style pattern.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A maturity model YAML file to use instead of the built-in one.")
+@click.option("--history-depth", type=click.IntRange(min=0), help="Read at most N commits of history (0: none).")
+@click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
+def fleet(sources: Tuple[str, ...], out: Path, scheduler: Optional[str], workers: Optional[int], timeout: float,
+          allow_clone: bool, no_resume: bool, select: Tuple[str, ...], ignore: Tuple[str, ...],
+          exclude: Tuple[str, ...], model_path: Optional[Path], history_depth: Optional[int],
+          no_progress: bool) -> None:
+    """Scan many repositories on Dask and write one report each plus fleet-wide tables into OUT.
+
+    SOURCES are git checkouts, bare repos, folders of checkouts, or text files listing them (one a
+    line, # comments); each may end in @REF. URLs are cloned only with --clone.
+    """
+    from mlscan.errors import UsageError
+    from mlscan.fleet import missing_extra
+    problem = missing_extra()
+    if problem:
+        raise _fail(problem)
+    from mlscan.fleet.repos import ScanSettings, run_fleet
+    settings = ScanSettings(select=_split_ids(select), ignore=_split_ids(ignore), exclude=tuple(exclude),
+                            history_depth=history_depth, model=str(model_path.resolve()) if model_path else None)
+    try:
+        from mlscan.engine import validate_ids
+        from mlscan.config import Config
+        validate_ids(Config(select=settings.select, ignore={i: "" for i in settings.ignore}))
+        document = run_fleet(sources, out, settings=settings, allow_clone=allow_clone, scheduler=scheduler,
+                             workers=workers, timeout=timeout, resume=not no_resume,
+                             progress=None if no_progress else _fleet_progress)
+    except UsageError as exc:
+        raise _fail(str(exc))
+    summary = document["summary"]
+    by_status = {}
+    for r in document["repos"]:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    click.echo(f"mlscan fleet: {summary['repos']} repositories ({counts}); wrote {out / 'fleet.json'}", err=True)
+
+
+def _fleet_progress(total: int):
+    """A progress bar on stderr (a line per repository when stderr is not a terminal)."""
+    if not sys.stderr.isatty():
+        done = [0]
+
+        def line(name: str, status: str) -> None:
+            done[0] += 1
+            click.echo(f"mlscan fleet: [{done[0]}/{total}] {name}: {status}", err=True)
+        return line
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    bar = Progress(TextColumn("mlscan fleet"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
+    task = bar.add_task("", total=total)
+    bar.start()
+
+    def advance(name: str, status: str) -> None:
+        bar.update(task, advance=1, description=f"{name}: {status}")
+        if bar.finished:
+            bar.stop()
+    return advance
+
+
+@cli.command()
 @click.argument("rule_or_practice_id")
 def explain(rule_or_practice_id: str) -> None:
     """Explain one practice or rule: what it looks for, why it matters and how to add it."""
