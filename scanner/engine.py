@@ -8,6 +8,7 @@ from mlscan import __version__
 from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
 from mlscan.facts.repo import Facts, ScanOptions
+from mlscan.plugins import installed as installed_plugins
 from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_level,
                              practice_status)
 from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
@@ -60,6 +61,8 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
     if progress:
         progress("listing files")
     facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs))
+    for problem in installed_plugins().problems:
+        facts.add_diagnostic(".", problem)
     if progress:
         progress(f"parsing {sum(1 for f in facts.files if f.suffix in ('.py', '.ipynb'))} code files")
     _ = facts.code
