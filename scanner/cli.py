@@ -204,7 +204,8 @@ def graph(path: Path, fmt: str, output: Optional[Path]) -> None:
 @click.option("--format", "fmt", type=click.Choice(("terminal", "json", "markdown")), default="terminal")
 def rules_cmd(fmt: str) -> None:
     """List the practice catalogue: practice, stage, level and the rules that detect it."""
-    from mlscan.docs import catalogue_json, catalogue_markdown, print_catalogue
+    from mlscan.docs import catalogue_json, catalogue_markdown, print_catalogue, print_plugin_problems
+    print_plugin_problems()
     if fmt == "json":
         import json
         sys.stdout.write(json.dumps(catalogue_json(), indent=2) + "\n")

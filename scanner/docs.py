@@ -78,7 +78,6 @@ def print_catalogue() -> None:
         rules = "\n".join(r.id + _from(r.package) for r in rules_for(p.id)) or "(none yet)"
         table.add_row(f"{p.id}{_from(p.package)}\n[dim]{p.title}[/dim]", p.stage, str(p.level), rules)
     Console().print(table)
-    print_plugin_problems()
 
 
 def print_plugin_problems() -> None:
