@@ -186,7 +186,7 @@ def test_fleet_on_a_dask_cluster_survives_crash_hang_and_a_killed_worker(tmp_pat
         fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(tmp_path / "out"),
                                   "--scheduler", address, "--timeout", "10", "--no-progress"],
                                  env=mlscan_env(plugin_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
+                                 text=True, start_new_session=True)
         deadline = time.monotonic() + 60
         while not _children(worker_a.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -213,6 +213,29 @@ def test_fleet_on_a_dask_cluster_survives_crash_hang_and_a_killed_worker(tmp_pat
     assert any("acme-faulty failed" in d["message"] for d in raised["diagnostics"])
     assert {r["commit"] for n, r in rows.items() if n.startswith("slow")} == {r.head() for r in slow}
     assert json.loads((out / "fleet.json").read_text("utf-8"))["summary"]["failed"] == 2
+
+
+def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
+    repos = tmp_path / "repos"
+    quick = make_fixture_repo("scripted-seeded", repos / "a-quick")
+    marker_repo(repos / "b-slow", "ACME_SLOW", "60\n")
+    out = tmp_path / "out"
+    fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(out), "--workers", "1",
+                              "--no-progress"], env=mlscan_env(plugin_env), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "reports" / "a-quick.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        fleet.send_signal(signal.SIGINT)
+        _, err = fleet.communicate(timeout=60)
+    finally:
+        _stop(fleet)
+    assert fleet.returncode == 130, err
+    assert (out / "reports" / "a-quick.json").read_text("utf-8") == scan_alone(quick.root, plugin_env)
+    rows = fleet_rows(out)
+    assert rows["a-quick"]["status"] == "ok"
+    assert rows["b-slow"]["status"] == "error" and "interrupted" in rows["b-slow"]["error"]
 
 
 def test_plugin_rules_show_in_rules_and_scans(tmp_path, plugin_env):

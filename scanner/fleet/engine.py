@@ -33,7 +33,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple
 
 from mlscan.errors import UsageError
 
@@ -137,12 +137,14 @@ def scheduler_address(given: Optional[str]) -> Optional[str]:
 
 def map_tasks(fn: Callable[[Any], Any], items: Iterable[Any], *, scheduler: Optional[str] = None,
               timeout: Optional[float] = None, workers: Optional[int] = None, isolate: bool = True,
-              label: str = "mlscan") -> Iterator[Outcome]:
+              label: str = "mlscan", priorities: Optional[Sequence[int]] = None) -> Iterator[Outcome]:
     """Yield one Outcome per item, in completion order (`Outcome.index` says which item).
 
     scheduler: a Dask scheduler address; None uses $DASK_SCHEDULER_ADDRESS, else an embedded
                LocalCluster of `workers` processes (default: free cores).
     timeout:   seconds per item (only enforced with isolate=True).
+    priorities: one number per item; higher starts first. Give the expected cost, so that the
+               longest items start early and do not finish alone at the end.
     Closing the generator (or Ctrl-C while iterating) cancels what has not finished.
     """
     items = list(items)
@@ -169,8 +171,10 @@ def map_tasks(fn: Callable[[Any], Any], items: Iterable[Any], *, scheduler: Opti
     run = uuid.uuid4().hex[:8]
     futures = {}
     try:
-        for i, item in enumerate(items):
-            fut = client.submit(_task, fn, i, item, timeout, isolate, pure=False, key=f"{label}-{run}-{i}")
+        order = sorted(range(len(items)), key=lambda i: -priorities[i]) if priorities else range(len(items))
+        for i in order:   # submitted in priority order too: the first ones start before the rest arrive
+            fut = client.submit(_task, fn, i, items[i], timeout, isolate, pure=False, key=f"{label}-{run}-{i}",
+                                priority=priorities[i] if priorities else 0)
             futures[fut] = i
         for fut in as_completed(list(futures)):
             index = futures.pop(fut)
