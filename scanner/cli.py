@@ -259,6 +259,9 @@ def fleet(sources: Tuple[str, ...], out: Path, scheduler: Optional[str], workers
                              progress=None if no_progress else _fleet_progress)
     except UsageError as exc:
         raise _fail(str(exc))
+    except KeyboardInterrupt:   # click would call this "Aborted!" and exit 1, which means "policy not met"
+        click.echo(f"mlscan fleet: interrupted; finished reports are in {out}", err=True)
+        sys.exit(130)
     summary = document["summary"]
     by_status = {}
     for r in document["repos"]:
