@@ -1,7 +1,8 @@
-"""The child process of one isolated fleet task: `python -P -m mlscan.fleet.child`.
+"""The child process that runs isolated fleet calls: `python -P -m mlscan.fleet.child`.
 
-Reads a pickled `(fn, item)` from stdin (written by our own worker, `engine.run_isolated`),
-calls `fn(item)` and writes a pickled `("ok", value)` or `("error", message)` to stdout.
+Reads `(fn, item, scratch folder)` requests from stdin (pickled, each after its 8-byte length,
+written by our own worker, `engine.ChildServer`), calls `fn(item)` with TMPDIR in the scratch
+folder, and answers each with a pickled `("ok", value)` or `("error", message)` on stdout.
 Anything the call prints goes to stderr, so stdout carries only the result. If the worker
 that started it dies, the child exits too rather than scan on for nobody.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import tempfile
 import threading
 import time
 
@@ -25,12 +27,7 @@ def _exit_with_parent(poll: float = 0.5) -> None:
     threading.Thread(target=watch, name="mlscan-parent-watch", daemon=True).start()
 
 
-def main() -> int:
-    _exit_with_parent()
-    result_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    fn, item = pickle.load(sys.stdin.buffer)
+def call(fn, item):
     from mlscan.errors import UsageError
     try:
         result = ("ok", fn(item))
@@ -39,12 +36,32 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - reported as this item's error
         result = ("error", f"{exc.__class__.__name__}: {exc}")
     try:
-        data = pickle.dumps(result)
+        return pickle.dumps(result)
     except Exception as exc:  # noqa: BLE001
-        data = pickle.dumps(("error", f"result cannot be sent back ({exc.__class__.__name__}: {exc})"))
-    result_out.write(data)
-    result_out.flush()
-    return 0
+        return pickle.dumps(("error", f"result cannot be sent back ({exc.__class__.__name__}: {exc})"))
+
+
+def _read_exactly(stream, n: int) -> bytes:
+    data = stream.read(n)
+    return data if data is not None else b""
+
+
+def main() -> int:
+    _exit_with_parent()
+    results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())   # whatever a call prints goes to stderr
+    requests = sys.stdin.buffer
+    while True:
+        header = _read_exactly(requests, 8)
+        if len(header) < 8:
+            return 0   # the worker closed the pipe: done
+        fn, item, scratch = pickle.loads(_read_exactly(requests, int.from_bytes(header, "big")))
+        os.environ["TMPDIR"] = os.environ["TEMP"] = os.environ["TMP"] = scratch
+        tempfile.tempdir = scratch
+        data = call(fn, item)
+        results.write(len(data).to_bytes(8, "big") + data)
+        results.flush()
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ completes. By default the tasks run on an embedded `LocalCluster` of worker proc
 free core; `scheduler="tcp://HOST:PORT"` (or `DASK_SCHEDULER_ADDRESS`) runs the same tasks on an
 existing cluster started with `dask scheduler` / `dask worker`.
 
-Each call of `fn` runs in a child Python process of the worker (`isolate=True`, the default), so
-that
+Each call of `fn` runs in a child Python process of the worker (`isolate=True`, the default; one
+child per worker thread, reused from call to call, see ChildServer), so that
 - a call that hangs is stopped at `timeout` seconds: a thread inside a Dask worker cannot be
   interrupted, but a process group can be killed;
 - a call that crashes the interpreter (a segfault, `os._exit`, memory blow-up in a plugin rule)
@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -57,32 +58,114 @@ def child_command() -> list:
     return [sys.executable, *safe_path, "-m", "mlscan.fleet.child"]
 
 
-def run_isolated(fn: Callable[[Any], Any], item: Any, timeout: Optional[float]) -> Tuple[str, Any, Optional[str]]:
-    """(status, value, error) of `fn(item)` run in a child process, stopped after `timeout` s."""
-    work = tempfile.mkdtemp(prefix="mlscan-task-")
-    try:
-        env = {**os.environ, "TMPDIR": work, "TEMP": work, "TMP": work}
-        proc = subprocess.Popen(child_command(), cwd=work, env=env, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)   # its own process group: killed as one
+class ChildServer:
+    """A child Python process that runs calls one after another (`mlscan.fleet.child`).
+
+    Starting Python and importing mlscan costs about half a CPU second; paid once per child rather
+    than once per repository, it stays small next to a scan. The child is replaced after a call
+    that crashed it or ran out of time, and after `RECYCLE_AFTER` calls (memory, leaked state).
+    Each call gets a fresh scratch folder (its TMPDIR) inside the child's own, removed after it.
+    Messages are 8-byte big-endian lengths followed by a pickle, both ways."""
+
+    RECYCLE_AFTER = 100
+
+    def __init__(self) -> None:
+        self.home = tempfile.mkdtemp(prefix="mlscan-child-")
+        self.errors = open(os.path.join(self.home, "stderr.log"), "w+b")
+        env = {**os.environ, "TMPDIR": self.home, "TEMP": self.home, "TMP": self.home}
+        self.proc = subprocess.Popen(child_command(), cwd=self.home, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.errors,
+                                     start_new_session=True)   # its own process group: killed as one
+        self.calls = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.proc.poll() is None and self.calls < self.RECYCLE_AFTER
+
+    def call(self, fn: Callable[[Any], Any], item: Any, timeout: Optional[float]) -> Tuple[str, Any, Optional[str]]:
+        """(status, value, error); after a crash or a timeout the child is gone (`usable` is False)."""
+        self.calls += 1
+        scratch = tempfile.mkdtemp(prefix="task-", dir=self.home)
+        errors_from = self.errors.seek(0, os.SEEK_END)
         try:
-            out, err = proc.communicate(pickle.dumps((fn, item)), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.communicate()
-            return TIMEOUT, None, f"timed out after {timeout:g} s"
-        except BaseException:   # the worker is shutting down: take the child with us
-            _kill_group(proc)
-            raise
-        if proc.returncode == 0:
+            payload = pickle.dumps((fn, item, scratch))
             try:
-                status, payload = pickle.loads(out)
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(len(payload).to_bytes(8, "big") + payload)
+                self.proc.stdin.flush()
+                data = self._read(timeout)
+            except TimeoutError:
+                self.stop()
+                return TIMEOUT, None, f"timed out after {timeout:g} s"
+            except (EOFError, OSError):
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+                self.errors.seek(errors_from)
+                log = self.errors.read()
+                self.stop()
+                return ERROR, None, _crash_message(self.proc.returncode, log)
+            try:
+                status, value = pickle.loads(data)
             except Exception as exc:   # noqa: BLE001 - a garbled result is an error row, not a crash
+                self.stop()
                 return ERROR, None, f"unreadable result from the child process ({exc.__class__.__name__})"
-            return (OK, payload, None) if status == OK else (ERROR, None, str(payload))
-        return ERROR, None, _crash_message(proc.returncode, err)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            return (OK, value, None) if status == OK else (ERROR, None, str(value))
+        except BaseException:   # the worker is shutting down: take the child with us
+            self.stop()
+            raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _read(self, timeout: Optional[float]) -> bytes:
+        import selectors
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        buf = bytearray()
+        need = 8
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while len(buf) < need:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError
+                if not sel.select(left):
+                    continue
+                chunk = os.read(fd, max(65536, need - len(buf)))
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+                if need == 8 and len(buf) >= 8:
+                    need = 8 + int.from_bytes(buf[:8], "big")
+        return bytes(buf[8:need])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            _kill_group(self.proc)
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                if pipe:
+                    pipe.close()
+            except OSError:
+                pass
+        self.errors.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_servers = threading.local()   # one child per worker thread
+
+
+def run_isolated(fn: Callable[[Any], Any], item: Any, timeout: Optional[float]) -> Tuple[str, Any, Optional[str]]:
+    """(status, value, error) of `fn(item)` run in this thread's child process, stopped after `timeout` s."""
+    server: Optional[ChildServer] = getattr(_servers, "server", None)
+    if server is None or not server.usable:
+        if server is not None:
+            server.stop()
+        server = _servers.server = ChildServer()
+    return server.call(fn, item, timeout)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -196,20 +197,23 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
     rows: Dict[str, Dict[str, Any]] = {}
     todo: List[RepoTask] = []
     advance = progress(len(sources)) if progress else None
-    for src in sources:
-        old = read_report(reports_dir / f"{src.name}.json") if resume else None
-        current = old is not None and old.get("tool", {}).get("version") == __version__
-        commit = head_commit(src)
-        if current and commit is not None and old.get("commit") == commit:
-            rows[src.name] = row_for(src, "ok", report=old)
-            if advance:
-                advance(src.name, "unchanged")
-            continue
-        skip_if = old.get("commit") if current and src.kind == REMOTE else None
-        todo.append(RepoTask(src, settings, skip_if_commit=skip_if))
+    costs: List[int] = []
+    with ThreadPoolExecutor(max_workers=8) as pool:   # a few git calls per source, not one at a time
+        commits = list(pool.map(head_commit, sources))
+        for src, commit in zip(sources, commits):
+            old = read_report(reports_dir / f"{src.name}.json") if resume else None
+            current = old is not None and old.get("tool", {}).get("version") == __version__
+            if current and commit is not None and old.get("commit") == commit:
+                rows[src.name] = row_for(src, "ok", report=old)
+                if advance:
+                    advance(src.name, "unchanged")
+                continue
+            skip_if = old.get("commit") if current and src.kind == REMOTE else None
+            todo.append(RepoTask(src, settings, skip_if_commit=skip_if))
+        costs = list(pool.map(expected_cost, [t.source for t in todo]))
     try:
         for outcome in map_tasks(scan_source, todo, scheduler=scheduler, timeout=timeout, workers=workers,
-                                 label="mlscan-fleet", priorities=[expected_cost(t.source) for t in todo]):
+                                 label="mlscan-fleet", priorities=costs):
             src = todo[outcome.index].source
             value = outcome.value or {}
             if outcome.status != "ok":
