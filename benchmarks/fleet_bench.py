@@ -60,6 +60,13 @@ def loadavg() -> str:
         return "?"
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (git), which does not depend on load."""
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sources", nargs="*")
@@ -79,12 +86,14 @@ def main(argv=None) -> int:
     print(f"{len(sources)} repositories; load average before: {loadavg()}")
 
     serial = {}
+    cpu = {}
     reports = {}
     start = time.perf_counter()
     for src in sources:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu_seconds()
         reports[src.name] = scan_source(RepoTask(src))["report"]
         serial[src.name] = time.perf_counter() - t
+        cpu[src.name] = cpu_seconds() - c
     serial_wall = time.perf_counter() - start
 
     with tempfile.TemporaryDirectory(prefix="mlscan-fleet-bench-") as tmp:
@@ -104,14 +113,15 @@ def main(argv=None) -> int:
         differ = [n for n in reports if rows[n]["status"] != "ok"
                   or (out / rows[n]["report"]).read_text("utf-8") != reports[n]]
 
-    times = sorted(serial.values())
     print(f"load average after: {loadavg()}")
-    print(f"{'repository':60s} {'serial s':>9s}")
+    print(f"{'repository':60s} {'serial s':>9s} {'CPU s':>7s}")
     for name in sorted(serial, key=serial.get, reverse=True):
-        print(f"{name[:60]:60s} {serial[name]:9.2f}")
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-    print(f"per repository: mean {statistics.mean(times):.2f} s, median {statistics.median(times):.2f} s, "
-          f"p95 {p95:.2f} s, max {times[-1]:.2f} s")
+        print(f"{name[:60]:60s} {serial[name]:9.2f} {cpu[name]:7.2f}")
+    for what, values in (("wall", serial), ("CPU", cpu)):
+        times = sorted(values.values())
+        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        print(f"per repository, {what}: mean {statistics.mean(times):.2f} s, median {statistics.median(times):.2f} s, "
+              f"p95 {p95:.2f} s, max {times[-1]:.2f} s, total {sum(times):.1f} s")
     speedup = serial_wall / fleet_wall
     print(f"one after another (in process): {serial_wall:.1f} s")
     print(f"mlscan fleet --workers {args.workers} (CLI, cluster start-up included): {fleet_wall:.1f} s")
