@@ -1,10 +1,10 @@
 """Time `mlscan fleet` on 2 workers against scanning the same repositories one after another.
 
-    python benchmarks/fleet_bench.py [--repos 24] [--workers 2] [--min-speedup 1.7] [SOURCE ...]
+    python benchmarks/fleet_bench.py [--repos N] [--workers 2] [--min-speedup 1.7] [SOURCE ...]
 
 SOURCES are git repositories (bare or not); without them, the repositories named in
 benchmarks/fleet_repos.txt are read from their bare mirrors, /work/.mirror/OWNER+NAME/repo (never
-one listed in /work/shared/corpus/reserved.txt). The first --repos of them are scanned:
+one listed in /work/shared/corpus/reserved.txt). All of them (or the first --repos) are scanned:
 
 1. one after another, in this process: for each repository exactly the work a fleet task does
    (`mlscan.fleet.repos.scan_source`: check the commit out into a temporary folder, scan it on
@@ -70,7 +70,7 @@ def cpu_seconds() -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sources", nargs="*")
-    ap.add_argument("--repos", type=int, default=26)
+    ap.add_argument("--repos", type=int, default=None, help="only the first N sources")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--min-speedup", type=float, default=1.7)
     ap.add_argument("--timeout", type=float, default=600)

@@ -125,7 +125,7 @@ def test_fleet_on_the_embedded_cluster_matches_single_scans_and_resumes(tmp_path
     # a new commit in one repository: only that one is scanned again
     seeded.write("NOTES.md", "notes\n")
     seeded.commit("notes")
-    rc, _, err = run_mlscan(["fleet", sources, "-o", out, "--workers", "1", "--no-progress", "--clone",
+    rc, _, err = run_mlscan(["fleet", sources, "-o", out, "--no-progress", "--clone",   # workers: free cores
                              (tmp_path / "skew-src").as_uri()], env=plugin_env, timeout=300)
     assert rc == 0, err
     changed = sorted(p.name for p, t in stamps.items() if p.stat().st_mtime_ns != t)
