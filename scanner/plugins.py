@@ -79,10 +79,12 @@ def discover(builtin_practices: Tuple["CataloguePractice", ...], stages: Tuple["
             continue
         modules.append((dist, where, module))
     practices = []
+    loaded: Set[int] = set()   # a module may re-export another entry point's objects: load each once
     for dist, where, module in modules:
         for obj in _members(module):
-            if not isinstance(obj, Practice):
+            if not isinstance(obj, Practice) or id(obj) in loaded:
                 continue
+            loaded.add(id(obj))
             bad = _practice_problem(obj, stage_ids, practice_ids)
             if bad:
                 problems.append(f"{where}: practice {obj.id!r} {bad}; left out")
@@ -92,8 +94,10 @@ def discover(builtin_practices: Tuple["CataloguePractice", ...], stages: Tuple["
     rules = []
     for dist, where, module in modules:
         for obj in _members(module):
-            if not (isinstance(obj, type) and issubclass(obj, Rule) and obj.id) or obj.__module__.startswith("mlscan."):
+            if not (isinstance(obj, type) and issubclass(obj, Rule) and obj.id) or obj.__module__.startswith("mlscan.") \
+                    or id(obj) in loaded:
                 continue
+            loaded.add(id(obj))
             if obj.id in rule_ids:
                 problems.append(f"{where}: rule id {obj.id!r} is already taken; left out")
                 continue

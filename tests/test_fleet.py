@@ -247,6 +247,9 @@ def test_plugin_rules_show_in_rules_and_scans(tmp_path, plugin_env):
     assert {"id": "acme-registry-push", "title": "Models are pushed to the ACME model registry",
             "package": "acme-mlscan-rules"} in practices["model-registry"]["rules"]
     assert "broken from acme-faulty-rules failed to import" in err
+    assert "practice 'acme-nowhere' has unknown stage 'nowhere'" in err
+    assert "rule acme-orphan names unknown practice 'acme-undeclared'" in err
+    assert "acme-nowhere" not in practices
     rc, out, _ = run_mlscan(["rules"], env={**plugin_env, "COLUMNS": "200"})
     assert rc == 0 and "acme-registry-push (plugin: acme-mlscan-rules)" in out
 

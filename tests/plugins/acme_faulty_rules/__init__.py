@@ -2,7 +2,10 @@
 import ctypes
 import time
 
-from mlscan.rulekit import Rule
+from mlscan.rulekit import Practice, Rule
+
+NOWHERE = Practice(id="acme-nowhere", title="A practice of no stage", stage="nowhere", level=2,
+                   remediation="none")
 
 
 class Faulty(Rule):
@@ -21,4 +24,14 @@ class Faulty(Rule):
                 time.sleep(1)
         if facts.exists("ACME_SLOW"):
             time.sleep(float((facts.text("ACME_SLOW") or "5").strip()))
+        yield from ()
+
+
+class Orphan(Rule):
+    """A rule for a practice nobody declared"""
+
+    id = "acme-orphan"
+    practice = "acme-undeclared"
+
+    def check(self, facts):
         yield from ()
