@@ -41,16 +41,20 @@ class Plugins:
 def _entry_points() -> Iterator[Tuple[str, object]]:
     """(distribution name, entry point) for the group, sorted, each (distribution, name) once."""
     from importlib import metadata
-    here = {"", ".", os.getcwd()}
-    paths = [p for p in sys.path if p not in here and os.path.abspath(p) != os.getcwd()]
+    cwd = os.path.realpath(os.getcwd())
+    if sys.version_info >= (3, 10):   # one pass over the installed metadata, with each entry point's dist
+        pairs = [(ep.dist, ep) for ep in metadata.entry_points(group=GROUP)]
+    else:
+        pairs = [(dist, ep) for dist in metadata.distributions() for ep in dist.entry_points if ep.group == GROUP]
     seen: Set[Tuple[str, str]] = set()
     found = []
-    for dist in metadata.distributions(path=paths):
+    for dist, ep in pairs:
+        if dist is None or os.path.realpath(str(dist.locate_file(""))) == cwd:
+            continue   # found through the current directory: a checkout must not plant rules
         name = dist.metadata["Name"] or "?"
-        for ep in dist.entry_points:
-            if ep.group == GROUP and (name, ep.name) not in seen:
-                seen.add((name, ep.name))
-                found.append((name, ep))
+        if (name, ep.name) not in seen:
+            seen.add((name, ep.name))
+            found.append((name, ep))
     return iter(sorted(found, key=lambda t: (t[0].lower(), t[1].name)))
 
 
