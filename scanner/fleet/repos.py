@@ -184,7 +184,6 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
 
     `progress(total)` returns a callable `advance(name, status)` called once per repository."""
     from mlscan.fleet.engine import map_tasks
-    from mlscan.fleet.output import write_fleet
 
     sources = name_sources(expand(args, allow_clone))
     if not sources:
@@ -211,6 +210,7 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
             skip_if = old.get("commit") if current and src.kind == REMOTE else None
             todo.append(RepoTask(src, settings, skip_if_commit=skip_if))
         costs = list(pool.map(expected_cost, [t.source for t in todo]))
+    resumed = len(rows)
     try:
         for outcome in map_tasks(scan_source, todo, scheduler=scheduler, timeout=timeout, workers=workers,
                                  label="mlscan-fleet", priorities=costs):
@@ -227,8 +227,19 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
                 rows[src.name] = row_for(src, "ok", report=json.loads(value["report"]), commit=value.get("commit"))
             if advance:
                 advance(src.name, rows[src.name]["status"])
-    finally:
-        for src in sources:
-            rows.setdefault(src.name, row_for(src, "error", "interrupted before this repository was scanned"))
-        document = write_fleet(out, [rows[s.name] for s in sources])
-    return document
+    except UsageError:
+        if len(rows) == resumed:   # nothing ran (no scheduler, say): leave OUT as it was
+            raise
+        _write_summary(out, sources, rows)
+        raise
+    except BaseException:   # Ctrl-C: what finished is on disk, and the tables say what did not
+        _write_summary(out, sources, rows)
+        raise
+    return _write_summary(out, sources, rows)
+
+
+def _write_summary(out: Path, sources: Sequence[Source], rows: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    from mlscan.fleet.output import write_fleet
+    for src in sources:
+        rows.setdefault(src.name, row_for(src, "error", "not scanned: the run was interrupted or stopped first"))
+    return write_fleet(out, [rows[s.name] for s in sources])
