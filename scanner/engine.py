@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from mlscan import __version__
 from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
 from mlscan.facts.repo import Facts, ScanOptions
 from mlscan.plugins import installed as installed_plugins
-from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_level,
+from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_detail,
                              practice_status)
 from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
 from mlscan.rulekit import Finding, all_rules
@@ -55,6 +55,12 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None) ->
 
 
 def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0) -> Report:
+    return scan_with_facts(root, cfg, progress, jobs)[0]
+
+
+def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None,
+                    jobs: int = 0) -> Tuple[Report, Facts]:
+    """The Report and the Facts it was judged from (`mlscan fix` reads both)."""
     catalogue = load_catalogue()
     model = load_model(cfg.model, catalogue)
     validate_ids(cfg)
@@ -91,7 +97,8 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
         practices[p.id].looked_for = p.looked_for
     facts.check_all_configs()
     stages = assess_stages(model, catalogue, practices)
-    level, _why = overall_level(model, stages, practices)
+    overall = overall_detail(model, stages, practices)
+    level, _why = overall["level"], overall["reason"]
     hist = facts.history
     ignored_rules = {k: v for k, v in cfg.ignore.items() if k not in practices}
     report = Report(
@@ -101,9 +108,10 @@ def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int
         findings=build_findings(facts, [practices[p.id] for p in catalogue.practices]),
         next_steps=next_steps_in_order(stages),
         repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
+        overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
-    return report
+    return report, facts
 
 
 def repo_prefix(root: Path) -> str:

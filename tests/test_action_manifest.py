@@ -29,6 +29,7 @@ EXPECTED_INPUTS = {
     "fail-under": "",
     "sarif": "false",
     "comment": "false",
+    "suggest-fixes": "false",
     "version": "",
     "github-token": "${{ github.token }}",
 }

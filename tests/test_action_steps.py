@@ -185,6 +185,26 @@ def test_comment_posted_once_with_marker_same_repo(tmp_path, pr_repo):
     assert body.replace(MARKER, "").strip() == run.summary.replace(MARKER, "").strip()
 
 
+def test_suggest_fixes_adds_the_diff_to_summary_and_comment(tmp_path, pr_repo):
+    repo, shas = pr_repo
+    run = run_real(tmp_path, repo, pr_event(shas["base"], shas["head"]),
+                   inputs={"suggest-fixes": "true", "comment": "true"})
+    assert run.returncode == 0, run.log
+    assert run.step("fixes").ran and run.step("fixes").returncode == 0
+    assert "<b>mlscan fix</b>: suggested changes" in run.summary
+    assert "```diff\ndiff --git a/MODEL_CARD.md b/MODEL_CARD.md\n" in run.summary
+    (post,) = writes(run)
+    body = json.loads(post["input"])["body"]
+    assert "+++ b/MODEL_CARD.md" in body
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout == ""
+    default = run_real(tmp_path / "default", repo, pr_event(shas["base"], shas["head"]))
+    assert not default.step("fixes").ran and "mlscan fix" not in default.summary
+    fork = run_real(tmp_path / "fork", repo, pr_event(shas["base"], shas["head"], head_repo="mallory/ml"),
+                    inputs={"suggest-fixes": "true", "comment": "true"})
+    assert fork.returncode == 0 and fork.gh_calls == [], "a fork PR must not get a token-backed comment"
+    assert "+++ b/MODEL_CARD.md" in fork.summary
+
+
 def test_comment_skipped_on_fork_pr(tmp_path, pr_repo):
     repo, shas = pr_repo
     run = run_real(tmp_path, repo, pr_event(shas["base"], shas["head"], head_repo="mallory/ml"),

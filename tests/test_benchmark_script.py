@@ -26,3 +26,42 @@ def test_fleet_bench_runs_and_checks_reports(tmp_path):
                         "--workers", "1", "--min-speedup", "0"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "reports: identical to the serial scans" in r.stdout and "speed-up:" in r.stdout
+
+
+def test_error_analysis_groups_misses_by_practice_and_direction(tmp_path):
+    import json
+
+    import yaml
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from error_analysis import direction
+    finally:
+        sys.path.pop(0)
+    assert [direction(w, h) for w, h in [("partial", "absent"), ("present", "absent"), ("present", "partial"),
+                                          ("partial", "present"), ("absent", "partial"), ("not-applicable", "absent"),
+                                          ("present", "unknown"), ("present", "present")]] == [
+        "missed partial", "missed present", "under-rated", "over-rated", "false present", "n/a confusion", "unknown", None]
+    scan = subprocess.run([sys.executable, "-m", "mlscan", "scan", str(ROOT / "fixtures" / "scripted-seeded"),
+                           "--format", "json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    report = json.loads(scan.stdout)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "acme+toy.json").write_text(scan.stdout)
+    status = {p["id"].replace("-", "_"): p["status"] for p in report["practices"]}
+    to_label = {"present": "yes", "partial": "partial", "absent": "no", "not-applicable": "n/a"}
+    flip = {"present": "no", "partial": "no", "absent": "partial", "not-applicable": "yes"}
+    kinds = sorted(status)[:3]
+    evidence = {k: {"label": flip[status[k]] if k in kinds else to_label.get(status[k], "no"), "where": ["x.py:1"],
+                    "why": f"labelled {k}"} for k in status}
+    labels = [{"repo": "acme/toy", "commit": "0" * 40, "evidence": evidence,
+               "expected_levels": {"overall": 5 if report["level"] != 5 else 1}}]
+    (tmp_path / "labels.yaml").write_text(yaml.safe_dump(labels))
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "error_analysis.py"), str(tmp_path / "labels.yaml"),
+                        "--reports", str(tmp_path / "reports"), "--json", str(tmp_path / "out.json")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"3 status misses over {len(status)} labels" in r.stdout
+    out = json.loads((tmp_path / "out.json").read_text())
+    missed = {(m["practice"], m["direction"]) for m in out["misses"] if m["direction"] != "level"}
+    assert {k for k, _ in missed} == set(kinds)
+    assert all(f"== {k} / {d}: 1" in r.stdout and f"label:  labelled {k}" in r.stdout for k, d in missed)
+    assert "== overall level: 1 off" in r.stdout

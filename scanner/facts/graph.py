@@ -649,7 +649,8 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
         head, _, attr = call.name.rpartition(".")
         if attr in ("add_api_route", "add_url_rule") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
             out.append(ServingEndpoint(path, call.line, head.split(".")[0], f"mod:{path}", f"{call.name}"))
-        elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface")) and predicts:
+        elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface", "gradio.Blocks",
+                                   "gradio.TabbedInterface")) and predicts:
             out.append(ServingEndpoint(path, call.line, "gradio", f"mod:{path}", "gradio app"))
     top = {q for q, d in idx.defs.items() if d.kind == "function" and "." not in q}
     if "model_fn" in top and top & {"predict_fn", "input_fn", "transform_fn", "output_fn"}:

@@ -86,14 +86,20 @@ def csv_text(fleet: Dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def index_html(fleet: Dict[str, Any]) -> str:
-    """The HTML renderer's page when it is installed, else a plain list of repositories and reports."""
+def index_html(fleet: Dict[str, Any], out: Path) -> str:
+    """The HTML report's fleet page for OUT/index.html (charts need the html extra, matplotlib),
+    else a plain list of the repositories and their reports."""
     try:
-        from mlscan.report.html import render_fleet  # type: ignore[import-not-found]
+        from mlscan.report.html import MissingExtra, render_fleet, report_links
     except ImportError:
-        render_fleet = None
-    if render_fleet is not None:
-        return render_fleet(fleet)
+        return plain_index(fleet)
+    try:
+        return render_fleet(fleet, report_links(fleet, out, out))
+    except MissingExtra:
+        return plain_index(fleet)
+
+
+def plain_index(fleet: Dict[str, Any]) -> str:
     esc = html.escape
     items = []
     for r in fleet["repos"]:
@@ -122,5 +128,5 @@ def write_fleet(out: Path, rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     tmp = out / ".fleet.parquet.tmp"
     write_parquet(fleet, tmp)
     os.replace(tmp, out / "fleet.parquet")
-    _write(out / "index.html", index_html(fleet))
+    _write(out / "index.html", index_html(fleet, out))
     return fleet
