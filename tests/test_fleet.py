@@ -151,6 +151,20 @@ def _children(pid: int) -> List[int]:
     return out
 
 
+def _scan_processes(env: Dict[str, str]) -> List[int]:
+    """Live `mlscan.fleet.child` processes started with this test's environment."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"mlscan.fleet.child" not in (proc / "cmdline").read_bytes():
+                continue
+            if f"PYTHONPATH={env['PYTHONPATH']}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def _dask(*args: str, env: Dict[str, str]) -> subprocess.Popen:
     exe = Path(sys.executable).with_name("dask")
     return subprocess.Popen([str(exe), *args], env=mlscan_env(env), stdout=subprocess.DEVNULL,
@@ -198,6 +212,10 @@ def test_fleet_on_a_dask_cluster_survives_crash_hang_and_a_killed_worker(tmp_pat
     finally:
         for proc in (fleet, worker_a, worker_b, scheduler):
             _stop(proc)
+    deadline = time.monotonic() + 10   # scan processes never outlive their worker
+    while _scan_processes(plugin_env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _scan_processes(plugin_env) == []
 
     out = tmp_path / "out"
     rows = fleet_rows(out)

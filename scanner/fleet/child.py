@@ -16,8 +16,15 @@ import threading
 import time
 
 
+PARENT_ENV = "MLSCAN_CHILD_PARENT"
+
+
 def _exit_with_parent(poll: float = 0.5) -> None:
-    parent = os.getppid()
+    """Exit when the worker that started us is gone. The worker says who it is: if it died while we
+    were starting, our parent is already someone else, and getppid() alone would not tell."""
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
+    if os.getppid() != parent:
+        os._exit(70)
 
     def watch() -> None:
         while True:

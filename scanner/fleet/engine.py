@@ -72,7 +72,8 @@ class ChildServer:
     def __init__(self) -> None:
         self.home = tempfile.mkdtemp(prefix="mlscan-child-")
         self.errors = open(os.path.join(self.home, "stderr.log"), "w+b")
-        env = {**os.environ, "TMPDIR": self.home, "TEMP": self.home, "TMP": self.home}
+        env = {**os.environ, "TMPDIR": self.home, "TEMP": self.home, "TMP": self.home,
+               "MLSCAN_CHILD_PARENT": str(os.getpid())}
         self.proc = subprocess.Popen(child_command(), cwd=self.home, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.errors,
                                      start_new_session=True)   # its own process group: killed as one
