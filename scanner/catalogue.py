@@ -21,6 +21,7 @@ class Practice:
     link: str
     applies: str = ""
     refs: Tuple[str, ...] = ()
+    package: str = ""   # the plugin distribution that declared it ("" for mlscan's own)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,14 @@ class Catalogue:
 
 @lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
+    """mlscan's catalogue plus the practices installed plugins declare (mlscan.plugins)."""
+    from mlscan.plugins import installed
+    builtin = builtin_catalogue()
+    return Catalogue(builtin.stages, builtin.practices + installed().practices)
+
+
+@lru_cache(maxsize=1)
+def builtin_catalogue() -> Catalogue:
     import yaml
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: ~9x faster, same result
     data = yaml.load((DATA_DIR / "catalogue.yaml").read_text("utf-8"), Loader=loader)
@@ -73,6 +82,6 @@ def catalogue_problems(cat: Catalogue) -> List[str]:
             problems.append(f"{p.id}: unknown stage {p.stage}")
         if not 1 <= p.level <= 5:
             problems.append(f"{p.id}: level {p.level} out of 1..5")
-        if not p.remediation or not p.link:
+        if not p.remediation or not (p.link or p.package):
             problems.append(f"{p.id}: remediation and link are required")
     return problems

@@ -223,9 +223,12 @@ def fix(path: Path, select: Tuple[str, ...], mode: str, config_path: Optional[Pa
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Keep per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
+@click.option("--scheduler", metavar="ADDRESS", help="Scan the commits on Dask (needs mlscan[fleet]): a scheduler "
+              "address such as tcp://host:8786, or `local` for an embedded cluster sized to the free cores.")
 @click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
 def history_cmd(path: Path, commits: Optional[int], since: Optional[str], every: int, fmt: str,
-                output: Optional[Path], cache_dir: Optional[Path], no_cache: bool, no_progress: bool) -> None:
+                output: Optional[Path], cache_dir: Optional[Path], no_cache: bool, scheduler: Optional[str],
+                no_progress: bool) -> None:
     """Levels and practice statuses at each sampled commit of PATH's first-parent line, read from
     git objects (nothing is checked out), with the commits where a practice arrived or regressed."""
     from mlscan.config import load_config
@@ -233,11 +236,16 @@ def history_cmd(path: Path, commits: Optional[int], since: Optional[str], every:
     from mlscan.fleet.commits import history, render_history_terminal
     if commits is not None and since is not None:
         raise _fail("give --commits or --since, not both")
-    cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
+    if scheduler is not None:
+        from mlscan.fleet import missing_extra
+        problem = missing_extra()
+        if problem:
+            raise _fail(problem.replace("`mlscan fleet`", "`mlscan history --scheduler`"))
+    cache = "off" if no_cache else (str(cache_dir.resolve()) if cache_dir is not None else None)
     progress = _progress_printer(no_progress)
     try:
         doc = history(path, load_config(path, None), commits=commits or (None if since else 20), since=since,
-                      every=every, cache_dir=cache, progress=progress)
+                      every=every, cache_dir=cache, progress=progress, scheduler=scheduler)
     except UsageError as exc:
         raise _fail(str(exc))
     finally:
@@ -326,7 +334,8 @@ def graph(path: Path, fmt: str, output: Optional[Path]) -> None:
 @click.option("--format", "fmt", type=click.Choice(("terminal", "json", "markdown")), default="terminal")
 def rules_cmd(fmt: str) -> None:
     """List the practice catalogue: practice, stage, level and the rules that detect it."""
-    from mlscan.docs import catalogue_json, catalogue_markdown, print_catalogue
+    from mlscan.docs import catalogue_json, catalogue_markdown, print_catalogue, print_plugin_problems
+    print_plugin_problems()
     if fmt == "json":
         import json
         sys.stdout.write(json.dumps(catalogue_json(), indent=2) + "\n")
@@ -334,6 +343,89 @@ def rules_cmd(fmt: str) -> None:
         sys.stdout.write(catalogue_markdown())
     else:
         print_catalogue()
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for reports/, fleet.json, fleet.parquet, fleet.csv and index.html.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else an embedded cluster).")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes of the embedded cluster (default: free cores).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Seconds per repository before its scan is stopped and reported as timed out.")
+@click.option("--clone", "allow_clone", is_flag=True, help="Allow URL sources: clone them (this uses the network).")
+@click.option("--no-resume", is_flag=True, help="Rescan repositories already reported in OUT at the same commit.")
+@click.option("--select", multiple=True, metavar="IDS", help="Only these practices or rules (comma-separated).")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these practices or rules (comma-separated).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out paths matching a gitignore-style pattern.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A maturity model YAML file to use instead of the built-in one.")
+@click.option("--history-depth", type=click.IntRange(min=0), help="Read at most N commits of history (0: none).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Share per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR); "
+                   "workers on several machines share it when it is on a shared filesystem.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
+@click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
+def fleet(sources: Tuple[str, ...], out: Path, scheduler: Optional[str], workers: Optional[int], timeout: float,
+          allow_clone: bool, no_resume: bool, select: Tuple[str, ...], ignore: Tuple[str, ...],
+          exclude: Tuple[str, ...], model_path: Optional[Path], history_depth: Optional[int],
+          cache_dir: Optional[Path], no_cache: bool, no_progress: bool) -> None:
+    """Scan many repositories on Dask and write one report each plus fleet-wide tables into OUT.
+
+    SOURCES are git checkouts, bare repos, folders of checkouts, or text files listing them (one a
+    line, # comments); each may end in @REF. URLs are cloned only with --clone.
+    """
+    from mlscan.errors import UsageError
+    from mlscan.fleet import missing_extra
+    problem = missing_extra()
+    if problem:
+        raise _fail(problem)
+    from mlscan.fleet.repos import ScanSettings, run_fleet
+    settings = ScanSettings(select=_split_ids(select), ignore=_split_ids(ignore), exclude=tuple(exclude),
+                            history_depth=history_depth, model=str(model_path.resolve()) if model_path else None,
+                            cache_dir="off" if no_cache else (str(cache_dir.resolve()) if cache_dir else None))
+    try:
+        from mlscan.engine import validate_ids
+        from mlscan.config import Config
+        validate_ids(Config(select=settings.select, ignore={i: "" for i in settings.ignore}))
+        document = run_fleet(sources, out, settings=settings, allow_clone=allow_clone, scheduler=scheduler,
+                             workers=workers, timeout=timeout, resume=not no_resume,
+                             progress=None if no_progress else _fleet_progress)
+    except UsageError as exc:
+        raise _fail(str(exc))
+    except KeyboardInterrupt:   # click would call this "Aborted!" and exit 1, which means "policy not met"
+        click.echo(f"mlscan fleet: interrupted; finished reports are in {out}", err=True)
+        sys.exit(130)
+    summary = document["summary"]
+    by_status = {}
+    for r in document["repos"]:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    click.echo(f"mlscan fleet: {summary['repos']} repositories ({counts}); wrote {out / 'fleet.json'}", err=True)
+
+
+def _fleet_progress(total: int):
+    """A progress bar on stderr (a line per repository when stderr is not a terminal)."""
+    if not sys.stderr.isatty():
+        done = [0]
+
+        def line(name: str, status: str) -> None:
+            done[0] += 1
+            click.echo(f"mlscan fleet: [{done[0]}/{total}] {name}: {status}", err=True)
+        return line
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    bar = Progress(TextColumn("mlscan fleet"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
+    task = bar.add_task("", total=total)
+    bar.start()
+
+    def advance(name: str, status: str) -> None:
+        bar.update(task, advance=1, description=f"{name}: {status}")
+        if bar.finished:
+            bar.stop()
+    return advance
 
 
 @cli.command()

@@ -25,8 +25,19 @@ def catalogue_json() -> List[Dict[str, Any]]:
         out.append({"id": p.id, "title": p.title, "stage": p.stage, "level": p.level,
                     "applies": p.applies or "always", "looked_for": p.looked_for,
                     "remediation": p.remediation, "example": p.example, "link": p.link,
-                    "rules": [{"id": r.id, "title": r.title()} for r in rules_for(p.id)]})
+                    "rules": [_with_package({"id": r.id, "title": r.title()}, r.package) for r in rules_for(p.id)]})
+        _with_package(out[-1], p.package)
     return out
+
+
+def _with_package(entry: Dict[str, Any], package: str) -> Dict[str, Any]:
+    if package:
+        entry["package"] = package
+    return entry
+
+
+def _from(package: str) -> str:
+    return f" (plugin: {package})" if package else ""
 
 
 def catalogue_markdown() -> str:
@@ -38,7 +49,7 @@ def catalogue_markdown() -> str:
             continue
         lines.append(f"## {stage.name} (`{stage.id}`)\n")
         for p in practices:
-            lines.append(f"### `{p.id}`: {p.title}\n")
+            lines.append(f"### `{p.id}`: {p.title}{_from(p.package)}\n")
             lines.append(f"- Level: {p.level}")
             if p.applies:
                 lines.append(f"- Applies when the repo has: {p.applies}")
@@ -50,7 +61,7 @@ def catalogue_markdown() -> str:
             if rules:
                 lines.append("- Rules:")
                 for r in rules:
-                    lines.append(f"  - `{r.id}`: {r.title()}")
+                    lines.append(f"  - `{r.id}`: {r.title()}{_from(r.package)}")
             if p.example:
                 lines.append("\n```text\n" + p.example + "\n```")
             lines.append("")
@@ -64,16 +75,24 @@ def print_catalogue() -> None:
     for col in ("practice", "stage", "level", "rules"):
         table.add_column(col)
     for p in load_catalogue().practices:
-        rules = "\n".join(r.id for r in rules_for(p.id)) or "(none yet)"
-        table.add_row(f"{p.id}\n[dim]{p.title}[/dim]", p.stage, str(p.level), rules)
+        rules = "\n".join(r.id + _from(r.package) for r in rules_for(p.id)) or "(none yet)"
+        table.add_row(f"{p.id}{_from(p.package)}\n[dim]{p.title}[/dim]", p.stage, str(p.level), rules)
     Console().print(table)
+
+
+def print_plugin_problems() -> None:
+    """Plugins that could not be loaded, on stderr (they never stop mlscan)."""
+    import sys
+    from mlscan.plugins import installed
+    for problem in installed().problems:
+        sys.stderr.write(f"mlscan: {problem}\n")
 
 
 def explain_text(ident: str) -> Optional[str]:
     cat = load_catalogue()
     p = cat.practice(ident)
     if p is not None:
-        lines = [f"{p.id}: {p.title}", "", f"stage: {p.stage}    level: {p.level}"]
+        lines = [f"{p.id}: {p.title}{_from(p.package)}", "", f"stage: {p.stage}    level: {p.level}"]
         if p.applies:
             lines.append(f"applies when the repo has: {p.applies}")
         lines += ["", f"Looks for: {p.looked_for}", "", f"How to add it: {p.remediation}"]
@@ -83,12 +102,13 @@ def explain_text(ident: str) -> Optional[str]:
             lines += ["", f"Learn more: {p.link}"]
         rules = rules_for(p.id)
         if rules:
-            lines += ["", "Rules:", *(f"    {r.id}: {r.title()}" for r in rules)]
+            lines += ["", "Rules:", *(f"    {r.id}: {r.title()}{_from(r.package)}" for r in rules)]
         return "\n".join(lines) + "\n"
     for r in all_rules():
         if r.id == ident:
             prac = cat.practice(r.practice)
-            lines = [f"{r.id}: {r.title()}", "", f"practice: {r.practice}" + (f" ({prac.title})" if prac else "")]
+            lines = [f"{r.id}: {r.title()}{_from(r.package)}", "",
+                     f"practice: {r.practice}" + (f" ({prac.title})" if prac else "")]
             desc = r.description()
             if desc:
                 lines += ["", desc]

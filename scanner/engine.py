@@ -8,6 +8,7 @@ from mlscan import __version__
 from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
 from mlscan.facts.repo import CommitTree, Facts, ScanOptions
+from mlscan.plugins import installed as installed_plugins
 from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_detail,
                              practice_status)
 from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
@@ -123,6 +124,8 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         progress("listing files")
     facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs,
                                     cache_dir=cache_dir), commit=commit)
+    for problem in installed_plugins().problems:
+        facts.add_diagnostic(".", problem)
     key = facts.input_digest(_settings_digest(cfg, model))
     if key is not None:
         saved = facts.remembered("report", key)
@@ -201,7 +204,24 @@ def _settings_digest(cfg: Config, model) -> str:
         except OSError:
             parts.append(f"unreadable:{cfg.model}")
     parts.append(getattr(model, "name", ""))
+    parts.append(_plugins_digest())
     return "\0".join(parts)
+
+
+def _plugins_digest() -> str:
+    """Which plugin rules and practices are installed, at which versions: a change rescans."""
+    plugins = installed_plugins()
+    if not plugins.rules and not plugins.practices:
+        return ""
+    from importlib import metadata
+    packages = sorted({getattr(r, "package", "") or "" for r in plugins.rules})
+    versions = []
+    for name in packages:
+        try:
+            versions.append(f"{name}=={metadata.version(name)}")
+        except Exception:  # a plugin's metadata is its own; a bad one only means no reuse
+            versions.append(f"{name}==?")
+    return repr((versions, sorted(r.id for r in plugins.rules), sorted(p.id for p in plugins.practices)))
 
 
 def repo_prefix(root: Path) -> str:

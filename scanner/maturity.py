@@ -5,7 +5,7 @@ reconstruction: the paper's Appendix A table did not survive, so the level defin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -50,7 +50,23 @@ def load_model(path: Optional[Path], catalogue: Catalogue) -> MaturityModel:
         raise UsageError(f"cannot read maturity model {src}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"maturity model {src} is not valid YAML: {exc}") from None
-    return parse_model(raw, catalogue, "builtin" if path is None else str(path))
+    return with_plugin_practices(parse_model(raw, catalogue, "builtin" if path is None else str(path)), catalogue)
+
+
+def with_plugin_practices(model: MaturityModel, catalogue: Catalogue) -> MaturityModel:
+    """A practice declared by a plugin joins its stage's ladder at its level (needing `present`),
+    unless the model already places it. Level 1 needs nothing, so a level-1 practice is only shown."""
+    placed = {r.practice for st in model.stages for reqs in st.levels.values() for r in reqs}
+    added = [p for p in catalogue.practices if p.package and p.id not in placed and p.level >= 2]
+    if not added:
+        return model
+    stages = {st.id: dict(st.levels) for st in model.stages}
+    for p in added:
+        levels = stages.setdefault(p.stage, {})
+        levels[p.level] = levels.get(p.level, ()) + (Requirement(p.id, "present"),)
+    order = [st.id for st in model.stages] + [s.id for s in catalogue.stages
+                                              if s.id in stages and s.id not in {st.id for st in model.stages}]
+    return replace(model, stages=tuple(StageLadder(sid, dict(sorted(stages[sid].items()))) for sid in order))
 
 
 def parse_model(raw: object, catalogue: Catalogue, source: str) -> MaturityModel:

@@ -48,10 +48,33 @@ class Example:
     commits: Tuple[Dict[str, Optional[str]], ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Practice:
+    """A practice a plugin declares, next to its rules: the stage it belongs to, the ladder level at
+    which it is expected (the stage needs it present to reach that level, unless the maturity model
+    places it itself) and the remediation shown when it is missing."""
+    id: str
+    title: str
+    stage: str
+    level: int
+    remediation: str
+    looked_for: str = ""
+    link: str = ""
+    example: str = ""
+
+    def to_catalogue(self, package: str):
+        from mlscan.catalogue import Practice as CataloguePractice
+        return CataloguePractice(id=self.id, title=self.title, stage=self.stage, level=self.level,
+                                 looked_for=self.looked_for or "evidence from the plugin's rules",
+                                 remediation=self.remediation.strip(), example=self.example.rstrip(),
+                                 link=self.link, package=package)
+
+
 class Rule:
     id: ClassVar[str] = ""
     practice: ClassVar[str] = ""
     examples: ClassVar[Sequence[Example]] = ()
+    package: ClassVar[str] = ""   # set for rules from plugins: the distribution they came from
 
     def check(self, facts: "Facts") -> Iterable[Finding]:
         raise NotImplementedError
@@ -72,9 +95,19 @@ class Rule:
 
 
 _REGISTRY: Optional[List[Type[Rule]]] = None
+_WITH_PLUGINS: Optional[List[Type[Rule]]] = None
 
 
 def all_rules() -> List[Type[Rule]]:
+    """mlscan's rules and those of installed plugins (mlscan.plugins), sorted by practice then id."""
+    global _WITH_PLUGINS
+    if _WITH_PLUGINS is None:
+        from mlscan.plugins import installed
+        _WITH_PLUGINS = sorted(builtin_rules() + list(installed().rules), key=lambda r: (r.practice, r.id))
+    return list(_WITH_PLUGINS)
+
+
+def builtin_rules() -> List[Type[Rule]]:
     """Every rule class in `mlscan.rules`, sorted by practice then id."""
     global _REGISTRY
     if _REGISTRY is None:

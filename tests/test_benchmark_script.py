@@ -10,6 +10,18 @@ from gitrepo import make_fixture_repo
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def test_fleet_bench_runs_and_checks_reports(tmp_path):
+    import pytest
+    pytest.importorskip("distributed", reason="the fleet extra")
+    sys.path.insert(0, str(ROOT / "tests"))
+    from gitrepo import make_fixture_repo
+    repos = [make_fixture_repo(name, tmp_path / name).root for name in ("scripted-seeded", "serving-skew")]
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fleet_bench.py"), *map(str, repos),
+                        "--workers", "1", "--min-speedup", "0"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "reports: identical to the serial scans" in r.stdout and "speed-up:" in r.stdout
+
+
 def test_error_analysis_groups_misses_by_practice_and_direction(tmp_path):
     import json
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gitrepo import GitRepo, make_fixture_repo, run_mlscan, snapshot
 
 
@@ -69,3 +71,21 @@ def test_history_outside_git_is_a_usage_error(tmp_path):
     (tmp_path / "plain").mkdir()
     rc, out, err = run_mlscan(["history", tmp_path / "plain"], env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
     assert rc == 2 and "git repository" in err and out == ""
+
+
+def test_history_on_an_embedded_dask_cluster_equals_the_one_process_run(tmp_path):
+    pytest.importorskip("distributed", reason="the fleet extra")
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    repo.apply_overlay("seed-added")
+    repo.commit("Seed every RNG")
+    before = snapshot(repo.root, include_git=True)
+    args = ["history", repo.root, "--commits", "5", "--format", "json", "--no-cache"]
+    rc, alone, err = run_mlscan(args)
+    assert rc == 0, err[-2000:]
+    rc, on_dask, err = run_mlscan(args + ["--scheduler", "local"])
+    assert rc == 0, err[-2000:]
+    assert on_dask == alone and len(json.loads(on_dask)["commits"]) == 2
+    assert snapshot(repo.root, include_git=True) == before
+    # the option really goes to Dask: an address nobody listens on is a usage error
+    rc, out, err = run_mlscan(args + ["--scheduler", "tcp://127.0.0.1:9"])
+    assert rc == 2 and "cannot reach the Dask scheduler" in err, err[-2000:]

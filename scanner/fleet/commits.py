@@ -96,21 +96,54 @@ def events(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
+def history_task(item: Tuple[str, str, Config, Optional[str]]) -> Dict[str, Any]:
+    """One commit's scan as JSON data: the unit of work a Dask worker runs."""
+    repo_path, sha, cfg, cache_dir = item
+    return scan_commit(repo_path, sha, cfg, cache_dir).to_json()
+
+
 def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Optional[str] = None, every: int = 1,
-            cache_dir: Optional[str] = None, progress: Optional[Progress] = None) -> Dict[str, Any]:
-    """The history document (schema_version 1): one row per sampled commit, oldest first, and events."""
+            cache_dir: Optional[str] = None, progress: Optional[Progress] = None,
+            scheduler: Optional[str] = None) -> Dict[str, Any]:
+    """The history document (schema_version 1): one row per sampled commit, oldest first, and events.
+
+    scheduler: None runs here, one commit after another; "local" runs on an embedded Dask cluster,
+    any other value is a Dask scheduler address (`mlscan fleet`'s engine, one task per commit).
+    """
     from mlscan import __version__
     path = Path(repo_path)
     sampled = sampled_commits(path, commits, since, every)
+    if scheduler is None:
+        scanned = []
+        for i, c in enumerate(sampled, 1):
+            if progress:
+                progress(f"commit {i}/{len(sampled)} {c.sha[:12]}")
+            scanned.append(scan_commit(path, c.sha, cfg, cache_dir).to_json())
+    else:
+        scanned = _scan_on_dask(path, sampled, cfg, cache_dir, scheduler, progress)
     rows: List[Dict[str, Any]] = []
-    for i, c in enumerate(sampled, 1):
-        if progress:
-            progress(f"commit {i}/{len(sampled)} {c.sha[:12]}")
-        data = scan_commit(path, c.sha, cfg, cache_dir).to_json()
+    for c, data in zip(sampled, scanned):
         rows.append({"commit": c.sha, "date": c.date, "subject": c.subject, "level": data["level"],
                      "stages": data["stages"], "practices": data["practices"]})
     return {"schema_version": SCHEMA_VERSION, "tool": {"name": "mlscan", "version": __version__},
             "repo": str(path.resolve()), "commits": rows, "events": events(rows)}
+
+
+def _scan_on_dask(path: Path, sampled, cfg: Config, cache_dir: Optional[str], scheduler: str,
+                  progress: Optional[Progress]) -> List[Dict[str, Any]]:
+    from mlscan.fleet.engine import map_tasks
+    items = [(str(path), c.sha, cfg, cache_dir) for c in sampled]
+    results: List[Optional[Dict[str, Any]]] = [None] * len(items)
+    done = 0
+    for outcome in map_tasks(history_task, items, scheduler=None if scheduler == "local" else scheduler,
+                             label="mlscan-history"):
+        if outcome.status != "ok":
+            raise UsageError(f"commit {items[outcome.index][1][:12]} could not be scanned: {outcome.error}")
+        results[outcome.index] = outcome.value
+        done += 1
+        if progress:
+            progress(f"commit {done}/{len(items)} {items[outcome.index][1][:12]}")
+    return results  # type: ignore[return-value]
 
 
 def render_history_terminal(doc: Dict[str, Any]) -> str:

@@ -1,0 +1,316 @@
+"""`mlscan fleet` end to end: real git repositories made here, the real CLI, real Dask clusters
+(the embedded LocalCluster, and a `dask scheduler` with two `dask worker` processes), and the
+faults a fleet must survive: a scan that crashes, one that hangs past --timeout, a worker killed
+while it scans. Every repository's fleet report must equal `mlscan scan REPO --format json`."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+from gitrepo import GitRepo, git, make_fixture_repo, mlscan_env, run_mlscan
+from plugin_dist import install_plugins
+
+pytest.importorskip("distributed", reason="the fleet extra: pip install 'mlscan[fleet]'")
+
+ACME_TRAIN = ("import acme_features\nimport acme_registry\nimport torch\n\n\ndef main():\n"
+              "    X = acme_features.get_features('churn')\n    model = torch.nn.Linear(2, 1)\n"
+              "    acme_registry.push_model(model)\n\n\nif __name__ == '__main__':\n    main()\n")
+
+
+@pytest.fixture(scope="module")
+def plugin_env(tmp_path_factory) -> Dict[str, str]:
+    """The environment of every command here: the two test plugin distributions installed."""
+    target = install_plugins(tmp_path_factory.mktemp("plugins") / "site")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH", "")]))}
+
+
+def marker_repo(root: Path, marker: str, content: str = "") -> GitRepo:
+    repo = make_fixture_repo("scripted-seeded", root)
+    repo.write(marker, content or marker + "\n")
+    repo.commit(f"add {marker}")
+    return repo
+
+
+def scan_alone(path: Path, env: Dict[str, str]) -> str:
+    rc, out, err = run_mlscan(["scan", path, "--format", "json"], env=env)
+    assert rc == 0, err
+    return out
+
+
+def fleet_rows(out: Path) -> Dict[str, dict]:
+    doc = json.loads((out / "fleet.json").read_text("utf-8"))
+    return {r["name"]: r for r in doc["repos"]}
+
+
+def test_fleet_on_the_embedded_cluster_matches_single_scans_and_resumes(tmp_path, plugin_env):
+    repos = tmp_path / "repos"
+    seeded = make_fixture_repo("scripted-seeded", repos / "seeded")
+    dvc = make_fixture_repo("dvc-mlflow-fastapi", repos / "dvc")
+    acme = GitRepo.init(repos / "acme")
+    acme.write("train.py", ACME_TRAIN)
+    acme.commit("acme training")
+    skew = make_fixture_repo("serving-skew", tmp_path / "skew-src")
+    git(tmp_path, "clone", "-q", "--bare", str(skew.root), str(repos / "skew.git"))
+    added = make_fixture_repo("seed-added", tmp_path / "seed-added")
+    before = added.head()
+    added.apply_overlay("seed-added")
+    added.commit("seed the training")
+    sources = tmp_path / "fleet.txt"
+    sources.write_text(f"# our repositories\nrepos\n\n{added.root}@HEAD~1\n")
+    out = tmp_path / "out"
+
+    rc, _, err = run_mlscan(["fleet", sources, "-o", out, "--workers", "2", "--clone",
+                             (tmp_path / "skew-src").as_uri()], env=plugin_env, timeout=300)
+    assert rc == 0, err
+    rows = fleet_rows(out)
+    assert sorted(rows) == ["acme", "dvc", "seed-added@HEAD_1", "seeded", "skew", "skew-src"]
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+
+    # work trees: byte for byte what `mlscan scan` says
+    for name, repo in (("seeded", seeded), ("dvc", dvc), ("acme", acme)):
+        assert (out / rows[name]["report"]).read_text("utf-8") == scan_alone(repo.root, plugin_env), name
+    # a bare repo, a URL and a REF: the same report as a checkout of that commit, but for its root
+    for name, checkout, commit in (("skew", skew.root, skew.head()), ("skew-src", skew.root, skew.head())):
+        fleet_report = json.loads((out / rows[name]["report"]).read_text("utf-8"))
+        alone = json.loads(scan_alone(checkout, plugin_env))
+        assert fleet_report["commit"] == commit == rows[name]["commit"]
+        assert {**fleet_report, "root": ""} == {**alone, "root": ""}, name
+    old = tmp_path / "old-checkout"
+    git(tmp_path, "clone", "-q", str(added.root), str(old))
+    git(old, "checkout", "-q", before)
+    fleet_report = json.loads((out / rows["seed-added@HEAD_1"]["report"]).read_text("utf-8"))
+    assert fleet_report["commit"] == before
+    assert {**fleet_report, "root": ""} == {**json.loads(scan_alone(old, plugin_env)), "root": ""}
+    assert fleet_report["root"] == str(added.root.resolve())
+
+    # the fleet table: the plugin's own practice is a column, its rule's evidence is in the report
+    doc = json.loads((out / "fleet.json").read_text("utf-8"))
+    assert [s["id"] for s in doc["stages"]][:3] == ["data", "feature", "train"]
+    assert "acme-feature-store" in [p["id"] for p in doc["practices"]]
+    assert rows["acme"]["practices"]["acme-feature-store"] == "present"
+    assert rows["seeded"]["practices"]["acme-feature-store"] == "absent"
+    assert doc["summary"]["adoption"]["acme-feature-store"]["present"] == 1
+    assert doc["summary"]["repos"] == 6 and doc["summary"]["failed"] == 0
+    assert sum(doc["summary"]["levels"].values()) == 6
+    with (out / "fleet.csv").open(encoding="utf-8") as fh:
+        table = {row["repo"]: row for row in csv.DictReader(fh)}
+    assert table["acme"]["practice:acme-feature-store"] == "present"
+    assert table["acme"]["stage:feature"] == str(rows["acme"]["stages"]["feature"])
+    import pyarrow.parquet as pq
+    parquet = pq.read_table(out / "fleet.parquet").to_pydict()
+    assert parquet["repo"] == sorted(rows)
+    assert parquet["practice:acme-feature-store"][parquet["repo"].index("acme")] == "present"
+    assert parquet["level"] == [rows[n]["level"] for n in sorted(rows)]
+    assert "seed-added@HEAD_1" in (out / "index.html").read_text("utf-8")
+
+    # resume: nothing changed, nothing is scanned again, and the outputs are byte-identical
+    first = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "reports").iterdir()}
+    rc, _, err = run_mlscan(["fleet", sources, "-o", out, "--workers", "2", "--no-progress", "--clone",
+                             (tmp_path / "skew-src").as_uri()], env=plugin_env, timeout=300)
+    assert rc == 0, err
+    assert {p: p.stat().st_mtime_ns for p in (out / "reports").iterdir()} == stamps
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == first
+    # a new commit in one repository: only that one is scanned again
+    seeded.write("NOTES.md", "notes\n")
+    seeded.commit("notes")
+    rc, _, err = run_mlscan(["fleet", sources, "-o", out, "--no-progress", "--clone",   # workers: free cores
+                             (tmp_path / "skew-src").as_uri()], env=plugin_env, timeout=300)
+    assert rc == 0, err
+    changed = sorted(p.name for p, t in stamps.items() if p.stat().st_mtime_ns != t)
+    assert changed == ["seeded.json"]
+    assert fleet_rows(out)["seeded"]["commit"] == seeded.head()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> List[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _scan_processes(env: Dict[str, str]) -> List[int]:
+    """Live `mlscan.fleet.child` processes started with this test's environment."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"mlscan.fleet.child" not in (proc / "cmdline").read_bytes():
+                continue
+            if f"PYTHONPATH={env['PYTHONPATH']}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _dask(*args: str, env: Dict[str, str]) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("dask")
+    return subprocess.Popen([str(exe), *args], env=mlscan_env(env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: Optional[subprocess.Popen]) -> None:
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker's scan processes in /proc")
+def test_fleet_on_a_dask_cluster_survives_crash_hang_and_a_killed_worker(tmp_path, plugin_env):
+    from distributed import Client
+    repos = tmp_path / "repos"
+    good = {"seeded": make_fixture_repo("scripted-seeded", repos / "seeded"),
+            "skew": make_fixture_repo("serving-skew", repos / "skew"),
+            "raises": marker_repo(repos / "raises", "ACME_RAISE")}
+    slow = [marker_repo(repos / f"slow{i}", "ACME_SLOW", "6\n") for i in (1, 2)]
+    marker_repo(repos / "crash", "ACME_CRASH")
+    marker_repo(repos / "hang", "ACME_HANG")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = worker_a = worker_b = fleet = None
+    try:
+        scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard", env=plugin_env)
+        worker_args = [address, "--nworkers", "1", "--nthreads", "1", "--no-nanny", "--no-dashboard"]
+        worker_a = _dask("worker", *worker_args, "--name", "a", env=plugin_env)
+        worker_b = _dask("worker", *worker_args, "--name", "b", env=plugin_env)
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=60)
+        fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(tmp_path / "out"),
+                                  "--scheduler", address, "--timeout", "10", "--no-progress"],
+                                 env=mlscan_env(plugin_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not _children(worker_a.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _children(worker_a.pid), "worker a never started a scan"
+        os.kill(worker_a.pid, signal.SIGKILL)       # mid-scan
+        worker_a.wait()
+        _, err = fleet.communicate(timeout=240)
+        assert fleet.returncode == 0, err
+    finally:
+        for proc in (fleet, worker_a, worker_b, scheduler):
+            _stop(proc)
+    deadline = time.monotonic() + 10   # scan processes never outlive their worker
+    while _scan_processes(plugin_env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _scan_processes(plugin_env) == []
+
+    out = tmp_path / "out"
+    rows = fleet_rows(out)
+    assert sorted(rows) == ["crash", "hang", "raises", "seeded", "skew", "slow1", "slow2"]
+    assert rows["crash"]["status"] == "error" and "SIGSEGV" in rows["crash"]["error"], rows["crash"]
+    assert rows["crash"]["report"] is None and not (out / "reports" / "crash.json").exists()
+    assert rows["hang"]["status"] == "timeout" and "10 s" in rows["hang"]["error"], rows["hang"]
+    for name in ("seeded", "skew", "raises", "slow1", "slow2"):
+        assert rows[name]["status"] == "ok", rows[name]
+    for name, repo in good.items():
+        assert (out / "reports" / f"{name}.json").read_text("utf-8") == scan_alone(repo.root, plugin_env), name
+    raised = json.loads((out / "reports" / "raises.json").read_text("utf-8"))
+    assert any("acme-faulty failed" in d["message"] for d in raised["diagnostics"])
+    assert {r["commit"] for n, r in rows.items() if n.startswith("slow")} == {r.head() for r in slow}
+    assert json.loads((out / "fleet.json").read_text("utf-8"))["summary"]["failed"] == 2
+
+
+def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
+    repos = tmp_path / "repos"
+    quick = make_fixture_repo("scripted-seeded", repos / "a-quick")
+    marker_repo(repos / "b-slow", "ACME_SLOW", "60\n")
+    out = tmp_path / "out"
+    fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(out), "--workers", "1",
+                              "--no-progress"], env=mlscan_env(plugin_env), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "reports" / "a-quick.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        fleet.send_signal(signal.SIGINT)
+        _, err = fleet.communicate(timeout=60)
+    finally:
+        _stop(fleet)
+    assert fleet.returncode == 130, err
+    assert (out / "reports" / "a-quick.json").read_text("utf-8") == scan_alone(quick.root, plugin_env)
+    rows = fleet_rows(out)
+    assert rows["a-quick"]["status"] == "ok"
+    assert rows["b-slow"]["status"] == "error" and "interrupted" in rows["b-slow"]["error"]
+
+
+def test_plugin_rules_show_in_rules_and_scans(tmp_path, plugin_env):
+    rc, out, err = run_mlscan(["rules", "--format", "json"], env=plugin_env)
+    assert rc == 0, err
+    practices = {p["id"]: p for p in json.loads(out)}
+    assert practices["acme-feature-store"]["package"] == "acme-mlscan-rules"
+    assert practices["acme-feature-store"]["stage"] == "feature"
+    assert {"id": "acme-registry-push", "title": "Models are pushed to the ACME model registry",
+            "package": "acme-mlscan-rules"} in practices["model-registry"]["rules"]
+    assert "broken from acme-faulty-rules failed to import" in err
+    assert "practice 'acme-nowhere' has unknown stage 'nowhere'" in err
+    assert "rule acme-orphan names unknown practice 'acme-undeclared'" in err
+    assert "acme-nowhere" not in practices
+    rc, out, _ = run_mlscan(["rules"], env={**plugin_env, "COLUMNS": "200"})
+    assert rc == 0 and "acme-registry-push (plugin: acme-mlscan-rules)" in out
+
+    repo = GitRepo.init(tmp_path / "acme")
+    repo.write("train.py", ACME_TRAIN)
+    repo.commit("acme")
+    report = json.loads(scan_alone(repo.root, plugin_env))
+    by_id = {p["id"]: p for p in report["practices"]}
+    assert [(e["rule"], e["path"], e["line"]) for e in by_id["acme-feature-store"]["evidence"]] == [
+        ("acme-feature-store-reads", "train.py", 7)]
+    assert by_id["model-registry"]["status"] == "present"
+    assert by_id["model-registry"]["evidence"][0]["rule"] == "acme-registry-push"
+    feature = next(s for s in report["stages"] if s["id"] == "feature")
+    assert feature["level"] == 2   # the plugin's practice joined the feature ladder at level 2
+    assert any("failed to import" in d["message"] for d in report["diagnostics"])
+
+    plain = json.loads(scan_alone(repo.root, {"MLSCAN_NO_PLUGINS": "1"}))
+    assert "acme-feature-store" not in {p["id"] for p in plain["practices"]}
+    assert next(s for s in plain["stages"] if s["id"] == "feature")["level"] is None
+
+
+def test_fleet_without_the_extra_says_how_to_get_it(tmp_path):
+    shadow = tmp_path / "shadow" / "distributed"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named distributed')\n")
+    rc, _, err = run_mlscan(["fleet", tmp_path, "-o", tmp_path / "out"],
+                            env={"PYTHONPATH": str(shadow.parent)})
+    assert rc == 2
+    assert "pip install 'mlscan[fleet]'" in err and "Traceback" not in err
+
+
+def test_sources_need_clone_for_urls_and_read_list_files(tmp_path):
+    rc, _, err = run_mlscan(["fleet", "https://example.com/org/repo.git", "-o", tmp_path / "out"])
+    assert rc == 2 and "--clone" in err
+    make_fixture_repo("scripted-seeded", tmp_path / "a" / "repo")
+    make_fixture_repo("notebook-only", tmp_path / "b" / "repo")
+    from mlscan.fleet.sources import expand, name_sources
+    (tmp_path / "list.txt").write_text("# two checkouts, one at two commits\na/repo\n  b/repo@main  \nb/repo\n")
+    got = name_sources(expand([str(tmp_path / "list.txt")], allow_clone=False))
+    assert [(s.name, s.kind, s.ref) for s in got] == [
+        ("a-repo", "worktree", None), ("repo@main", "worktree", "main"), ("b-repo", "worktree", None)]
+    folder = name_sources(expand([str(tmp_path / "a")], allow_clone=False))
+    assert [(s.name, s.location) for s in folder] == [("repo", str((tmp_path / "a" / "repo").resolve()))]
+    shutil.rmtree(tmp_path / "b")
+    rc, _, err = run_mlscan(["fleet", tmp_path / "list.txt", "-o", tmp_path / "out"])
+    assert rc == 2 and "does not exist" in err
