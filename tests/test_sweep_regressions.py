@@ -32,3 +32,22 @@ def test_a_seed_given_positionally_to_a_library_helper_is_evidence_not_a_rule_fa
     seed = practice(report, "seed-control")
     assert seed["status"] == "present"
     assert any("check_random_state seeds a library RNG" in e["message"] for e in seed["evidence"])
+
+
+def notebook(*cells: str) -> str:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": cell.splitlines(keepends=True)} for cell in cells]})
+
+
+def test_notebook_cells_are_read_the_way_ipython_runs_them(tmp_path):
+    # A shell escape continued with a backslash, and a cell whose first line is indented (IPython
+    # takes the indent off), gave "unexpected indent" on 80+ cells of seldon-core and sagemaker examples.
+    report = scan_repo(tmp_path / "repo", {"train.ipynb": notebook(
+        "!curl -v http://localhost:8080/infer \\\n    -d '{\"inputs\": [1, 2]}'\n",
+        "  import numpy as np\n  np.random.seed(0)\n",
+        "from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit([[0], [1]], [0, 1])\n")})
+    assert report["diagnostics"] == []
+    seed = practice(report, "seed-control")
+    assert seed["status"] == "present"
+    assert [(e["path"], e["line"]) for e in seed["evidence"]] == [("train.ipynb", 5)]

@@ -34,23 +34,39 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
         if not isinstance(src, str):
             continue
         starts.append(line_no)
-        lines = src.splitlines() or [""]
+        lines = _without_leading_indent(src.splitlines() or [""])
         in_cell_magic = lines[0].lstrip().startswith("%%") if lines else False
+        continued, escape_line = False, 0  # a magic or shell escape ending in a backslash goes on
         for raw in lines:
             stripped = raw.lstrip()
-            if in_cell_magic or stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
+            if continued:
+                if shell and shell[-1][1] == escape_line:
+                    shell[-1] = (shell[-1][0][:-1].rstrip() + " " + stripped, escape_line)
+                out.append("")
+                continued = stripped.endswith("\\")
+            elif in_cell_magic or stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
                 if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh")):
                     shell.append((stripped, line_no))
                 out.append("")
+                escape_line, continued = line_no, not in_cell_magic and stripped.endswith("\\")
             elif "= !" in raw or "=!" in raw:
                 shell.append((stripped, line_no))
                 out.append("")
+                escape_line, continued = line_no, stripped.endswith("\\")
             else:
                 out.append(raw)
             line_no += 1
         out.append("")  # a blank line between cells
         line_no += 1
     return "\n".join(out), tuple(starts), shell, None
+
+
+def _without_leading_indent(lines: List[str]) -> List[str]:
+    """IPython runs a cell whose first line is indented with that indent taken off every line."""
+    indent = lines[0][:len(lines[0]) - len(lines[0].lstrip(" \t"))]
+    if not indent:
+        return lines
+    return [line[len(indent):] if line.startswith(indent) else line for line in lines]
 
 
 def index_notebook(path: str, text: str) -> CodeIndex:
