@@ -51,3 +51,14 @@ def test_notebook_cells_are_read_the_way_ipython_runs_them(tmp_path):
     seed = practice(report, "seed-control")
     assert seed["status"] == "present"
     assert [(e["path"], e["line"]) for e in seed["evidence"]] == [("train.ipynb", 5)]
+
+
+def test_yaml_with_application_tags_is_read_not_reported_broken(tmp_path):
+    # CloudFormation/SAM templates (sagemaker examples) and `!!python/tuple` dumps were "invalid YAML".
+    report = scan_repo(tmp_path / "repo", {
+        "template.yaml": "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n"
+                         "    Properties:\n      BucketName: !Sub '${AWS::StackName}-data'\n"
+                         "      Tags: !If [IsProd, !Ref ProdTags, []]\n",
+        "configs/train.yaml": "image_size: !!python/tuple [224, 224]\nlr: 0.1\n",
+        "train.py": "import yaml\ncfg = yaml.safe_load(open('configs/train.yaml'))\n"})
+    assert report["diagnostics"] == []

@@ -3,6 +3,7 @@ config, requirements files, .gitattributes and Dockerfiles. Parse errors become 
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import re
 import shlex
@@ -25,9 +26,25 @@ class ConfigDoc:
         return [d for d in self.docs if isinstance(d, dict)]
 
 
+@functools.lru_cache(maxsize=None)
 def _yaml_loader():
+    """The safe loader (C when available) that reads application tags (CloudFormation `!Ref`,
+    GitLab `!reference`, `!!python/tuple`, ...) as the plain value they tag; it never builds objects."""
     import yaml
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class TagTolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        pass
+
+    def untagged(loader, _suffix, node):
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)
+
+    TagTolerantLoader.add_multi_constructor("!", untagged)
+    TagTolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", untagged)
+    return TagTolerantLoader
 
 
 def parse_yaml(path: str, text: str) -> ConfigDoc:
