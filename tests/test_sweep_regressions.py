@@ -62,3 +62,14 @@ def test_yaml_with_application_tags_is_read_not_reported_broken(tmp_path):
         "configs/train.yaml": "image_size: !!python/tuple [224, 224]\nlr: 0.1\n",
         "train.py": "import yaml\ncfg = yaml.safe_load(open('configs/train.yaml'))\n"})
     assert report["diagnostics"] == []
+
+
+def test_a_utf16_requirements_file_is_read_like_pip_reads_it(tmp_path):
+    # `pip freeze > requirements.txt` in Windows PowerShell writes UTF-16 with a BOM (raminmohammadi/MLOps).
+    report = scan_repo(tmp_path / "repo", {
+        "requirements.txt": "scikit-learn==1.5.1\r\nstreamlit==1.36.0\r\n".encode("utf-16"),
+        "app.py": "import streamlit as st\nst.write('hi')\n"})
+    assert report["diagnostics"] == []
+    pins = practice(report, "dependency-pinning")
+    assert pins["status"] == "present", pins
+    assert any(e["path"] == "requirements.txt" for e in pins["evidence"])
