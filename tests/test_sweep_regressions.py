@@ -73,3 +73,19 @@ def test_a_utf16_requirements_file_is_read_like_pip_reads_it(tmp_path):
     pins = practice(report, "dependency-pinning")
     assert pins["status"] == "present", pins
     assert any(e["path"] == "requirements.txt" for e in pins["evidence"])
+
+
+def test_large_yaml_manifests_are_left_out_of_config_reading_with_one_diagnostic(tmp_path):
+    # kserve keeps 44 MB of rendered install manifests in 56 YAML files; loading them all took the
+    # scan past 60 s. Big YAML is generated, not edited: it is counted, not parsed.
+    crd = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  key: value-{i}\n"
+                  for i in range(4000))
+    report = scan_repo(tmp_path / "repo", {
+        "install/v1/kserve.yaml": crd + "broken: [\n",
+        "config/small.yaml": "broken: [\n",
+        "train.py": "import numpy as np\nnp.random.seed(0)\n"})
+    messages = {d["path"]: d["message"] for d in report["diagnostics"]}
+    assert messages["."].startswith("1 YAML file(s) over 256 KiB not read as configs")
+    assert "install/v1/kserve.yaml" in messages["."]
+    assert "install/v1/kserve.yaml" not in messages
+    assert messages["config/small.yaml"].startswith("invalid YAML")
