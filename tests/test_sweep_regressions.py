@@ -89,3 +89,15 @@ def test_large_yaml_manifests_are_left_out_of_config_reading_with_one_diagnostic
     assert "install/v1/kserve.yaml" in messages["."]
     assert "install/v1/kserve.yaml" not in messages
     assert messages["config/small.yaml"].startswith("invalid YAML")
+
+
+def test_a_helm_template_is_reported_as_templated_not_as_broken_yaml(tmp_path):
+    report = scan_repo(tmp_path / "repo", {
+        "charts/svc/Chart.yaml": "apiVersion: v2\nname: svc\nversion: 0.1.0\n",
+        "charts/svc/templates/deployment.yaml": "{{- if .Values.enabled }}\napiVersion: apps/v1\nkind: Deployment\n"
+                                                "spec:\n  resources:\n    {{- toYaml .Values.resources | nindent 4 }}\n"
+                                                "{{- end }}\n",
+        "config/broken.yaml": "a: [\n"})
+    messages = {d["path"]: d["message"] for d in report["diagnostics"]}
+    assert messages == {"charts/svc/templates/deployment.yaml": "templated YAML ({{ }} or {% %} placeholders); not parsed",
+                        "config/broken.yaml": "invalid YAML at line 2: did not find expected node content"}

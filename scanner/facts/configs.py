@@ -53,6 +53,8 @@ def parse_yaml(path: str, text: str) -> ConfigDoc:
         docs = [d for d in yaml.load_all(text, Loader=_yaml_loader()) if d is not None]
         return ConfigDoc(path, "yaml", docs)
     except yaml.YAMLError as exc:
+        if "{{" in text or "{%" in text:  # Helm, Jinja or cookiecutter: YAML only once rendered
+            return ConfigDoc(path, "yaml", [], "templated YAML ({{ }} or {% %} placeholders); not parsed")
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or exc.__class__.__name__
