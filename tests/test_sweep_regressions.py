@@ -101,3 +101,15 @@ def test_a_helm_template_is_reported_as_templated_not_as_broken_yaml(tmp_path):
     messages = {d["path"]: d["message"] for d in report["diagnostics"]}
     assert messages == {"charts/svc/templates/deployment.yaml": "templated YAML ({{ }} or {% %} placeholders); not parsed",
                         "config/broken.yaml": "invalid YAML at line 2: did not find expected node content"}
+
+
+def test_python_312_type_syntax_is_not_called_a_syntax_error(tmp_path):
+    # shap and others use PEP 695 `type X = ...`; on an older Python it read as "invalid syntax".
+    import sys
+    report = scan_repo(tmp_path / "repo", {"shapes.py": "import numpy as np\n\ntype ArrayLike = np.ndarray | list\n"})
+    if sys.version_info >= (3, 12):
+        assert report["diagnostics"] == []
+    else:
+        assert [d["message"] for d in report["diagnostics"]] == [
+            f"uses type-parameter syntax of Python 3.12+ that Python {sys.version_info[0]}.{sys.version_info[1]} "
+            "(running mlscan) cannot parse; not analysed (line 3)"]
