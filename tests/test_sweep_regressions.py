@@ -113,3 +113,20 @@ def test_python_312_type_syntax_is_not_called_a_syntax_error(tmp_path):
         assert [d["message"] for d in report["diagnostics"]] == [
             f"uses type-parameter syntax of Python 3.12+ that Python {sys.version_info[0]}.{sys.version_info[1]} "
             "(running mlscan) cannot parse; not analysed (line 3)"]
+
+
+def test_a_here_document_in_a_shell_script_is_data_not_commands(tmp_path):
+    # kserve's install scripts embed 1.7 MB of manifests in here-documents; every manifest line was
+    # taken for a shell command and the scan ran past 60 s. Commands after the body still count.
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write("train.py", "print('train')\n")
+    repo.write("evaluate.py", "print('evaluate')\n")
+    repo.write("run.sh", "#!/bin/sh\ncat <<'EOF' > notes.txt\npython train.py\nEOF\n"
+                         "kubectl apply -f - <<-MANIFEST\n\tkind: Job\n\tMANIFEST\npython evaluate.py\n")
+    repo.commit("init")
+    rc, out, err = run_mlscan(["graph", str(repo.root), "--format", "json"])
+    assert rc == 0, err
+    entries = {(n.get("path"), n.get("label")) for n in json.loads(out)["nodes"] if n.get("kind") == "entry-point"}
+    labels = " ".join(str(label) for _, label in entries)
+    assert "evaluate.py" in labels
+    assert "train.py" not in labels, entries

@@ -18,6 +18,7 @@ from mlscan.report.model import Diagnostic
 TEST_DIRS = {"tests", "test", "testing", "unittests", "unit_tests", "integration_tests"}
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 MAX_YAML_CONFIG_BYTES = 256 * 1024
+HEREDOC = re.compile(r"(?<!<)<<(?!<)-?\s*(['\"]?)([A-Za-z_][\w.-]*)\1")  # `<<EOF`, `<<-'EOF'`; not `<<<`
 DOC_SUFFIXES = (".md", ".rst", ".txt", ".markdown")
 REQUIREMENT_FILE = re.compile(r"(^|/)(requirements|requires|reqs|constraints)[\w.-]*\.(txt|in|pip)$|(^|/)requirements/[\w.-]+\.(txt|in)$", re.I)
 LOCK_FILES = {"poetry.lock": "poetry", "uv.lock": "uv", "pdm.lock": "pdm", "Pipfile.lock": "pipenv",
@@ -239,10 +240,16 @@ class Facts:
             n = f.name
             if n in ("Makefile", "makefile", "Procfile", "justfile", "tox.ini") or f.suffix in (".sh", ".bash"):
                 text = self.text(f.path) or ""
+                heredoc_end = None
                 for i, line in enumerate(text.splitlines(), 1):
                     s = line.strip()
-                    if s and not s.startswith("#"):
+                    if heredoc_end is not None:  # a here-document's body is data, not commands
+                        if s == heredoc_end:
+                            heredoc_end = None
+                    elif s and not s.startswith("#"):
                         out.append((f.path, i, s))
+                        m = HEREDOC.search(s) if "((" not in s else None  # not a shift in $(( ))
+                        heredoc_end = m.group(2) if m else None
         return out
 
     # ---- history ----------------------------------------------------------------------------
