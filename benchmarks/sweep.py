@@ -32,6 +32,7 @@ RULE_FAILURE = "rule failure (an mlscan bug)"  # the engine caught a rule's exce
 # Diagnostic classes, first match wins: (class, pattern searched in "path: message").
 DIAGNOSTIC_CLASSES: Tuple[Tuple[str, str], ...] = (
     (RULE_FAILURE, r"^\.: rule \S+ failed"),
+    ("templated file", r"templated|\{\{|\{%|cookiecutter|jinja"),
     ("python 2", r"Python 2"),
     ("syntax error", r"syntax error|cannot parse|could not be parsed|nested too deeply"),
     ("non-UTF-8", r"UTF-8|decode|encoding"),
@@ -40,7 +41,6 @@ DIAGNOSTIC_CLASSES: Tuple[Tuple[str, str], ...] = (
     ("broken YAML/JSON/TOML/INI", r"YAML|JSON|TOML|front matter|unexpected structure|invalid config"),
     ("symlink", r"symlink"),
     ("shallow/missing git objects", r"shallow|missing|git cat-file|git log|git ls-files|git repository"),
-    ("templated file", r"template|\{\{|\{%|cookiecutter|jinja"),
     ("ignore file", r"\.gitignore"),
 )
 OTHER = "other"
