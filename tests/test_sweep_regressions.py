@@ -130,3 +130,17 @@ def test_a_here_document_in_a_shell_script_is_data_not_commands(tmp_path):
     labels = " ".join(str(label) for _, label in entries)
     assert "evaluate.py" in labels
     assert "train.py" not in labels, entries
+
+
+def test_a_magic_inside_a_block_keeps_the_block_and_r_notebooks_are_not_read_as_python(tmp_path):
+    # `if local:\n    %pip install x` was "expected an indented block" in many sagemaker and tfx
+    # notebooks; R-kernel notebooks gave dozens of "invalid decimal literal" cells each.
+    r_notebook = json.loads(notebook("x <- 1e-3L\nprint(x)\n"))
+    r_notebook["metadata"] = {"kernelspec": {"display_name": "R", "language": "R", "name": "ir"}}
+    report = scan_repo(tmp_path / "repo", {
+        "train.ipynb": notebook("local = True\nif local:\n    %pip install -q torch\n    !nvidia-smi\n",
+                                "import torch\ntorch.manual_seed(0)\n"),
+        "analysis.ipynb": json.dumps(r_notebook)})
+    assert report["diagnostics"] == [{"path": "analysis.ipynb", "message": "notebook kernel language is R, not Python; not analysed"}]
+    seed = practice(report, "seed-control")
+    assert [(e["path"], e["line"]) for e in seed["evidence"]] == [("train.ipynb", 7)]

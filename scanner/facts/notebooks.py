@@ -16,6 +16,9 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
         return None, (), [], f"notebook is not valid JSON ({getattr(exc, 'msg', exc.__class__.__name__)}); not analysed"
     if not isinstance(nb, dict):
         return None, (), [], "notebook JSON is not an object; not analysed"
+    language = _language(nb)
+    if language and not language.lower().startswith(("py", "ipython")):  # python, python3, pyspark
+        return None, (), [], f"notebook kernel language is {language}, not Python; not analysed"
     cells = nb.get("cells")
     if cells is None and isinstance(nb.get("worksheets"), list):  # nbformat 3
         cells = [c for ws in nb["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
@@ -47,11 +50,11 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
             elif in_cell_magic or stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
                 if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh")):
                     shell.append((stripped, line_no))
-                out.append("")
+                out.append("" if in_cell_magic else _placeholder(raw))
                 escape_line, continued = line_no, not in_cell_magic and stripped.endswith("\\")
             elif "= !" in raw or "=!" in raw:
                 shell.append((stripped, line_no))
-                out.append("")
+                out.append(_placeholder(raw))
                 escape_line, continued = line_no, stripped.endswith("\\")
             else:
                 out.append(raw)
@@ -59,6 +62,23 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
         out.append("")  # a blank line between cells
         line_no += 1
     return "\n".join(out), tuple(starts), shell, None
+
+
+def _language(nb: dict) -> str:
+    """The notebook's kernel language ("" when it does not say)."""
+    meta = nb.get("metadata")
+    if not isinstance(meta, dict):
+        return ""
+    for key, field in (("kernelspec", "language"), ("language_info", "name")):
+        value = meta.get(key, {}).get(field) if isinstance(meta.get(key), dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _placeholder(line: str) -> str:
+    """A magic or shell escape becomes `pass` at its indent, so `if x:\n    !pip install y` still parses."""
+    return line[:len(line) - len(line.lstrip())] + "pass"
 
 
 def _without_leading_indent(lines: List[str]) -> List[str]:
