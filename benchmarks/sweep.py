@@ -34,6 +34,8 @@ DIAGNOSTIC_CLASSES: Tuple[Tuple[str, str], ...] = (
     (RULE_FAILURE, r"^\.: rule \S+ failed"),
     ("templated file", r"templated|\{\{|\{%|cookiecutter|jinja"),
     ("python 2", r"Python 2"),
+    ("Python 3.12+ syntax", r"Python 3\.\d+\+"),
+    ("non-Python notebook", r"kernel language"),
     ("syntax error", r"syntax error|cannot parse|could not be parsed|nested too deeply"),
     ("non-UTF-8", r"UTF-8|decode|encoding"),
     ("binary/huge file", r"binary|KiB|MiB|too large|over the .* limit"),
@@ -44,6 +46,7 @@ DIAGNOSTIC_CLASSES: Tuple[Tuple[str, str], ...] = (
     ("ignore file", r"\.gitignore"),
 )
 OTHER = "other"
+TIME_BUCKETS = (0, 1, 5, 15, 30)  # seconds: lower edges of the time distribution in the summary
 TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -178,8 +181,13 @@ def summarise(results: List[Result], timeout: float) -> str:
              f"other failures: {sum(bool(r.error) for r in results)}",
              f"repos whose checkout lacks files (absent from the mirror): {sum(r.missing_in_checkout > 0 for r in results)}"]
     if times:
-        lines.append(f"time: median {statistics.median(times):.1f} s, max {times[-1]:.1f} s "
+        lines.append(f"time: median {statistics.median(times):.1f} s, 90th percentile "
+                     f"{times[int(0.9 * (len(times) - 1))]:.1f} s, max {times[-1]:.1f} s "
                      f"({max(scanned, key=lambda r: r.seconds).repo}), total {sum(times):.0f} s")
+        edges = [lo for lo in TIME_BUCKETS if lo < timeout] + [timeout]
+        counts = [sum(lo <= t < hi for t in times) for lo, hi in zip(edges, edges[1:])]
+        lines.append("time buckets: " + ", ".join(f"{lo:g}-{hi:g} s: {n}" for lo, hi, n in zip(edges, edges[1:], counts))
+                     + f", over {timeout:g} s: {sum(t >= timeout for t in times)}")
     for r in results:
         if r.failed:
             what = "timeout" if r.timed_out else "traceback" if r.traceback else r.error or "rule failure"
