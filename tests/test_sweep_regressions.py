@@ -144,3 +144,15 @@ def test_a_magic_inside_a_block_keeps_the_block_and_r_notebooks_are_not_read_as_
     assert report["diagnostics"] == [{"path": "analysis.ipynb", "message": "notebook kernel language is R, not Python; not analysed"}]
     seed = practice(report, "seed-control")
     assert [(e["path"], e["line"]) for e in seed["evidence"]] == [("train.ipynb", 7)]
+
+
+def test_automagic_and_assigned_magics_do_not_fail_their_cell(tmp_path):
+    # `pip install x` without the % (IPython automagic) and `home = %env HOME` failed whole cells in
+    # tfx, autogluon and sagemaker notebooks.
+    report = scan_repo(tmp_path / "repo", {"train.ipynb": notebook(
+        "pip install -q torch==2.3.0\nhome = %env HOME\n",
+        "for i in range(2):\n    %time print(i)\n",
+        "import torch\ntorch.manual_seed(0)\n")})
+    assert report["diagnostics"] == []
+    seed = practice(report, "seed-control")
+    assert [(e["path"], e["line"]) for e in seed["evidence"]] == [("train.ipynb", 8)]

@@ -3,9 +3,14 @@ escapes blanked (line numbers kept), so notebooks go through the same code index
 from __future__ import annotations
 
 import json
+import re
 from typing import List, Optional, Tuple
 
 from mlscan.facts.pycode import CodeIndex, index_source
+
+
+AUTOMAGIC = ("pip install ", "pip uninstall ", "conda install ")  # IPython runs these without the %
+ASSIGNED_MAGIC = re.compile(r"^\s*[\w.,\[\] ]+=\s*%")  # home = %env HOME
 
 
 def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tuple[str, int]], Optional[str]]:
@@ -47,14 +52,15 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
                     shell[-1] = (shell[-1][0][:-1].rstrip() + " " + stripped, escape_line)
                 out.append("")
                 continued = stripped.endswith("\\")
-            elif in_cell_magic or stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
-                if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh")):
+            elif in_cell_magic or stripped.startswith(("%", "!", "?") + AUTOMAGIC) or stripped.endswith("?") and \
+                    not stripped.startswith("#"):
+                if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh") + AUTOMAGIC):
                     shell.append((stripped, line_no))
-                out.append("" if in_cell_magic else _placeholder(raw))
+                out.append("" if in_cell_magic else _placeholder(raw, out))
                 escape_line, continued = line_no, not in_cell_magic and stripped.endswith("\\")
-            elif "= !" in raw or "=!" in raw:
+            elif "= !" in raw or "=!" in raw or ASSIGNED_MAGIC.match(raw):
                 shell.append((stripped, line_no))
-                out.append(_placeholder(raw))
+                out.append(_placeholder(raw, out))
                 escape_line, continued = line_no, stripped.endswith("\\")
             else:
                 out.append(raw)
@@ -76,9 +82,13 @@ def _language(nb: dict) -> str:
     return ""
 
 
-def _placeholder(line: str) -> str:
-    """A magic or shell escape becomes `pass` at its indent, so `if x:\n    !pip install y` still parses."""
-    return line[:len(line) - len(line.lstrip())] + "pass"
+def _placeholder(line: str, out: List[str]) -> str:
+    """What a magic or shell escape line becomes: `pass` at its indent when it opens a block (so
+    `if x:\n    !pip install y` still parses), else a blank line."""
+    previous = next((o for o in reversed(out) if o.strip()), "")
+    if previous.rstrip().endswith(":") and not previous.lstrip().startswith("#"):
+        return line[:len(line) - len(line.lstrip())] + "pass"
+    return ""
 
 
 def _without_leading_indent(lines: List[str]) -> List[str]:
