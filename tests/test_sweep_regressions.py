@@ -156,3 +156,13 @@ def test_automagic_and_assigned_magics_do_not_fail_their_cell(tmp_path):
     assert report["diagnostics"] == []
     seed = practice(report, "seed-control")
     assert [(e["path"], e["line"]) for e in seed["evidence"]] == [("train.ipynb", 8)]
+
+
+def test_json_with_comments_is_named_as_such_not_invalid_json(tmp_path):
+    # devcontainer.json and tsconfig.json allow comments (BentoML, accelerate, recommenders, evidently).
+    report = scan_repo(tmp_path / "repo", {
+        ".devcontainer/devcontainer.json": '// created by VS Code\n{"name": "dev", "image": "python:3.11"}\n',
+        "config/bad.json": '{"a": 1,}\n'})
+    assert {d["path"]: d["message"] for d in report["diagnostics"]} == {
+        ".devcontainer/devcontainer.json": "JSON with comments (JSONC); not parsed",
+        "config/bad.json": "invalid JSON at line 1: Expecting property name enclosed in double quotes"}

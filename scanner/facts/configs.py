@@ -78,9 +78,14 @@ def parse_json(path: str, text: str) -> ConfigDoc:
     try:
         return ConfigDoc(path, "json", [json.loads(text)])
     except json.JSONDecodeError as exc:
+        if JSONC_COMMENT.search(text):  # devcontainer.json, tsconfig.json, VS Code settings
+            return ConfigDoc(path, "json", [], "JSON with comments (JSONC); not parsed")
         return ConfigDoc(path, "json", [], f"invalid JSON at line {exc.lineno}: {exc.msg}")
     except RecursionError:
         return ConfigDoc(path, "json", [], "JSON nested too deeply")
+
+
+JSONC_COMMENT = re.compile(r"^\s*(//|/\*)", re.M)
 
 
 def parse_ini(path: str, text: str) -> ConfigDoc:
