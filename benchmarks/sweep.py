@@ -40,6 +40,7 @@ DIAGNOSTIC_CLASSES: Tuple[Tuple[str, str], ...] = (
     ("non-UTF-8", r"UTF-8|decode|encoding"),
     ("binary/huge file", r"binary|KiB|MiB|too large|over the .* limit"),
     ("broken notebook", r"notebook|\.ipynb:"),
+    ("JSON with comments", r"JSONC"),
     ("broken YAML/JSON/TOML/INI", r"YAML|JSON|TOML|front matter|unexpected structure|invalid config"),
     ("symlink", r"symlink"),
     ("shallow/missing git objects", r"shallow|missing|git cat-file|git log|git ls-files|git repository"),
