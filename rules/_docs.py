@@ -4,6 +4,7 @@ a section covers."""
 from __future__ import annotations
 
 import re
+from mlscan.rules._vocab import PROSE_METRIC
 from pathlib import PurePosixPath
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -30,9 +31,6 @@ CARD_FILE = re.compile(r"(^|[_\-.])(model[_\-. ]?cards?|data[_\-. ]?cards?|datas
 SKIP_NAME = re.compile(r"^(changelog|changes|history|news|license|licence|copying|code_of_conduct|contributing|"
                        r"security|support|authors|contributors|releasing|upgrading|agents|claude|gemini|"
                        r"pull_request_template|codeowners|notice|third[_-]party)", re.I)
-METRIC_WORD = re.compile(r"\b(acc(uracy)?|top-?[15]|f1|f-score|precision|recall|auc|roc|m?ap(@?[\d.:]+)?|map50|"
-                         r"loss|bleu|rouge[\w-]*|perplexity|ppl|wer|cer|rmse|mse|mae|mape|r2|r\^2|iou|dice|ndcg|"
-                         r"mrr|em|exact match|psnr|ssim|fid|error rate|score)\b", re.I)
 DATA_COLUMN_HEADER = re.compile(r"^(column|columns|field|fields|feature|features|variable|variables|attribute|"
                                 r"attributes|name|col)$", re.I)
 DATA_DESC_HEADER = re.compile(r"^(description|meaning|definition|type|dtype|unit|units|explanation|details)$", re.I)
@@ -116,7 +114,7 @@ def metric_tables(doc) -> List[Tuple[int, str]]:
     """(line, header) of tables that report numbers under metric columns."""
     out = []
     for t in doc.tables:
-        cols = [i for i, h in enumerate(t.header) if METRIC_WORD.search(h)]
+        cols = [i for i, h in enumerate(t.header) if PROSE_METRIC.search(h)]
         if not cols or not t.rows:
             continue
         numeric = sum(1 for r in t.rows for i in cols if i < len(r) and _NUMBER_CELL.match(r[i].strip()))

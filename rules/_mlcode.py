@@ -7,6 +7,8 @@ import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Iterable, List, Optional, Set, Tuple
 
+from mlscan.rules._vocab import CORE_HYPERPARAMETER, FIT_ATTRS, HYPERPARAMETER, WEAK_HYPERPARAMETER
+
 if TYPE_CHECKING:
     from mlscan.facts.pycode import CodeIndex
     from mlscan.facts.repo import Facts
@@ -33,33 +35,6 @@ DATA_LIBS = {
 # folders whose code illustrates rather than runs the project
 EXAMPLE_DIRS = {"examples", "example", "docs", "doc", "tutorials", "tutorial", "demo", "demos", "samples",
                 "sample", "sandbox", "scratch", "playground"}
-
-# names that are hyperparameters when they appear as config keys, CLI options or constants
-HYPERPARAMETER = re.compile(r"""^(?:
-    lr\d*|lrf|base_lr|min_lr|max_lr|init_lr|peak_lr|learning_?rate|eta|lr_\w+|\w+_lr|
-    (?:n_|num_|max_|min_|total_|train_)?epochs?|(?:num_train_|warmup_)epochs|
-    (?:train_|eval_|val_|test_|micro_|global_|mini_|per_device_train_|per_device_eval_)?batch(?:_?size)?|
-    gradient_accumulation(?:_steps)?|accumulate(?:_grad_batches)?|
-    weight_?decay|momentum|nesterov|betas?\d?|adam_\w+|eps|epsilon|optimi[sz]er|scheduler|lr_scheduler|
-    dropout\w*|drop_(?:rate|path(?:_rate)?)|attn_dropout|label_smoothing|
-    hidden_(?:size|dim|units|layers)|d_model|d_ff|embed(?:ding)?_(?:dim|size)|n_embd|n_layers?|num_layers|
-    n_heads?|num_heads|num_attention_heads|block_size|context_length|seq_len|max_seq_len(?:gth)?|max_len(?:gth)?|
-    max_iters?|max_steps|warmup(?:_\w+)?|lr_decay(?:_\w+)?|decay_\w+|grad_clip|clip_grad\w*|max_grad_norm|
-    n_estimators|num_boost_round|max_depth|depth|min_samples_(?:split|leaf)|min_child_(?:weight|samples)|
-    num_leaves|subsample|colsample_by\w+|reg_(?:alpha|lambda)|l1_ratio|l2_leaf_reg|max_features|max_leaf_nodes|
-    criterion|bootstrap|class_weight|penalty|gamma|alpha|c|kernel|degree|iterations|n_neighbors|n_components|
-    n_clusters|early_stopping(?:_\w+)?|patience|n_trials|trials|num_samples|temperature|top_k|top_p|
-    filters|kernel_size|units|activation|layers|hidden_layer_sizes|num_classes|img_?size|image_size|imgsz|
-    input_size|loss|loss_fn|metric|objective|ema_decay|mixup\w*|cutmix\w*|augment\w*|hsv_\w|degrees|
-    translate|scale|shear|perspective|flipud|fliplr|mosaic|max_features|ngrams?|min_df|max_df|
-    n_iter|max_iter|tol|solver|seed|random_state|random_seed
-)$""", re.X | re.I)
-
-# names a project's hyperparameters are rarely called; "seed"/"loss"/... alone do not make a config
-WEAK_HYPERPARAMETER = re.compile(r"^(seed|random_state|random_seed|metric|loss|objective|criterion|activation|"
-                                 r"layers|units|scale|translate|degrees|tol|solver|kernel|c|eps|epsilon|depth|"
-                                 r"bootstrap|filters|num_classes)$", re.I)
-
 
 def strong_hyperparameters(names: Iterable[str]) -> Set[str]:
     """The hyperparameter names among `names`, leaving out the weak ones that alone prove nothing."""
@@ -160,7 +135,7 @@ def module_kind(facts: "Facts", path: str) -> str:
 
 
 # methods that run or train a model (batch scoring with an unpickled model is ML code)
-MODEL_USE = {"predict", "predict_proba", "predict_on_batch", "fit", "fit_transform", "partial_fit", "decision_function"}
+MODEL_USE = {"predict", "predict_proba", "predict_on_batch", "decision_function"} | FIT_ATTRS
 # modules of the data side of an ML pipeline: loading, features, preprocessing
 DATA_PIPELINE = re.compile(r"(?i)(^|/)(data|datasets?|datamodules?|data_modules?|features?|feature_engineering|"
                            r"preprocess\w*|transforms?|etl|dataloaders?|loaders?)(/|\.py$|_)")
@@ -226,10 +201,6 @@ def flatten_keys(data: object, limit: int = 4000) -> List[str]:
     return out
 
 
-_CORE_HP = re.compile(r"(?i)lr|learning|epoch|batch|decay|momentum|estimator|depth|layer|dropout|hidden|head|iter|"
-                      r"step|leaves|alpha|l1|l2|reg_|warmup|optim")
-
-
 def ranked(names: Iterable[str], n: int = 5) -> str:
     """Up to n names, the most telling hyperparameters (learning rate, epochs, batch size...) first."""
-    return ", ".join(sorted(set(names), key=lambda k: (not _CORE_HP.search(k), k))[:n])
+    return ", ".join(sorted(set(names), key=lambda k: (not CORE_HYPERPARAMETER.search(k), k))[:n])

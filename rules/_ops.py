@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import Dict, List, Optional, Set, Tuple
 
 from mlscan.facts.pycode import module_name_for
+from mlscan.rules._vocab import SERVER_IMAGES
 
 # a command that starts a web or model server
 SERVER_CMD = re.compile(
@@ -21,19 +22,9 @@ SERVER_CMD = re.compile(
     r"serve\s+run|streamlit\s+run|flask\s+run|fastapi\s+(?:run|dev)|seldon-core-microservice|panel\s+serve|"
     r"chainlit\s+run|litserve|text-generation-launcher|vllm\s+serve|python[\d.]*\s+-m\s+(?:uvicorn|gunicorn|"
     r"flask\s+run|vllm\.entrypoints[\w.]*|streamlit\s+run|mlserver))(?![\w-])")
-# base images that are model servers
-SERVER_IMAGES = re.compile(r"(?i)^(docker\.io/)?(tensorflow/serving|pytorch/torchserve|nvcr\.io/nvidia/tritonserver|"
-                           r"seldonio/|bentoml/|kserve/|ghcr\.io/huggingface/text-generation-inference|vllm/vllm-openai|"
-                           r"(\d+\.dkr\.ecr\.[\w-]+\.amazonaws\.com/)?(sagemaker|huggingface-pytorch-inference|"
-                           r"pytorch-inference|tensorflow-inference))")
 LAMBDA_IMAGES = re.compile(r"(?i)^(public\.ecr\.aws/lambda/python|amazon/aws-lambda-python)")
 APP_TARGET = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w.]*(?:\(\))?)$")
 SCRIPT_REF = re.compile(r"(?:^|[\s=\"'(\[,])((?:\.{0,2}/)?[\w.-]+(?:/[\w.-]+)*\.(?:sh|bash))\b")
-TRAIN_CMD = re.compile(
-    r"\bdvc\s+(repro|exp\s+run)\b|\bmlflow\s+run\b|\bkedro\s+run\b|\bzenml\s+pipeline\s+run\b|"
-    r"\bmake\s+(-\S+\s+)*(re)?train\w*\b|\bpython[\d.]*\s+(-\S+\s+)*-m\s+[\w.]*\btrain\w*|"
-    r"(^|[\s/])(re)?train(ing)?[\w-]*\.(py|sh|ipynb)\b|\b(yolo|ultralytics)\s+(\w+\s+)?train\b|"
-    r"\baccelerate\s+launch\b|\btorchrun\b")
 MANUAL_TRIGGERS = {"workflow_dispatch"}
 TEST_TRIGGERS = {"pull_request", "pull_request_target", "merge_request_event"}
 

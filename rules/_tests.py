@@ -6,20 +6,13 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from mlscan.rules._mlcode import DATA_LIBS, ML_LIBS, imported_repo_file, module_kind, uses_libs
+from mlscan.rules._vocab import MODEL_LOAD_ATTRS, MODEL_LOAD_CALLS, PREDICT_ATTRS
 
 if TYPE_CHECKING:
     from mlscan.facts.pycode import CodeIndex
     from mlscan.facts.repo import Facts
 
 DATA_CHECK_LIBS = {"great_expectations", "pandera", "deepchecks", "evidently", "tensorflow_data_validation", "pydantic"}
-MODEL_LOADS = ("pickle.load", "joblib.load", "torch.load", "torch.jit.load", "keras.models.load_model",
-               "tensorflow.keras.models.load_model", "tensorflow.saved_model.load", "onnxruntime.InferenceSession",
-               "cloudpickle.load", "dill.load", "skops.io.load", "safetensors.torch.load_file")
-LOAD_ATTRS = {"load_model", "from_pretrained", "load_learner", "load_from_checkpoint", "Booster"}
-PREDICT_ATTRS = {"predict", "predict_proba", "predict_on_batch", "generate", "forward", "infer", "inference",
-                 "decision_function", "score", "evaluate", "transform"}
-
-
 def test_suite(facts: "Facts") -> List["CodeIndex"]:
     """Python test files (test functions or TestCase classes) and their helpers (conftest.py, files in
     test folders). Notebooks never count. Empty when no file defines a test."""
@@ -68,9 +61,9 @@ def model_checks(facts: "Facts", idx: "CodeIndex") -> Optional[Tuple[int, str]]:
     data-validation library."""
     loads = predicts = None
     for call in idx.calls:
-        if loads is None and ("load" in call.attr.lower() or call.attr in LOAD_ATTRS or call.attr == "InferenceSession"):
+        if loads is None and ("load" in call.attr.lower() or call.attr in MODEL_LOAD_ATTRS or call.attr == "InferenceSession"):
             name = facts.external_name(idx, call.name)
-            if name.startswith(MODEL_LOADS) or call.attr in LOAD_ATTRS and not name.startswith("?self"):
+            if name.startswith(MODEL_LOAD_CALLS) or call.attr in MODEL_LOAD_ATTRS and not name.startswith("?self"):
                 loads = call
         if predicts is None and call.attr in PREDICT_ATTRS:
             predicts = call

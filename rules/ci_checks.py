@@ -9,12 +9,8 @@ from typing import List, Optional, Set, Tuple
 from mlscan.facts.configs import command_targets
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._tests import ml_tests_exist
+from mlscan.rules._vocab import PIPELINE_COMMAND, TEST_COMMAND
 
-TEST_CMD = re.compile(r"(?<![\w/.-])(pytest|py\.test|tox|nox|nosetests|nose2|ward|behave)(?![\w.-])|"
-                      r"-m\s+(pytest|unittest)\b|\bsetup\.py\s+test\b|\bhatch\s+(run\s+)?test|"
-                      r"\b(make|just|invoke|task|poe|(pixi|pdm|hatch|rye|uv|poetry)\s+run)\s+(-\S+\s+)*"
-                      r"(test|tests|check|unit[-_]?tests?|integration[-_]?tests?|coverage)\b")
-TRAIN_CMD = re.compile(r"\bdvc\s+(repro|exp\s+run)\b|\bmlflow\s+run\b|\bmake\s+(-\S+\s+)*(train|training|pipeline|repro|smoke\w*)\b")
 KINDS_OF_STEP = (
     ("lint", re.compile(r"(?i)\b(flake8|ruff|pylint|black|isort|mypy|pyright|pre-commit|bandit|pycodestyle|pydocstyle|"
                         r"codespell|make\s+lint|yamllint|hadolint|super-linter|trufflehog|codeql)\b")),
@@ -142,11 +138,11 @@ class CIRunsChecks(Rule):
                 return "training", f"runs the training entry point {node[4:]}"
         lines = [ln for ln in command.splitlines() if not INSTALL.search(ln) and not ln.lstrip().startswith("#")]
         for ln in lines:
-            m = TRAIN_CMD.search(ln)
+            m = PIPELINE_COMMAND.search(ln)
             if m:
                 return "training", f"reproduces the pipeline ({m.group(0)})"
         for ln in lines:
-            m = TEST_CMD.search(ln)
+            m = TEST_COMMAND.search(ln)
             if m:
                 return "tests", f"runs the tests ({m.group(0).strip()})"
         for ref in FILE_REF.findall(command):

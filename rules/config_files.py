@@ -5,6 +5,7 @@ from pathlib import PurePosixPath
 from typing import Dict, List, Optional, Set, Tuple
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import CONFIG_MODULE
 from mlscan.rules._mlcode import flatten_keys, in_example_dir, training_code_nodes, ranked, strong_hyperparameters
 
 LOADERS = {
@@ -28,8 +29,6 @@ NOT_CONFIG_NAMES = re.compile(r"(?i)^(dvc\.lock|package(-lock)?\.json|tsconfig.*
                               r".*(vocab|encoder|tokenizer|merges|labels?|classes|class_map|label_map|id2label)\w*\.json)$")
 CONFIGISH = re.compile(r"(?i)(^|[/_.-])(params?|config|configs|conf|cfg|hparams?|hyps?|hyperparam\w*|settings|"
                        r"experiments?|train\w*|recipes?)([/_.-]|$)")
-CONFIG_MODULE = re.compile(r"(?i)(^|[/_.-])(config|configs|conf|cfg|settings|params|hparams|hyperparam\w*|"
-                           r"defaults|options|arguments|constants)([/_.-]|$)")
 HP_SECTIONS = re.compile(r"(?i)^(train|training|trainer|model|optim|optimizer|optimiser|hparams|hyperparameters|"
                          r"hyper_params|params|fit|solver|featurize|features|tune|tuning|search_space)$")
 

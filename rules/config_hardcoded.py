@@ -4,22 +4,13 @@ import re
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import root_of
+from mlscan.rules._vocab import FIT_ATTRS, TRAINING_HYPERPARAMETER
 
-FIT_ATTRS = {"fit", "fit_generator", "train", "fit_one_cycle", "fine_tune"}
 ESTIMATOR_LIBS = {"sklearn", "xgboost", "lightgbm", "catboost", "imblearn"}
 TRAINING_APIS = re.compile(r"^(torch\.optim\.|tensorflow\.keras\.optimizers\.|keras\.optimizers\.|tf_keras\.optimizers\.|"
                            r"optax\.|transformers\.(\w+\.)?(Trainer|TrainingArguments|Seq2SeqTrainingArguments)\b|"
                            r"(pytorch_lightning|lightning\.pytorch|lightning)\.Trainer\b|torch\.utils\.data\.DataLoader\b|"
                            r"trl\.\w+(Config|Trainer)\b)")
-# hyperparameters of the training run itself (architecture literals such as kernel_size are left alone)
-TRAINING_HP = re.compile(r"^(lr|learning_rate|eta|base_lr|epochs|n_epochs|num_epochs|max_epochs|num_train_epochs|"
-                         r"batch_size|per_device_train_batch_size|train_batch_size|weight_decay|momentum|"
-                         r"n_estimators|num_boost_round|max_depth|depth|num_leaves|min_child_(weight|samples)|"
-                         r"min_samples_(split|leaf)|subsample|colsample_by\w+|reg_(alpha|lambda)|l2_leaf_reg|"
-                         r"iterations|max_iter|alpha|l1_ratio|C|gamma|max_steps|warmup_steps|"
-                         r"gradient_accumulation_steps|early_stopping_rounds|max_features)$")
-
-
 class HyperparametersHardCoded(Rule):
     """Hyperparameters are hard-coded in training calls
 
@@ -60,14 +51,14 @@ class HyperparametersHardCoded(Rule):
         graph = facts.graph
         hits = []
         for idx, call in graph.calls_in(graph.training_closure):
-            if is_test_path(idx.path) or not any(TRAINING_HP.match(k) for k, _ in call.kwargs):
+            if is_test_path(idx.path) or not any(TRAINING_HYPERPARAMETER.match(k) for k, _ in call.kwargs):
                 continue
             name = facts.external_name(idx, call.name)
             external = graph.resolve_name(idx.path, name) is None
             if not ((external and (root_of(name) in ESTIMATOR_LIBS or TRAINING_APIS.match(name)))
-                    or call.attr in FIT_ATTRS):
+                    or call.attr in FIT_ATTRS or call.attr == "train"):
                 continue
-            hps = sorted({k for k, v in call.kwargs if TRAINING_HP.match(k) and isinstance(v, (int, float))
+            hps = sorted({k for k, v in call.kwargs if TRAINING_HYPERPARAMETER.match(k) and isinstance(v, (int, float))
                           and not isinstance(v, bool) and v not in (0, 1, -1)})
             if hps:
                 hits.append((idx.path, call.line, name, hps))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import CHECKSUM_DOWNLOADS
 
 CHECK_VERBS = {"verify", "validate", "check", "assert", "ensure", "sanity"}
 DATA_TOKENS = {"data", "dataset", "datasets", "label", "labels", "sample", "samples", "record", "records", "schema",
@@ -16,12 +17,8 @@ def is_check_name(name: str) -> bool:
     return len(words) >= 2 and words[0] in CHECK_VERBS and any(w in DATA_TOKENS for w in words[1:])
 
 
-INTEGRITY_CALLS = {
-    "torchvision.datasets.utils.check_integrity": None, "torchvision.datasets.utils.check_md5": None,
-    "torchvision.datasets.utils.download_url": "md5", "torchvision.datasets.utils.download_and_extract_archive": "md5",
-    "tensorflow.keras.utils.get_file": "file_hash", "keras.utils.get_file": "file_hash",
-    "pooch.retrieve": "known_hash", "datasets.load_dataset": "verification_mode",
-}
+INTEGRITY_CALLS = {**{name: key for name, (key, _) in CHECKSUM_DOWNLOADS.items()},
+                   "datasets.load_dataset": "verification_mode"}
 SUBSTANTIAL = 10   # lines: a check function this long does more than a couple of asserts
 _PREFILTER = re.compile(r"sha256|SHA256|SHA-256|sha-256|md5|MD5|checksum|Checksum|CHECKSUM")
 _DATA_PATH = re.compile(r"(^|[/_])(data|dataset|datasets|datamodule|loaders?|ingest\w*|etl)([/_.]|$)", re.I)

@@ -7,11 +7,11 @@ from typing import Dict, List, Optional, Set, Tuple
 from mlscan.facts.graph import artefact_kind
 from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import MODEL_PATH
 from mlscan.rules._lifecycle import calls_named, cell, imports_any, where
 from mlscan.rules._mlcode import pipeline_nodes
 
 CODE_SUFFIXES = (".py", ".ipynb", ".sh", ".r", ".R", ".sql", ".yaml", ".yml", ".toml", ".json", ".cfg", ".ini")
-MODEL_PATH = re.compile(r"(?i)(^|/)(models?|checkpoints?|weights|artifacts?/model)(/|$)|model[\w-]*\.\w+$")
 DATA_WORD = re.compile(r"(?i)data|corpus|split|raw|processed|features|train|test|valid|sample|table")
 DATA_VERSION_KEY = re.compile(r"(?i)^(training_|train_|input_)?(data|dataset|corpus)[_.-]?"
                               r"(version|hash|md5|sha\w*|rev|revision|commit|digest|snapshot|tag|checksum)$")

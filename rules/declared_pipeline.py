@@ -8,6 +8,7 @@ from mlscan.facts.configs import command_targets
 from mlscan.facts.repo import is_test_path
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._lifecycle import cell, imports_any, where
+from mlscan.rules._vocab import TRAIN_WORD
 
 # orchestrators declared in code: (tool, how it is declared, pattern on a resolved name)
 DECORATORS: Tuple[Tuple[str, "re.Pattern[str]"], ...] = tuple((tool, re.compile(rx)) for tool, rx in (
@@ -36,7 +37,6 @@ CALLS: Tuple[Tuple[str, "re.Pattern[str]"], ...] = tuple((tool, re.compile(rx)) 
 BASES = {"metaflow.FlowSpec": "Metaflow", "luigi.Task": "Luigi", "luigi.WrapperTask": "Luigi"}
 ROOTS = {"kfp", "airflow", "prefect", "zenml", "dagster", "flytekit", "azure", "kedro", "tfx", "sagemaker", "google",
          "hera", "metaflow", "luigi"}
-TRAIN_WORD = re.compile(r"(?i)train|\bfit\b|finetun|fine_tun|retrain")
 STEP_KWARGS = {"task_id", "bash_command", "command", "cmd", "entrypoint", "name", "display_name", "step_name",
                "job_name", "func", "arguments"}
 PYTHON_VAR = re.compile(r"\$[({](PYTHON\w*|PY)[)}]", re.I)

@@ -5,6 +5,7 @@ import re
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._docs import (card_file_name, data_dictionary_tables, document_topics, in_data_dir,
                                 is_card_front_matter, is_primary_doc, metric_tables, project_docs)
+from mlscan.rules._vocab import REPORTED_METRIC
 
 DATA_README_WORDS = 15
 
@@ -37,6 +38,15 @@ class TrainingDataOrResultsDocumented(Rule):
             "data/README.md": "Data files are downloaded here.\n",
         }, "absent", "a how-to section with only code, and a one-line placeholder", fires=False),
         Example({
+            "README.md": "# Churn service\n\n## Configure training data\n\nThe pipeline uses a sample "
+                         "[churn dataset](https://example.org/churn) as training data; point DATASET_NAME at your own "
+                         "dataset.\n\n## Resources\n\n### Datasets\n\nRefer to the provided "
+                         "[datasets](https://example.org/list) for possible selection.\n",
+            "data/README.md": "This folder is used for example data, and it is not meant to be used for storing "
+                              "training data. Follow the steps in the docs to use your own data for training.\n",
+            "train.py": "print('train')\n",
+        }, "absent", "how-to sections and a data folder note are not documentation", fires=False),
+        Example({
             "dvc.yaml": "artifacts:\n  text-classifier:\n    path: model.pkl\n    type: model\n"
                         "    desc: Detects whether a StackOverflow question is about R\n    labels: [nlp]\n"
                         "stages:\n  train:\n    cmd: python train.py\n",
@@ -51,7 +61,7 @@ class TrainingDataOrResultsDocumented(Rule):
                 continue   # cards are judged by model-card
             hits = []
             covered = set()
-            if in_data_dir(path) and doc.words >= DATA_README_WORDS:
+            if in_data_dir(path) and doc.words >= DATA_README_WORDS and _names_data(doc):
                 hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
             if is_primary_doc(path):
                 for line, header in metric_tables(doc)[:1]:
@@ -82,16 +92,22 @@ class TrainingDataOrResultsDocumented(Rule):
 
 
 _DATA_NOUN = re.compile(r"\b(data ?sets?|data|corpus|corpora|samples|images|rows|records|examples|documents|tokens)\b", re.I)
-_PROSE_METRIC = (r"(accuracy|top-?[15]( accuracy)?|f1(-score)?|precision|recall|roc[- ]auc|auc|mAP[\w@.:-]*|bleu|"
-                 r"rouge[\w-]*|perplexity|wer|cer|rmse|mae|mape|r2|iou|dice|ndcg|mrr|psnr|ssim|fid|"
-                 r"(validation|val|test|train(ing)?) loss)")
-_METRIC_NUMBER = re.compile(r"\b" + _PROSE_METRIC + r"\b[^.\n\d]{0,25}(?<![\w.])\d"
-                            r"|(?<![\w.])\d[\d.,]*\s*%?\s*(\w+\s){0,2}" + _PROSE_METRIC + r"\b", re.I)
+# sections that tell the reader what to do with data (a how-to) rather than what the data is
+HOW_TO = re.compile(r"(?i)^\W*(configure|config|set ?up|setup|create|update|add|use|using|download|get|getting|"
+                    r"prepare|install|choose|select|bring|how to|load|refer|see|check|follow|pick|upload)\b")
+
+
+def _names_data(doc) -> bool:
+    """A data folder's README that names its dataset: a heading, a figure or a source URL."""
+    return bool(doc.headings) or any(re.search(r"\d|https?://", s.prose) for s in doc.sections)
 
 
 def _substantiates(topic: str, sec) -> bool:
     """A training-data section names the data with a link or a figure; an evaluation section
-    states a metric with its value."""
+    states a metric with its value. How-to sections ("Configure training data", "Refer to the
+    datasets for possible selection") document a procedure, not the data."""
+    if HOW_TO.match(sec.title) or HOW_TO.match(sec.prose):
+        return False
     if topic == "training data":
         return bool(_DATA_NOUN.search(sec.prose)) and (sec.links > 0 or bool(re.search(r"\d", sec.prose)))
-    return bool(_METRIC_NUMBER.search(sec.prose))
+    return bool(REPORTED_METRIC.search(sec.prose))

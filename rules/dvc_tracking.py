@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import OUTPUT_PATH
 
 
 class DvcTracksData(Rule):
     """Data is tracked with DVC
 
-    Evidence: `*.dvc` pointer files, `dvc.yaml` stages with outputs, a committed `dvc.lock`, and a
-    configured remote in `.dvc/config`. DVC initialised with nothing tracked counts as partial.
+    Evidence: `*.dvc` pointer files, `dvc.yaml` stages with data outputs, a committed `dvc.lock`, and a
+    configured remote in `.dvc/config`. DVC initialised with nothing tracked counts as partial, and so
+    does DVC that versions only models, metrics or plots (the input data stays unversioned).
     """
 
     id = "dvc-tracked-data"
@@ -19,6 +21,13 @@ class DvcTracksData(Rule):
         Example({".dvc/config": "[core]\n    remote = gcs\n['remote \"gcs\"']\n    url = gs://bucket/x\n",
                  "train.py": "print('hi')\n"}, "partial", "DVC initialised, nothing tracked"),
         Example({"train.py": "import pandas as pd\ndf = pd.read_csv('data/train.csv')\n"}, "absent"),
+        Example({"dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    deps:\n    - train.py\n"
+                             "    outs:\n    - models/model.pkl\n    metrics:\n    - metrics.json\n",
+                 "train.py": "import pandas as pd\ndf = pd.read_csv('https://example.org/train.csv')\n"},
+                "partial", "DVC versions the model only, not the data", fires=True),
+        Example({"dvc.yaml": "stages:\n  prepare:\n    cmd: python prepare.py\n    outs:\n    - data/prepared\n"
+                             "  train:\n    cmd: python train.py\n    deps:\n    - data/prepared\n    outs:\n    - model.pkl\n",
+                 "prepare.py": "print(1)\n", "train.py": "print(2)\n"}, "present", "prepared data is a versioned output"),
     )
 
     def check(self, facts):
@@ -30,23 +39,32 @@ class DvcTracksData(Rule):
             if outs:
                 tracked = True
                 yield self.found("supports", f.path, 1, "data tracked by a DVC pointer file")
+        outputs_only = []
         for f in facts.glob("dvc.yaml"):
             doc = facts.config(f.path)
             stages = doc.data.get("stages") if doc and isinstance(doc.data, dict) else None
-            outs = [name for name, st in (stages or {}).items() if isinstance(st, dict) and st.get("outs")]
-            if outs:
+            outs = {name: _out_paths(st.get("outs")) for name, st in (stages or {}).items() if isinstance(st, dict) and st.get("outs")}
+            data_outs = [name for name, paths in outs.items() if any(not OUTPUT_PATH.search(p) for p in paths)]
+            if data_outs:
                 tracked = True
                 yield self.found("supports", f.path, facts.line_of(f.path, "outs:"),
-                                 f"DVC pipeline versions the outputs of stage(s) {', '.join(map(str, outs[:4]))}")
+                                 f"DVC pipeline versions the outputs of stage(s) {', '.join(map(str, data_outs[:4]))}")
+            elif outs:
+                outputs_only.append((f.path, sorted({p for paths in outs.values() for p in paths})))
         for f in facts.glob("dvc.lock"):
-            tracked = True
-            yield self.found("supports", f.path, 1, "dvc.lock pins the hashes of pipeline data")
+            if tracked or not outputs_only:
+                tracked = True
+                yield self.found("supports", f.path, 1, "dvc.lock pins the hashes of pipeline data")
+        if outputs_only and not tracked:
+            path, shown = outputs_only[0]
+            yield self.found("partial", path, facts.line_of(path, "outs:"),
+                             f"DVC used for models or outputs only: it versions {', '.join(shown[:3])}, not the input data")
         remote = self._remote(facts)
         if remote and tracked:
             yield self.found("supports", remote[0], remote[1], "a DVC remote stores the versioned data")
         elif remote or facts.exists(".dvc/config") or facts.exists(".dvc/.gitignore"):
             path, line = remote or (".dvc/config" if facts.exists(".dvc/config") else ".dvc/.gitignore", 1)
-            if not tracked:
+            if not tracked and not outputs_only:
                 yield self.found("partial", path, line, "DVC is initialised but no data is tracked with it")
 
     @staticmethod
@@ -58,3 +76,15 @@ class DvcTracksData(Rule):
                     if section.strip("'\"").startswith("remote"):
                         return path, facts.line_of(path, "remote")
         return None
+
+
+def _out_paths(outs) -> list:
+    """The paths of a dvc.yaml stage's `outs:` (plain strings or one-key mappings with options)."""
+    items = outs if isinstance(outs, list) else [outs]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            out.extend(str(k) for k in item)
+    return out

@@ -1,21 +1,11 @@
 from __future__ import annotations
 
-import re
 from typing import Dict, List, Set
 
 from mlscan.facts.graph import is_training_call
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import roles_of
 
-ROLES = {
-    "data": re.compile(r"(?i)(data|dataset|loader|datamodule|prepare|preprocess|feature|featur|split|ingest|etl|augment|transform)"),
-    "model": re.compile(r"(?i)(model|net\b|network|arch|modeling|layers|backbone|head|module)"),
-    "training": re.compile(r"(?i)(train|trainer|engine|loop|fit|lit_|callback|optim|loss|schedul|evaluat|metric)"),
-    "config": re.compile(r"(?i)(config|params|settings|hparam|conf\b|args|options)"),
-}
-
-
-def roles_of(text: str) -> Set[str]:
-    return {role for role, rx in ROLES.items() if rx.search(text)}
 
 
 def module_roles(facts, path: str) -> Set[str]:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import re
+
 from mlscan.facts.graph import artefact_kind
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._serving import FEATURE_WORDS, NO_SERVING, TRANSFORMERS, has_serving, node_name, node_path, serving_reach
+from mlscan.rules._vocab import MODEL_LOAD_ATTRS
 
-LOAD_ATTRS = {"load", "load_model", "from_pretrained", "load_learner", "from_checkpoint", "load_from_checkpoint",
-              "read_pickle"}
+SERVING_LOAD_ATTRS = MODEL_LOAD_ATTRS | {"load", "read_pickle"}
+# a function that loads a fitted object (`load_preprocessor`, `_load_pipeline`) reuses it; it does not re-implement it
+LOADER = re.compile(r"^_*(load|read|fetch|download|restore)(_|$)", re.I)
 
 
 class ServingReusesTrainingPreprocessing(Rule):
@@ -15,7 +19,10 @@ class ServingReusesTrainingPreprocessing(Rule):
     their calls across files, and compares with what the training entry points reach. Parity:
     serving calls the same feature/preprocessing code as training, or loads the fitted transform
     that training saved. Skew: serving re-implements preprocessing (feature functions defined only
-    on the serving side) or re-fits a transformer on request data. Not applicable without serving code.
+    on the serving side) or re-fits a transformer on request data. Serving that applies a fitted
+    transform training saved (`dv.transform(...)`) but re-implements some feature logic by hand is
+    partial; loading only the model and re-implementing the features is skew.
+    Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"
@@ -40,6 +47,19 @@ class ServingReusesTrainingPreprocessing(Rule):
                       "    return str(MODEL.predict(clean(request.json)))\n",
         }, "absent", "serving re-implements the preprocessing"),
         Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
+        Example({
+            "train.py": "import pickle\nimport pandas as pd\nfrom sklearn.feature_extraction import DictVectorizer\n"
+                        "from sklearn.linear_model import LinearRegression\n\n\ndef prepare_features(df):\n"
+                        "    df['PU_DO'] = df['PU'] + '_' + df['DO']\n    return df\n\n\nif __name__ == '__main__':\n"
+                        "    df = prepare_features(pd.read_parquet('data.parquet'))\n    dv = DictVectorizer()\n"
+                        "    X = dv.fit_transform(df[['PU_DO']].to_dict('records'))\n    model = LinearRegression().fit(X, df.y)\n"
+                        "    with open('model.bin', 'wb') as f:\n        pickle.dump((dv, model), f)\n",
+            "predict.py": "import pickle\nfrom flask import Flask, jsonify, request\n\nwith open('model.bin', 'rb') as f:\n"
+                          "    dv, model = pickle.load(f)\napp = Flask('duration')\n\n\ndef prepare_features(ride):\n"
+                          "    return {'PU_DO': f\"{ride['PU']}_{ride['DO']}\"}\n\n\n@app.route('/predict', methods=['POST'])\n"
+                          "def predict_endpoint():\n    X = dv.transform(prepare_features(request.get_json()))\n"
+                          "    return jsonify({'duration': float(model.predict(X)[0])})\n",
+        }, "partial", "the fitted vectorizer is reused, the feature logic re-implemented by hand in serving"),
     )
 
     def check(self, facts):
@@ -88,15 +108,21 @@ class ServingReusesTrainingPreprocessing(Rule):
                               if n.startswith("def:") and FEATURE_WORDS.search(node_name(n))}
         for n in sorted(all_serving):
             if n.startswith("def:") and node_path(n) in serving_files and FEATURE_WORDS.search(node_name(n)) \
-                    and n not in train and graph.g.nodes[n].get("kind") == "function":
+                    and n not in train and graph.g.nodes[n].get("kind") == "function" and not LOADER.match(node_name(n).rsplit(".", 1)[-1]):
                 own_features.append(n)
         if own_features and (train_feature_defs or not emitted):
             n = own_features[0]
             yield self.found("gap", node_path(n), graph.g.nodes[n].get("line"),
                              f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")
+            applied = next(((i, c) for i, c in graph.calls_in(all_serving) if c.attr == "transform"
+                            and not c.name.startswith("?self")), None)
+            if not emitted and not refits and loaded_model is not None and applied is not None:
+                yield self.found("partial", applied[0].path, applied[1].line,
+                                 f"serving applies the fitted transform loaded from {loaded_model[2]} (saved by training), "
+                                 f"but re-implements feature logic by hand ({node_name(n)} in {node_path(n)})")
         if not emitted and not refits and not own_features:
-            if loaded_model or any(c.attr in LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
-                where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in LOAD_ATTRS)
+            if loaded_model or any(c.attr in SERVING_LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
+                where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in SERVING_LOAD_ATTRS)
                 yield self.found("partial", where[0], where[1],
                                  f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
 

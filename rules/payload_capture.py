@@ -16,7 +16,10 @@ PERSIST_PREFIXES = ("sqlite3", "sqlalchemy", "psycopg", "pymongo", "kafka", "con
                     "google.cloud", "azure", "fluent", "elasticsearch", "gantry", "whylogs", "evidently", "arize",
                     "fiddler", "nannyml", "mlflow", "wandb", "aiokafka", "nats", "csv", "pandas", "json.dump", "open")
 MONITOR_CLIENTS = ("gantry.log", "whylogs.log", "arize", "fiddler", "fluent.sender.FluentSender().emit",
-                   "fluent.asyncsender", "seldon")
+                   "fluent.asyncsender", "seldon", "gradio.CSVLogger", "gradio.HuggingFaceDatasetSaver",
+                   "gradio.flagging.CSVLogger", "zenml.log_metadata", "zenml.log_model_metadata",
+                   "zenml.log_artifact_metadata", "mlflow.log_table", "mlflow.log_dict", "wandb.Table",
+                   "langfuse", "langsmith", "evidently.ui", "nannyml")
 FILE_HANDLERS = ("logging.FileHandler", "logging.handlers.", "fluent.handler", "logging.config.dictConfig",
                  "logging.config.fileConfig", "watchtower", "google.cloud.logging", "logstash")
 
@@ -27,7 +30,8 @@ class PayloadsCaptured(Rule):
     Evidence: a serving handler that predicts and also writes the request to a persistent sink
     (database, file, queue, monitoring client, or a logger with a file/remote handler) — or request
     capture configured in a deployment manifest (KServe or Seldon `logger`, SageMaker
-    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial.
+    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial, and so
+    does a function that records payloads but that serving never calls ("defined but never called").
     Not applicable without serving code.
     """
 
@@ -45,6 +49,11 @@ class PayloadsCaptured(Rule):
                       "    log.info('input=%s prediction=%s', request.json, y)\n    return str(y)\n",
         }, "partial", "stdout logging only"),
         Example({
+            "app.py": "from flask import Flask, request\nimport joblib\napp = Flask(__name__)\nMODEL = joblib.load('m.pkl')\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n    features = request.get_json()\n"
+                      "    y = MODEL.predict([features])\n    print(f'features={features} prediction={y}')\n    return str(y)\n",
+        }, "partial", "request and prediction printed to stdout"),
+        Example({
             "app.py": "from flask import Flask, request\napp = Flask(__name__)\n\n"
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    return str(MODEL.predict(request.json))\n",
         }, "absent"),
@@ -53,6 +62,25 @@ class PayloadsCaptured(Rule):
                          "spec:\n  predictor:\n    logger: {mode: all, url: http://logger}\n    sklearn: {storageUri: gs://m}\n",
         }, "present", "capture configured in the manifest"),
         Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
+        Example({
+            "app.py": "from fastapi import FastAPI\nimport joblib\napp = FastAPI()\nMODEL = joblib.load('m.pkl')\n\n"
+                      "@app.post('/predict')\ndef predict(row: dict):\n    return {'y': float(MODEL.predict([row])[0])}\n",
+            "monitoring/store.py": "import sqlite3\n\nDB = sqlite3.connect('payloads.db')\n\n\n"
+                                   "def log_prediction(row, y):\n    DB.execute('insert into log values (?, ?)', (str(row), y))\n",
+        }, "partial", "a payload recorder that serving never calls: defined but never called"),
+        Example({"serving/models.config": "model_config_list {\n  config {\n    name: 'churn'\n"
+                                          "    base_path: '/models/churn'\n    model_platform: 'tensorflow'\n  }\n}\n",
+                 "train.py": "import tensorflow as tf\nm = tf.keras.Sequential()\nm.fit([[0]], [0])\nm.save('export/1')\n"},
+                "absent", "a TF Serving model config is a serving path: nothing records its requests"),
+        Example({
+            "app.py": "import gradio as gr\nimport joblib\nfrom flagging import DbLogger\n\nMODEL = joblib.load('model.pkl')\n\n"
+                      "def predict(text):\n    return str(MODEL.predict([text])[0])\n\n"
+                      "demo = gr.Interface(fn=predict, inputs='text', outputs='text', flagging_callback=DbLogger())\n",
+            "flagging.py": "import sqlite3\nimport gradio as gr\n\nDB = sqlite3.connect('flags.db')\n\n\n"
+                           "class DbLogger(gr.FlaggingCallback):\n    def setup(self, components, flagging_dir):\n        pass\n\n"
+                           "    def flag(self, flag_data, flag_option=None, flag_index=None, username=None):\n"
+                           "        DB.execute('insert into flags values (?)', (str(flag_data),))\n",
+        }, "present", "a Gradio flagging callback that the framework calls records inputs and outputs"),
     )
 
     def check(self, facts):
@@ -101,10 +129,37 @@ class PayloadsCaptured(Rule):
                     cand = (level, idx.path, call.line, f"serving logs requests/predictions ({call.name}) {where}")
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
+                elif call.name == "print" and call.arg_names and call.scope not in ("<module>", "<main>") and best is None:
+                    best = ("partial", idx.path, call.line,
+                            f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":
                 break
+        if best is None:
+            best = _unwired_recorder(facts, graph, set().union(*reach.values()) if reach else set())
         if best:
             yield self.found(*best)
+
+
+PAYLOAD_FUNCTION = re.compile(r"(?i)(^|_)(log|record|save|store|capture|persist|write)_\w*"
+                              r"(request|prediction|payload|inference|input|output|response|feedback)s?($|_)")
+
+
+def _unwired_recorder(facts, graph, served):
+    """A function named for recording payloads that writes them somewhere, but that serving never
+    calls: partial at most, 'defined but never called'."""
+    from mlscan.rules._wiring import NOT_WIRED
+    for idx in facts.non_test_code():
+        for qual, d in idx.defs.items():
+            node = f"def:{idx.path}:{qual}"
+            m = PAYLOAD_FUNCTION.search(qual.rsplit(".", 1)[-1])
+            if d.kind != "function" or node in served or m is None:
+                continue
+            if m.group(3).lower() in ("prediction", "input", "output") and not SERVING_SIDE.search(idx.path):
+                continue  # saving predictions in batch or training code is not payload logging
+            if any(c.scope == qual and _persists(c) for c in idx.calls):
+                return ("partial", idx.path, d.line,
+                        f"{qual}() records request payloads, but it is {NOT_WIRED.replace('an entry point', 'the serving code, an entry point')}")
+    return None
 
 
 SERVING_SIDE = re.compile(r"(?i)(^|/)[^/]*(serv|api|app|deploy|monitor|log|flag|endpoint|inference|predict|handler)[^/]*(/|\.py$)")

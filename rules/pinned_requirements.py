@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import re
+
+from mlscan.facts.deps import upper_bounded
 from mlscan.rulekit import Example, Rule
 
 PINNED = 0.8      # share of exact pins for a set to count as pinned
 SOME = 0.2        # share of exact pins (or, in install files, of bounded ranges) for "partly pinned"
 BOUNDED = 0.5
+# a base image fixed to a patch release or a digest: python:3.11.4-slim, pytorch/pytorch:2.1.0-cuda12.1, image@sha256:...
+PINNED_IMAGE = re.compile(r"^\S+@sha256:[0-9a-f]{64}|^[\w./-]+:v?\d+\.\d+\.\d+")
 
 
 class PinnedRequirements(Rule):
@@ -14,8 +19,11 @@ class PinnedRequirements(Rule):
     tables, `install_requires` in setup.py/setup.cfg, conda environments, Pipfiles and the
     packages a Dockerfile `pip install`s (`==`/`===`, conda `=`, `--hash`, a git URL at a commit).
     A set with at least 80% of its packages pinned supports the practice; one with a few pins
-    (two or more, and at least 20%), or an install file mostly made of bounded ranges
-    (`>=1.3,<1.4`, `~=1.4`), is partial. Lower bounds alone pin nothing. Development, test, docs and example sets,
+    (two or more, and at least 20%), an install file mostly made of bounded ranges
+    (`>=1.3,<1.4`, `~=1.4`), or any set where some packages are pinned or held to a release line
+    (`==1.27.*`, `~=1.5.1`) is partial ("some pins"). Lower bounds alone pin nothing. With no
+    dependency set at all, a base image pinned to a patch release or digest is partial. In a
+    template repo (no set of its own), the generated project's sets are judged. Development, test, docs and example sets,
     inputs that a lock resolves, and generated environments (MLflow model folders, templates)
     are left out; packaging tools (pip, setuptools, wheel) do not count.
     """
@@ -38,19 +46,59 @@ class PinnedRequirements(Rule):
         Example({
             "setup.py": "from setuptools import setup\nsetup(name='svc', install_requires=['flask==3.0.3', 'gunicorn==22.0.0'])\n",
         }, "present", "install_requires with exact pins", fires=True),
+        Example({
+            "conda.yml": "name: train\ndependencies:\n  - python=3.8\n  - pip:\n    - azureml-sdk==1.27.*\n"
+                         "    - scikit-learn\n    - pandas\n    - joblib\n",
+        }, "partial", "some pins: one package held to a release line, the rest float", fires=True),
+        Example({
+            "Dockerfile": "FROM python:3.10.13-slim\nCOPY app.py .\nCMD [\"python\", \"app.py\"]\n",
+        }, "partial", "pinned base image alone", fires=True),
+        Example({
+            "requirements.txt": "torch>=2.0\nnumpy>=1.24\n",
+            "Dockerfile": "FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime\nRUN pip install -r requirements.txt\n",
+        }, "absent", "lower bounds beside a pinned image: the image is not alone", fires=False),
+        Example({
+            "{{ cookiecutter.repo_name }}/requirements.txt": "kedro~=0.19.0\nscikit-learn~=1.5.1\nipython>=8.10\nnotebook\n",
+        }, "partial", "a template repo's generated requirements", fires=True),
     )
 
     def check(self, facts):
-        for s in facts.dependency_sets:
-            if s.source in ("lock", "compiled") or s.role not in ("main",) or not s.size:
-                continue
+        main = [s for s in facts.dependency_sets if s.source not in ("lock", "compiled") and s.role == "main" and s.size]
+        if not main:  # a template repo: the generated project's dependencies are the project's
+            main = [s for s in facts.dependency_sets
+                    if s.source not in ("lock", "compiled", "docker") and s.role == "generated" and s.size]
+        judged = False
+        for s in main:
             if s.pinned_share >= PINNED:
+                judged = True
                 yield self.found("supports", s.path, s.line,
                                  f"{s.pinned} of {s.size} {_what(s)} pinned to exact versions")
             elif (s.pinned >= 2 and s.pinned_share >= SOME) or (s.concrete and s.bounded >= 2 and s.bounded_share >= BOUNDED):
+                judged = True
                 yield self.found("partial", s.path, s.line,
                                  f"only {s.pinned} of {s.size} {_what(s)} pinned exactly"
                                  + (f" ({s.bounded} bounded above)" if s.bounded > s.pinned else ""))
+            elif s.bounded:
+                judged = True
+                held = [f"{r.name}{r.specifier}" for r in s.counted if r.pinned or upper_bounded(r.specifier)][:3]
+                yield self.found("partial", s.path, _line_of(facts, s, held),
+                                 f"some pins: {s.bounded} of {s.size} {_what(s)} pinned or held to a release line "
+                                 f"({', '.join(held)}); the rest float")
+        if judged or main:
+            return  # "pinned base image alone": only when no dependency set says more
+        for path, instrs in sorted(facts.dockerfiles.items()):
+            for i in instrs:
+                if i.keyword == "FROM" and PINNED_IMAGE.search(i.value):
+                    yield self.found("partial", path, i.line,
+                                     f"pinned base image only: {i.value.split()[0]} (the packages installed on it float)")
+                    return
+
+
+def _line_of(facts, s, held) -> int:
+    if held and s.source == "requirements":
+        name = held[0].split("=")[0].split("~")[0].split("<")[0]
+        return facts.line_of(s.path, name) or s.line
+    return s.line
 
 
 def _what(s) -> str:

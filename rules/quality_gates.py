@@ -5,14 +5,10 @@ import re
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._monitoring import test_runner_for
 from mlscan.rules._ops import expand_make, step_texts
+from mlscan.rules._vocab import IDENT_METRIC, METRIC_FRAGMENT, MODEL_LOAD_ATTRS, PREDICT_ATTRS
 
 _W = r"(?:^|[^a-z0-9])"
 _E = r"(?:[^a-z]|$)"
-# operands that name a model metric
-METRIC = re.compile(rf"(?i){_W}(acc|accuracy|auc|roc_?auc|auroc|auprc|f1|f1_?score|fscore|f_beta|m?ap|map50(_95)?|"
-                    rf"loss|rmse|mse|mae|mape|smape|r2|r2_?score|score|metrics?|precision|recall|fitness|bleu|"
-                    rf"rouge\w*|wer|cer|perplexity|ppl|m?iou|dice|ndcg|mrr|top_?[15]|error_?rate|brier|log_?loss|"
-                    rf"kappa|mcc|gini|sharpe|psnr|ssim|fid)\d*{_E}")
 # names of thresholds and parameters: a metric operand named like this is a setting, not a result
 PARAM = re.compile(r"(?i)thresh|threshold|min_|max_|minimum|maximum|tolerance|(^|_)tol($|_)|cutoff|limit|"
                    r"(^|_)(gate|floor|ceiling|budget|target|expected|required|sla|slo)($|_)|margin|weight|scale|"
@@ -31,21 +27,16 @@ MLFLOW_THRESHOLDS = {"mlflow.models.MetricThreshold", "mlflow.models.evaluation.
 TFMA_THRESHOLDS = ("tensorflow_model_analysis.MetricThreshold", "tensorflow_model_analysis.GenericValueThreshold",
                    "tensorflow_model_analysis.GenericChangeThreshold", "tensorflow_model_analysis.config.MetricThreshold",
                    "tensorflow_model_analysis.proto.config_pb2.MetricThreshold")
-EVIDENTLY_QUALITY = re.compile(r"(?i)accuracy|f1|precision|recall|roc|auc|rmse|mae|mape|r2|logloss|log_loss|meanerror|"
-                               r"absoluteerror|quality|tpr|fpr|ndcg|map")
 REPORT_CMD = re.compile(r"\bdvc\s+(metrics|exp|plots)\s+diff\b|\bcml[\s-](comment|send-comment|publish|pr)\b|"
                         r"\bcml\s+comment\s+(create|update)\b|\bmlflow\s+runs\s+compare\b")
 COMMENT_ACTIONS = re.compile(r"(?i)^(thollander/actions-comment-pull-request|marocchino/sticky-pull-request-comment|"
                              r"peter-evans/create-or-update-comment|mshick/add-pr-comment|actions/github-script)")
-INLINE_GATE = re.compile(rf"(?i)(\bassert\b[^\n]*{METRIC.pattern[4:]}[^\n]*[<>]=?\s*[\d.]+|"
-                         rf"\bjq\s+-e\b[^\n]*(acc|auc|f1|score|precision|recall|rmse|mae|loss|map)\w*[^\n]*[<>]=?\s*[\d.]+)")
+INLINE_GATE = re.compile(rf"(?i)(\bassert\b[^\n]*{IDENT_METRIC.pattern[4:]}[^\n]*[<>]=?\s*[\d.]+|"
+                         rf"\bjq\s+-e\b[^\n]*{METRIC_FRAGMENT.pattern[4:]}\w*[^\n]*[<>]=?\s*[\d.]+)")
 FLAG = re.compile(r"--((?:fail[-_]?(?:under|below|if)|min|max|thresh(?:old)?)[-_][\w-]+|[\w-]+[-_]thresh(?:old)?)\b")
 HARD_FLAG = re.compile(r"--(hard[-_]fail|fail[-_](under|below|if[-_]below))[= ]+[\d.]+")
-FLAG_METRIC = re.compile(r"(?i)(acc|auc|f1|score|map|precision|recall|rmse|mae|mse|loss|r2|bleu|wer|metric|quality)")
-
-
 def _metric_side(op: str) -> bool:
-    if not METRIC.search(op) or PARAM.search(op) or NOT_A_VALUE.search(op):
+    if not IDENT_METRIC.search(op) or PARAM.search(op) or NOT_A_VALUE.search(op):
         return False
     if re.search(r"(?i)loss", op) and not EVAL_LOSS.search(op) and not re.search(r"(?i)auc|acc|f1|score|map|rmse", op):
         return False   # a training-loss guard (divergence check), not a model-quality gate
@@ -87,13 +78,13 @@ def _named_floor(facts, idx, comp):
     src = lines[comp.line - 1] if 0 < comp.line <= len(lines) else ""
     cond = src.split(", f\"", 1)[0].split(", \"", 1)[0].split(", '", 1)[0]
     names = [o for o in comp.operands if "(" not in o] + re.findall(r"(?<![\w.])[A-Za-z_][\w.]*\s*(?=[<>]=?)|(?<=[<>])=?\s*[A-Za-z_][\w.]*", cond)
-    floor = next((n.strip(" =") for n in names if BASELINE.search(n) and not METRIC.search(n)), None)
+    floor = next((n.strip(" =") for n in names if BASELINE.search(n) and not IDENT_METRIC.search(n)), None)
     if floor is None:
         return None
     rest = src.replace(floor, " ")
     if NOT_A_VALUE.search(rest):
         return None
-    m = METRIC.search(rest)
+    m = IDENT_METRIC.search(rest)
     if m and not PARAM.search(m.group(0)):
         return m.group(1), ORDER[comp.ops[0]], floor
     return None
@@ -182,7 +173,7 @@ class QualityGated(Rule):
                 suite = None
                 if name.startswith("deepchecks") and call.attr.startswith("add_condition_"):
                     suite = f"deepchecks condition {call.attr}"
-                elif name.startswith("evidently") and EVIDENTLY_QUALITY.search(call.attr) and (
+                elif name.startswith("evidently") and METRIC_FRAGMENT.search(call.attr) and (
                         any(k in ("gt", "gte", "lt", "lte", "eq") for k, _ in call.kwargs) or call.has_kwarg("tests")):
                     suite = f"Evidently test {call.attr}"
                 if suite:
@@ -218,7 +209,7 @@ class QualityGated(Rule):
             for st in step_texts(facts, job):
                 text = expand_make(facts, st.text) if st.text else ""
                 m = INLINE_GATE.search(text)
-                flag = next((f for f in FLAG.findall(text) if FLAG_METRIC.search(f) and "cov" not in f.lower()), None)
+                flag = next((f for f in FLAG.findall(text) if METRIC_FRAGMENT.search(f) and "cov" not in f.lower()), None)
                 hard = HARD_FLAG.search(text)
                 if hard and not re.search(r"(?i)cov|coverage|interrogate|pylint|docstr", text[max(0, hard.start() - 200):hard.end()]):
                     flag = flag or " ".join(hard.group(0).split())[2:]
@@ -241,9 +232,7 @@ class QualityGated(Rule):
                         break
 
 
-MODEL_ATTRS = {"predict", "predict_proba", "predict_on_batch", "evaluate", "score", "forward", "generate", "infer",
-               "inference", "load", "load_model", "from_pretrained", "load_from_checkpoint", "load_learner", "transform",
-               "val", "validate", "test", "eval", "run_evaluation"}
+MODEL_ATTRS = PREDICT_ATTRS | MODEL_LOAD_ATTRS | {"load", "val", "validate", "test", "eval", "run_evaluation"}
 MODEL_PARAM = re.compile(r"(?i)model|predictor|classifier|regressor|estimator|pipeline|checkpoint|run_id|artifact")
 
 

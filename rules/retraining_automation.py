@@ -4,10 +4,9 @@ import re
 
 from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._ops import TRAIN_CMD, called_scripts, expand_make, job_manual_only, job_schedule, job_tests_changes, step_texts
+from mlscan.rules._ops import called_scripts, expand_make, job_manual_only, job_schedule, job_tests_changes, step_texts
+from mlscan.rules._vocab import TEST_COMMAND, TRAIN_COMMAND, TRAIN_WORD
 
-TEST_RUN = re.compile(r"(?<![\w/.-])(pytest|py\.test|tox|nox|unittest)(?![\w.-])")
-TRAIN_WORD = re.compile(r"(?i)(^|[^a-z])(re)?train(ing|er)?([^a-z]|$)|\bfit\b|\bdvc\s+repro\b")
 # resolved names (after `()` is dropped) that put a pipeline on a schedule -> tool
 SCHEDULERS = {
     "kfp.Client.create_recurring_run": "Kubeflow recurring run", "kfp.client.Client.create_recurring_run": "Kubeflow recurring run",
@@ -138,7 +137,7 @@ class RetrainingAutomated(Rule):
                             trains = (st.line, f"runs {script}, which trains")
                             break
                 if trains is None and st.text:
-                    m = TRAIN_CMD.search(expand_make(facts, st.text))
+                    m = TRAIN_COMMAND.search(expand_make(facts, st.text))
                     if m:
                         trains = (st.line, f"runs `{' '.join(m.group(0).split())}`")
                 if trains:
@@ -146,7 +145,7 @@ class RetrainingAutomated(Rule):
             if not trains:
                 continue
             if schedule:
-                if job_tests_changes(job) or any(TEST_RUN.search(st.text) for st in step_texts(facts, job)):
+                if job_tests_changes(job) or any(TEST_COMMAND.search(st.text) for st in step_texts(facts, job)):
                     continue   # also runs on pull requests, or runs the test suite: a smoke test of training
                 yield self.found("supports", job.path, trains[0],
                                  f"CI job {job.name!r} {trains[1]} on {schedule}")
@@ -214,7 +213,7 @@ class RetrainingAutomated(Rule):
             if call.name.replace("()", "") in AIRFLOW_DAGS and call.args:
                 values.append(call.args[0])
             for v in values:
-                if isinstance(v, str) and v != NOT_LITERAL and (TRAIN_CMD.search(v) or TRAIN_WORD.search(v)):
+                if isinstance(v, str) and v != NOT_LITERAL and (TRAIN_COMMAND.search(v) or TRAIN_WORD.search(v)):
                     return f"has a training task ({v[:40]!r})"
         return None
 
@@ -243,7 +242,7 @@ class RetrainingAutomated(Rule):
             for d in doc.mappings():
                 if d.get("kind") == "CronJob":
                     text = text if text is not None else (facts.text(doc.path) or "")
-                    if TRAIN_CMD.search(text) or TRAIN_WORD.search(text):
+                    if TRAIN_COMMAND.search(text) or TRAIN_WORD.search(text):
                         yield self.found("supports", doc.path, facts.line_of(doc.path, "kind: CronJob"),
                                          "Kubernetes CronJob runs training on a schedule")
                         break
@@ -268,6 +267,6 @@ class RetrainingAutomated(Rule):
             if f.name in ("crontab", "cronjob", "cron") or f.suffix == ".cron":
                 text = facts.text(f.path) or ""
                 for i, line in enumerate(text.splitlines(), 1):
-                    if re.match(r"^\s*(@\w+|([\d*/,-]+\s+){5})", line) and (TRAIN_CMD.search(line) or TRAIN_WORD.search(line)):
+                    if re.match(r"^\s*(@\w+|([\d*/,-]+\s+){5})", line) and (TRAIN_COMMAND.search(line) or TRAIN_WORD.search(line)):
                         yield self.found("supports", f.path, i, "crontab entry runs training")
                         break

@@ -5,6 +5,7 @@ from pathlib import PurePosixPath
 
 from mlscan.facts.repo import is_test_path
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._wiring import NOT_WIRED, is_wired
 from mlscan.rules._monitoring import test_runner_for
 
 # resolved-name prefix -> tool
@@ -52,8 +53,9 @@ class DataValidationSuite(Rule):
     to drift monitoring; a `TestSuite` counts by the tests it holds), Soda scans, whylogs
     constraints, Deequ and Frictionless, plus Great Expectations projects
     (`great_expectations.yml`, expectation suites under `gx/` or `great_expectations/`) and Soda
-    check files. Names are resolved through imports. Checks in pipeline code support the
-    practice; in test code they support it when a CI step, Makefile or script runs those tests,
+    check files. Names are resolved through imports. Checks in pipeline code that an entry
+    point, pipeline stage, CI job or schedule reaches support the practice (checks nothing calls
+    are partial: "defined but never called"); in test code they support it when a CI step, Makefile or script runs those tests,
     and are partial otherwise; in notebooks they are partial (run by hand, not on every load).
     """
 
@@ -64,7 +66,13 @@ class DataValidationSuite(Rule):
             "src/validate.py": "import pandera as pa\nimport pandas as pd\n\n"
                                "schema = pa.DataFrameSchema({'age': pa.Column(int, pa.Check.ge(0))})\n\n"
                                "def load(path):\n    return schema.validate(pd.read_csv(path))\n",
-        }, "present", "pandera schema in the loading code", fires=True),
+            "src/train.py": "from src.validate import load\n\nif __name__ == '__main__':\n    df = load('data/train.csv')\n",
+        }, "present", "pandera schema in the loading code the training script runs", fires=True),
+        Example({
+            "src/checks.py": "import great_expectations as gx\n\n"
+                             "def check(df):\n    ds = gx.from_pandas(df)\n    return ds.expect_column_values_to_not_be_null('id')\n",
+            "src/train.py": "import pandas as pd\n\nif __name__ == '__main__':\n    df = pd.read_csv('data/train.csv')\n",
+        }, "partial", "a validation function nothing calls: defined but never called", fires=True),
         Example({
             "tests/data/conftest.py": "import great_expectations as ge\nimport pandas as pd\nimport pytest\n\n"
                                       "@pytest.fixture\ndef df():\n    return ge.dataset.PandasDataset(pd.read_csv('data.csv'))\n",
@@ -88,19 +96,21 @@ class DataValidationSuite(Rule):
         for idx in [facts.code[p] for p in sorted(facts.code)]:
             first = None
             tools = []
+            scope = "<module>"
             for call in facts.library_calls(idx):
                 tool = library_of(call.name)
                 if tool is None and uses_ge and call.attr.startswith("expect_") and len(call.attr) > 12:
                     tool = "Great Expectations"
                 if tool:
-                    first = first or call.line
+                    if first is None:
+                        first, scope = call.line, call.scope
                     if tool not in tools:
                         tools.append(tool)
             if not tools:
                 for d in idx.defs.values():
                     if any(b.startswith(("pandera.", "pandera.typing")) for b in d.bases) or \
                             any(x.startswith("pandera.") for x in d.decorators):
-                        tools, first = ["pandera"], d.line
+                        tools, first, scope = ["pandera"], d.line, d.qualname
                         break
             if not tools:
                 continue
@@ -114,6 +124,9 @@ class DataValidationSuite(Rule):
             elif idx.is_notebook:
                 cell = idx.cell_of(first)
                 yield self.found("partial", idx.path, first, f"{what} checks in a notebook (cell {cell}), run by hand")
+            elif not is_wired(facts, idx.path, scope):
+                where = "this module" if scope in ("<module>", "<main>") else f"{scope}()"
+                yield self.found("partial", idx.path, first, f"{what} validates data, but {where} is {NOT_WIRED}")
             else:
                 yield self.found("supports", idx.path, first, f"{what} validates data")
         for f in facts.files:

@@ -9,7 +9,7 @@ import click
 
 from mlscan import __version__
 
-FORMATS = ("terminal", "json", "sarif", "markdown", "github")
+FORMATS = ("terminal", "json", "sarif", "markdown", "github", "html")
 EXIT_OK, EXIT_POLICY, EXIT_USAGE = 0, 1, 2
 
 
@@ -76,11 +76,15 @@ def _split_ids(values: Tuple[str, ...]) -> Tuple[str, ...]:
               help="Read [tool.mlscan] from this TOML file instead of PATH/pyproject.toml.")
 @click.option("--history-depth", type=click.IntRange(min=0), help="Read at most N commits of history (0: none).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: free cores).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
 @click.option("-v", "--verbose", is_flag=True, help="Show all evidence and diagnostics in terminal output.")
 @click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
 def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail_under: Optional[str],
          select: Tuple[str, ...], ignore: Tuple[str, ...], exclude: Tuple[str, ...], model_path: Optional[Path],
-         config_path: Optional[Path], history_depth: Optional[int], jobs: int, verbose: bool, no_progress: bool) -> None:
+         config_path: Optional[Path], history_depth: Optional[int], jobs: int, cache_dir: Optional[Path], no_cache: bool, verbose: bool,
+         no_progress: bool) -> None:
     """Scan PATH (default: the current folder) and report its ML maturity."""
     from mlscan.config import load_config, merge, parse_fail_under
     from mlscan.errors import UsageError
@@ -89,6 +93,9 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
     if not path.is_dir():
         raise _fail(f"path {str(path)!r} is not a folder")
     try:
+        if fmt == "html":  # before the scan: a missing extra should not cost a scan
+            from mlscan.report.html import check_available
+            check_available()
         cfg = load_config(path, config_path)
         ignore_ids = dict(cfg.ignore)
         ignore_ids.update({i: "ignored on the command line" for i in _split_ids(ignore)})
@@ -97,13 +104,14 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
                     history_depth=history_depth, model=model_path.resolve() if model_path else None,
                     fail_under=parse_fail_under(fail_under, "--fail-under") if fail_under else None)
         progress = _progress_printer(no_progress)
+        cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
         try:
             if base:
                 from mlscan.delta import scan_with_base
-                report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs)
+                report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs, cache_dir=cache)
             else:
                 from mlscan.engine import scan as run_scan
-                report = run_scan(path, cfg, progress=progress, jobs=jobs)
+                report = run_scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache)
         finally:
             if progress:
                 progress(None)
@@ -113,7 +121,7 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
     if cfg.fail_under is not None:
         from mlscan.policy import apply_fail_under
         policy_ok = apply_fail_under(report, cfg.fail_under)
-    text = render(report, fmt, verbose=verbose, to_file=output is not None)
+    text = render(report, fmt, verbose=verbose, to_file=output is not None, output=output)
     if output is not None:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +135,8 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
         sys.exit(EXIT_POLICY)
 
 
-def render(report, fmt: str, verbose: bool = False, to_file: bool = False) -> Optional[str]:
+def render(report, fmt: str, verbose: bool = False, to_file: bool = False,
+           output: Optional[Path] = None) -> Optional[str]:
     if fmt == "json":
         from mlscan.report.json_out import render_json
         return render_json(report)
@@ -140,6 +149,9 @@ def render(report, fmt: str, verbose: bool = False, to_file: bool = False) -> Op
     if fmt == "github":
         from mlscan.report.github import render_github
         return render_github(report)
+    if fmt == "html":  # evidence links lead from the page's folder to the scanned files
+        from mlscan.report.html import files_base, render_scan
+        return render_scan(report, files=files_base(report.root, output.resolve().parent if output else None))
     from mlscan.report.terminal import render_terminal
     if to_file:
         import io
@@ -166,21 +178,131 @@ def _progress_printer(disabled: bool):
     return update
 
 
+@cli.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--select", multiple=True, metavar="IDS", help="Only the fixes for these practices or rules (comma-separated).")
+@click.option("--diff", "mode", flag_value="diff", default=True, help="Print the changes as a unified diff (the default).")
+@click.option("--write", "mode", flag_value="write", help="Apply the changes to the files.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read [tool.mlscan] from this TOML file instead of PATH/pyproject.toml.")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: free cores).")
+def fix(path: Path, select: Tuple[str, ...], mode: str, config_path: Optional[Path], jobs: int) -> None:
+    """Turn the scan's next steps into patches: print them as a diff, or apply them with --write.
+
+    Only fixes that a rescan of a temporary copy confirms are offered; what cannot be changed
+    safely is listed on stderr with the reason.
+    """
+    from mlscan.config import load_config
+    from mlscan.errors import UsageError
+    if not path.is_dir():
+        raise _fail(f"path {str(path)!r} is not a folder")
+    try:
+        from mlscan.fix.engine import plan_fixes, render_diff, summary_lines, write_plan
+        plan = plan_fixes(path, load_config(path, config_path), _split_ids(select), jobs=jobs)
+        if mode == "write":
+            written = write_plan(plan)
+            for rel in written:
+                click.echo(f"mlscan fix: wrote {rel}", err=True)
+        else:
+            sys.stdout.write(render_diff(plan))
+    except UsageError as exc:
+        raise _fail(str(exc))
+    for line in summary_lines(plan):
+        click.echo(line, err=True)
+
+
+@cli.command("history")
+@click.argument("path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--commits", type=click.IntRange(min=1), help="The newest N commits of the first-parent line "
+              "(default 20 when --since is not given).")
+@click.option("--since", metavar="DATE", help="Commits since DATE (anything `git log --since` reads).")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Scan every K-th commit (HEAD always).")
+@click.option("--format", "fmt", type=click.Choice(("terminal", "json")), default="terminal", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
+@click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
+def history_cmd(path: Path, commits: Optional[int], since: Optional[str], every: int, fmt: str,
+                output: Optional[Path], cache_dir: Optional[Path], no_cache: bool, no_progress: bool) -> None:
+    """Levels and practice statuses at each sampled commit of PATH's first-parent line, read from
+    git objects (nothing is checked out), with the commits where a practice arrived or regressed."""
+    from mlscan.config import load_config
+    from mlscan.errors import UsageError
+    from mlscan.fleet.commits import history, render_history_terminal
+    if commits is not None and since is not None:
+        raise _fail("give --commits or --since, not both")
+    cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
+    progress = _progress_printer(no_progress)
+    try:
+        doc = history(path, load_config(path, None), commits=commits or (None if since else 20), since=since,
+                      every=every, cache_dir=cache, progress=progress)
+    except UsageError as exc:
+        raise _fail(str(exc))
+    finally:
+        if progress:
+            progress(None)
+    if fmt == "json":
+        import json
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = render_history_terminal(doc)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(text)
+
+
 @cli.command("render")
 @click.argument("report_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
 def render_cmd(report_file: Path, fmt: str, output: Optional[Path]) -> None:
-    """Render a saved JSON report (`mlscan scan --format json`) in another format, without rescanning."""
+    """Render a saved JSON report (`mlscan scan --format json`) in another format, without rescanning.
+
+    A fleet or history JSON (told apart by its shape) renders as an HTML page."""
     import json
-    from mlscan.report.model import report_from_json
+    from mlscan.errors import UsageError
+    from mlscan.report.model import document_kind, report_from_json
     try:
-        report = report_from_json(json.loads(report_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        data = json.loads(report_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
         raise _fail(f"{report_file} is not a readable mlscan JSON report ({exc.__class__.__name__}: {exc})")
-    text = render(report, fmt, to_file=output is not None)
+    kind = document_kind(data)
+    if fmt == "html":
+        from mlscan.report.html import check_available, render_saved
+        try:
+            check_available()
+        except UsageError as exc:
+            raise _fail(str(exc))
+        if kind != "report":
+            try:
+                text = render_saved(data, report_file.resolve(), output.resolve().parent if output else Path.cwd())
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+                raise _fail(f"{report_file} is not a readable mlscan {kind} JSON ({exc.__class__.__name__}: {exc})")
+            _write_or_print(text, output)
+            return
+    elif kind != "report":
+        raise _fail(f"{report_file} is a {kind} JSON; it renders only with --format html")
+    try:
+        report = report_from_json(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _fail(f"{report_file} is not a readable mlscan JSON report ({exc.__class__.__name__}: {exc})")
+    text = render(report, fmt, to_file=output is not None, output=output)
+    _write_or_print(text, output)
+
+
+def _write_or_print(text: Optional[str], output: Optional[Path]) -> None:
     if output is not None:
-        output.write_text(text or "", encoding="utf-8")
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text or "", encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}")
     elif text is not None:
         sys.stdout.write(text)
 

@@ -45,7 +45,7 @@ def load_model(path: Optional[Path], catalogue: Catalogue) -> MaturityModel:
     import yaml
     src = path if path is not None else DATA_DIR / "model.yaml"
     try:
-        raw = yaml.safe_load(Path(src).read_text("utf-8"))
+        raw = yaml.load(Path(src).read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as exc:
         raise UsageError(f"cannot read maturity model {src}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -229,32 +229,57 @@ def finding_severity(practice: PracticeResult) -> str:
 
 
 # ---- overall -----------------------------------------------------------------------------------
+MEASURES = {"share": "breadth", "score": "breadth", "min": "depth", "median": "depth", "mean": "depth"}
+
+
 def overall_level(model: MaturityModel, stages: List[StageResult], practices: Dict[str, PracticeResult]) -> Tuple[int, str]:
-    levels = sorted(s.level for s in stages if s.level is not None)
-    if model.overall_method == "share":
+    detail = overall_detail(model, stages, practices)
+    return detail["level"], detail["reason"]
+
+
+def overall_detail(model: MaturityModel, stages: List[StageResult],
+                   practices: Dict[str, PracticeResult]) -> Dict[str, object]:
+    """The overall level and everything a reader needs to see why it is that number.
+
+    `share`/`score` measure breadth (how many core practices are in place); `min`/`median`/`mean`
+    summarise the stage levels (depth). Either way the stage levels are reported beside it."""
+    stage_levels = {s.id: s.level for s in stages if s.level is not None}
+    out: Dict[str, object] = {"measure": MEASURES[model.overall_method], "method": model.overall_method,
+                              "stage_levels": stage_levels}
+    levels = sorted(stage_levels.values())
+    if model.overall_method in ("share", "score"):
         counted = [practices[p] for p in (model.practices or sorted(practices)) if p in practices]
         judged = [p for p in counted if p.status in ("present", "partial", "absent")]
+        tally = {k: sorted(p.id for p in judged if p.status == k) for k in ("present", "partial", "absent")}
+        tally["not-counted"] = sorted(p.id for p in counted if p not in judged)
+        total = sum(model.weights.get(p.status, 0.0) for p in judged)
+        score = total / len(judged) if model.overall_method == "share" and judged else total
+        level = 1
+        for lvl in (2, 3, 4, 5):
+            if judged and score >= model.thresholds[lvl]:
+                level = lvl
+        fmt = (lambda v: f"{v:.0%}") if model.overall_method == "share" else (lambda v: f"{v:g}")
         if not judged:
-            return 1, "no counted practice could be judged"
-        score = sum(model.weights.get(p.status, 0.0) for p in judged) / len(judged)
-        level = 1
-        for lvl in (2, 3, 4, 5):
-            if score >= model.thresholds[lvl]:
-                level = lvl
-        return level, (f"{score:.0%} of {len(judged)} applicable core practices in place "
-                       f"(partial counts {model.weights['partial']:g})")
-    if model.overall_method == "score":
-        counted = [practices[p] for p in (model.practices or sorted(practices)) if p in practices]
-        score = sum(model.weights.get(p.status, 0.0) for p in counted)
-        level = 1
-        for lvl in (2, 3, 4, 5):
-            if score >= model.thresholds[lvl]:
-                level = lvl
-        return level, f"practice score {score:g} (present {model.weights['present']:g}, partial {model.weights['partial']:g})"
+            reason = "no counted practice could be judged"
+        elif model.overall_method == "share":
+            reason = (f"{fmt(score)} of {len(judged)} applicable core practices in place "
+                      f"({len(tally['present'])} present, {len(tally['partial'])} partial counting "
+                      f"{model.weights['partial']:g}, {len(tally['absent'])} absent)")
+        else:
+            reason = (f"practice score {score:g} (present {model.weights['present']:g}, "
+                      f"partial {model.weights['partial']:g})")
+        needs = [f"level {lvl} needs {fmt(model.thresholds[lvl])}" for lvl in (level, level + 1)
+                 if judged and lvl in model.thresholds]
+        reason = "; ".join([reason, ", ".join(needs)]) if needs else reason
+        out.update(level=level, reason=reason, score=round(score, 4), practices=tally,
+                   thresholds={str(k): v for k, v in sorted(model.thresholds.items())})
+        return out
     if not levels:
-        return 1, "no stage assessed"
-    if model.overall_method == "min":
-        return levels[0], "lowest stage level"
-    if model.overall_method == "median":
-        return levels[(len(levels) - 1) // 2], "median stage level (lower median)"
-    return int(sum(levels) / len(levels)), "mean stage level, rounded down"
+        out.update(level=1, reason="no stage assessed")
+    elif model.overall_method == "min":
+        out.update(level=levels[0], reason="lowest stage level")
+    elif model.overall_method == "median":
+        out.update(level=levels[(len(levels) - 1) // 2], reason="median stage level (lower median)")
+    else:
+        out.update(level=int(sum(levels) / len(levels)), reason="mean stage level, rounded down")
+    return out

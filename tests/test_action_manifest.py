@@ -29,7 +29,9 @@ EXPECTED_INPUTS = {
     "fail-under": "",
     "sarif": "false",
     "comment": "false",
+    "suggest-fixes": "false",
     "version": "",
+    "cache": "true",
     "github-token": "${{ github.token }}",
 }
 MEDIUM_OR_WORSE = {"medium", "high"}

@@ -5,12 +5,60 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gitrepo import make_fixture_repo
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_scan_vs_parse_runs_and_reports_a_ratio():
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scan_vs_parse.py"),
-                        str(ROOT / "fixtures" / "dvc-mlflow-fastapi"), "--max-ratio", "100000"],
-                       capture_output=True, text=True, timeout=300)
+def test_error_analysis_groups_misses_by_practice_and_direction(tmp_path):
+    import json
+
+    import yaml
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from error_analysis import direction
+    finally:
+        sys.path.pop(0)
+    assert [direction(w, h) for w, h in [("partial", "absent"), ("present", "absent"), ("present", "partial"),
+                                          ("partial", "present"), ("absent", "partial"), ("not-applicable", "absent"),
+                                          ("present", "unknown"), ("present", "present")]] == [
+        "missed partial", "missed present", "under-rated", "over-rated", "false present", "n/a confusion", "unknown", None]
+    scan = subprocess.run([sys.executable, "-m", "mlscan", "scan", str(ROOT / "fixtures" / "scripted-seeded"),
+                           "--format", "json"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    report = json.loads(scan.stdout)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "acme+toy.json").write_text(scan.stdout)
+    status = {p["id"].replace("-", "_"): p["status"] for p in report["practices"]}
+    to_label = {"present": "yes", "partial": "partial", "absent": "no", "not-applicable": "n/a"}
+    flip = {"present": "no", "partial": "no", "absent": "partial", "not-applicable": "yes"}
+    kinds = sorted(status)[:3]
+    evidence = {k: {"label": flip[status[k]] if k in kinds else to_label.get(status[k], "no"), "where": ["x.py:1"],
+                    "why": f"labelled {k}"} for k in status}
+    labels = [{"repo": "acme/toy", "commit": "0" * 40, "evidence": evidence,
+               "expected_levels": {"overall": 5 if report["level"] != 5 else 1}}]
+    (tmp_path / "labels.yaml").write_text(yaml.safe_dump(labels))
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "error_analysis.py"), str(tmp_path / "labels.yaml"),
+                        "--reports", str(tmp_path / "reports"), "--json", str(tmp_path / "out.json")],
+                       capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "ast.parse, one process:" in r.stdout and "ratio:" in r.stdout
+    assert f"3 status misses over {len(status)} labels" in r.stdout
+    out = json.loads((tmp_path / "out.json").read_text())
+    missed = {(m["practice"], m["direction"]) for m in out["misses"] if m["direction"] != "level"}
+    assert {k for k, _ in missed} == set(kinds)
+    assert all(f"== {k} / {d}: 1" in r.stdout and f"label:  labelled {k}" in r.stdout for k, d in missed)
+    assert "== overall level: 1 off" in r.stdout
+
+def test_bench_runs_every_step_and_checks_reports_are_identical(tmp_path):
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    before = repo.head(), repo.status()
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), str(repo.root), "--markdown"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for step in ("ast.parse, one process", "mlscan cold (empty cache)", "mlscan warm (nothing changed)",
+                 "mlscan one .py file changed (warm)", "mlscan --base HEAD~1 (3 files changed, empty cache)",
+                 "mlscan --base HEAD~1 (warm)"):
+        assert f"| {step} |" in r.stdout, (step, r.stdout)
+    assert "ok     cold, warm and --no-cache reports byte-identical" in r.stdout
+    assert "ok     --base reports byte-identical cold and warm" in r.stdout
+    assert "warm re-scan <= 0.10x cold:" in r.stdout and "load average" in r.stdout
+    assert (repo.head(), repo.status()) == before  # the measured tree is never touched

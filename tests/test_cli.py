@@ -128,6 +128,10 @@ def test_no_progress_noise_when_stderr_is_not_a_tty(repo: Path):
 def test_terminal_output_and_output_file(repo: Path, tmp_path_factory):
     rc, out, _ = run("scan", str(repo))
     assert rc == 0 and "Overall maturity level" in out and "seed-control" in out
+    flat = " ".join(out.split())
+    report = json.loads(run("scan", str(repo), "--format", "json")[1])
+    assert f"{report['level']} / 5 (breadth)" in flat and f"why: {report['overall']['reason']}" in flat
+    assert "depth, per stage" in flat and all(f"{k} {v}" in flat for k, v in report["overall"]["stage_levels"].items())
     target = tmp_path_factory.mktemp("o") / "report.md"
     rc, out, _ = run("scan", str(repo), "--format", "markdown", "-o", str(target))
     assert rc == 0 and out == "" and "mlscan" in target.read_text()

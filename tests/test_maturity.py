@@ -12,7 +12,7 @@ import yaml
 
 from mlscan.catalogue import load_catalogue
 from mlscan.errors import UsageError
-from mlscan.maturity import assess_stages, load_model, overall_level, parse_model, practice_status
+from mlscan.maturity import assess_stages, load_model, overall_detail, overall_level, parse_model, practice_status
 from mlscan.report.model import PracticeResult
 from mlscan.rulekit import Finding
 
@@ -96,9 +96,20 @@ def test_overall_from_stage_levels(method, levels, expected):
     model = parse_model({**SMALL_MODEL, "overall": {"method": method}}, CAT, "t")
 
     class S:
-        def __init__(self, level):
-            self.level = level
-    assert overall_level(model, [S(x) for x in levels], {})[0] == expected
+        def __init__(self, i, level):
+            self.id, self.level = f"s{i}", level
+    assert overall_level(model, [S(i, x) for i, x in enumerate(levels)], {})[0] == expected
+    assert overall_detail(model, [S(i, x) for i, x in enumerate(levels)], {})["measure"] == "depth"
+
+
+def test_overall_breadth_says_why():
+    model = parse_model({"stages": [], "overall": {"method": "share", "thresholds": {2: 0.1, 3: 0.4, 4: 0.75, 5: 0.9},
+                                                   "practices": ["seed-control", "ci", "ml-tests"]}}, CAT, "t")
+    detail = overall_detail(model, [], practices(seed_control="present", ci="partial"))
+    assert (detail["level"], detail["measure"]) == (3, "breadth")
+    assert detail["practices"]["absent"] == ["ml-tests"] and detail["practices"]["partial"] == ["ci"]
+    assert detail["reason"] == ("50% of 3 applicable core practices in place (1 present, 1 partial counting 0.5, "
+                                "1 absent); level 3 needs 40%, level 4 needs 75%")
 
 
 def test_overall_score_thresholds():

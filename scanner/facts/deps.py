@@ -78,6 +78,9 @@ def _upper_bounded(spec: str) -> bool:
     return bool(re.search(r"<|~=|=\s*[\w.]*\*|\^", spec or ""))
 
 
+upper_bounded = _upper_bounded   # for rules: a specifier that holds a package to a release line
+
+
 def path_role(path: str) -> str:
     p = PurePosixPath(path)
     parts = [x.lower() for x in p.parts]
@@ -376,3 +379,44 @@ def _docker_installs(path: str, line: int, command: str) -> List[cfg.Requirement
             if req:
                 out.append(req)
     return out
+
+
+def locked_versions(facts: "Facts") -> Dict[str, Dict[str, str]]:
+    """Lock file (or pip-compile output) -> {normalised package name: exact version} it fixes.
+
+    Reads poetry.lock, uv.lock, pdm.lock (`[[package]]`), pylock.toml (`[[packages]]`),
+    Pipfile.lock (`default` then `develop`) and compiled requirements files (`name==version`)."""
+    import json
+    out: Dict[str, Dict[str, str]] = {}
+    for f in facts.lock_files:
+        text = facts.text(f.path)
+        if not text:
+            continue
+        versions: Dict[str, str] = {}
+        if f.name == "Pipfile.lock":
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            for section in ("develop", "default"):        # default wins
+                table = data.get(section) if isinstance(data, dict) else None
+                for name, spec in (table.items() if isinstance(table, dict) else []):
+                    v = spec.get("version") if isinstance(spec, dict) else None
+                    if isinstance(v, str) and v.startswith("=="):
+                        versions[cfg._normalise(name)] = v[2:]
+        elif f.suffix in (".lock", ".toml"):
+            data = cfg.parse_toml(f.path, text).data
+            packages = (data.get("package") or data.get("packages")) if isinstance(data, dict) else None
+            for p in packages if isinstance(packages, list) else []:
+                if isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("version"), str):
+                    versions.setdefault(cfg._normalise(p["name"]), p["version"])
+        if versions:
+            out[f.path] = versions
+    for s in facts.dependency_sets:
+        if s.source == "compiled":
+            versions = {r.name: r.specifier[2:] for r in s.requirements
+                        if r.specifier.startswith("==") and "," not in r.specifier and "*" not in r.specifier}
+            if versions:
+                out[s.path] = versions
+    return out
+

@@ -120,6 +120,8 @@ class Report:
     # POSIX path of the scanned folder inside its git work tree ("" at the top or outside git):
     # report paths are relative to `root`; prefix them with this for repo-relative paths (SARIF).
     repo_prefix: str = ""
+    # how the overall level was reached: measure (breadth|depth), score, thresholds, stage levels
+    overall: Optional[Dict[str, Any]] = None
 
     def practice(self, practice_id: str) -> Optional[PracticeResult]:
         return next((p for p in self.practices if p.id == practice_id), None)
@@ -148,7 +150,18 @@ class Report:
             out["delta"] = self.delta
         if self.policy is not None:
             out["policy"] = self.policy
+        if self.overall is not None:
+            out["overall"] = self.overall
         return out
+
+
+def document_kind(data: Any) -> str:
+    """What a saved mlscan JSON document is, by its shape: "fleet", "history" or (else) "report"."""
+    if isinstance(data, dict) and isinstance(data.get("repos"), list) and isinstance(data.get("summary"), dict):
+        return "fleet"
+    if isinstance(data, dict) and isinstance(data.get("commits"), list) and isinstance(data.get("events"), list):
+        return "history"
+    return "report"
 
 
 def report_from_json(data: Dict[str, Any]) -> Report:
@@ -180,4 +193,5 @@ def report_from_json(data: Dict[str, Any]) -> Report:
         level=int(data["level"]), stages=stages, practices=practices,
         diagnostics=[Diagnostic(d["path"], d.get("message", "")) for d in data.get("diagnostics", [])],
         findings=findings, history=data.get("history", {}), model=data.get("model", ""),
-        delta=data.get("delta"), policy=data.get("policy"), repo_prefix=data.get("repo_prefix", ""))
+        delta=data.get("delta"), policy=data.get("policy"), repo_prefix=data.get("repo_prefix", ""),
+        overall=data.get("overall"))

@@ -19,8 +19,15 @@ def render_terminal(report: Report, file: Optional[IO[str]] = None, verbose: boo
     head = Text.assemble(("mlscan ", "bold"), (report.root, "cyan"),
                          (f"  @ {report.commit[:12]}" if report.commit else "  (no git commit)", "dim"))
     console.print(head)
+    overall = report.overall or {}
+    measure = overall.get("measure")
     console.print(Text.assemble(("Overall maturity level: ", "bold"), (f"{report.level} / 5", "bold green"),
-                                (f"   model: {report.model}", "dim")))
+                                (f" ({measure})" if measure else "", "bold"), (f"   model: {report.model}", "dim")))
+    if overall.get("reason"):
+        console.print(Text(f"  why: {overall['reason']}", style="dim"))
+    if measure == "breadth" and overall.get("stage_levels"):
+        depth = ", ".join(f"{s.id} {s.level}" for s in report.stages if s.level is not None)
+        console.print(Text(f"  depth, per stage (each level needs the ones below it): {depth}", style="dim"))
     if report.delta:
         for line in report.delta.get("summary", []):
             console.print(Text(line, style="bold"))

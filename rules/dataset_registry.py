@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.facts.pycode import NOT_LITERAL
+from mlscan.rulekit import Example, Rule
+
+AZURE_ROOTS = ("azureml.", "azure.ai.ml.")
+KAGGLE_VERSION = re.compile(r"^[\w.-]+/[\w.-]+/versions/\d+$")
+AZURE_ASSET = re.compile(r"^azureml:(//)?[\w./-]*?([\w.-]+)(:(\d+)|@(\w+))$")
+
+
+def _given(value) -> bool:
+    return value is not None and value != "latest"
+
+
+class RegisteredDatasetVersions(Rule):
+    """Datasets are versioned in a platform registry
+
+    Evidence: a dataset registered as a new version or read at a version in a platform's dataset
+    registry: Azure ML (`Dataset.register(..., create_new_version=True)`,
+    `Dataset.get_by_name(ws, name, version)`, `Data(version=...)`, `azureml:name:3` inputs),
+    ZenML artifact versions (`Client().get_artifact_version(name, version)`), ClearML
+    (`Dataset.get(..., dataset_version=)`), Roboflow dataset versions (`project.version(3)`) and
+    Kaggle datasets pinned to a version (`kagglehub.dataset_download("owner/name/versions/3")`).
+    Reading only the latest version of a registered dataset is partial: the data is versioned,
+    but the run does not name the version it used.
+    """
+
+    id = "registered-dataset-versions"
+    practice = "data-versioning"
+    examples = (
+        Example({"train_aml.py": "from azureml.core import Dataset\n\n"
+                                 "def register(ws, path):\n    ds = Dataset.Tabular.from_delimited_files(path=path)\n"
+                                 "    return ds.register(workspace=ws, name='diabetes', create_new_version=True)\n"},
+                "present", "an Azure ML dataset registered as a new version", fires=True),
+        Example({"run.py": "from zenml.client import Client\n\n"
+                           "def main(name, version):\n    return Client().get_artifact_version(name, version)\n"},
+                "present", "a ZenML dataset artifact read at a given version", fires=True),
+        Example({"data.py": "from roboflow import Roboflow\n"
+                            "ds = Roboflow(api_key='k').workspace('w').project('cells').version(4).download('yolov8')\n"},
+                "present", "a Roboflow dataset version", fires=True),
+        Example({"score.py": "from azureml.core import Dataset\n\ndef load(ws):\n"
+                             "    return Dataset.get_by_name(ws, 'diabetes').to_pandas_dataframe()\n"},
+                "partial", "the latest version of a registered dataset", fires=True),
+        Example({"data.py": "import kagglehub\npath = kagglehub.dataset_download('owner/titanic')\n"}, "absent",
+                "a Kaggle download without a version pins nothing", fires=False),
+    )
+
+    def check(self, facts):
+        for idx, call in facts.calls(facts.non_test_code()):
+            found = self._judge(call)
+            if found:
+                kind, message = found
+                yield self.found(kind, idx.path, call.line, message)
+        for idx in facts.non_test_code():
+            for value, line in idx.strings:
+                m = AZURE_ASSET.match(value) if value.startswith("azureml:") else None
+                if m and m.group(4):
+                    yield self.found("supports", idx.path, line, f"reads Azure ML data asset {m.group(2)} at version {m.group(4)}")
+                    break
+
+    @staticmethod
+    def _judge(call):
+        name, attr = call.name, call.attr
+        if name.startswith(AZURE_ROOTS):
+            if attr == "register" and call.kwarg("create_new_version") is True:
+                return "supports", "registers the dataset in Azure ML as a new version (create_new_version=True)"
+            if attr == "get_by_name":
+                version = call.kwarg("version", call.args[2] if len(call.args) > 2 else None)
+                if _given(version):
+                    shown = "" if version is NOT_LITERAL else f" {version}"
+                    return "supports", f"reads a registered Azure ML dataset at a given version{shown}"
+                return "partial", "reads the latest version of a registered Azure ML dataset (no version named)"
+            if attr == "Data" and call.has_kwarg("version"):
+                return "supports", "declares an Azure ML data asset with a version"
+        elif name.startswith("zenml") and attr in ("get_artifact_version", "load_artifact"):
+            version = call.kwarg("version", call.args[1] if len(call.args) > 1 else None)
+            if _given(version):
+                return "supports", "reads a ZenML artifact at a given version"
+        elif name.startswith("clearml.Dataset.") and attr == "get" and _given(call.kwarg("dataset_version")):
+            return "supports", "reads a ClearML dataset at a given version"
+        elif name.startswith("roboflow") and attr == "version" and call.args and call.args[0] is not NOT_LITERAL:
+            return "supports", f"downloads Roboflow dataset version {call.args[0]}"
+        elif name.startswith("kagglehub") and attr == "dataset_download" and call.args \
+                and isinstance(call.args[0], str) and KAGGLE_VERSION.match(call.args[0]):
+            return "supports", f"downloads the pinned Kaggle dataset version {call.args[0]}"
+        return None

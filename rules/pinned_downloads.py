@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import CHECKSUM_DOWNLOADS, HASH_KWARGS
+
+DOWNLOAD_ATTR = re.compile(r"(?i)download|fetch|retrieve|get_file|cached_path")
+HEX_DIGEST = re.compile(r"^((md5|sha1|sha256|sha512):)?([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$")
+WEIGHTS = re.compile(r"(?i)\.(pt|pth|ckpt|safetensors|onnx|bin|tflite|engine)$|weights|checkpoint|pretrained")
+
+
+def _expected_hash(call):
+    """The expected-hash argument of a download call, or None when it gives none."""
+    known = CHECKSUM_DOWNLOADS.get(call.name)
+    if known is not None:
+        key, pos = known
+        if key is None:
+            return None
+        value = call.kwarg(key, call.args[pos] if pos is not None and len(call.args) > pos else None)
+        return value
+    if DOWNLOAD_ATTR.search(call.attr):
+        return next((v for k, v in call.kwargs if k in HASH_KWARGS and v is not None), None)
+    return None
+
+
+class ChecksumPinnedDownloads(Rule):
+    """Downloaded data is pinned by a checksum
+
+    Evidence: data downloads that name the hash of the file they expect: torchvision
+    `download_url(..., md5=)`/`download_and_extract_archive(..., md5=)`, Keras
+    `get_file(..., file_hash=)`, `pooch.retrieve(url, known_hash=)`, `torch.hub.download_url_to_file(..., hash_prefix=)`,
+    or any download helper called with an `md5=`/`sha256=`/`checksum=` argument, and `pooch.create`
+    registries of file hashes. The digest must be written in the repo (in the call or the same
+    module); a hash computed at run time pins nothing. The hash pins one version of the data, so this is partial data
+    versioning: the data is fixed, but there is no history of versions. Downloads of model
+    weights do not count.
+    """
+
+    id = "checksum-pinned-downloads"
+    practice = "data-versioning"
+    examples = (
+        Example({"data/download.py": "from torchvision.datasets.utils import download_and_extract_archive\n\n"
+                                     "URL = 'https://example.org/flowers.tgz'\nMD5 = '0123456789abcdef0123456789abcdef'\n\n"
+                                     "def fetch(root):\n    download_and_extract_archive(URL, root, md5=MD5)\n"},
+                "partial", "a dataset archive pinned by its md5", fires=True),
+        Example({"prepare.py": "import pooch\n"
+                               "path = pooch.retrieve('https://example.org/train.csv', known_hash='sha256:" + "ab" * 32 + "')\n"},
+                "partial", "pooch with a known hash", fires=True),
+        Example({"get_data.py": "from utils import download\n\n"
+                                "def main():\n    download('https://example.org/corpus.zip', 'data/', sha256='" + "cd" * 32 + "')\n"},
+                "partial", "a repo's own download helper given the expected sha256", fires=True),
+        Example({"prepare.py": "import pooch\npath = pooch.retrieve('https://example.org/train.csv', known_hash=None)\n"},
+                "absent", "known_hash=None checks nothing", fires=False),
+        Example({"fetch.py": "from torch.hub import download_url_to_file\n\ndef get(url, dst, name):\n"
+                             "    download_url_to_file(url, dst, name.split('-')[-1])\n"},
+                "absent", "a hash taken from the file name at run time", fires=False),
+        Example({"model.py": "import torch\n"
+                             "torch.hub.download_url_to_file('https://example.org/resnet50.pth', 'w.pth', hash_prefix='abc123')\n"},
+                "absent", "pinned model weights are not data", fires=False),
+    )
+
+    def check(self, facts):
+        shown = 0
+        for idx, call in facts.calls(facts.non_test_code()):
+            if shown >= 3:
+                break
+            if call.name.startswith("pooch") and call.attr == "create" and call.has_kwarg("registry"):
+                yield self.found("partial", idx.path, call.line, "checksum-pinned download: a pooch registry pins the hash of each data file")
+                shown += 1
+                continue
+            expected = _expected_hash(call)
+            if expected is None:
+                continue
+            if not (isinstance(expected, str) and HEX_DIGEST.match(expected)) \
+                    and not any(HEX_DIGEST.match(v) for v, _ in facts.string_literals(idx.path)):
+                continue  # the hash is computed at run time (from a file name, a flag): nothing in the repo pins it
+            literals = [a for a in call.args if isinstance(a, str)] + [v for _, v in call.kwargs if isinstance(v, str)]
+            if any(WEIGHTS.search(s) for s in literals if s is not expected):
+                continue
+            yield self.found("partial", idx.path, call.line,
+                             f"checksum-pinned download: {call.attr}() names the expected hash of the data it fetches")
+            shown += 1
