@@ -165,11 +165,6 @@ class MultiDiGraph:
             for d in datas:
                 yield _edge(u, n, d, data)
 
-    def out_edges(self, n: str, data=False):
-        for v, datas in self._succ.get(n, {}).items():
-            for d in datas:
-                yield _edge(n, v, d, data)
-
 
 def _edge(u: str, v: str, d: dict, data):
     if data is True:
