@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import ALL, seeded_family
+from mlscan.rules._seeding import ALL, SEED_KWARGS, seeded_family
 
 
 class SeedCallsReachTraining(Rule):
@@ -53,7 +53,7 @@ class SeedCallsReachTraining(Rule):
             if fam and (idx.path, call.line) not in seen:
                 seen.add((idx.path, call.line))
                 what = "every RNG" if fam == ALL else f"{fam} RNG" if fam not in ("lib", "sklearn") else \
-                    f"a library RNG via {next(k for k, _ in call.kwargs if k in ('random_state', 'seed', 'random_seed', 'rng_seed', 'rng'))}="
+                    _library_rng(call)
                 yield self.found("supports", idx.path, call.line, f"{call.name} seeds {what}{_cell(idx, call.line)}")
         if seen:
             return
@@ -63,6 +63,12 @@ class SeedCallsReachTraining(Rule):
                 if fam and fam not in ("lib",):
                     yield self.found("partial", idx.path, call.line,
                                      f"{call.name} seeds {fam}, but no training entry point reaches it{_cell(idx, call.line)}")
+
+
+def _library_rng(call):
+    """`sklearn.utils.check_random_state(0)` seeds through a positional argument, not a keyword."""
+    keyword = next((k for k, _ in call.kwargs if k in SEED_KWARGS), None)
+    return f"a library RNG via {keyword}=" if keyword else "a library RNG"
 
 
 def _cell(idx, line):

@@ -3,6 +3,7 @@ config, requirements files, .gitattributes and Dockerfiles. Parse errors become 
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import re
 import shlex
@@ -25,9 +26,25 @@ class ConfigDoc:
         return [d for d in self.docs if isinstance(d, dict)]
 
 
+@functools.lru_cache(maxsize=None)
 def _yaml_loader():
+    """The safe loader (C when available) that reads application tags (CloudFormation `!Ref`,
+    GitLab `!reference`, `!!python/tuple`, ...) as the plain value they tag; it never builds objects."""
     import yaml
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class TagTolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        pass
+
+    def untagged(loader, _suffix, node):
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)
+
+    TagTolerantLoader.add_multi_constructor("!", untagged)
+    TagTolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", untagged)
+    return TagTolerantLoader
 
 
 def parse_yaml(path: str, text: str) -> ConfigDoc:
@@ -36,6 +53,8 @@ def parse_yaml(path: str, text: str) -> ConfigDoc:
         docs = [d for d in yaml.load_all(text, Loader=_yaml_loader()) if d is not None]
         return ConfigDoc(path, "yaml", docs)
     except yaml.YAMLError as exc:
+        if "{{" in text or "{%" in text:  # Helm, Jinja or cookiecutter: YAML only once rendered
+            return ConfigDoc(path, "yaml", [], "templated YAML ({{ }} or {% %} placeholders); not parsed")
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or exc.__class__.__name__
@@ -59,9 +78,14 @@ def parse_json(path: str, text: str) -> ConfigDoc:
     try:
         return ConfigDoc(path, "json", [json.loads(text)])
     except json.JSONDecodeError as exc:
+        if JSONC_COMMENT.search(text):  # devcontainer.json, tsconfig.json, VS Code settings
+            return ConfigDoc(path, "json", [], "JSON with comments (JSONC); not parsed")
         return ConfigDoc(path, "json", [], f"invalid JSON at line {exc.lineno}: {exc.msg}")
     except RecursionError:
         return ConfigDoc(path, "json", [], "JSON nested too deeply")
+
+
+JSONC_COMMENT = re.compile(r"^\s*(//|/\*)", re.M)
 
 
 def parse_ini(path: str, text: str) -> ConfigDoc:

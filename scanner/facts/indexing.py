@@ -1,6 +1,7 @@
 """Read and index every Python file and notebook once, in worker processes when it pays."""
 from __future__ import annotations
 
+import codecs
 import os
 from typing import List, Optional, Sequence, Tuple
 
@@ -14,6 +15,11 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 def decode(data: bytes, is_python: bool) -> Tuple[Optional[str], Optional[str]]:
     """(text, problem)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # e.g. `pip freeze > requirements.txt` in PowerShell
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError:
+            pass
     if b"\0" in data[:8192]:
         return None, "looks binary (NUL bytes); not parsed"
     try:

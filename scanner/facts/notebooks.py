@@ -3,9 +3,14 @@ escapes blanked (line numbers kept), so notebooks go through the same code index
 from __future__ import annotations
 
 import json
+import re
 from typing import List, Optional, Tuple
 
 from mlscan.facts.pycode import CodeIndex, index_source
+
+
+AUTOMAGIC = ("pip install ", "pip uninstall ", "conda install ")  # IPython runs these without the %
+ASSIGNED_MAGIC = re.compile(r"^\s*[\w.,\[\] ]+=\s*%")  # home = %env HOME
 
 
 def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tuple[str, int]], Optional[str]]:
@@ -16,6 +21,9 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
         return None, (), [], f"notebook is not valid JSON ({getattr(exc, 'msg', exc.__class__.__name__)}); not analysed"
     if not isinstance(nb, dict):
         return None, (), [], "notebook JSON is not an object; not analysed"
+    language = _language(nb)
+    if language and not language.lower().startswith(("py", "ipython")):  # python, python3, pyspark
+        return None, (), [], f"notebook kernel language is {language}, not Python; not analysed"
     cells = nb.get("cells")
     if cells is None and isinstance(nb.get("worksheets"), list):  # nbformat 3
         cells = [c for ws in nb["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])]
@@ -34,23 +42,61 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
         if not isinstance(src, str):
             continue
         starts.append(line_no)
-        lines = src.splitlines() or [""]
+        lines = _without_leading_indent(src.splitlines() or [""])
         in_cell_magic = lines[0].lstrip().startswith("%%") if lines else False
+        continued, escape_line = False, 0  # a magic or shell escape ending in a backslash goes on
         for raw in lines:
             stripped = raw.lstrip()
-            if in_cell_magic or stripped.startswith(("%", "!", "?")) or stripped.endswith("?") and not stripped.startswith("#"):
-                if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh")):
+            if continued:
+                if shell and shell[-1][1] == escape_line:
+                    shell[-1] = (shell[-1][0][:-1].rstrip() + " " + stripped, escape_line)
+                out.append("")
+                continued = stripped.endswith("\\")
+            elif in_cell_magic or stripped.startswith(("%", "!", "?") + AUTOMAGIC) or stripped.endswith("?") and \
+                    not stripped.startswith("#"):
+                if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh") + AUTOMAGIC):
                     shell.append((stripped, line_no))
-                out.append("")
-            elif "= !" in raw or "=!" in raw:
+                out.append("" if in_cell_magic else _placeholder(raw, out))
+                escape_line, continued = line_no, not in_cell_magic and stripped.endswith("\\")
+            elif "= !" in raw or "=!" in raw or ASSIGNED_MAGIC.match(raw):
                 shell.append((stripped, line_no))
-                out.append("")
+                out.append(_placeholder(raw, out))
+                escape_line, continued = line_no, stripped.endswith("\\")
             else:
                 out.append(raw)
             line_no += 1
         out.append("")  # a blank line between cells
         line_no += 1
     return "\n".join(out), tuple(starts), shell, None
+
+
+def _language(nb: dict) -> str:
+    """The notebook's kernel language ("" when it does not say)."""
+    meta = nb.get("metadata")
+    if not isinstance(meta, dict):
+        return ""
+    for key, field in (("kernelspec", "language"), ("language_info", "name")):
+        value = meta.get(key, {}).get(field) if isinstance(meta.get(key), dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _placeholder(line: str, out: List[str]) -> str:
+    """What a magic or shell escape line becomes: `pass` at its indent when it opens a block (so
+    `if x:\n    !pip install y` still parses), else a blank line."""
+    previous = next((o for o in reversed(out) if o.strip()), "")
+    if previous.rstrip().endswith(":") and not previous.lstrip().startswith("#"):
+        return line[:len(line) - len(line.lstrip())] + "pass"
+    return ""
+
+
+def _without_leading_indent(lines: List[str]) -> List[str]:
+    """IPython runs a cell whose first line is indented with that indent taken off every line."""
+    indent = lines[0][:len(lines[0]) - len(lines[0].lstrip(" \t"))]
+    if not indent:
+        return lines
+    return [line[len(indent):] if line.startswith(indent) else line for line in lines]
 
 
 def index_notebook(path: str, text: str) -> CodeIndex:

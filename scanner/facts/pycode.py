@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -648,6 +649,17 @@ _PY2_HINTS = ("Missing parentheses in call to 'print'", "Missing parentheses in 
 _PY2_SOURCE = re.compile(r"^\s*(print\s+[\"'\w]|exec\s+[\"']|except\s+\w+\s*,\s*\w+\s*:)|\bur?\"|\d+L\b", re.M)
 
 
+_PEP695 = re.compile(r"^\s*(type\s+\w+\s*(\[.*\])?\s*=|(async\s+)?def\s+\w+\s*\[|class\s+\w+\s*\[)")
+
+
+def _needs_newer_python(source: str, lineno: Optional[int]) -> bool:
+    """The line a syntax error points at is a PEP 695 `type X = ...`, `def f[T]` or `class C[T]`."""
+    if sys.version_info >= (3, 12) or not lineno:
+        return False
+    lines = source.splitlines()
+    return 0 < lineno <= len(lines) and bool(_PEP695.match(lines[lineno - 1]))
+
+
 def index_source(path: str, source: str, is_notebook: bool = False,
                  cell_starts: Tuple[int, ...] = ()) -> CodeIndex:
     index = CodeIndex(path=path, module=module_name_for(path), is_notebook=is_notebook, cell_starts=cell_starts)
@@ -658,8 +670,13 @@ def index_source(path: str, source: str, is_notebook: bool = False,
         msg = exc.msg or "invalid syntax"
         looks_py2 = any(h in msg for h in _PY2_HINTS) or bool(_PY2_SOURCE.search(source[:20000]) and "print " in source)
         where = f" (line {exc.lineno})" if exc.lineno else ""
-        index.error = (f"looks like Python 2 source; not analysed{where}" if looks_py2
-                       else f"syntax error{where}: {msg}; not analysed")
+        if looks_py2:
+            index.error = f"looks like Python 2 source; not analysed{where}"
+        elif _needs_newer_python(source, exc.lineno):
+            index.error = (f"uses type-parameter syntax of Python 3.12+ that Python {sys.version_info[0]}."
+                           f"{sys.version_info[1]} (running mlscan) cannot parse; not analysed{where}")
+        else:
+            index.error = f"syntax error{where}: {msg}; not analysed"
         return index
     except (ValueError, RecursionError, MemoryError) as exc:
         index.error = f"cannot parse: {exc.__class__.__name__}; not analysed"

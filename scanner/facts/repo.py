@@ -19,6 +19,8 @@ from mlscan.report.model import Diagnostic
 
 TEST_DIRS = {"tests", "test", "testing", "unittests", "unit_tests", "integration_tests"}
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
+MAX_YAML_CONFIG_BYTES = 256 * 1024
+HEREDOC = re.compile(r"(?<!<)<<(?!<)-?\s*(['\"]?)([A-Za-z_][\w.-]*)\1")  # `<<EOF`, `<<-'EOF'`; not `<<<`
 DOC_SUFFIXES = (".md", ".rst", ".txt", ".markdown")
 REQUIREMENT_FILE = re.compile(r"(^|/)(requirements|requires|reqs|constraints)[\w.-]*\.(txt|in|pip)$|(^|/)requirements/[\w.-]+\.(txt|in)$", re.I)
 LOCK_FILES = {"poetry.lock": "poetry", "uv.lock": "uv", "pdm.lock": "pdm", "Pipfile.lock": "pipenv",
@@ -308,8 +310,22 @@ class Facts:
 
     @cached_property
     def config_files(self) -> List[str]:
-        return [f.path for f in self.files if f.suffix in CONFIG_SUFFIXES
-                and not f.path.endswith(("package-lock.json", ".ipynb")) and f.size < 1024 * 1024]
+        """Config documents every rule may read. Large YAML is left out: it is generated (rendered
+        manifests, CRDs) far more often than edited, and YAML loads at only a few MB/s."""
+        out, large_yaml = [], []
+        for f in self.files:
+            if f.suffix not in CONFIG_SUFFIXES or f.path.endswith(("package-lock.json", ".ipynb")):
+                continue
+            if f.suffix in (".yaml", ".yml") and f.size > MAX_YAML_CONFIG_BYTES:
+                large_yaml.append(f)
+            elif f.size < 1024 * 1024:
+                out.append(f.path)
+        if large_yaml:
+            largest = max(large_yaml, key=lambda f: (f.size, f.path))
+            self._extra_diagnostics.append(Diagnostic(".", (
+                f"{len(large_yaml)} YAML file(s) over {MAX_YAML_CONFIG_BYTES // 1024} KiB not read as configs "
+                f"(generated manifests, most likely; the largest: {largest.path}, {largest.size // 1024} KiB)")))
+        return out
 
     def yaml_docs(self) -> Iterator[cfg.ConfigDoc]:
         for path in self.config_files:
@@ -379,10 +395,16 @@ class Facts:
             n = f.name
             if n in ("Makefile", "makefile", "Procfile", "justfile", "tox.ini") or f.suffix in (".sh", ".bash"):
                 text = self.text(f.path) or ""
+                heredoc_end = None
                 for i, line in enumerate(text.splitlines(), 1):
                     s = line.strip()
-                    if s and not s.startswith("#"):
+                    if heredoc_end is not None:  # a here-document's body is data, not commands
+                        if s == heredoc_end:
+                            heredoc_end = None
+                    elif s and not s.startswith("#"):
                         out.append((f.path, i, s))
+                        m = HEREDOC.search(s) if "((" not in s else None  # not a shift in $(( ))
+                        heredoc_end = m.group(2) if m else None
         return out
 
     # ---- history ----------------------------------------------------------------------------
