@@ -6,9 +6,10 @@ For each source the task scans exactly what `mlscan scan` would (the repository'
 arrive, so an interrupted run keeps what finished, and a re-run skips repositories whose commit
 and mlscan version already match a report in OUT (resume).
 
-A bare repository, a REF, or a URL has no work tree to scan: the commit is checked out into a
-temporary folder (`mlscan.delta.materialise`: a `--shared` clone, which borrows the objects and
-writes nothing into the source, or `git archive` when that fails), scanned, and removed.
+A bare repository, a REF, or a URL (cloned into a temporary folder) has no work tree to scan:
+the commit's files are read from git objects, as `mlscan scan --base` and `mlscan history` read
+them, and nothing is checked out. Their own `[tool.mlscan]` is not read (it would come from the
+commit's pyproject.toml); the fleet's options apply.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class RepoTask:
 # ---- one repository (runs in the isolated child process on a worker) -------------------------
 def scan_source(task: RepoTask) -> Dict[str, Any]:
     """{"report": JSON text, "commit": sha|None}, or {"unchanged": sha} (resume of a URL)."""
-    from mlscan.delta import _relocate, materialise
+    from mlscan.facts.repo import CommitTree
     from mlscan.report.json_out import render_json
 
     src = task.source
@@ -65,18 +66,16 @@ def scan_source(task: RepoTask) -> Dict[str, Any]:
         sha = resolve_commit(location, src.ref or "HEAD")
         if task.skip_if_commit and sha == task.skip_if_commit:
             return {"unchanged": sha}
-        tree = scratch / "tree"
-        materialise(location, sha, tree)
-        report = scan_tree(tree, task.settings)
-        _relocate(report, str(tree.resolve()), src.location)
-        if report.commit is None:   # read with git archive: no history, but we know the commit
-            report.commit = sha
+        # the commit's files are read from git objects: nothing is checked out
+        report = scan_tree(location, task.settings, commit=CommitTree(location.resolve(), sha))
+        if src.kind == REMOTE:
+            report.root = src.location
         return {"report": render_json(report), "commit": sha}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def scan_tree(root: Path, settings: ScanSettings):
+def scan_tree(root: Path, settings: ScanSettings, commit=None):
     """`mlscan scan ROOT` with the fleet's options, in this process, on one core."""
     from mlscan.config import load_config, merge
     from mlscan.engine import scan
@@ -87,7 +86,7 @@ def scan_tree(root: Path, settings: ScanSettings):
                 exclude=(cfg.exclude + settings.exclude) if settings.exclude else None,
                 history_depth=settings.history_depth,
                 model=Path(settings.model) if settings.model else None)
-    return scan(root, cfg, jobs=1, cache_dir=settings.cache_dir)
+    return scan(root, cfg, jobs=1, cache_dir=settings.cache_dir, commit=commit)
 
 
 def resolve_commit(repo: Path, ref: str) -> str:
