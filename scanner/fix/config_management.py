@@ -14,8 +14,7 @@ from mlscan.facts.repo import is_test_path
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
 from mlscan.rules._mlcode import root_of
-from mlscan.rules._vocab import TRAINING_HYPERPARAMETER as TRAINING_HP
-from mlscan.rules.config_hardcoded import ESTIMATOR_LIBS, FIT_ATTRS, TRAINING_APIS
+from mlscan.rules.config_hardcoded import ESTIMATOR_LIBS, FIT_ATTRS, TRAINING_APIS, TRAINING_HP
 
 SECTIONS = ("train", "hyperparameters")
 HEADER = "# Training hyperparameters, moved out of the code by `mlscan fix`.\n"
