@@ -10,6 +10,8 @@ _API_FULL = ("huggingface_hub.ModelCard", "huggingface_hub.repocard.ModelCard", 
              "huggingface_hub.repocard_data.ModelCardData", "huggingface_hub.DatasetCard", "huggingface_hub.DatasetCardData",
              "huggingface_hub.metadata_update", "huggingface_hub.repocard.metadata_update",
              "model_card_toolkit", "modelcards.ModelCard", "modelcards.CardData")
+_API_SET = frozenset(_API_FULL)
+_API_PREFIXES = tuple(p + tail for p in _API_FULL for tail in (".", "()"))
 _READ_ONLY = {"load", "validate", "from_yaml", "get", "to_dict", "content", "data", "text"}   # reading a card is not writing one
 _AUTO = {"create_model_card"}
 MAX_TEMPLATES = 5
@@ -58,8 +60,7 @@ class ModelCardCode(Rule):
         for idx in facts.non_test_code():
             hit = None
             for call in idx.calls:
-                if any(call.name == p or call.name.startswith((p + ".", p + "()")) for p in _API_FULL) \
-                        and call.attr not in _READ_ONLY:
+                if (call.name in _API_SET or call.name.startswith(_API_PREFIXES)) and call.attr not in _READ_ONLY:
                     hit = ("supports", call.line, f"{call.name} builds a model card")
                     break
                 if call.attr in _AUTO and hit is None:

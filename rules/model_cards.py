@@ -61,5 +61,6 @@ class ModelCard(Rule):
                                  f"{kind} covers {', '.join(covered)}"
                                  + (f" (not {', '.join(missing)})" if missing else ""))
             elif card:
-                yield self.found("partial", path, 1, f"model card covers only {', '.join(covered) or 'none of the card topics'}"
-                                 f"; missing {', '.join(missing)}")
+                yield self.found("partial", path, 1, (f"model card covers only {', '.join(covered)}" if covered
+                                  else "model card has none of the card topics yet")
+                                 + f"; missing {', '.join(missing)}")

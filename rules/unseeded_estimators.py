@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import SEED_KWARGS, seeded_family
+from mlscan.rules._seeding import SEED_KWARGS, covers, seeded_family
 
 # model constructors that draw random numbers and take a seed argument
 STOCHASTIC_MODELS = re.compile(
@@ -19,7 +19,9 @@ class UnseededEstimators(Rule):
     Counter-evidence for seed control: the training seeds something (a split, a global RNG) but
     builds a stochastic model (random forests, gradient boosting, SGD, MLP, k-means, XGBoost,
     LightGBM, CatBoost) without `random_state=`/`seed=`, so its result rests on a library default
-    or on chance. Makes a seeded repo partial; says nothing when nothing is seeded at all.
+    or on chance. A scikit-learn model without `random_state` draws from NumPy's global RNG, so a
+    training that seeds NumPy covers it. Makes a seeded repo partial; says nothing when nothing is
+    seeded at all.
     """
 
     id = "unseeded-estimator"
@@ -42,13 +44,25 @@ class UnseededEstimators(Rule):
                         "params = {'n_estimators': 100, 'random_state': 0}\n"
                         "np.random.seed(0)\nRandomForestClassifier(**params).fit([[0], [1]], [0, 1])\n",
         }, "present", "the seed may come in through **params", fires=False),
+        Example({
+            "train.py": "import numpy as np\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                        "np.random.seed(0)\nRandomForestClassifier(n_estimators=100).fit([[0], [1]], [0, 1])\n",
+        }, "present", "scikit-learn draws from NumPy's global RNG, which is seeded", fires=False),
+        Example({
+            "train.py": "import numpy as np\nimport xgboost as xgb\n\n"
+                        "np.random.seed(0)\nxgb.XGBClassifier(n_estimators=100).fit([[0], [1]], [0, 1])\n",
+        }, "partial", "XGBoost keeps its own seed, which NumPy's does not reach", fires=True),
     )
 
     def check(self, facts):
         graph = facts.graph
         calls = graph.calls_in(graph.training_closure)
-        if not any(seeded_family(c) for _, c in calls):
+        seeded = {fam for fam in (seeded_family(c) for _, c in calls) if fam}
+        if not seeded:
             return
+        # default_rng/RandomState seed a generator of their own, not the global one sklearn falls back on
+        numpy_global = covers(seeded - {"numpy"}, "numpy") or any(
+            c.name == "numpy.random.seed" and seeded_family(c) for _, c in calls)
         shown = 0
         for idx, call in calls:
             if shown >= 3:
@@ -57,6 +71,8 @@ class UnseededEstimators(Rule):
                 continue
             if any(k == "**" for k, _ in call.kwargs):
                 continue  # **params may carry the seed
+            if numpy_global and call.name.startswith("sklearn."):
+                continue  # random_state=None uses NumPy's seeded global RNG
             shown += 1
             cell = idx.cell_of(call.line)
             yield self.found("gap", idx.path, call.line,

@@ -48,7 +48,8 @@ class Catalogue:
 @lru_cache(maxsize=1)
 def load_catalogue() -> Catalogue:
     import yaml
-    data = yaml.safe_load((DATA_DIR / "catalogue.yaml").read_text("utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader: ~9x faster, same result
+    data = yaml.load((DATA_DIR / "catalogue.yaml").read_text("utf-8"), Loader=loader)
     stages = tuple(Stage(s["id"], s["name"]) for s in data["stages"])
     practices = tuple(
         Practice(id=p["id"], title=p["title"], stage=p["stage"], level=int(p["level"]),

@@ -76,11 +76,15 @@ def _split_ids(values: Tuple[str, ...]) -> Tuple[str, ...]:
               help="Read [tool.mlscan] from this TOML file instead of PATH/pyproject.toml.")
 @click.option("--history-depth", type=click.IntRange(min=0), help="Read at most N commits of history (0: none).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, help="Worker processes for parsing (0: free cores).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
 @click.option("-v", "--verbose", is_flag=True, help="Show all evidence and diagnostics in terminal output.")
 @click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
 def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail_under: Optional[str],
          select: Tuple[str, ...], ignore: Tuple[str, ...], exclude: Tuple[str, ...], model_path: Optional[Path],
-         config_path: Optional[Path], history_depth: Optional[int], jobs: int, verbose: bool, no_progress: bool) -> None:
+         config_path: Optional[Path], history_depth: Optional[int], jobs: int, cache_dir: Optional[Path], no_cache: bool, verbose: bool,
+         no_progress: bool) -> None:
     """Scan PATH (default: the current folder) and report its ML maturity."""
     from mlscan.config import load_config, merge, parse_fail_under
     from mlscan.errors import UsageError
@@ -100,13 +104,14 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
                     history_depth=history_depth, model=model_path.resolve() if model_path else None,
                     fail_under=parse_fail_under(fail_under, "--fail-under") if fail_under else None)
         progress = _progress_printer(no_progress)
+        cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
         try:
             if base:
                 from mlscan.delta import scan_with_base
-                report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs)
+                report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs, cache_dir=cache)
             else:
                 from mlscan.engine import scan as run_scan
-                report = run_scan(path, cfg, progress=progress, jobs=jobs)
+                report = run_scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache)
         finally:
             if progress:
                 progress(None)
@@ -204,6 +209,52 @@ def fix(path: Path, select: Tuple[str, ...], mode: str, config_path: Optional[Pa
         raise _fail(str(exc))
     for line in summary_lines(plan):
         click.echo(line, err=True)
+
+
+@cli.command("history")
+@click.argument("path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--commits", type=click.IntRange(min=1), help="The newest N commits of the first-parent line "
+              "(default 20 when --since is not given).")
+@click.option("--since", metavar="DATE", help="Commits since DATE (anything `git log --since` reads).")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Scan every K-th commit (HEAD always).")
+@click.option("--format", "fmt", type=click.Choice(("terminal", "json")), default="terminal", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep per-file facts here (default: the user cache folder, or $MLSCAN_CACHE_DIR).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the fact cache.")
+@click.option("--no-progress", is_flag=True, help="Never show progress on stderr.")
+def history_cmd(path: Path, commits: Optional[int], since: Optional[str], every: int, fmt: str,
+                output: Optional[Path], cache_dir: Optional[Path], no_cache: bool, no_progress: bool) -> None:
+    """Levels and practice statuses at each sampled commit of PATH's first-parent line, read from
+    git objects (nothing is checked out), with the commits where a practice arrived or regressed."""
+    from mlscan.config import load_config
+    from mlscan.errors import UsageError
+    from mlscan.fleet.commits import history, render_history_terminal
+    if commits is not None and since is not None:
+        raise _fail("give --commits or --since, not both")
+    cache = "off" if no_cache else (str(cache_dir) if cache_dir is not None else None)
+    progress = _progress_printer(no_progress)
+    try:
+        doc = history(path, load_config(path, None), commits=commits or (None if since else 20), since=since,
+                      every=every, cache_dir=cache, progress=progress)
+    except UsageError as exc:
+        raise _fail(str(exc))
+    finally:
+        if progress:
+            progress(None)
+    if fmt == "json":
+        import json
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = render_history_terminal(doc)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(text)
 
 
 @cli.command("render")

@@ -1,33 +1,24 @@
 """`mlscan scan PATH --base REF`: scan the work tree and a base commit, and report what changed.
 
-The base commit is read without touching the work tree or the repository's .git: it is cloned
-(`--shared --no-checkout`, so objects are borrowed through alternates and nothing is written to
-the source repository) into a temporary folder and checked out there; if that fails it is
-extracted with `git archive`. The temporary folder is always removed.
+The base commit is read from git objects, without touching the work tree or the repository's
+.git, and without any temporary checkout; unchanged files reuse the head scan's facts.
 
 The verdict sentences ("This PR raises Train pipeline from level 2 to 3: seed control added")
 are computed here, so that every renderer shows the same words.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import stat
 import subprocess
-import sys
-import tarfile
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from mlscan.config import Config
 from mlscan.errors import UsageError
-from mlscan.report.model import Finding, Report
+from mlscan.report.model import Report
 
 Progress = Callable[[Optional[str]], None]
 
-from mlscan.facts.gitsafe import GIT_LOCATION_VARS, safe_args, safe_env
+from mlscan.facts.gitsafe import safe_args, safe_env
 
 STATUS_RANK = {"absent": 1, "partial": 2, "present": 3}
 NO_CHANGE = "No change to maturity levels"
@@ -79,141 +70,32 @@ def resolve_base(path: Path, ref: str) -> Tuple[Path, str, str]:
     return toplevel, prefix, sha
 
 
-def materialise(toplevel: Path, sha: str, dest: Path) -> str:
-    """Write the tree of commit `sha` into `dest` (which must not exist). Returns how: clone|archive."""
-    clone = _git(dest.parent, "clone", "--quiet", "--shared", "--no-checkout", "--no-tags",
-                 str(toplevel), str(dest))
-    if clone.returncode == 0:
-        checkout = _git(dest, "checkout", "--quiet", "--detach", sha)
-        if checkout.returncode == 0:
-            return "clone"
-    if dest.exists():
-        _rmtree(dest)
-    dest.mkdir()
-    _archive(toplevel, sha, dest)
-    return "archive"
-
-
-def _archive(toplevel: Path, sha: str, dest: Path) -> None:
-    try:
-        proc = subprocess.Popen(["git", *safe_args(), "-C", str(toplevel), "archive", "--format=tar", sha],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(),
-                                stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise UsageError("--base needs git, and no `git` executable was found on PATH") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            for member in tar:
-                safe = _safe_member(member, dest)
-                if safe is not None:
-                    tar.extract(safe, dest, set_attrs=False)
-    except tarfile.TarError as exc:
-        proc.kill()
-        proc.wait()
-        raise UsageError(f"cannot read base commit {sha[:12]} with git archive ({exc})") from None
-    err = proc.stderr.read().decode("utf-8", "replace")
-    if proc.wait() != 0:
-        raise UsageError(f"cannot read base commit {sha[:12]}: {_first_line(err) or 'git archive failed'}")
-
-
-def _safe_member(member: tarfile.TarInfo, dest: Path) -> Optional[tarfile.TarInfo]:
-    """Regular files, folders and symlinks that stay inside `dest`; anything else is skipped."""
-    name = member.name
-    if name.startswith("/") or ".." in Path(name).parts or "\\" in name:
-        return None
-    if member.isdir() or member.isfile():
-        return member
-    if member.issym():
-        target = (dest / name).parent / member.linkname
-        if os.path.isabs(member.linkname):
-            return None
-        try:
-            Path(os.path.normpath(target)).relative_to(dest)
-        except ValueError:
-            return None
-        return member
-    return None
-
-
-def _rmtree(path: Path) -> None:
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=_force_remove)
-    else:
-        shutil.rmtree(path, onerror=_force_remove)
-
-
-def _force_remove(func, path, _exc) -> None:
-    """rmtree helper: make read-only files (git's objects, on Windows) writable and retry."""
-    try:
-        os.chmod(path, stat.S_IWRITE | stat.S_IREAD | stat.S_IEXEC)
-        func(path)
-    except OSError:
-        pass
-
-
-@contextlib.contextmanager
-def _checked_out(toplevel: Path, sha: str) -> Iterator[Tuple[Path, str]]:
-    tmp = Path(tempfile.mkdtemp(prefix="mlscan-base-"))
-    try:
-        tree = tmp / "tree"
-        how = materialise(toplevel, sha, tree)
-        yield tree, how
-    finally:
-        _rmtree(tmp)
-
-
-@contextlib.contextmanager
-def _without_git_location_vars() -> Iterator[None]:
-    """The base scan's own git calls must look at the temporary clone, not a hook's GIT_DIR."""
-    saved = {k: os.environ.pop(k) for k in GIT_LOCATION_VARS if k in os.environ}
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-
-
 # ---- scanning ---------------------------------------------------------------------------------
 def scan_with_base(path: Path, base: str, cfg: Config, progress: Optional[Progress] = None,
-                   jobs: int = 0) -> Report:
-    """Scan `path` as it is, scan commit `base` with the same configuration, and attach the delta."""
+                   jobs: int = 0, cache_dir: Optional[str] = None) -> Report:
+    """Scan `path` as it is, scan commit `base` with the same configuration, and attach the delta.
+
+    The base is read from git objects (`git ls-tree`, `git cat-file --batch`): nothing is checked
+    out or written, and every file whose blob the head scan (or an earlier run) already indexed
+    is taken from the fact cache, so a branch that changes a few files costs about one scan."""
     from mlscan.engine import scan
+    from mlscan.facts.repo import CommitTree
 
     path = Path(path)
     toplevel, prefix, sha = resolve_base(path, base)
-    head = scan(path, cfg, progress=progress, jobs=jobs)
+    head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir)
+    import gc
+    gc.collect()  # the head scan's facts and graph hold reference cycles: free them before the base's
     if progress:
         progress(f"reading base commit {sha[:12]}")
     base_progress = (lambda msg: progress(f"base {sha[:12]}: {msg}")) if progress else None
-    with _checked_out(toplevel, sha) as (tree, how):
-        base_root = tree / prefix if prefix else tree
-        missing = not base_root.is_dir()
-        if missing:  # the scanned folder did not exist yet in the base commit
-            base_root.mkdir(parents=True)
-        with _without_git_location_vars():
-            before = scan(base_root, cfg, progress=base_progress, jobs=jobs)
-        _relocate(before, str(base_root.resolve()), head.root)
+    missing = bool(prefix) and _git(toplevel, "cat-file", "-e", f"{sha}:{prefix.rstrip('/')}").returncode != 0
+    before = scan(path, cfg, progress=base_progress, jobs=jobs, cache_dir=cache_dir,
+                  commit=CommitTree(toplevel, sha, prefix))
     head.delta = compute_delta(before, head, base_ref=base, base_commit=sha)
-    if how == "archive":
-        head.delta["base"]["note"] = ("read with git archive (the repository could not be cloned); "
-                                      "history evidence for the base was not read")
-    if missing:
+    if missing:  # the scanned folder did not exist yet in the base commit
         head.delta["base"]["note"] = f"{prefix.rstrip('/')} did not exist in the base commit"
     return head
-
-
-def _relocate(report: Report, tmp_root: str, real_root: str) -> None:
-    """Make the base report speak of the real repository, never of the temporary folder."""
-    def fix(text: str) -> str:
-        return text.replace(tmp_root, real_root) if tmp_root in text else text
-
-    report.root = real_root
-    report.findings = [Finding(f.practice, f.rule, f.path, f.line, fix(f.message), f.severity, f.fingerprint)
-                       for f in report.findings]
-    for p in report.practices:
-        p.reason = fix(p.reason)
-    for s in report.stages:
-        s.reason = fix(s.reason)
 
 
 # ---- the delta --------------------------------------------------------------------------------

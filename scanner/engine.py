@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from mlscan import __version__
 from mlscan.catalogue import load_catalogue
 from mlscan.config import Config
-from mlscan.facts.repo import Facts, ScanOptions
+from mlscan.facts.repo import CommitTree, Facts, ScanOptions
 from mlscan.maturity import (assess_stages, finding_severity, load_model, next_steps_in_order, overall_detail,
                              practice_status)
 from mlscan.report.model import Finding as ReportFinding, PracticeResult, Report
@@ -28,6 +28,8 @@ def known_ids() -> List[str]:
 
 def validate_ids(cfg: Config) -> None:
     from mlscan.errors import UsageError
+    if not cfg.select and not cfg.ignore:
+        return  # nothing to check: don't import every rule for it
     known = set(known_ids())
     for what, ids in (("select", cfg.select), ("ignore", tuple(cfg.ignore))):
         bad = sorted(set(ids) - known)
@@ -35,41 +37,103 @@ def validate_ids(cfg: Config) -> None:
             raise UsageError(f"{what}: unknown id(s) {', '.join(bad)}; `mlscan rules` lists them")
 
 
-def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None) -> Dict[str, List[Finding]]:
+def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None,
+              jobs: int = 1) -> Dict[str, List[Finding]]:
+    """Every selected rule over the facts; with jobs >= 2, in that many forked processes that
+    share the facts built so far (the result is the same, in the same order)."""
+    rules = [r for r in all_rules() if _selected(r.id, r.practice, cfg) and r.practice not in cfg.ignore]
     by_practice: Dict[str, List[Finding]] = {}
-    for rule_cls in all_rules():
-        if not _selected(rule_cls.id, rule_cls.practice, cfg) or rule_cls.practice in cfg.ignore:
-            continue
-        if progress:
-            progress(f"rule {rule_cls.id}")
-        bucket = by_practice.setdefault(rule_cls.practice, [])
-        try:
-            for f in rule_cls().check(facts):
-                bucket.append(f if f.rule else Finding(f.kind, f.path, f.line, f.message, rule_cls.id))
-        except Exception as exc:  # a rule bug must not sink the scan, nor pass silently
-            facts.add_diagnostic(".", f"rule {rule_cls.id} failed ({exc.__class__.__name__}: {exc}); "
-                                      "its practice is reported as unknown")
-            bucket.append(Finding("inconclusive", ".", None, f"rule {rule_cls.id} failed", rule_cls.id))
+    results = _run_forked(facts, rules, jobs) if jobs >= 2 and len(rules) > jobs else None
+    if results is None:
+        results = []
+        for i, rule_cls in enumerate(rules):
+            if progress:
+                progress(f"rule {rule_cls.id}")
+            results.append((i, _run_rule(facts, rule_cls)))
+    for i, found in sorted(results, key=lambda r: r[0]):
+        by_practice.setdefault(rules[i].practice, []).extend(found)
     return by_practice
 
 
-def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0) -> Report:
-    return scan_with_facts(root, cfg, progress, jobs)[0]
+def _run_rule(facts: Facts, rule_cls) -> List[Finding]:
+    out: List[Finding] = []
+    try:
+        for f in rule_cls().check(facts):
+            out.append(f if f.rule else Finding(f.kind, f.path, f.line, f.message, rule_cls.id))
+    except Exception as exc:  # a rule bug must not sink the scan, nor pass silently
+        facts.add_diagnostic(".", f"rule {rule_cls.id} failed ({exc.__class__.__name__}: {exc}); "
+                                  "its practice is reported as unknown")
+        out.append(Finding("inconclusive", ".", None, f"rule {rule_cls.id} failed", rule_cls.id))
+    return out
 
 
-def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None,
-                    jobs: int = 0) -> Tuple[Report, Facts]:
-    """The Report and the Facts it was judged from (`mlscan fix` reads both)."""
+_FORKED: Optional[tuple] = None   # (facts, rules) that forked rule workers inherit
+
+
+def _rules_in_worker(indices: List[int]):
+    facts, rules = _FORKED  # type: ignore[misc]
+    facts.inventory.after_fork()
+    seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
+    found = [(i, _run_rule(facts, rules[i])) for i in indices]
+    return found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:]
+
+
+def _run_forked(facts: Facts, rules, jobs: int):
+    """Rules split across forked workers, or None (then they run here) where fork is missing or fails."""
+    import os
+    if not hasattr(os, "fork"):
+        return None
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    global _FORKED
+    # what most rules ask for, computed once here so that every worker inherits it
+    graph = facts.graph
+    _ = graph.training_entry_points, graph.serving_endpoints, graph.training_closure
+    _ = facts.requirements, facts.ci_jobs, facts.history
+    _FORKED = (facts, rules)
+    parts = [list(range(k, len(rules), jobs)) for k in range(jobs)]
+    try:
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+            done = list(pool.map(_rules_in_worker, parts))
+    except (OSError, RuntimeError, cf.process.BrokenProcessPool):
+        return None
+    finally:
+        _FORKED = None
+    results = []
+    for found, diagnostics in done:
+        results.extend(found)
+        facts._extra_diagnostics.extend(diagnostics)
+    return results
+
+
+def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
+         cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Report:
+    """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects."""
+    return scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)[0]
+
+
+def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
+                    cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Tuple[Report, Facts]:
+    """The Report and the Facts it was judged from (`mlscan fix` reads both; the Facts stay lazy
+    when the Report is a remembered one)."""
     catalogue = load_catalogue()
     model = load_model(cfg.model, catalogue)
     validate_ids(cfg)
     if progress:
         progress("listing files")
-    facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs))
+    facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs,
+                                    cache_dir=cache_dir), commit=commit)
+    key = facts.input_digest(_settings_digest(cfg, model))
+    if key is not None:
+        saved = facts.remembered("report", key)
+        if saved is not None:  # the same files, history and settings: the same report
+            import json
+            from mlscan.report.model import report_from_json
+            return report_from_json(json.loads(saved)), facts
     if progress:
         progress(f"parsing {sum(1 for f in facts.files if f.suffix in ('.py', '.ipynb'))} code files")
     _ = facts.code
-    findings = run_rules(facts, cfg, progress)
+    findings = run_rules(facts, cfg, progress, jobs=_rule_jobs(facts, jobs))
     practices: Dict[str, PracticeResult] = {}
     rules_by_practice = {r.practice for r in all_rules()}
     for p in catalogue.practices:
@@ -108,7 +172,36 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
+    if key is not None:
+        from mlscan.report.json_out import render_json
+        facts.remember("report", key, render_json(report))
     return report, facts
+
+
+def _rule_jobs(facts: Facts, jobs: int) -> int:
+    """Processes for the rules: as asked, or on large repos the free cores (never more)."""
+    if jobs:
+        return jobs
+    from mlscan.facts.indexing import PARALLEL_MIN_BYTES, default_jobs
+    if sum(f.size for f in facts.files if f.suffix in (".py", ".ipynb")) < PARALLEL_MIN_BYTES:
+        return 1
+    return default_jobs()
+
+
+def _settings_digest(cfg: Config, model) -> str:
+    """Everything besides the files that decides a report: the settings, the maturity model, and
+    the source of mlscan itself (an edited install never reuses an older version's reports)."""
+    import hashlib
+    from mlscan.facts.cache import source_digest
+    parts = [__version__, source_digest(), repr(sorted(cfg.select)), repr(sorted(cfg.ignore.items())),
+             repr(cfg.exclude), str(cfg.history_depth)]
+    if cfg.model is not None:
+        try:
+            parts.append(hashlib.sha256(Path(cfg.model).read_bytes()).hexdigest())
+        except OSError:
+            parts.append(f"unreadable:{cfg.model}")
+    parts.append(getattr(model, "name", ""))
+    return "\0".join(parts)
 
 
 def repo_prefix(root: Path) -> str:

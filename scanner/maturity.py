@@ -46,7 +46,7 @@ def load_model(path: Optional[Path], catalogue: Catalogue) -> MaturityModel:
     import yaml
     src = path if path is not None else DATA_DIR / "model.yaml"
     try:
-        raw = yaml.safe_load(Path(src).read_text("utf-8"))
+        raw = yaml.load(Path(src).read_text("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as exc:
         raise UsageError(f"cannot read maturity model {src}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

@@ -525,7 +525,8 @@ def run_action(
 def use_installed_mlscan_script() -> str:
     """A stand-in for the install step that points the action at the mlscan under test.
 
-    It writes the same outputs as the real step (``dir``, ``python``, ``mlscan``)."""
+    It writes the same outputs as the real step (``version``, ``dir``, ``python``, ``mlscan``)."""
+    from mlscan import __version__
     bindir = Path(sys.executable).parent
     mlscan = bindir / "mlscan"
     if not mlscan.exists():
@@ -534,6 +535,7 @@ def use_installed_mlscan_script() -> str:
         set -euo pipefail
         work="$(mktemp -d "$RUNNER_TEMP/mlscan.XXXXXX")"
         {{
+          echo "version={__version__}"
           echo "dir=$work"
           echo "python={sys.executable}"
           echo "mlscan={mlscan}"
@@ -613,6 +615,7 @@ def fake_mlscan_install_script(tmp: Path) -> str:
         set -euo pipefail
         work="$(mktemp -d "$RUNNER_TEMP/mlscan.XXXXXX")"
         {{
+          echo "version=0.0.0-fake"
           echo "dir=$work"
           echo "python={sys.executable}"
           echo "mlscan={fake}"

@@ -31,6 +31,7 @@ EXPECTED_INPUTS = {
     "comment": "false",
     "suggest-fixes": "false",
     "version": "",
+    "cache": "true",
     "github-token": "${{ github.token }}",
 }
 MEDIUM_OR_WORSE = {"medium", "high"}

@@ -134,9 +134,14 @@ def test_pr_scan_writes_summary_and_level(tmp_path, pr_repo):
     annotations = [ln for ln in run.log.splitlines() if ln.startswith(("::warning file=", "::notice file="))]
     assert annotations, "findings were not annotated"
     assert all(",line=" in ln and ",title=mlscan%3A " in ln for ln in annotations)
-    # defaults: no comment, no SARIF, no gate
+    # defaults: the fact cache kept between runs; no comment, no SARIF, no gate
     assert run.gh_calls == []
-    assert run.uses_run == []
+    (cache,) = run.uses_run
+    assert cache.uses.startswith("actions/cache@")
+    from mlscan import __version__
+    assert cache.with_["key"].startswith(f"mlscan-facts-Linux-{__version__}-"), cache.with_
+    assert cache.with_["restore-keys"].strip() == f"mlscan-facts-Linux-{__version__}-"
+    assert (Path(cache.with_["path"]) / "facts-v1.sqlite").is_file(), "the scan did not use the cache folder"
     assert not run.step("Apply fail-under").ran
 
 
@@ -219,11 +224,11 @@ def test_sarif_upload_only_when_enabled(tmp_path, pr_repo):
     event = pr_event(shas["base"], shas["head"])
     off = run_real(tmp_path / "off", repo, event)
     assert off.returncode == 0, off.log
-    assert not off.step("sarif").ran and off.uses_run == []
+    assert not off.step("sarif").ran and [s.name for s in off.uses_run] == ["Restore the fact cache"]
 
-    on = run_real(tmp_path / "on", repo, event, inputs={"sarif": "true"})
+    on = run_real(tmp_path / "on", repo, event, inputs={"sarif": "true", "cache": "false"})
     assert on.returncode == 0, on.log
-    (upload,) = on.uses_run
+    (upload,) = on.uses_run  # no cache step with cache: false
     assert upload.uses.startswith("github/codeql-action/upload-sarif@")
     assert upload.with_["category"] == "mlscan"
     sarif = json.loads(Path(upload.with_["sarif_file"]).read_text())

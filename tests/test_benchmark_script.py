@@ -5,15 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gitrepo import make_fixture_repo
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_scan_vs_parse_runs_and_reports_a_ratio():
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scan_vs_parse.py"),
-                        str(ROOT / "fixtures" / "dvc-mlflow-fastapi"), "--max-ratio", "100000"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert "ast.parse, one process:" in r.stdout and "ratio:" in r.stdout
 
 
 def test_error_analysis_groups_misses_by_practice_and_direction(tmp_path):
@@ -53,3 +47,18 @@ def test_error_analysis_groups_misses_by_practice_and_direction(tmp_path):
     assert {k for k, _ in missed} == set(kinds)
     assert all(f"== {k} / {d}: 1" in r.stdout and f"label:  labelled {k}" in r.stdout for k, d in missed)
     assert "== overall level: 1 off" in r.stdout
+
+def test_bench_runs_every_step_and_checks_reports_are_identical(tmp_path):
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    before = repo.head(), repo.status()
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), str(repo.root), "--markdown"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for step in ("ast.parse, one process", "mlscan cold (empty cache)", "mlscan warm (nothing changed)",
+                 "mlscan one .py file changed (warm)", "mlscan --base HEAD~1 (3 files changed, empty cache)",
+                 "mlscan --base HEAD~1 (warm)"):
+        assert f"| {step} |" in r.stdout, (step, r.stdout)
+    assert "ok     cold, warm and --no-cache reports byte-identical" in r.stdout
+    assert "ok     --base reports byte-identical cold and warm" in r.stdout
+    assert "warm re-scan <= 0.10x cold:" in r.stdout and "load average" in r.stdout
+    assert (repo.head(), repo.status()) == before  # the measured tree is never touched

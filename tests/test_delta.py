@@ -209,47 +209,36 @@ def test_not_a_git_repo_exits_2(tmp_path):
 
 
 # --- fallbacks, in process ------------------------------------------------------------------------
-def test_archive_fallback_when_the_clone_fails(tmp_path, monkeypatch):
+def test_base_is_read_from_git_objects_without_a_checkout(tmp_path, monkeypatch):
+    """No temporary clone or checkout: the base scan writes nothing anywhere, and reads a base
+    file that the work tree no longer has."""
+    import tempfile
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     repo = seed_added_repo(tmp_path / "seed-added")
-    real_git = delta_mod._git
-
-    def no_clone(cwd, *args, **kw):
-        if args and args[0] == "clone":
-            return real_git(cwd, "clone", "--bogus-option-to-fail")
-        return real_git(cwd, *args, **kw)
-
-    monkeypatch.setattr(delta_mod, "_git", no_clone)
-    monkeypatch.setattr(delta_mod.tempfile, "tempdir", str(tmp_path))
+    repo.git("rm", "-q", "features.py")
+    repo.commit("Drop features")
     before = full_snapshot(repo.root)
-    report = delta_mod.scan_with_base(repo.root, "HEAD~1", Config())
-    assert "archive" in report.delta["base"]["note"]
+    report = delta_mod.scan_with_base(repo.root, "HEAD~2", Config(), cache_dir="off")
     assert any("seed control added" in x for x in report.delta["summary"])
     assert report.root == str(repo.root.resolve())
     assert full_snapshot(repo.root) == before
-    assert not list(tmp_path.glob("mlscan-base-*"))
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
-def test_archive_extracts_the_tree(tmp_path):
+def test_a_failing_base_scan_is_reported_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    import tempfile
     repo = seed_added_repo(tmp_path / "seed-added")
-    dest = tmp_path / "out"
-    dest.mkdir()
-    delta_mod._archive(repo.root, repo.rev_parse("HEAD~1"), dest)
-    assert sorted(p.name for p in dest.iterdir()) == ["README.md", "features.py", "requirements.txt", "train.py"]
-    assert (dest / "train.py").read_bytes() == repo.git("show", "HEAD~1:train.py").encode()
-
-
-def test_temp_dir_is_removed_when_the_base_scan_fails(tmp_path, monkeypatch):
-    repo = seed_added_repo(tmp_path / "seed-added")
-    monkeypatch.setattr(delta_mod.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     import mlscan.engine as engine
     real_scan = engine.scan
     calls = []
 
-    def failing_second_scan(root, cfg, progress=None, jobs=0):
+    def failing_second_scan(root, cfg, progress=None, jobs=0, **kw):
         calls.append(root)
         if len(calls) == 2:
             raise UsageError("boom")
-        return real_scan(root, cfg, progress=progress, jobs=jobs)
+        return real_scan(root, cfg, progress=progress, jobs=jobs, **kw)
 
     monkeypatch.setattr(engine, "scan", failing_second_scan)
     with pytest.raises(UsageError):

@@ -1,4 +1,4 @@
-"""The repo's dependency graph (networkx): modules, functions, entry points, configs, artefacts,
+"""The repo's dependency graph: modules, functions, entry points, configs, artefacts,
 CI jobs and pipeline stages, joined by imports, calls, reads/writes and executes edges.
 
 Node ids: `mod:PATH`, `def:PATH:QUALNAME`, `cfg:PATH`, `art:PATH`, `ci:PATH:JOB`,
@@ -92,11 +92,97 @@ def artefact_kind(value: str) -> Optional[str]:
     return None
 
 
+_UNSET = object()
+
+
+class _NodeView:
+    """`graph.nodes`: `nodes[n]`, `nodes.get(n, default)`, `nodes(data=True)`, iteration, `n in nodes`."""
+    __slots__ = ("_attrs",)
+
+    def __init__(self, attrs: Dict[str, dict]):
+        self._attrs = attrs
+
+    def __getitem__(self, n: str) -> dict:
+        return self._attrs[n]
+
+    def get(self, n: str, default=None):
+        return self._attrs.get(n, default)
+
+    def __contains__(self, n: object) -> bool:
+        return n in self._attrs
+
+    def __iter__(self):
+        return iter(self._attrs)
+
+    def __len__(self) -> int:
+        return len(self._attrs)
+
+    def __call__(self, data: bool = False):
+        return list(self._attrs.items()) if data else list(self._attrs)
+
+
+class MultiDiGraph:
+    """The few operations of networkx's MultiDiGraph the graph needs, with the same iteration
+    order (nodes and edges in insertion order). Importing networkx cost more than a whole small scan."""
+
+    def __init__(self) -> None:
+        self._attrs: Dict[str, dict] = {}
+        self._succ: Dict[str, Dict[str, List[dict]]] = {}
+        self._pred: Dict[str, Dict[str, List[dict]]] = {}
+        self.nodes = _NodeView(self._attrs)
+
+    def add_node(self, n: str, **attrs) -> None:
+        if n in self._attrs:
+            self._attrs[n].update(attrs)
+        else:
+            self._attrs[n] = attrs
+            self._succ[n] = {}
+            self._pred[n] = {}
+
+    def add_edge(self, u: str, v: str, **attrs) -> None:
+        if u not in self._attrs:
+            self.add_node(u)
+        if v not in self._attrs:
+            self.add_node(v)
+        data = dict(attrs)
+        self._succ[u].setdefault(v, []).append(data)
+        self._pred[v].setdefault(u, []).append(data)
+
+    def __contains__(self, n: object) -> bool:
+        return n in self._attrs
+
+    def successors(self, n: str):
+        return iter(self._succ[n])
+
+    def edges(self, data=False):
+        for u, nbrs in self._succ.items():
+            for v, datas in nbrs.items():
+                for d in datas:
+                    yield _edge(u, v, d, data)
+
+    def out_edges(self, n: str, data=False):
+        for v, datas in self._succ.get(n, {}).items():
+            for d in datas:
+                yield _edge(n, v, d, data)
+
+    def in_edges(self, n: str, data=False):
+        for u, datas in self._pred.get(n, {}).items():
+            for d in datas:
+                yield _edge(u, n, d, data)
+
+
+def _edge(u: str, v: str, d: dict, data):
+    if data is True:
+        return u, v, d
+    if data:
+        return u, v, d.get(data)
+    return u, v
+
+
 class CodeGraph:
     def __init__(self, facts: "Facts"):
-        import networkx as nx
         self.facts = facts
-        self.g = nx.MultiDiGraph()
+        self.g = MultiDiGraph()
         self.code: Dict[str, CodeIndex] = facts.code
         self._by_name: Dict[str, str] = {}
         self._by_suffix: Dict[str, List[str]] = {}
@@ -177,10 +263,13 @@ class CodeGraph:
         """Node id (def or module) for a resolved dotted name used in `importer`, if it is repo code."""
         if not name or name.startswith("?") or "[]" in name or depth > 3:
             return None
-        key = (importer, name)
-        if key not in self._name_cache:
-            self._name_cache[key] = self._resolve_name(importer, name, depth)
-        return self._name_cache[key]
+        # the answer depends on the importer's folder only (see resolve_module), so files of one
+        # folder share their lookups
+        key = (importer.rsplit("/", 1)[0] if "/" in importer else "", name)
+        found = self._name_cache.get(key, _UNSET)
+        if found is _UNSET:
+            found = self._name_cache[key] = self._resolve_name(importer, name, depth)
+        return found
 
     def _resolve_name(self, importer: str, name: str, depth: int) -> Optional[str]:
         parts = name.replace("()", "").split(".")
@@ -504,8 +593,12 @@ class CodeGraph:
         out: Dict[str, List[Tuple[CodeIndex, CallSite]]] = {}
         for path in sorted(self.code):
             idx = self.code[path]
+            nodes: Dict[str, List[Tuple[CodeIndex, CallSite]]] = {}  # scope -> its list in `out`
             for call in idx.calls:
-                out.setdefault(self._scope_node(path, call.scope), []).append((idx, call))
+                bucket = nodes.get(call.scope)
+                if bucket is None:
+                    bucket = nodes[call.scope] = out.setdefault(self._scope_node(path, call.scope), [])
+                bucket.append((idx, call))
         return out
 
     def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:

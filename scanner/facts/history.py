@@ -1,4 +1,5 @@
-"""Git history through one streamed `git log` (gitpython's `repo.git`), bounded by a depth the
+"""Git history through one streamed `git log` (no gitpython: its import cost more than reading the
+log of a small repo), bounded by a depth the
 report states. Shallow clones, missing objects and a missing git are diagnostics, never errors."""
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from mlscan.facts.gitsafe import run_git, safe_env
+from mlscan.facts.gitsafe import run_git
 from mlscan.report.model import Diagnostic
 
 DATA_OR_MODEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".h5", ".hdf5",
@@ -104,32 +105,32 @@ def is_git_work_tree(root: Path) -> bool:
     return bool(lines) and lines[0] == "true"
 
 
-def read_history(root: Path, depth: int, diagnostics: List[Diagnostic]) -> History:
+def read_history(root: Path, depth: int, diagnostics: List[Diagnostic], rev: str = "HEAD") -> History:
+    """The history of commit `rev` (HEAD: the work tree's) down to `depth` commits."""
+    import subprocess
+
+    def git(*args: str):
+        return run_git(root, args, timeout=600)
+
     try:
-        import git  # gitpython
-    except ImportError:
-        diagnostics.append(Diagnostic(".", "gitpython is not installed; history not read"))
-        return History(available=False, note="gitpython missing")
-    try:
-        repo = git.Repo(str(root), search_parent_directories=True)
-    except (git.exc.InvalidGitRepositoryError, git.exc.NoSuchPathError):
-        return History(available=False, note="not a git repository")
-    except Exception as exc:  # a broken .git must not stop the scan
-        diagnostics.append(Diagnostic(".git", f"cannot open the git repository ({exc.__class__.__name__}); history not read"))
+        probe = git("rev-parse", "--git-dir")
+    except (OSError, subprocess.SubprocessError) as exc:
+        diagnostics.append(Diagnostic(".git", f"cannot run git ({exc.__class__.__name__}); history not read"))
+        return History(available=False, note="git missing")
+    if probe.returncode != 0:
+        err = _decode(probe.stderr)
+        if "not a git repository" in err:
+            return History(available=False, note="not a git repository")
+        diagnostics.append(Diagnostic(".git", f"cannot open the git repository ({_first_line(err)}); history not read"))
         return History(available=False, note="unreadable git repository")
     hist = History(available=True, depth_limit=depth)
-    g = repo.git
-    g.update_environment(**{k: v for k, v in safe_env().items() if k.startswith(("GIT_CONFIG", "GIT_TERMINAL",
-                                                                                  "GIT_OPTIONAL", "GIT_LFS"))})
-    try:
-        hist.head = g.rev_parse("HEAD").strip()
-    except git.exc.GitCommandError:
+    head = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if head.returncode != 0 or not head.stdout.strip():
         hist.note = "repository has no commits"
         return hist
-    try:
-        hist.shallow = g.rev_parse("--is-shallow-repository").strip() == "true"
-    except git.exc.GitCommandError:
-        hist.shallow = False
+    hist.head = _decode(head.stdout).strip()
+    shallow = git("rev-parse", "--is-shallow-repository")
+    hist.shallow = shallow.returncode == 0 and _decode(shallow.stdout).strip() == "true"
     if hist.shallow:
         diagnostics.append(Diagnostic(".git", "shallow clone: history evidence covers only the fetched commits "
                                       "(fetch with depth 0 for full history)"))
@@ -138,19 +139,27 @@ def read_history(root: Path, depth: int, diagnostics: List[Diagnostic]) -> Histo
         return hist
     sep = "\x1e"
     try:
-        out = g.log("HEAD", f"--max-count={depth + 1}", "--no-renames", "--raw", "--no-abbrev", "-z",
-                    "--no-color", f"--format={sep}%H%x00%ct%x00%an%x00%P%x00%s%x00")
-    except git.exc.GitCommandError as exc:
-        diagnostics.append(Diagnostic(".git", f"git log failed ({_first_line(exc.stderr)}); history not read"))
+        log = git("log", hist.head, f"--max-count={depth + 1}", "--no-renames", "--raw", "--no-abbrev", "-z",
+                  "--no-color", f"--format={sep}%H%x00%ct%x00%an%x00%P%x00%s%x00", "--")
+    except (OSError, subprocess.SubprocessError) as exc:
+        log = None
+        failure = exc.__class__.__name__
+    if log is None or log.returncode != 0:
+        failure = _first_line(_decode(log.stderr)) if log is not None else failure
+        diagnostics.append(Diagnostic(".git", f"git log failed ({failure}); history not read"))
         hist.note = "git log failed"
         return hist
-    commits = _parse_log(out, sep)
+    commits = _parse_log(_decode(log.stdout).rstrip("\n"), sep)
     if len(commits) > depth:
         commits = commits[:depth]
         hist.truncated = True
     hist.commits = commits
-    _read_blob_sizes(repo, hist, diagnostics)
+    _read_blob_sizes(root, hist, diagnostics)
     return hist
+
+
+def _decode(data) -> str:
+    return data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else (data or "")
 
 
 def _first_line(text) -> str:
@@ -188,7 +197,7 @@ def _parse_log(out: str, sep: str) -> List[Commit]:
     return commits
 
 
-def _read_blob_sizes(repo, hist: History, diagnostics: List[Diagnostic]) -> None:
+def _read_blob_sizes(root: Path, hist: History, diagnostics: List[Diagnostic]) -> None:
     """Sizes of data/model blobs only, with one `git cat-file --batch-check` call."""
     import subprocess
     blobs = sorted({ch.blob for c in hist.commits for ch in c.changes
@@ -196,7 +205,7 @@ def _read_blob_sizes(repo, hist: History, diagnostics: List[Diagnostic]) -> None
     if not blobs:
         return
     try:
-        r = run_git(repo.working_tree_dir or repo.git_dir, ["cat-file", "--batch-check"],
+        r = run_git(root, ["cat-file", "--batch-check"],
                     input="\n".join(blobs) + "\n", text=True)
     except (OSError, subprocess.SubprocessError):
         diagnostics.append(Diagnostic(".git", "git cat-file failed; blob sizes not read"))

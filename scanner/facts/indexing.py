@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from mlscan.facts.inventory import MAX_TEXT_BYTES, _pep263_encoding
@@ -30,20 +29,20 @@ def decode(data: bytes, is_python: bool) -> Tuple[Optional[str], Optional[str]]:
     return data.decode("latin-1"), "is not valid UTF-8; read as latin-1"
 
 
-def read_and_index(root: str, rel: str, size: int) -> Tuple[CodeIndex, List[str]]:
-    """One file: read, decode, parse, index. Returns the index and problem messages."""
+def oversized(rel: str, size: int) -> Optional[CodeIndex]:
+    """The index of a file too large to analyse (without reading it), or None."""
     is_nb = rel.endswith(".ipynb")
-    problems: List[str] = []
     limit = MAX_TEXT_BYTES * 4 if is_nb else MAX_CODE_BYTES  # notebooks carry outputs
     if size > limit:
-        idx = CodeIndex(path=rel, module="", is_notebook=is_nb,
-                        error=f"{size // 1024} KiB, over the {limit // 1024} KiB limit for code; not analysed")
-        return idx, []
-    try:
-        with open(os.path.join(root, rel), "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        return CodeIndex(path=rel, module="", is_notebook=is_nb, error=f"cannot read: {exc.strerror or exc}"), []
+        return CodeIndex(path=rel, module="", is_notebook=is_nb,
+                         error=f"{size // 1024} KiB, over the {limit // 1024} KiB limit for code; not analysed")
+    return None
+
+
+def index_bytes(rel: str, data: bytes) -> Tuple[CodeIndex, List[str]]:
+    """One file's bytes: decode, parse, index. Returns the index and problem messages."""
+    is_nb = rel.endswith(".ipynb")
+    problems: List[str] = []
     text, problem = decode(data, not is_nb)
     if text is None:
         return CodeIndex(path=rel, module="", is_notebook=is_nb, error=problem), []
@@ -53,34 +52,49 @@ def read_and_index(root: str, rel: str, size: int) -> Tuple[CodeIndex, List[str]
     return idx, problems
 
 
-def _batch(args: Tuple[str, Sequence[Tuple[str, int]]]) -> List[Tuple[CodeIndex, List[str]]]:
-    root, items = args
-    return [read_and_index(root, rel, size) for rel, size in items]
+def read_and_index(root: str, rel: str, size: int) -> Tuple[CodeIndex, List[str]]:
+    """One file in a folder: read, decode, parse, index."""
+    big = oversized(rel, size)
+    if big is not None:
+        return big, []
+    try:
+        with open(os.path.join(root, rel), "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return CodeIndex(path=rel, module="", is_notebook=rel.endswith(".ipynb"),
+                         error=f"cannot read: {exc.strerror or exc}"), []
+    return index_bytes(rel, data)
 
 
-def index_all(root: Path, items: List[Tuple[str, int]], jobs: int) -> List[Tuple[CodeIndex, List[str]]]:
-    """Index every file; `jobs` 0 picks the number of free cores (only for trees worth splitting)."""
-    total = sum(s for _, s in items)
-    if total >= PARALLEL_MIN_BYTES and len(items) >= 50 and jobs == 0:
+def _batch(items: Sequence[Tuple[str, bytes]]) -> List[Tuple[CodeIndex, List[str]]]:
+    return [index_bytes(rel, data) for rel, data in items]
+
+
+def index_all(items: List[Tuple[str, bytes]], jobs: int) -> List[Tuple[CodeIndex, List[str]]]:
+    """Index every (path, bytes); `jobs` 0 picks the number of free cores (only for work worth splitting).
+    The result is sorted by path, whatever the number of workers."""
+    total = sum(len(d) for _, d in items)
+    worth = total >= PARALLEL_MIN_BYTES and len(items) >= 50
+    if worth and jobs == 0:
         jobs = default_jobs()
-    if jobs <= 1 or total < PARALLEL_MIN_BYTES or len(items) < 50:
-        return [read_and_index(str(root), rel, size) for rel, size in items]
+    if jobs <= 1 or not worth:
+        return sorted(_batch(items), key=lambda r: r[0].path)
     import concurrent.futures as cf
     import multiprocessing as mp
     # Balanced chunks, biggest files first, interleaved across chunks.
-    ordered = sorted(items, key=lambda x: -x[1])
+    ordered = sorted(items, key=lambda x: -len(x[1]))
     nchunks = jobs * 8
-    chunks: List[List[Tuple[str, int]]] = [[] for _ in range(nchunks)]
+    chunks: List[List[Tuple[str, bytes]]] = [[] for _ in range(nchunks)]
     for i, it in enumerate(ordered):
         chunks[i % nchunks].append(it)
     try:
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             results = []
-            for part in pool.map(_batch, [(str(root), c) for c in chunks if c]):
+            for part in pool.map(_batch, [c for c in chunks if c]):
                 results.extend(part)
     except (OSError, RuntimeError, cf.process.BrokenProcessPool):
-        return [read_and_index(str(root), rel, size) for rel, size in items]
+        results = _batch(items)
     results.sort(key=lambda r: r[0].path)
     return results
 

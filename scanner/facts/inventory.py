@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from mlscan.facts.gitsafe import run_git
@@ -31,15 +31,18 @@ class FileEntry:
 
     @property
     def name(self) -> str:
-        return PurePosixPath(self.path).name
+        return self.path.rsplit("/", 1)[-1]
 
     @property
     def suffix(self) -> str:
-        return PurePosixPath(self.path).suffix.lower()
+        """As `PurePosixPath(path).suffix.lower()`, without building a path object (rules ask often)."""
+        name = self.name
+        i = name.rfind(".")
+        return name[i:].lower() if 0 < i < len(name) - 1 else ""
 
     @property
     def parts(self) -> Tuple[str, ...]:
-        return PurePosixPath(self.path).parts
+        return tuple(self.path.split("/"))
 
 
 def _is_virtualenv(dirpath: Path) -> bool:
@@ -187,6 +190,21 @@ class Inventory:
         wanted = set(names)
         return [f for f in self.files if f.name in wanted]
 
+    def blob_of(self, rel: str) -> Optional[str]:
+        """The git blob SHA of the file when the listing already knows it (trees read from git)."""
+        return None
+
+    def after_fork(self) -> None:
+        """In a forked worker: drop what must not be shared with the parent process."""
+
+    def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
+        """(bytes, None) or (None, problem)."""
+        try:
+            with open(os.path.join(self.root, rel), "rb") as fh:
+                return fh.read(), None
+        except OSError as exc:
+            return None, f"cannot read: {exc.strerror or exc}"
+
     def read_text(self, rel: str, what: str = "file") -> Optional[str]:
         """The file's text, or None with a diagnostic. Each file is read at most once."""
         if rel in self._text_cache:
@@ -204,10 +222,9 @@ class Inventory:
             self.diagnostics.append(Diagnostic(
                 rel, f"{what} is {entry.size // 1024} KiB, over the {limit // 1024} KiB limit; not parsed"))
             return None
-        try:
-            data = (self.root / rel).read_bytes()
-        except OSError as exc:
-            self.diagnostics.append(Diagnostic(rel, f"cannot read {what}: {exc.strerror or exc}"))
+        data, problem = self.read_bytes(rel)
+        if data is None:
+            self.diagnostics.append(Diagnostic(rel, f"cannot read {what}: {problem.split(': ', 1)[-1]}"))
             return None
         from mlscan.facts.indexing import decode
         text, problem = decode(data, rel.endswith(".py"))
@@ -223,3 +240,126 @@ def _pep263_encoding(data: bytes) -> Optional[str]:
         if m:
             return m.group(1).decode("ascii", "replace")
     return None
+
+
+class GitTreeInventory(Inventory):
+    """The files of one commit, read from git objects: no checkout, nothing written anywhere.
+
+    `prefix` ("sub/dir/" or "") limits the listing to a subfolder, and paths are relative to it,
+    as they are when that subfolder of the work tree is scanned."""
+
+    def __init__(self, toplevel: Path, commit: str, prefix: str = "", exclude: Iterable[str] = ()):
+        self.toplevel = Path(toplevel)
+        self.commit = commit
+        self.prefix = prefix
+        self._blobs: Dict[str, str] = {}
+        self._batch = None
+        super().__init__(self.toplevel / prefix if prefix else self.toplevel, True, exclude)
+
+    def _collect(self) -> None:
+        try:
+            args = ["ls-tree", "-r", "-z", "-l", "--full-tree", self.commit]
+            if self.prefix:
+                args += ["--", self.prefix.rstrip("/")]
+            out = run_git(self.toplevel, args, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            self.diagnostics.append(Diagnostic(".", f"cannot list the files of commit {self.commit[:12]}"))
+            return
+        regular: Dict[str, Tuple[str, int]] = {}
+        links: Dict[str, str] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw = record.partition(b"\t")
+            fields = meta.split()
+            if len(fields) < 4 or fields[1] != b"blob":
+                continue  # submodules (commits) are not files of this repo
+            full = raw.decode("utf-8", "surrogateescape")
+            if self.prefix and not full.startswith(self.prefix):
+                continue
+            rel = full[len(self.prefix):]
+            if _skipped(rel, self._excludes):
+                continue
+            blob = fields[2].decode()
+            if fields[0] == b"120000":
+                links[rel] = blob
+            else:
+                regular[rel] = (blob, int(fields[3]) if fields[3].isdigit() else 0)
+        for rel, link_blob in links.items():  # a link to a file inside the tree reads as that file
+            target = self._link_target(rel, link_blob)
+            if target is None or target not in regular:
+                if target is None:
+                    self.diagnostics.append(Diagnostic(rel, "symlink points outside the repository; not followed"))
+                elif not any(p.startswith(target + "/") for p in regular):
+                    self.diagnostics.append(Diagnostic(rel, "symlink is broken or loops; skipped"))
+                continue
+            regular[rel] = regular[target]
+        for rel in sorted(regular):
+            blob, size = regular[rel]
+            entry = FileEntry(rel, size, True)
+            self.files.append(entry)
+            self._by_path[rel] = entry
+            self._blobs[rel] = blob
+
+    def _link_target(self, rel: str, blob: str) -> Optional[str]:
+        data, _ = self._cat(blob)
+        if data is None:
+            return None
+        target = data.decode("utf-8", "surrogateescape")
+        if target.startswith("/"):
+            return None
+        parts: List[str] = rel.split("/")[:-1]
+        for part in target.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not parts:
+                    return None
+                parts.pop()
+            else:
+                parts.append(part)
+        return "/".join(parts)
+
+    def blob_of(self, rel: str) -> Optional[str]:
+        return self._blobs.get(rel)
+
+    def after_fork(self) -> None:
+        self._batch = None  # the parent's `git cat-file` pipe: a worker starts its own
+
+    def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
+        blob = self._blobs.get(rel)
+        if blob is None:
+            return None, "cannot read: not in the commit"
+        return self._cat(blob)
+
+    def _cat(self, blob: str) -> Tuple[Optional[bytes], Optional[str]]:
+        """One object through a long-lived `git cat-file --batch`."""
+        from mlscan.facts.gitsafe import safe_args, safe_env
+        try:
+            if self._batch is None:
+                import weakref
+                self._batch = subprocess.Popen(["git", *safe_args(), "-C", str(self.toplevel), "cat-file", "--batch"],
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                               stderr=subprocess.DEVNULL, env=safe_env())
+                weakref.finalize(self, _close_batch, self._batch)
+            proc = self._batch
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(blob.encode() + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().split()
+            if len(header) != 3 or header[1] != b"blob":
+                return None, "cannot read: git object missing (partial clone or pruned objects)"
+            size = int(header[2])
+            data = proc.stdout.read(size + 1)[:size]
+            return data, None
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            return None, f"cannot read: git cat-file failed ({exc.__class__.__name__})"
+
+
+def _close_batch(proc) -> None:
+    try:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=5)
+    except Exception:
+        proc.kill()

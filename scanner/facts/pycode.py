@@ -38,6 +38,12 @@ PATHLIKE = re.compile(
     r"arrow|avro|orc|model|sav|cfg|ini)$)", re.I)
 
 
+def _fast_reduce(self):
+    """Pickle a fact tuple as `tuple.__new__(cls, values)`: no Python-level `__new__` call per
+    tuple, which makes loading cached facts (hundreds of thousands of tuples) several times faster."""
+    return tuple.__new__, (type(self), tuple(self))
+
+
 class CallSite(NamedTuple):
     name: str                    # resolved dotted name, e.g. "numpy.random.seed"
     line: int
@@ -60,6 +66,8 @@ class CallSite(NamedTuple):
     def attr(self) -> str:
         return self.name.rsplit(".", 1)[-1]
 
+    __reduce__ = _fast_reduce
+
 
 class Definition(NamedTuple):
     qualname: str                # "train", "Trainer.fit"
@@ -71,6 +79,8 @@ class Definition(NamedTuple):
     bases: Tuple[str, ...] = ()  # resolved base classes
     params: Tuple[str, ...] = ()
 
+    __reduce__ = _fast_reduce
+
 
 class ImportRef(NamedTuple):
     module: str                  # absolute dotted module (relative imports resolved)
@@ -79,12 +89,16 @@ class ImportRef(NamedTuple):
     line: int
     scope: str
 
+    __reduce__ = _fast_reduce
+
 
 class AttrAssign(NamedTuple):
     target: str                  # resolved dotted target, e.g. "torch.backends.cudnn.deterministic"
     value: Any
     line: int
     scope: str
+
+    __reduce__ = _fast_reduce
 
 
 class Assignment(NamedTuple):
@@ -93,6 +107,8 @@ class Assignment(NamedTuple):
     value: Any           # the literal value (dataclass `field(default=...)` too), or NOT_LITERAL
     line: int
     owner: str = ""      # "" at module level, else the class qualname
+
+    __reduce__ = _fast_reduce
 
 
 class Comparison(NamedTuple):
@@ -103,6 +119,8 @@ class Comparison(NamedTuple):
     ops: Tuple[str, ...]         # "Gt", "GtE", "Lt", "LtE", "Eq", "NotEq", ...
     literals: Tuple[Any, ...]    # literal operands (numbers, strings)
     context: str                 # "assert" | "if-fails" (the branch raises or exits) | "if"
+
+    __reduce__ = _fast_reduce
 
 
 @dataclass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -9,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from mlscan.facts import configs as cfg
+from mlscan.facts.cache import blob_sha
 from mlscan.facts.ci import CIJob, is_ci_path, parse_ci
 from mlscan.facts.history import History, is_git_work_tree, read_history
 from mlscan.facts.inventory import FileEntry, Inventory
@@ -29,8 +31,10 @@ class ScanOptions:
     history_depth: int = 2000
     exclude: Tuple[str, ...] = ()
     jobs: int = 0          # 0: pick from free cores
+    cache_dir: Optional[str] = None   # None: the default cache folder; "off": no cache on disk
 
 
+@functools.lru_cache(maxsize=65536)
 def is_test_path(path: str) -> bool:
     """Test code: test-named files, and files in test folders, except inside a `src/` layout, where
     a `tests` or `testing` package is library code (a test DSL, testing helpers)."""
@@ -43,12 +47,27 @@ def is_test_path(path: str) -> bool:
     return any(part.lower() in TEST_DIRS for part in p.parts[:-1])
 
 
+@dataclass(frozen=True)
+class CommitTree:
+    """Scan a commit instead of the work tree: its files come from git objects."""
+    toplevel: Path      # the repository's work tree (or git dir) that git is run in
+    sha: str
+    prefix: str = ""    # "sub/dir/" when a subfolder is scanned
+
+
 class Facts:
-    def __init__(self, root: Path, options: Optional[ScanOptions] = None):
+    def __init__(self, root: Path, options: Optional[ScanOptions] = None, commit: Optional[CommitTree] = None):
         self.root = Path(root).resolve()
         self.options = options or ScanOptions()
-        self.in_git = is_git_work_tree(self.root)
-        self.inventory = Inventory(self.root, self.in_git, self.options.exclude)
+        self.commit = commit
+        if commit is not None:
+            from mlscan.facts.inventory import GitTreeInventory
+            self.in_git = True
+            self.inventory: Inventory = GitTreeInventory(commit.toplevel, commit.sha, commit.prefix,
+                                                         self.options.exclude)
+        else:
+            self.in_git = is_git_work_tree(self.root)
+            self.inventory = Inventory(self.root, self.in_git, self.options.exclude)
         self._configs: Dict[str, Optional[cfg.ConfigDoc]] = {}
         self._extra_diagnostics: List[Diagnostic] = []
 
@@ -96,12 +115,56 @@ class Facts:
     # ---- code -------------------------------------------------------------------------------
     @cached_property
     def code(self) -> Dict[str, CodeIndex]:
-        """Every .py file and notebook, parsed once."""
-        from mlscan.facts.indexing import index_all
-        items = [(f.path, f.size) for f in self.files if f.suffix in (".py", ".ipynb")]
-        jobs = self.options.jobs
+        """Every .py file and notebook, parsed once; per-file results come from the fact cache
+        when the same bytes were indexed before (here, in another scan, or at another commit)."""
+        from mlscan.facts.indexing import index_all, oversized
+        store = self._fact_store()
+        results: List[Tuple[CodeIndex, List[str]]] = []
+        keys: Dict[str, str] = {}
+        read: Dict[str, bytes] = {}
+        for f in self.files:
+            if f.suffix not in (".py", ".ipynb"):
+                continue
+            big = oversized(f.path, f.size)
+            if big is not None:
+                results.append((big, []))
+                continue
+            blob = self.inventory.blob_of(f.path) or self._blob_ids.get(f.path)
+            if blob is None:  # a work-tree file: hash what is on disk
+                data, problem = self.inventory.read_bytes(f.path)
+                if data is None:
+                    results.append((CodeIndex(path=f.path, module="", is_notebook=f.suffix == ".ipynb",
+                                              error=problem), []))
+                    continue
+                read[f.path] = data
+                blob = blob_sha(data)
+            keys[f.path] = f"{blob}:{f.path}"   # the index depends on the path too (module names)
+        hits = store.get_many("code", keys.values()) if keys else {}
+        missing: List[Tuple[str, bytes]] = []
+        for path, key in keys.items():
+            if key in hits:
+                results.append(hits[key])
+                continue
+            data = read.pop(path, None) or self._code_bytes.pop(path, None)
+            if data is None:
+                data, problem = self.inventory.read_bytes(path)
+                if data is None:
+                    results.append((CodeIndex(path=path, module="", is_notebook=path.endswith(".ipynb"),
+                                              error=problem), []))
+                    continue
+            missing.append((path, data))
+        read.clear()
+        self._code_bytes.clear()
+        if missing:
+            fresh = index_all(missing, self.options.jobs)
+            del missing
+            store.put_many("code", ((keys[r[0].path], r) for r in fresh))
+            results.extend(fresh)
+        for message in store.take_problems():
+            self._cache_trouble = True
+            self._extra_diagnostics.append(Diagnostic(".", message))
         out: Dict[str, CodeIndex] = {}
-        for idx, problems in index_all(self.root, items, jobs):
+        for idx, problems in sorted(results, key=lambda r: r[0].path):
             out[idx.path] = idx
             for p in problems:
                 self._extra_diagnostics.append(Diagnostic(idx.path, p))
@@ -109,19 +172,111 @@ class Facts:
                 self._extra_diagnostics.append(Diagnostic(idx.path, idx.error))
         return out
 
+    @cached_property
+    def _code_bytes(self) -> Dict[str, bytes]:
+        return {}
+
+    @cached_property
+    def _blob_ids(self) -> Dict[str, str]:
+        """Only filled by input_digest(): the blob SHA of every file it hashed."""
+        return {}
+
+    def input_digest(self, extra: str) -> Optional[str]:
+        """A digest of everything a scan of this tree reads: every file's path, size and content
+        (git blob SHA; the size alone for files too large to be read as text), what listing found
+        odd, the commit history starts from, and `extra` (the scan's settings). None when it
+        cannot be known."""
+        import hashlib
+        from mlscan.facts.inventory import MAX_TEXT_BYTES
+        h = hashlib.sha256(extra.encode("utf-8", "surrogateescape"))
+        h.update(f"\0{self.root}\0{self.in_git}\0".encode("utf-8", "surrogateescape"))
+        ids = self._blob_ids
+        for f in self.files:
+            blob = self.inventory.blob_of(f.path)
+            limit = MAX_TEXT_BYTES * 4 if f.suffix == ".ipynb" else MAX_TEXT_BYTES
+            if blob is None and f.size <= limit:
+                data, _ = self.inventory.read_bytes(f.path)
+                if data is None:
+                    return None  # unreadable now, perhaps not later: nothing to reuse or remember
+                blob = ids[f.path] = blob_sha(data)
+                if f.suffix in (".py", ".ipynb"):
+                    self._code_bytes[f.path] = data
+            if blob is None:  # too large to be read as text: only its size can reach the report
+                blob = f"size:{f.size}"
+            h.update(f"{f.path}\0{f.tracked}\0{f.size}\0{blob}\n".encode("utf-8", "surrogateescape"))
+        for d in self.inventory.diagnostics:
+            h.update(f"diag\0{d.path}\0{d.message}\n".encode("utf-8", "surrogateescape"))
+        if self.in_git and self.options.history_depth > 0 or self.commit is not None:
+            head = self.commit.sha if self.commit is not None else self._git_head()
+            if head is None:
+                return None
+            h.update(f"head\0{head}\0{self.options.history_depth}\n".encode())
+        return h.hexdigest()
+
+    def _git_head(self) -> Optional[str]:
+        import subprocess
+        from mlscan.facts.gitsafe import run_git
+        try:
+            r = run_git(self.root, ["rev-parse", "--verify", "-q", "HEAD", "--is-shallow-repository"], text=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return r.stdout.replace("\n", " ").strip() if r.returncode == 0 else "no-commits"
+
+    def remembered(self, kind: str, key: str) -> Optional[str]:
+        """A whole-scan result saved under `key` by remember(), if the cache holds one."""
+        got = self._fact_store().get_many(kind, [key]).get(key)
+        return got if isinstance(got, str) else None
+
+    def remember(self, kind: str, key: str, value: str) -> None:
+        """Save a whole-scan result, unless the cache had trouble in this scan (then the result
+        carries a diagnostic about the cache, which a later scan must not repeat)."""
+        if not self._cache_trouble:
+            self._fact_store().put_many(kind, [(key, value)])
+
+    _cache_trouble = False
+
+    def _fact_store(self):
+        return self._store
+
+    @cached_property
+    def _store(self):
+        from mlscan.facts.cache import OFF, open_store
+        cache_dir = self.options.cache_dir
+        if cache_dir != OFF:
+            from mlscan.facts.cache import default_dir
+            folder = Path(cache_dir) if cache_dir is not None else default_dir()
+            try:
+                inside = folder.resolve() == self.root or self.root in folder.resolve().parents
+            except (OSError, RuntimeError):
+                inside = True
+            if inside:
+                self._cache_trouble = True
+                self._extra_diagnostics.append(Diagnostic(".", f"the fact cache folder {folder} is inside the "
+                                                               "scanned tree; scanning without a cache"))
+                cache_dir = OFF
+        return open_store(cache_dir)
+
+    @cached_property
+    def _code_split(self) -> Tuple[Tuple[CodeIndex, ...], Tuple[CodeIndex, ...], Tuple[CodeIndex, ...],
+                                   Tuple[CodeIndex, ...]]:
+        """(modules, notebooks, non-test code, test code), each in path order (self.code is sorted)."""
+        code = list(self.code.values())
+        return (tuple(c for c in code if not c.is_notebook), tuple(c for c in code if c.is_notebook),
+                tuple(c for c in code if not is_test_path(c.path)), tuple(c for c in code if is_test_path(c.path)))
+
     @property
     def modules(self) -> List[CodeIndex]:
-        return [c for p, c in sorted(self.code.items()) if not c.is_notebook]
+        return list(self._code_split[0])
 
     @property
     def notebooks(self) -> List[CodeIndex]:
-        return [c for p, c in sorted(self.code.items()) if c.is_notebook]
+        return list(self._code_split[1])
 
     def non_test_code(self) -> List[CodeIndex]:
-        return [c for p, c in sorted(self.code.items()) if not is_test_path(p)]
+        return list(self._code_split[2])
 
     def test_code(self) -> List[CodeIndex]:
-        return [c for p, c in sorted(self.code.items()) if is_test_path(p)]
+        return list(self._code_split[3])
 
     def calls(self, code: Optional[Iterable[CodeIndex]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
         for idx in (code if code is not None else [self.code[p] for p in sorted(self.code)]):
@@ -235,7 +390,8 @@ class Facts:
     def history(self) -> History:
         if not self.in_git:
             return History(available=False, note="not a git repository")
-        return read_history(self.root, self.options.history_depth, self._extra_diagnostics)
+        rev = self.commit.sha if self.commit is not None else "HEAD"
+        return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev)
 
     # ---- graph ------------------------------------------------------------------------------
     @cached_property

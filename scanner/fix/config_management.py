@@ -14,7 +14,8 @@ from mlscan.facts.repo import is_test_path
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
 from mlscan.rules._mlcode import root_of
-from mlscan.rules.config_hardcoded import ESTIMATOR_LIBS, FIT_ATTRS, TRAINING_APIS, TRAINING_HP
+from mlscan.rules._vocab import FIT_ATTRS, TRAINING_HYPERPARAMETER
+from mlscan.rules.config_hardcoded import ESTIMATOR_LIBS, TRAINING_APIS
 
 SECTIONS = ("train", "hyperparameters")
 HEADER = "# Training hyperparameters, moved out of the code by `mlscan fix`.\n"
@@ -146,7 +147,7 @@ def hardcoded_calls(facts) -> List[Tuple[str, int, str, List[Tuple[str, object]]
         external = graph.resolve_name(idx.path, name) is None
         if not ((external and (root_of(name) in ESTIMATOR_LIBS or TRAINING_APIS.match(name))) or call.attr in FIT_ATTRS):
             continue
-        hps = [(k, v) for k, v in call.kwargs if TRAINING_HP.match(k) and isinstance(v, (int, float))
+        hps = [(k, v) for k, v in call.kwargs if TRAINING_HYPERPARAMETER.match(k) and isinstance(v, (int, float))
                and not isinstance(v, bool) and v not in (0, 1, -1)]
         if hps:
             out.append((idx.path, call.line, call.attr, hps))

@@ -1,0 +1,135 @@
+"""`mlscan history`: the maturity of a repository at each sampled commit of its first-parent line.
+
+Every commit is read from git objects (`git ls-tree`, `git cat-file --batch`), never checked out:
+the scanned repository is not changed. Files whose blob an earlier commit (or an earlier run)
+already indexed come from the fact cache, so a commit costs about what it changed, plus the
+rules. `scan_commit` is a plain top-level function so that a scheduler can run it as a task.
+"""
+from __future__ import annotations
+
+import functools
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from mlscan.config import Config
+from mlscan.errors import UsageError
+from mlscan.report.model import Report
+
+SCHEMA_VERSION = 1
+STATUS_RANK = {"absent": 1, "partial": 2, "present": 3}
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    date: str       # ISO 8601 committer date
+    subject: str
+
+
+def _git(repo: Path, *args: str) -> str:
+    from mlscan.facts.gitsafe import run_git
+    try:
+        r = run_git(repo, args, text=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"git {args[0]} failed in {repo} ({exc.__class__.__name__})") from None
+    if r.returncode != 0:
+        first = (r.stderr or "").strip().splitlines()
+        raise UsageError(f"git {args[0]} failed in {repo}: {first[0] if first else 'unknown error'}")
+    return r.stdout
+
+
+@functools.lru_cache(maxsize=64)
+def locate(repo_path: Path) -> Tuple[Path, str]:
+    """(work-tree top level, prefix of `repo_path` inside it), or a UsageError."""
+    try:
+        top = _git(repo_path, "rev-parse", "--show-toplevel").strip()
+    except UsageError:
+        raise UsageError(f"{str(repo_path)!r} is not inside a git repository; `mlscan history` reads its commits") \
+            from None
+    return Path(top), _git(repo_path, "rev-parse", "--show-prefix").strip()
+
+
+def sampled_commits(repo_path: Path, commits: Optional[int] = None, since: Optional[str] = None,
+                    every: int = 1) -> List[CommitInfo]:
+    """The first-parent line from HEAD (the newest `commits`, or those since `since`), every
+    `every`-th one counted back from HEAD (which is always kept), oldest first."""
+    if since is not None and (since.startswith("-") or any(c in since for c in "\0\n")):
+        raise UsageError(f"--since {since!r} is not a date")
+    args = ["log", "--first-parent", "--no-color", "--format=%H%x00%cI%x00%s"]
+    if commits is not None:
+        args.append(f"--max-count={commits}")
+    if since is not None:
+        args.append(f"--since={since}")
+    out = _git(repo_path, *args, "HEAD", "--")
+    found = []
+    for line in out.splitlines():
+        parts = line.split("\0")
+        if len(parts) == 3:
+            found.append(CommitInfo(parts[0], parts[1], parts[2]))
+    return list(reversed(found[::max(1, every)]))
+
+
+def scan_commit(repo_path, sha: str, cfg: Config, cache_dir: Optional[str] = None) -> Report:
+    """The scan report of commit `sha` of the repository at `repo_path` (a folder of its work
+    tree; a subfolder scans that subfolder), read from git objects."""
+    from mlscan.engine import scan
+    from mlscan.facts.repo import CommitTree
+    path = Path(repo_path).resolve()
+    toplevel, prefix = locate(path)
+    return scan(path, cfg, jobs=0, cache_dir=cache_dir, commit=CommitTree(toplevel, sha, prefix))
+
+
+def events(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Where a practice arrived (its status rose) or regressed (fell), commit after commit.
+    Moves to or from `unknown` and `not-applicable` are neither."""
+    out: List[Dict[str, Any]] = []
+    for before, after in zip(rows, rows[1:]):
+        old = {p["id"]: p["status"] for p in before["practices"]}
+        for p in after["practices"]:
+            a, b = old.get(p["id"]), p["status"]
+            if a in STATUS_RANK and b in STATUS_RANK and a != b:
+                out.append({"commit": after["commit"], "practice": p["id"], "from": a, "to": b,
+                            "kind": "arrived" if STATUS_RANK[b] > STATUS_RANK[a] else "regressed"})
+    return out
+
+
+def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Optional[str] = None, every: int = 1,
+            cache_dir: Optional[str] = None, progress: Optional[Progress] = None) -> Dict[str, Any]:
+    """The history document (schema_version 1): one row per sampled commit, oldest first, and events."""
+    from mlscan import __version__
+    path = Path(repo_path)
+    sampled = sampled_commits(path, commits, since, every)
+    rows: List[Dict[str, Any]] = []
+    for i, c in enumerate(sampled, 1):
+        if progress:
+            progress(f"commit {i}/{len(sampled)} {c.sha[:12]}")
+        data = scan_commit(path, c.sha, cfg, cache_dir).to_json()
+        rows.append({"commit": c.sha, "date": c.date, "subject": c.subject, "level": data["level"],
+                     "stages": data["stages"], "practices": data["practices"]})
+    return {"schema_version": SCHEMA_VERSION, "tool": {"name": "mlscan", "version": __version__},
+            "repo": str(path.resolve()), "commits": rows, "events": events(rows)}
+
+
+def render_history_terminal(doc: Dict[str, Any]) -> str:
+    """A plain table: one line per commit (levels per stage), then the events."""
+    rows = doc["commits"]
+    if not rows:
+        return f"mlscan history {doc['repo']}: no commits\n"
+    stages = [s["id"] for s in rows[0]["stages"]]
+    head = f"{'commit':12}  {'date':10}  lvl  " + "  ".join(f"{s[:7]:>7}" for s in stages) + "  subject"
+    lines = [f"mlscan history {doc['repo']} ({len(rows)} commits, oldest first)", "", head]
+    for r in rows:
+        levels = {s["id"]: s["level"] for s in r["stages"]}
+        cells = "  ".join(f"{'-' if levels.get(s) is None else levels[s]:>7}" for s in stages)
+        lines.append(f"{r['commit'][:12]}  {r['date'][:10]}  {r['level']:>3}  {cells}  {r['subject'][:60]}")
+    lines.append("")
+    if doc["events"]:
+        lines.append("Events:")
+        for e in doc["events"]:
+            lines.append(f"  {e['commit'][:12]}  {e['practice']}: {e['from']} -> {e['to']} ({e['kind']})")
+    else:
+        lines.append("No practice arrived or regressed in these commits.")
+    return "\n".join(lines) + "\n"

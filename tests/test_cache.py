@@ -1,0 +1,137 @@
+"""The fact cache: the same report with and without it, whatever the worker count; a corrupt,
+foreign or hostile cache is a diagnostic and a cold scan, never a crash or a wrong answer."""
+from __future__ import annotations
+
+import json
+import pickle
+import sqlite3
+from pathlib import Path
+
+from gitrepo import GitRepo, make_fixture_repo, run_mlscan, snapshot
+from mlscan.facts.cache import FILE_NAME, stamp
+from mlscan.facts.indexing import PARALLEL_MIN_BYTES
+
+# large enough to be indexed in worker processes, cheap to parse
+FILLER = 'def helper(x):\n    return compute(x)\n\n\nTABLE = """\n' + "0123456789abcdef\n" * 5000 + '"""\n'
+
+
+def scan(root: Path, *args: str) -> str:
+    rc, out, err = run_mlscan(["scan", root, "--format", "json", *args])
+    assert rc == 0, err[-1500:]
+    return out
+
+
+def cache_diagnostics(report: str):
+    return [d["message"] for d in json.loads(report)["diagnostics"] if "fact cache" in d["message"]]
+
+
+def big_repo(root: Path) -> GitRepo:
+    repo = make_fixture_repo("dvc-mlflow-fastapi", root)
+    for i in range(max(60, PARALLEL_MIN_BYTES // len(FILLER) + 2)):
+        repo.write(f"pkg/m{i:03d}.py", FILLER)
+    repo.commit("Add a package big enough for worker processes")
+    return repo
+
+
+def test_reports_are_identical_with_and_without_the_cache_and_across_workers(tmp_path):
+    repo = big_repo(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    reference = scan(repo.root, "--no-cache", "--jobs", "1")
+    assert '"practices"' in reference and cache_diagnostics(reference) == []
+    cold = scan(repo.root, "--cache-dir", str(cache), "--jobs", "2")
+    assert (cache / FILE_NAME).is_file()
+    warm = scan(repo.root, "--cache-dir", str(cache), "--jobs", "1")
+    warm_parallel = scan(repo.root, "--cache-dir", str(cache), "--jobs", "2")
+    assert cold == reference
+    assert warm == reference
+    assert warm_parallel == reference
+    # one file changed: the cache answers for the rest, and the report is what a cold scan says
+    train = "src/fraud/train.py"  # a line added on top moves its evidence down one line
+    repo.write(train, "import os\n" + (repo.root / train).read_text())
+    changed_cold = scan(repo.root, "--no-cache", "--jobs", "1")
+    assert changed_cold != reference
+    assert scan(repo.root, "--cache-dir", str(cache), "--jobs", "2") == changed_cold
+
+
+def test_a_corrupt_cache_file_is_a_diagnostic_and_a_cold_scan(tmp_path):
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    cache = tmp_path / "cache"
+    reference = scan(repo.root, "--no-cache")
+    scan(repo.root, "--cache-dir", str(cache))
+    db = cache / FILE_NAME
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database\0" * 200)
+    out = scan(repo.root, "--cache-dir", str(cache))
+    messages = cache_diagnostics(out)
+    assert len(messages) == 1 and "cannot use the fact cache" in messages[0], messages
+    strip = lambda text: [d for d in json.loads(text)["diagnostics"] if "fact cache" not in d["message"]]
+    assert strip(out) == strip(reference)
+    without = json.loads(out)
+    without["diagnostics"] = strip(out)
+    assert without == json.loads(reference)
+
+
+def test_a_foreign_database_and_bad_rows_are_diagnostics(tmp_path):
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    reference = json.loads(scan(repo.root, "--no-cache"))
+    # a sqlite file of someone else's making
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / FILE_NAME) as con:
+        con.execute("CREATE TABLE facts (something_else TEXT)")
+    out = json.loads(scan(repo.root, "--cache-dir", str(foreign)))
+    assert any("fact cache" in d["message"] for d in out["diagnostics"])
+    assert out["practices"] == reference["practices"] and out["level"] == reference["level"]
+
+    # rows that do not unpickle into facts, one of them a pickle that would run a command
+    cache = tmp_path / "cache"
+    scan(repo.root, "--cache-dir", str(cache))
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return os.system, (f"touch {marker}",)
+    import zlib
+    with sqlite3.connect(cache / FILE_NAME) as con:
+        con.execute("UPDATE facts SET value = ? WHERE kind = 'code'", (zlib.compress(pickle.dumps(Evil())),))
+        con.execute("DELETE FROM facts WHERE kind = 'report'")
+        assert con.execute("SELECT count(*) FROM facts WHERE kind = 'code' AND stamp = ?",
+                           (stamp("code"),)).fetchone()[0] > 0
+    out = json.loads(scan(repo.root, "--cache-dir", str(cache)))
+    assert not marker.exists()
+    assert any("unreadable entr" in d["message"] for d in out["diagnostics"])
+    assert out["practices"] == reference["practices"] and out["level"] == reference["level"]
+    # the entries were recomputed and saved again: the next scan is clean
+    assert json.loads(scan(repo.root, "--cache-dir", str(cache)))["diagnostics"] == reference["diagnostics"]
+
+
+def test_the_cache_is_never_written_inside_the_scanned_tree(tmp_path):
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    before = snapshot(repo.root)
+    out = json.loads(scan(repo.root, "--cache-dir", str(repo.root / ".cache")))
+    assert any("inside the scanned tree" in d["message"] for d in out["diagnostics"])
+    assert snapshot(repo.root) == before
+
+
+def test_cache_location_from_the_environment(tmp_path):
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    rc, out, err = run_mlscan(["scan", repo.root, "--format", "json"], env={"MLSCAN_CACHE_DIR": str(tmp_path / "ci")})
+    assert rc == 0, err
+    assert (tmp_path / "ci" / FILE_NAME).is_file()
+    rc, _, err = run_mlscan(["scan", repo.root, "--format", "json", "--no-cache"],
+                            env={"MLSCAN_CACHE_DIR": str(tmp_path / "ci2")})
+    assert rc == 0, err
+    assert not (tmp_path / "ci2").exists()
+
+
+def test_base_scan_is_the_same_warm_and_cold(tmp_path):
+    repo = make_fixture_repo("seed-added", tmp_path / "repo")
+    repo.apply_overlay("seed-added")
+    repo.commit("Seed it")
+    cache = tmp_path / "cache"
+    reference = scan(repo.root, "--base", "HEAD~1", "--no-cache")
+    assert "seed control added" in reference
+    assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache)) == reference
+    assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache)) == reference
