@@ -35,6 +35,13 @@ class RunsRecordedWithoutTracker(Rule):
                         "if __name__ == '__main__':\n    train()\n",
         }, "partial", "a Hugging Face Trainer with no report_to", fires=True),
         Example({
+            "train.py": "import transformers\n\n\ndef train():\n"
+                        "    args = transformers.TrainingArguments('out', report_to='none')\n"
+                        "    model = transformers.AutoModelForCausalLM.from_pretrained('gpt2')\n"
+                        "    transformers.Trainer(model=model, args=args).train()\n\n\n"
+                        "if __name__ == '__main__':\n    train()\n",
+        }, "absent", "a Trainer told to report nowhere (report_to='none')", fires=False),
+        Example({
             "train.py": "import json\nimport torch\n\n\ndef main():\n    log = open('stats.txt', 'a')\n"
                         "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
                         "    for step in range(10):\n        loss = model(torch.zeros(1, 2)).sum()\n"
@@ -70,7 +77,7 @@ class RunsRecordedWithoutTracker(Rule):
                     continue
                 by_line.setdefault(call.line, []).append(call)
                 trainer = self._hf_trainer(facts, idx, call)
-                if trainer and not call.has_kwarg("report_to"):
+                if trainer and not any(c.has_kwarg("report_to") for c in idx.calls):  # report_to="none" opts out
                     yield self.found("partial", path, call.line,
                                      f"{trainer} keeps the run's log history (trainer_state.json) and reports only to "
                                      "trackers that happen to be installed; no tracker is configured")
