@@ -10,7 +10,7 @@ import re
 # model-quality metric names as regex alternatives (lower case; matched case-insensitively); generic
 # words ("loss", "score", "metric") are added by each use, since alone they prove less
 METRIC_NAMES = (
-    r"acc(uracy)?", r"top-?_?[15]( accuracy)?", r"f1([-_ ]?score)?", r"f-score", r"fscore", r"f_beta", r"precision", r"recall",
+    r"acc(uracy)?", r"acc@?[15]", r"top-?_?[15]( accuracy)?", r"f1([-_ ]?score)?", r"f-score", r"fscore", r"f_beta", r"precision", r"recall",
     r"roc[-_ ]?auc", r"auroc", r"auprc", r"auc", r"roc", r"m?ap(@?[\d.:]+)?", r"map50(_95)?", r"bleu", r"rouge[\w-]*",
     r"perplexity", r"ppl", r"wer", r"cer", r"rmse", r"mse", r"mae", r"mape", r"smape", r"r2([-_ ]?score)?", r"r\^2",
     r"m?iou", r"dice", r"ndcg", r"mrr", r"psnr", r"ssim", r"fid", r"error[-_ ]?rate", r"brier", r"log[-_ ]?loss",

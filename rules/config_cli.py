@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from typing import Dict, List, Set, Tuple
+import re
+from typing import Dict, List, Optional, Set, Tuple
 
+from mlscan.facts.ci import is_ci_path
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import training_code_nodes, ranked, strong_hyperparameters
 
@@ -30,6 +32,12 @@ class HyperparametersFromCommandLine(Rule):
     hyperparameters (`--lr`, `--epochs`, `--batch_size`, `--max_depth`...) count, so a CLI of paths
     says nothing. This is partial: values live in shell history and scripts, not in a versioned
     configuration file.
+
+    Options whose values exist only as in-code defaults are literals under another name, so
+    argparse/click/typer/absl options count only when the repo records the values a run uses:
+    a shell script, Makefile or CI step that passes the hyperparameter flags (`--lr=1e-4`), an
+    option that reads a config file (`--config FILE`), or a launcher that hands the training job
+    its hyperparameters (SageMaker `set_hyperparameters(...)`, `Estimator(hyperparameters=...)`).
     """
 
     id = "config-cli"
@@ -41,7 +49,21 @@ class HyperparametersFromCommandLine(Rule):
                         "p.add_argument('--data', default='data/')\nargs = p.parse_args()\n"
                         "model = torch.nn.Linear(2, 1)\nopt = torch.optim.Adam(model.parameters(), lr=args.lr)\n"
                         "model(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
-        }, "partial", "hyperparameters as argparse options", fires=True),
+            "scripts/train.sh": "python train.py --lr 3e-4 --epochs 20\n",
+        }, "partial", "hyperparameters as argparse options, values kept in a run script", fires=True),
+        Example({
+            "train.py": "import argparse\nimport torch\n\np = argparse.ArgumentParser()\n"
+                        "p.add_argument('--lr', type=float, default=1e-3)\np.add_argument('--epochs', type=int, default=5)\n"
+                        "args = p.parse_args()\n"
+                        "model = torch.nn.Linear(2, 1)\nopt = torch.optim.Adam(model.parameters(), lr=args.lr)\n"
+                        "model(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
+        }, "absent", "argparse defaults only: no run records the values", fires=False),
+        Example({
+            "train.py": "import argparse\nimport yaml\nimport torch\n\np = argparse.ArgumentParser()\n"
+                        "p.add_argument('-c', '--config', default='')\np.add_argument('--lr', type=float, default=1e-3)\n"
+                        "args = p.parse_args()\n"
+                        "model = torch.nn.Linear(2, 1)\nopt = torch.optim.Adam(model.parameters(), lr=args.lr)\n",
+        }, "partial", "options that a --config file can set", fires=True),
         Example({
             "train.py": "import argparse\nfrom sklearn.linear_model import LogisticRegression\n\n"
                         "p = argparse.ArgumentParser()\np.add_argument('--input')\np.add_argument('--output')\n"
@@ -64,6 +86,7 @@ class HyperparametersFromCommandLine(Rule):
         primary = {ep.target[4:] for ep in getattr(graph, "primary_training_entry_points", graph.training_entry_points) if ep.target.startswith("mod:")}
         calls = sorted(calls, key=lambda c: (c[0].path not in primary, c[0].path, c[1].line))
         defs_seen: Set[str] = set()
+        config_option: Dict[str, Tuple[str, int]] = {}
         for idx, call in calls:
             if not (call.attr in CLI_ATTRS or call.attr.startswith("DEFINE_")):
                 continue
@@ -93,6 +116,8 @@ class HyperparametersFromCommandLine(Rule):
             if hps and label:
                 options.setdefault(label, set()).update(hps)
                 where.setdefault(label, (idx.path, call.line))
+            if label and any(_is_config_option(a) for a in got if isinstance(a, str)):
+                config_option.setdefault(label, (idx.path, call.line))
         # typer/click commands declared with decorators
         for p in sorted({n.split(":")[1] for n in nodes}):
             idx = facts.code.get(p)
@@ -103,11 +128,19 @@ class HyperparametersFromCommandLine(Rule):
                         label = d.decorators[0].split(".")[0]
                         options.setdefault(label, set()).update(hps)
                         where.setdefault(label, (p, d.line))
-        for label, hps in sorted(options.items()):
-            path, line = where[label]
-            yield self.found("partial", path, line,
-                             f"hyperparameters are {label} options ({ranked(hps, 6)}); no config file keeps them")
         if options:
+            all_hps = set().union(*options.values())
+            recorded = _recorded_run(facts, all_hps)
+            for label, hps in sorted(options.items()):
+                path, line = where[label]
+                if label in config_option:
+                    yield self.found("partial", path, line,
+                                     f"hyperparameters are {label} options ({ranked(hps, 6)}) that a config file "
+                                     f"can set (option at {config_option[label][0]}:{config_option[label][1]})")
+                elif recorded:
+                    yield self.found("partial", recorded[0], recorded[1],
+                                     f"hyperparameters are {label} options ({ranked(hps, 6)}) whose values a run "
+                                     f"records: {recorded[2]}; no config file keeps them")
             return
         for idx in facts.non_test_code():  # a notebook workflow: papermill runs parameterised notebooks
             for call in idx.calls:
@@ -125,6 +158,51 @@ class HyperparametersFromCommandLine(Rule):
                                      f"MLproject entry point {ep_name} takes parameters ({', '.join(list(params)[:6])}) "
                                      "passed on the command line")
                     return
+
+
+CONFIG_OPTION_NAMES = ("config", "cfg", "config_file", "config_path", "cfg_file", "hparams", "hparams_file", "params_file")
+
+
+def _is_config_option(option: str) -> bool:
+    """`--config`, `--cfg`, `--model-yaml-config`, `--hparams-file`: an option that reads a config file."""
+    n = option.strip().lstrip("-").replace("-", "_").lower()
+    return option.startswith("-") and (n in CONFIG_OPTION_NAMES or n.endswith(tuple("_" + c for c in CONFIG_OPTION_NAMES)))
+
+
+def _keys(data, depth: int = 0) -> Set[str]:
+    out: Set[str] = set()
+    if isinstance(data, dict) and depth < 4:
+        for k, v in data.items():
+            out.add(str(k).replace("-", "_").lower())
+            out |= _keys(v, depth + 1)
+    elif isinstance(data, list) and depth < 4:
+        for v in data[:50]:
+            out |= _keys(v, depth + 1)
+    return out
+HP_FLAG = re.compile(r"--([A-Za-z][\w-]*)")
+
+
+def _recorded_run(facts, hps: Set[str]) -> Optional[Tuple[str, int, str]]:
+    """Where the repo keeps the values of hyperparameter options: a script, Makefile or CI step passing
+    the flags, or a launcher handing the job its hyperparameters (SageMaker estimators)."""
+    commands = list(facts.shell_commands) + [(job.path, step.line, step.run) for job in facts.ci_jobs
+                                             for step in getattr(job, "steps", ()) if getattr(step, "run", None)]
+    for path, line, text in commands:
+        flags = {m.replace("-", "_").lower() for m in HP_FLAG.findall(text)}
+        hit = sorted(flags & hps)
+        if hit:
+            return path, line, f"{path} passes --{', --'.join(hit[:3])}"
+    for path in facts.config_files:  # a run configuration (e.g. an orchestrator's JSON conf) keeps the values
+        if is_ci_path(path):
+            continue
+        doc = facts.config(path)
+        hit = sorted(_keys(doc.data) & hps) if doc is not None else []
+        if hit:
+            return path, facts.line_of(path, hit[0]) or 1, f"{path} sets {', '.join(hit[:3])}"
+    for idx, call in facts.calls(facts.non_test_code()):
+        if call.attr == "set_hyperparameters" or (call.has_kwarg("hyperparameters") and "stimator" in call.name):
+            return idx.path, call.line, f"{call.name.lstrip('?')} hands the training job its hyperparameters"
+    return None
 
 
 def _params(facts, node: str) -> List[str]:

@@ -6,7 +6,7 @@ from typing import Dict, List, Set, Tuple
 
 from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._mlcode import in_example_dir, ranked, strong_hyperparameters
+from mlscan.rules._mlcode import in_example_dir, ranked, strong_hyperparameters, training_code_nodes
 from mlscan.rules._vocab import CONFIG_MODULE
 
 SETTINGS_BASES = ("pydantic_settings.BaseSettings", "pydantic.BaseSettings", "pydantic.v1.BaseSettings",
@@ -42,8 +42,9 @@ class CentralConfigModule(Rule):
     pydantic `BaseSettings` class that reads its values from environment variables, imported by
     the project's other modules. One holding hyperparameters (two or more) supports the practice;
     one holding other settings only (model names, feature lists, thresholds, environment
-    variables: three or more) is partial: a few values externalised. A module of paths only, or
-    one nothing imports, says nothing.
+    variables: three or more) that training code imports is partial: a few values externalised.
+    A module of paths only, one nothing imports, or settings only a service or library reads
+    (API keys, CORS origins, library defaults) say nothing about the training's configuration.
     """
 
     id = "config-module"
@@ -59,11 +60,22 @@ class CentralConfigModule(Rule):
                                "    model_name: str = 'churn-xgb'\n    threshold: float = 0.5\n    top_k: int = 5\n"
                                "    log_level: str = 'INFO'\n",
             "app/main.py": "from app.settings import Settings\n\nsettings = Settings()\n",
-        }, "partial", "a BaseSettings class with service settings, no hyperparameters", fires=True),
+            "train.py": "from app.settings import Settings\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "s = Settings()\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "a BaseSettings class with run settings, no hyperparameters, read by training", fires=True),
+        Example({
+            "app/settings.py": "from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n"
+                               "    api_key_header: str = 'X-API-Key'\n    cors_origins: str = '*'\n    log_level: str = 'INFO'\n",
+            "app/main.py": "from app.settings import Settings\n\nsettings = Settings()\n",
+            "train.py": "from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "service settings that training never reads", fires=False),
         Example({
             "project/config.py": "import os\nTARGET = os.getenv('TARGET', 'churn')\nMODEL = os.getenv('MODEL', 'rf')\n"
                                  "N_FOLDS = os.getenv('N_FOLDS', '5')\n",
-            "project/pipeline.py": "from project.config import TARGET, MODEL, N_FOLDS\nprint(TARGET, MODEL, N_FOLDS)\n",
+            "project/pipeline.py": "from project.config import TARGET, MODEL, N_FOLDS\n"
+                                   "from sklearn.linear_model import LogisticRegression\n\n"
+                                   "if __name__ == '__main__':\n    print(TARGET, MODEL, N_FOLDS)\n"
+                                   "    LogisticRegression().fit([[0], [1]], [0, 1])\n",
         }, "partial", "settings read from environment variables in one module", fires=True),
         Example({
             "src/config.py": "from pathlib import Path\nDATA_DIR = 'data/raw'\nMODELS_DIR = 'models/'\nREPORTS = 'reports/figures'\n",
@@ -80,6 +92,8 @@ class CentralConfigModule(Rule):
         if not candidates:
             return
         importers = self._importers(facts, set(candidates))
+        # settings other than hyperparameters count only when training reads them (not a service's or a library's)
+        training = {n.split(":")[1] for n in training_code_nodes(facts)}
         shown = 0
         for path in sorted(candidates, key=lambda p: (-len(importers.get(p, ())), p)):
             users = importers.get(path)
@@ -94,7 +108,7 @@ class CentralConfigModule(Rule):
                 shown += 1
                 yield self.found("supports", path, line, f"central config module: {what} holds hyperparameters "
                                                          f"({ranked(hps)}), imported by {user}:{user_line}{more}")
-            elif len(set(names)) + len(set(env)) >= MIN_SETTINGS:
+            elif len(set(names)) + len(set(env)) >= MIN_SETTINGS and any(u in training for u, _ in users):
                 shown += 1
                 source = f"{len(set(env))} environment variables" if len(env) >= len(names) else f"{len(set(names))} settings"
                 sample = ", ".join(sorted(set(env) if len(env) >= len(names) else set(names))[:4])

@@ -11,9 +11,14 @@ DATA_TOKENS = {"data", "dataset", "datasets", "label", "labels", "sample", "samp
                "annotation", "annotations", "csv", "table"}
 
 
+MONITORING_WORDS = {"drift", "skew", "monitor", "monitoring"}
+
+
 def is_check_name(name: str) -> bool:
     """`verify_image_label`, `check_dataset`, `validate_schema`: a checking verb first, a data noun after."""
     words = [w for w in name.lower().split("_") if w]
+    if MONITORING_WORDS & set(words):
+        return False  # `check_data_drift`: monitoring live data, not validating it
     return len(words) >= 2 and words[0] in CHECK_VERBS and any(w in DATA_TOKENS for w in words[1:])
 
 
@@ -32,7 +37,8 @@ class CustomDataChecks(Rule):
 
     Hand-written checks short of a validation suite: functions in pipeline code named for
     checking data, a checking verb followed by a data noun (`verify_image_label`,
-    `check_dataset`, `validate_schema`, `ensure_columns`), and data downloads verified against a
+    `check_dataset`, `validate_schema`, `ensure_columns`; `check_data_drift` is monitoring, not
+    validation), and data downloads verified against a
     checksum (torchvision `check_integrity`/`md5=`, Keras `get_file(file_hash=)`,
     `pooch.retrieve(known_hash=)`, or, in data modules, a hash comparison that raises "SHA-256
     does not match"; checksums of model weights do not count). A check function of ten lines
@@ -71,6 +77,10 @@ class CustomDataChecks(Rule):
             "train.py": "import pandas as pd\n\ndef validate(model, df):\n    return model.score(df, df.y)\n\n"
                         "df = pd.read_csv('d.csv')\n",
         }, "absent", "a model `validate` step is not a data check", fires=False),
+        Example({
+            "app/monitoring.py": "import numpy as np\n\ndef check_data_drift(window, reference):\n"
+                                 "    return abs(np.mean(window) - np.mean(reference)) > 0.1\n",
+        }, "absent", "a drift check monitors live data; it does not validate it", fires=False),
     )
 
     def check(self, facts):

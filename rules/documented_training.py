@@ -8,6 +8,7 @@ from mlscan.rules._docs import (card_file_name, data_dictionary_tables, document
 from mlscan.rules._vocab import REPORTED_METRIC
 
 DATA_README_WORDS = 15
+DATA_SECTION_WORDS = 30
 
 
 class TrainingDataOrResultsDocumented(Rule):
@@ -51,6 +52,22 @@ class TrainingDataOrResultsDocumented(Rule):
                         "    desc: Detects whether a StackOverflow question is about R\n    labels: [nlp]\n"
                         "stages:\n  train:\n    cmd: python train.py\n",
         }, "partial", "model registered in dvc.yaml with a description", fires=True),
+        Example({
+            "README.md": "# UNet\n\n## Description\nThis model was trained from scratch with 5k images and scored a "
+                         "Dice coefficient of 0.988 on over 100k test images.\n",
+        }, "partial", "a result stated in prose under a description heading", fires=True),
+        Example({
+            "README.md": "# Churn service\n\n## Deployment\nA new model is promoted only if its AUC is at least 0.8.\n",
+        }, "absent", "a promotion threshold is not a reported result", fires=False),
+        Example({
+            "README.md": "# Bike rentals\n\n## Data Sources\n[Data Company](https://example.org) - The data comes from "
+                         "a bikeshare company\n[Datasets](https://example.org/index.html) - The data is published monthly\n",
+        }, "absent", "two source links with a line each do not document the data", fires=False),
+        Example({
+            "README.md": "# SSL\n\n### Pretrained Model\n\n<table>\n  <tr>\n    <th>epochs</th>\n    <th>acc1</th>\n"
+                         "    <th>acc5</th>\n  </tr>\n  <tr>\n    <td>1000</td>\n    <td>73.5%</td>\n    <td>91.0%</td>\n"
+                         "  </tr>\n</table>\n",
+        }, "partial", "an HTML results table", fires=True),
     )
 
     def check(self, facts):
@@ -77,6 +94,14 @@ class TrainingDataOrResultsDocumented(Rule):
                         sec = next((s for s in doc.sections if s.line == line), None)
                         if sec is not None and _substantiates(topic, sec):
                             hits.append((line, f"has a \"{title}\" section on {topic}"))
+                            covered.add(topic)
+                if "evaluation" not in covered:  # a result stated in prose under any other heading
+                    for sec in doc.sections:
+                        m = REPORTED_METRIC.search(sec.prose) if sec.level and not _NOT_RESULT.search(sec.title) else None
+                        if m and not HOW_TO.match(sec.title) and _RESULT_VERB.search(sec.prose):
+                            hits.append((sec.line, f"states a result in its \"{sec.title}\" section "
+                                                   f"(\"{sec.prose[max(0, m.start() - 30):m.end() + 12].strip()}\")"))
+                            break
             for line, what in hits:
                 if (path, line) not in seen:
                     seen.add((path, line))
@@ -91,6 +116,11 @@ class TrainingDataOrResultsDocumented(Rule):
                                      f"{art.get('type')} artifact {name!r} is registered with a description")
 
 
+# a result is reported ("scored a Dice coefficient of 0.98", "achieves 93% top-1"), not a threshold or a goal
+_RESULT_VERB = re.compile(r"\b(scor(ed|es)|achiev(ed|es)|reach(ed|es)|obtain(ed|s)|gets?|got|yield(ed|s)|"
+                          r"trained\b.{0,80}\b(with|to)|results? (in|of)|performs?|reports?)\b", re.I)
+_NOT_RESULT = re.compile(r"\b(install|usage|contribut|licen[cs]e|citation|changelog|todo|roadmap|requirements?|"
+                         r"monitoring|alert)", re.I)
 _DATA_NOUN = re.compile(r"\b(data ?sets?|data|corpus|corpora|samples|images|rows|records|examples|documents|tokens)\b", re.I)
 # sections that tell the reader what to do with data (a how-to) rather than what the data is
 HOW_TO = re.compile(r"(?i)^\W*(configure|config|set ?up|setup|create|update|add|use|using|download|get|getting|"
@@ -109,5 +139,7 @@ def _substantiates(topic: str, sec) -> bool:
     if HOW_TO.match(sec.title) or HOW_TO.match(sec.prose):
         return False
     if topic == "training data":
-        return bool(_DATA_NOUN.search(sec.prose)) and (sec.links > 0 or bool(re.search(r"\d", sec.prose)))
+        # a figure (size, count, date) names the data; a bare list of links needs a description beside it
+        return bool(_DATA_NOUN.search(sec.prose)) and (bool(re.search(r"\d", sec.prose)) or
+                                                       (sec.links > 0 and sec.words >= DATA_SECTION_WORDS))
     return bool(REPORTED_METRIC.search(sec.prose))

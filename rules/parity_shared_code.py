@@ -21,8 +21,10 @@ class ServingReusesTrainingPreprocessing(Rule):
     that training saved. Skew: serving re-implements preprocessing (feature functions defined only
     on the serving side) or re-fits a transformer on request data. Serving that applies a fitted
     transform training saved (`dv.transform(...)`) but re-implements some feature logic by hand is
-    partial; loading only the model and re-implementing the features is skew.
-    Not applicable without serving code.
+    partial; loading only the model and re-implementing the features is skew. When training
+    transforms no features at all (no feature functions, encoders, scalers, image transforms or
+    pandas feature operations) and serving feeds the request to the model training saved, parity
+    is trivial and in place. Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"
@@ -60,6 +62,15 @@ class ServingReusesTrainingPreprocessing(Rule):
                           "def predict_endpoint():\n    X = dv.transform(prepare_features(request.get_json()))\n"
                           "    return jsonify({'duration': float(model.predict(X)[0])})\n",
         }, "partial", "the fitted vectorizer is reused, the feature logic re-implemented by hand in serving"),
+        Example({
+            "model/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                              "if __name__ == '__main__':\n    df = pd.read_csv('iris.csv')\n"
+                              "    X, y = df[['a', 'b', 'c', 'd']], df['species']\n"
+                              "    joblib.dump(RandomForestClassifier().fit(X, y), 'model.pkl')\n",
+            "api/app.py": "import joblib\nfrom fastapi import FastAPI\n\napp = FastAPI()\nmodel = joblib.load('model.pkl')\n\n"
+                          "@app.post('/predict')\ndef predict(a: float, b: float, c: float, d: float):\n"
+                          "    return {'y': str(model.predict([[a, b, c, d]])[0])}\n",
+        }, "present", "trivial parity: raw features in, the same model, nothing to re-implement"),
     )
 
     def check(self, facts):
@@ -123,8 +134,33 @@ class ServingReusesTrainingPreprocessing(Rule):
         if not emitted and not refits and not own_features:
             if loaded_model or any(c.attr in SERVING_LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
                 where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in SERVING_LOAD_ATTRS)
-                yield self.found("partial", where[0], where[1],
-                                 f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
+                if not _transforms_features(graph, train):
+                    yield self.found("supports", where[0], where[1],
+                                     f"trivial parity: training transforms no features (no feature functions, encoders, "
+                                     f"scalers or get_dummies), and serving feeds the request to the trained model it loads "
+                                     f"({where[2]})")
+                else:
+                    yield self.found("partial", where[0], where[1],
+                                     f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
+
+
+FEATURE_CALLS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]e|Binarizer|Discretizer|PCA|Polynomial|"
+                           r"Tokenizer|OneHot|Ordinal|get_dummies|transforms\.|ColumnTransformer|sklearn\.pipeline|"
+                           r"FunctionTransformer|log1p|\.cut$|\.qcut$)")
+FEATURE_DEF = re.compile(r"(?i)(feature|preprocess|transform|encod|engineer|featuri[sz]e|normali[sz]e|scale|tokeni[sz]e)")
+FIT_ATTRS = {"fit", "train", "fit_generator", "train_model"}
+
+
+def _transforms_features(graph, train) -> bool:
+    """Whether training transforms its inputs at all (feature functions, encoders, scalers, image
+    transforms, a fitted pipeline), or cannot be seen fitting a model (notebooks run by papermill)."""
+    from mlscan.rules._mlcode import in_example_dir
+    calls = [c for i, c in graph.calls_in(train) if not in_example_dir(i.path)]
+    if not any(c.attr in FIT_ATTRS for c in calls):
+        return True
+    if any(n.startswith("def:") and FEATURE_DEF.search(node_name(n).rsplit(".", 1)[-1]) for n in train):
+        return True
+    return any(FEATURE_CALLS.search(c.name) for c in calls)
 
 
 def _nested_function(graph, node: str) -> bool:

@@ -30,7 +30,8 @@ class PayloadsCaptured(Rule):
     Evidence: a serving handler that predicts and also writes the request to a persistent sink
     (database, file, queue, monitoring client, or a logger with a file/remote handler) — or request
     capture configured in a deployment manifest (KServe or Seldon `logger`, SageMaker
-    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial, and so
+    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial (a
+    `print` must carry the request and the prediction, not the bare prediction), and so
     does a function that records payloads but that serving never calls ("defined but never called").
     Not applicable without serving code.
     """
@@ -53,6 +54,11 @@ class PayloadsCaptured(Rule):
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    features = request.get_json()\n"
                       "    y = MODEL.predict([features])\n    print(f'features={features} prediction={y}')\n    return str(y)\n",
         }, "partial", "request and prediction printed to stdout"),
+        Example({
+            "app.py": "from flask import Flask, request\nimport joblib\n\napp = Flask(__name__)\nMODEL = joblib.load('m.pkl')\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n    features = request.json['x']\n"
+                      "    pred = MODEL.predict([features])\n    print(pred)\n    return str(pred)\n",
+        }, "absent", "printing the bare prediction vector records no payload"),
         Example({
             "app.py": "from flask import Flask, request\napp = Flask(__name__)\n\n"
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    return str(MODEL.predict(request.json))\n",
@@ -129,7 +135,8 @@ class PayloadsCaptured(Rule):
                     cand = (level, idx.path, call.line, f"serving logs requests/predictions ({call.name}) {where}")
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
-                elif call.name == "print" and call.arg_names and call.scope not in ("<module>", "<main>") and best is None:
+                elif call.name == "print" and len(set(call.arg_names)) >= 2 and call.scope not in ("<module>", "<main>") \
+                        and best is None:  # the request and its prediction; a bare print(pred) records no payload
                     best = ("partial", idx.path, call.line,
                             f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":

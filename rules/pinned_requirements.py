@@ -20,8 +20,9 @@ class PinnedRequirements(Rule):
     packages a Dockerfile `pip install`s (`==`/`===`, conda `=`, `--hash`, a git URL at a commit).
     A set with at least 80% of its packages pinned supports the practice; one with a few pins
     (two or more, and at least 20%), an install file mostly made of bounded ranges
-    (`>=1.3,<1.4`, `~=1.4`), or any set where some packages are pinned or held to a release line
-    (`==1.27.*`, `~=1.5.1`) is partial ("some pins"). Lower bounds alone pin nothing. With no
+    (`>=1.3,<1.4`, `~=1.4`), or a set where some packages are pinned or held to a release line
+    (`==1.27.*`, `~=1.5.1`: two or more, or a fifth of the set) is partial ("some pins"). Lower
+    bounds alone pin nothing, and one pin among many floating packages is an exception, not a mix. With no
     dependency set at all, a base image pinned to a patch release or digest is partial. In a
     template repo (no set of its own), the generated project's sets are judged. Development, test, docs and example sets,
     inputs that a lock resolves, and generated environments (MLflow model folders, templates)
@@ -60,6 +61,9 @@ class PinnedRequirements(Rule):
         Example({
             "{{ cookiecutter.repo_name }}/requirements.txt": "kedro~=0.19.0\nscikit-learn~=1.5.1\nipython>=8.10\nnotebook\n",
         }, "partial", "a template repo's generated requirements", fires=True),
+        Example({
+            "requirements.txt": "torch>=2.0\nnumpy>=1.24\npandas>=2.0\nscikit-learn>=1.3\nmlflow>=2.0\nevidently==0.6.7\n",
+        }, "absent", "lower bounds with a single exact pin among them", fires=False),
     )
 
     def check(self, facts):
@@ -78,7 +82,7 @@ class PinnedRequirements(Rule):
                 yield self.found("partial", s.path, s.line,
                                  f"only {s.pinned} of {s.size} {_what(s)} pinned exactly"
                                  + (f" ({s.bounded} bounded above)" if s.bounded > s.pinned else ""))
-            elif s.bounded:
+            elif s.bounded >= 2 or (s.bounded and s.bounded_share >= SOME):
                 judged = True
                 held = [f"{r.name}{r.specifier}" for r in s.counted if r.pinned or upper_bounded(r.specifier)][:3]
                 yield self.found("partial", s.path, _line_of(facts, s, held),

@@ -14,6 +14,12 @@ METRIC_LIBS = {"prometheus_client": "Prometheus client", "prometheus_fastapi_ins
 _ROOTS = {p.split(".")[0] for p in METRIC_LIBS}
 DRIFT_NAME = re.compile(r"drift", re.I)
 MONITOR_PATH = re.compile(r"monitor", re.I)
+METRIC_TYPES = ("Counter", "Gauge", "Histogram", "Summary", "Enum", "Info")
+# what a service's own health metrics are named for: requests, latency, errors, throughput
+OPERATIONAL = re.compile(r"(?i)(request|latency|error|exception|throughput|http|duration|uptime|response_time|"
+                         r"status|health|cpu|memory|in_?progress|_seconds$|calls?$|count$|total$)")
+DATA_WORDS = re.compile(r"(?i)(predict|input|feature|output|score|drift|distribution|confidence|mean|class|label|"
+                        r"value|psi|kl|dist)")
 IMAGES = re.compile(r"^(docker\.io/)?(grafana/grafana|prom/prometheus|grafana/[\w-]+|prom/[\w-]+)(:|$)")
 
 
@@ -25,7 +31,9 @@ class ServingMonitoring(Rule):
     (Gantry, Arize, Fiddler, Aporia, Superwise, Arthur), ships Prometheus or Grafana
     configuration (scrape configs, provisioned dashboards and data sources, compose services),
     or has code named for drift, without a detector, in serving or monitoring modules. Dashboards let people watch inputs and
-    outputs; nothing here compares them against a reference, hence partial.
+    outputs; nothing here compares them against a reference, hence partial. When every Prometheus
+    metric the code defines is named for the service's operation (request counts, latency,
+    errors), the exporters and their dashboards watch the service, not the model, and say nothing.
     """
 
     id = "serving-monitoring"
@@ -44,15 +52,24 @@ class ServingMonitoring(Rule):
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n"
                       "    logging.info('payload %s', request.json)\n    return {'y': 1}\n",
         }, "absent", "logging requests is payload logging, not monitoring", fires=False),
+        Example({
+            "service.py": "from prometheus_client import Counter, Histogram\n\n"
+                          "REQUEST_LATENCY = Histogram('request_latency_seconds', 'Request latency in seconds')\n"
+                          "ERROR_COUNT = Counter('error_count', 'Total number of errors', ['endpoint'])\n",
+            "prometheus.yml": "scrape_configs:\n  - job_name: api\n    static_configs:\n      - targets: ['api:3000']\n",
+        }, "absent", "request latency and error counts watch the service, not its data", fires=False),
     )
 
     def check(self, facts):
         near_serving = serving_modules(facts)
+        operational = _operational_only(facts)
         for idx in facts.non_test_code():
             hit = None
             for call in idx.calls:
                 root = call.name.split(".", 1)[0].split("(", 1)[0]
                 tool = None
+                if operational and root.startswith(("prometheus", "starlette", "aioprometheus")):
+                    continue
                 if root in _ROOTS:
                     tool = METRIC_LIBS.get(root) or next((t for p, t in METRIC_LIBS.items() if call.name.startswith(p + ".")), None)
                 elif call.attr == "put_metric_data":
@@ -72,12 +89,27 @@ class ServingMonitoring(Rule):
                 continue
             low = f.path.lower()
             name = PurePosixPath(low).name
+            if operational:
+                break  # dashboards and scrapes of request/latency/error metrics watch the service, not the model
             if name.startswith("prometheus") or "grafana" in low or "dashboard" in low or \
                     name.startswith(("docker-compose", "compose")):
                 doc = facts.config(f.path)
                 what = _monitoring_config(doc.mappings() if doc and not doc.error else [], low)
                 if what:
                     yield self.found("partial", f.path, facts.line_of(f.path, what[1]) if what[1] else 1, what[0])
+
+
+def _operational_only(facts) -> bool:
+    """Whether every Prometheus metric the code defines is named for the service's operation
+    (requests, latency, errors) rather than for its data or predictions."""
+    names = []
+    for idx, call in facts.calls(facts.non_test_code()):
+        if call.name.startswith(("prometheus_client.", "aioprometheus.")) and call.attr in METRIC_TYPES:
+            text = " ".join(a for a in call.args[:2] if isinstance(a, str))
+            if not text:
+                return False  # a metric named at run time may be about data
+            names.append(text)
+    return bool(names) and all(OPERATIONAL.search(n) and not DATA_WORDS.search(n) for n in names)
 
 
 def _monitoring_config(maps, low):

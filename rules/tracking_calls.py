@@ -110,7 +110,8 @@ class TrackingWiredIntoTraining(Rule):
     A call that records something (a run, parameters, metrics, artefacts: `log_*`, `init`,
     `start_run`, `autolog`, loggers, callbacks, writers) in code that a training entry point - a
     training script, or a notebook or secondary script that trains - or a declared dvc.yaml/MLproject
-    stage reaches supports the practice. Partial: training code that only reads from a tracker
+    stage reaches supports the practice. Lightning's `CSVLogger` alone is partial: metrics go to a
+    local CSV file, not to a tracker. Partial: training code that only reads from a tracker
     (`search_runs`, registry look-ups), and tracking only elsewhere - a notebook that trains nothing,
     serving code, or code under examples/, docs/ or tutorials/ - since runs of the project's own
     training are then not recorded. A tracker that is only listed in the requirements is a hint,
@@ -144,6 +145,11 @@ class TrackingWiredIntoTraining(Rule):
                         "clf.fit([[0], [1]], [0, 1])\n",
             "examples/with_mlflow.py": "import mlflow\n\nmlflow.autolog()\nmlflow.log_param('C', 1.0)\n",
         }, "partial", "tracking shown only in an example, the project's own training logs nothing", fires=True),
+        Example({
+            "train.py": "import pytorch_lightning as pl\nfrom pytorch_lightning.loggers import CSVLogger\n\n\n"
+                        "def main(model, data):\n    trainer = pl.Trainer(logger=CSVLogger('logs'), max_epochs=3)\n"
+                        "    trainer.fit(model, data)\n\n\nif __name__ == '__main__':\n    main(None, None)\n",
+        }, "partial", "a Lightning CSVLogger alone: metrics in a local CSV file", fires=True),
     )
 
     def check(self, facts):
@@ -164,8 +170,14 @@ class TrackingWiredIntoTraining(Rule):
                 if got:
                     _keep(core, (idx.path, got[0]), (writes(got[1]), call.line, got[1]))
         logged = {k: v for k, v in core.items() if v[0]}
-        for (path, tool), (_, line, name) in sorted(logged.items())[:8]:
+        tracked = {k: v for k, v in logged.items() if not _local_file_logger(v[2])}
+        for (path, tool), (_, line, name) in sorted(tracked.items())[:8]:
             yield self.found("supports", path, line, f"{name}: the training logs to {tool}{_cell(facts, path, line)}")
+        if tracked:
+            return
+        for (path, tool), (_, line, name) in sorted(logged.items())[:4]:
+            yield self.found("partial", path, line, f"{name}: the training logs metrics to local CSV files only, "
+                                                    f"not to an experiment tracker{_cell(facts, path, line)}")
         if logged:
             return
         for (path, tool), (_, line, name) in sorted(core.items())[:4]:
@@ -182,6 +194,11 @@ class TrackingWiredIntoTraining(Rule):
         for (path, tool), (_, line, name) in sorted(other.items())[:8]:
             where = "illustrative code" if in_example_dir(path) else "code that no training entry point reaches"
             yield self.found("partial", path, line, f"{name} uses {tool}, but only in {where}{_cell(facts, path, line)}")
+
+
+def _local_file_logger(name: str) -> bool:
+    """Lightning's CSVLogger writes metrics.csv next to the checkpoints: a run record, not a tracker."""
+    return name.split(".")[-1].replace("()", "") == "CSVLogger"
 
 
 def _keep(table, key, value) -> None:

@@ -5,7 +5,7 @@ reconstruction: the paper's Appendix A table did not survive, so the level defin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -39,6 +39,7 @@ class MaturityModel:
     weights: Dict[str, float]
     thresholds: Dict[int, float]
     practices: Tuple[str, ...] = ()   # practices counted by the overall score (default: all)
+    practice_weights: Dict[str, float] = field(default_factory=dict)  # practice -> weight (default 1)
 
 
 def load_model(path: Optional[Path], catalogue: Catalogue) -> MaturityModel:
@@ -113,7 +114,16 @@ def parse_model(raw: object, catalogue: Catalogue, source: str) -> MaturityModel
     for pid in counted:
         if pid not in known_practices:
             raise bad(f"overall.practices: unknown practice {pid!r}")
-    return MaturityModel(str(raw.get("name", source)), source, tuple(stages), method, weights, thresholds, counted)
+    practice_weights = overall.get("practice_weights") or {}
+    if not isinstance(practice_weights, dict):
+        raise bad("overall.practice_weights must map practice ids to numbers")
+    for pid, w in practice_weights.items():
+        if pid not in known_practices:
+            raise bad(f"overall.practice_weights: unknown practice {pid!r}")
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or w <= 0:
+            raise bad(f"overall.practice_weights: {pid} needs a positive number, got {w!r}")
+    return MaturityModel(str(raw.get("name", source)), source, tuple(stages), method, weights, thresholds, counted,
+                         {str(k): float(v) for k, v in sorted(practice_weights.items())})
 
 
 # ---- practice status ---------------------------------------------------------------------------
@@ -268,8 +278,10 @@ def overall_detail(model: MaturityModel, stages: List[StageResult],
         judged = [p for p in counted if p.status in ("present", "partial", "absent")]
         tally = {k: sorted(p.id for p in judged if p.status == k) for k in ("present", "partial", "absent")}
         tally["not-counted"] = sorted(p.id for p in counted if p not in judged)
-        total = sum(model.weights.get(p.status, 0.0) for p in judged)
-        score = total / len(judged) if model.overall_method == "share" and judged else total
+        pw = model.practice_weights
+        total = sum(model.weights.get(p.status, 0.0) * pw.get(p.id, 1.0) for p in judged)
+        weight = sum(pw.get(p.id, 1.0) for p in judged)
+        score = total / weight if model.overall_method == "share" and judged else total
         level = 1
         for lvl in (2, 3, 4, 5):
             if judged and score >= model.thresholds[lvl]:
@@ -278,9 +290,11 @@ def overall_detail(model: MaturityModel, stages: List[StageResult],
         if not judged:
             reason = "no counted practice could be judged"
         elif model.overall_method == "share":
+            heavier = [f"{p} {pw[p]:g}" for p in sorted(pw) if pw[p] != 1.0 and any(j.id == p for j in judged)]
             reason = (f"{fmt(score)} of {len(judged)} applicable core practices in place "
                       f"({len(tally['present'])} present, {len(tally['partial'])} partial counting "
-                      f"{model.weights['partial']:g}, {len(tally['absent'])} absent)")
+                      f"{model.weights['partial']:g}, {len(tally['absent'])} absent"
+                      + (f"; weighted {', '.join(heavier)}" if heavier else "") + ")")
         else:
             reason = (f"practice score {score:g} (present {model.weights['present']:g}, "
                       f"partial {model.weights['partial']:g})")

@@ -84,6 +84,20 @@ def _split_row(line: str) -> Tuple[str, ...]:
     return tuple(clean_inline(c) for c in s.split("|"))
 
 
+_HTML_ROW = re.compile(r"<tr\b[^>]*>(.*?)(?=<tr\b|</table>)", re.I | re.S)
+_HTML_CELL = re.compile(r"<t([hd])\b[^>]*>(.*?)(?=<t[hd]\b|</tr>|$)", re.I | re.S)
+
+
+def _html_table(line_no: int, html: str) -> Optional[Table]:
+    """An HTML `<table>` as a Table: the first row of `<th>` cells is the header."""
+    rows = [[(kind.lower(), clean_inline(re.sub(r"</t[hd]>", "", cell, flags=re.I))) for kind, cell in _HTML_CELL.findall(r)]
+            for r in _HTML_ROW.findall(html)]
+    rows = [r for r in rows if r]
+    if not rows or not all(kind == "h" for kind, _ in rows[0]):
+        return None
+    return Table(line_no, tuple(c for _, c in rows[0]), [tuple(c for _, c in r) for r in rows[1:]])
+
+
 def _front_matter(lines: List[str]) -> Tuple[Optional[Dict[str, Any]], Optional[str], int]:
     """(mapping, error, number of lines it takes) for a leading `---` YAML block."""
     if not lines or lines[0].strip() != "---":
@@ -174,6 +188,13 @@ def parse_document(path: str, text: str) -> Document:
                 start(h.group(2), int(h.group(1)), line_no)
                 i += 1
                 continue
+            if stripped.lower().startswith("<table"):
+                end = next((j for j in range(i, min(len(lines), i + 500)) if "</table>" in lines[j].lower()), None)
+                html = _html_table(line_no, "\n".join(lines[i:end + 1])) if end is not None else None
+                if html is not None:
+                    current.tables.append(html)
+                    i = end + 1
+                    continue
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
             if stripped and not stripped.startswith(("|", ">", "<", "-", "*", "+")) and _SETEXT.match(nxt) \
                     and "|" not in nxt:

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._mlcode import pipeline_nodes
+
+# Trainers that keep a log history and report to every tracker they find installed (report_to="all" by default)
+HF_TRAINERS = {"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTrainer", "trl.DPOTrainer",
+               "trl.RewardTrainer", "setfit.Trainer", "transformers.trainer.Trainer", "transformers.trainer_seq2seq.Seq2SeqTrainer"}
+METRIC_NAME = re.compile(r"(?i)(stats|metric|loss|acc|score|result|log|history)")
+SAGEMAKER_METRICS = ("metric_definitions", "objective_metric_name")
+
+
+class RunsRecordedWithoutTracker(Rule):
+    """Training records its runs, but not in an experiment tracker
+
+    Partial forms of experiment tracking, where each run leaves a record but no tracker keeps it:
+    training through a Hugging Face `Trainer` (or a subclass) that sets no `report_to` - it writes
+    its log history to `trainer_state.json` and reports to whichever trackers happen to be
+    installed; a training loop that appends JSON lines of its metrics to a run file
+    (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
+    job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
+    only in code that a training entry point or a declared pipeline reaches; a SageMaker job
+    definition counts wherever it is (it is the training's launcher).
+    """
+
+    id = "tracking-local"
+    practice = "experiment-tracking"
+    examples = (
+        Example({
+            "train.py": "import transformers\n\n\ndef train():\n    args = transformers.TrainingArguments('out')\n"
+                        "    model = transformers.AutoModelForCausalLM.from_pretrained('gpt2')\n"
+                        "    trainer = transformers.Trainer(model=model, args=args)\n    trainer.train()\n\n\n"
+                        "if __name__ == '__main__':\n    train()\n",
+        }, "partial", "a Hugging Face Trainer with no report_to", fires=True),
+        Example({
+            "train.py": "import transformers\n\n\ndef train():\n"
+                        "    args = transformers.TrainingArguments('out', report_to='none')\n"
+                        "    model = transformers.AutoModelForCausalLM.from_pretrained('gpt2')\n"
+                        "    transformers.Trainer(model=model, args=args).train()\n\n\n"
+                        "if __name__ == '__main__':\n    train()\n",
+        }, "absent", "a Trainer told to report nowhere (report_to='none')", fires=False),
+        Example({
+            "train.py": "import json\nimport torch\n\n\ndef main():\n    log = open('stats.txt', 'a')\n"
+                        "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                        "    for step in range(10):\n        loss = model(torch.zeros(1, 2)).sum()\n"
+                        "        loss.backward()\n        opt.step()\n"
+                        "        stats = dict(step=step, loss=loss.item())\n"
+                        "        print(json.dumps(stats), file=log)\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "partial", "JSON lines of metrics appended to a run file", fires=True),
+        Example({
+            "train.py": "import json\nimport torch\n\n\ndef main():\n    model = torch.nn.Linear(2, 1)\n"
+                        "    loss = model(torch.zeros(1, 2)).sum()\n    print('loss', loss.item())\n"
+                        "    json.dump({'path': 'model.pt'}, open('meta.json', 'w'))\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "metrics printed; a metadata file is not a run log", fires=False),
+        Example({
+            "pipelines/pipeline.py": "from sagemaker.tuner import HyperparameterTuner\n\n\ndef get_pipeline(estimator, ranges):\n"
+                                     "    return HyperparameterTuner(estimator, objective_metric_name='validation:auc',\n"
+                                     "                               hyperparameter_ranges=ranges)\n",
+        }, "partial", "a SageMaker tuning job keeps each trial's objective metric", fires=True),
+    )
+
+    def check(self, facts):
+        from mlscan.facts.repo import is_test_path
+        graph = facts.graph
+        scopes = graph.scopes_in(pipeline_nodes(facts))
+        for path in sorted(scopes):
+            idx = facts.code.get(path)
+            if idx is None or is_test_path(path):
+                continue
+            wanted = scopes[path]
+            by_line = {}
+            for call in idx.calls:
+                if call.scope not in wanted and not any(call.scope.startswith(w + ".") for w in wanted if w != "<module>"):
+                    continue
+                by_line.setdefault(call.line, []).append(call)
+                trainer = self._hf_trainer(facts, idx, call)
+                if trainer and not any(c.has_kwarg("report_to") for c in idx.calls):  # report_to="none" opts out
+                    yield self.found("partial", path, call.line,
+                                     f"{trainer} keeps the run's log history (trainer_state.json) and reports only to "
+                                     "trackers that happen to be installed; no tracker is configured")
+                    return
+            for line, calls in sorted(by_line.items()):
+                dumps = [c for c in calls if c.name == "json.dumps" and any(METRIC_NAME.search(n) for n in c.arg_names)]
+                sink = [c for c in calls if (c.name == "print" and c.has_kwarg("file")) or c.attr in ("write", "writelines")]
+                if dumps and sink:
+                    yield self.found("partial", path, line,
+                                     f"the training appends JSON lines of its metrics ({', '.join(dumps[0].arg_names[:2])}) "
+                                     "to a run file; no experiment tracker")
+                    return
+        # a SageMaker pipeline or launcher is the training's definition wherever it lives
+        from mlscan.rules._mlcode import in_example_dir
+        for idx, call in facts.calls(facts.non_test_code()):
+            name = facts.external_name(idx, call.name)
+            if not name.startswith("sagemaker") or in_example_dir(idx.path):
+                continue
+            how = [k for k in SAGEMAKER_METRICS if call.has_kwarg(k)] or \
+                (["the tuning objective"] if name.endswith("HyperparameterTuner") else [])
+            if how:
+                yield self.found("partial", idx.path, call.line, f"{name} has SageMaker record the job's metrics "
+                                                                 f"({', '.join(how)}); no experiment tracker")
+                return
+
+    @staticmethod
+    def _hf_trainer(facts, idx, call):
+        name = facts.external_name(idx, call.name).lstrip("?")
+        if name in HF_TRAINERS:
+            return name
+        node = facts.graph.resolve_name(idx.path, call.name)
+        if node and node.startswith("def:"):
+            _, p, qual = node.split(":", 2)
+            own = facts.code.get(p)
+            d = own.defs.get(qual) if own is not None else None
+            if d is not None and d.kind == "class" and any(b in HF_TRAINERS for b in d.bases):
+                return f"{qual} (a {next(b for b in d.bases if b in HF_TRAINERS)})"
+        return None
