@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gitrepo import BASE_EPOCH, GitRepo, copy_fixture, git, run_mlscan  # noqa: E402
 
-RANK = {"absent": 0, "partial": 1, "present": 2}
+from mlscan.fleet.commits import events  # noqa: E402
+
 
 
 def scan_json(root: Union[str, Path]) -> Dict[str, Any]:
@@ -55,16 +56,8 @@ def history_document(repo: str, scans: Sequence[Tuple[str, str, str, Dict[str, A
     """scans: (commit, ISO date, subject, report) oldest first -> the history JSON."""
     commits = [{"commit": c, "date": d, "subject": s, "level": r["level"], "stages": r["stages"],
                 "practices": r["practices"]} for c, d, s, r in scans]
-    events = []
-    for before, after in zip(commits, commits[1:]):
-        was = {p["id"]: p["status"] for p in before["practices"]}
-        for p in after["practices"]:
-            old, new = was.get(p["id"]), p["status"]
-            if old in RANK and new in RANK and old != new:
-                events.append({"commit": after["commit"], "practice": p["id"], "from": old, "to": new,
-                               "kind": "arrived" if RANK[new] > RANK[old] else "regressed"})
     return {"schema_version": 1, "tool": {"name": "mlscan", "version": scans[0][3]["tool"]["version"]},
-            "repo": repo, "commits": commits, "events": events}
+            "repo": repo, "commits": commits, "events": events(commits)}
 
 
 def grow_history_repo(root: Path) -> Tuple[GitRepo, List[Tuple[str, str, str, Dict[str, Any]]]]:
