@@ -7,13 +7,14 @@ benchmarks/fleet_repos.txt are read from their bare mirrors, /work/.mirror/OWNER
 one listed in /work/shared/corpus/reserved.txt). All of them (or the first --repos) are scanned:
 
 1. one after another, in this process: for each repository exactly the work a fleet task does
-   (`mlscan.fleet.repos.scan_source`: check the commit out into a temporary folder, scan it on
-   one core, render the JSON), with no Dask and no child processes;
+   (`mlscan.fleet.repos.scan_source`: read the commit from git objects, scan it on one core,
+   render the JSON), with no Dask and no child processes;
 2. with the real CLI, `mlscan fleet LIST -o OUT --workers N` (embedded Dask cluster, one isolated
    child process per repository), start-up included.
 
 It checks that both give byte-identical reports, prints the per-repository times and the
-speed-up, and exits 1 when the speed-up is below --min-speedup. The CPU is often shared: the
+speed-up, and exits 1 when the speed-up is below --min-speedup. Both sides run without the fact
+cache, so neither reuses what the other computed. The CPU is often shared: the
 load average before and after is printed next to the numbers.
 """
 from __future__ import annotations
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args(argv)
 
-    from mlscan.fleet.repos import RepoTask, scan_source
+    from mlscan.fleet.repos import RepoTask, ScanSettings, scan_source
     from mlscan.fleet.sources import expand, name_sources
 
     sources = name_sources(expand((args.sources or default_sources())[:args.repos], allow_clone=False))
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for src in sources:
         t, c = time.perf_counter(), cpu_seconds()
-        reports[src.name] = scan_source(RepoTask(src))["report"]
+        reports[src.name] = scan_source(RepoTask(src, ScanSettings(cache_dir="off")))["report"]
         serial[src.name] = time.perf_counter() - t
         cpu[src.name] = cpu_seconds() - c
     serial_wall = time.perf_counter() - start
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
         mlscan = [sys.executable, "-m", "mlscan"]
         t = time.perf_counter()
         proc = subprocess.run([*mlscan, "fleet", str(listing), "-o", str(out), "--workers", str(args.workers),
-                               "--timeout", str(args.timeout), "--no-progress"], cwd=tmp,
+                               "--timeout", str(args.timeout), "--no-progress", "--no-cache"], cwd=tmp,
                               capture_output=True, text=True)
         fleet_wall = time.perf_counter() - t
         if proc.returncode != 0:
