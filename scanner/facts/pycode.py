@@ -64,7 +64,7 @@ class CallSite(NamedTuple):
 
     @property
     def attr(self) -> str:
-        return self.name.rsplit(".", 1)[-1]
+        return self.name.rpartition(".")[2]
 
     __reduce__ = _fast_reduce
 
@@ -318,6 +318,10 @@ def _leaf_types() -> frozenset:
 
 
 _LEAVES = _leaf_types()
+# fields that hold identifiers, flags, or leaf nodes only (operators, contexts), never a node to visit
+_SCALAR_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "is_async", "level", "conversion",
+                            "simple", "id", "attr", "arg", "module", "name", "names"})
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
 class _Indexer(ast.NodeVisitor):
@@ -331,15 +335,31 @@ class _Indexer(ast.NodeVisitor):
         method(self, node)
 
     def generic_visit(self, node: ast.AST) -> None:
+        # dispatch inlined (no `visit` frame per child), fields that never hold a node skipped
         skip = _LEAVES
-        for name in node._fields:
+        dispatch = self._dispatch
+        fields = _CHILD_FIELDS.get(type(node))
+        if fields is None:
+            fields = _CHILD_FIELDS[type(node)] = tuple(f for f in node._fields if f not in _SCALAR_FIELDS)
+        for name in fields:
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and type(item) not in skip:
-                        self.visit(item)
-            elif isinstance(value, ast.AST) and type(value) not in skip:
-                self.visit(value)
+                    t = type(item)
+                    if t not in skip and isinstance(item, ast.AST):
+                        method = dispatch.get(t)
+                        if method is None:
+                            self.visit(item)
+                        else:
+                            method(self, item)
+            elif value is not None:
+                t = type(value)
+                if t not in skip and isinstance(value, ast.AST):
+                    method = dispatch.get(t)
+                    if method is None:
+                        self.visit(value)
+                    else:
+                        method(self, value)
 
     def __init__(self, index: CodeIndex):
         self.index = index
