@@ -310,6 +310,10 @@ class CodeGraph:
         return None
 
     # ---- code nodes and edges ---------------------------------------------------------------
+    def scope_node(self, path: str, scope: str) -> str:
+        """The code node a call's scope ("<module>", "<main>" or a def qualname) belongs to."""
+        return self._scope_node(path, scope)
+
     def _scope_node(self, path: str, scope: str) -> str:
         if scope == "<module>":
             return f"mod:{path}"
@@ -608,6 +612,26 @@ class CodeGraph:
                     seen.add(v)
                     stack.append(v)
         return seen
+
+    def reach_all(self, starts: Iterable[str]) -> Set[str]:
+        """Every node reachable from any of `starts` (the union of their `reachable`, in one walk)."""
+        adj = self._exec_adjacency
+        seen: Set[str] = set()
+        stack: List[str] = []
+        for s in starts:
+            if s not in seen:
+                seen.add(s)
+                stack.append(s)
+        while stack:
+            for v in adj.get(stack.pop(), ()):
+                if v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        return seen
+
+    def code_reach_all(self, starts: Iterable[str]) -> Set[str]:
+        """The code nodes reachable from any of `starts` (the union of their `code_reach`)."""
+        return {n for n in self.reach_all(starts) if n.startswith(CODE_PREFIXES)}
 
     def code_reach(self, start: str) -> Set[str]:
         """The code nodes (module top levels, main blocks, functions, classes) reachable from `start`."""

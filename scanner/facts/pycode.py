@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -52,6 +53,7 @@ class CallSite(NamedTuple):
     kwargs: Tuple[Tuple[str, Any], ...]  # (keyword, literal or NOT_LITERAL); "**" for **kw
     refs: Tuple[str, ...] = ()   # resolved names passed as arguments (callbacks)
     arg_names: Tuple[str, ...] = ()  # identifiers the arguments use, in displays and f-strings too
+    attr: str = ""               # the name's last part ("seed"): a field, as rules ask for it millions of times
 
     def kwarg(self, key: str, default: Any = None) -> Any:
         for k, v in self.kwargs:
@@ -61,10 +63,6 @@ class CallSite(NamedTuple):
 
     def has_kwarg(self, key: str) -> bool:
         return any(k == key for k, _ in self.kwargs)
-
-    @property
-    def attr(self) -> str:
-        return self.name.rpartition(".")[2]
 
     __reduce__ = _fast_reduce
 
@@ -150,7 +148,10 @@ class CodeIndex:
         return {i.module.split(".")[0] for i in self.imports if i.module}
 
     def imports_module(self, *prefixes: str) -> Optional[ImportRef]:
+        roots = {p.partition(".")[0] for p in prefixes}
         for ref in self.imports:
+            if ref.module.partition(".")[0] not in roots:
+                continue  # every test below needs the module's first part to be a prefix's
             full = f"{ref.module}.{ref.name}" if ref.name else ref.module
             for p in prefixes:
                 if full == p or full.startswith(p + ".") or ref.module == p or ref.module.startswith(p + "."):
@@ -551,7 +552,8 @@ class _Indexer(ast.NodeVisitor):
                         refs.append(r)
                 _identifiers(a, arg_names)
             self.index.calls.append(CallSite(name, node.lineno, self.scope.qualname or self.toplevel,
-                                             args, kwargs, tuple(refs), tuple(dict.fromkeys(arg_names))))
+                                             args, kwargs, tuple(refs), tuple(dict.fromkeys(arg_names)),
+                                             sys.intern(name.rpartition(".")[2])))
         self.generic_visit(node)
 
     def _record_assignment(self, target: ast.AST, value: Optional[ast.AST], line: int) -> None:
