@@ -15,18 +15,16 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 
 @contextlib.contextmanager
-def paused_gc(freeze: bool = False):
+def paused_gc():
     """No cyclic garbage collection while facts are built or loaded: they form no reference cycles,
     but every collection walks all objects alive, hundreds of thousands of fact tuples and AST
-    nodes (two thirds of unpickling cached facts went there). With `freeze`, what exists at the
-    end moves to the permanent generation, so later collections (graph, rules) skip the facts."""
+    nodes (two thirds of unpickling cached facts went there). Nothing is frozen: cycles made
+    meanwhile (a scan's Facts and its graph refer to each other) are collected afterwards."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if freeze:
-            gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -118,7 +118,7 @@ class Facts:
         """Every .py file and notebook, parsed once; per-file results come from the fact cache
         when the same bytes were indexed before (here, in another scan, or at another commit)."""
         from mlscan.facts.indexing import paused_gc
-        with paused_gc(freeze=True):
+        with paused_gc():
             return self._read_code()
 
     def _read_code(self) -> Dict[str, CodeIndex]:
@@ -403,7 +403,7 @@ class Facts:
     def graph(self):
         from mlscan.facts.graph import CodeGraph
         from mlscan.facts.indexing import paused_gc
-        with paused_gc(freeze=True):  # a whole-repo structure that lives as long as the facts
+        with paused_gc():  # a whole-repo structure of many small objects
             return CodeGraph(self)
 
     @cached_property
