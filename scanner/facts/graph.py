@@ -171,6 +171,11 @@ class MultiDiGraph:
                 for d in datas:
                     yield _edge(u, v, d, data)
 
+    def out_edges(self, n: str, data=False):
+        for v, datas in self._succ.get(n, {}).items():
+            for d in datas:
+                yield _edge(n, v, d, data)
+
     def in_edges(self, n: str, data=False):
         for u, datas in self._pred.get(n, {}).items():
             for d in datas:
