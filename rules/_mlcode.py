@@ -168,9 +168,8 @@ def pipeline_nodes(facts: "Facts") -> Set[str]:
         graph = facts.graph
         nodes = set(graph.training_closure)
         training = {ep.target for ep in graph.training_entry_points}
-        for ep in graph.entry_points:
-            if ep.kind in ("pipeline", "mlproject") or ep.target in training:
-                nodes |= graph.code_reach(ep.node)
+        nodes |= graph.code_reach_all(ep.node for ep in graph.entry_points
+                                      if ep.kind in ("pipeline", "mlproject") or ep.target in training)
         return frozenset(nodes)
     return set(facts.memo("pipeline-nodes", compute))
 
@@ -183,10 +182,9 @@ def training_code_nodes(facts: "Facts") -> Set[str]:
         return nodes
     from mlscan.facts.repo import is_test_path
     graph = facts.graph
-    for ep in graph.entry_points:
-        if ep.kind in ("script", "notebook", "console-script") and not is_test_path(ep.path):
-            nodes |= graph.code_reach(ep.node)
-    return nodes
+    return nodes | graph.code_reach_all(ep.node for ep in graph.entry_points
+                                        if ep.kind in ("script", "notebook", "console-script")
+                                        and not is_test_path(ep.path))
 
 
 def flatten_keys(data: object, limit: int = 4000) -> List[str]:

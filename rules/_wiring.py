@@ -11,10 +11,7 @@ def wired_nodes(facts) -> Set[str]:
     """Code nodes some entry point reaches (memoised per scan)."""
     def compute() -> Set[str]:
         graph = facts.graph
-        nodes: Set[str] = set()
-        for ep in graph.entry_points:
-            nodes |= graph.code_reach(ep.node)
-        return nodes
+        return graph.code_reach_all(ep.node for ep in graph.entry_points)
     return facts.memo("wiring.wired_nodes", compute)
 
 

@@ -136,11 +136,14 @@ class DeploymentAutomated(Rule):
         graph = facts.graph
         found = False
         seen = set()
+        deploying = None
         for ep in graph.entry_points:
             if ep.kind != "ci" or ep.target in seen:
                 continue
             seen.add(ep.target)
-            nodes = graph.code_reach(ep.node)
+            if deploying is None:  # the scopes that make a deploy call
+                deploying = {graph.scope_node(idx.path, call.scope) for idx, call in facts.calls() if _deploy_call(call)}
+            nodes = graph.code_reach(ep.node) & deploying  # only scopes that deploy can hold the first deploy call
             for idx, call in graph.calls_in(nodes):
                 if _deploy_call(call):
                     found = True

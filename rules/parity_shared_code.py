@@ -178,9 +178,10 @@ def offline_closure(graph, serving_files) -> set:
     """What training-side code reaches: the training closure plus every offline entry point
     (featurize/prepare scripts, pipeline stages), since preprocessing often runs before training."""
     nodes = set(graph.training_closure)
+    starts = []
     for ep in graph.entry_points:
         target_path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
         if ep.kind in ("serve", "docker") or target_path in serving_files:
             continue
-        nodes |= graph.code_reach(ep.node)
-    return nodes
+        starts.append(ep.node)
+    return nodes | graph.code_reach_all(starts)

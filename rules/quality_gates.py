@@ -253,11 +253,7 @@ def _uses_model(idx, scope: str) -> bool:
 
 def _automated_nodes(facts):
     graph = facts.graph
-    out = set()
-    for ep in graph.entry_points:
-        if ep.kind in ("ci", "pipeline"):
-            out |= graph.reachable(ep.node)
-    return out
+    return graph.reach_all(ep.node for ep in graph.entry_points if ep.kind in ("ci", "pipeline"))
 
 
 def _describe(facts, idx, comp, g) -> str:

@@ -44,13 +44,15 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None,
     share the facts built so far (the result is the same, in the same order)."""
     rules = [r for r in all_rules() if _selected(r.id, r.practice, cfg) and r.practice not in cfg.ignore]
     by_practice: Dict[str, List[Finding]] = {}
-    results = _run_forked(facts, rules, jobs) if jobs >= 2 and len(rules) > jobs else None
-    if results is None:
-        results = []
-        for i, rule_cls in enumerate(rules):
-            if progress:
-                progress(f"rule {rule_cls.id}")
-            results.append((i, _run_rule(facts, rule_cls)))
+    from mlscan.facts.indexing import paused_gc
+    with paused_gc():  # rules make many short-lived objects and next to no cycles: no collections meanwhile
+        results = _run_forked(facts, rules, jobs) if jobs >= 2 and len(rules) > jobs else None
+        if results is None:
+            results = []
+            for i, rule_cls in enumerate(rules):
+                if progress:
+                    progress(f"rule {rule_cls.id}")
+                results.append((i, _run_rule(facts, rule_cls)))
     for i, found in sorted(results, key=lambda r: r[0]):
         by_practice.setdefault(rules[i].practice, []).extend(found)
     return by_practice

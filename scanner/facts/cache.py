@@ -28,7 +28,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from mlscan import __version__
 
-SCHEMA_VERSION = 1          # bump when what a per-file fact holds changes
+SCHEMA_VERSION = 2          # bump when what a per-file fact holds changes
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 FILE_NAME = "facts-v1.sqlite"
 OFF = "off"

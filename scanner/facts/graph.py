@@ -42,6 +42,7 @@ READ_ATTRS = {"read_csv", "read_parquet", "read_json", "read_excel", "read_feath
 WRITE_ATTRS = {"to_csv", "to_parquet", "to_json", "to_pickle", "to_feather", "to_excel", "to_hdf", "save", "dump",
                "savetxt", "save_model", "save_pretrained", "write_text", "write_bytes", "savez", "export",
                "save_weights", "imwrite", "savefig", "log_model", "save_to_disk"}
+_IO_ATTRS = READ_ATTRS | WRITE_ATTRS
 MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".onnx", ".h5", ".hdf5", ".safetensors",
                   ".bin", ".model", ".sav", ".pb", ".tflite", ".keras", ".mlmodel", ".cbm", ".ubj")
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".tfrecord", ".tfrecords",
@@ -72,10 +73,20 @@ class ServingEndpoint:
 
 def is_training_call(call: CallSite) -> bool:
     """Calls that train a model: fit/backward/optimizer steps, trainer and booster `train` calls."""
-    attr = call.attr
+    found = _TRAINING_NAMES.get(call.name)
+    if found is None:
+        found = _TRAINING_NAMES[call.name] = _is_training_name(call.name)
+    return found
+
+
+_TRAINING_NAMES: Dict[str, bool] = {}   # the answer depends on the name alone
+
+
+def _is_training_name(name: str) -> bool:
+    attr = name.rpartition(".")[2]
     if attr in TRAIN_ATTRS:
         return True
-    head = call.name[: -len(attr) - 1].lower() if len(call.name) > len(attr) else ""
+    head = name[: -len(attr) - 1].lower() if len(name) > len(attr) else ""
     if attr == "train":
         return head.startswith(("xgboost", "lightgbm", "catboost")) or "trainer" in head or "yolo" in head
     if attr == "step":
@@ -205,6 +216,13 @@ class CodeGraph:
         can be a sys.path root) but not as `logging` or `utils.logging` (pkg/ is a package, so its
         modules are only importable through it)."""
         packages = {p.rsplit("/", 1)[0] for p in self.code if p.endswith("/__init__.py")}
+        self._components: Set[str] = set()   # every part of every module name: a name resolves only from one
+        self._last_parts: Set[str] = set()   # and only up to a prefix that ends with a module's last part
+        for idx in self.code.values():
+            if idx.module:
+                parts = idx.module.split(".")
+                self._components.update(parts)
+                self._last_parts.add(parts[-1])
         for path in sorted(self.code):
             idx = self.code[path]
             if not idx.module:
@@ -263,6 +281,8 @@ class CodeGraph:
         """Node id (def or module) for a resolved dotted name used in `importer`, if it is repo code."""
         if not name or name.startswith("?") or "[]" in name or depth > 3:
             return None
+        if name.partition(".")[0].replace("()", "") not in self._components:
+            return None  # no module name has this part: no prefix of the name can resolve
         # the answer depends on the importer's folder only (see resolve_module), so files of one
         # folder share their lookups
         key = (importer.rsplit("/", 1)[0] if "/" in importer else "", name)
@@ -273,7 +293,10 @@ class CodeGraph:
 
     def _resolve_name(self, importer: str, name: str, depth: int) -> Optional[str]:
         parts = name.replace("()", "").split(".")
+        last_parts = self._last_parts
         for i in range(len(parts), 0, -1):
+            if parts[i - 1] not in last_parts:
+                continue
             mod_path = self.resolve_module(importer, ".".join(parts[:i]))
             if mod_path is None:
                 continue
@@ -292,6 +315,10 @@ class CodeGraph:
         return None
 
     # ---- code nodes and edges ---------------------------------------------------------------
+    def scope_node(self, path: str, scope: str) -> str:
+        """The code node a call's scope ("<module>", "<main>" or a def qualname) belongs to."""
+        return self._scope_node(path, scope)
+
     def _scope_node(self, path: str, scope: str) -> str:
         if scope == "<module>":
             return f"mod:{path}"
@@ -340,7 +367,8 @@ class CodeGraph:
                     t = self.resolve_name(path, ref)
                     if t and t.startswith("def:") and t != src:
                         self.g.add_edge(src, t, kind="references", line=call.line)
-                self._add_io(path, src, call)
+                if call.name.rpartition(".")[2] in _IO_ATTRS:
+                    self._add_io(path, src, call)
             for qual, d in idx.defs.items():  # decorators run at definition time
                 for dec in d.decorators:
                     t = self.resolve_name(path, dec)
@@ -546,10 +574,30 @@ class CodeGraph:
 
     # ---- derived facts ----------------------------------------------------------------------
     def reachable(self, start: str) -> Set[str]:
+        return set(self._reach(start))
+
+    def _reach(self, start: str) -> frozenset:
         cached = self._reach_cache.get(start)
         if cached is None:
             cached = self._reach_cache[start] = frozenset(self._reachable(start))
-        return set(cached)
+        return cached
+
+    @cached_property
+    def _reaches_training(self) -> Set[str]:
+        """Nodes from which some training call node is reachable (one walk backwards over the
+        execution edges, instead of one forward walk per entry point)."""
+        radj: Dict[str, List[str]] = {}
+        for u, vs in self._exec_adjacency.items():
+            for v in vs:
+                radj.setdefault(v, []).append(u)
+        seen = set(self.training_call_nodes)
+        stack = list(seen)
+        while stack:
+            for u in radj.get(stack.pop(), ()):
+                if u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return seen
 
     @cached_property
     def _exec_adjacency(self) -> Dict[str, Tuple[str, ...]]:
@@ -570,9 +618,29 @@ class CodeGraph:
                     stack.append(v)
         return seen
 
+    def reach_all(self, starts: Iterable[str]) -> Set[str]:
+        """Every node reachable from any of `starts` (the union of their `reachable`, in one walk)."""
+        adj = self._exec_adjacency
+        seen: Set[str] = set()
+        stack: List[str] = []
+        for s in starts:
+            if s not in seen:
+                seen.add(s)
+                stack.append(s)
+        while stack:
+            for v in adj.get(stack.pop(), ()):
+                if v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        return seen
+
+    def code_reach_all(self, starts: Iterable[str]) -> Set[str]:
+        """The code nodes reachable from any of `starts` (the union of their `code_reach`)."""
+        return {n for n in self.reach_all(starts) if n.startswith(CODE_PREFIXES)}
+
     def code_reach(self, start: str) -> Set[str]:
         """The code nodes (module top levels, main blocks, functions, classes) reachable from `start`."""
-        return {n for n in self.reachable(start) if n.startswith(CODE_PREFIXES)}
+        return {n for n in self._reach(start) if n.startswith(CODE_PREFIXES)}
 
     def scopes_in(self, nodes: Iterable[str]) -> Dict[str, Set[str]]:
         """path -> scopes ("<module>" or def qualname) covered by a node set."""
@@ -601,14 +669,24 @@ class CodeGraph:
                 bucket.append((idx, call))
         return out
 
+    @cached_property
+    def _call_ranks(self) -> Tuple[List[Tuple[CodeIndex, CallSite]], Dict[str, List[int]]]:
+        """Every call in file and line order once, and each scope node's calls as positions in it."""
+        ordered: List[Tuple[CodeIndex, CallSite]] = []
+        for entries in self._calls_by_scope.values():
+            ordered.extend(entries)
+        ordered.sort(key=lambda ic: (ic[0].path, ic[1].line, ic[1].scope, ic[1].name))
+        rank = {id(e): i for i, e in enumerate(ordered)}
+        return ordered, {n: [rank[id(e)] for e in entries] for n, entries in self._calls_by_scope.items()}
+
     def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
         """The calls made in a set of code nodes, in file and line order."""
-        by_scope = self._calls_by_scope
-        out: List[Tuple[CodeIndex, CallSite]] = []
+        ordered, ranks = self._call_ranks
+        picked: List[int] = []
         for n in nodes:
-            out.extend(by_scope.get(n, ()))
-        out.sort(key=lambda ic: (ic[0].path, ic[1].line, ic[1].scope, ic[1].name))
-        return out
+            picked.extend(ranks.get(n, ()))
+        picked.sort()
+        return [ordered[i] for i in picked]
 
     @cached_property
     def training_call_nodes(self) -> Set[str]:
@@ -639,7 +717,7 @@ class CodeGraph:
         for ep in self.entry_points:
             if ep.kind == "serve" or ep.target in seen_targets or is_test_path(ep.target.split(":", 2)[1]):
                 continue  # a test that trains a toy model is not the project's training
-            if self.training_call_nodes & self.reachable(ep.node):
+            if ep.node in self._reaches_training:
                 seen_targets.add(ep.target)
                 out.append(ep)
         return out
@@ -663,12 +741,12 @@ class CodeGraph:
         """Code nodes the training entry points reach; without any, the modules that train."""
         nodes: Set[str] = set()
         for ep in self.primary_training_entry_points:
-            nodes |= self.reachable(ep.node)
+            nodes |= self._reach(ep.node)
         if not nodes:
             for path in self.training_modules:
-                nodes |= self.reachable(f"mod:{path}")
+                nodes |= self._reach(f"mod:{path}")
                 for qual in self.code[path].defs:
-                    nodes |= self.reachable(f"def:{path}:{qual}")
+                    nodes |= self._reach(f"def:{path}:{qual}")
         return {n for n in nodes if n.startswith(CODE_PREFIXES)}
 
     def to_json(self) -> Dict[str, object]:

@@ -53,6 +53,7 @@ class CallSite(NamedTuple):
     kwargs: Tuple[Tuple[str, Any], ...]  # (keyword, literal or NOT_LITERAL); "**" for **kw
     refs: Tuple[str, ...] = ()   # resolved names passed as arguments (callbacks)
     arg_names: Tuple[str, ...] = ()  # identifiers the arguments use, in displays and f-strings too
+    attr: str = ""               # the name's last part ("seed"): a field, as rules ask for it millions of times
 
     def kwarg(self, key: str, default: Any = None) -> Any:
         for k, v in self.kwargs:
@@ -62,10 +63,6 @@ class CallSite(NamedTuple):
 
     def has_kwarg(self, key: str) -> bool:
         return any(k == key for k, _ in self.kwargs)
-
-    @property
-    def attr(self) -> str:
-        return self.name.rsplit(".", 1)[-1]
 
     __reduce__ = _fast_reduce
 
@@ -151,7 +148,10 @@ class CodeIndex:
         return {i.module.split(".")[0] for i in self.imports if i.module}
 
     def imports_module(self, *prefixes: str) -> Optional[ImportRef]:
+        roots = {p.partition(".")[0] for p in prefixes}
         for ref in self.imports:
+            if ref.module.partition(".")[0] not in roots:
+                continue  # every test below needs the module's first part to be a prefix's
             full = f"{ref.module}.{ref.name}" if ref.name else ref.module
             for p in prefixes:
                 if full == p or full.startswith(p + ".") or ref.module == p or ref.module.startswith(p + "."):
@@ -319,6 +319,10 @@ def _leaf_types() -> frozenset:
 
 
 _LEAVES = _leaf_types()
+# fields that hold identifiers, flags, or leaf nodes only (operators, contexts), never a node to visit
+_SCALAR_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "is_async", "level", "conversion",
+                            "simple", "id", "attr", "arg", "module", "name", "names"})
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
 class _Indexer(ast.NodeVisitor):
@@ -332,15 +336,31 @@ class _Indexer(ast.NodeVisitor):
         method(self, node)
 
     def generic_visit(self, node: ast.AST) -> None:
+        # dispatch inlined (no `visit` frame per child), fields that never hold a node skipped
         skip = _LEAVES
-        for name in node._fields:
+        dispatch = self._dispatch
+        fields = _CHILD_FIELDS.get(type(node))
+        if fields is None:
+            fields = _CHILD_FIELDS[type(node)] = tuple(f for f in node._fields if f not in _SCALAR_FIELDS)
+        for name in fields:
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and type(item) not in skip:
-                        self.visit(item)
-            elif isinstance(value, ast.AST) and type(value) not in skip:
-                self.visit(value)
+                    t = type(item)
+                    if t not in skip and isinstance(item, ast.AST):
+                        method = dispatch.get(t)
+                        if method is None:
+                            self.visit(item)
+                        else:
+                            method(self, item)
+            elif value is not None:
+                t = type(value)
+                if t not in skip and isinstance(value, ast.AST):
+                    method = dispatch.get(t)
+                    if method is None:
+                        self.visit(value)
+                    else:
+                        method(self, value)
 
     def __init__(self, index: CodeIndex):
         self.index = index
@@ -532,7 +552,8 @@ class _Indexer(ast.NodeVisitor):
                         refs.append(r)
                 _identifiers(a, arg_names)
             self.index.calls.append(CallSite(name, node.lineno, self.scope.qualname or self.toplevel,
-                                             args, kwargs, tuple(refs), tuple(dict.fromkeys(arg_names))))
+                                             args, kwargs, tuple(refs), tuple(dict.fromkeys(arg_names)),
+                                             sys.intern(name.rpartition(".")[2])))
         self.generic_visit(node)
 
     def _record_assignment(self, target: ast.AST, value: Optional[ast.AST], line: int) -> None:

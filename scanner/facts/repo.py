@@ -119,6 +119,11 @@ class Facts:
     def code(self) -> Dict[str, CodeIndex]:
         """Every .py file and notebook, parsed once; per-file results come from the fact cache
         when the same bytes were indexed before (here, in another scan, or at another commit)."""
+        from mlscan.facts.indexing import paused_gc
+        with paused_gc():
+            return self._read_code()
+
+    def _read_code(self) -> Dict[str, CodeIndex]:
         from mlscan.facts.indexing import index_all, oversized
         store = self._fact_store()
         results: List[Tuple[CodeIndex, List[str]]] = []
@@ -419,7 +424,9 @@ class Facts:
     @cached_property
     def graph(self):
         from mlscan.facts.graph import CodeGraph
-        return CodeGraph(self)
+        from mlscan.facts.indexing import paused_gc
+        with paused_gc():  # a whole-repo structure of many small objects
+            return CodeGraph(self)
 
     @cached_property
     def own_packages(self) -> Set[str]:
