@@ -608,15 +608,7 @@ class CodeGraph:
         return {u: tuple(sorted(vs)) for u, vs in adj.items()}
 
     def _reachable(self, start: str) -> Set[str]:
-        adj = self._exec_adjacency
-        seen = {start}
-        stack = [start]
-        while stack:
-            for v in adj.get(stack.pop(), ()):
-                if v not in seen:
-                    seen.add(v)
-                    stack.append(v)
-        return seen
+        return self.reach_all((start,))
 
     def reach_all(self, starts: Iterable[str]) -> Set[str]:
         """Every node reachable from any of `starts` (the union of their `reachable`, in one walk)."""
