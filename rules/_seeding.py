@@ -1,7 +1,7 @@
 """Which calls seed which random number generators, and which consume them (shared by seed rules)."""
 from __future__ import annotations
 
-from typing import Optional, Set
+from typing import Iterable, Optional, Set, Tuple
 
 from mlscan.facts.pycode import NOT_LITERAL, CallSite
 
@@ -60,6 +60,11 @@ def seeded_family(call: CallSite) -> Optional[str]:
                 return "sklearn"
             return "lib"
     return None
+
+
+def seeded_families(calls: Iterable[Tuple[object, CallSite]]) -> Set[str]:
+    """The RNG families that any of `calls` ((index, call) pairs, as `graph.calls_in` gives) seeds."""
+    return {fam for fam in (seeded_family(call) for _, call in calls) if fam}
 
 
 def consumed_family(call: CallSite) -> Optional[str]:

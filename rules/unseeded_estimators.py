@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import SEED_KWARGS, covers, seeded_family
+from mlscan.rules._seeding import SEED_KWARGS, covers, seeded_families, seeded_family
 
 # model constructors that draw random numbers and take a seed argument
 STOCHASTIC_MODELS = re.compile(
@@ -57,7 +57,7 @@ class UnseededEstimators(Rule):
     def check(self, facts):
         graph = facts.graph
         calls = graph.calls_in(graph.training_closure)
-        seeded = {fam for fam in (seeded_family(c) for _, c in calls) if fam}
+        seeded = seeded_families(calls)
         if not seeded:
             return
         # default_rng/RandomState seed a generator of their own, not the global one sklearn falls back on

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from typing import Dict, Set, Tuple
+from typing import Dict, Tuple
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import consumed_family, covers, seeded_family
+from mlscan.rules._seeding import consumed_family, covers, seeded_families
 
 
 class UnseededRandomness(Rule):
@@ -30,11 +30,7 @@ class UnseededRandomness(Rule):
     def check(self, facts):
         graph = facts.graph
         calls = graph.calls_in(graph.training_closure)
-        seeded: Set[str] = set()
-        for _, call in calls:
-            fam = seeded_family(call)
-            if fam:
-                seeded.add(fam)
+        seeded = seeded_families(calls)
         if not seeded:
             return
         first_use: Dict[str, Tuple[str, int, str]] = {}

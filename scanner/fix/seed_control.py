@@ -7,7 +7,7 @@ from mlscan.facts.configs import walk
 from mlscan.facts.graph import is_training_call
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
-from mlscan.rules._seeding import consumed_family, covers, seeded_family
+from mlscan.rules._seeding import consumed_family, covers, seeded_families
 
 
 class Entry(NamedTuple):
@@ -113,7 +113,7 @@ class SeedEntryPoints(Fix):
         for ep in entries:
             reach = graph.reachable(ep.node)
             calls = graph.calls_in(reach)
-            seeded = {f for _, c in calls for f in [seeded_family(c)] if f}
+            seeded = seeded_families(calls)
             used = {f for _, c in calls for f in [consumed_family(c)] if f}
             if seeded and all(covers(seeded, f) for f in used):
                 continue
