@@ -143,12 +143,15 @@ def _idle_cores(cores: int) -> float:
         return float(cores)
 
 
-def default_jobs() -> int:
-    """Worker processes: the cores that are free now (busy cores make two workers slower than one)."""
+def free_cores() -> int:
+    """The cores this process may use that are idle right now (at least one)."""
     try:
         cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     except AttributeError:
         cores = os.cpu_count() or 1
-    if cores <= 1:
-        return 1
-    return max(1, min(4, cores, int(_idle_cores(cores) + 0.5)))
+    return max(1, min(cores, int(_idle_cores(cores) + 0.5)))
+
+
+def default_jobs() -> int:
+    """Worker processes: the cores that are free now (busy cores make two workers slower than one)."""
+    return min(4, free_cores())

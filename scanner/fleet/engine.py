@@ -206,13 +206,10 @@ def _task(fn: Callable[[Any], Any], index: int, item: Any, timeout: Optional[flo
 
 # ---- many calls, on Dask ----------------------------------------------------------------------
 def free_cores() -> int:
-    """Worker processes for the embedded cluster: the cores idle right now (at least one)."""
-    from mlscan.facts.indexing import _idle_cores   # the same measure the parser's pool uses
-    try:
-        cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, int(_idle_cores(cores) + 0.5)))
+    """Worker processes for the embedded cluster: the cores idle right now (at least one), by the
+    same measure the parser's pool uses."""
+    from mlscan.facts.indexing import free_cores as idle_now
+    return idle_now()
 
 
 def scheduler_address(given: Optional[str]) -> Optional[str]:
