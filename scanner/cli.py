@@ -32,18 +32,23 @@ def _fail(message: str) -> "click.exceptions.Exit":
 def main() -> None:
     """Console entry point: an unexpected error exits 2 (as usage errors do), never 1 (policy)."""
     try:
-        cli(standalone_mode=True)
+        # not standalone: click would turn Ctrl-C into "Aborted!" and exit 1, which means "policy not met"
+        code = cli.main(standalone_mode=False)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("mlscan: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except Exception as exc:  # an mlscan bug: say so plainly, keep exit 1 meaning "policy not met"
         import traceback
         click.echo(f"mlscan: internal error: {exc.__class__.__name__}: {exc}", err=True)
         if __import__("os").environ.get("MLSCAN_DEBUG"):
             traceback.print_exc()
         sys.exit(EXIT_USAGE)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=DefaultToScan, context_settings={"help_option_names": ["-h", "--help"]})

@@ -176,3 +176,30 @@ def test_render_reproduces_every_format_from_saved_json(repo: Path, tmp_path_fac
     bad.write_text('{"schema_version": 99}')
     rc, _, err = run("render", str(bad))
     assert rc == 2 and "not a readable mlscan JSON report" in err
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, __import__("click").exceptions.Abort])
+def test_ctrl_c_during_a_scan_exits_130_not_the_policy_code(repo: Path, monkeypatch, capsys, interrupt):
+    import mlscan.engine
+    from mlscan.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise interrupt()
+    monkeypatch.setattr(mlscan.engine, "scan", interrupted)
+    monkeypatch.setattr(sys, "argv", ["mlscan", "scan", str(repo), "--no-cache"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_entry_point_keeps_exit_codes(repo: Path, monkeypatch):
+    from mlscan.cli import main
+    for argv, expected in ((["scan", str(repo), "--no-cache", "--format", "json"], 0),
+                           (["scan", str(repo), "--bogus-flag"], 2),
+                           (["scan", str(repo / "missing")], 2),
+                           (["--version"], 0)):
+        monkeypatch.setattr(sys, "argv", ["mlscan", *argv])
+        with pytest.raises(SystemExit) as stopped:
+            main()
+        assert (stopped.value.code or 0) == expected, argv
