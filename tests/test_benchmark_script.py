@@ -74,3 +74,40 @@ def test_bench_runs_every_step_and_checks_reports_are_identical(tmp_path):
     assert "ok     --base reports byte-identical cold and warm" in r.stdout
     assert "warm re-scan <= 0.10x cold:" in r.stdout and "load average" in r.stdout
     assert (repo.head(), repo.status()) == before  # the measured tree is never touched
+
+
+def test_label_agreement_scores_a_second_labeller_and_mlscan_like_the_corpus_scorer(tmp_path):
+    import json
+
+    import yaml
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import label_agreement as la
+    finally:
+        sys.path.pop(0)
+
+    def entry(repo, labels, level):
+        ev = {k: {"label": labels.get(k, "no"), "where": [], "why": ""} for k in la.KINDS}
+        return {"repo": repo, "commit": "a" * 40, "evidence": ev, "expected_levels": {"overall": level}}
+    first = [entry("o/one", {"seed_control": "yes", "ci": "partial"}, 2), entry("o/two", {"seed_control": "yes"}, 3),
+             entry("o/only-first", {}, 1)]
+    second = [entry("o/one", {"seed_control": "partial", "ci": "no"}, 3), entry("o/two", {"seed_control": "yes"}, 3)]
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(first))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(second))
+    evaluation = {"per_repo": [{"repo": r, "status": {k: ["?", "absent"] for k in la.KINDS}, "level": [0, 1]}
+                               for r in ("o/one", "o/two")]}
+    (tmp_path / "eval.json").write_text(json.dumps(evaluation))
+    out = tmp_path / "out.json"
+    assert la.main([str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"), "--eval", str(tmp_path / "eval.json"),
+                    "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["repos"] == ["o/one", "o/two"]
+    human = got["second labeller vs first"]
+    assert (human["score"]["exact"], human["score"]["total"]) == (24, 26)   # seed yes->partial, ci partial->no
+    assert human["score"]["per_practice"]["seed_control"]["balanced_f1"] == 1.0   # both have evidence
+    import pytest
+    # ci: one "has evidence" missed (F1+ 0), one "no evidence" of two found (F1- 2/3)
+    assert human["score"]["per_practice"]["ci"]["balanced_f1"] == pytest.approx(0.5 * (0 + 2 / 3), abs=1e-3)
+    assert human["level_mae"] == 0.5
+    tool = got["mlscan vs first labeller"]
+    assert tool["score"]["per_practice"]["seed_control"]["exact"] == 0 and tool["level_mae"] == 1.5
