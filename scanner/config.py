@@ -76,15 +76,47 @@ def parse_fail_under(value: Any, where: str) -> FailUnder:
 
 def _load_toml(path: Path) -> Dict[str, Any]:
     try:
+        return _parse_toml(path.read_bytes(), path)
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
+
+
+def _parse_toml(data: bytes, where: Any) -> Dict[str, Any]:
+    try:
         import tomllib  # type: ignore[import-not-found]
     except ImportError:
         import tomli as tomllib  # type: ignore[no-redef]
     try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"config {path} is not valid TOML: {exc}") from None
+        raise UsageError(f"config {where} is not valid TOML: {exc}") from None
+
+
+def load_config_at_commit(root: Path, commit: Any) -> Config:
+    """`[tool.mlscan]` from the pyproject.toml of the commit being scanned (a `CommitTree`), read
+    from git objects: a bare repository has no work tree, and a work tree's file may belong to
+    another commit."""
+    import subprocess
+
+    from mlscan.facts.gitsafe import run_git
+    spec = f"{commit.sha}:{commit.prefix}pyproject.toml"
+    label = Path(f"{commit.sha[:12]}:{commit.prefix}pyproject.toml")
+    try:
+        r = run_git(commit.toplevel, ["cat-file", "-p", spec], timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return Config(source=f"{label} (unreadable: git failed)")
+    if r.returncode != 0:   # no pyproject.toml in that commit
+        return Config()
+    try:
+        table = _parse_toml(r.stdout, label).get("tool", {}).get("mlscan", {})
+    except UsageError as exc:
+        return Config(source=f"{label} (unreadable: {exc})")
+    if not isinstance(table, dict):
+        raise UsageError(f"{label}: [tool.mlscan] must be a table")
+    if "model" in table:
+        raise UsageError(f"{label} [tool.mlscan]: a custom model is not read from git objects; "
+                         "pass --model, or scan a checkout")
+    return _from_table(table, label, root, trusted=False)
 
 
 def load_config(root: Path, explicit: Optional[Path] = None) -> Config:

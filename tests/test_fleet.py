@@ -314,3 +314,30 @@ def test_sources_need_clone_for_urls_and_read_list_files(tmp_path):
     shutil.rmtree(tmp_path / "b")
     rc, _, err = run_mlscan(["fleet", tmp_path / "list.txt", "-o", tmp_path / "out"])
     assert rc == 2 and "does not exist" in err
+
+
+def test_bare_and_ref_sources_read_tool_mlscan_from_the_commit_not_the_work_tree(tmp_path):
+    """A bare repository has no work tree, and `path@REF`'s work tree may hold another commit's
+    config: [tool.mlscan] comes from the scanned commit's own pyproject.toml."""
+    from mlscan.fleet.repos import RepoTask, scan_source
+    from mlscan.fleet.sources import BARE, WORKTREE, Source
+    repo = make_fixture_repo("scripted-seeded", tmp_path / "work")
+    repo.write("pyproject.toml", '[tool.mlscan]\nignore = { seed-control = "seeds live in the launcher" }\n')
+    repo.commit("ignore seed control")
+    old = git(repo.root, "rev-parse", "HEAD").strip()
+    repo.write("pyproject.toml", '[tool.mlscan]\nignore = { ci = "CI lives elsewhere" }\n')
+    repo.commit("ignore ci instead")
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "--bare", "-q", str(repo.root), str(bare))
+
+    def ignored(kind: str, location: Path, ref: Optional[str]) -> Dict[str, str]:
+        out = scan_source(RepoTask(Source(str(location), str(location), ref, kind, "r")))
+        return {p["id"]: p.get("ignored") for p in json.loads(out["report"])["practices"] if p.get("ignored")}
+    assert ignored(BARE, bare, None) == {"ci": "CI lives elsewhere"}
+    assert ignored(WORKTREE, repo.root, old) == {"seed-control": "seeds live in the launcher"}
+    assert ignored(BARE, bare, old) == {"seed-control": "seeds live in the launcher"}
+    repo.write("pyproject.toml", '[tool.mlscan]\nmodel = "levels.yaml"\n')
+    custom = repo.commit("a custom model")
+    from mlscan.errors import UsageError
+    with pytest.raises(UsageError, match="custom model is not read from git objects"):
+        ignored(WORKTREE, repo.root, custom)

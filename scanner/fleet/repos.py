@@ -77,9 +77,9 @@ def scan_source(task: RepoTask) -> Dict[str, Any]:
 
 def scan_tree(root: Path, settings: ScanSettings, commit=None):
     """`mlscan scan ROOT` with the fleet's options, in this process, on one core."""
-    from mlscan.config import load_config, merge
+    from mlscan.config import load_config, load_config_at_commit, merge
     from mlscan.engine import scan
-    cfg = load_config(root)
+    cfg = load_config(root) if commit is None else load_config_at_commit(root, commit)
     ignore = dict(cfg.ignore)
     ignore.update({i: "ignored on the command line" for i in settings.ignore})
     cfg = merge(cfg, select=settings.select or None, ignore=ignore,
