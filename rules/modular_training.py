@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
 from typing import Dict, List, Set
 
 from mlscan.facts.graph import is_training_call
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._vocab import roles_of
+from mlscan.rules._mlcode import in_example_dir
+from mlscan.rules._vocab import definition_roles, roles_of
 
+# scripts of the other lifecycle stages, by file name: data preparation, evaluation, registration,
+# serving, batch scoring, monitoring
+STAGE_SCRIPT = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
+                          r"valid|register|registry|promot|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|"
+                          r"batch|monitor|drift)")
 
 
 def module_roles(facts, path: str) -> Set[str]:
@@ -24,8 +32,12 @@ class TrainingCodeIsModular(Rule):
     Follows each training entry point's imports and calls: when the data loading, model definition,
     training loop and configuration live in separate modules or functions the entry point imports,
     the code is modular. A training script that imports one separate unit (say, the model) but keeps
-    the rest as top-level script code is partial; one monolithic script or notebook is absent. A
-    declared pipeline (dvc.yaml, MLproject) whose stages run separate scripts also counts.
+    the rest as top-level script code is partial, and so is a script that defines its own data, model
+    or optimizer units (by name or by library base class, `class Net(nn.Module)`) around a top-level
+    loop, or a monolithic training script or notebook beside separate scripts for the other stages
+    (data preparation, evaluation, registration, serving, monitoring). One monolithic script or
+    notebook alone is absent. A declared pipeline (dvc.yaml, MLproject) whose stages run separate
+    scripts counts as modular.
     """
 
     id = "modular-training"
@@ -53,6 +65,25 @@ class TrainingCodeIsModular(Rule):
                         '["import pandas as pd\\n", "from sklearn.svm import SVC\\n", "df = pd.read_csv(\'x.csv\')\\n", '
                         '"SVC().fit(df, df.y)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
         }, "absent", "notebook-only training"),
+        Example({
+            "main.py": "import torch\n\nclass Net(torch.nn.Module):\n    pass\n\nclass LARS(torch.optim.Optimizer):\n"
+                       "    pass\n\ndef make_loader(ds):\n    return torch.utils.data.DataLoader(ds)\n\n"
+                       "net = Net()\nopt = LARS(net.parameters(), {})\nfor x in make_loader([]):\n"
+                       "    loss = net(x).sum()\n    loss.backward()\n    opt.step()\n",
+        }, "partial", "the script defines its model, optimizer and loader classes, but its loop is top-level code"),
+        Example({
+            "src/train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\ndef main():\n"
+                            "    df = pd.read_csv('d.csv')\n    m = LogisticRegression().fit(df[['a']], df.y)\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+            "register_model.py": "import mlflow\n\nif __name__ == '__main__':\n    mlflow.register_model('runs:/1/m', 'm')\n",
+            "monitor/monitor.py": "import pandas as pd\n\nif __name__ == '__main__':\n    print(pd.read_csv('log.csv').mean())\n",
+        }, "partial", "registration and monitoring are separate scripts; training is one monolithic main()"),
+        Example({
+            "train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\ndef main():\n"
+                        "    df = pd.read_csv('d.csv')\n    LogisticRegression().fit(df[['a']], df.y)\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+            "utils.py": "def plot(x):\n    return x\n",
+        }, "absent", "one monolithic script and a helper module"),
     )
 
     def check(self, facts):
@@ -71,7 +102,7 @@ class TrainingCodeIsModular(Rule):
             for m in other_modules:
                 roles |= module_roles(facts, m)
             own_defs = [q for q, d in idx.defs.items() if "." not in q]
-            own_roles = set().union(*(roles_of(q) for q in own_defs)) if own_defs else set()
+            own_roles = set().union(*(definition_roles(q, idx.defs[q].bases) for q in own_defs)) if own_defs else set()
             top_level_training = any(is_training_call(c) and c.scope in ("<module>", "<main>") for c in idx.calls)
             nb = idx.is_notebook
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
@@ -85,17 +116,46 @@ class TrainingCodeIsModular(Rule):
             elif len(own_defs) >= 3 and len(own_roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 2, "partial"
                 msg = f"{path} splits training into functions ({', '.join(own_defs[:4])}) within one file"
+            elif len(own_defs) >= 3 and len(own_roles) >= 2 and not nb:
+                rank, kind = 2, "partial"
+                msg = (f"{path} defines its own data/model/training units ({', '.join(own_defs[:4])}) but keeps "
+                       f"the training loop as top-level script code")
             else:
                 rank, kind = 1, "gap"
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
             if best is None or rank > best[0]:
                 best = (rank, self.found(kind, path, ep.line if not nb else 1, msg))
+        if best is not None and best[0] == 1:
+            others = self._stage_scripts(facts, {e.target for e in entries})
+            if len(others) >= 2:
+                path = best[1].path
+                best = (2, self.found("partial", others[0][0], others[0][1],
+                                      f"the other stages are separate scripts ({', '.join(p for p, _ in others[:4])}), "
+                                      f"but {path} trains in one {'notebook' if path.endswith('.ipynb') else 'monolithic script'}"))
         stage_scripts = self._pipeline_scripts(facts)
         if len(stage_scripts) >= 3 and (best is None or best[0] < 3):
             path, line, n = stage_scripts[0][0], stage_scripts[0][1], len(stage_scripts)
             best = (3, self.found("supports", path, line, f"a declared pipeline runs {n} separate stage scripts"))
         if best is not None:
             yield best[1]
+
+    @staticmethod
+    def _stage_scripts(facts, training_targets: Set[str]) -> List[tuple]:
+        """(path, line) of Python scripts, other than the training ones, that run another stage of the
+        pipeline (data preparation, evaluation, registration, serving, monitoring), one per file."""
+        from mlscan.facts.repo import is_test_path
+        found: Dict[str, int] = {}
+        for ep in facts.graph.entry_points:
+            if not ep.target.startswith(("mod:", "def:")) or ep.target in training_targets:
+                continue
+            path = ep.target.split(":")[1]
+            p = PurePosixPath(path)
+            if p.suffix != ".py" or is_test_path(path) or in_example_dir(path) or p.parts[0] in ("hooks", "docs") \
+                    or p.name in ("setup.py", "conftest.py", "noxfile.py", "manage.py") \
+                    or not STAGE_SCRIPT.search(f"{p.parent.name}/{p.stem}"):
+                continue
+            found.setdefault(path, (facts.code[path].main_line if path in facts.code else None) or 1)
+        return sorted(found.items())
 
     @staticmethod
     def _pipeline_scripts(facts) -> List[tuple]:
