@@ -160,7 +160,8 @@ SERVER_IMAGES = re.compile(r"(?i)^(docker\.io/)?(tensorflow/serving|pytorch/torc
 
 # ---- data files ---------------------------------------------------------------------------------
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".h5", ".hdf5", ".xlsx", ".xls",
-                 ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt")
+                 ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt",
+                 ".arff", ".data", ".dta", ".sas7bdat")   # UCI/Weka, Stata and SAS tables
 
 # ---- downloads checked against a pinned hash ----------------------------------------------------
 # download functions -> (keyword, position) of the expected hash; (None, None): the call is the check

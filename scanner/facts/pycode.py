@@ -36,7 +36,7 @@ TEXT_MAX_CHARS = 4000
 PATHLIKE = re.compile(
     r"(?:^[~./\\]|^[A-Za-z]:\\|^[a-z][a-z0-9+.-]*://|/|\.(?:csv|tsv|parquet|feather|jsonl?|ya?ml|toml|txt|"
     r"pkl|pickle|joblib|pt|pth|ckpt|h5|hdf5|onnx|npy|npz|bin|safetensors|tfrecords?|zip|gz|xlsx?|db|sqlite|"
-    r"arrow|avro|orc|model|sav|cfg|ini)$)", re.I)
+    r"arrow|avro|orc|model|sav|cfg|ini|arff|data|dta|sas7bdat)$)", re.I)
 
 
 def _fast_reduce(self):
