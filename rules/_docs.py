@@ -110,16 +110,30 @@ def document_topics(doc) -> Dict[str, Tuple[int, str]]:
 _NUMBER_CELL = re.compile(r"^[~≈<>±+-]?\s*\d+(\.\d+)?\s*(%|±\s*[\d.]+)?\s*(\(.*\))?$")
 
 
+# score columns of a leaderboard or a correlation benchmark ("CV | Public | Private", "Spearman")
+SCORE_COLUMN = re.compile(r"(?i)\b(cv|lb|oof|public( lb| score)?|private( lb| score)?|leaderboard|spearman|pearson|"
+                          r"correlation)\b")
+# a table listing models, runs or submissions in its first column
+_MODEL_COLUMN = re.compile(r"(?i)^\W*(model|models|model name|method|checkpoint|backbone|architecture|run|experiment|"
+                           r"submission|approach)\W*$")
+_RESULTS_CONTEXT = re.compile(r"(?i)\b(results?|scores?|scored|performance|benchmarks?|leaderboard|evaluat\w*)\b")
+
+
 def metric_tables(doc) -> List[Tuple[int, str]]:
-    """(line, header) of tables that report numbers under metric columns."""
+    """(line, header) of tables that report numbers under metric or score columns, or that list
+    models with numbers in a section about results."""
     out = []
-    for t in doc.tables:
-        cols = [i for i, h in enumerate(t.header) if PROSE_METRIC.search(h)]
-        if not cols or not t.rows:
-            continue
-        numeric = sum(1 for r in t.rows for i in cols if i < len(r) and _NUMBER_CELL.match(r[i].strip()))
-        if numeric >= 2 or (numeric and len(t.rows) == 1):
-            out.append((t.line, " | ".join(h for h in t.header if h)[:80]))
+    for sec in doc.sections:
+        about_results = bool(_RESULTS_CONTEXT.search(sec.title) or _RESULTS_CONTEXT.search(sec.prose))
+        for t in sec.tables:
+            if not t.rows:
+                continue
+            cols = [i for i, h in enumerate(t.header) if PROSE_METRIC.search(h) or SCORE_COLUMN.search(h)]
+            if not cols and about_results and t.header and _MODEL_COLUMN.match(t.header[0]):
+                cols = list(range(1, len(t.header)))
+            numeric = sum(1 for r in t.rows for i in cols if i < len(r) and _NUMBER_CELL.match(r[i].strip()))
+            if numeric >= 2 or (numeric and len(t.rows) == 1):
+                out.append((t.line, " | ".join(h for h in t.header if h)[:80]))
     return out
 
 
