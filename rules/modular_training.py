@@ -26,6 +26,13 @@ def module_roles(facts, path: str) -> Set[str]:
     return facts.memo(f"module-roles:{path}", compute)
 
 
+def _repo_callee(graph, path: str, call) -> bool:
+    """The training call goes to a class or function defined in another file of the project."""
+    head = call.name.rsplit(".", 1)[0].replace("()", "") if "." in call.name else ""
+    node = graph.resolve_name(path, head) if head else None
+    return bool(node) and node.startswith("def:") and node.split(":")[1] != path
+
+
 class TrainingCodeIsModular(Rule):
     """Training code is split into reusable units
 
@@ -84,6 +91,16 @@ class TrainingCodeIsModular(Rule):
                         "if __name__ == '__main__':\n    main()\n",
             "utils.py": "def plot(x):\n    return x\n",
         }, "absent", "one monolithic script and a helper module"),
+        Example({
+            "mylib/data.py": "import pandas as pd\n\ndef load_table(path):\n    return pd.read_csv(path)\n",
+            "mylib/models.py": "from sklearn.linear_model import LogisticRegression\n\ndef build_model():\n"
+                               "    return LogisticRegression()\n",
+            "mylib/estimator.py": "from mylib.data import load_table\nfrom mylib.models import build_model\n\n"
+                                  "class AutoTrainer:\n    def fit(self, path):\n        df = load_table(path)\n"
+                                  "        return build_model().fit(df[['a']], df.y)\n",
+            "quickstart.py": "from mylib.estimator import AutoTrainer\nfrom mylib.data import load_table\n"
+                                      "from mylib.models import build_model\n\npath = 'd.csv'\nmodel = AutoTrainer().fit(path)\nprint(model)\n",
+        }, "present", "an example drives the library's own training class, whose loop lives in its modules"),
     )
 
     def check(self, facts):
@@ -103,11 +120,18 @@ class TrainingCodeIsModular(Rule):
                 roles |= module_roles(facts, m)
             own_defs = [q for q, d in idx.defs.items() if "." not in q]
             own_roles = set().union(*(definition_roles(q, idx.defs[q].bases) for q in own_defs)) if own_defs else set()
-            top_level_training = any(is_training_call(c) and c.scope in ("<module>", "<main>") for c in idx.calls)
+            trains = [c for c in idx.calls if is_training_call(c)]
+            top_level_training = any(c.scope in ("<module>", "<main>") for c in trains)
+            # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules
+            delegated = bool(trains) and all(_repo_callee(graph, path, c) for c in trains)
             nb = idx.is_notebook
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"
                 msg = f"{path} composes {len(other_modules)} separate modules ({', '.join(other_modules[:4])})"
+            elif len(other_modules) >= 2 and len(roles) >= 2 and delegated:
+                rank, kind = 3, "supports"
+                msg = (f"{path} drives the project's own training code, split into {len(other_modules)} separate "
+                       f"modules ({', '.join(other_modules[:4])})")
             elif other_modules and (len(roles) >= 2 or not nb):
                 rank, kind = 2, "partial"
                 how = "trains in a notebook" if nb else "keeps the training loop as top-level script code" \
