@@ -27,7 +27,10 @@ def module_roles(facts, path: str) -> Set[str]:
 
 
 def _repo_callee(graph, path: str, call) -> bool:
-    """The training call goes to a class or function defined in another file of the project."""
+    """The training call goes to a class or function defined in another file of the project, and is a
+    whole fit (`.fit()`, `.train()`), not a step of a loop written here (`loss.backward()`)."""
+    if call.attr in ("backward", "step", "zero_grad"):
+        return False
     head = call.name.rsplit(".", 1)[0].replace("()", "") if "." in call.name else ""
     node = graph.resolve_name(path, head) if head else None
     return bool(node) and node.startswith("def:") and node.split(":")[1] != path
