@@ -31,9 +31,11 @@ CARD_FILE = re.compile(r"(^|[_\-.])(model[_\-. ]?cards?|data[_\-. ]?cards?|datas
 SKIP_NAME = re.compile(r"^(changelog|changes|history|news|license|licence|copying|code_of_conduct|contributing|"
                        r"security|support|authors|contributors|releasing|upgrading|agents|claude|gemini|"
                        r"pull_request_template|codeowners|notice|third[_-]party)", re.I)
+# a data dictionary's header, also in the languages READMEs are most often written in besides English
 DATA_COLUMN_HEADER = re.compile(r"^(column|columns|field|fields|feature|features|variable|variables|attribute|"
-                                r"attributes|name|col)$", re.I)
-DATA_DESC_HEADER = re.compile(r"^(description|meaning|definition|type|dtype|unit|units|explanation|details)$", re.I)
+                                r"attributes|name|col|kolom|spalte|colonne|columna|coluna|campo|variabel|merkmal)$", re.I)
+DATA_DESC_HEADER = re.compile(r"^(description|meaning|definition|type|dtype|unit|units|explanation|details|"
+                              r"deskripsi|keterangan|beschreibung|descripci[oó]n|descri[cç][aã]o|signification)$", re.I)
 DATA_DIR = {"data", "datasets", "dataset", "corpus", "corpora"}
 
 
@@ -137,7 +139,8 @@ def metric_tables(doc) -> List[Tuple[int, str]]:
     return out
 
 
-_DATA_CONTEXT = re.compile(r"\b(datasets?|data ?sets?|columns?|csv|records|rows|data dictionary|variables)\b", re.I)
+_DATA_CONTEXT = re.compile(r"\b(datasets?|data ?sets?|columns?|csv|records|rows|data dictionary|variables|"
+                           r"kolom|spalten|colonnes|columnas|colunas|daten|données|datos|dados)\b", re.I)
 
 
 def data_dictionary_tables(doc) -> List[Tuple[int, str]]:

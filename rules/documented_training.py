@@ -92,6 +92,11 @@ class TrainingDataOrResultsDocumented(Rule):
                          "    {\"inputs\": [{\"f1\": 0.5, \"f2\": -1.2}]}\n    ```\n  - returns the scores for each "
                          "input, which reports the model's output\n",
         }, "absent", "a JSON body in a fenced block under a list item is code, not a stated result", fires=False),
+        Example({
+            "docs/audit.md": "# Audit\n\n## A. Skema Data Mentah\n\n### Tabel kolom mentah\n\n"
+                             "| Kolom | dtype | Catatan |\n|---|---|---|\n| tenure | int64 | bulan |\n"
+                             "| Contract | object | OHE |\n| Churn | object | Target |\n",
+        }, "partial", "a data dictionary written in another language (Kolom | dtype)", fires=True),
     )
 
     def check(self, facts):
