@@ -14,6 +14,7 @@ SETTINGS_BASES = ("pydantic_settings.BaseSettings", "pydantic.BaseSettings", "py
 ENV_READS = {"os.getenv", "os.environ.get", "os.environ.__getitem__", "environs.Env", "decouple.config"}
 PATHLIKE = re.compile(r"[/\\]|\.\w{1,5}$|^(s3|gs|https?|file|azureml|dbfs)://")
 MIN_SETTINGS = 3
+CONFIG_CLASS = re.compile(r"(Config|Configuration|Settings|Params|HParams|Hyperparameters|Args|Arguments|Options)$")
 MIN_RUN_SETTINGS = 2
 # settings of the infrastructure around a run (credentials, endpoints, storage, logging, service
 # knobs) and a library's fallback values: none of them configures what is trained
@@ -115,6 +116,18 @@ class CentralConfigModule(Rule):
             "train.py": "from constants import SEED, TEST_SIZE\nfrom sklearn.linear_model import LogisticRegression\n\n"
                         "print(SEED, TEST_SIZE)\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
         }, "partial", "beside the endpoints, the run's seed and split live in the module", fires=True),
+        Example({
+            "proj/settings/config.py": "class Config:\n    _config = None\n\n    @classmethod\n"
+                                       "    def get(cls, model='deberta-v3-xsmall', num_train_epochs=3, batch_size=8,\n"
+                                       "            learning_rate=2e-5):\n        if cls._config is None:\n"
+                                       "            cls._config = cls()\n        return cls._config\n",
+            "main.py": "from proj.settings.config import Config\n\nif __name__ == '__main__':\n"
+                       "    print(Config.get())\n",
+        }, "partial", "a config singleton whose factory takes the hyperparameters as defaults", fires=True),
+        Example({
+            "proj/config.py": "def train(lr, epochs, batch_size):\n    return lr * epochs * batch_size\n",
+            "main.py": "from proj.config import train\n\nif __name__ == '__main__':\n    print(train(0.1, 2, 3))\n",
+        }, "absent", "a function that takes hyperparameters is not a config class", fires=False),
     )
 
     def check(self, facts):
@@ -138,12 +151,34 @@ class CentralConfigModule(Rule):
                 shown += 1
                 yield self.found("supports", path, line, f"central config module: {what} holds hyperparameters "
                                                          f"({ranked(hps)}), imported by {user}:{user_line}{more}")
+            elif self._config_class_parameters(facts, path):
+                shown += 1
+                qual, params = self._config_class_parameters(facts, path)
+                yield self.found("partial", path, facts.code[path].defs[qual].line,
+                                 f"central config class: {qual} in {path} takes the hyperparameters ({ranked(params)}) "
+                                 f"as parameter defaults, imported by {user}:{user_line}{more}; edited in code, "
+                                 f"not per-run config files")
             elif any(u in training for u, _ in users) and self._configures_runs(facts, path, names, env):
                 shown += 1
                 source = f"{len(set(env))} environment variables" if len(env) >= len(names) else f"{len(set(names))} settings"
                 sample = ", ".join(sorted(set(env) if len(env) >= len(names) else set(names))[:4])
                 yield self.found("partial", path, line, f"central config module: {what} keeps {source} ({sample}), "
                                                         f"imported by {user}:{user_line}{more}; no hyperparameters in it")
+
+    @staticmethod
+    def _config_class_parameters(facts, path: str):
+        """(method, hyperparameters) of a config class (`Config.get(cls, lr=3e-4, epochs=5, ...)`,
+        `Settings.__init__`) whose constructor or factory takes two or more hyperparameters."""
+        idx = facts.code.get(path)
+        for qual, d in sorted(idx.defs.items()) if idx is not None else ():
+            cls, _, method = qual.rpartition(".")
+            if d.kind != "function" or "." in cls or not CONFIG_CLASS.search(cls) or \
+                    not (method in ("__init__", "get", "create", "load", "default") or method.startswith("from_")):
+                continue
+            hps = strong_hyperparameters(d.params)
+            if len(hps) >= 2:
+                return qual, hps
+        return None
 
     @staticmethod
     def _configures_runs(facts, path: str, names: List[str], env: List[str]) -> bool:
