@@ -41,7 +41,9 @@ class TrainingCodeIsModular(Rule):
 
     Follows each training entry point's imports and calls: when the data loading, model definition,
     training loop and configuration live in separate modules or functions the entry point imports,
-    the code is modular. A training script that imports one separate unit (say, the model) but keeps
+    the code is modular, and so is a training module whose own functions train on a unit it imports
+    (a data loader beside `build_model`/`train_model`). A training script that imports one separate
+    unit (say, the model) but keeps
     the rest as top-level script code is partial, and so is a script that defines its own data, model
     or optimizer units (by name or by library base class, `class Net(nn.Module)`) around a top-level
     loop, or a monolithic training script or notebook beside separate scripts for the other stages
@@ -104,6 +106,14 @@ class TrainingCodeIsModular(Rule):
             "quickstart.py": "from mylib.estimator import AutoTrainer\nfrom mylib.data import load_table\n"
                                       "from mylib.models import build_model\n\npath = 'd.csv'\nmodel = AutoTrainer().fit(path)\nprint(model)\n",
         }, "present", "an example drives the library's own training class, whose loop lives in its modules"),
+        Example({
+            "pkg/data_loading.py": "import pandas as pd\n\ndef load_data(path):\n    return pd.read_csv(path)\n",
+            "pkg/model_training.py": "from sklearn.ensemble import RandomForestRegressor\nfrom pkg.data_loading import load_data\n\n"
+                                     "def build_model(n):\n    return RandomForestRegressor(n_estimators=n)\n\n"
+                                     "def train_model(path):\n    df = load_data(path)\n"
+                                     "    return build_model(100).fit(df[['a']], df.y)\n\n"
+                                     "if __name__ == '__main__':\n    train_model('d.csv')\n",
+        }, "present", "training functions of their own, over a separate data-loading module"),
     )
 
     def check(self, facts):
@@ -131,6 +141,11 @@ class TrainingCodeIsModular(Rule):
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"
                 msg = f"{path} composes {len(other_modules)} separate modules ({', '.join(other_modules[:4])})"
+            elif other_modules and not top_level_training and not nb and len(own_defs) >= 2 \
+                    and {"data", "model", "training"} <= roles | own_roles and roles - own_roles:
+                rank, kind = 3, "supports"
+                msg = (f"{path} trains in its own functions ({', '.join(own_defs[:4])}) on units it imports from "
+                       f"{', '.join(other_modules[:3])}")
             elif len(other_modules) >= 2 and len(roles) >= 2 and delegated:
                 rank, kind = 3, "supports"
                 msg = (f"{path} drives the project's own training code, split into {len(other_modules)} separate "
