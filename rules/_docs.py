@@ -31,9 +31,11 @@ CARD_FILE = re.compile(r"(^|[_\-.])(model[_\-. ]?cards?|data[_\-. ]?cards?|datas
 SKIP_NAME = re.compile(r"^(changelog|changes|history|news|license|licence|copying|code_of_conduct|contributing|"
                        r"security|support|authors|contributors|releasing|upgrading|agents|claude|gemini|"
                        r"pull_request_template|codeowners|notice|third[_-]party)", re.I)
+# a data dictionary's header, also in the languages READMEs are most often written in besides English
 DATA_COLUMN_HEADER = re.compile(r"^(column|columns|field|fields|feature|features|variable|variables|attribute|"
-                                r"attributes|name|col)$", re.I)
-DATA_DESC_HEADER = re.compile(r"^(description|meaning|definition|type|dtype|unit|units|explanation|details)$", re.I)
+                                r"attributes|name|col|kolom|spalte|colonne|columna|coluna|campo|variabel|merkmal)$", re.I)
+DATA_DESC_HEADER = re.compile(r"^(description|meaning|definition|type|dtype|unit|units|explanation|details|"
+                              r"deskripsi|keterangan|beschreibung|descripci[oó]n|descri[cç][aã]o|signification)$", re.I)
 DATA_DIR = {"data", "datasets", "dataset", "corpus", "corpora"}
 
 
@@ -110,20 +112,35 @@ def document_topics(doc) -> Dict[str, Tuple[int, str]]:
 _NUMBER_CELL = re.compile(r"^[~≈<>±+-]?\s*\d+(\.\d+)?\s*(%|±\s*[\d.]+)?\s*(\(.*\))?$")
 
 
+# score columns of a leaderboard or a correlation benchmark ("CV | Public | Private", "Spearman")
+SCORE_COLUMN = re.compile(r"(?i)\b(cv|lb|oof|public( lb| score)?|private( lb| score)?|leaderboard|spearman|pearson|"
+                          r"correlation)\b")
+# a table listing models, runs or submissions in its first column
+_MODEL_COLUMN = re.compile(r"(?i)^\W*(model|models|model name|method|checkpoint|backbone|architecture|run|experiment|"
+                           r"submission|approach)\W*$")
+_RESULTS_CONTEXT = re.compile(r"(?i)\b(results?|scores?|scored|performance|benchmarks?|leaderboard|evaluat\w*)\b")
+
+
 def metric_tables(doc) -> List[Tuple[int, str]]:
-    """(line, header) of tables that report numbers under metric columns."""
+    """(line, header) of tables that report numbers under metric or score columns, or that list
+    models with numbers in a section about results."""
     out = []
-    for t in doc.tables:
-        cols = [i for i, h in enumerate(t.header) if PROSE_METRIC.search(h)]
-        if not cols or not t.rows:
-            continue
-        numeric = sum(1 for r in t.rows for i in cols if i < len(r) and _NUMBER_CELL.match(r[i].strip()))
-        if numeric >= 2 or (numeric and len(t.rows) == 1):
-            out.append((t.line, " | ".join(h for h in t.header if h)[:80]))
+    for sec in doc.sections:
+        about_results = bool(_RESULTS_CONTEXT.search(sec.title) or _RESULTS_CONTEXT.search(sec.prose))
+        for t in sec.tables:
+            if not t.rows:
+                continue
+            cols = [i for i, h in enumerate(t.header) if PROSE_METRIC.search(h) or SCORE_COLUMN.search(h)]
+            if not cols and about_results and t.header and _MODEL_COLUMN.match(t.header[0]):
+                cols = list(range(1, len(t.header)))
+            numeric = sum(1 for r in t.rows for i in cols if i < len(r) and _NUMBER_CELL.match(r[i].strip()))
+            if numeric >= 2 or (numeric and len(t.rows) == 1):
+                out.append((t.line, " | ".join(h for h in t.header if h)[:80]))
     return out
 
 
-_DATA_CONTEXT = re.compile(r"\b(datasets?|data ?sets?|columns?|csv|records|rows|data dictionary|variables)\b", re.I)
+_DATA_CONTEXT = re.compile(r"\b(datasets?|data ?sets?|columns?|csv|records|rows|data dictionary|variables|"
+                           r"kolom|spalten|colonnes|columnas|colunas|daten|données|datos|dados)\b", re.I)
 
 
 def data_dictionary_tables(doc) -> List[Tuple[int, str]]:

@@ -41,6 +41,8 @@ def strong_hyperparameters(names: Iterable[str]) -> Set[str]:
     out = set()
     for n in names:
         k = n.strip().lstrip("-").replace("-", "_")
+        if "__" in k.strip("_"):   # a scikit-learn pipeline step's parameter: `regressor__max_depth`
+            k = k.rsplit("__", 1)[1]
         if HYPERPARAMETER.match(k) and not WEAK_HYPERPARAMETER.match(k):
             out.add(k.lower())
     return out

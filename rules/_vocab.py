@@ -79,7 +79,7 @@ CONFIG_MODULE = re.compile(r"(?i)(^|[/_.-])(config|configs|conf|cfg|settings|par
 # the roles a training module plays, from its name
 ROLES = {
     "data": re.compile(r"(?i)(data|dataset|loader|datamodule|prepare|preprocess|feature|featur|split|ingest|etl|augment|transform)"),
-    "model": re.compile(r"(?i)(model|net\b|network|arch|modeling|layers|backbone|head|module)"),
+    "model": re.compile(r"(?i)(model|net\b|network|(?<![a-z])arch|modeling|layers|backbone|head|module)"),
     "training": re.compile(r"(?i)(train|trainer|engine|loop|fit|lit_|callback|optim|loss|schedul|evaluat|metric)"),
     "config": re.compile(r"(?i)(config|params|settings|hparam|conf\b|args|options)"),
 }
@@ -87,6 +87,29 @@ ROLES = {
 
 def roles_of(text: str) -> "set[str]":
     return {role for role, rx in ROLES.items() if rx.search(text)}
+
+
+# the role a class plays from the library class it derives from (`class BarlowTwins(nn.Module)` is a model)
+BASE_ROLES = (
+    (re.compile(r"^(torch\.utils\.data\.|lightning\.pytorch\.LightningDataModule|pytorch_lightning\.LightningDataModule|"
+                r"datasets\.Dataset|tensorflow\.keras\.utils\.Sequence|"
+                r"keras\.utils\.Sequence|sklearn\.base\.TransformerMixin)"), "data"),
+    (re.compile(r"^(torch\.nn\.|tensorflow\.keras\.(Model|layers\.)|keras\.(Model|layers\.)|flax\.linen\.Module|"
+                r"transformers\.PreTrainedModel|sklearn\.base\.BaseEstimator)"), "model"),
+    (re.compile(r"^(torch\.optim\.|transformers\.Trainer|lightning\.pytorch\.Callback|pytorch_lightning\.Callback)"),
+     "training"),
+    (re.compile(r"^(lightning\.pytorch\.LightningModule|pytorch_lightning\.LightningModule)"), "model+training"),
+)
+
+
+def definition_roles(qualname: str, bases=()) -> "set[str]":
+    """Roles of a function or class from its name and, for a class, the library class it derives from."""
+    roles = roles_of(qualname)
+    for base in bases:
+        for rx, role in BASE_ROLES:
+            if rx.match(base):
+                roles |= set(role.split("+"))
+    return roles
 
 
 # ---- commands -----------------------------------------------------------------------------------
@@ -137,7 +160,8 @@ SERVER_IMAGES = re.compile(r"(?i)^(docker\.io/)?(tensorflow/serving|pytorch/torc
 
 # ---- data files ---------------------------------------------------------------------------------
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".h5", ".hdf5", ".xlsx", ".xls",
-                 ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt")
+                 ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt",
+                 ".arff", ".data", ".dta", ".sas7bdat")   # UCI/Weka, Stata and SAS tables
 
 # ---- downloads checked against a pinned hash ----------------------------------------------------
 # download functions -> (keyword, position) of the expected hash; (None, None): the call is the check

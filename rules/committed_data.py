@@ -1,22 +1,38 @@
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
+from typing import Optional
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._vocab import DATA_SUFFIXES
 
 DATA_DIRS = {"data", "datasets", "dataset", "raw", "processed", "input", "inputs", "corpus", "interim", "external"}
+_NAME_TOKEN = re.compile(r"[^a-z0-9]+")
 NOT_TRAINING_DATA_DIRS = {"examples", "example", "docs", "doc", "tests", "test", "fixtures", "samples", "sample",
                           "assets", "static", ".github", "results", "benchmarks", "notebooks"}
 MIN_BYTES = 10 * 1024
+MIN_BYTES_READ = 1024     # a smaller file counts when it sits in a data folder and the code reads it
+
+
+def in_data_dir(folders) -> bool:
+    """Folders (lower case, outermost first) that include one named for data: `data/`, `raw/`, or at
+    the top of the repo a compound such as `external_data/` or `raw-data/`."""
+    folders = list(folders)
+    if any(f in DATA_DIRS for f in folders):
+        return True
+    return bool(folders) and any(t in DATA_DIRS for t in _NAME_TOKEN.split(folders[0]))
 
 
 class DataCommittedToGit(Rule):
     """Data files are committed straight into git
 
-    Data files (CSV, Parquet, NumPy, archives, ...) in a data folder, or read by the code, that are
-    committed to git without LFS, in the tree or (once added, since removed) in the history read. Git keeps every version, so this is partial evidence of data
-    versioning: nothing ties a model to the data version it was trained on.
+    Data files (CSV, Parquet, NumPy, Excel, ARFF, archives, ...) in a data folder (`data/`, `raw/`,
+    or a top-level `external_data/`), or read by the code, that are committed to git without LFS:
+    in the tree, listed by git but absent from the checkout (a partial clone leaves large blobs
+    out), or (once added, since removed) in the history read. Files under 10 KiB count only when
+    they sit in a data folder and the code reads them. Git keeps every version, so this is partial
+    evidence of data versioning: nothing ties a model to the data version it was trained on.
     """
 
     id = "data-in-git"
@@ -30,31 +46,55 @@ class DataCommittedToGit(Rule):
                  "df = pd.read_csv('data/raw/train.csv')\n"}, "partial",
                 "data committed, then removed from the tree: history still versions it", fires=True,
                 commits=({"data/raw/train.csv": None, ".gitignore": "data/\n"},)),
+        Example({"messidor_features.arff": "@relation m\n" + "1,2,0\n" * 3000, "train.py": "from scipy.io import arff\n"
+                 "data, meta = arff.loadarff('messidor_features.arff')\n"}, "partial",
+                "a Weka/UCI .arff table at the root, read by the code", commits=({},)),
+        Example({"external_data/scraped.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "partial",
+                "a top-level folder named for data (external_data/)", commits=({},)),
+        Example({"data/Advertising.csv": "TV,Radio,Sales\n" + "230.1,37.8,22.1\n" * 200,
+                 "lesson.py": "import pandas as pd\ndf = pd.read_csv('data/Advertising.csv')\n"}, "partial",
+                "a small table in a data folder that the code reads", commits=({},)),
+        Example({"data/colors.csv": "name,hex\n" + "red,#f00\n" * 200, "train.py": "print(1)\n"}, "absent",
+                "a small file in a data folder that nothing reads", commits=({},)),
+        Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
+                "a compound data-folder name deep in the tree (load-test logs) is not training data", commits=({},)),
     )
 
     def check(self, facts):
         lfs_patterns = [r.pattern for r in facts.gitattributes if r.lfs]
         referenced = {PurePosixPath(v).name for idx in facts.non_test_code() for v, _ in idx.strings}
         packages = {f.path.rsplit("/", 1)[0] for f in facts.files if f.name == "__init__.py" and "/" in f.path}
-        hits = []
-        for f in facts.files:
-            if not f.tracked or f.suffix not in DATA_SUFFIXES or f.size < MIN_BYTES:
-                continue
-            if f.suffix == ".txt" and (f.name.startswith(("requirements", "README", "LICENSE")) or "requirements" in f.path):
-                continue
-            parts = {p.lower() for p in f.parts[:-1]}
-            if parts & NOT_TRAINING_DATA_DIRS:
-                continue
-            if any(PurePosixPath(f.path).match(p) for p in lfs_patterns):
-                continue
-            if any(f.path.startswith(pkg + "/") for pkg in packages):
-                continue  # resources shipped inside a Python package, not training data
-            if parts & DATA_DIRS or f.name in referenced:
-                hits.append(f)
+
+        def training_data(path: str, name: str, size: Optional[int]) -> bool:
+            """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
+            suffix = PurePosixPath(name).suffix.lower()
+            if suffix not in DATA_SUFFIXES:
+                return False
+            if suffix == ".txt" and (name.startswith(("requirements", "README", "LICENSE")) or "requirements" in path):
+                return False
+            folders = [p.lower() for p in path.split("/")[:-1]]
+            parts = set(folders)
+            if parts & NOT_TRAINING_DATA_DIRS or any(PurePosixPath(path).match(p) for p in lfs_patterns) \
+                    or any(path.startswith(pkg + "/") for pkg in packages):
+                return False   # examples, docs, LFS-tracked files, resources shipped inside a package
+            data_dir, read = in_data_dir(folders), name in referenced
+            if size is not None and size < MIN_BYTES and not (data_dir and read and size >= MIN_BYTES_READ):
+                return False
+            return data_dir or read
+
+        hits = [f for f in facts.files if f.tracked and training_data(f.path, f.name, f.size)]
         for f in hits[:5]:
-            yield self.found("partial", f.path, None, f"raw data committed to git: {f.path} ({f.size // 1024} KiB), "
+            yield self.found("partial", f.path, None, f"raw data committed to git: {f.path} ({_size(f.size)}), "
                                                       f"without LFS or DVC")
-        if not hits:
+        if hits:
+            return
+        absent = [(p, size) for p, size in facts.absent_tracked(DATA_SUFFIXES).items()
+                  if training_data(p, p.rsplit("/", 1)[-1], size)]
+        for path, size in absent[:5]:
+            yield self.found("partial", path, None, f"raw data committed to git: {path} "
+                                                    f"({_size(size) if size is not None else 'a large file'}, "
+                                                    f"not in this checkout), without LFS or DVC")
+        if not absent:
             yield from self._in_history(facts, lfs_patterns)
 
     def _in_history(self, facts, lfs_patterns):
@@ -66,12 +106,17 @@ class DataCommittedToGit(Rule):
         for commit in reversed(hist.commits):   # oldest first
             for ch in commit.changes:
                 p = PurePosixPath(ch.path)
-                parts = {x.lower() for x in p.parts[:-1]}
+                folders = [x.lower() for x in p.parts[:-1]]
+                parts = set(folders)
                 if ch.status != "A" or ch.path in present or p.suffix.lower() not in DATA_SUFFIXES or p.suffix == ".txt" \
-                        or not parts & DATA_DIRS or parts & NOT_TRAINING_DATA_DIRS \
+                        or not in_data_dir(folders) or parts & NOT_TRAINING_DATA_DIRS \
                         or hist.blob_sizes.get(ch.blob, 0) < MIN_BYTES or any(p.match(x) for x in lfs_patterns):
                     continue
                 size = hist.blob_sizes[ch.blob] // 1024
                 yield self.found("partial", ch.path, None, f"raw data committed to git history: {ch.path} ({size} KiB, "
                                                            f"added in {commit.sha[:12]}, no longer in the tree)")
                 return
+
+
+def _size(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 else f"{size} bytes"

@@ -75,7 +75,9 @@ class HyperparametersInConfigFiles(Rule):
     Looks for hyperparameter configuration that the training actually reads:
     - YAML/TOML/JSON files whose keys are hyperparameters (`lr`, `epochs`, `batch_size`,
       `n_estimators`, numeric settings under `train:`/`model:`...) that training code names
-      (`open("params.yaml")`, a default path of a CLI option) or, when it calls a config loader
+      (`open("params.yaml")`, a default path of a CLI option, a file in the same folder as a
+      named one, an absolute path from the author's machine ending in a repo file) or, when it
+      calls a config loader
       (`yaml.safe_load`, `OmegaConf.load`, `json.load`...), that sit where configs live
       (`configs/`, `params*.yaml`, `hyp*.yaml`);
     - Hydra (`@hydra.main`) and dvc.yaml stage `params:`;
@@ -113,6 +115,22 @@ class HyperparametersInConfigFiles(Rule):
                         "cfg = yaml.safe_load(open('config.yaml'))\n"
                         "RandomForestClassifier().fit([[0], [1]], [0, 1])\n",
         }, "partial", "one hyperparameter among paths", fires=True),
+        Example({
+            "training/config/config.json": '{"TEST_SIZE": 0.2, "GRID": {"regressor__max_depth": [8], '
+                                           '"regressor__learning_rate": [0.1]}}',
+            "training/train.py": "import json\nfrom sklearn.ensemble import RandomForestRegressor\n\n"
+                                 "config = json.load(open('/home/me/project/training/config/config.json'))\n"
+                                 "RandomForestRegressor().fit([[0], [1]], [0, 1])\n",
+        }, "present", "an absolute path from the author's machine ending in the repo's config file; "
+                      "pipeline-step parameters (regressor__max_depth)", fires=True),
+        Example({
+            "yaml/gru.yaml": "training:\n  lr: 0.001\n  epochs: 10\n  batch_size: 32\n",
+            "yaml/unet.yaml": "training:\n  lr: 0.0005\n  epochs: 20\n  batch_size: 16\n",
+            "train.py": "import argparse\nimport yaml\nimport torch\n\np = argparse.ArgumentParser()\n"
+                        "p.add_argument('--config', default='yaml/gru_v2.yaml')\nargs = p.parse_args()\n"
+                        "cfg = yaml.safe_load(open(args.config))\nm = torch.nn.Linear(2, 1)\n"
+                        "m(torch.zeros(1, 2)).sum().backward()\n",
+        }, "present", "a --config default that names a folder of per-experiment YAML files", fires=True),
         Example({
             "conf/base/parameters.yml": "model_options:\n  test_size: 0.2\n  n_estimators: 100\n",
             "src/proj/pipeline.py": "from kedro.pipeline import Pipeline, node\nfrom .nodes import train\n\n"
@@ -293,6 +311,10 @@ def _named_config_files(facts, code_paths: List[str], config_paths) -> Dict[str,
     by_name: Dict[str, List[str]] = {}
     for c in config_paths:
         by_name.setdefault(PurePosixPath(c).name, []).append(c)
+    by_folder: Dict[Tuple[str, str], List[str]] = {}
+    for c in sorted(config_paths):
+        pp = PurePosixPath(c)
+        by_folder.setdefault((str(pp.parent), pp.suffix), []).append(c)
     named: Dict[str, Tuple[str, int]] = {}
     for p in code_paths:
         idx = facts.code.get(p)
@@ -301,11 +323,24 @@ def _named_config_files(facts, code_paths: List[str], config_paths) -> Dict[str,
             v = value.strip()
             while v.startswith("./"):
                 v = v[2:]
-            if not v.lower().endswith((".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")) or v.startswith("/"):
+            if not v.lower().endswith((".yaml", ".yml", ".json", ".toml", ".cfg", ".ini")):
                 continue
-            found = next((c for c in [v, *(f"{a}/{v}" for a in parents)] if c in config_paths), None)
+            if v.startswith("/"):   # an absolute path on the author's machine: the repo file it ends with
+                parts = PurePosixPath(v).parts[1:]
+                v = next((str(PurePosixPath(*parts[i:])) for i in range(len(parts) - 1)
+                          if str(PurePosixPath(*parts[i:])) in config_paths), "")
+                if not v:
+                    continue
+            candidates = [v, *(f"{a}/{v}" for a in parents)]
+            found = next((c for c in candidates if c in config_paths), None)
             if found is None and "/" not in v and len(by_name.get(v, ())) == 1:
                 found = by_name[v][0]
+            if found is None and "/" in v:   # a default that names a folder of configs (`--config yaml/x.yaml`)
+                pp = PurePosixPath(v)
+                siblings = next((by_folder[(str(PurePosixPath(c).parent), pp.suffix)] for c in candidates
+                                 if (str(PurePosixPath(c).parent), pp.suffix) in by_folder), [])
+                for c in siblings:
+                    named.setdefault(c, (p, line))
             if found is not None:
                 named.setdefault(found, (p, line))
     return named

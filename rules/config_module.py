@@ -14,6 +14,16 @@ SETTINGS_BASES = ("pydantic_settings.BaseSettings", "pydantic.BaseSettings", "py
 ENV_READS = {"os.getenv", "os.environ.get", "os.environ.__getitem__", "environs.Env", "decouple.config"}
 PATHLIKE = re.compile(r"[/\\]|\.\w{1,5}$|^(s3|gs|https?|file|azureml|dbfs)://")
 MIN_SETTINGS = 3
+CONFIG_CLASS = re.compile(r"(Config|Configuration|Settings|Params|HParams|Hyperparameters|Args|Arguments|Options)$")
+MIN_RUN_SETTINGS = 2
+# settings of the infrastructure around a run (credentials, endpoints, storage, logging, service
+# knobs) and a library's fallback values: none of them configures what is trained
+INFRA_SETTING = re.compile(r"(?i)(key|secret|token|passw|(^|_)user(name)?(_|$)|ur[il]$|host|port$|region|bucket|"
+                           r"endpoint|dsn|database|(^|_)db(_|$)|account|credential|profile|log_?level|debug|"
+                           r"(^|_)env(ironment)?$|tracking|work_?pool|cors|origins?$|timeout|workers|interval|frequency|"
+                           r"(^|_)(aws|gcp|gcs|azure|s3|minio|supabase|mlflow|prefect|wandb|api)_|^default_)")
+CONFIG_FILE_READS = {"yaml.safe_load", "yaml.load", "yaml.full_load", "json.load", "toml.load", "tomllib.load",
+                     "tomli.load", "omegaconf.OmegaConf.load", "configparser.ConfigParser"}
 
 
 def _settings_of(facts, path: str) -> Tuple[List[str], List[str]]:
@@ -43,8 +53,10 @@ class CentralConfigModule(Rule):
     the project's other modules. One holding hyperparameters (two or more) supports the practice;
     one holding other settings only (model names, feature lists, thresholds, environment
     variables: three or more) that training code imports is partial: a few values externalised.
-    A module of paths only, one nothing imports, or settings only a service or library reads
-    (API keys, CORS origins, library defaults) say nothing about the training's configuration.
+    A module of paths only, one nothing imports, settings only a service or library reads, or
+    settings that are all infrastructure (credentials, endpoints, buckets, ports, log levels) or a
+    library's `DEFAULT_` fallbacks say nothing about the training's configuration, unless the
+    module also reads configuration files.
     """
 
     id = "config-module"
@@ -85,6 +97,37 @@ class CentralConfigModule(Rule):
             "config.py": "LEARNING_RATE = 3e-4\nBATCH_SIZE = 32\nEPOCHS = 5\n",
             "train.py": "LEARNING_RATE = 1e-3\nprint(LEARNING_RATE)\n",
         }, "absent", "a config module that nothing imports", fires=False),
+        Example({
+            "config.py": "import os\nMLFLOW_TRACKING_URI = os.getenv('MLFLOW_TRACKING_URI')\n"
+                         "AWS_ACCESS_KEY_ID = os.getenv('AWS_ACCESS_KEY_ID')\nS3_BUCKET_NAME = os.getenv('S3_BUCKET_NAME')\n"
+                         "MONITORING_PORT = os.getenv('MONITORING_PORT', '8000')\n",
+            "train.py": "import config\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "print(config.MLFLOW_TRACKING_URI)\nLogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n",
+        }, "absent", "credentials, endpoints and buckets only: infrastructure, not the run's configuration", fires=False),
+        Example({
+            "mylib/config.py": "DEFAULT_RANDOM_STATE = 42\nDEFAULT_N_JOBS = -1\nDEFAULT_IMPUTE_STRATEGY = 'mean'\n",
+            "mylib/supervised.py": "from mylib.config import DEFAULT_N_JOBS\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                                   "def fit(X, y, n_jobs=DEFAULT_N_JOBS):\n    return LogisticRegression(n_jobs=n_jobs).fit(X, y)\n\n"
+                                   "if __name__ == '__main__':\n    fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a library's DEFAULT_ fallbacks for its arguments", fires=False),
+        Example({
+            "constants.py": "import os\nMLFLOW_TRACKING_URI = os.getenv('MLFLOW_TRACKING_URI')\nBUCKET_NAME = 'models'\n"
+                            "SEED = 42\nTEST_SIZE = 0.2\n",
+            "train.py": "from constants import SEED, TEST_SIZE\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "print(SEED, TEST_SIZE)\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "beside the endpoints, the run's seed and split live in the module", fires=True),
+        Example({
+            "proj/settings/config.py": "class Config:\n    _config = None\n\n    @classmethod\n"
+                                       "    def get(cls, model='deberta-v3-xsmall', num_train_epochs=3, batch_size=8,\n"
+                                       "            learning_rate=2e-5):\n        if cls._config is None:\n"
+                                       "            cls._config = cls()\n        return cls._config\n",
+            "main.py": "from proj.settings.config import Config\n\nif __name__ == '__main__':\n"
+                       "    print(Config.get())\n",
+        }, "partial", "a config singleton whose factory takes the hyperparameters as defaults", fires=True),
+        Example({
+            "proj/config.py": "def train(lr, epochs, batch_size):\n    return lr * epochs * batch_size\n",
+            "main.py": "from proj.config import train\n\nif __name__ == '__main__':\n    print(train(0.1, 2, 3))\n",
+        }, "absent", "a function that takes hyperparameters is not a config class", fires=False),
     )
 
     def check(self, facts):
@@ -108,12 +151,46 @@ class CentralConfigModule(Rule):
                 shown += 1
                 yield self.found("supports", path, line, f"central config module: {what} holds hyperparameters "
                                                          f"({ranked(hps)}), imported by {user}:{user_line}{more}")
-            elif len(set(names)) + len(set(env)) >= MIN_SETTINGS and any(u in training for u, _ in users):
+            elif self._config_class_parameters(facts, path):
+                shown += 1
+                qual, params = self._config_class_parameters(facts, path)
+                yield self.found("partial", path, facts.code[path].defs[qual].line,
+                                 f"central config class: {qual} in {path} takes the hyperparameters ({ranked(params)}) "
+                                 f"as parameter defaults, imported by {user}:{user_line}{more}; edited in code, "
+                                 f"not per-run config files")
+            elif any(u in training for u, _ in users) and self._configures_runs(facts, path, names, env):
                 shown += 1
                 source = f"{len(set(env))} environment variables" if len(env) >= len(names) else f"{len(set(names))} settings"
                 sample = ", ".join(sorted(set(env) if len(env) >= len(names) else set(names))[:4])
                 yield self.found("partial", path, line, f"central config module: {what} keeps {source} ({sample}), "
                                                         f"imported by {user}:{user_line}{more}; no hyperparameters in it")
+
+    @staticmethod
+    def _config_class_parameters(facts, path: str):
+        """(method, hyperparameters) of a config class (`Config.get(cls, lr=3e-4, epochs=5, ...)`,
+        `Settings.__init__`) whose constructor or factory takes two or more hyperparameters."""
+        idx = facts.code.get(path)
+        for qual, d in sorted(idx.defs.items()) if idx is not None else ():
+            cls, _, method = qual.rpartition(".")
+            if d.kind != "function" or "." in cls or not CONFIG_CLASS.search(cls) or \
+                    not (method in ("__init__", "get", "create", "load", "default") or method.startswith("from_")):
+                continue
+            hps = strong_hyperparameters(d.params)
+            if len(hps) >= 2:
+                return qual, hps
+        return None
+
+    @staticmethod
+    def _configures_runs(facts, path: str, names: List[str], env: List[str]) -> bool:
+        """Enough settings, and some of them about the run (a seed, a split, features, a model name),
+        not only credentials, endpoints and service knobs - unless the module reads config files."""
+        every = set(names) | set(env)
+        if len(every) < MIN_SETTINGS:
+            return False
+        if len({n for n in every if not INFRA_SETTING.search(n)}) >= MIN_RUN_SETTINGS:
+            return True
+        idx = facts.code.get(path)
+        return idx is not None and any(c.name in CONFIG_FILE_READS for c in idx.calls)
 
     @staticmethod
     def _candidates(facts) -> Dict[str, Tuple[int, str]]:

@@ -68,6 +68,35 @@ class TrainingDataOrResultsDocumented(Rule):
                          "    <th>acc5</th>\n  </tr>\n  <tr>\n    <td>1000</td>\n    <td>73.5%</td>\n    <td>91.0%</td>\n"
                          "  </tr>\n</table>\n",
         }, "partial", "an HTML results table", fires=True),
+        Example({
+            "README.md": "# 6th place solution\n\n## Model overview of our final submission\n\n"
+                         "| Model Name | CV | Public | Private |\n| --- | --- | --- | --- |\n"
+                         "| roberta-large | 0.492 | 0.471 | 0.471 |\n| deberta-large | 0.485 | 0.474 | 0.476 |\n",
+        }, "partial", "a Kaggle leaderboard table (CV, public and private scores)", fires=True),
+        Example({
+            "README.md": "# SimCSE\n\n## Model List\n\nOur released models; the results are slightly better than in "
+                         "the paper.\n\n| Model | Avg. STS |\n|:---|:---:|\n| unsup-bert-base | 76.25 |\n"
+                         "| sup-bert-base | 81.57 |\n",
+        }, "partial", "released models with their numbers, in a section about results", fires=True),
+        Example({
+            "README.md": "# Demo\n\n## Settings\n\nDefaults that perform well.\n\n| run | epochs | batch |\n"
+                         "|---|---|---|\n| small | 10 | 32 |\n| large | 20 | 64 |\n",
+        }, "absent", "a table of run settings is not a results table", fires=False),
+        Example({
+            "data/README.md": "# Data Directory\n\nThis directory contains the data used for training.\n\n"
+                              "## Structure\n\n- `raw/`: raw files\n- `processed/`: cleaned files\n\n## Usage\n\n"
+                              "1. Place raw data files in the `raw/` directory\n2. Run the pipeline to fill `processed/`\n",
+        }, "absent", "a data folder guide (structure, numbered steps) does not describe a dataset", fires=False),
+        Example({
+            "README.md": "# Demo\n\n## API\n\n- Predict:\n  - **Request body**:\n    ```json\n"
+                         "    {\"inputs\": [{\"f1\": 0.5, \"f2\": -1.2}]}\n    ```\n  - returns the scores for each "
+                         "input, which reports the model's output\n",
+        }, "absent", "a JSON body in a fenced block under a list item is code, not a stated result", fires=False),
+        Example({
+            "docs/audit.md": "# Audit\n\n## A. Skema Data Mentah\n\n### Tabel kolom mentah\n\n"
+                             "| Kolom | dtype | Catatan |\n|---|---|---|\n| tenure | int64 | bulan |\n"
+                             "| Contract | object | OHE |\n| Churn | object | Target |\n",
+        }, "partial", "a data dictionary written in another language (Kolom | dtype)", fires=True),
     )
 
     def check(self, facts):
@@ -128,8 +157,16 @@ HOW_TO = re.compile(r"(?i)^\W*(configure|config|set ?up|setup|create|update|add|
 
 
 def _names_data(doc) -> bool:
-    """A data folder's README that names its dataset: a heading, a figure or a source URL."""
-    return bool(doc.headings) or any(re.search(r"\d|https?://", s.prose) for s in doc.sections)
+    """A data folder's README that names its dataset with a figure (a size, a count, a date) or a source
+    link; headings alone make a folder guide ("Structure", "Usage"), not a description of the data."""
+    if any(re.search(r"(?<![\w.])\d|https?://", _LIST_NUMBER.sub(" ", s.prose)) for s in doc.sections):
+        return True
+    return any(s.links for s in doc.sections) and not any(_FOLDER_GUIDE.search(s.prose) for s in doc.sections)
+
+
+_LIST_NUMBER = re.compile(r"(^|\s)\d{1,2}[.)]\s")   # "1. Place raw files ..." is not a figure
+# "This folder is used for example data ...": a guide to the folder, not a description of a dataset
+_FOLDER_GUIDE = re.compile(r"(?i)\b(this|the) (folder|directory)\b")
 
 
 def _substantiates(topic: str, sec) -> bool:

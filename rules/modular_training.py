@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
 from typing import Dict, List, Set
 
 from mlscan.facts.graph import is_training_call
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._vocab import roles_of
+from mlscan.rules._mlcode import in_example_dir
+from mlscan.rules._vocab import definition_roles, roles_of
 
+# scripts of the other lifecycle stages, by file name: data preparation, evaluation, registration,
+# serving, batch scoring, monitoring
+STAGE_SCRIPT = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
+                          r"valid|register|registry|promot|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|"
+                          r"batch|monitor|drift)")
 
 
 def module_roles(facts, path: str) -> Set[str]:
@@ -18,14 +26,30 @@ def module_roles(facts, path: str) -> Set[str]:
     return facts.memo(f"module-roles:{path}", compute)
 
 
+def _repo_callee(graph, path: str, call) -> bool:
+    """The training call goes to a class or function defined in another file of the project, and is a
+    whole fit (`.fit()`, `.train()`), not a step of a loop written here (`loss.backward()`)."""
+    if call.attr in ("backward", "step", "zero_grad"):
+        return False
+    head = call.name.rsplit(".", 1)[0].replace("()", "") if "." in call.name else ""
+    node = graph.resolve_name(path, head) if head else None
+    return bool(node) and node.startswith("def:") and node.split(":")[1] != path
+
+
 class TrainingCodeIsModular(Rule):
     """Training code is split into reusable units
 
     Follows each training entry point's imports and calls: when the data loading, model definition,
     training loop and configuration live in separate modules or functions the entry point imports,
-    the code is modular. A training script that imports one separate unit (say, the model) but keeps
-    the rest as top-level script code is partial; one monolithic script or notebook is absent. A
-    declared pipeline (dvc.yaml, MLproject) whose stages run separate scripts also counts.
+    the code is modular, and so is a training module whose own functions train on a unit it imports
+    (a data loader beside `build_model`/`train_model`). A training script that imports one separate
+    unit (say, the model) but keeps
+    the rest as top-level script code is partial, and so is a script that defines its own data, model
+    or optimizer units (by name or by library base class, `class Net(nn.Module)`) around a top-level
+    loop, or a monolithic training script or notebook beside separate scripts for the other stages
+    (data preparation, evaluation, registration, serving, monitoring). One monolithic script or
+    notebook alone is absent. A declared pipeline (dvc.yaml, MLproject) whose stages run separate
+    scripts counts as modular.
     """
 
     id = "modular-training"
@@ -53,6 +77,43 @@ class TrainingCodeIsModular(Rule):
                         '["import pandas as pd\\n", "from sklearn.svm import SVC\\n", "df = pd.read_csv(\'x.csv\')\\n", '
                         '"SVC().fit(df, df.y)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
         }, "absent", "notebook-only training"),
+        Example({
+            "main.py": "import torch\n\nclass Net(torch.nn.Module):\n    pass\n\nclass LARS(torch.optim.Optimizer):\n"
+                       "    pass\n\ndef make_loader(ds):\n    return torch.utils.data.DataLoader(ds)\n\n"
+                       "net = Net()\nopt = LARS(net.parameters(), {})\nfor x in make_loader([]):\n"
+                       "    loss = net(x).sum()\n    loss.backward()\n    opt.step()\n",
+        }, "partial", "the script defines its model, optimizer and loader classes, but its loop is top-level code"),
+        Example({
+            "src/train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\ndef main():\n"
+                            "    df = pd.read_csv('d.csv')\n    m = LogisticRegression().fit(df[['a']], df.y)\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+            "register_model.py": "import mlflow\n\nif __name__ == '__main__':\n    mlflow.register_model('runs:/1/m', 'm')\n",
+            "monitor/monitor.py": "import pandas as pd\n\nif __name__ == '__main__':\n    print(pd.read_csv('log.csv').mean())\n",
+        }, "partial", "registration and monitoring are separate scripts; training is one monolithic main()"),
+        Example({
+            "train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\ndef main():\n"
+                        "    df = pd.read_csv('d.csv')\n    LogisticRegression().fit(df[['a']], df.y)\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+            "utils.py": "def plot(x):\n    return x\n",
+        }, "absent", "one monolithic script and a helper module"),
+        Example({
+            "mylib/data.py": "import pandas as pd\n\ndef load_table(path):\n    return pd.read_csv(path)\n",
+            "mylib/models.py": "from sklearn.linear_model import LogisticRegression\n\ndef build_model():\n"
+                               "    return LogisticRegression()\n",
+            "mylib/estimator.py": "from mylib.data import load_table\nfrom mylib.models import build_model\n\n"
+                                  "class AutoTrainer:\n    def fit(self, path):\n        df = load_table(path)\n"
+                                  "        return build_model().fit(df[['a']], df.y)\n",
+            "quickstart.py": "from mylib.estimator import AutoTrainer\nfrom mylib.data import load_table\n"
+                                      "from mylib.models import build_model\n\npath = 'd.csv'\nmodel = AutoTrainer().fit(path)\nprint(model)\n",
+        }, "present", "an example drives the library's own training class, whose loop lives in its modules"),
+        Example({
+            "pkg/data_loading.py": "import pandas as pd\n\ndef load_data(path):\n    return pd.read_csv(path)\n",
+            "pkg/model_training.py": "from sklearn.ensemble import RandomForestRegressor\nfrom pkg.data_loading import load_data\n\n"
+                                     "def build_model(n):\n    return RandomForestRegressor(n_estimators=n)\n\n"
+                                     "def train_model(path):\n    df = load_data(path)\n"
+                                     "    return build_model(100).fit(df[['a']], df.y)\n\n"
+                                     "if __name__ == '__main__':\n    train_model('d.csv')\n",
+        }, "present", "training functions of their own, over a separate data-loading module"),
     )
 
     def check(self, facts):
@@ -71,12 +132,24 @@ class TrainingCodeIsModular(Rule):
             for m in other_modules:
                 roles |= module_roles(facts, m)
             own_defs = [q for q, d in idx.defs.items() if "." not in q]
-            own_roles = set().union(*(roles_of(q) for q in own_defs)) if own_defs else set()
-            top_level_training = any(is_training_call(c) and c.scope in ("<module>", "<main>") for c in idx.calls)
+            own_roles = set().union(*(definition_roles(q, idx.defs[q].bases) for q in own_defs)) if own_defs else set()
+            trains = [c for c in idx.calls if is_training_call(c)]
+            top_level_training = any(c.scope in ("<module>", "<main>") for c in trains)
+            # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules
+            delegated = bool(trains) and all(_repo_callee(graph, path, c) for c in trains)
             nb = idx.is_notebook
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"
                 msg = f"{path} composes {len(other_modules)} separate modules ({', '.join(other_modules[:4])})"
+            elif other_modules and not top_level_training and not nb and len(own_defs) >= 2 \
+                    and {"data", "model", "training"} <= roles | own_roles and roles - own_roles:
+                rank, kind = 3, "supports"
+                msg = (f"{path} trains in its own functions ({', '.join(own_defs[:4])}) on units it imports from "
+                       f"{', '.join(other_modules[:3])}")
+            elif len(other_modules) >= 2 and len(roles) >= 2 and delegated:
+                rank, kind = 3, "supports"
+                msg = (f"{path} drives the project's own training code, split into {len(other_modules)} separate "
+                       f"modules ({', '.join(other_modules[:4])})")
             elif other_modules and (len(roles) >= 2 or not nb):
                 rank, kind = 2, "partial"
                 how = "trains in a notebook" if nb else "keeps the training loop as top-level script code" \
@@ -85,17 +158,46 @@ class TrainingCodeIsModular(Rule):
             elif len(own_defs) >= 3 and len(own_roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 2, "partial"
                 msg = f"{path} splits training into functions ({', '.join(own_defs[:4])}) within one file"
+            elif len(own_defs) >= 3 and len(own_roles) >= 2 and not nb:
+                rank, kind = 2, "partial"
+                msg = (f"{path} defines its own data/model/training units ({', '.join(own_defs[:4])}) but keeps "
+                       f"the training loop as top-level script code")
             else:
                 rank, kind = 1, "gap"
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
             if best is None or rank > best[0]:
                 best = (rank, self.found(kind, path, ep.line if not nb else 1, msg))
+        if best is not None and best[0] == 1:
+            others = self._stage_scripts(facts, {e.target for e in entries})
+            if len(others) >= 2:
+                path = best[1].path
+                best = (2, self.found("partial", others[0][0], others[0][1],
+                                      f"the other stages are separate scripts ({', '.join(p for p, _ in others[:4])}), "
+                                      f"but {path} trains in one {'notebook' if path.endswith('.ipynb') else 'monolithic script'}"))
         stage_scripts = self._pipeline_scripts(facts)
         if len(stage_scripts) >= 3 and (best is None or best[0] < 3):
             path, line, n = stage_scripts[0][0], stage_scripts[0][1], len(stage_scripts)
             best = (3, self.found("supports", path, line, f"a declared pipeline runs {n} separate stage scripts"))
         if best is not None:
             yield best[1]
+
+    @staticmethod
+    def _stage_scripts(facts, training_targets: Set[str]) -> List[tuple]:
+        """(path, line) of Python scripts, other than the training ones, that run another stage of the
+        pipeline (data preparation, evaluation, registration, serving, monitoring), one per file."""
+        from mlscan.facts.repo import is_test_path
+        found: Dict[str, int] = {}
+        for ep in facts.graph.entry_points:
+            if not ep.target.startswith(("mod:", "def:")) or ep.target in training_targets:
+                continue
+            path = ep.target.split(":")[1]
+            p = PurePosixPath(path)
+            if p.suffix != ".py" or is_test_path(path) or in_example_dir(path) or p.parts[0] in ("hooks", "docs") \
+                    or p.name in ("setup.py", "conftest.py", "noxfile.py", "manage.py") \
+                    or not STAGE_SCRIPT.search(f"{p.parent.name}/{p.stem}"):
+                continue
+            found.setdefault(path, (facts.code[path].main_line if path in facts.code else None) or 1)
+        return sorted(found.items())
 
     @staticmethod
     def _pipeline_scripts(facts) -> List[tuple]:

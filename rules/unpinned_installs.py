@@ -9,7 +9,9 @@ class UnpinnedInstalls(Rule):
 
     Counter-evidence for dependency pinning: a requirements file, conda environment, Pipfile
     without its lock, or Dockerfile `pip install` that installs the project's runtime packages
-    with fewer than 80% of them pinned, and that no lock or constraints file resolves. Package
+    with fewer than 80% of them pinned, and that no lock or constraints file resolves. An image
+    that only runs an ML tool's own server (`pip install mlflow psycopg2-binary` for `mlflow
+    server`) is a service beside the project and is not counted. Package
     metadata (`install_requires`, pyproject `dependencies`) is meant to hold ranges and is not
     counted here, nor are dev/test/docs sets. Makes pinning elsewhere partial (a pinned training
     environment next to an unpinned serving image); on its own it explains the absence.
@@ -31,6 +33,17 @@ class UnpinnedInstalls(Rule):
         Example({
             "conda.yaml": "name: tutorial\ndependencies:\n  - numpy>=1.14.3\n  - pandas>=1.0.0\n  - pip\n  - pip:\n    - mlflow\n",
         }, "absent", "lower bounds only", fires=True),
+        Example({
+            "requirements.txt": "pandas==2.2.2\nscikit-learn==1.5.0\nmlflow==2.14.2\n",
+            "deployment/Dockerfile.tracking": "FROM python:3.12-slim\nRUN pip install mlflow psycopg2-binary boto3\n"
+                                              "CMD [\"mlflow\", \"server\", \"--host\", \"0.0.0.0\"]\n",
+        }, "present", "an image that only runs the MLflow tracking server is a service, not the project's "
+                      "environment", fires=False),
+        Example({
+            "requirements.txt": "pandas==2.2.2\nscikit-learn==1.5.0\nmlflow==2.14.2\n",
+            "docker/Dockerfile.playground": "FROM python:3.12-slim\nCOPY . .\nRUN pip install mlflow\n"
+                                            "CMD [\"python\", \"train.py\"]\n",
+        }, "partial", "an image that runs the training with an unpinned mlflow", fires=True),
     )
 
     def check(self, facts):

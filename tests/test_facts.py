@@ -248,3 +248,22 @@ def test_pipeline_framework_nodes_are_entry_points(tmp_path: Path):
                                           "    return Pipeline([node(train_model, ['X', 'y'], 'model')])\n")
     graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
     assert [(ep.kind, ep.target) for ep in graph.training_entry_points] == [("pipeline", "def:nodes.py:train_model")]
+
+
+def test_committed_files_missing_from_the_work_tree_are_listed_with_their_size(tmp_path):
+    # A partial clone leaves large blobs out (and a user may delete data locally): git still lists
+    # the files, and they are still committed. Known blobs give their size, missing blobs None.
+    from gitrepo import GitRepo
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write("train.py", "print(1)\n")
+    repo.write("data/raw/sales.csv", "a,b\n" + "1,2\n" * 3000)
+    repo.write("data/raw/big.xlsx", "x" * 5000)
+    repo.write("notes.md", "gone\n")
+    repo.commit("init")
+    blob = repo.git("ls-files", "-s", "data/raw/big.xlsx").split()[1]
+    (repo.root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()   # as a partial clone would lack it
+    for rel in ("data/raw/sales.csv", "data/raw/big.xlsx", "notes.md"):
+        (repo.root / rel).unlink()
+    facts = Facts(repo.root, ScanOptions(cache_dir="off"))
+    assert [f.path for f in facts.files] == ["train.py"]
+    assert facts.absent_tracked((".csv", ".xlsx")) == {"data/raw/big.xlsx": None, "data/raw/sales.csv": 12004}

@@ -115,6 +115,25 @@ def test_python_312_type_syntax_is_not_called_a_syntax_error(tmp_path):
             "(running mlscan) cannot parse; not analysed (line 3)"]
 
 
+def test_python_312_fstrings_cost_only_their_lines(tmp_path):
+    # An f-string that reuses its quote inside {...} (PEP 701) is Python 3.12+; on an older Python the
+    # whole training script read as a syntax error and its training, seeds and tracking were lost.
+    import sys
+    report = scan_repo(tmp_path / "repo", {"train.py": (
+        "import numpy as np\nfrom sklearn.ensemble import RandomForestClassifier\n\nnp.random.seed(0)\n"
+        "clf = RandomForestClassifier(random_state=0)\nclf.fit([[0], [1]], [0, 1])\n"
+        "print(f\"saved to {'/'.join([\"models\", \"m.pkl\"])}\")\n"
+        "print(f\"{dict(a=1)[\"a\"]}\",\n      f\"{'x'}\")\n")})
+    seed = next(p for p in report["practices"] if p["id"] == "seed-control")
+    assert seed["status"] == "present"
+    if sys.version_info >= (3, 12):
+        assert report["diagnostics"] == []
+    else:
+        assert [d["message"] for d in report["diagnostics"]] == [
+            f"f-strings of Python 3.12+ on line(s) 7, 8, which Python {sys.version_info[0]}.{sys.version_info[1]} "
+            "(running mlscan) cannot parse, were read with their inner quotes swapped (or left out)"]
+
+
 def test_a_here_document_in_a_shell_script_is_data_not_commands(tmp_path):
     # kserve's install scripts embed 1.7 MB of manifests in here-documents; every manifest line was
     # taken for a shell command and the scan ran past 60 s. Commands after the body still count.

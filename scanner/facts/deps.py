@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 TOOLING = {"pip", "setuptools", "wheel", "pip-tools", "poetry", "uv", "pipenv", "virtualenv", "pdm", "hatch",
            "hatchling", "build", "twine", "conda", "mamba", "micromamba", "python", "pipx", "conda-lock",
            "nox", "tox", "pre-commit", "ca-certificates", "setuptools-scm", "cython", "flit", "flit-core"}
+# an image that only runs an ML tool's own server (an MLflow tracking server with its database and
+# artefact-store drivers, a Prefect server): a service beside the project, not the project's environment
+TOOL_SERVERS = {"mlflow", "mlflow-skinny", "prefect", "zenml", "clearml-server", "optuna-dashboard"}
+TOOL_SERVER_EXTRAS = {"psycopg2", "psycopg2-binary", "psycopg", "pymysql", "mysqlclient", "boto3", "botocore",
+                      "google-cloud-storage", "azure-storage-blob", "azure-identity", "gunicorn", "sqlalchemy"}
+TOOL_SERVER_COMMAND = re.compile(r"\b(mlflow\W+(server|ui)|prefect\W+(server|orion)|zenml\W+up|optuna-dashboard)\b")
 AUX_TOKENS = {"dev", "develop", "development", "test", "tests", "testing", "docs", "doc", "documentation",
               "lint", "linting", "style", "typing", "mypy", "ci", "format", "formatting", "examples", "example",
               "tutorial", "tutorials", "benchmark", "benchmarks", "bench", "devcontainer", "notebooks",
@@ -254,7 +260,13 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
             if ins.keyword == "RUN":
                 reqs.extend(_docker_installs(path, ins.line, ins.command()))
         if reqs:
-            out.append(DependencySet(path, reqs[0].line, "docker", True, role_of(path), reqs))
+            names = {r.name for r in reqs if r.name not in TOOLING}
+            runs = " ".join(i.value for i in instructions if i.keyword in ("CMD", "ENTRYPOINT"))
+            named = {t for t in re.split(r"[/_.\-]+", path.lower()) if t} & TOOL_SERVERS
+            server = bool(names & TOOL_SERVERS) and names <= TOOL_SERVERS | TOOL_SERVER_EXTRAS and \
+                (bool(named) or bool(TOOL_SERVER_COMMAND.search(runs)))
+            out.append(DependencySet(path, reqs[0].line, "docker", True, "aux" if server else role_of(path), reqs,
+                                     "runs an ML tool's server only" if server else ""))
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt")
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")   # also fences indented under a list item
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _HTML_H = re.compile(r"<h([1-6])[^>]*>(.*?)</h\1>", re.I | re.S)
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")

@@ -71,6 +71,7 @@ class Inventory:
         self.files: List[FileEntry] = []
         self._by_path: Dict[str, FileEntry] = {}
         self._text_cache: Dict[str, Optional[str]] = {}
+        self._absent: List[str] = []       # listed by git's index, missing from the work tree
         self._collect()
 
     # ---- collection -------------------------------------------------------------------------
@@ -86,7 +87,35 @@ class Inventory:
             if entry is not None:
                 self.files.append(entry)
                 self._by_path[rel] = entry
+            elif tracked and not (self.root / rel).exists() and not (self.root / rel).is_symlink():
+                self._absent.append(rel)
         self.files.sort(key=lambda f: f.path)
+
+    def absent_tracked(self, suffixes: Tuple[str, ...], limit: int = 200) -> Dict[str, Optional[int]]:
+        """Files with one of `suffixes` that git's index lists but the work tree lacks (deleted
+        locally, or large blobs a partial clone left out) -> blob size, None when the blob itself is
+        not in the clone. At most `limit` files, with one `ls-files` and one `cat-file` call."""
+        wanted = sorted(p for p in self._absent if p.lower().endswith(suffixes))[:limit]
+        if not wanted:
+            return {}
+        try:
+            listing = run_git(self.root, ["ls-files", "-s", "-z", "--", *wanted], check=True).stdout
+            blobs: Dict[str, str] = {}
+            for record in listing.split(b"\0"):
+                meta, _, raw = record.partition(b"\t")
+                fields = meta.split()
+                if len(fields) >= 2:
+                    blobs[raw.decode("utf-8", "surrogateescape")] = fields[1].decode()
+            sizes = run_git(self.root, ["cat-file", "--batch-check"], text=True,
+                            input="".join(f"{b}\n" for b in blobs.values())).stdout.splitlines() if blobs else []
+        except (OSError, subprocess.SubprocessError):
+            return {}
+        known: Dict[str, int] = {}
+        for line in sizes:
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "blob" and parts[2].isdigit():
+                known[parts[0]] = int(parts[2])
+        return {p: known.get(b) for p, b in sorted(blobs.items())}
 
     def _git_listing(self) -> Optional[List[Tuple[str, bool]]]:
         def run(*args: str) -> Optional[List[str]]:

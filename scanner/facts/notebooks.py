@@ -6,7 +6,7 @@ import json
 import re
 from typing import List, Optional, Tuple
 
-from mlscan.facts.pycode import CodeIndex, index_source
+from mlscan.facts.pycode import PEP701_NOTE, CodeIndex, index_source
 
 
 AUTOMAGIC = ("pip install ", "pip uninstall ", "conda install ")  # IPython runs these without the %
@@ -105,7 +105,7 @@ def index_notebook(path: str, text: str) -> CodeIndex:
         idx = CodeIndex(path=path, module="", is_notebook=True, error=error)
         return idx
     idx = index_source(path, script, is_notebook=True, cell_starts=starts)
-    if idx.error:  # one bad cell should not hide the rest: index cell by cell
+    if idx.error and not idx.error.startswith(PEP701_NOTE):  # one bad cell should not hide the rest: index cell by cell
         idx = _index_cellwise(path, script, starts, idx.error)
     idx.shell_lines = shell
     return idx
@@ -120,7 +120,7 @@ def _index_cellwise(path: str, script: str, starts: Tuple[int, ...], first_error
     for i in range(len(starts)):
         chunk = "\n".join(lines[bounds[i] - 1: bounds[i + 1] - 1])
         probe = index_source(path, chunk)
-        if probe.error:
+        if probe.error and not probe.error.startswith(PEP701_NOTE):
             bad += 1
             continue
         for j in range(bounds[i] - 1, min(bounds[i + 1] - 1, len(lines))):

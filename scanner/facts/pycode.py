@@ -36,7 +36,7 @@ TEXT_MAX_CHARS = 4000
 PATHLIKE = re.compile(
     r"(?:^[~./\\]|^[A-Za-z]:\\|^[a-z][a-z0-9+.-]*://|/|\.(?:csv|tsv|parquet|feather|jsonl?|ya?ml|toml|txt|"
     r"pkl|pickle|joblib|pt|pth|ckpt|h5|hdf5|onnx|npy|npz|bin|safetensors|tfrecords?|zip|gz|xlsx?|db|sqlite|"
-    r"arrow|avro|orc|model|sav|cfg|ini)$)", re.I)
+    r"arrow|avro|orc|model|sav|cfg|ini|arff|data|dta|sas7bdat)$)", re.I)
 
 
 def _fast_reduce(self):
@@ -681,12 +681,90 @@ def _needs_newer_python(source: str, lineno: Optional[int]) -> bool:
     return 0 < lineno <= len(lines) and bool(_PEP695.match(lines[lineno - 1]))
 
 
+MAX_REWRITES = 20
+PEP701_NOTE = "f-strings of Python 3.12+"   # a partial parse: those lines were rewritten or left out
+_FSTRING_START = re.compile(r"(?<![\w'\"])[rRbB]?[fF][rRbB]?(['\"])(?!\1\1)")
+
+
+def _swap_inner_quotes(line: str) -> str:
+    """Rewrite one line's f-strings for an older parser: a quote inside `{...}` that equals the
+    f-string's own quote (allowed from Python 3.12, PEP 701) becomes the other quote."""
+    out = list(line)
+    pos = 0
+    while True:
+        m = _FSTRING_START.search(line, pos)
+        if m is None:
+            return "".join(out)
+        quote, other = m.group(1), "'" if m.group(1) == '"' else '"'
+        i, depth = m.end(), 0
+        while i < len(line):
+            ch = line[i]
+            if depth == 0:
+                if ch == "\\":
+                    i += 2
+                    continue
+                if ch == quote:
+                    break
+                if ch == "{":
+                    if line[i + 1:i + 2] == "{":
+                        i += 2
+                        continue
+                    depth = 1
+            else:
+                if ch in "{[(":
+                    depth += ch == "{"
+                elif ch == "}":
+                    depth -= 1
+                elif ch == quote:
+                    out[i] = other
+            i += 1
+        pos = i + 1
+
+
+def _parse_pep701(source: str, path: str) -> Tuple[ast.AST, List[int]]:
+    """`ast.parse`; on a Python older than 3.12, lines whose f-strings use 3.12's syntax (the
+    enclosing quote reused inside `{...}`) are rewritten with the other quote, or, failing that,
+    blanked, so that the rest of the file is still read. Returns the tree and the lines touched;
+    raises the first SyntaxError when that does not help."""
+    try:
+        return ast.parse(source, filename=path), []
+    except SyntaxError as first:
+        if sys.version_info >= (3, 12) or not (first.msg or "").startswith("f-string"):
+            raise
+        lines = source.split("\n")
+        touched: List[int] = []
+        exc: SyntaxError = first
+        while len(touched) < MAX_REWRITES and (exc.msg or "").startswith("f-string") \
+                and exc.lineno and 0 < exc.lineno <= len(lines) and exc.lineno not in touched:
+            line = lines[exc.lineno - 1]
+            indent = line[:len(line) - len(line.lstrip())]
+            nxt: Optional[SyntaxError] = None
+            # the line with its inner quotes swapped; else a statement, or an argument inside brackets
+            for candidate in (_swap_inner_quotes(line), indent + "pass", indent + "None,"):
+                lines[exc.lineno - 1] = candidate
+                try:
+                    return ast.parse("\n".join(lines), filename=path), touched + [exc.lineno]
+                except SyntaxError as err:
+                    nxt = err
+                    if err.lineno != exc.lineno:
+                        break
+            if nxt is None or nxt.lineno == exc.lineno:
+                break
+            touched.append(exc.lineno)
+            exc = nxt
+        raise first
+
+
 def index_source(path: str, source: str, is_notebook: bool = False,
                  cell_starts: Tuple[int, ...] = ()) -> CodeIndex:
     index = CodeIndex(path=path, module=module_name_for(path), is_notebook=is_notebook, cell_starts=cell_starts)
     index.lines = source.count("\n") + 1
     try:
-        tree = ast.parse(source, filename=path)
+        tree, touched = _parse_pep701(source, path)
+        if touched:
+            index.error = (f"{PEP701_NOTE} on line(s) {', '.join(map(str, touched))}, which Python "
+                           f"{sys.version_info[0]}.{sys.version_info[1]} (running mlscan) cannot parse, were read "
+                           f"with their inner quotes swapped (or left out)")
     except SyntaxError as exc:
         msg = exc.msg or "invalid syntax"
         looks_py2 = any(h in msg for h in _PY2_HINTS) or bool(_PY2_SOURCE.search(source[:20000]) and "print " in source)

@@ -81,6 +81,11 @@ class Facts:
     def exists(self, path: str) -> bool:
         return self.inventory.exists(path)
 
+    def absent_tracked(self, suffixes: Tuple[str, ...]) -> Dict[str, Optional[int]]:
+        """Committed files with these suffixes that the work tree lacks -> blob size (None: the blob is
+        not in this clone either, as large files of a partial clone)."""
+        return self.memo(f"absent-tracked:{','.join(suffixes)}", lambda: self.inventory.absent_tracked(suffixes))
+
     def glob(self, *patterns: str) -> List[FileEntry]:
         """Files whose repo path (or, for patterns without '/', name) matches a pattern."""
         out = []
