@@ -152,7 +152,7 @@ class ServingReusesTrainingPreprocessing(Rule):
                 elif loaded_model is None:
                     loaded_model = (node_path(u), data.get("line"), name)
         own_features = []
-        own_dirs = tuple(serving_dirs(serving_files))
+        own_dirs = tuple(serving_dirs(graph, serving_files))
         train_feature_defs = {node_name(n).rsplit(".", 1)[-1].lower() for n in train
                               if n.startswith("def:") and FEATURE_WORDS.search(node_name(n))}
         for n in sorted(all_serving):
@@ -194,6 +194,7 @@ class ServingReusesTrainingPreprocessing(Rule):
                                      f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
 
 
+MONITORING = re.compile(r"(?i)(monitor|drift)[^/]*$")  # a monitoring job is not the training side
 STRONG_FEATURE = re.compile(r"(?i)preprocess|feature|transform|encod|scal")
 FEATURE_CALLS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]e|Binarizer|Discretizer|PCA|Polynomial|"
                            r"Tokenizer|OneHot|Ordinal|get_dummies|transforms\.|ColumnTransformer|sklearn\.pipeline|"
@@ -262,9 +263,12 @@ def _nested_function(graph, node: str) -> bool:
     return graph.g.nodes.get(owner, {}).get("kind") == "function"
 
 
-def serving_dirs(serving_files) -> set:
-    """The folders of the serving application (`app/`, `web/`), not the repo root."""
-    return {p.rsplit("/", 1)[0] + "/" for p in serving_files if "/" in p}
+def serving_dirs(graph, serving_files) -> set:
+    """The folders of the serving application (`app/`, `web/`) that hold no training code: not the
+    repo root, nor a package where training lives too (`madewithml/serve.py` next to `train.py`)."""
+    training_paths = {node_path(n) for n in graph.training_closure}
+    dirs = {p.rsplit("/", 1)[0] + "/" for p in serving_files if "/" in p}
+    return {d for d in dirs if not any(t.startswith(d) for t in training_paths)}
 
 
 def offline_closure(graph, serving_files) -> set:
@@ -272,15 +276,16 @@ def offline_closure(graph, serving_files) -> set:
     (featurize/prepare scripts, pipeline stages), since preprocessing often runs before training."""
     nodes = set(graph.training_closure)
     training = {ep.node for ep in graph.training_entry_points}
-    # the serving application's own folders (`web/`, `app/`): a script there that trains nothing is a
-    # serving helper run by hand (a `__main__` self-check), not the training side
-    own_dirs = tuple(serving_dirs(serving_files))
+    # a script in the serving application's own folders (`web/`, `app/`) that trains nothing is a
+    # serving helper run by hand (a `__main__` self-check), and a drift-monitoring job is monitoring:
+    # neither is the training side
+    own_dirs = tuple(serving_dirs(graph, serving_files))
     starts = []
     for ep in graph.entry_points:
         target_path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
         if ep.kind in ("serve", "docker") or target_path in serving_files:
             continue
-        if ep.node not in training and target_path.startswith(own_dirs):
+        if ep.node not in training and (target_path.startswith(own_dirs) or MONITORING.search(target_path)):
             continue
         starts.append(ep.node)
     return nodes | graph.code_reach_all(starts)
