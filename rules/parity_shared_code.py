@@ -194,7 +194,7 @@ class ServingReusesTrainingPreprocessing(Rule):
                                      f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
 
 
-MONITORING = re.compile(r"(?i)(monitor|drift)[^/]*$")  # a monitoring job is not the training side
+MONITORING = re.compile(r"(?i)(monitor|drift|reference_data)[^/]*$")  # a monitoring job is not the training side
 STRONG_FEATURE = re.compile(r"(?i)preprocess|feature|transform|encod|scal")
 FEATURE_CALLS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]e|Binarizer|Discretizer|PCA|Polynomial|"
                            r"Tokenizer|OneHot|Ordinal|get_dummies|transforms\.|ColumnTransformer|sklearn\.pipeline|"
