@@ -108,6 +108,18 @@ class ServingReusesTrainingPreprocessing(Rule):
                            "app = FastAPI()\nMODEL = pickle.load(open('model.pkl', 'rb'))\n\n\n@app.post('/predict')\n"
                            "def predict(rows: list):\n    return MODEL.predict(DataPreprocessor().preprocess_features(rows)).tolist()\n",
         }, "absent", "the serving package's own preprocessor (runnable by hand) is not training's"),
+        Example({
+            "train.py": "import pickle\nimport pandas as pd\nfrom sklearn.preprocessing import StandardScaler\n"
+                        "from sklearn.ensemble import RandomForestClassifier\n\nif __name__ == '__main__':\n"
+                        "    df = pd.read_csv('d.csv')\n    X = StandardScaler().fit_transform(df.drop(columns=['y']))\n"
+                        "    pickle.dump(RandomForestClassifier().fit(X, df.y), open('model.pkl', 'wb'))\n",
+            "serve.py": "import pickle\nfrom flask import Flask, request, jsonify\nfrom sklearn.preprocessing import StandardScaler\n\n"
+                        "app = Flask(__name__)\nMODEL = pickle.load(open('model.pkl', 'rb'))\n\n\nclass Scaling:\n"
+                        "    def __init__(self):\n        self.scalers = {}\n\n    def apply(self, name, x):\n"
+                        "        self.scalers[name] = StandardScaler()\n        self.scalers[name].fit(x)\n"
+                        "        return self.scalers[name].transform(x)\n\n\n@app.route('/predict', methods=['POST'])\n"
+                        "def predict():\n    x = request.get_json()\n    return jsonify(MODEL.predict(Scaling().apply('all', x)).tolist())\n",
+        }, "absent", "a scaler built and fitted on the request at serving time, kept in a dict"),
     )
 
     def check(self, facts):
@@ -125,8 +137,13 @@ class ServingReusesTrainingPreprocessing(Rule):
         by_path = [n for n in shared if n not in by_name and FEATURE_WORDS.search(node_path(n))]
         feature_shared = by_name + by_path
         refits = []
-        for idx, call in graph.calls_in(all_serving):
-            if call.attr in ("fit", "fit_transform", "partial_fit") and TRANSFORMERS.search(call.name):
+        serving_calls = graph.calls_in(all_serving)
+        # scopes that build a transformer (`self.scalers[c] = StandardScaler()`): a fit there is a re-fit
+        builds = {(i.path, c.scope) for i, c in serving_calls if TRANSFORMER_BUILT.search(c.name)}
+        for idx, call in serving_calls:
+            if call.attr in ("fit", "fit_transform", "partial_fit") and (
+                    TRANSFORMERS.search(call.name)
+                    or ((idx.path, call.scope) in builds and f"def:{idx.path}:{call.scope}" not in train)):
                 refits.append((idx, call))
         for idx, call in refits[:3]:
             yield self.found("gap", idx.path, call.line,
@@ -152,12 +169,10 @@ class ServingReusesTrainingPreprocessing(Rule):
                 elif loaded_model is None:
                     loaded_model = (node_path(u), data.get("line"), name)
         own_features = []
-        own_dirs = tuple(serving_dirs(graph, serving_files))
         train_feature_defs = {node_name(n).rsplit(".", 1)[-1].lower() for n in train
                               if n.startswith("def:") and FEATURE_WORDS.search(node_name(n))}
         for n in sorted(all_serving):
-            if n.startswith("def:") and (node_path(n) in serving_files or node_path(n).startswith(own_dirs)) \
-                    and FEATURE_WORDS.search(node_name(n)) \
+            if n.startswith("def:") and node_path(n) in serving_files and FEATURE_WORDS.search(node_name(n)) \
                     and n not in train and graph.g.nodes[n].get("kind") == "function" and not LOADER.match(node_name(n).rsplit(".", 1)[-1]):
                 own_features.append(n)
         if own_features and (train_feature_defs or not emitted):
@@ -195,6 +210,7 @@ class ServingReusesTrainingPreprocessing(Rule):
 
 
 MONITORING = re.compile(r"(?i)(monitor|drift|reference_data)[^/]*$")  # a monitoring job is not the training side
+TRANSFORMER_BUILT = re.compile(r"^sklearn\.(preprocessing|impute|feature_extraction|decomposition)\.\w+$")
 STRONG_FEATURE = re.compile(r"(?i)preprocess|feature|transform|encod|scal")
 FEATURE_CALLS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]e|Binarizer|Discretizer|PCA|Polynomial|"
                            r"Tokenizer|OneHot|Ordinal|get_dummies|transforms\.|ColumnTransformer|sklearn\.pipeline|"
