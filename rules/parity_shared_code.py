@@ -120,6 +120,20 @@ class ServingReusesTrainingPreprocessing(Rule):
                         "        return self.scalers[name].transform(x)\n\n\n@app.route('/predict', methods=['POST'])\n"
                         "def predict():\n    x = request.get_json()\n    return jsonify(MODEL.predict(Scaling().apply('all', x)).tolist())\n",
         }, "absent", "a scaler built and fitted on the request at serving time, kept in a dict"),
+        Example({
+            "src/features/fetch_weather.py": "import requests\n\n\ndef fetch_weather(day):\n"
+                                             "    return requests.get(f'https://api.example/w?d={day}').json()\n\n\n"
+                                             "def enrich_weather(df):\n    df['temp'] = [fetch_weather(d)['t'] for d in df.day]\n    return df\n",
+            "src/train.py": "import pandas as pd\nfrom sklearn.linear_model import Ridge\nfrom src.features.fetch_weather import enrich_weather\n\n\n"
+                            "def add_calendar_features(df):\n    df['dow'] = pd.to_datetime(df.day).dt.dayofweek\n    return df\n\n\n"
+                            "if __name__ == '__main__':\n    df = add_calendar_features(enrich_weather(pd.read_csv('sales.csv')))\n"
+                            "    Ridge().fit(df[['dow', 'temp']], df.sales)\n",
+            "web/app.py": "import pandas as pd\nfrom flask import Flask, request, jsonify\nfrom src.features.fetch_weather import enrich_weather\n\n"
+                          "app = Flask(__name__)\n\n\ndef build_features(df):\n    df['dow'] = pd.to_datetime(df.day).dt.weekday\n    return df\n\n\n"
+                          "@app.route('/forecast', methods=['POST'])\ndef forecast():\n"
+                          "    df = build_features(enrich_weather(pd.DataFrame(request.get_json())))\n"
+                          "    return jsonify(MODEL.predict(df[['dow', 'temp']]).tolist())\n",
+        }, "absent", "only the weather fetcher is shared; the calendar features are re-implemented in serving"),
     )
 
     def check(self, facts):
@@ -135,7 +149,10 @@ class ServingReusesTrainingPreprocessing(Rule):
         shared = [n for n in shared if not _nested_function(graph, n)]
         by_name = [n for n in shared if FEATURE_WORDS.search(node_name(n))]
         by_path = [n for n in shared if n not in by_name and FEATURE_WORDS.search(node_path(n))]
-        feature_shared = by_name + by_path
+        # code that fetches data (`features/fetch_weather.py`) acquires inputs; it is not preprocessing
+        feature_shared = [n for n in by_name + by_path
+                          if not LOADER.match(node_name(n).rsplit(".", 1)[-1])
+                          and not LOADER.match(node_path(n).rsplit("/", 1)[-1])]
         refits = []
         serving_calls = graph.calls_in(all_serving)
         # scopes that build a transformer (`self.scalers[c] = StandardScaler()`): a fit there is a re-fit
