@@ -11,7 +11,7 @@ SEEDERS = {
     "numpy.random.seed": "numpy", "numpy.random.default_rng": "numpy", "numpy.random.RandomState": "numpy",
     "numpy.random.Generator": "numpy", "numpy.random.SeedSequence": "numpy",
     "torch.manual_seed": "torch", "torch.random.manual_seed": "torch", "torch.cuda.manual_seed": "torch",
-    "torch.cuda.manual_seed_all": "torch", "torch.Generator().manual_seed": "torch",
+    "torch.cuda.manual_seed_all": "torch", "torch.Generator().manual_seed": "torch.Generator",
     "tensorflow.random.set_seed": "tensorflow", "tensorflow.set_random_seed": "tensorflow",
     "tensorflow.compat.v1.set_random_seed": "tensorflow", "tensorflow.keras.utils.set_random_seed": ALL,
     "keras.utils.set_random_seed": ALL, "jax.random.PRNGKey": "jax", "jax.random.key": "jax",
@@ -25,6 +25,8 @@ SEEDERS = {
     "tensorflow.keras.utils.set_random_seed.": ALL, "paddle.seed": "paddle", "mxnet.random.seed": "mxnet",
     "cupy.random.seed": "cupy", "sklearn.utils.check_random_state": "sklearn",
 }
+# "torch.Generator": a generator of its own (a seeded `random_split`), not the global torch RNG that
+# weight initialisation, dropout and shuffling draw from
 SEED_KWARGS = {"random_state", "seed", "random_seed", "rng_seed", "rng"}
 # Libraries whose RNG the training uses when their calls appear in the training code.
 CONSUMER_PREFIXES = {

@@ -23,6 +23,12 @@ KINDS_OF_STEP = (
 INSTALL = re.compile(r"(?i)\b(pip3?|uv\s+pip|conda|mamba|apt(-get)?|brew|poetry\s+add|pipx)\s+install\b|\becho\b|"
                      r"\binstall\s+-r\b|--with\s+pytest")
 MANUAL_TRIGGERS = {"workflow_dispatch", "repository_dispatch"}
+# repository housekeeping bots: a workflow of nothing else builds or checks no code
+CHORE_ACTIONS = re.compile(r"(?i)^(actions/(stale|labeler|first-interaction|add-to-project)|dessant/lock-threads|"
+                           r"release-drafter/release-drafter|peter-evans/(create-or-update-comment|close-issue)|"
+                           r"actions-ecosystem/action-[\w-]+|github/issue-labeler)@")
+TEMPLATE_CI = re.compile(r"(^|/)(\.github/workflows/|\.gitlab-ci\.ya?ml$|\.azure-pipelines/|azure-pipelines[\w-]*\.ya?ml$|"
+                         r"\.circleci/|Jenkinsfile$)")
 FILE_REF = re.compile(r"(?:^|[\s=\"'(])((?:\./)?[\w.-]+(?:/[\w.-]+)*\.(?:sh|bash|ya?ml|mk))\b")
 
 
@@ -35,9 +41,11 @@ class CIRunsChecks(Rule):
     followed into the shell scripts and job files a step names (`./tasks/test.sh`,
     `anyscale job submit jobs/ci.yaml`). Partial: CI that only lints, builds, publishes or posts a
     metrics report (CML); tests that run only when started by hand; a call to a reusable workflow
-    kept elsewhere; CI whose tests exercise no ML code (see ml-tests). A test step that cannot fail
-    the build (`continue-on-error: true`, `allow_failure`, `|| true`) is a gap. No CI
-    configuration says nothing.
+    kept elsewhere; a project template whose CI tests only the template while the projects it
+    generates get no CI. Tests that exercise no ML code still make CI present (what they test is
+    the ml-tests question). A test step that cannot fail the build (`continue-on-error: true`,
+    `allow_failure`, `|| true`) is a gap. No CI configuration, or workflows that only run
+    housekeeping bots (stale issues, labels), say nothing.
     """
 
     id = "ci-checks"
@@ -72,6 +80,26 @@ class CIRunsChecks(Rule):
             ".gitlab-ci.yml": "train-smoke:\n  script:\n    - pip install -r requirements.txt\n    - python train.py --epochs 1\n",
             "train.py": "import sys\nimport torch\nm = torch.nn.Linear(2, 1)\nm(torch.zeros(1, 2)).sum().backward()\n",
         }, "present", "a one-epoch training run in CI", fires=True),
+        Example({
+            ".github/workflows/stale.yml": "on:\n  schedule:\n  - cron: '18 9 * * *'\njobs:\n  stale:\n"
+                                           "    runs-on: ubuntu-latest\n    steps:\n    - uses: actions/stale@v5\n"
+                                           "      with:\n        days-before-stale: 30\n",
+            "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a stale-issue bot is housekeeping, not CI", fires=False),
+        Example({
+            ".github/workflows/ci.yml": "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                        "      - uses: actions/checkout@v4\n      - run: pytest tests\n",
+            "src/settings.py": "import os\n\ndef env_name():\n    return os.environ.get('ENV', 'dev')\n",
+            "tests/test_settings.py": "from src.settings import env_name\n\ndef test_env():\n    assert env_name() == 'dev'\n",
+            "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+        }, "present", "CI runs the tests on every push; that they test no ML code is the ml-tests question", fires=True),
+        Example({
+            ".github/workflows/tests.yml": "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                           "      - uses: actions/checkout@v4\n      - run: pytest tests\n",
+            "tests/test_creation.py": "import subprocess\n\ndef test_bake():\n"
+                                      "    assert subprocess.run(['cookiecutter', '--no-input', '.']).returncode == 0\n",
+            "{{ cookiecutter.repo_name }}/src/train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "a template's CI tests only the template; the projects it generates get no CI", fires=True),
     )
 
     def check(self, facts):
@@ -81,9 +109,12 @@ class CIRunsChecks(Rule):
                 path = facts.ci_files[0]
                 yield self.found("partial", path, 1, f"{path} configures CI, but no job could be read from it")
             return
+        steps = [step for job in jobs for step in job.steps]
+        if steps and all(step.uses and not step.run and CHORE_ACTIONS.match(step.uses) for step in steps):
+            return  # only issue/PR housekeeping bots: nothing is built or checked
         graph = facts.graph
         train_targets = {ep.target for ep in graph.training_entry_points}
-        ml_tests = ml_tests_exist(facts)
+        bare_template = not ml_tests_exist(facts) and _template_without_ci(facts)
         supported: Set[Tuple[str, str]] = set()
         gapped = False
         others: List[Tuple[str, int, str]] = []
@@ -110,8 +141,9 @@ class CIRunsChecks(Rule):
                                      f"({'continue-on-error/allow_failure' if not _swallows(step.run) else '|| true'})")
                 elif manual:
                     others.append((job.path, step.line, f"job {job.name} {desc}, but only when started by hand"))
-                elif kind == "tests" and not ml_tests:
-                    others.append((job.path, step.line, f"job {job.name} {desc}, but no test exercises ML code"))
+                elif kind == "tests" and bare_template:
+                    others.append((job.path, step.line, f"job {job.name} {desc}, but they test only the project "
+                                                        "template, and the projects it generates get no CI"))
                 elif (job.path, job.name) not in supported:
                     supported.add((job.path, job.name))
                     if len(supported) <= 6:
@@ -165,6 +197,12 @@ def _node_for(facts, graph, t) -> Optional[str]:
         p = graph.resolve_module(None, t.target)
         return f"mod:{p}" if p else None
     return None
+
+
+def _template_without_ci(facts) -> bool:
+    """A project template (cookiecutter/copier `{{ ... }}` folders) that ships no CI configuration."""
+    templated = [f.path for f in facts.files if "{{" in f.path]
+    return bool(templated) and not any(TEMPLATE_CI.search(p.split("}}", 1)[-1]) for p in templated)
 
 
 def _swallows(script: str) -> bool:

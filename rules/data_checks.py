@@ -11,15 +11,19 @@ DATA_TOKENS = {"data", "dataset", "datasets", "label", "labels", "sample", "samp
                "annotation", "annotations", "csv", "table"}
 
 
+INPUT_TOKENS = {"input", "inputs", "payload"}  # what a served model is sent: data only in serving code
 MONITORING_WORDS = {"drift", "skew", "monitor", "monitoring"}
 
 
-def is_check_name(name: str) -> bool:
+def is_check_name(name: str, serving: bool = False) -> bool:
     """`verify_image_label`, `check_dataset`, `validate_schema`: a checking verb first, a data noun after."""
     words = [w for w in name.lower().split("_") if w]
     if MONITORING_WORDS & set(words):
         return False  # `check_data_drift`: monitoring live data, not validating it
-    return len(words) >= 2 and words[0] in CHECK_VERBS and any(w in DATA_TOKENS for w in words[1:])
+    if len(words) >= 3 and words[:2] == ["is", "valid"]:
+        words = ["validate"] + words[2:]  # `is_valid_json_input`
+    return len(words) >= 2 and words[0] in CHECK_VERBS and any(w in DATA_TOKENS or (serving and w in INPUT_TOKENS)
+                                                                     for w in words[1:])
 
 
 INTEGRITY_CALLS = {**{name: key for name, (key, _) in CHECKSUM_DOWNLOADS.items()},
@@ -44,7 +48,9 @@ class CustomDataChecks(Rule):
     does not match"; checksums of model weights do not count). A check function of ten lines
     or more that the training entry points reach runs on every load and supports the practice;
     other checks, and checksums, which prove a file is intact but not that its content is
-    sound, are partial. Test code does not count here.
+    sound, are partial; so is serving code checking its request inputs by hand
+    (`is_valid_json_input`). A check function nothing calls checks nothing. Test code does not
+    count here.
     """
 
     id = "custom-data-checks"
@@ -54,8 +60,10 @@ class CustomDataChecks(Rule):
             "utils/dataloaders.py": "from PIL import Image\n\n"
                                     "def verify_image_label(im_file, labels):\n    im = Image.open(im_file)\n"
                                     "    im.verify()\n    assert im.size[0] > 9 and im.size[1] > 9, 'image size < 10 pixels'\n"
-                                    "    assert (labels >= 0).all(), 'negative label values'\n    return labels\n",
-        }, "partial", "a data-checking function that no training code calls", fires=True),
+                                    "    assert (labels >= 0).all(), 'negative label values'\n    return labels\n\n\n"
+                                    "def cache_labels(files):\n    from multiprocessing.pool import Pool\n"
+                                    "    return list(Pool(4).imap(verify_image_label, files))\n",
+        }, "partial", "a data-checking function that no training code calls (a caching helper maps it)", fires=True),
         Example({
             "data.py": "import numpy as np\n\ndef verify_labels(labels):\n    \"\"\"Reject malformed label files.\"\"\"\n    labels = np.asarray(labels)\n"
                        "    assert labels.ndim == 2, 'labels must be 2-D'\n    assert labels.shape[1] == 5, 'need 5 columns'\n"
@@ -81,14 +89,32 @@ class CustomDataChecks(Rule):
             "app/monitoring.py": "import numpy as np\n\ndef check_data_drift(window, reference):\n"
                                  "    return abs(np.mean(window) - np.mean(reference)) > 0.1\n",
         }, "absent", "a drift check monitors live data; it does not validate it", fires=False),
+        Example({
+            "app/utils/helpers.py": "def validate_features(features, expected):\n    if len(features) != expected:\n"
+                                    "        raise ValueError('wrong number of features')\n    return True\n",
+            "app/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
+                           "def predict(rows: list):\n    return MODEL.predict(rows).tolist()\n",
+        }, "absent", "a check nothing calls checks nothing", fires=False),
+        Example({
+            "deployment/main.py": "from flask import Flask, request, jsonify\n\napp = Flask(__name__)\nCOLUMNS = ['t', 'h']\n\n\n"
+                                  "def is_valid_json_input(rows):\n    return isinstance(rows, list) and all(\n"
+                                  "        isinstance(r, dict) and all(isinstance(r.get(c), (int, float)) for c in COLUMNS) for r in rows)\n\n\n"
+                                  "@app.route('/predict', methods=['POST'])\ndef predict():\n    rows = request.get_json()\n"
+                                  "    if not is_valid_json_input(rows):\n        return jsonify({'error': 'bad input'}), 400\n"
+                                  "    return jsonify(MODEL.predict(rows).tolist())\n",
+        }, "partial", "serving checks its request inputs by hand", fires=True),
     )
 
     def check(self, facts):
         closure = facts.graph.training_closure
+        serving = facts.graph.serving_files
         for idx in facts.non_test_code():
             checks = [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
-                      if d.kind == "function" and is_check_name(qual.rsplit(".", 1)[-1])]
+                      if d.kind == "function" and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
+            if not on_load:  # a check nothing calls checks nothing
+                called = _called_names(facts)
+                checks = [(q, d) for q, d in checks if q.rsplit(".", 1)[-1] in called]
             for qual, d in on_load[:1] or checks[:1]:
                 name = qual.rsplit(".", 1)[-1]
                 if on_load:
@@ -113,3 +139,14 @@ class CustomDataChecks(Rule):
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break
+
+
+def _called_names(facts) -> set:
+    """The last name part of every call the repo's non-test code makes (`validate_features`)."""
+    def compute():
+        names = set()
+        for _, c in facts.calls(facts.non_test_code()):
+            names.add(c.attr or c.name.rsplit(".", 1)[-1])
+            names.update(r.rsplit(".", 1)[-1] for r in c.refs)  # `pool.imap(verify_image_label, files)`
+        return names
+    return facts.memo("data-checks.called", compute)

@@ -71,6 +71,69 @@ class ServingReusesTrainingPreprocessing(Rule):
                           "@app.post('/predict')\ndef predict(a: float, b: float, c: float, d: float):\n"
                           "    return {'y': str(model.predict([[a, b, c, d]])[0])}\n",
         }, "present", "trivial parity: raw features in, the same model, nothing to re-implement"),
+        Example({
+            "src/preprocessing.py": "import joblib\nimport pandas as pd\nfrom sklearn.preprocessing import StandardScaler\n\n\n"
+                                    "def load_and_scale(path):\n    df = pd.read_csv(path)\n    scaler = StandardScaler()\n"
+                                    "    X = scaler.fit_transform(df.drop(columns=['y']))\n"
+                                    "    joblib.dump(scaler, 'models/scaler.joblib')\n    return X, df['y']\n",
+            "src/train.py": "import joblib\nfrom sklearn.ensemble import RandomForestClassifier\n"
+                            "from src.preprocessing import load_and_scale\n\nX, y = load_and_scale('data.csv')\n"
+                            "joblib.dump(RandomForestClassifier(random_state=0).fit(X, y), 'models/model.joblib')\n",
+            "src/app.py": "import os\nimport joblib\nfrom fastapi import FastAPI\n\n"
+                          "SCALER_PATH = os.environ.get('SCALER_PATH', 'models/scaler.joblib')\napp = FastAPI()\n"
+                          "MODEL = joblib.load('models/model.joblib')\nSCALER = joblib.load(SCALER_PATH)\n\n\n"
+                          "@app.post('/predict')\ndef predict(a: float, b: float):\n"
+                          "    return {'y': int(MODEL.predict(SCALER.transform([[a, b]]))[0])}\n",
+        }, "present", "serving applies the scaler training fitted and saved, and re-implements nothing"),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.datasets import load_breast_cancer\nfrom sklearn.linear_model import LogisticRegression\n"
+                        "from sklearn.pipeline import Pipeline\nfrom sklearn.preprocessing import StandardScaler\n\n\ndef main():\n"
+                        "    X, y = load_breast_cancer(return_X_y=True)\n"
+                        "    pipe = Pipeline([('scale', StandardScaler()), ('clf', LogisticRegression())])\n"
+                        "    pipe.fit(X, y)\n    joblib.dump(pipe, 'model.joblib')\n\n\nif __name__ == '__main__':\n    main()\n",
+            "api/app.py": "import joblib\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
+                          "def predict(rows: list):\n    return {'y': joblib.load('model.joblib').predict(rows).tolist()}\n",
+        }, "present", "the fitted pipeline carries its scaler into serving"),
+        Example({
+            "training/data_processing.py": "from sklearn.preprocessing import StandardScaler\n\n\ndef scale(df):\n"
+                                           "    return StandardScaler().fit_transform(df)\n",
+            "training/train.py": "import pickle\nimport pandas as pd\nfrom sklearn.ensemble import RandomForestClassifier\n"
+                                 "from training.data_processing import scale\n\nif __name__ == '__main__':\n"
+                                 "    df = pd.read_csv('d.csv')\n    m = RandomForestClassifier().fit(scale(df), df.y)\n"
+                                 "    pickle.dump(m, open('model.pkl', 'wb'))\n",
+            "app/ml/preprocessor.py": "from sklearn.preprocessing import StandardScaler\n\n\nclass DataPreprocessor:\n"
+                                      "    def preprocess_features(self, df):\n        return StandardScaler().fit_transform(df)\n\n\n"
+                                      "if __name__ == '__main__':\n    print(DataPreprocessor().preprocess_features([[1.0]]))\n",
+            "app/main.py": "import pickle\nfrom fastapi import FastAPI\nfrom app.ml.preprocessor import DataPreprocessor\n\n"
+                           "app = FastAPI()\nMODEL = pickle.load(open('model.pkl', 'rb'))\n\n\n@app.post('/predict')\n"
+                           "def predict(rows: list):\n    return MODEL.predict(DataPreprocessor().preprocess_features(rows)).tolist()\n",
+        }, "absent", "the serving package's own preprocessor (runnable by hand) is not training's"),
+        Example({
+            "train.py": "import pickle\nimport pandas as pd\nfrom sklearn.preprocessing import StandardScaler\n"
+                        "from sklearn.ensemble import RandomForestClassifier\n\nif __name__ == '__main__':\n"
+                        "    df = pd.read_csv('d.csv')\n    X = StandardScaler().fit_transform(df.drop(columns=['y']))\n"
+                        "    pickle.dump(RandomForestClassifier().fit(X, df.y), open('model.pkl', 'wb'))\n",
+            "serve.py": "import pickle\nfrom flask import Flask, request, jsonify\nfrom sklearn.preprocessing import StandardScaler\n\n"
+                        "app = Flask(__name__)\nMODEL = pickle.load(open('model.pkl', 'rb'))\n\n\nclass Scaling:\n"
+                        "    def __init__(self):\n        self.scalers = {}\n\n    def apply(self, name, x):\n"
+                        "        self.scalers[name] = StandardScaler()\n        self.scalers[name].fit(x)\n"
+                        "        return self.scalers[name].transform(x)\n\n\n@app.route('/predict', methods=['POST'])\n"
+                        "def predict():\n    x = request.get_json()\n    return jsonify(MODEL.predict(Scaling().apply('all', x)).tolist())\n",
+        }, "absent", "a scaler built and fitted on the request at serving time, kept in a dict"),
+        Example({
+            "src/features/fetch_weather.py": "import requests\n\n\ndef fetch_weather(day):\n"
+                                             "    return requests.get(f'https://api.example/w?d={day}').json()\n\n\n"
+                                             "def enrich_weather(df):\n    df['temp'] = [fetch_weather(d)['t'] for d in df.day]\n    return df\n",
+            "src/train.py": "import pandas as pd\nfrom sklearn.linear_model import Ridge\nfrom src.features.fetch_weather import enrich_weather\n\n\n"
+                            "def add_calendar_features(df):\n    df['dow'] = pd.to_datetime(df.day).dt.dayofweek\n    return df\n\n\n"
+                            "if __name__ == '__main__':\n    df = add_calendar_features(enrich_weather(pd.read_csv('sales.csv')))\n"
+                            "    Ridge().fit(df[['dow', 'temp']], df.sales)\n",
+            "web/app.py": "import pandas as pd\nfrom flask import Flask, request, jsonify\nfrom src.features.fetch_weather import enrich_weather\n\n"
+                          "app = Flask(__name__)\n\n\ndef build_features(df):\n    df['dow'] = pd.to_datetime(df.day).dt.weekday\n    return df\n\n\n"
+                          "@app.route('/forecast', methods=['POST'])\ndef forecast():\n"
+                          "    df = build_features(enrich_weather(pd.DataFrame(request.get_json())))\n"
+                          "    return jsonify(MODEL.predict(df[['dow', 'temp']]).tolist())\n",
+        }, "absent", "only the weather fetcher is shared; the calendar features are re-implemented in serving"),
     )
 
     def check(self, facts):
@@ -86,10 +149,18 @@ class ServingReusesTrainingPreprocessing(Rule):
         shared = [n for n in shared if not _nested_function(graph, n)]
         by_name = [n for n in shared if FEATURE_WORDS.search(node_name(n))]
         by_path = [n for n in shared if n not in by_name and FEATURE_WORDS.search(node_path(n))]
-        feature_shared = by_name + by_path
+        # code that fetches data (`features/fetch_weather.py`) acquires inputs; it is not preprocessing
+        feature_shared = [n for n in by_name + by_path
+                          if not LOADER.match(node_name(n).rsplit(".", 1)[-1])
+                          and not LOADER.match(node_path(n).rsplit("/", 1)[-1])]
         refits = []
-        for idx, call in graph.calls_in(all_serving):
-            if call.attr in ("fit", "fit_transform", "partial_fit") and TRANSFORMERS.search(call.name):
+        serving_calls = graph.calls_in(all_serving)
+        # scopes that build a transformer (`self.scalers[c] = StandardScaler()`): a fit there is a re-fit
+        builds = {(i.path, c.scope) for i, c in serving_calls if TRANSFORMER_BUILT.search(c.name)}
+        for idx, call in serving_calls:
+            if call.attr in ("fit", "fit_transform", "partial_fit") and (
+                    TRANSFORMERS.search(call.name)
+                    or ((idx.path, call.scope) in builds and f"def:{idx.path}:{call.scope}" not in train)):
                 refits.append((idx, call))
         for idx, call in refits[:3]:
             yield self.found("gap", idx.path, call.line,
@@ -122,7 +193,7 @@ class ServingReusesTrainingPreprocessing(Rule):
                     and n not in train and graph.g.nodes[n].get("kind") == "function" and not LOADER.match(node_name(n).rsplit(".", 1)[-1]):
                 own_features.append(n)
         if own_features and (train_feature_defs or not emitted):
-            n = own_features[0]
+            n = min(own_features, key=lambda m: (not STRONG_FEATURE.search(node_name(m)), "__" in node_name(m), m))
             yield self.found("gap", node_path(n), graph.g.nodes[n].get("line"),
                              f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")
             applied = next(((i, c) for i, c in graph.calls_in(all_serving) if c.attr == "transform"
@@ -134,7 +205,18 @@ class ServingReusesTrainingPreprocessing(Rule):
         if not emitted and not refits and not own_features:
             if loaded_model or any(c.attr in SERVING_LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
                 where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in SERVING_LOAD_ATTRS)
-                if not _transforms_features(graph, train):
+                applied = _applies_loaded_transform(graph, all_serving, train)
+                carried = _fitted_pipeline(graph, train)
+                if applied:
+                    yield self.found("supports", applied[0], applied[1],
+                                     f"serving applies the fitted transform it loads ({applied[2]}); training fits "
+                                     f"{applied[3]}, and serving re-implements no feature logic")
+                elif carried:
+                    yield self.found("supports", where[0], where[1],
+                                     f"the preprocessing travels inside the model: training fits an sklearn pipeline "
+                                     f"({carried[0]}:{carried[1]}) and serving loads the trained model ({where[2]}) "
+                                     f"without re-implementing features")
+                elif not _transforms_features(graph, train):
                     yield self.found("supports", where[0], where[1],
                                      f"trivial parity: training transforms no features (no feature functions, encoders, "
                                      f"scalers or get_dummies), and serving feeds the request to the trained model it loads "
@@ -144,10 +226,14 @@ class ServingReusesTrainingPreprocessing(Rule):
                                      f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
 
 
+MONITORING = re.compile(r"(?i)(monitor|drift|reference_data)[^/]*$")  # a monitoring job is not the training side
+TRANSFORMER_BUILT = re.compile(r"^sklearn\.(preprocessing|impute|feature_extraction|decomposition)\.\w+$")
+STRONG_FEATURE = re.compile(r"(?i)preprocess|feature|transform|encod|scal")
 FEATURE_CALLS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]e|Binarizer|Discretizer|PCA|Polynomial|"
                            r"Tokenizer|OneHot|Ordinal|get_dummies|transforms\.|ColumnTransformer|sklearn\.pipeline|"
                            r"FunctionTransformer|log1p|\.cut$|\.qcut$)")
 FEATURE_DEF = re.compile(r"(?i)(feature|preprocess|transform|encod|engineer|featuri[sz]e|normali[sz]e|scale|tokeni[sz]e)")
+PANDAS_FEATURES = re.compile(r"(get_dummies|\.cut$|\.qcut$|log1p)")
 FIT_ATTRS = {"fit", "train", "fit_generator", "train_model"}
 
 
@@ -163,6 +249,42 @@ def _transforms_features(graph, train) -> bool:
     return any(FEATURE_CALLS.search(c.name) for c in calls)
 
 
+def _applies_loaded_transform(graph, all_serving, train):
+    """(path, line, call, fitted) when serving calls `.transform` on a fitted preprocessing object it
+    loads (`SCALER.transform(x)` after `SCALER = joblib.load(...)`) and training fits that kind of
+    transform (`StandardScaler().fit_transform`)."""
+    serving_calls = graph.calls_in(all_serving)
+    if not any(c.attr in SERVING_LOAD_ATTRS for _, c in serving_calls):
+        return None
+    fitted = next((c.name.rsplit(".", 1)[0] for _, c in graph.calls_in(train)
+                   if c.attr in ("fit", "fit_transform") and TRANSFORMERS.search(c.name)), None)
+    if fitted is None:
+        return None
+    for idx, call in serving_calls:
+        receiver = call.name.rsplit(".", 1)[0]
+        if call.attr != "transform" or call.name.startswith(("?self", "self.")):
+            continue
+        loaded = receiver.endswith("()") and receiver[:-2].rsplit(".", 1)[-1] in SERVING_LOAD_ATTRS
+        if loaded or ("(" not in receiver and FEATURE_WORDS.search(receiver.rsplit(".", 1)[-1])):
+            return idx.path, call.line, call.name, fitted
+    return None
+
+
+def _fitted_pipeline(graph, train):
+    """(path, line) of an sklearn pipeline training fits, when training has no feature functions of
+    its own outside it: the fitted pipeline, saved as the model, carries the preprocessing."""
+    from mlscan.rules._mlcode import in_example_dir
+    if any(n.startswith("def:") and FEATURE_DEF.search(node_name(n).rsplit(".", 1)[-1]) for n in train):
+        return None
+    calls = [(i, c) for i, c in graph.calls_in(train) if not in_example_dir(i.path)]
+    if any(PANDAS_FEATURES.search(c.name) for _, c in calls):
+        return None
+    for idx, call in calls:
+        if call.attr == "fit" and call.name.startswith(("sklearn.pipeline.Pipeline()", "sklearn.pipeline.make_pipeline()")):
+            return idx.path, call.line
+    return None
+
+
 def _nested_function(graph, node: str) -> bool:
     """A function defined inside another function (not a method)."""
     if not node.startswith("def:"):
@@ -174,14 +296,29 @@ def _nested_function(graph, node: str) -> bool:
     return graph.g.nodes.get(owner, {}).get("kind") == "function"
 
 
+def serving_dirs(graph, serving_files) -> set:
+    """The folders of the serving application (`app/`, `web/`) that hold no training code: not the
+    repo root, nor a package where training lives too (`madewithml/serve.py` next to `train.py`)."""
+    training_paths = {node_path(n) for n in graph.training_closure}
+    dirs = {p.rsplit("/", 1)[0] + "/" for p in serving_files if "/" in p}
+    return {d for d in dirs if not any(t.startswith(d) for t in training_paths)}
+
+
 def offline_closure(graph, serving_files) -> set:
     """What training-side code reaches: the training closure plus every offline entry point
     (featurize/prepare scripts, pipeline stages), since preprocessing often runs before training."""
     nodes = set(graph.training_closure)
+    training = {ep.node for ep in graph.training_entry_points}
+    # a script in the serving application's own folders (`web/`, `app/`) that trains nothing is a
+    # serving helper run by hand (a `__main__` self-check), and a drift-monitoring job is monitoring:
+    # neither is the training side
+    own_dirs = tuple(serving_dirs(graph, serving_files))
     starts = []
     for ep in graph.entry_points:
         target_path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
         if ep.kind in ("serve", "docker") or target_path in serving_files:
+            continue
+        if ep.node not in training and (target_path.startswith(own_dirs) or MONITORING.search(target_path)):
             continue
         starts.append(ep.node)
     return nodes | graph.code_reach_all(starts)

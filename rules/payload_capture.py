@@ -11,10 +11,12 @@ RECORD_ATTRS = {"info", "debug", "log"}
 PERSIST_ATTRS = {"execute", "executemany", "insert_one", "insert_many", "insert", "add", "add_all", "put_item",
                  "put_record", "put_records", "put_object", "send", "produce", "publish", "basic_publish", "emit",
                  "writerow", "writerows", "to_sql", "xadd", "lpush", "rpush", "log_records", "log_record",
-                 "upload_fileobj", "create_document", "index", "write_row"}
+                 "upload_fileobj", "create_document", "index", "write_row", "to_csv", "to_parquet", "write_table",
+                 "write_to_dataset"}
 PERSIST_PREFIXES = ("sqlite3", "sqlalchemy", "psycopg", "pymongo", "kafka", "confluent_kafka", "pika", "boto3", "redis",
                     "google.cloud", "azure", "fluent", "elasticsearch", "gantry", "whylogs", "evidently", "arize",
-                    "fiddler", "nannyml", "mlflow", "wandb", "aiokafka", "nats", "csv", "pandas", "json.dump", "open")
+                    "fiddler", "nannyml", "mlflow", "wandb", "aiokafka", "nats", "csv", "pandas", "json.dump", "open",
+                    "pyarrow", "polars")
 MONITOR_CLIENTS = ("gantry.log", "whylogs.log", "arize", "fiddler", "fluent.sender.FluentSender().emit",
                    "fluent.asyncsender", "seldon", "gradio.CSVLogger", "gradio.HuggingFaceDatasetSaver",
                    "gradio.flagging.CSVLogger", "zenml.log_metadata", "zenml.log_model_metadata",
@@ -30,7 +32,10 @@ class PayloadsCaptured(Rule):
     Evidence: a serving handler that predicts and also writes the request to a persistent sink
     (database, file, queue, monitoring client, or a logger with a file/remote handler) — or request
     capture configured in a deployment manifest (KServe or Seldon `logger`, SageMaker
-    `DataCaptureConfig`, Azure ML data collector). Logging to stdout only counts as partial (a
+    `DataCaptureConfig`, Azure ML data collector). Files count as sinks (`df.to_csv`, `to_parquet`),
+    and so does a recorder object serving is handed (`self.db_logger.log_prediction(...)`) whose
+    method writes to one. Rows of drift/quality metrics a module computes with Evidently are
+    metrics, not payloads. Logging to stdout only counts as partial (a
     `print` must carry the request and the prediction, not the bare prediction), and so
     does a function that records payloads but that serving never calls ("defined but never called").
     Not applicable without serving code.
@@ -87,6 +92,33 @@ class PayloadsCaptured(Rule):
                            "    def flag(self, flag_data, flag_option=None, flag_index=None, username=None):\n"
                            "        DB.execute('insert into flags values (?)', (str(flag_data),))\n",
         }, "present", "a Gradio flagging callback that the framework calls records inputs and outputs"),
+        Example({
+            "app.py": "import pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
+                      "def predict(rows: list):\n    df = pd.DataFrame(rows)\n    df['pred'] = MODEL.predict(df)\n"
+                      "    df.to_csv('scored/requests.csv', mode='a', header=False)\n    return df['pred'].tolist()\n",
+        }, "present", "request rows and predictions appended to a CSV file"),
+        Example({
+            "monitoring/drift.py": "import psycopg2\nfrom evidently.report import Report\nfrom evidently.metric_preset import DataDriftPreset\n\n\n"
+                                   "def log_drift(reference, current):\n    report = Report(metrics=[DataDriftPreset()])\n"
+                                   "    report.run(reference_data=reference, current_data=current)\n"
+                                   "    score = report.as_dict()['metrics'][0]['result']['share_of_drifted_columns']\n"
+                                   "    with psycopg2.connect('dbname=m') as conn:\n"
+                                   "        conn.cursor().execute('insert into drift values (%s)', (score,))\n",
+            "app.py": "from flask import Flask, request, jsonify\nfrom monitoring.drift import log_drift\n\napp = Flask(__name__)\n\n\n"
+                      "@app.route('/predict', methods=['POST'])\ndef predict():\n    rows = request.get_json()\n"
+                      "    pred = MODEL.predict(rows)\n    log_drift(REFERENCE, rows)\n    return jsonify(pred.tolist())\n",
+        }, "absent", "an aggregate drift score stored per request is a metric, not the payload"),
+        Example({
+            "database/dblogger.py": "import psycopg\n\n\nclass DBLogger:\n    def __init__(self, uri):\n"
+                                    "        self.connection = psycopg.connect(uri)\n\n    def log_prediction(self, row):\n"
+                                    "        with self.connection.cursor() as cursor:\n"
+                                    "            cursor.execute('insert into predictions values (%s, %s)', row)\n",
+            "api/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\nclass Predictor:\n"
+                           "    def __init__(self, db_logger=None):\n        self.db_logger = db_logger\n\n"
+                           "    def predict(self, x):\n        y = MODEL.predict(x)\n        if self.db_logger:\n"
+                           "            self.db_logger.log_prediction((x, y))\n        return y\n\n\n"
+                           "@app.post('/predict')\ndef predict(x: list):\n    return Predictor().predict(x).tolist()\n",
+        }, "present", "an injected recorder whose method writes to the database"),
     )
 
     def check(self, facts):
@@ -115,6 +147,7 @@ class PayloadsCaptured(Rule):
         best = None
         serving_files = graph.serving_files
         serving_dirs = {f.rsplit("/", 1)[0] if "/" in f else "" for f in serving_files}
+        recorders = _recorder_methods(facts)
         for handler, nodes in sorted(serving_reach(facts, with_startup=False).items()):
             calls = graph.calls_in(nodes)
             predicts = any(looks_predictive(c.attr) for _, c in calls)
@@ -123,8 +156,14 @@ class PayloadsCaptured(Rule):
             # only the serving side's own code: shared training/evaluation code logs for other reasons
             calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)]
             for idx, call in calls:
-                if _persists(call):
+                if _persists(call) and not _records_metrics(idx):
                     best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
+                    break
+                recorder = recorders.get(call.attr) if call.name.startswith(("?", "self.")) or "()." in call.name else None
+                if recorder and PAYLOAD_FUNCTION.search(call.attr):
+                    best = ("supports", idx.path, call.line,
+                            f"serving records payloads with {call.attr}(), which writes them via {recorder[2]} "
+                            f"({recorder[0]}:{recorder[1]})")
                     break
                 if call.attr in RECORD_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")) \
                         and (call.arg_names or _structured_record(idx, call)):
@@ -178,6 +217,28 @@ def _serving_side(path: str, files, dirs) -> bool:
     return bool(SERVING_SIDE.search(path))
 
 
+def _records_metrics(idx) -> bool:
+    """A module that computes drift/quality reports (Evidently) stores those metrics, not payloads."""
+    return idx.imports_module("evidently") is not None
+
+
+def _recorder_methods(facts):
+    """Method name -> (path, line, sink) for functions that persist what they are given: serving that
+    holds such a recorder as an injected object (`self.db_logger.log_prediction(...)`) cannot be
+    followed through the call graph, but the method's name still says what it does."""
+    out = {}
+    for idx in facts.non_test_code():
+        if not idx.defs or not any(_persists(c) for c in idx.calls):
+            continue
+        for qual, d in idx.defs.items():
+            name = qual.rsplit(".", 1)[-1]
+            if d.kind == "function" and name not in out:
+                sink = next((c.name for c in idx.calls if c.scope == qual and _persists(c)), None)
+                if sink:
+                    out[name] = (idx.path, d.line, sink)
+    return out
+
+
 def _persisting_log_handler(facts, files) -> bool:
     """A file/remote log handler (or a custom logging.Handler) configured in the serving app's code."""
     for path in sorted(files):
@@ -205,9 +266,11 @@ def _persists(call) -> bool:
         return True
     if call.attr in PERSIST_ATTRS:
         head = name[: -len(call.attr) - 1]
+        if call.attr in ("execute", "executemany") and head.endswith("cursor()"):
+            return True  # a DB-API cursor, however the connection was reached (`self.connection.cursor()`)
         return head.startswith(PERSIST_PREFIXES) or head.startswith("?") and call.attr in (
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
-            "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records")
+            "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")
     return name in ("json.dump",) or (call.attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
 
 

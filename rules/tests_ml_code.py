@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._serving import has_serving, node_path, serving_reach
 from mlscan.rules._tests import exercised
 
 
@@ -37,6 +38,15 @@ class TestsExerciseMLCode(Rule):
                                    "def test_summary():\n    assert 'mean' in summary(pd.DataFrame({'a': [1]})).index\n",
         }, "partial", "tests cover a data helper, not the model or training", fires=True),
         Example({
+            "src/train.py": "import joblib\nfrom sklearn.linear_model import LogisticRegression\n\n\ndef main():\n"
+                            "    joblib.dump(LogisticRegression().fit([[0], [1]], [0, 1]), 'model.joblib')\n\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+            "api/app.py": "import joblib\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
+                          "def predict(rows: list):\n    return {'y': joblib.load('model.joblib').predict(rows).tolist()}\n",
+            "tests/test_api.py": "from fastapi.testclient import TestClient\nfrom api.app import app\n\n\ndef test_predict_shape():\n"
+                                 "    r = TestClient(app).post('/predict', json=[[0.5]])\n    assert r.status_code == 200\n",
+        }, "partial", "API contract tests only: nothing tests the model, data or training", fires=True),
+        Example({
             "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
             "analysis.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
                               '["def test_fit():\\n", "    assert True\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
@@ -48,6 +58,12 @@ class TestsExerciseMLCode(Rule):
         per_file = {}
         for path, line, target, name in got["ml"]:
             per_file.setdefault(path, (line, target, name))
+        serving_only = _serving_only(facts)
+        if per_file and all(t in serving_only for _, t, _ in per_file.values()):
+            for path, (line, target, name) in sorted(per_file.items())[:4]:
+                yield self.found("partial", path, line, f"tests exercise only the serving code: {name} ({target}), "
+                                                        "not the model, data or training")
+            return
         for path, (line, target, name) in sorted(per_file.items())[:8]:
             yield self.found("supports", path, line, f"tests exercise ML code: {name} ({target})")
         if per_file:
@@ -58,3 +74,15 @@ class TestsExerciseMLCode(Rule):
         for path, (line, target, name) in sorted(data.items())[:4]:
             yield self.found("partial", path, line, f"tests exercise data-handling code only: {name} ({target}), "
                                                     "not the model or training")
+
+
+def _serving_only(facts) -> set:
+    """Files only serving reaches (the API app, its model wrapper), none of which training reaches."""
+    if not has_serving(facts):
+        return set()
+    training = {node_path(n) for n in facts.graph.training_closure}
+    if not training:
+        return set()
+    reach = serving_reach(facts)
+    serving = {node_path(n) for nodes in reach.values() for n in nodes} | set(facts.graph.serving_files)
+    return serving - training

@@ -81,6 +81,8 @@ def tracker_of(facts, idx, call) -> Optional[Tuple[str, str]]:
         return "TensorBoard", name
     if root in ("pytorch_lightning", "lightning") and "loggers" in low:
         return "a Lightning logger", name
+    if facts.graph.resolve_module(None, root) is not None:
+        return None  # the repo's own package (`fastapi_mlflow._mlflow_types...`): a name, not a tracker
     for word, tool in TRACKER_WORDS:
         if any(word in p and "trace_handler" not in p for p in low[1:]):
             return tool, name
@@ -150,6 +152,13 @@ class TrackingWiredIntoTraining(Rule):
                         "def main(model, data):\n    trainer = pl.Trainer(logger=CSVLogger('logs'), max_epochs=3)\n"
                         "    trainer.fit(model, data)\n\n\nif __name__ == '__main__':\n    main(None, None)\n",
         }, "partial", "a Lightning CSVLogger alone: metrics in a local CSV file", fires=True),
+        Example({
+            "fastapi_mlflow/__init__.py": "",
+            "fastapi_mlflow/_mlflow_types.py": "MLFLOW_SIGNATURE_TO_PYTHON = {'double': float, 'string': str}\n",
+            "fastapi_mlflow/predictors.py": "from fastapi_mlflow._mlflow_types import MLFLOW_SIGNATURE_TO_PYTHON\n\n\n"
+                                            "def python_type(name):\n    return MLFLOW_SIGNATURE_TO_PYTHON.get(name)\n",
+            "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a package of the repo named after MLflow is not MLflow", fires=False),
     )
 
     def check(self, facts):

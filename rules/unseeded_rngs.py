@@ -25,6 +25,13 @@ class UnseededRandomness(Rule):
             "train.py": "import random\nimport numpy as np\nfrom sklearn.svm import SVC\n\n"
                         "random.seed(0)\nX = np.array([[1, 2], [3, 4]])\nSVC().fit(X, [0, 1])\n",
         }, "present", "every RNG in use is seeded", fires=False),
+        Example({
+            "train.py": "import torch\nfrom torch.utils.data import DataLoader, TensorDataset, random_split\n\n\n"
+                        "def main():\n    ds = TensorDataset(torch.zeros(10, 2), torch.zeros(10))\n"
+                        "    train, val = random_split(ds, [8, 2], generator=torch.Generator().manual_seed(0))\n"
+                        "    model = torch.nn.Linear(2, 1)\n    for x, y in DataLoader(train, shuffle=True):\n"
+                        "        model(x).sum().backward()\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "partial", "a seeded generator for the split leaves weight init and shuffling unseeded", fires=True),
     )
 
     def check(self, facts):

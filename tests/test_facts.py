@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import os
 import subprocess
 from pathlib import Path
@@ -72,6 +73,19 @@ def test_python2_and_syntax_errors_are_described():
     assert "Python 2" in index_source("a.py", "print 'hello'\n").error
     err = index_source("b.py", "def f(:\n  pass\n").error
     assert err.startswith("syntax error") and "line 1" in err
+
+
+def test_one_unparsable_line_does_not_hide_the_file():
+    # a Python 3.12 f-string (quotes reused inside) in a training script that Python 3.11 cannot parse
+    src = ("import logging\nfrom sklearn.svm import SVC\n\nclf = SVC().fit([[0], [1]], [0, 1])\n"
+           "logging.info(f\"saved to {'/'.join([\"models\", \"m.pkl\"])}\")\nlogging.info('done')\n")
+    ix = index_source("train.py", src)
+    names = [c.name for c in ix.calls]
+    assert "sklearn.svm.SVC().fit" in names and names.count("logging.info") == (2 if sys.version_info >= (3, 12) else 1)
+    if sys.version_info < (3, 12):
+        assert ix.error.startswith("syntax error (line 5)") and "the rest analysed" in ix.error
+    broken = index_source("c.py", "x = (1,\n  2 +\n")
+    assert broken.error.endswith("not analysed") and not broken.calls
 
 
 def test_comparisons_record_quality_gates():

@@ -755,6 +755,34 @@ def _parse_pep701(source: str, path: str) -> Tuple[ast.AST, List[int]]:
         raise first
 
 
+MAX_SKIPPED_LINES = 3
+
+
+def _parse_skipping_bad_lines(source: str, path: str, exc: SyntaxError):
+    """(tree, skipped line numbers) when blanking at most MAX_SKIPPED_LINES single lines the parser
+    rejects makes the file parse: a Python 3.12 f-string (`f"{d["k"]}"`) or one stray line should
+    not hide a whole training script. None for Python 2 and anything needing more."""
+    lines = source.splitlines()
+    skipped: List[int] = []
+    while len(skipped) < MAX_SKIPPED_LINES:
+        lineno = exc.lineno
+        if not lineno or not 0 < lineno <= len(lines) or lineno in skipped or (exc.end_lineno or lineno) != lineno:
+            return None
+        text = lines[lineno - 1]
+        indent = text[:len(text) - len(text.lstrip())]
+        if text.rstrip().endswith(("(", "[", "{", ",", "\\")) or text.rstrip() in ("", ")", "]", "}"):
+            return None  # part of a longer statement: blanking one line cannot help
+        lines[lineno - 1] = indent + ("if True:" if text.rstrip().endswith(":") else "pass")
+        skipped.append(lineno)
+        try:
+            return ast.parse("\n".join(lines) + "\n", filename=path), sorted(skipped)
+        except SyntaxError as again:
+            exc = again
+        except (ValueError, RecursionError, MemoryError):
+            return None
+    return None
+
+
 def index_source(path: str, source: str, is_notebook: bool = False,
                  cell_starts: Tuple[int, ...] = ()) -> CodeIndex:
     index = CodeIndex(path=path, module=module_name_for(path), is_notebook=is_notebook, cell_starts=cell_starts)
@@ -768,6 +796,17 @@ def index_source(path: str, source: str, is_notebook: bool = False,
     except SyntaxError as exc:
         msg = exc.msg or "invalid syntax"
         looks_py2 = any(h in msg for h in _PY2_HINTS) or bool(_PY2_SOURCE.search(source[:20000]) and "print " in source)
+        recovered = None if looks_py2 or _needs_newer_python(source, exc.lineno) else \
+            _parse_skipping_bad_lines(source, path, exc)
+        if recovered is not None:
+            tree, skipped = recovered
+            where = f"line {skipped[0]}" if len(skipped) == 1 else f"lines {', '.join(map(str, skipped))}"
+            index.error = f"syntax error ({where}): {msg}; {where} skipped, the rest analysed"
+            try:
+                _Indexer(index).run(tree)
+            except RecursionError:
+                index.error = "code nested too deeply to analyse; partially indexed"
+            return index
         where = f" (line {exc.lineno})" if exc.lineno else ""
         if looks_py2:
             index.error = f"looks like Python 2 source; not analysed{where}"

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import re
+
+from mlscan.rulekit import Example, Rule
+
+# a repo class or function named for keeping experiment runs (`ExperimentTracker`, `RunLogger`, `log_experiment`)
+TRACKER_NAME = re.compile(r"(?i)(experiment|run|trial)_?(tracker|logger|registry|store|db|database|log)$|"
+                          r"^_*(log|record|save|store)_(experiment|run)s?(_results?)?$")
+SINKS = ("sqlite3.", "sqlalchemy.", "json.dump", "csv.writer", "pandas.DataFrame().to_csv", "duckdb.")
+
+
+class HomemadeExperimentTracker(Rule):
+    """Training records its runs in a tracker of its own
+
+    A partial form of experiment tracking: the repo keeps its own experiment store - a class or
+    function named for it (`ExperimentTracker`, `RunLogger`, `log_experiment`) that writes runs'
+    configurations and metrics to SQLite, JSON or CSV - and code that an entry point reaches uses
+    it. Runs are recorded, but without a tracker's comparison, artefacts and UI.
+    """
+
+    id = "tracking-homemade"
+    practice = "experiment-tracking"
+    examples = (
+        Example({
+            "src/experiment_tracker.py": "import json\nimport sqlite3\n\n\nclass ExperimentTracker:\n"
+                                         "    def __init__(self, db_path='results/experiments.db'):\n"
+                                         "        self.conn = sqlite3.connect(db_path)\n\n"
+                                         "    def log_run(self, name, config, metrics):\n"
+                                         "        self.conn.execute('insert into runs values (?, ?, ?)',\n"
+                                         "                          (name, json.dumps(config), json.dumps(metrics)))\n",
+            "run_suite.py": "from sklearn.linear_model import LogisticRegression\nfrom src.experiment_tracker import ExperimentTracker\n\n\n"
+                            "def main():\n    tracker = ExperimentTracker()\n    for c in (0.1, 1.0):\n"
+                            "        m = LogisticRegression(C=c).fit([[0], [1]], [0, 1])\n"
+                            "        tracker.log_run(f'C={c}', {'C': c}, {'acc': m.score([[0], [1]], [0, 1])})\n\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "runs go to a SQLite table of the repo's own", fires=True),
+        Example({
+            "src/experiment_tracker.py": "import sqlite3\n\n\nclass ExperimentTracker:\n"
+                                         "    def __init__(self, db_path='results/experiments.db'):\n"
+                                         "        self.conn = sqlite3.connect(db_path)\n",
+            "train.py": "from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a tracker class nothing uses records no run", fires=False),
+    )
+
+    def check(self, facts):
+        graph = facts.graph
+        reached = set()
+        for ep in graph.entry_points:
+            if ep.kind != "serve":
+                reached |= graph.code_reach_all([ep.node])
+        for idx in facts.non_test_code():
+            if not any(c.name.startswith(SINKS) for c in idx.calls):
+                continue
+            for qual, d in sorted(idx.defs.items()):
+                if "." in qual or not TRACKER_NAME.search(qual):
+                    continue
+                node = f"def:{idx.path}:{qual}"
+                if node not in reached:
+                    continue
+                sink = next((c.name for c in idx.calls if c.name.startswith(SINKS)
+                             and (c.scope == qual or c.scope.startswith(qual + "."))), None)
+                if sink:
+                    yield self.found("partial", idx.path, d.line,
+                                     f"a homemade experiment tracker: {qual} records runs via {sink}; "
+                                     f"no experiment tracker keeps them")
+                    return

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from mlscan.rulekit import Example, Rule
+from mlscan.rules._seeding import SEED_KWARGS, seeded_families
+
+OPTUNA_SAMPLER = "optuna.samplers."
+
+
+class UnseededSearch(Rule):
+    """Hyperparameter searches are seeded when the training seeds anything
+
+    Counter-evidence for seed control: the training seeds its models or splits but runs a
+    hyperparameter search whose own sampler is unseeded (`hyperopt.fmin` without `rstate=`, an
+    Optuna study without a seeded sampler), so the chosen hyperparameters, and the model trained
+    with them, change from run to run. Makes a seeded repo partial; says nothing when nothing is
+    seeded at all.
+    """
+
+    id = "unseeded-search"
+    practice = "seed-control"
+    examples = (
+        Example({
+            "train.py": "import optuna\nfrom sklearn.ensemble import RandomForestRegressor\n"
+                        "from sklearn.model_selection import cross_val_score, train_test_split\n\n"
+                        "X, y = [[0], [1], [2], [3]] * 5, [0, 1, 2, 3] * 5\n"
+                        "X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=42)\n\n\n"
+                        "def objective(trial):\n    m = RandomForestRegressor(max_depth=trial.suggest_int('d', 2, 8), random_state=42)\n"
+                        "    return cross_val_score(m, X_tr, y_tr, cv=3).mean()\n\n\n"
+                        "if __name__ == '__main__':\n    study = optuna.create_study(direction='maximize')\n"
+                        "    study.optimize(objective, n_trials=20)\n"
+                        "    RandomForestRegressor(**study.best_params, random_state=42).fit(X_tr, y_tr)\n",
+        }, "partial", "split and forest seeded, the Optuna sampler is not", fires=True),
+        Example({
+            "train.py": "import optuna\nfrom optuna.samplers import TPESampler\nfrom sklearn.ensemble import RandomForestRegressor\n\n"
+                        "X, y = [[0], [1], [2], [3]] * 5, [0, 1, 2, 3] * 5\n\n\n"
+                        "def objective(trial):\n    m = RandomForestRegressor(max_depth=trial.suggest_int('d', 2, 8), random_state=42)\n"
+                        "    return m.fit(X, y).score(X, y)\n\n\n"
+                        "if __name__ == '__main__':\n    study = optuna.create_study(direction='maximize', sampler=TPESampler(seed=42))\n"
+                        "    study.optimize(objective, n_trials=20)\n",
+        }, "present", "the sampler is seeded", fires=False),
+        Example({
+            "hpo.py": "import numpy as np\nimport xgboost as xgb\nfrom hyperopt import fmin, hp, tpe, Trials\n\n\n"
+                      "def objective(params):\n    booster = xgb.train(params, xgb.DMatrix([[0], [1]], label=[0, 1]))\n"
+                      "    return 0.0\n\n\nif __name__ == '__main__':\n"
+                      "    space = {'max_depth': hp.choice('max_depth', [3, 5]), 'seed': 42}\n"
+                      "    fmin(fn=objective, space=space, algo=tpe.suggest, max_evals=10, trials=Trials(),\n"
+                      "         rstate=np.random.default_rng(42))\n",
+        }, "present", "hyperopt gets rstate", fires=False),
+    )
+
+    def check(self, facts):
+        graph = facts.graph
+        calls = graph.calls_in(graph.training_closure)
+        if not seeded_families(calls):
+            return
+        seeded_sampler = any(c.name.startswith(OPTUNA_SAMPLER) and any(k in SEED_KWARGS for k, _ in c.kwargs)
+                             for _, c in calls)
+        for idx, call in calls:
+            if call.name in ("hyperopt.fmin", "hyperopt.fmin.fmin") and not call.has_kwarg("rstate") \
+                    and not call.has_kwarg("**"):
+                yield self.found("gap", idx.path, call.line,
+                                 "hyperopt.fmin runs without rstate=, so the hyperparameter search, and the model "
+                                 "trained with its best parameters, differ from run to run" + _cell(idx, call.line))
+                return
+            if call.name == "optuna.create_study" and not seeded_sampler and not call.has_kwarg("**"):
+                sampler = call.kwarg("sampler")
+                if sampler is None:
+                    yield self.found("gap", idx.path, call.line,
+                                     "optuna.create_study uses the default sampler unseeded, so the hyperparameter "
+                                     "search, and the model trained with its best parameters, differ from run to run"
+                                     + _cell(idx, call.line))
+                    return
+
+
+def _cell(idx, line):
+    cell = idx.cell_of(line)
+    return f" (cell {cell})" if cell else ""
