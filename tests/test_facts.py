@@ -76,14 +76,19 @@ def test_python2_and_syntax_errors_are_described():
 
 
 def test_one_unparsable_line_does_not_hide_the_file():
-    # a Python 3.12 f-string (quotes reused inside) in a training script that Python 3.11 cannot parse
+    # a Python 3.12 f-string (quotes reused inside) that Python 3.11 cannot parse: read with its quotes swapped
     src = ("import logging\nfrom sklearn.svm import SVC\n\nclf = SVC().fit([[0], [1]], [0, 1])\n"
            "logging.info(f\"saved to {'/'.join([\"models\", \"m.pkl\"])}\")\nlogging.info('done')\n")
     ix = index_source("train.py", src)
     names = [c.name for c in ix.calls]
-    assert "sklearn.svm.SVC().fit" in names and names.count("logging.info") == (2 if sys.version_info >= (3, 12) else 1)
+    assert "sklearn.svm.SVC().fit" in names and names.count("logging.info") == 2
     if sys.version_info < (3, 12):
-        assert ix.error.startswith("syntax error (line 5)") and "the rest analysed" in ix.error
+        assert ix.error.startswith("f-strings of Python 3.12+ on line(s) 5")
+    # one stray line of another kind is left out, and the rest is analysed
+    stray = index_source("t.py", "import logging\nfrom sklearn.svm import SVC\n$ not python\nSVC().fit([[0]], [0])\n"
+                                 "logging.info('done')\n")
+    assert [c.name for c in stray.calls if c.name.endswith(".fit")] == ["sklearn.svm.SVC().fit"]
+    assert stray.error.startswith("syntax error (line 3)") and "the rest analysed" in stray.error
     broken = index_source("c.py", "x = (1,\n  2 +\n")
     assert broken.error.endswith("not analysed") and not broken.calls
 
