@@ -82,8 +82,9 @@ class PredictionsExplained(Rule):
         found = False
         seen = set()
         code = facts.non_test_code()
+        calls = facts.call_table.named(explainer_of)
         for idx in code:
-            for call in idx.calls:
+            for call in calls.get(idx.path, ()):
                 tool = explainer_of(call.name)
                 if tool:
                     seen.add(idx.path)

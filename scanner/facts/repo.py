@@ -285,6 +285,13 @@ class Facts:
     def test_code(self) -> List[CodeIndex]:
         return list(self._code_split[3])
 
+    @cached_property
+    def call_table(self):
+        """Call sites indexed by name and keyword: `facts.call_table.named(test)` gives only the
+        calls whose name passes `test`, asking it once per distinct name (see facts/calltable.py)."""
+        from mlscan.facts.calltable import CallTable
+        return CallTable(self.code, self.external_name)
+
     def calls(self, code: Optional[Iterable[CodeIndex]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
         for idx in (code if code is not None else [self.code[p] for p in sorted(self.code)]):
             for call in idx.calls:

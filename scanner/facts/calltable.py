@@ -1,0 +1,159 @@
+"""Every call site of the repo, indexed once per scan, so that rules ask for the calls they judge
+instead of each walking all of them.
+
+A large repo has a quarter of a million call sites but only about a fifth as many distinct call
+names. Judgements on a name (`is this an explainer?`, `does it deploy?`) are therefore made once
+per distinct name and remembered for the scan; `named(test)` hands back only the calls whose name
+passes, file by file and in the order the files list them, which is the order a loop over
+`idx.calls` would meet them.
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from mlscan.facts.pycode import CallSite, CodeIndex
+
+NameTest = Callable[[str], object]
+
+
+class CallTable:
+    def __init__(self, code: Dict[str, CodeIndex], external: Callable[[CodeIndex, str], str]):
+        self._code = code
+        self._external = external     # Facts.external_name
+        self._renamed: Optional[Dict[str, Dict[str, str]]] = None
+        self._paths = sorted(code)
+        self._starts: List[int] = []   # position of each file's first call
+        self._by_name: Optional[Dict[str, List[int]]] = None
+        self._by_keyword: Optional[Dict[str, List[int]]] = None
+        self._named: Dict[Tuple[NameTest, bool], Dict[str, List[CallSite]]] = {}
+        self._verdicts: Dict[NameTest, Dict[str, bool]] = {}
+        self._keyword_calls: Dict[Tuple[str, ...], Dict[str, List[CallSite]]] = {}
+
+    def _index(self) -> Dict[str, List[int]]:
+        """call name -> positions of its calls, numbering every call of every file in path order."""
+        if self._by_name is None:
+            by_name: Dict[str, List[int]] = {}
+            pos = 0
+            for path in self._paths:
+                self._starts.append(pos)
+                for call in self._code[path].calls:
+                    got = by_name.get(call.name)
+                    if got is None:
+                        by_name[call.name] = [pos]
+                    else:
+                        got.append(pos)
+                    pos += 1
+            self._by_name = by_name
+        return self._by_name
+
+    def judge(self, test: NameTest) -> Callable[[str], bool]:
+        """`test` remembered per name for the rest of the scan (a rule may ask about single names)."""
+        verdicts = self._verdicts.setdefault(test, {})
+
+        def judged(name: str) -> bool:
+            got = verdicts.get(name)
+            if got is None:
+                got = verdicts[name] = bool(test(name))
+            return got
+        return judged
+
+    def named(self, test: NameTest, external: bool = False) -> Dict[str, List[CallSite]]:
+        """path -> that file's calls whose name passes `test`, in the file's call order; `test` is
+        asked once per distinct name (pass one module-level function, so rules share its answers).
+        With `external`, `test` judges the name as `Facts.external_name` gives it."""
+        got = self._named.get((test, external))
+        if got is None:
+            judged = self.judge(test)
+            if not external:
+                got = self._gather(sites for name, sites in self._index().items() if judged(name))
+            else:
+                renamed = self.renamed()
+                picked: List[int] = []
+                for name, sites in self._index().items():
+                    moved = renamed.get(name)
+                    if moved is None:
+                        if judged(name):
+                            picked.extend(sites)
+                    else:
+                        picked.extend(pos for pos in sites if judged(moved.get(self._path_at(pos), name)))
+                got = self._gather([picked])
+            self._named[(test, external)] = got
+        return got
+
+    def calls(self, test: NameTest, code: Optional[Iterable[CodeIndex]] = None,
+              external: bool = False) -> Iterator[Tuple[CodeIndex, CallSite]]:
+        """`Facts.calls(code)` with only the calls whose name passes `test` (see `named`)."""
+        picked = self.named(test, external)
+        for idx in (code if code is not None else [self._code[p] for p in self._paths]):
+            for call in picked.get(idx.path, ()):
+                yield idx, call
+
+    def renamed(self) -> Dict[str, Dict[str, str]]:
+        """call name -> {path: its external name there}, for the few calls whose external name
+        (through re-exports and optional-import fallbacks) is not the name itself."""
+        if self._renamed is None:
+            from mlscan.facts.symbols import _import_targets, may_differ, reexported_names
+            reexported = reexported_names(self._code.values())
+            memo: Dict[str, bool] = {}
+            renamed: Dict[str, Dict[str, str]] = {}
+            for path in self._paths:
+                idx = self._code[path]
+                aliases = _import_targets(idx)
+                for name in {c.name for c in idx.calls}:
+                    if may_differ(idx, name, aliases, reexported, memo):
+                        ext = self._external(idx, name)
+                        if ext != name:
+                            renamed.setdefault(name, {})[path] = ext
+            self._renamed = renamed
+        return self._renamed
+
+    def _path_at(self, pos: int) -> str:
+        return self._paths[bisect.bisect_right(self._starts, pos) - 1]
+
+    def with_keyword(self, *keys: str) -> Dict[str, List[CallSite]]:
+        """path -> that file's calls that pass one of `keys` as a keyword argument, in call order."""
+        got = self._keyword_calls.get(keys)
+        if got is not None:
+            return got
+        if self._by_keyword is None:
+            self._index()
+            by_keyword: Dict[str, List[int]] = {}
+            pos = 0
+            for path in self._paths:
+                for call in self._code[path].calls:
+                    for k, _ in call.kwargs:
+                        by_keyword.setdefault(k, []).append(pos)
+                    pos += 1
+            self._by_keyword = by_keyword
+        got = self._keyword_calls[keys] = self._gather(self._by_keyword.get(k, ()) for k in dict.fromkeys(keys))
+        return got
+
+    def _gather(self, groups: Iterable[Iterable[int]]) -> Dict[str, List[CallSite]]:
+        positions = sorted(set(pos for sites in groups for pos in sites))
+        out: Dict[str, List[CallSite]] = {}
+        starts, paths = self._starts, self._paths
+        for pos in positions:
+            f = bisect.bisect_right(starts, pos) - 1
+            path = paths[f]
+            got = out.get(path)
+            if got is None:
+                got = out[path] = []
+            got.append(self._code[path].calls[pos - starts[f]])
+        return out
+
+
+def calls_in_scopes(calls: Iterable[CallSite], wanted: Collection[str]) -> List[CallSite]:
+    """The calls made in one of the `wanted` scopes of their file ("<module>", "<main>" or a def
+    qualname), or in a def nested inside one of them; judged once per distinct scope."""
+    inner = tuple(w + "." for w in wanted if w != "<module>")
+    verdicts: Dict[str, bool] = {}
+    out = []
+    for call in calls:
+        scope = call.scope
+        ok = verdicts.get(scope)
+        if ok is None:
+            ok = verdicts[scope] = scope in wanted or (bool(inner) and scope.startswith(inner))
+        if ok:
+            out.append(call)
+    return out
