@@ -126,7 +126,7 @@ class ServiceMonitored(Rule):
                     yield self.found("partial", doc.path, facts.line_of(doc.path, "scrape_configs"),
                                      "Prometheus scrapes the service (no alert rules in the repo)")
                     break
-        for idx, call in facts.call_table.calls(_alarm, facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_alarm, facts.non_test_code(), attrs=("put_metric_alarm",)):
             if call.attr == "put_metric_alarm" and "boto" in call.name:
                 yield self.found("supports", idx.path, call.line, "CloudWatch alarm created in code")
         for f in facts.files:

@@ -106,7 +106,7 @@ class RunsRecordedWithoutTracker(Rule):
 
     @staticmethod
     def _hf_trainer(facts, idx, call):
-        if call not in facts.call_table.named(_names_hf_trainer, external=True).get(idx.path, ()) \
+        if call not in facts.call_table.named(_names_hf_trainer, external=True, attrs=_TRAINER_ATTRS).get(idx.path, ()) \
                 and not _trainer_subclasses(facts):
             return None  # neither a Trainer nor a class of the repo's own that subclasses one
         name = facts.external_name(idx, call.name).lstrip("?")
@@ -124,6 +124,9 @@ class RunsRecordedWithoutTracker(Rule):
 
 def _sagemaker(name: str) -> bool:
     return name.startswith("sagemaker")
+
+
+_TRAINER_ATTRS = {t.rsplit(".", 1)[-1] for t in HF_TRAINERS}
 
 
 def _names_hf_trainer(name: str) -> bool:

@@ -26,9 +26,14 @@ class CallTable:
         self._starts: List[int] = []   # position of each file's first call
         self._by_name: Optional[Dict[str, List[int]]] = None
         self._by_keyword: Optional[Dict[str, List[int]]] = None
-        self._named: Dict[Tuple[NameTest, bool], Dict[str, List[CallSite]]] = {}
-        self._verdicts: Dict[NameTest, Dict[str, bool]] = {}
+        self._by_attr: Optional[Dict[str, List[str]]] = None
+        self._named: Dict[tuple, Dict[str, List[CallSite]]] = {}
         self._keyword_calls: Dict[Tuple[str, ...], Dict[str, List[CallSite]]] = {}
+
+    def prepare(self) -> None:
+        """Build the indexes most rules ask for now (before rules run in forked workers that would
+        each build their own)."""
+        self._names_by_attr()
 
     def _index(self) -> Dict[str, List[int]]:
         """call name -> positions of its calls, numbering every call of every file in path order."""
@@ -47,44 +52,40 @@ class CallTable:
             self._by_name = by_name
         return self._by_name
 
-    def judge(self, test: NameTest) -> Callable[[str], bool]:
-        """`test` remembered per name for the rest of the scan (a rule may ask about single names)."""
-        verdicts = self._verdicts.setdefault(test, {})
-
-        def judged(name: str) -> bool:
-            got = verdicts.get(name)
-            if got is None:
-                got = verdicts[name] = bool(test(name))
-            return got
-        return judged
-
-    def named(self, test: NameTest, external: bool = False) -> Dict[str, List[CallSite]]:
+    def named(self, test: Optional[NameTest] = None, external: bool = False,
+              attrs: Optional[Collection[str]] = None) -> Dict[str, List[CallSite]]:
         """path -> that file's calls whose name passes `test`, in the file's call order; `test` is
-        asked once per distinct name (pass one module-level function, so rules share its answers).
-        With `external`, `test` judges the name as `Facts.external_name` gives it."""
-        got = self._named.get((test, external))
+        asked once per distinct name, and the answer is kept for the scan (pass a module-level
+        function, so that rules asking the same share it). `attrs`, when given, are the only last
+        names (`call.attr`) `test` can pass: other names are not asked about. With `external`,
+        `test` judges the name as `Facts.external_name` gives it."""
+        wanted = frozenset(attrs) if attrs is not None else None
+        got = self._named.get((test, external, wanted))
         if got is None:
-            judged = self.judge(test)
-            if not external:
-                got = self._gather(sites for name, sites in self._index().items() if judged(name))
-            else:
-                renamed = self.renamed()
-                picked: List[int] = []
-                for name, sites in self._index().items():
-                    moved = renamed.get(name)
-                    if moved is None:
-                        if judged(name):
-                            picked.extend(sites)
-                    else:
-                        picked.extend(pos for pos in sites if judged(moved.get(self._path_at(pos), name)))
-                got = self._gather([picked])
-            self._named[(test, external)] = got
+            index = self._index()
+            names = index.keys() if wanted is None else \
+                [n for a in sorted(wanted) for n in self._names_by_attr().get(a, ())]
+            passes = test if test is not None else bool
+            renamed = self.renamed() if external else {}
+            groups = [index[n] for n in names if n not in renamed and passes(n)]
+            for name, moved in renamed.items():   # judged file by file
+                groups.append([pos for pos in index[name] if passes(moved.get(self._path_at(pos), name))])
+            got = self._named[(test, external, wanted)] = self._gather(groups)
         return got
 
-    def calls(self, test: NameTest, code: Optional[Iterable[CodeIndex]] = None,
-              external: bool = False) -> Iterator[Tuple[CodeIndex, CallSite]]:
+    def _names_by_attr(self) -> Dict[str, List[str]]:
+        """last name -> the call names that end with it."""
+        if self._by_attr is None:
+            by_attr: Dict[str, List[str]] = {}
+            for name in self._index():
+                by_attr.setdefault(name.rpartition(".")[2], []).append(name)
+            self._by_attr = by_attr
+        return self._by_attr
+
+    def calls(self, test: Optional[NameTest] = None, code: Optional[Iterable[CodeIndex]] = None,
+              external: bool = False, attrs: Optional[Collection[str]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
         """`Facts.calls(code)` with only the calls whose name passes `test` (see `named`)."""
-        picked = self.named(test, external)
+        picked = self.named(test, external, attrs)
         for idx in (code if code is not None else [self._code[p] for p in self._paths]):
             for call in picked.get(idx.path, ()):
                 yield idx, call
@@ -100,7 +101,7 @@ class CallTable:
             for path in self._paths:
                 idx = self._code[path]
                 aliases = _import_targets(idx)
-                for name in {c.name for c in idx.calls}:
+                for name in dict.fromkeys(c.name for c in idx.calls):
                     if may_differ(idx, name, aliases, reexported, memo):
                         ext = self._external(idx, name)
                         if ext != name:

@@ -449,10 +449,10 @@ class Facts:
                     break
         return names
 
-    def library_calls(self, idx: CodeIndex) -> List[CallSite]:
-        """The calls of one file into code that is not the repo's own."""
+    def library_calls(self, idx: CodeIndex, calls: Optional[Iterable[CallSite]] = None) -> List[CallSite]:
+        """The calls of one file (or those of `calls`) into code that is not the repo's own."""
         own = self.own_packages
-        return [c for c in idx.calls if c.name.split(".", 1)[0] not in own]
+        return [c for c in (idx.calls if calls is None else calls) if c.name.split(".", 1)[0] not in own]
 
     def guarded(self, path: str, what: str, compute, default):
         """Run one per-file derivation; a file that breaks it becomes a diagnostic, not a crash."""
