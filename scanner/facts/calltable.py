@@ -10,7 +10,7 @@ passes, file by file and in the order the files list them, which is the order a 
 from __future__ import annotations
 
 import bisect
-from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from mlscan.facts.pycode import CallSite, CodeIndex
 
@@ -95,14 +95,19 @@ class CallTable:
         (through re-exports and optional-import fallbacks) is not the name itself."""
         if self._renamed is None:
             from mlscan.facts.symbols import _import_targets, may_differ, reexported_names
-            reexported = reexported_names(self._code.values())
+            code = self._code
+            aliases = {path: _import_targets(code[path]) for path in self._paths}
+            every_alias = {a for names in aliases.values() for a in names}
+            modules = {idx.module for idx in code.values() if idx.module}
+            reexported = reexported_names(code.values())
             memo: Dict[str, bool] = {}
             renamed: Dict[str, Dict[str, str]] = {}
-            for path in self._paths:
-                idx = self._code[path]
-                aliases = _import_targets(idx)
-                for name in dict.fromkeys(c.name for c in idx.calls):
-                    if may_differ(idx, name, aliases, reexported, memo):
+            for name, sites in self._index().items():
+                if not _may_differ_somewhere(name, every_alias, modules, reexported):
+                    continue
+                for path in dict.fromkeys(self._path_at(pos) for pos in sites):
+                    idx = code[path]
+                    if may_differ(idx, name, aliases[path], reexported, memo):
                         ext = self._external(idx, name)
                         if ext != name:
                             renamed.setdefault(name, {})[path] = ext
@@ -142,6 +147,23 @@ class CallTable:
                 got = out[path] = []
             got.append(self._code[path].calls[pos - starts[f]])
         return out
+
+
+def _may_differ_somewhere(name: str, aliases: Set[str], modules: Set[str], reexported: Set[Tuple[str, str]]) -> bool:
+    """symbols.may_differ for some file of the repo, judged once per name: `aliases` holds every
+    file's import aliases, `modules` every module name."""
+    if not name:
+        return False
+    if name[0] == "?":
+        return name[1:].partition(".")[0] in aliases
+    parts = name.split(".")
+    prefix = parts[0]
+    for i in range(1, len(parts)):
+        head = parts[i].replace("()", "")
+        if (parts[i - 1], head) in reexported or (prefix in modules and head in aliases):
+            return True
+        prefix += "." + parts[i]
+    return False
 
 
 def calls_in_scopes(calls: Iterable[CallSite], wanted: Collection[str]) -> List[CallSite]:
