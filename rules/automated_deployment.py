@@ -147,7 +147,8 @@ class DeploymentAutomated(Rule):
                 continue
             seen.add(ep.target)
             if deploying is None:  # the scopes that make a deploy call
-                deploying = {graph.scope_node(idx.path, call.scope) for idx, call in facts.call_table.calls(_deploys)}
+                deploying = {graph.scope_node(idx.path, call.scope) for idx, call in facts.call_table.calls(
+                    _deploys, roots=[r.split(".")[0] for r in DEPLOY_CALL_ROOTS])}
             nodes = graph.code_reach(ep.node) & deploying  # only scopes that deploy can hold the first deploy call
             for idx, call in graph.calls_in(nodes):
                 if _deploy_call(call):

@@ -97,7 +97,7 @@ class CustomDataChecks(Rule):
                 else:
                     yield self.found("partial", idx.path, d.line, f"{name}() checks data")
             verified = False
-            for call in facts.call_table.named(_integrity_call).get(idx.path, ()):
+            for call in facts.call_table.named(_integrity_call, roots=_INTEGRITY_ROOTS).get(idx.path, ()):
                 if call.name not in INTEGRITY_CALLS:
                     continue
                 key = INTEGRITY_CALLS[call.name]
@@ -113,6 +113,9 @@ class CustomDataChecks(Rule):
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break
+
+
+_INTEGRITY_ROOTS = {n.split(".")[0] for n in INTEGRITY_CALLS}
 
 
 def _integrity_call(name: str) -> bool:

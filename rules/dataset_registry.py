@@ -48,7 +48,8 @@ class RegisteredDatasetVersions(Rule):
     )
 
     def check(self, facts):
-        for idx, call in facts.call_table.calls(_registry_root, facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_registry_root, facts.non_test_code(),
+                                                roots=("azureml", "azure", "zenml", "clearml", "roboflow", "kagglehub")):
             found = self._judge(call)
             if found:
                 kind, message = found

@@ -82,7 +82,7 @@ class PredictionsExplained(Rule):
         found = False
         seen = set()
         code = facts.non_test_code()
-        calls = facts.call_table.named(explainer_of)
+        calls = facts.call_table.named(explainer_of, roots=_ROOTS)
         for idx in code:
             for call in calls.get(idx.path, ()):
                 tool = explainer_of(call.name)

@@ -57,7 +57,7 @@ class ModelCardCode(Rule):
     def check(self, facts):
         found_api = False
         undecided = []
-        card_calls = facts.call_table.named(_card_call)
+        card_calls = facts.call_table.named(_card_call, attrs=_AUTO, roots=[n.split(".")[0] for n in _API_FULL])
         for idx in facts.non_test_code():
             hit = None
             for call in card_calls.get(idx.path, ()):

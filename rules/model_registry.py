@@ -115,7 +115,7 @@ class ModelsRegistered(Rule):
             wb = imports_any(idx, {"wandb"})
             if not (hf or wb):
                 continue
-            for call in facts.call_table.named(_artifact_or_push).get(idx.path, ()):
+            for call in facts.call_table.named(_artifact_or_push, attrs=("push_to_hub",), roots=("wandb", "?wandb")).get(idx.path, ()):
                 name = call.name.lstrip("?")
                 at = cell(facts, idx.path, call.line)
                 if wb and name.startswith("wandb") and name.endswith("Artifact") and \

@@ -159,7 +159,8 @@ class QualityGated(Rule):
                 else:
                     yield self.found("supports", idx.path, found[0], found[1])
                 continue
-            for call in facts.call_table.named(_threshold_library).get(idx.path, ()):
+            for call in facts.call_table.named(
+                    _threshold_library, roots=("mlflow", "deepchecks", "evidently", "tensorflow_model_analysis")).get(idx.path, ()):
                 name = call.name.replace("()", "")
                 if name in MLFLOW_THRESHOLDS or call.attr == "evaluate" and name.startswith("mlflow") and \
                         call.has_kwarg("validation_thresholds"):

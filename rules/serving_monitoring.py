@@ -63,7 +63,7 @@ class ServingMonitoring(Rule):
     def check(self, facts):
         near_serving = serving_modules(facts)
         operational = _operational_only(facts)
-        metric_calls = facts.call_table.named(_metric_call)
+        metric_calls = facts.call_table.named(_metric_call, attrs=("put_metric_data",), roots=_ROOTS)
         for idx in facts.non_test_code():
             hit = None
             for call in metric_calls.get(idx.path, ()):

@@ -91,7 +91,7 @@ class RunsRecordedWithoutTracker(Rule):
                     return
         # a SageMaker pipeline or launcher is the training's definition wherever it lives
         from mlscan.rules._mlcode import in_example_dir
-        sagemaker = facts.call_table.named(_sagemaker, external=True)
+        sagemaker = facts.call_table.named(_sagemaker, external=True, roots=("sagemaker",))
         for idx in facts.non_test_code():
             for call in sagemaker.get(idx.path, ()):
                 name = facts.external_name(idx, call.name)

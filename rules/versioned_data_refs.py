@@ -37,7 +37,8 @@ class VersionedDataReferences(Rule):
             if rule.lfs and DATA_PATTERN.search(rule.pattern):
                 yield self.found("supports", rule.path, rule.line, f"git-LFS stores {rule.pattern}")
                 break
-        for idx, call in facts.call_table.calls(_versioning_call, facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_versioning_call, facts.non_test_code(), attrs=("use_artifact", "option"),
+                                                 roots=_VERSIONING_ROOTS):
             name = call.name
             key = REVISION_LOADERS.get(name)
             if key:
@@ -64,6 +65,10 @@ class VersionedDataReferences(Rule):
                 if value.startswith("lakefs://"):
                     yield self.found("supports", idx.path, line, "data read from a lakeFS repository")
                     break
+
+
+_VERSIONING_ROOTS = {n.split(".")[0] for n in REVISION_LOADERS} | {"mlflow", "wandb", "lakefs", "python_pachyderm",
+                                                                   "pachyderm_sdk", "clearml"}
 
 
 def _versioning_call(name: str) -> bool:

@@ -51,6 +51,11 @@ def test_named_gives_what_a_walk_over_every_call_gives(facts):
     # the attribute hint leaves out only names the test refuses anyway
     assert facts.call_table.named(_log_metric, attrs={"log_metric"}) == got
     assert facts.call_table.named(_log_metric, attrs={"log_param"}) == {}
+    assert facts.call_table.named(_log_metric, attrs=lambda a: a.startswith("log_")) == got
+    # a root hint: only names whose first part starts so are asked about
+    by_root = facts.call_table.named(_log_metric, roots=("pkg",))
+    assert [c.name for calls in by_root.values() for c in calls] == ["pkg.config.mlflow.log_metric"] * 2
+    assert facts.call_table.named(_log_metric, attrs={"nothing"}, roots=("pkg", "mlflow")) == got
 
 
 def test_external_names_are_judged_as_facts_give_them(facts):

@@ -10,11 +10,12 @@ passes, file by file and in the order the files list them, which is the order a 
 from __future__ import annotations
 
 import bisect
-from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from mlscan.facts.pycode import CallSite, CodeIndex
 
 NameTest = Callable[[str], object]
+Hint = Union[None, Collection[str], Callable[[str], object]]
 
 
 class CallTable:
@@ -26,14 +27,14 @@ class CallTable:
         self._starts: List[int] = []   # position of each file's first call
         self._by_name: Optional[Dict[str, List[int]]] = None
         self._by_keyword: Optional[Dict[str, List[int]]] = None
-        self._by_attr: Optional[Dict[str, List[str]]] = None
+        self._by_part: Optional[Tuple[Dict[str, List[str]], Dict[str, List[str]]]] = None
         self._named: Dict[tuple, Dict[str, List[CallSite]]] = {}
         self._keyword_calls: Dict[Tuple[str, ...], Dict[str, List[CallSite]]] = {}
 
     def prepare(self) -> None:
         """Build the indexes most rules ask for now (before rules run in forked workers that would
         each build their own)."""
-        self._names_by_attr()
+        self._names_by_part()
 
     def _index(self) -> Dict[str, List[int]]:
         """call name -> positions of its calls, numbering every call of every file in path order."""
@@ -52,40 +53,64 @@ class CallTable:
             self._by_name = by_name
         return self._by_name
 
-    def named(self, test: Optional[NameTest] = None, external: bool = False,
-              attrs: Optional[Collection[str]] = None) -> Dict[str, List[CallSite]]:
+    def named(self, test: Optional[NameTest] = None, external: bool = False, attrs: Hint = None,
+              roots: Optional[Collection[str]] = None) -> Dict[str, List[CallSite]]:
         """path -> that file's calls whose name passes `test`, in the file's call order; `test` is
         asked once per distinct name, and the answer is kept for the scan (pass a module-level
-        function, so that rules asking the same share it). `attrs`, when given, are the only last
-        names (`call.attr`) `test` can pass: other names are not asked about. With `external`,
-        `test` judges the name as `Facts.external_name` gives it."""
-        wanted = frozenset(attrs) if attrs is not None else None
-        got = self._named.get((test, external, wanted))
+        function, so that rules asking the same share it). With `external`, `test` judges the
+        name as `Facts.external_name` gives it.
+
+        Hints, when given, narrow the names `test` is asked about to those it can pass: `attrs`,
+        last names (`call.attr`: a collection, or a test on the last name), and `roots`, what the
+        first part of the name starts with. A name that fits either hint is asked about."""
+        key = (test, external, frozenset(attrs) if attrs is not None and not callable(attrs) else attrs,
+               frozenset(roots) if roots is not None else None)
+        got = self._named.get(key)
         if got is None:
             index = self._index()
-            names = index.keys() if wanted is None else \
-                [n for a in sorted(wanted) for n in self._names_by_attr().get(a, ())]
+            names: Iterable[str] = index.keys()
+            if attrs is not None or roots is not None:
+                names = dict.fromkeys(self._hinted(attrs, roots))
             passes = test if test is not None else bool
             renamed = self.renamed() if external else {}
             groups = [index[n] for n in names if n not in renamed and passes(n)]
-            for name, moved in renamed.items():   # judged file by file
+            for name, moved in renamed.items():   # judged file by file, whatever the hints say
                 groups.append([pos for pos in index[name] if passes(moved.get(self._path_at(pos), name))])
-            got = self._named[(test, external, wanted)] = self._gather(groups)
+            got = self._named[key] = self._gather(groups)
         return got
 
-    def _names_by_attr(self) -> Dict[str, List[str]]:
-        """last name -> the call names that end with it."""
-        if self._by_attr is None:
+    def _hinted(self, attrs: Hint, roots: Optional[Collection[str]]) -> Iterator[str]:
+        if attrs is not None:
+            by_attr = self._names_by_part()[1]
+            if callable(attrs):
+                for attr, names in by_attr.items():
+                    if attrs(attr):
+                        yield from names
+            else:
+                for attr in attrs:
+                    yield from by_attr.get(attr, ())
+        if roots is not None:
+            starts = tuple(roots)
+            for root, names in self._names_by_part()[0].items():
+                if root.startswith(starts):
+                    yield from names
+
+    def _names_by_part(self) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
+        """(first part -> call names, last part -> call names)."""
+        if self._by_part is None:
+            by_root: Dict[str, List[str]] = {}
             by_attr: Dict[str, List[str]] = {}
             for name in self._index():
+                by_root.setdefault(name.partition(".")[0], []).append(name)
                 by_attr.setdefault(name.rpartition(".")[2], []).append(name)
-            self._by_attr = by_attr
-        return self._by_attr
+            self._by_part = by_root, by_attr
+        return self._by_part
 
     def calls(self, test: Optional[NameTest] = None, code: Optional[Iterable[CodeIndex]] = None,
-              external: bool = False, attrs: Optional[Collection[str]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
+              external: bool = False, attrs: Hint = None,
+              roots: Optional[Collection[str]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
         """`Facts.calls(code)` with only the calls whose name passes `test` (see `named`)."""
-        picked = self.named(test, external, attrs)
+        picked = self.named(test, external, attrs, roots)
         for idx in (code if code is not None else [self._code[p] for p in self._paths]):
             for call in picked.get(idx.path, ()):
                 yield idx, call
