@@ -113,6 +113,12 @@ def _tracker_of_name(facts, idx, call_name: str):
     name = facts.external_name(idx, call_name)
     if name.startswith("?") or facts.graph.resolve_name(idx.path, name) is not None:
         return None  # the repo's own wrapper: its body is looked at on its own
+    return _tracker_named(name)
+
+
+@functools.lru_cache(maxsize=65536)
+def _tracker_named(name: str):
+    """(tool, name) for a tracker's library name, else _BY_KEYWORDS."""
     parts = [p.replace("()", "").replace("[]", "") for p in name.split(".")]
     root = parts[0]
     for rx, tool in TRACKER_PREFIXES:

@@ -67,6 +67,8 @@ class RunsRecordedWithoutTracker(Rule):
         from mlscan.facts.repo import is_test_path
         graph = facts.graph
         scopes = graph.scopes_in(pipeline_nodes(facts))
+        trainers = facts.call_table.named(_names_hf_trainer, external=True, attrs=_TRAINER_ATTRS)
+        subclasses = _trainer_subclasses(facts)
         for path in sorted(scopes):
             idx = facts.code.get(path)
             if idx is None or is_test_path(path):
@@ -75,7 +77,8 @@ class RunsRecordedWithoutTracker(Rule):
             by_line = {}
             for call in calls_in_scopes(idx.calls, wanted):
                 by_line.setdefault(call.line, []).append(call)
-                trainer = self._hf_trainer(facts, idx, call)
+                # only a Trainer, or a call that may construct a repo class subclassing one, can be one
+                trainer = self._hf_trainer(facts, idx, call) if subclasses or call in trainers.get(path, ()) else None
                 if trainer and not any(c.has_kwarg("report_to") for c in idx.calls):  # report_to="none" opts out
                     yield self.found("partial", path, call.line,
                                      f"{trainer} keeps the run's log history (trainer_state.json) and reports only to "
@@ -106,9 +109,6 @@ class RunsRecordedWithoutTracker(Rule):
 
     @staticmethod
     def _hf_trainer(facts, idx, call):
-        if call not in facts.call_table.named(_names_hf_trainer, external=True, attrs=_TRAINER_ATTRS).get(idx.path, ()) \
-                and not _trainer_subclasses(facts):
-            return None  # neither a Trainer nor a class of the repo's own that subclasses one
         name = facts.external_name(idx, call.name).lstrip("?")
         if name in HF_TRAINERS:
             return name
