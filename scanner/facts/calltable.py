@@ -10,7 +10,8 @@ passes, file by file and in the order the files list them, which is the order a 
 from __future__ import annotations
 
 import bisect
-from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
+from array import array
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from mlscan.facts.pycode import CallSite, CodeIndex
 
@@ -25,8 +26,8 @@ class CallTable:
         self._renamed: Optional[Dict[str, Dict[str, str]]] = None
         self._paths = sorted(code)
         self._starts: List[int] = []   # position of each file's first call
-        self._by_name: Optional[Dict[str, List[int]]] = None
-        self._by_keyword: Optional[Dict[str, List[int]]] = None
+        self._by_name: Optional[Dict[str, "array[int]"]] = None
+        self._by_keyword: Optional[Dict[str, "array[int]"]] = None
         self._by_part: Optional[Tuple[Dict[str, List[str]], Dict[str, List[str]]]] = None
         self._named: Dict[tuple, Dict[str, List[CallSite]]] = {}
         self._keyword_calls: Dict[Tuple[str, ...], Dict[str, List[CallSite]]] = {}
@@ -36,17 +37,17 @@ class CallTable:
         each build their own)."""
         self._names_by_part()
 
-    def _index(self) -> Dict[str, List[int]]:
+    def _index(self) -> Dict[str, "array[int]"]:
         """call name -> positions of its calls, numbering every call of every file in path order."""
         if self._by_name is None:
-            by_name: Dict[str, List[int]] = {}
+            by_name: Dict[str, "array[int]"] = {}
             pos = 0
             for path in self._paths:
                 self._starts.append(pos)
                 for call in self._code[path].calls:
                     got = by_name.get(call.name)
                     if got is None:
-                        by_name[call.name] = [pos]
+                        by_name[call.name] = array("l", (pos,))   # compact: a quarter of a million positions
                     else:
                         got.append(pos)
                     pos += 1
@@ -119,7 +120,7 @@ class CallTable:
         """call name -> {path: its external name there}, for the few calls whose external name
         (through re-exports and optional-import fallbacks) is not the name itself."""
         if self._renamed is None:
-            from mlscan.facts.symbols import _import_targets, may_differ, reexported_names
+            from mlscan.facts.symbols import _import_targets, may_differ, may_differ_somewhere, reexported_names
             code = self._code
             aliases = {path: _import_targets(code[path]) for path in self._paths}
             every_alias = {a for names in aliases.values() for a in names}
@@ -128,7 +129,7 @@ class CallTable:
             memo: Dict[str, bool] = {}
             renamed: Dict[str, Dict[str, str]] = {}
             for name, sites in self._index().items():
-                if not _may_differ_somewhere(name, every_alias, modules, reexported):
+                if not may_differ_somewhere(name, every_alias, modules, reexported):
                     continue
                 for path in dict.fromkeys(self._path_at(pos) for pos in sites):
                     idx = code[path]
@@ -149,12 +150,16 @@ class CallTable:
             return got
         if self._by_keyword is None:
             self._index()
-            by_keyword: Dict[str, List[int]] = {}
+            by_keyword: Dict[str, "array[int]"] = {}
             pos = 0
             for path in self._paths:
                 for call in self._code[path].calls:
                     for k, _ in call.kwargs:
-                        by_keyword.setdefault(k, []).append(pos)
+                        got = by_keyword.get(k)
+                        if got is None:
+                            by_keyword[k] = array("l", (pos,))
+                        else:
+                            got.append(pos)
                     pos += 1
             self._by_keyword = by_keyword
         got = self._keyword_calls[keys] = self._gather(self._by_keyword.get(k, ()) for k in dict.fromkeys(keys))
@@ -172,23 +177,6 @@ class CallTable:
                 got = out[path] = []
             got.append(self._code[path].calls[pos - starts[f]])
         return out
-
-
-def _may_differ_somewhere(name: str, aliases: Set[str], modules: Set[str], reexported: Set[Tuple[str, str]]) -> bool:
-    """symbols.may_differ for some file of the repo, judged once per name: `aliases` holds every
-    file's import aliases, `modules` every module name."""
-    if not name:
-        return False
-    if name[0] == "?":
-        return name[1:].partition(".")[0] in aliases
-    parts = name.split(".")
-    prefix = parts[0]
-    for i in range(1, len(parts)):
-        head = parts[i].replace("()", "")
-        if (parts[i - 1], head) in reexported or (prefix in modules and head in aliases):
-            return True
-        prefix += "." + parts[i]
-    return False
 
 
 def calls_in_scopes(calls: Iterable[CallSite], wanted: Collection[str]) -> List[CallSite]:

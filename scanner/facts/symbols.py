@@ -61,6 +61,23 @@ def may_differ(idx: CodeIndex, name: str, aliases: Dict[str, str], reexported: S
     return got
 
 
+def may_differ_somewhere(name: str, aliases: Set[str], modules: Set[str], reexported: Set[Tuple[str, str]]) -> bool:
+    """`may_differ` for some file of the repo, judged once per name: `aliases` holds every
+    file's import aliases, `modules` every module name."""
+    if not name:
+        return False
+    if name[0] == "?":
+        return name[1:].partition(".")[0] in aliases
+    parts = name.split(".")
+    prefix = parts[0]
+    for i in range(1, len(parts)):
+        head = parts[i].replace("()", "")
+        if (parts[i - 1], head) in reexported or (prefix in modules and head in aliases):
+            return True
+        prefix += "." + parts[i]
+    return False
+
+
 def reexported_names(code: Iterable[CodeIndex]) -> Set[Tuple[str, str]]:
     """(last part of a module's name, a name the module imports or exports without defining it)."""
     out: Set[Tuple[str, str]] = set()
