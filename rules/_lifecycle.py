@@ -24,11 +24,12 @@ def calls_named(facts, roots: Set[str], attrs: Union[None, Set[str], Callable[[o
     last name is in `attrs` (or for which `attrs(call)` holds). Files that import none of the roots
     are skipped without looking at their calls."""
     graph = facts.graph
-    keep = attrs if callable(attrs) else (lambda c: c.attr in attrs) if attrs is not None else None
+    keep = attrs if callable(attrs) else None
+    with_attrs = facts.call_table.named(attrs=attrs) if attrs is not None and not callable(attrs) else None
     for idx in facts.non_test_code():
         if not imports_any(idx, roots):
             continue
-        for call in idx.calls:
+        for call in (idx.calls if with_attrs is None else with_attrs.get(idx.path, ())):
             if keep is not None and not keep(call):
                 continue
             name = library_name(facts, idx, call)

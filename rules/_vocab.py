@@ -4,6 +4,7 @@ keeps no private copy, so one fix here lifts every rule that uses the word list.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 # ---- metrics ------------------------------------------------------------------------------------
@@ -86,7 +87,12 @@ ROLES = {
 
 
 def roles_of(text: str) -> "set[str]":
-    return {role for role, rx in ROLES.items() if rx.search(text)}
+    return set(_roles(text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _roles(text: str) -> "frozenset[str]":
+    return frozenset(role for role, rx in ROLES.items() if rx.search(text))
 
 
 # the role a class plays from the library class it derives from (`class BarlowTwins(nn.Module)` is a model)

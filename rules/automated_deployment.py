@@ -16,12 +16,17 @@ DEPLOY_ATTRS = {"deploy", "create_endpoint", "update_endpoint", "create_deployme
 
 
 def _deploy_call(call) -> bool:
-    name = call.name.replace("()", "")
+    return _deploys(call.name)
+
+
+def _deploys(call_name: str) -> bool:
+    name = call_name.replace("()", "")
     if not name.startswith(DEPLOY_CALL_ROOTS):
         return False
-    if call.attr == "begin_create_or_update":
+    attr = call_name.rpartition(".")[2]
+    if attr == "begin_create_or_update":
         return "online_deployments" in name or "online_endpoints" in name or "batch_deployments" in name
-    return call.attr in DEPLOY_ATTRS
+    return attr in DEPLOY_ATTRS
 
 
 class DeploymentAutomated(Rule):
@@ -142,7 +147,8 @@ class DeploymentAutomated(Rule):
                 continue
             seen.add(ep.target)
             if deploying is None:  # the scopes that make a deploy call
-                deploying = {graph.scope_node(idx.path, call.scope) for idx, call in facts.calls() if _deploy_call(call)}
+                deploying = {graph.scope_node(idx.path, call.scope) for idx, call in facts.call_table.calls(
+                    _deploys, roots=[r.split(".")[0] for r in DEPLOY_CALL_ROOTS])}
             nodes = graph.code_reach(ep.node) & deploying  # only scopes that deploy can hold the first deploy call
             for idx, call in graph.calls_in(nodes):
                 if _deploy_call(call):

@@ -84,7 +84,8 @@ class HyperparametersFromCommandLine(Rule):
         options: Dict[str, Set[str]] = {}
         where: Dict[str, Tuple[str, int]] = {}
         primary = {ep.target[4:] for ep in getattr(graph, "primary_training_entry_points", graph.training_entry_points) if ep.target.startswith("mod:")}
-        calls = sorted(calls, key=lambda c: (c[0].path not in primary, c[0].path, c[1].line))
+        calls = sorted((c for c in calls if c[1].attr in CLI_ATTRS or c[1].attr.startswith("DEFINE_")),
+                       key=lambda c: (c[0].path not in primary, c[0].path, c[1].line))  # the loop reads no other call
         defs_seen: Set[str] = set()
         config_option: Dict[str, Tuple[str, int]] = {}
         for idx, call in calls:

@@ -142,7 +142,7 @@ class HyperparametersInConfigFiles(Rule):
     )
 
     def check(self, facts):
-        for idx, call in facts.calls(facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_kedro_node, facts.non_test_code(), attrs=("node", "Node")):
             kedro_params = _kedro_parameters(facts, call.name, call)
             if kedro_params:
                 yield self.found("supports", idx.path, call.line,
@@ -344,3 +344,7 @@ def _named_config_files(facts, code_paths: List[str], config_paths) -> Dict[str,
             if found is not None:
                 named.setdefault(found, (p, line))
     return named
+
+
+def _kedro_node(name: str) -> bool:
+    return name.startswith("kedro.pipeline") and name.rpartition(".")[2] in ("node", "Node")

@@ -38,7 +38,7 @@ def _settings_of(facts, path: str) -> Tuple[List[str], List[str]]:
         names.append(a.name.rsplit(".", 1)[-1])
     env = []
     idx = facts.code.get(path)
-    for call in idx.calls if idx is not None else []:
+    for call in facts.call_table.named(_env_read, roots=[n.split(".")[0] for n in ENV_READS]).get(path, ()) if idx is not None else []:
         if call.name in ENV_READS and call.args and isinstance(call.args[0], str):
             env.append(call.args[0])
     return names, env
@@ -220,3 +220,7 @@ class CentralConfigModule(Rule):
                 if target in targets and target != idx.path:
                     out.setdefault(target, set()).add((idx.path, ref.line))
         return out
+
+
+def _env_read(name: str) -> bool:
+    return name in ENV_READS

@@ -79,7 +79,7 @@ class ServingPackaged(Rule):
             yield self.found("supports", p.path, p.line, p.message)
         for hit in self._manifests(facts):
             yield self.found("supports", *hit)
-        for idx, call in facts.calls(facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_managed, facts.non_test_code(), roots=("sagemaker", "azure", "google")):
             if MANAGED_MODELS.match(call.name.replace("()", "")):
                 yield self.found("supports", idx.path, call.line,
                                  f"{call.name.replace('()', '')} runs the model in a managed serving container")
@@ -152,3 +152,7 @@ def _workload(d):
             isinstance(a, dict) and isinstance(a.get("import_path"), str) for a in apps):
         return "Ray Serve config declares the service deployment", "import_path"
     return None
+
+
+def _managed(name: str) -> bool:
+    return bool(MANAGED_MODELS.match(name.replace("()", "")))

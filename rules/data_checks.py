@@ -123,7 +123,7 @@ class CustomDataChecks(Rule):
                 else:
                     yield self.found("partial", idx.path, d.line, f"{name}() checks data")
             verified = False
-            for call in idx.calls:
+            for call in facts.call_table.named(_integrity_call, roots=_INTEGRITY_ROOTS).get(idx.path, ()):
                 if call.name not in INTEGRITY_CALLS:
                     continue
                 key = INTEGRITY_CALLS[call.name]
@@ -150,3 +150,10 @@ def _called_names(facts) -> set:
             names.update(r.rsplit(".", 1)[-1] for r in c.refs)  # `pool.imap(verify_image_label, files)`
         return names
     return facts.memo("data-checks.called", compute)
+
+
+_INTEGRITY_ROOTS = {n.split(".")[0] for n in INTEGRITY_CALLS}
+
+
+def _integrity_call(name: str) -> bool:
+    return name in INTEGRITY_CALLS

@@ -242,8 +242,8 @@ def _artifact_lineage(facts) -> List[Tuple[str, str, int, str]]:
     nodes = None
     per_file: Dict[str, Tuple[Optional[Tuple[int, str]], Optional[Tuple[int, str]]]] = {}
     for idx in facts.non_test_code():
-        if not imports_any(idx, {"wandb", "comet_ml"}) and not any(
-                c.attr in ("WandbLogger", "CometLogger") for c in idx.calls):
+        if not imports_any(idx, {"wandb", "comet_ml"}) and \
+                idx.path not in facts.call_table.named(attrs=("WandbLogger", "CometLogger")):
             continue
         data_at: Optional[Tuple[int, str]] = None
         model_at: Optional[Tuple[int, str]] = None

@@ -106,7 +106,7 @@ class DriftDetection(Rule):
     def check(self, facts):
         for idx in facts.non_test_code():
             hit = None
-            for call in facts.library_calls(idx):
+            for call in facts.library_calls(idx, facts.call_table.named(_drift_root, roots=_ROOTS).get(idx.path, ())):
                 if call.name.split(".", 1)[0].split("(", 1)[0] not in _ROOTS:
                     continue
                 tool = detector_of(call.name)
@@ -143,3 +143,7 @@ class DriftDetection(Rule):
 
 def _where(scope: str) -> str:
     return "this module" if scope in ("<module>", "<main>", None) else f"{scope}()"
+
+
+def _drift_root(name: str) -> bool:
+    return name.split(".", 1)[0].split("(", 1)[0] in _ROOTS

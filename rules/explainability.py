@@ -82,8 +82,9 @@ class PredictionsExplained(Rule):
         found = False
         seen = set()
         code = facts.non_test_code()
+        calls = facts.call_table.named(explainer_of, roots=_ROOTS)
         for idx in code:
-            for call in idx.calls:
+            for call in calls.get(idx.path, ()):
                 tool = explainer_of(call.name)
                 if tool:
                     seen.add(idx.path)
@@ -114,9 +115,11 @@ class PredictionsExplained(Rule):
         yield from self._importances(facts, code)
 
     def _importances(self, facts, code):
+        importances = facts.call_table.named(_importance_call, attrs=IMPORTANCE_ATTRS)
         for idx in code:
             hit = None
-            for call in idx.calls:
+            # without a tree library only an importance call can hit (the refs below need one)
+            for call in idx.calls if idx.imported_roots & TREE_LIBS else importances.get(idx.path, ()):
                 if call.attr in IMPORTANCE_ATTRS and call.name.startswith(IMPORTANCE_ROOTS) and \
                         (not call.name.startswith("?") or idx.imported_roots & TREE_LIBS):
                     hit = (call.line, f"{call.name.replace('()', '')} computes feature importances{_cell(idx, call.line)}")
@@ -137,3 +140,7 @@ class PredictionsExplained(Rule):
 def _cell(idx, line):
     cell = idx.cell_of(line) if idx.is_notebook else None
     return f" (cell {cell})" if cell else ""
+
+
+def _importance_call(name: str) -> bool:
+    return name.rpartition(".")[2] in IMPORTANCE_ATTRS and name.startswith(IMPORTANCE_ROOTS)

@@ -72,8 +72,9 @@ class FairnessAssessed(Rule):
     def check(self, facts):
         found = False
         seen = set()
+        calls = facts.call_table.named(tool_of, roots=_ROOTS)
         for idx in sorted(facts.code.values(), key=lambda i: i.path):
-            for call in idx.calls:
+            for call in calls.get(idx.path, ()):
                 tool = tool_of(call.name)
                 if tool and idx.path not in seen:
                     seen.add(idx.path)

@@ -57,9 +57,10 @@ class ModelCardCode(Rule):
     def check(self, facts):
         found_api = False
         undecided = []
+        card_calls = facts.call_table.named(_card_call, attrs=_AUTO, roots=[n.split(".")[0] for n in _API_FULL])
         for idx in facts.non_test_code():
             hit = None
-            for call in idx.calls:
+            for call in card_calls.get(idx.path, ()):
                 if (call.name in _API_SET or call.name.startswith(_API_PREFIXES)) and call.attr not in _READ_ONLY:
                     hit = ("supports", call.line, f"{call.name} builds a model card")
                     break
@@ -96,3 +97,9 @@ def _template(literals):
         first = min([title or 10 ** 9, *keys.values()])
         return first, "front matter " + ", ".join(sorted(keys))
     return None
+
+
+def _card_call(name: str) -> bool:
+    """A name the loop in check() acts on: a card API that writes, or an automatic card."""
+    attr = name.rpartition(".")[2]
+    return (name in _API_SET or name.startswith(_API_PREFIXES)) and attr not in _READ_ONLY or attr in _AUTO

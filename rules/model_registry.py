@@ -102,7 +102,7 @@ class ModelsRegistered(Rule):
 
     def check(self, facts):
         found: Dict[Tuple[str, str, str], Tuple[str, int, str]] = {}   # (kind, where, tool) -> (path, line, text)
-        for idx, call, name in calls_named(facts, ROOTS, lambda c: c.attr in ATTRS):
+        for idx, call, name in calls_named(facts, ROOTS, ATTRS):
             got = _classify(name, call)
             if got:
                 kind, tool, what = got
@@ -115,7 +115,7 @@ class ModelsRegistered(Rule):
             wb = imports_any(idx, {"wandb"})
             if not (hf or wb):
                 continue
-            for call in idx.calls:
+            for call in facts.call_table.named(_artifact_or_push, attrs=("push_to_hub",), roots=("wandb", "?wandb")).get(idx.path, ()):
                 name = call.name.lstrip("?")
                 at = cell(facts, idx.path, call.line)
                 if wb and name.startswith("wandb") and name.endswith("Artifact") and \
@@ -223,3 +223,9 @@ def _local_save(facts) -> Optional[Tuple[str, int, str]]:
         if LOCAL_SAVES.match(call.name.lstrip("?")):
             return idx.path, call.line, call.name.lstrip("?")
     return None
+
+
+def _artifact_or_push(name: str) -> bool:
+    """The names the W&B artifact / Hub push loop in check() acts on."""
+    bare = name.lstrip("?")
+    return bare.startswith("wandb") and bare.endswith("Artifact") or name.rpartition(".")[2] == "push_to_hub"

@@ -174,7 +174,7 @@ class ServingReusesTrainingPreprocessing(Rule):
             yield self.found("supports", data.get("path", node_path(n)), data.get("line"),
                              f"serving and training both use {node_name(n)}")
         # fitted artefacts that training writes and serving reads
-        written = {v for u, v, k in graph.g.edges(data="kind") if k == "writes" and u in train}
+        written = {v for u in train if u in graph.g for _, v, k in graph.g.out_edges(u, data="kind") if k == "writes"}
         loaded_model = None
         for u, v, data in graph.g.edges(data=True):
             if data.get("kind") == "reads" and u in all_serving and v.startswith("art:"):

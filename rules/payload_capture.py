@@ -127,7 +127,8 @@ class PayloadsCaptured(Rule):
             if _has_key(doc, "logger"):
                 yield self.found("supports", path, facts.line_of(path, "logger"),
                                  f"{platform} request/response logger configured")
-        for idx, call in facts.calls(facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_capture_config, facts.non_test_code(), attrs=_capture_attr,
+                                                      roots=("azureml",)):
             if call.attr == "DataCaptureConfig" or call.name.endswith("DataCaptureConfig"):
                 yield self.found("supports", idx.path, call.line, "SageMaker endpoint data capture configured")
             elif call.name.startswith("azureml.ai.monitoring") or call.attr == "Collector" and "azureml" in call.name:
@@ -245,7 +246,7 @@ def _persisting_log_handler(facts, files) -> bool:
         idx = facts.code.get(path)
         if idx is None:
             continue
-        if any(c.name.startswith(FILE_HANDLERS) for c in idx.calls):
+        if facts.call_table.named(_file_handler, roots=[h.split(".")[0] for h in FILE_HANDLERS]).get(path):
             return True
         if any(b.startswith(("logging.Handler", "logging.StreamHandler")) for d in idx.defs.values() for b in d.bases):
             return True
@@ -277,3 +278,18 @@ def _persists(call) -> bool:
 def _has_key(node, key: str) -> bool:
     from mlscan.facts.configs import walk
     return any(k == key for k, _ in walk(node))
+
+
+def _capture_attr(attr: str) -> bool:
+    return attr.endswith("DataCaptureConfig") or attr == "Collector"
+
+
+def _capture_config(name: str) -> bool:
+    """The names the first loop of check() acts on: SageMaker data capture, Azure ML collectors."""
+    attr = name.rpartition(".")[2]
+    return attr == "DataCaptureConfig" or name.endswith("DataCaptureConfig") or \
+        name.startswith("azureml.ai.monitoring") or attr == "Collector" and "azureml" in name
+
+
+def _file_handler(name: str) -> bool:
+    return name.startswith(FILE_HANDLERS)

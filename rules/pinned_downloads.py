@@ -62,7 +62,8 @@ class ChecksumPinnedDownloads(Rule):
 
     def check(self, facts):
         shown = 0
-        for idx, call in facts.calls(facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_download_call, facts.non_test_code(), attrs=_download_attr,
+                                                      roots=_DOWNLOAD_ROOTS):
             if shown >= 3:
                 break
             if call.name.startswith("pooch") and call.attr == "create" and call.has_kwarg("registry"):
@@ -81,3 +82,16 @@ class ChecksumPinnedDownloads(Rule):
             yield self.found("partial", idx.path, call.line,
                              f"checksum-pinned download: {call.attr}() names the expected hash of the data it fetches")
             shown += 1
+
+
+_DOWNLOAD_ROOTS = {"pooch"} | {n.split(".")[0] for n in CHECKSUM_DOWNLOADS}
+
+
+def _download_attr(attr: str) -> bool:
+    return bool(DOWNLOAD_ATTR.search(attr))
+
+
+def _download_call(name: str) -> bool:
+    """The names check() can say something about: a pooch registry, or a call _expected_hash() knows."""
+    attr = name.rpartition(".")[2]
+    return name.startswith("pooch") and attr == "create" or name in CHECKSUM_DOWNLOADS or bool(DOWNLOAD_ATTR.search(attr))

@@ -159,7 +159,8 @@ class QualityGated(Rule):
                 else:
                     yield self.found("supports", idx.path, found[0], found[1])
                 continue
-            for call in idx.calls:
+            for call in facts.call_table.named(
+                    _threshold_library, roots=("mlflow", "deepchecks", "evidently", "tensorflow_model_analysis")).get(idx.path, ()):
                 name = call.name.replace("()", "")
                 if name in MLFLOW_THRESHOLDS or call.attr == "evaluate" and name.startswith("mlflow") and \
                         call.has_kwarg("validation_thresholds"):
@@ -264,3 +265,9 @@ def _describe(facts, idx, comp, g) -> str:
     if src and len(src) <= 100:
         return f"{where}`{src}` gates the metric on {g[2]} ({how})"
     return f"{where}{how} gates {g[0]} on {g[2]}"
+
+
+def _threshold_library(call_name: str) -> bool:
+    """The names the call loop of _code() acts on: MLflow, TFMA, deepchecks and Evidently."""
+    name = call_name.replace("()", "")
+    return name in MLFLOW_THRESHOLDS or name.startswith(("mlflow", "deepchecks", "evidently") + TFMA_THRESHOLDS)

@@ -126,7 +126,7 @@ class ServiceMonitored(Rule):
                     yield self.found("partial", doc.path, facts.line_of(doc.path, "scrape_configs"),
                                      "Prometheus scrapes the service (no alert rules in the repo)")
                     break
-        for idx, call in facts.calls(facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_alarm, facts.non_test_code(), attrs=("put_metric_alarm",)):
             if call.attr == "put_metric_alarm" and "boto" in call.name:
                 yield self.found("supports", idx.path, call.line, "CloudWatch alarm created in code")
         for f in facts.files:
@@ -186,3 +186,7 @@ def _alert_groups(d) -> bool:
         if isinstance(rules, list) and any(isinstance(r, dict) and "alert" in r for r in rules):
             return True
     return False
+
+
+def _alarm(name: str) -> bool:
+    return name.rpartition(".")[2] == "put_metric_alarm" and "boto" in name

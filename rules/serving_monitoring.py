@@ -63,9 +63,10 @@ class ServingMonitoring(Rule):
     def check(self, facts):
         near_serving = serving_modules(facts)
         operational = _operational_only(facts)
+        metric_calls = facts.call_table.named(_metric_call, attrs=("put_metric_data",), roots=_ROOTS)
         for idx in facts.non_test_code():
             hit = None
-            for call in idx.calls:
+            for call in metric_calls.get(idx.path, ()):
                 root = call.name.split(".", 1)[0].split("(", 1)[0]
                 tool = None
                 if operational and root.startswith(("prometheus", "starlette", "aioprometheus")):
@@ -103,7 +104,7 @@ def _operational_only(facts) -> bool:
     """Whether every Prometheus metric the code defines is named for the service's operation
     (requests, latency, errors) rather than for its data or predictions."""
     names = []
-    for idx, call in facts.calls(facts.non_test_code()):
+    for idx, call in facts.call_table.calls(_prometheus_metric, facts.non_test_code(), attrs=METRIC_TYPES):
         if call.name.startswith(("prometheus_client.", "aioprometheus.")) and call.attr in METRIC_TYPES:
             text = " ".join(a for a in call.args[:2] if isinstance(a, str))
             if not text:
@@ -126,3 +127,12 @@ def _monitoring_config(maps, low):
             if IMAGES.match(image):
                 return f"compose service {name!r} runs {image.split(':')[0]}", f"{name}:"
     return None
+
+
+def _metric_call(name: str) -> bool:
+    """A name the loop in check() acts on: a metrics library, or CloudWatch's put_metric_data."""
+    return name.split(".", 1)[0].split("(", 1)[0] in _ROOTS or name.rpartition(".")[2] == "put_metric_data"
+
+
+def _prometheus_metric(name: str) -> bool:
+    return name.startswith(("prometheus_client.", "aioprometheus.")) and name.rpartition(".")[2] in METRIC_TYPES

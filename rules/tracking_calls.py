@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import functools
 import re
 from typing import Dict, Optional, Tuple
 
+from mlscan.facts.calltable import calls_in_scopes
 from mlscan.facts.pycode import NOT_LITERAL
-from mlscan.rulekit import Example, Rule
+from mlscan.rulekit import Example, Rule, ignorecase_search
 from mlscan.rules._mlcode import in_example_dir, pipeline_nodes
 
 TRACKER_ROOTS = {
@@ -56,19 +58,67 @@ def candidate_calls(facts, idx) -> list:
     cache = facts.memo("tracking-candidates", dict)
     got = cache.get(idx.path)
     if got is None:
-        if any(_TRACKER_IMPORT.search(f"{r.module}.{r.name or ''}") for r in idx.imports):
+        if any(_tracker_import(f"{r.module}.{r.name or ''}") for r in idx.imports):
             got = list(idx.calls)
         else:
-            got = [c for c in idx.calls if _CALL_HINT.search(c.name) or any(k in REPORT_TO_KWARGS for k, _ in c.kwargs)]
+            hinted = facts.call_table.named(_call_hint).get(idx.path, [])
+            report_to = facts.call_table.with_keyword(*REPORT_TO_KWARGS).get(idx.path)
+            if report_to:
+                keep = {id(c) for c in hinted} | {id(c) for c in report_to}
+                hinted = [c for c in idx.calls if id(c) in keep]
+            got = hinted
         cache[idx.path] = got
     return got
 
 
+@functools.lru_cache(maxsize=65536)
+def _tracker_import(name: str) -> bool:
+    return bool(_TRACKER_IMPORT.search(name))
+
+
+_call_hint = ignorecase_search(_CALL_HINT)
+
+
 def tracker_of(facts, idx, call) -> Optional[Tuple[str, str]]:
     """(tool, library name) when `call` sends runs, parameters or metrics to an experiment tracker."""
+    memo = facts.memo("tracker-of-name", dict)
+    memo_key = (idx.path, call.name)
+    by_name = memo.get(memo_key, memo)
+    if by_name is memo:
+        by_name = memo[memo_key] = _tracker_of_name(facts, idx, call.name)
+    if by_name is not _BY_KEYWORDS:
+        return by_name
+    if not call.kwargs:
+        return None
     name = facts.external_name(idx, call.name)
+    root = name.split(".", 1)[0].replace("()", "").replace("[]", "")
+    for key in REPORT_TO_KWARGS:
+        value = call.kwarg(key)
+        if value is None or not call.has_kwarg(key):
+            continue
+        values = value if isinstance(value, tuple) else (value,)
+        named = [v for v in values if isinstance(v, str) and v != NOT_LITERAL and v.lower() not in ("none", "")]
+        if value == NOT_LITERAL:
+            value = object()  # chosen at run time
+        if named or (not isinstance(value, (str, tuple)) and value is not None and root in ("transformers", "accelerate", "trl")):
+            return (", ".join(named) if named else f"trackers chosen at run time via {key}="), f"{name}({key}=...)"
+    return None
+
+
+_BY_KEYWORDS = ("", "")  # the name alone says nothing: the call's report_to=/log_with= may
+
+
+def _tracker_of_name(facts, idx, call_name: str):
+    """tracker_of's judgement on the call's name alone (None: not a tracker call, whatever its keywords)."""
+    name = facts.external_name(idx, call_name)
     if name.startswith("?") or facts.graph.resolve_name(idx.path, name) is not None:
         return None  # the repo's own wrapper: its body is looked at on its own
+    return _tracker_named(name)
+
+
+@functools.lru_cache(maxsize=65536)
+def _tracker_named(name: str):
+    """(tool, name) for a tracker's library name, else _BY_KEYWORDS."""
     parts = [p.replace("()", "").replace("[]", "") for p in name.split(".")]
     root = parts[0]
     for rx, tool in TRACKER_PREFIXES:
@@ -86,17 +136,7 @@ def tracker_of(facts, idx, call) -> Optional[Tuple[str, str]]:
     for word, tool in TRACKER_WORDS:
         if any(word in p and "trace_handler" not in p for p in low[1:]):
             return tool, name
-    for key in REPORT_TO_KWARGS:
-        value = call.kwarg(key)
-        if value is None or not call.has_kwarg(key):
-            continue
-        values = value if isinstance(value, tuple) else (value,)
-        named = [v for v in values if isinstance(v, str) and v != NOT_LITERAL and v.lower() not in ("none", "")]
-        if value == NOT_LITERAL:
-            value = object()  # chosen at run time
-        if named or (not isinstance(value, (str, tuple)) and value is not None and root in ("transformers", "accelerate", "trl")):
-            return (", ".join(named) if named else f"trackers chosen at run time via {key}="), f"{name}({key}=...)"
-    return None
+    return _BY_KEYWORDS
 
 
 class TrackingWiredIntoTraining(Rule):
@@ -172,9 +212,7 @@ class TrackingWiredIntoTraining(Rule):
             if idx is None or is_test_path(path) or in_example_dir(path):
                 continue
             wanted = scopes[path]
-            for call in candidate_calls(facts, idx):
-                if call.scope not in wanted and not any(call.scope.startswith(w + ".") for w in wanted if w != "<module>"):
-                    continue
+            for call in calls_in_scopes(candidate_calls(facts, idx), wanted):
                 got = tracker_of(facts, idx, call)
                 if got:
                     _keep(core, (idx.path, got[0]), (writes(got[1]), call.line, got[1]))

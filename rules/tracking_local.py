@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from mlscan.facts.calltable import calls_in_scopes
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import pipeline_nodes
 
@@ -66,17 +67,18 @@ class RunsRecordedWithoutTracker(Rule):
         from mlscan.facts.repo import is_test_path
         graph = facts.graph
         scopes = graph.scopes_in(pipeline_nodes(facts))
+        trainers = facts.call_table.named(_names_hf_trainer, external=True, attrs=_TRAINER_ATTRS)
+        subclasses = _trainer_subclasses(facts)
         for path in sorted(scopes):
             idx = facts.code.get(path)
             if idx is None or is_test_path(path):
                 continue
             wanted = scopes[path]
             by_line = {}
-            for call in idx.calls:
-                if call.scope not in wanted and not any(call.scope.startswith(w + ".") for w in wanted if w != "<module>"):
-                    continue
+            for call in calls_in_scopes(idx.calls, wanted):
                 by_line.setdefault(call.line, []).append(call)
-                trainer = self._hf_trainer(facts, idx, call)
+                # only a Trainer, or a call that may construct a repo class subclassing one, can be one
+                trainer = self._hf_trainer(facts, idx, call) if subclasses or call in trainers.get(path, ()) else None
                 if trainer and not any(c.has_kwarg("report_to") for c in idx.calls):  # report_to="none" opts out
                     yield self.found("partial", path, call.line,
                                      f"{trainer} keeps the run's log history (trainer_state.json) and reports only to "
@@ -92,16 +94,18 @@ class RunsRecordedWithoutTracker(Rule):
                     return
         # a SageMaker pipeline or launcher is the training's definition wherever it lives
         from mlscan.rules._mlcode import in_example_dir
-        for idx, call in facts.calls(facts.non_test_code()):
-            name = facts.external_name(idx, call.name)
-            if not name.startswith("sagemaker") or in_example_dir(idx.path):
-                continue
-            how = [k for k in SAGEMAKER_METRICS if call.has_kwarg(k)] or \
-                (["the tuning objective"] if name.endswith("HyperparameterTuner") else [])
-            if how:
-                yield self.found("partial", idx.path, call.line, f"{name} has SageMaker record the job's metrics "
-                                                                 f"({', '.join(how)}); no experiment tracker")
-                return
+        sagemaker = facts.call_table.named(_sagemaker, external=True, roots=("sagemaker",))
+        for idx in facts.non_test_code():
+            for call in sagemaker.get(idx.path, ()):
+                name = facts.external_name(idx, call.name)
+                if not name.startswith("sagemaker") or in_example_dir(idx.path):
+                    continue
+                how = [k for k in SAGEMAKER_METRICS if call.has_kwarg(k)] or \
+                    (["the tuning objective"] if name.endswith("HyperparameterTuner") else [])
+                if how:
+                    yield self.found("partial", idx.path, call.line, f"{name} has SageMaker record the job's metrics "
+                                                                     f"({', '.join(how)}); no experiment tracker")
+                    return
 
     @staticmethod
     def _hf_trainer(facts, idx, call):
@@ -116,3 +120,20 @@ class RunsRecordedWithoutTracker(Rule):
             if d is not None and d.kind == "class" and any(b in HF_TRAINERS for b in d.bases):
                 return f"{qual} (a {next(b for b in d.bases if b in HF_TRAINERS)})"
         return None
+
+
+def _sagemaker(name: str) -> bool:
+    return name.startswith("sagemaker")
+
+
+_TRAINER_ATTRS = {t.rsplit(".", 1)[-1] for t in HF_TRAINERS}
+
+
+def _names_hf_trainer(name: str) -> bool:
+    return name.lstrip("?") in HF_TRAINERS
+
+
+def _trainer_subclasses(facts) -> bool:
+    """Whether any class of the repo's own subclasses a Hugging Face trainer."""
+    return facts.memo("hf-trainer-subclasses", lambda: any(
+        d.kind == "class" and any(b in HF_TRAINERS for b in d.bases) for idx in facts.code.values() for d in idx.defs.values()))

@@ -97,7 +97,8 @@ class DataValidationSuite(Rule):
             first = None
             tools = []
             scope = "<module>"
-            for call in facts.library_calls(idx):
+            for call in facts.library_calls(idx, facts.call_table.named(
+                    _validation_call, attrs=_expectation, roots=_ROOTS).get(idx.path, ())):
                 tool = library_of(call.name)
                 if tool is None and uses_ge and call.attr.startswith("expect_") and len(call.attr) > 12:
                     tool = "Great Expectations"
@@ -140,3 +141,13 @@ class DataValidationSuite(Rule):
                 text = facts.text(f.path) or ""
                 if re.search(r"^checks for \S+:", text, re.M):
                     yield self.found("supports", f.path, facts.line_of(f.path, "checks for"), "Soda data quality checks")
+
+
+def _expectation(attr: str) -> bool:
+    return attr.startswith("expect_") and len(attr) > 12
+
+
+def _validation_call(name: str) -> bool:
+    """The names check() can take for a validation tool (Great Expectations' `expect_*` only where it is used)."""
+    attr = name.rpartition(".")[2]
+    return library_of(name) is not None or attr.startswith("expect_") and len(attr) > 12

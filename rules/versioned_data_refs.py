@@ -37,7 +37,8 @@ class VersionedDataReferences(Rule):
             if rule.lfs and DATA_PATTERN.search(rule.pattern):
                 yield self.found("supports", rule.path, rule.line, f"git-LFS stores {rule.pattern}")
                 break
-        for idx, call in facts.calls(facts.non_test_code()):
+        for idx, call in facts.call_table.calls(_versioning_call, facts.non_test_code(), attrs=("use_artifact", "option"),
+                                                 roots=_VERSIONING_ROOTS):
             name = call.name
             key = REVISION_LOADERS.get(name)
             if key:
@@ -64,3 +65,16 @@ class VersionedDataReferences(Rule):
                 if value.startswith("lakefs://"):
                     yield self.found("supports", idx.path, line, "data read from a lakeFS repository")
                     break
+
+
+_VERSIONING_ROOTS = {n.split(".")[0] for n in REVISION_LOADERS} | {"mlflow", "wandb", "lakefs", "python_pachyderm",
+                                                                   "pachyderm_sdk", "clearml"}
+
+
+def _versioning_call(name: str) -> bool:
+    """The names the chain of branches in check() can act on (one test per branch)."""
+    attr = name.rpartition(".")[2]
+    return name in REVISION_LOADERS or name.endswith("log_input") and name.startswith("mlflow") or \
+        name.startswith("wandb") and name.endswith("Artifact") or attr in ("use_artifact", "option") or \
+        name.startswith(("lakefs", "lakefs_client", "lakefs_sdk", "python_pachyderm", "pachyderm_sdk")) or \
+        name.startswith("clearml.Dataset.") and attr in ("get", "create")

@@ -93,6 +93,7 @@ def _run_forked(facts: Facts, rules, jobs: int):
     graph = facts.graph
     _ = graph.training_entry_points, graph.serving_endpoints, graph.training_closure
     _ = facts.requirements, facts.ci_jobs, facts.history
+    facts.call_table.prepare()
     _FORKED = (facts, rules)
     parts = [list(range(k, len(rules), jobs)) for k in range(jobs)]
     try:

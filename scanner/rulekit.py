@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Dict, Iterable, List, Optional, Sequence, Tuple, Type
+from typing import TYPE_CHECKING, Callable, ClassVar, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
 if TYPE_CHECKING:
     from mlscan.facts.repo import Facts
@@ -92,6 +93,21 @@ class Rule:
         doc = (cls.__doc__ or "").strip().splitlines()
         import textwrap
         return textwrap.dedent("\n".join(doc[1:])).strip()
+
+
+def ignorecase_search(rx: "re.Pattern[str]") -> Callable[[str], bool]:
+    """`bool(rx.search(text))` for a `(?i)` pattern, several times faster on ASCII text: there,
+    ignoring case is the same as searching the lowercased text with the pattern as written, when
+    the pattern holds no capital letter (else, or on other text, `rx` itself is asked)."""
+    pattern = rx.pattern
+    if not (isinstance(pattern, str) and pattern.startswith("(?i)") and "(?" not in pattern[4:]
+            and pattern == pattern.lower()):
+        return lambda text: bool(rx.search(text))
+    lowered = re.compile(pattern[4:], rx.flags & ~re.IGNORECASE)
+
+    def search(text: str) -> bool:
+        return bool(lowered.search(text.lower()) if text.isascii() else rx.search(text))
+    return search
 
 
 _REGISTRY: Optional[List[Type[Rule]]] = None

@@ -290,6 +290,13 @@ class Facts:
     def test_code(self) -> List[CodeIndex]:
         return list(self._code_split[3])
 
+    @cached_property
+    def call_table(self):
+        """Call sites indexed by name and keyword: `facts.call_table.named(test)` gives only the
+        calls whose name passes `test`, asking it once per distinct name (see facts/calltable.py)."""
+        from mlscan.facts.calltable import CallTable
+        return CallTable(self.code, self.external_name)
+
     def calls(self, code: Optional[Iterable[CodeIndex]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
         for idx in (code if code is not None else [self.code[p] for p in sorted(self.code)]):
             for call in idx.calls:
@@ -447,10 +454,10 @@ class Facts:
                     break
         return names
 
-    def library_calls(self, idx: CodeIndex) -> List[CallSite]:
-        """The calls of one file into code that is not the repo's own."""
+    def library_calls(self, idx: CodeIndex, calls: Optional[Iterable[CallSite]] = None) -> List[CallSite]:
+        """The calls of one file (or those of `calls`) into code that is not the repo's own."""
         own = self.own_packages
-        return [c for c in idx.calls if c.name.split(".", 1)[0] not in own]
+        return [c for c in (idx.calls if calls is None else calls) if c.name.split(".", 1)[0] not in own]
 
     def guarded(self, path: str, what: str, compute, default):
         """Run one per-file derivation; a file that breaks it becomes a diagnostic, not a crash."""

@@ -10,7 +10,7 @@ as the library name (`mlflow.log_metric`, `wandb.log`, `torch.utils.tensorboard.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, Optional, Set, Tuple
 
 from mlscan.facts.pycode import CodeIndex
 
@@ -29,6 +29,64 @@ def _import_targets(idx: CodeIndex, cache: Optional[Dict[str, Dict[str, str]]] =
             out.setdefault(ref.alias, full if ref.name or ref.alias != ref.module.split(".")[0] else ref.alias)
     if cache is not None:
         cache[idx.path] = out
+    return out
+
+
+def may_differ(idx: CodeIndex, name: str, aliases: Dict[str, str], reexported: Set[Tuple[str, str]],
+               memo: Dict[str, bool]) -> bool:
+    """False when `canonical_name` certainly gives `name` back (nearly every call), judged cheaply.
+
+    `aliases` are the file's import targets (`_import_targets`), `reexported` the repo's
+    `reexported_names`. Past a fallback-shadowed import, a name is seen through only where a prefix
+    of it names a repo module (then the module's name ends with the prefix's last part: see
+    CodeGraph.resolve_module) and the next part is a name that module imports or exports without
+    defining it. `memo` keeps that last judgement per name."""
+    if not name:
+        return False
+    if name[0] == "?":
+        return name[1:].partition(".")[0] in aliases
+    module = idx.module
+    if module and name.startswith(module) and name[len(module):len(module) + 1] == "." and \
+            name[len(module) + 1:].partition(".")[0].replace("()", "") in aliases:
+        return True
+    got = memo.get(name)   # the rest depends on the name only
+    if got is None:
+        got = False
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            if (parts[i - 1], parts[i].replace("()", "")) in reexported:
+                got = True
+                break
+        memo[name] = got
+    return got
+
+
+def may_differ_somewhere(name: str, aliases: Set[str], modules: Set[str], reexported: Set[Tuple[str, str]]) -> bool:
+    """`may_differ` for some file of the repo, judged once per name: `aliases` holds every
+    file's import aliases, `modules` every module name."""
+    if not name:
+        return False
+    if name[0] == "?":
+        return name[1:].partition(".")[0] in aliases
+    parts = name.split(".")
+    prefix = parts[0]
+    for i in range(1, len(parts)):
+        head = parts[i].replace("()", "")
+        if (parts[i - 1], head) in reexported or (prefix in modules and head in aliases):
+            return True
+        prefix += "." + parts[i]
+    return False
+
+
+def reexported_names(code: Iterable[CodeIndex]) -> Set[Tuple[str, str]]:
+    """(last part of a module's name, a name the module imports or exports without defining it)."""
+    out: Set[Tuple[str, str]] = set()
+    for idx in code:
+        if not idx.module:
+            continue
+        end = idx.module.rsplit(".", 1)[-1]
+        out.update((end, h) for h in _import_targets(idx) if h not in idx.defs)
+        out.update((end, h) for h in idx.exports if h not in idx.defs)
     return out
 
 
