@@ -173,7 +173,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         diagnostics=facts.diagnostics, history=hist.summary(), model=model.name,
         findings=build_findings(facts, [practices[p.id] for p in catalogue.practices]),
         next_steps=next_steps_in_order(stages),
-        repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
+        repo_prefix=_prefix_of(facts),
         overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
@@ -224,6 +224,13 @@ def _plugins_digest() -> str:
         except Exception:  # a plugin's metadata is its own; a bad one only means no reuse
             versions.append(f"{name}==?")
     return repr((versions, sorted(r.id for r in plugins.rules), sorted(p.id for p in plugins.practices)))
+
+
+def _prefix_of(facts: Facts) -> str:
+    if facts.commit is not None and facts.commit.shared is not None:  # known already: no git process per commit
+        prefix = facts.commit.prefix
+        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    return repo_prefix(facts.root) if facts.in_git else ""
 
 
 def repo_prefix(root: Path) -> str:

@@ -89,3 +89,51 @@ def test_history_on_an_embedded_dask_cluster_equals_the_one_process_run(tmp_path
     # the option really goes to Dask: an address nobody listens on is a usage error
     rc, out, err = run_mlscan(args + ["--scheduler", "tcp://127.0.0.1:9"])
     assert rc == 2 and "cannot reach the Dask scheduler" in err, err[-2000:]
+
+
+def _commit_at(repo: GitRepo, message: str, when: int) -> str:
+    from gitrepo import git
+    git(repo.root, "commit", "-q", "--allow-empty", "--no-verify", "-m", message, when=when)
+    return repo.head()
+
+
+def test_one_shared_log_gives_each_commit_the_history_its_own_git_log_gives(tmp_path):
+    """`mlscan history` reads one `git log` and replays git's walk for every commit: merges,
+    equal committer dates and a clock-skewed commit give the same commits, in the same order,
+    as `git log COMMIT` itself (the per-commit read), with and without a depth limit."""
+    from gitrepo import BASE_EPOCH
+    from mlscan.facts.history import CommitSession, read_history
+    from mlscan.fleet.commits import sampled_commits, session_for
+
+    repo = GitRepo.init(tmp_path / "repo")
+    t = BASE_EPOCH
+    repo.write("data/a.csv", "x\n" * 2000)
+    _commit_at(repo, "root", t)
+    for i in range(3):
+        repo.checkout(f"side{i}", create=True)
+        repo.write(f"side{i}.py", f"x = {i}\n")
+        _commit_at(repo, f"side {i}", t + 10 * i + 5)
+        repo.write(f"tests/test_side{i}.py", "def test_x():\n    pass\n")
+        _commit_at(repo, f"side {i} again", t + 10 * i + 5)      # the same date as its parent
+        repo.checkout("main")
+        repo.write(f"main{i}.py", f"y = {i}\n")
+        _commit_at(repo, f"main {i}", t + 10 * i + (30 if i == 1 else 5))  # one from a fast clock
+        repo.git("merge", "-q", "--no-ff", "--no-edit", f"side{i}")
+    repo.write("Dockerfile", "FROM python:3.11\n")
+    _commit_at(repo, "after a skewed one", t + 1)                 # older than its parent
+    repo.remove("data/a.csv")
+    repo.commit("drop the data")
+
+    sampled = sampled_commits(repo.root, 100)
+    assert len(sampled) >= 8
+    for depth in (2000, 3):
+        for shared in (session_for(repo.root, sampled), (sampled[-1].sha, 0)):  # 0: the log falls short
+            session = CommitSession(repo.root, repo.root, *shared)
+            for c in sampled:
+                mine, theirs = [], []
+                got = session.history(c.sha, depth, mine)
+                expected = read_history(repo.root, depth, theirs, rev=c.sha)
+                assert [x.sha for x in got.commits] == [x.sha for x in expected.commits], (depth, c.subject)
+                assert got == expected and mine == theirs, (depth, c.subject)
+            session.objects.close()
+    assert len(read_history(repo.root, 2000, [], rev=sampled[-1].sha).commits) == 15

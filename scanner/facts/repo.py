@@ -4,7 +4,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
@@ -55,6 +55,8 @@ class CommitTree:
     toplevel: Path      # the repository's work tree (or git dir) that git is run in
     sha: str
     prefix: str = ""    # "sub/dir/" when a subfolder is scanned
+    # what several commits of one repository share (`mlscan history`): one object reader, one log
+    shared: Optional["CommitSession"] = field(default=None, compare=False, repr=False)
 
 
 class Facts:
@@ -66,7 +68,8 @@ class Facts:
             from mlscan.facts.inventory import GitTreeInventory
             self.in_git = True
             self.inventory: Inventory = GitTreeInventory(commit.toplevel, commit.sha, commit.prefix,
-                                                         self.options.exclude)
+                                                         self.options.exclude,
+                                                         commit.shared.objects if commit.shared else None)
         else:
             self.in_git = is_git_work_tree(self.root)
             self.inventory = Inventory(self.root, self.in_git, self.options.exclude)
@@ -417,6 +420,8 @@ class Facts:
     def history(self) -> History:
         if not self.in_git:
             return History(available=False, note="not a git repository")
+        if self.commit is not None and self.commit.shared is not None:
+            return self.commit.shared.history(self.commit.sha, self.options.history_depth, self._extra_diagnostics)
         rev = self.commit.sha if self.commit is not None else "HEAD"
         return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev)
 

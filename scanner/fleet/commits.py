@@ -72,14 +72,43 @@ def sampled_commits(repo_path: Path, commits: Optional[int] = None, since: Optio
     return list(reversed(found[::max(1, every)]))
 
 
-def scan_commit(repo_path, sha: str, cfg: Config, cache_dir: Optional[str] = None) -> Report:
+def scan_commit(repo_path, sha: str, cfg: Config, cache_dir: Optional[str] = None,
+                session: Optional[Tuple[str, int]] = None) -> Report:
     """The scan report of commit `sha` of the repository at `repo_path` (a folder of its work
-    tree; a subfolder scans that subfolder), read from git objects."""
+    tree; a subfolder scans that subfolder), read from git objects.
+
+    session: (newest commit, commits reachable from it but not from the oldest scanned one) when
+    this is one of several commits scanned in a row: then they share one git object reader and one
+    `git log` (per process), instead of starting git several times per commit."""
     from mlscan.engine import scan
     from mlscan.facts.repo import CommitTree
     path = Path(repo_path).resolve()
     toplevel, prefix = locate(path)
-    return scan(path, cfg, jobs=0, cache_dir=cache_dir, commit=CommitTree(toplevel, sha, prefix))
+    shared = _session(toplevel, path, *session) if session else None
+    return scan(path, cfg, jobs=0, cache_dir=cache_dir, commit=CommitTree(toplevel, sha, prefix, shared))
+
+
+_SESSIONS: Dict[Tuple[Path, Path, str, int], Any] = {}
+
+
+def _session(toplevel: Path, root: Path, newest: str, reach: int):
+    from mlscan.facts.history import CommitSession
+    key = (toplevel, root, newest, reach)
+    if key not in _SESSIONS:
+        while len(_SESSIONS) >= 4:  # one history run needs one; a long-lived worker may see several
+            _SESSIONS.pop(next(iter(_SESSIONS))).objects.close()
+        _SESSIONS[key] = CommitSession(toplevel, root, newest, reach)
+    return _SESSIONS[key]
+
+
+def session_for(repo_path: Path, sampled: List[CommitInfo]) -> Optional[Tuple[str, int]]:
+    """What the commits of one history run share: the newest of them, and how many commits the
+    newest reaches that the oldest does not (so one `git log` of the newest covers every history)."""
+    if not sampled:
+        return None
+    newest, oldest = sampled[-1].sha, sampled[0].sha
+    reach = int(_git(repo_path, "rev-list", "--count", f"{oldest}..{newest}").strip() or 0)
+    return newest, reach
 
 
 def events(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -96,10 +125,10 @@ def events(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
-def history_task(item: Tuple[str, str, Config, Optional[str]]) -> Dict[str, Any]:
+def history_task(item: Tuple[str, str, Config, Optional[str], Optional[Tuple[str, int]]]) -> Dict[str, Any]:
     """One commit's scan as JSON data: the unit of work a Dask worker runs."""
-    repo_path, sha, cfg, cache_dir = item
-    return scan_commit(repo_path, sha, cfg, cache_dir).to_json()
+    repo_path, sha, cfg, cache_dir, session = item
+    return scan_commit(repo_path, sha, cfg, cache_dir, session).to_json()
 
 
 def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Optional[str] = None, every: int = 1,
@@ -113,14 +142,15 @@ def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Option
     from mlscan import __version__
     path = Path(repo_path)
     sampled = sampled_commits(path, commits, since, every)
+    session = session_for(path, sampled)
     if scheduler is None:
         scanned = []
         for i, c in enumerate(sampled, 1):
             if progress:
                 progress(f"commit {i}/{len(sampled)} {c.sha[:12]}")
-            scanned.append(scan_commit(path, c.sha, cfg, cache_dir).to_json())
+            scanned.append(scan_commit(path, c.sha, cfg, cache_dir, session).to_json())
     else:
-        scanned = _scan_on_dask(path, sampled, cfg, cache_dir, scheduler, progress)
+        scanned = _scan_on_dask(path, sampled, cfg, cache_dir, scheduler, progress, session)
     rows: List[Dict[str, Any]] = []
     for c, data in zip(sampled, scanned):
         rows.append({"commit": c.sha, "date": c.date, "subject": c.subject, "level": data["level"],
@@ -130,9 +160,9 @@ def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Option
 
 
 def _scan_on_dask(path: Path, sampled, cfg: Config, cache_dir: Optional[str], scheduler: str,
-                  progress: Optional[Progress]) -> List[Dict[str, Any]]:
+                  progress: Optional[Progress], session: Optional[Tuple[str, int]]) -> List[Dict[str, Any]]:
     from mlscan.fleet.engine import map_tasks
-    items = [(str(path), c.sha, cfg, cache_dir) for c in sampled]
+    items = [(str(path), c.sha, cfg, cache_dir, session) for c in sampled]
     results: List[Optional[Dict[str, Any]]] = [None] * len(items)
     done = 0
     for outcome in map_tasks(history_task, items, scheduler=None if scheduler == "local" else scheduler,
