@@ -39,14 +39,18 @@ def validate_ids(cfg: Config) -> None:
 
 
 def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None,
-              jobs: int = 1) -> Dict[str, List[Finding]]:
+              jobs: int = 1, memory: Optional[Dict[str, object]] = None) -> Dict[str, List[Finding]]:
     """Every selected rule over the facts; with jobs >= 2, in that many forked processes that
-    share the facts built so far (the result is the same, in the same order)."""
+    share the facts built so far (the result is the same, in the same order). With `memory`
+    (and a recording scan), rules whose inputs did not change since it was filled are reused."""
     rules = [r for r in all_rules() if _selected(r.id, r.practice, cfg) and r.practice not in cfg.ignore]
     by_practice: Dict[str, List[Finding]] = {}
     from mlscan.facts.indexing import paused_gc
     with paused_gc():  # rules make many short-lived objects and next to no cycles: no collections meanwhile
-        results = _run_forked(facts, rules, jobs) if jobs >= 2 and len(rules) > jobs else None
+        if memory is not None:
+            results = run_rules_reusing(facts, rules, memory)
+        else:
+            results = _run_forked(facts, rules, jobs) if jobs >= 2 and len(rules) > jobs else None
         if results is None:
             results = []
             for i, rule_cls in enumerate(rules):
@@ -56,6 +60,46 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None,
     for i, found in sorted(results, key=lambda r: r[0]):
         by_practice.setdefault(rules[i].practice, []).extend(found)
     return by_practice
+
+
+def run_rules_reusing(facts: Facts, rules, memory: Dict[str, object]) -> List[Tuple[int, List[Finding]]]:
+    """Each rule's findings, taken from `memory` (what the rule found in the tree scanned before
+    and the inputs it read there) when none of those inputs changed since; the other rules run,
+    recording what they read, and `memory` learns them.
+
+    Sound because a rule is a function of what it reads: the facts' hooks record each file's
+    content, size and existence, the listing and the history, and the cached facts and graph
+    carry what they were computed from (facts/track.py). Its diagnostics are replayed with it."""
+    from mlscan.facts import track
+    rec = track.ACTIVE
+    assert rec is not None, "run_rules_reusing needs a recording scan"
+    state = track.TreeState(facts.inventory, (facts.commit.sha if facts.commit else None,
+                                              facts.options.history_depth))
+    before = memory.pop("state", None)   # back only when this scan's records are complete
+    changed = track.changed_tokens(before, state) if isinstance(before, track.TreeState) else None
+    saved: Dict[str, tuple] = memory.setdefault("rules", {})  # type: ignore[assignment]
+    results: List[Tuple[int, List[Finding]]] = []
+    frames = {}
+    for i, rule_cls in enumerate(rules):
+        last = saved.get(rule_cls.id)
+        if changed is not None and last is not None and last[0] is not None and last[0].isdisjoint(changed):
+            results.append((i, last[1]))
+            facts._extra_diagnostics.extend(last[2])
+            continue
+        seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
+        rec.open()
+        try:
+            found = _run_rule(facts, rule_cls)
+        finally:
+            frame = rec.close()
+        frames[rule_cls.id] = (frame, found, facts._extra_diagnostics[seen_facts:]
+                               + facts.inventory.diagnostics[seen_inventory:])
+        results.append((i, found))
+    # resolved once every rule ran: the graph's inputs include what its lazy parts read for any rule
+    for rule_id, (frame, found, diagnostics) in frames.items():
+        saved[rule_id] = (rec.resolve(frame), found, diagnostics)
+    memory["state"] = state
+    return results
 
 
 def _run_rule(facts: Facts, rule_cls) -> List[Finding]:
@@ -119,6 +163,15 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
                     cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Tuple[Report, Facts]:
     """The Report and the Facts it was judged from (`mlscan fix` reads both; the Facts stay lazy
     when the Report is a remembered one)."""
+    from mlscan.facts import track
+    if commit is not None and commit.shared is not None and commit.shared.reuse_rules and track.ACTIVE is None:
+        # one of many commits: record what each rule reads, to reuse its findings at the next one
+        track.ACTIVE = track.Recorder()
+        track.ACTIVE.open()
+        try:
+            return scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)
+        finally:
+            track.ACTIVE = None
     catalogue = load_catalogue()
     model = load_model(cfg.model, catalogue)
     validate_ids(cfg)
@@ -138,7 +191,11 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
     if progress:
         progress(f"parsing {sum(1 for f in facts.files if f.suffix in ('.py', '.ipynb'))} code files")
     _ = facts.code
-    findings = run_rules(facts, cfg, progress, jobs=_rule_jobs(facts, jobs))
+    if track.ACTIVE is not None and commit is not None and commit.shared is not None and commit.shared.reuse_rules:
+        memory = commit.shared.rule_memory.setdefault(_settings_digest(cfg, model), {})
+        findings = run_rules(facts, cfg, progress, memory=memory)
+    else:
+        findings = run_rules(facts, cfg, progress, jobs=_rule_jobs(facts, jobs))
     practices: Dict[str, PracticeResult] = {}
     rules_by_practice = {r.practice for r in all_rules()}
     for p in catalogue.practices:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -17,6 +18,7 @@ TREE_MODE = b"40000"
 LINK_MODE = b"120000"
 SUBMODULE_MODE = b"160000"
 SIZE_BATCH = 256   # info commands written before their answers are read (pipes stay well under full)
+BLOB_CACHE_BYTES = 32 * 1024 * 1024   # blobs kept for the next commit (most files do not change)
 
 
 class GitObjectError(Exception):
@@ -29,6 +31,8 @@ class GitObjects:
         self._proc: Optional[subprocess.Popen] = None
         self._trees: Dict[str, List[Tuple[bytes, str, str]]] = {}
         self._sizes: Dict[str, Optional[int]] = {}
+        self._blobs: "OrderedDict[str, bytes]" = OrderedDict()
+        self._blob_bytes = 0
 
     # ---- the process ------------------------------------------------------------------------
     def _pipe(self) -> subprocess.Popen:
@@ -68,6 +72,20 @@ class GitObjects:
         return line.split()
 
     # ---- reads ------------------------------------------------------------------------------
+    def read_blob(self, sha: str) -> Tuple[Optional[str], bytes]:
+        """read(sha), kept a while: the next commit most likely has the same blob."""
+        data = self._blobs.get(sha)
+        if data is not None:
+            self._blobs.move_to_end(sha)
+            return "blob", data
+        kind, data = self.read(sha)
+        if kind == "blob" and len(data) <= BLOB_CACHE_BYTES // 8:
+            self._blobs[sha] = data
+            self._blob_bytes += len(data)
+            while self._blob_bytes > BLOB_CACHE_BYTES:
+                self._blob_bytes -= len(self._blobs.popitem(last=False)[1])
+        return kind, data
+
     def read(self, name: str) -> Tuple[Optional[str], bytes]:
         """(object type, content), or (None, b"") when the object is missing."""
         self._ask([f"contents {name}"])

@@ -256,8 +256,9 @@ class CommitSession:
     which is replayed here over the parent links of the one log. Where that log does not reach far
     enough, the commit's history is read with its own `git log`."""
 
-    def __init__(self, toplevel: Path, root: Path, newest: str, reach: int = 0):
+    def __init__(self, toplevel: Path, root: Path, newest: str, reach: int = 0, reuse_rules: bool = True):
         from mlscan.facts.gitobjects import GitObjects
+        self.reuse_rules = reuse_rules
         self.objects = GitObjects(toplevel)
         self.root = root            # where a scan runs git (the scanned folder)
         self.newest = newest
@@ -266,6 +267,8 @@ class CommitSession:
         self._parents: Dict[str, Tuple[str, ...]] = {}
         self._log_depth = -1
         self._shallow: Optional[bool] = None
+        self.rule_memory: Dict[str, Dict[str, object]] = {}   # per settings: what each rule read and found
+        self.parsed: Dict[Tuple[str, str, str], object] = {}  # (kind, path, blob): a parsed file (Facts.parsed_once)
 
     def history(self, sha: str, depth: int, diagnostics: List[Diagnostic]) -> History:
         """What read_history(root, depth, diagnostics, rev=sha) returns, without a git process per commit."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
+from mlscan.facts import track
 from mlscan.facts.gitsafe import run_git
 from mlscan.report.model import Diagnostic
 
@@ -26,8 +27,14 @@ TEXT_NAMES = {"Dockerfile", "MLproject", "Makefile", "Jenkinsfile", "Pipfile", "
 @dataclass(frozen=True)
 class FileEntry:
     path: str          # repo-relative, POSIX separators
-    size: int
+    _size: int         # read as `size` (which tells a recording scan that the size was looked at)
     tracked: bool      # in git's index (False outside git or for untracked files)
+
+    @property
+    def size(self) -> int:
+        if track.ACTIVE is not None:
+            track.read(("size", self.path))
+        return self._size
 
     @property
     def name(self) -> str:
@@ -181,12 +188,18 @@ class Inventory:
 
     # ---- queries ----------------------------------------------------------------------------
     def get(self, rel: str) -> Optional[FileEntry]:
+        if track.ACTIVE is not None:
+            track.read(("exists", rel))
         return self._by_path.get(rel)
 
     def exists(self, rel: str) -> bool:
+        if track.ACTIVE is not None:
+            track.read(("exists", rel))
         return rel in self._by_path
 
     def named(self, *names: str) -> List[FileEntry]:
+        if track.ACTIVE is not None:
+            track.read(track.LISTING)
         wanted = set(names)
         return [f for f in self.files if f.name in wanted]
 
@@ -199,6 +212,8 @@ class Inventory:
 
     def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
         """(bytes, None) or (None, problem)."""
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         try:
             with open(os.path.join(self.root, rel), "rb") as fh:
                 return fh.read(), None
@@ -207,6 +222,8 @@ class Inventory:
 
     def read_text(self, rel: str, what: str = "file") -> Optional[str]:
         """The file's text, or None with a diagnostic. Each file is read at most once."""
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         if rel in self._text_cache:
             return self._text_cache[rel]
         text = self._read(rel, what)
@@ -311,12 +328,16 @@ class GitTreeInventory(Inventory):
         return "/".join(parts)
 
     def blob_of(self, rel: str) -> Optional[str]:
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         return self._blobs.get(rel)
 
     def after_fork(self) -> None:
         self.objects.after_fork()  # the parent's `git cat-file` pipe: a worker starts its own
 
     def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         blob = self._blobs.get(rel)
         if blob is None:
             return None, "cannot read: not in the commit"
@@ -326,7 +347,7 @@ class GitTreeInventory(Inventory):
         """One blob through the repository's long-lived `git cat-file`."""
         from mlscan.facts.gitobjects import GitObjectError
         try:
-            kind, data = self.objects.read(blob)
+            kind, data = self.objects.read_blob(blob)
         except GitObjectError as exc:
             return None, f"cannot read: git cat-file failed ({exc})"
         if kind != "blob":
