@@ -137,3 +137,56 @@ def test_one_shared_log_gives_each_commit_the_history_its_own_git_log_gives(tmp_
                 assert got == expected and mine == theirs, (depth, c.subject)
             session.objects.close()
     assert len(read_history(repo.root, 2000, [], rev=sampled[-1].sha).commits) == 15
+
+
+def test_a_rule_is_reused_only_where_nothing_it_read_changed(tmp_path, monkeypatch):
+    """Rule reuse across the commits of one run: a README-only commit does not rerun the seed
+    rules (they read code, not the README) but reruns rules that read the README; a commit that
+    comments out the seeding call in train.py reruns them. Every commit's whole report equals an independent scan's."""
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts.history import CommitSession
+    from mlscan.facts.repo import CommitTree, Facts
+    from mlscan.facts.track import HISTORY
+    from mlscan.report.json_out import render_json
+
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    repo.apply_overlay("seed-added")
+    shas = [repo.commit("Seed every RNG")]
+    repo.write("README.md", (repo.root / "README.md").read_text() + "\nMore words.\n")
+    shas.append(repo.commit("Docs only"))
+    seeded = (repo.root / "train.py").read_text()
+    unseeded = seeded.replace("    seed_everything(SEED)", "    #eed_everything(SEED)")  # the same size
+    assert len(unseeded) == len(seeded) and unseeded != seeded
+    repo.write("train.py", unseeded)
+    shas.append(repo.commit("Unseed the training"))
+
+    # each scan judged afresh: no report remembered by an earlier scan of the same commit
+    monkeypatch.setattr(Facts, "remembered", lambda self, kind, key: None)
+    ran = []
+    real_run_rule = engine._run_rule
+    monkeypatch.setattr(engine, "_run_rule", lambda facts, rule: ran.append(rule.id) or real_run_rule(facts, rule))
+    session = CommitSession(repo.root, repo.root, shas[-1], 0)
+    runs, inputs, statuses = [], [], []
+    for sha in shas:
+        ran.clear()
+        shared = engine.scan(repo.root, Config(), jobs=1, cache_dir="off", commit=CommitTree(repo.root, sha, "", session))
+        runs.append(set(ran))
+        inputs.append({rule_id: saved[0] for rule_id, saved in
+                       next(iter(session.rule_memory.values()))["rules"].items()})
+        alone = engine.scan(repo.root, Config(), jobs=1, cache_dir="off", commit=CommitTree(repo.root, sha, ""))
+        assert render_json(shared) == render_json(alone), sha
+        statuses.append(next(p.status for p in shared.practices if p.id == "seed-control"))
+    session.objects.close()
+    assert statuses[1] != statuses[2], statuses  # the last commit's change matters to the seed rules
+
+    every_rule = runs[0]
+    assert {"seed-calls", "unseeded-rng"} <= every_rule
+    # the README-only commit: exactly the rules that read the README (or the history) ran again
+    readme = {("content", "README.md"), ("size", "README.md"), HISTORY}
+    assert runs[1] == {r for r in every_rule if inputs[0][r] is None or not inputs[0][r].isdisjoint(readme)}
+    assert "seed-calls" not in runs[1] and "unseeded-rng" not in runs[1]
+    assert runs[1] and runs[1] != every_rule
+    # train.py changed: every rule that read it ran again, the seed rules among them
+    assert {"seed-calls", "unseeded-rng"} <= runs[2]
+    assert {r for r in every_rule if inputs[1][r] is not None and ("content", "train.py") in inputs[1][r]} <= runs[2]
