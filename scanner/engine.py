@@ -173,7 +173,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         finally:
             track.ACTIVE = None
     catalogue = load_catalogue()
-    model = load_model(cfg.model, catalogue)
+    model = _maturity_model(cfg, catalogue)
     validate_ids(cfg)
     if progress:
         progress("listing files")
@@ -238,6 +238,19 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         from mlscan.report.json_out import render_json
         facts.remember("report", key, render_json(report))
     return report, facts
+
+
+_BUILTIN_MODEL: list = []   # [(catalogue, model)]: the built-in model, read once per process
+
+
+def _maturity_model(cfg: Config, catalogue):
+    """The maturity model the settings name; the built-in one is parsed once (many scans in a
+    process: history, fleet)."""
+    if cfg.model is not None:
+        return load_model(cfg.model, catalogue)
+    if not _BUILTIN_MODEL or _BUILTIN_MODEL[0][0] is not catalogue:
+        _BUILTIN_MODEL[:] = [(catalogue, load_model(None, catalogue))]
+    return _BUILTIN_MODEL[0][1]
 
 
 def _rule_jobs(facts: Facts, jobs: int) -> int:

@@ -190,3 +190,28 @@ def test_a_rule_is_reused_only_where_nothing_it_read_changed(tmp_path, monkeypat
     # train.py changed: every rule that read it ran again, the seed rules among them
     assert {"seed-calls", "unseeded-rng"} <= runs[2]
     assert {r for r in every_rule if inputs[1][r] is not None and ("content", "train.py") in inputs[1][r]} <= runs[2]
+
+
+def test_history_split_over_forked_processes_equals_the_one_process_run(tmp_path):
+    """With two worker processes (each taking a run of consecutive commits, with its own git
+    reader, fact store and rule reuse) the document is the same as one process's."""
+    from mlscan.config import Config
+    from mlscan.fleet.commits import MIN_COMMITS_PER_PROCESS, history
+
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    unseeded = (repo.root / "train.py").read_text()
+    for i in range(2 * MIN_COMMITS_PER_PROCESS - 1):
+        if i % 5 == 2:
+            repo.apply_overlay("seed-added")
+        elif i % 5 == 4:
+            repo.write("train.py", unseeded)
+        else:
+            repo.write("README.md", (repo.root / "README.md").read_text() + f"\nNote {i}.\n")
+        repo.commit(f"Change {i}")
+    before = snapshot(repo.root, include_git=True)
+    alone = history(repo.root, Config(), commits=100, cache_dir=str(tmp_path / "c1"), workers=1)
+    forked = history(repo.root, Config(), commits=100, cache_dir=str(tmp_path / "c2"), workers=2)
+    assert len(alone["commits"]) == 2 * MIN_COMMITS_PER_PROCESS
+    assert json.dumps(forked) == json.dumps(alone)
+    assert len({e["kind"] for e in alone["events"]}) == 2  # seeding arrives and regresses along the way
+    assert snapshot(repo.root, include_git=True) == before

@@ -6,6 +6,7 @@ blobs are read on demand. `mlscan history` shares one reader across all its comm
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import weakref
 from collections import OrderedDict
@@ -29,6 +30,7 @@ class GitObjects:
     def __init__(self, toplevel: Path):
         self.toplevel = Path(toplevel)
         self._proc: Optional[subprocess.Popen] = None
+        self._pid = os.getpid()   # the process that started `_proc` (a forked child starts its own)
         self._trees: Dict[str, List[Tuple[bytes, str, str]]] = {}
         self._sizes: Dict[str, Optional[int]] = {}
         self._blobs: "OrderedDict[str, bytes]" = OrderedDict()
@@ -36,21 +38,24 @@ class GitObjects:
 
     # ---- the process ------------------------------------------------------------------------
     def _pipe(self) -> subprocess.Popen:
+        if self._pid != os.getpid():
+            self.after_fork()
         if self._proc is None or self._proc.poll() is not None:
             try:
                 self._proc = popen_git(self.toplevel, ["cat-file", "--batch-command"])
             except (OSError, subprocess.SubprocessError) as exc:
                 raise GitObjectError(exc.__class__.__name__) from None
-            weakref.finalize(self, _close, self._proc)
+            weakref.finalize(self, _close, self._proc, self._pid)
         return self._proc
 
     def after_fork(self) -> None:
         """In a forked worker: the parent's pipe is not ours; start our own when asked."""
         self._proc = None
+        self._pid = os.getpid()
 
     def close(self) -> None:
         if self._proc is not None:
-            _close(self._proc)
+            _close(self._proc, self._pid)
             self._proc = None
 
     def _ask(self, lines: Iterable[str]) -> None:
@@ -164,7 +169,9 @@ def _parse_tree(data: bytes, hash_len: int) -> List[Tuple[bytes, str, str]]:
     return entries
 
 
-def _close(proc) -> None:
+def _close(proc, owner: int) -> None:
+    if os.getpid() != owner:
+        return  # a forked child's copy of its parent's reader: the parent closes it
     try:
         if proc.stdin:
             proc.stdin.close()
