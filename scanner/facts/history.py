@@ -266,6 +266,7 @@ class CommitSession:
         self._log: Optional[Dict[str, Commit]] = None
         self._parents: Dict[str, Tuple[str, ...]] = {}
         self._log_depth = -1
+        self._walks: Dict[str, Tuple[List[Commit], int]] = {}   # the last walks, for their children
         self._shallow: Optional[bool] = None
         self.rule_memory: Dict[str, Dict[str, object]] = {}   # per settings: what each rule read and found
         self.parsed: Dict[Tuple[str, str, str], object] = {}  # (kind, path, blob): a parsed file (Facts.parsed_once)
@@ -319,6 +320,24 @@ class CommitSession:
         log = self._read_log(count - 1)
         if log is None or start not in log:
             return None
+        parents = self._parents.get(start, ())
+        if len(parents) == 1 and parents[0] in self._walks:  # the walk from its one parent, after it
+            before, asked = self._walks[parents[0]]
+            if len(before) >= count - 1 or len(before) < asked:
+                out = [log[start]] + before[:count - 1]
+                self._remember_walk(start, out, count)
+                return out
+        out = self._full_walk(log, start, count)
+        if out is not None:
+            self._remember_walk(start, out, count)
+        return out
+
+    def _remember_walk(self, sha: str, walk: List[Commit], asked: int) -> None:
+        while len(self._walks) >= 2:
+            self._walks.pop(next(iter(self._walks)))
+        self._walks[sha] = (walk, asked)
+
+    def _full_walk(self, log: Dict[str, Commit], start: str, count: int) -> Optional[List[Commit]]:
         queue: List[Commit] = [log[start]]   # newest committer date first; equal dates first in, first out
         seen = {start}
         out: List[Commit] = []

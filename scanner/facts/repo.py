@@ -630,5 +630,5 @@ track.track_method(Facts, "config", lambda path: path)
 track.track_method(Facts, "document", lambda path: path)
 track.track_method(Facts, "yaml_file", lambda path: path)
 track.track_method(Facts, "source_lines", lambda path: path)
-track.track_method(Facts, "external_name", lambda idx, name: (idx.path, name))
+track.track_method(Facts, "external_name")   # very many calls, all resting on the graph and the code
 track.track_method(Facts, "memo", lambda key, compute: key)

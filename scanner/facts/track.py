@@ -171,11 +171,15 @@ def changed_tokens(old: TreeState, new: TreeState) -> Set[Tuple]:
 
 # ---- hooks for the classes whose values are cached ------------------------------------------------
 class _TrackedCachedProperty:
-    """functools.cached_property that tells the ACTIVE recorder when its value is computed or used."""
+    """functools.cached_property that tells the ACTIVE recorder when its value is computed or used.
+    Outside a recording scan the value lands under the property's own name, so later reads skip
+    this descriptor altogether (as with cached_property); in one it lands under another name, so
+    that every use passes here."""
 
     def __init__(self, func: Callable, name: str, view: Optional[Callable] = None):
         self.func, self.name, self.view = func, name, view
         self.key = ("attr", name)
+        self.stored = f"_tracked_{name}"
         self.__doc__ = func.__doc__
 
     def __get__(self, obj, owner=None):
@@ -183,20 +187,18 @@ class _TrackedCachedProperty:
             return self
         d = obj.__dict__
         rec = ACTIVE
-        if self.name in d:
-            value = d[self.name]
-            if rec is not None:
-                rec.used(self.key)
-        elif rec is None:
+        if rec is None:
+            if self.stored in d:
+                return d[self.stored]
             value = d[self.name] = self.func(obj)
+            return value
+        if self.stored in d:
+            value = d[self.stored]
+            if rec.stack:
+                rec.stack[-1].add(self.key if self.key in rec.keys else ("unknown",) + self.key)
         else:
-            value = d[self.name] = rec.compute(self.key, self.func, obj)
-        if rec is not None and self.view is not None:
-            return self.view(value, rec)
-        return value
-
-    def __set__(self, obj, value) -> None:
-        obj.__dict__[self.name] = value
+            value = d[self.stored] = rec.compute(self.key, self.func, obj)
+        return value if self.view is None else self.view(value, rec)
 
 
 def track_cached_properties(cls, views: Optional[Dict[str, Callable]] = None) -> None:
@@ -206,15 +208,21 @@ def track_cached_properties(cls, views: Optional[Dict[str, Callable]] = None) ->
             setattr(cls, name, _TrackedCachedProperty(attr.func, name, (views or {}).get(name)))
 
 
-def track_method(cls, name: str, key_of: Callable[..., Hashable]) -> None:
-    """A method with its own cache per argument: the first call per key is a frame, later ones use it."""
+def track_method(cls, name: str, key_of: Optional[Callable[..., Hashable]] = None) -> None:
+    """A method with its own cache per argument: the first call per key is a frame, later calls
+    use the key. Without `key_of`, every call adds to one key shared by all arguments (cheaper
+    for a method called very often whose results all depend on much the same inputs)."""
     fn = getattr(cls, name)
+    shared = ("attr", name)
 
     @functools.wraps(fn)
     def tracked(self, *args, **kwargs):
         rec = ACTIVE
         if rec is None:
             return fn(self, *args, **kwargs)
+        if key_of is None:
+            rec.keys.setdefault(shared, set())
+            return rec.inside(shared, fn, self, *args, **kwargs)
         key = ("attr", name, key_of(*args, **kwargs))
         if key in rec.keys:
             if rec.stack:
