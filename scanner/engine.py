@@ -1,6 +1,7 @@
 """One scan: facts -> rules -> maturity -> Report. The only place the four rooms meet."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -71,7 +72,7 @@ def run_rules_reusing(facts: Facts, rules, memory: Dict[str, object]) -> List[Tu
     content, size and existence, the listing and the history, and the cached facts and graph
     carry what they were computed from (facts/track.py). Its diagnostics are replayed with it."""
     from mlscan.facts import track
-    rec = track.ACTIVE
+    rec = track.recording()
     assert rec is not None, "run_rules_reusing needs a recording scan"
     state = track.TreeState(facts.inventory, (facts.commit.sha if facts.commit else None,
                                               facts.options.history_depth))
@@ -164,8 +165,10 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
     """The Report and the Facts it was judged from (`mlscan fix` reads both; the Facts stay lazy
     when the Report is a remembered one)."""
     from mlscan.facts import track
-    if commit is not None and commit.shared is not None and commit.shared.reuse_rules and track.ACTIVE is None:
+    if commit is not None and commit.shared is not None and commit.shared.reuse_rules and track.ACTIVE is None \
+            and threading.current_thread() is threading.main_thread():
         # one of many commits: record what each rule reads, to reuse its findings at the next one
+        # (on the main thread only: one recorder per process, never two scans racing for it)
         track.ACTIVE = track.Recorder()
         track.ACTIVE.open()
         try:
@@ -191,7 +194,8 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
     if progress:
         progress(f"parsing {sum(1 for f in facts.files if f.suffix in ('.py', '.ipynb'))} code files")
     _ = facts.code
-    if track.ACTIVE is not None and commit is not None and commit.shared is not None and commit.shared.reuse_rules:
+    if track.recording() is not None and commit is not None and commit.shared is not None \
+            and commit.shared.reuse_rules:
         memory = commit.shared.rule_memory.setdefault(_settings_digest(cfg, model), {})
         findings = run_rules(facts, cfg, progress, memory=memory)
     else:

@@ -215,3 +215,29 @@ def test_history_split_over_forked_processes_equals_the_one_process_run(tmp_path
     assert json.dumps(forked) == json.dumps(alone)
     assert len({e["kind"] for e in alone["events"]}) == 2  # seeding arrives and regresses along the way
     assert snapshot(repo.root, include_git=True) == before
+
+
+def test_a_scan_off_the_main_thread_records_nothing_and_reuses_nothing(tmp_path):
+    """One recorder per process, on the main thread: commits scanned in another thread (a Dask
+    worker's) run every rule, with the same reports."""
+    import threading
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts.history import CommitSession
+    from mlscan.facts.repo import CommitTree
+    from mlscan.report.json_out import render_json
+
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    repo.apply_overlay("seed-added")
+    sha = repo.commit("Seed every RNG")
+    session = CommitSession(repo.root, repo.root, sha, 0)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(render_json(engine.scan(
+        repo.root, Config(), jobs=1, cache_dir="off", commit=CommitTree(repo.root, sha, "", session)))))
+    worker.start()
+    worker.join()
+    assert got and session.rule_memory == {}
+    on_main = render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=str(tmp_path / "c"),
+                                      commit=CommitTree(repo.root, sha, "", session)))
+    assert session.rule_memory and on_main == got[0]
+    session.objects.close()

@@ -14,6 +14,7 @@ Nothing here changes what a scan computes; with no ACTIVE recorder each hook is 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, Dict, FrozenSet, Hashable, List, Optional, Set, Tuple
 
 ACTIVE: Optional["Recorder"] = None
@@ -25,13 +26,20 @@ GRAPH = ("attr", "graph")
 
 def read(token: Tuple) -> None:
     """A primitive read (called by the facts' hooks)."""
-    rec = ACTIVE
+    rec = recording()
     if rec is not None and rec.stack:
         rec.stack[-1].add(token)
 
 
+def recording() -> Optional["Recorder"]:
+    """The ACTIVE recorder if it records this thread (scans in other threads are not recorded)."""
+    rec = ACTIVE
+    return rec if rec is not None and rec.thread == threading.get_ident() else None
+
+
 class Recorder:
     def __init__(self) -> None:
+        self.thread = threading.get_ident()
         self.stack: List[Set[Tuple]] = []
         self.keys: Dict[Tuple, Set[Tuple]] = {}
 
@@ -187,6 +195,8 @@ class _TrackedCachedProperty:
             return self
         d = obj.__dict__
         rec = ACTIVE
+        if rec is not None and rec.thread != threading.get_ident():
+            rec = None
         if rec is None:
             if self.stored in d:
                 return d[self.stored]
@@ -218,7 +228,7 @@ def track_method(cls, name: str, key_of: Optional[Callable[..., Hashable]] = Non
     @functools.wraps(fn)
     def tracked(self, *args, **kwargs):
         rec = ACTIVE
-        if rec is None:
+        if rec is None or rec.thread != threading.get_ident():
             return fn(self, *args, **kwargs)
         if key_of is None:
             rec.keys.setdefault(shared, set())
