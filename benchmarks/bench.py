@@ -2,6 +2,7 @@
 """mlscan's speed, measured side by side in one run: the numbers of benchmarks/README.md.
 
 Usage: python benchmarks/bench.py TREE [--rev REV] [--small TREE] [--history TREE] [--markdown]
+       python benchmarks/bench.py --only history --history TREE [--history-commits N]
 
 TREE must be a git repository. Everything runs on a scratch clone (`git clone --shared`) in a
 temporary folder, with a fresh fact cache there, so TREE and the user's cache are never touched.
@@ -155,23 +156,59 @@ def change_files(repo: Path, files: List[Path], n: int) -> List[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("tree", type=Path, help="a git repository (e.g. huggingface/diffusers at 58eb52c0)")
+    ap.add_argument("tree", type=Path, nargs="?", help="a git repository (e.g. huggingface/diffusers at 58eb52c0)")
     ap.add_argument("--rev", default="HEAD", help="commit of TREE to measure (default HEAD)")
     ap.add_argument("--small", type=Path, help="a small git repository (e.g. nanoGPT) for the warm start-up time")
     ap.add_argument("--history", type=Path, help="a git repository for `mlscan history`")
     ap.add_argument("--history-commits", type=int, default=100)
+    ap.add_argument("--only", choices=["history"], help="run only this step (--history TREE needed; TREE not)")
     ap.add_argument("--mlscan", default=f"{shlex.quote(sys.executable)} -m mlscan")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ap.add_argument("--stages", action="store_true",
                     help="also time each step of a cold scan (CPU seconds, one process) with `python -c`")
     a = ap.parse_args()
+    if a.only == "history" and a.history is None or a.only is None and a.tree is None:
+        ap.error("TREE is needed (with --only history: --history TREE)")
 
     work = Path(tempfile.mkdtemp(prefix="mlscan-bench-"))
     try:
-        return run(a, work)
+        return run_history_only(a, work) if a.only == "history" else run(a, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def history_step(a, b: "Bench", work: Path) -> float:
+    """`mlscan history --commits N` (empty cache) over --history TREE, next to one cold scan of its
+    head; returns the wall-time ratio."""
+    hist = scratch_clone(a.history, "HEAD", work / "hist")
+    one = b.scan("history repo: one scan of its head (empty cache)", hist, work / "cache-hist0", None)
+    cmd = [*b.mlscan, "history", str(hist), "--commits", str(a.history_commits), "--format", "json",
+           "--cache-dir", str(work / "cache-hist"), "-o", os.devnull]
+    wall, rss, cpu = timed(cmd, b.env)
+    b.add(f"mlscan history --commits {a.history_commits} (empty cache)", wall, rss, cpu)
+    return wall / one if one else float("inf")
+
+
+def run_history_only(a, work: Path) -> int:
+    """Only the history step: its wall and CPU time against one scan of the head."""
+    b = Bench(shlex.split(a.mlscan), work)
+    empty = work / "empty"
+    empty.mkdir()
+    timed([*b.mlscan, "scan", str(empty), "--format", "json", "--no-cache", "-o", os.devnull], b.env)  # compile
+    load_before = os.getloadavg()
+    ratio = history_step(a, b, work)
+    load_after = os.getloadavg()
+    print(f"history tree: {a.history} @ {git(a.history, 'rev-parse', 'HEAD').strip()[:12]}, "
+          f"{a.history_commits} commits")
+    print(f"cores: {os.cpu_count()}, load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    for label, wall, rss, cpu in b.rows:
+        print(f"{label:58s} {wall:8.2f} s  {cpu or 0:7.2f} s CPU  {rss or 0:6.0f} MB")
+    cpu_ratio = (b.rows[1][3] or 0) / (b.rows[0][3] or 1e-9)
+    good = ratio <= 5.0
+    print(f"{'ok    ' if good else 'MISSED'} history over {a.history_commits} commits <= 5x one scan: "
+          f"{ratio:.2f} (CPU {cpu_ratio:.2f})")
+    return 1 if a.strict and not good else 0
 
 
 def run(a, work: Path) -> int:
@@ -221,13 +258,7 @@ def run(a, work: Path) -> int:
 
     hist_ratio = None
     if a.history:
-        hist = scratch_clone(a.history, "HEAD", work / "hist")
-        one = b.scan("history repo: one scan of its head (empty cache)", hist, work / "cache-hist0", None)
-        cmd = [*mlscan, "history", str(hist), "--commits", str(a.history_commits), "--format", "json",
-               "--cache-dir", str(work / "cache-hist"), "-o", os.devnull]
-        wall, rss, cpu = timed(cmd, b.env)
-        b.add(f"mlscan history --commits {a.history_commits} (empty cache)", wall, rss, cpu)
-        hist_ratio = wall / one if one else None
+        hist_ratio = history_step(a, b, work)
 
     stage_times = stages(mlscan[0], repo, b.env) if a.stages else []
     load_after = os.getloadavg()

@@ -1,6 +1,7 @@
 """One scan: facts -> rules -> maturity -> Report. The only place the four rooms meet."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -39,14 +40,18 @@ def validate_ids(cfg: Config) -> None:
 
 
 def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None,
-              jobs: int = 1) -> Dict[str, List[Finding]]:
+              jobs: int = 1, memory: Optional[Dict[str, object]] = None) -> Dict[str, List[Finding]]:
     """Every selected rule over the facts; with jobs >= 2, in that many forked processes that
-    share the facts built so far (the result is the same, in the same order)."""
+    share the facts built so far (the result is the same, in the same order). With `memory`
+    (and a recording scan), rules whose inputs did not change since it was filled are reused."""
     rules = [r for r in all_rules() if _selected(r.id, r.practice, cfg) and r.practice not in cfg.ignore]
     by_practice: Dict[str, List[Finding]] = {}
     from mlscan.facts.indexing import paused_gc
     with paused_gc():  # rules make many short-lived objects and next to no cycles: no collections meanwhile
-        results = _run_forked(facts, rules, jobs) if jobs >= 2 and len(rules) > jobs else None
+        if memory is not None:
+            results = run_rules_reusing(facts, rules, memory)
+        else:
+            results = _run_forked(facts, rules, jobs) if jobs >= 2 and len(rules) > jobs else None
         if results is None:
             results = []
             for i, rule_cls in enumerate(rules):
@@ -56,6 +61,46 @@ def run_rules(facts: Facts, cfg: Config, progress: Optional[Progress] = None,
     for i, found in sorted(results, key=lambda r: r[0]):
         by_practice.setdefault(rules[i].practice, []).extend(found)
     return by_practice
+
+
+def run_rules_reusing(facts: Facts, rules, memory: Dict[str, object]) -> List[Tuple[int, List[Finding]]]:
+    """Each rule's findings, taken from `memory` (what the rule found in the tree scanned before
+    and the inputs it read there) when none of those inputs changed since; the other rules run,
+    recording what they read, and `memory` learns them.
+
+    Sound because a rule is a function of what it reads: the facts' hooks record each file's
+    content, size and existence, the listing and the history, and the cached facts and graph
+    carry what they were computed from (facts/track.py). Its diagnostics are replayed with it."""
+    from mlscan.facts import track
+    rec = track.recording()
+    assert rec is not None, "run_rules_reusing needs a recording scan"
+    state = track.TreeState(facts.inventory, (facts.commit.sha if facts.commit else None,
+                                              facts.options.history_depth))
+    before = memory.pop("state", None)   # back only when this scan's records are complete
+    changed = track.changed_tokens(before, state) if isinstance(before, track.TreeState) else None
+    saved: Dict[str, tuple] = memory.setdefault("rules", {})  # type: ignore[assignment]
+    results: List[Tuple[int, List[Finding]]] = []
+    frames = {}
+    for i, rule_cls in enumerate(rules):
+        last = saved.get(rule_cls.id)
+        if changed is not None and last is not None and last[0] is not None and last[0].isdisjoint(changed):
+            results.append((i, last[1]))
+            facts._extra_diagnostics.extend(last[2])
+            continue
+        seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
+        rec.open()
+        try:
+            found = _run_rule(facts, rule_cls)
+        finally:
+            frame = rec.close()
+        frames[rule_cls.id] = (frame, found, facts._extra_diagnostics[seen_facts:]
+                               + facts.inventory.diagnostics[seen_inventory:])
+        results.append((i, found))
+    # resolved once every rule ran: the graph's inputs include what its lazy parts read for any rule
+    for rule_id, (frame, found, diagnostics) in frames.items():
+        saved[rule_id] = (rec.resolve(frame), found, diagnostics)
+    memory["state"] = state
+    return results
 
 
 def _run_rule(facts: Facts, rule_cls) -> List[Finding]:
@@ -120,8 +165,19 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
                     cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Tuple[Report, Facts]:
     """The Report and the Facts it was judged from (`mlscan fix` reads both; the Facts stay lazy
     when the Report is a remembered one)."""
+    from mlscan.facts import track
+    if commit is not None and commit.shared is not None and commit.shared.reuse_rules and track.ACTIVE is None \
+            and threading.current_thread() is threading.main_thread():
+        # one of many commits: record what each rule reads, to reuse its findings at the next one
+        # (on the main thread only: one recorder per process, never two scans racing for it)
+        track.ACTIVE = track.Recorder()
+        track.ACTIVE.open()
+        try:
+            return scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)
+        finally:
+            track.ACTIVE = None
     catalogue = load_catalogue()
-    model = load_model(cfg.model, catalogue)
+    model = _maturity_model(cfg, catalogue)
     validate_ids(cfg)
     if progress:
         progress("listing files")
@@ -139,7 +195,12 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
     if progress:
         progress(f"parsing {sum(1 for f in facts.files if f.suffix in ('.py', '.ipynb'))} code files")
     _ = facts.code
-    findings = run_rules(facts, cfg, progress, jobs=_rule_jobs(facts, jobs))
+    if track.recording() is not None and commit is not None and commit.shared is not None \
+            and commit.shared.reuse_rules:
+        memory = commit.shared.rule_memory.setdefault(_settings_digest(cfg, model), {})
+        findings = run_rules(facts, cfg, progress, memory=memory)
+    else:
+        findings = run_rules(facts, cfg, progress, jobs=_rule_jobs(facts, jobs))
     practices: Dict[str, PracticeResult] = {}
     rules_by_practice = {r.practice for r in all_rules()}
     for p in catalogue.practices:
@@ -174,7 +235,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         diagnostics=facts.diagnostics, history=hist.summary(), model=model.name,
         findings=build_findings(facts, [practices[p.id] for p in catalogue.practices]),
         next_steps=next_steps_in_order(stages),
-        repo_prefix=repo_prefix(facts.root) if facts.in_git else "",
+        repo_prefix=_prefix_of(facts),
         overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
@@ -182,6 +243,19 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         from mlscan.report.json_out import render_json
         facts.remember("report", key, render_json(report))
     return report, facts
+
+
+_BUILTIN_MODEL: list = []   # [(catalogue, model)]: the built-in model, read once per process
+
+
+def _maturity_model(cfg: Config, catalogue):
+    """The maturity model the settings name; the built-in one is parsed once (many scans in a
+    process: history, fleet)."""
+    if cfg.model is not None:
+        return load_model(cfg.model, catalogue)
+    if not _BUILTIN_MODEL or _BUILTIN_MODEL[0][0] is not catalogue:
+        _BUILTIN_MODEL[:] = [(catalogue, load_model(None, catalogue))]
+    return _BUILTIN_MODEL[0][1]
 
 
 def _rule_jobs(facts: Facts, jobs: int) -> int:
@@ -225,6 +299,13 @@ def _plugins_digest() -> str:
         except Exception:  # a plugin's metadata is its own; a bad one only means no reuse
             versions.append(f"{name}==?")
     return repr((versions, sorted(r.id for r in plugins.rules), sorted(p.id for p in plugins.practices)))
+
+
+def _prefix_of(facts: Facts) -> str:
+    if facts.commit is not None and facts.commit.shared is not None:  # known already: no git process per commit
+        prefix = facts.commit.prefix
+        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    return repo_prefix(facts.root) if facts.in_git else ""
 
 
 def repo_prefix(root: Path) -> str:

@@ -89,3 +89,155 @@ def test_history_on_an_embedded_dask_cluster_equals_the_one_process_run(tmp_path
     # the option really goes to Dask: an address nobody listens on is a usage error
     rc, out, err = run_mlscan(args + ["--scheduler", "tcp://127.0.0.1:9"])
     assert rc == 2 and "cannot reach the Dask scheduler" in err, err[-2000:]
+
+
+def _commit_at(repo: GitRepo, message: str, when: int) -> str:
+    from gitrepo import git
+    git(repo.root, "commit", "-q", "--allow-empty", "--no-verify", "-m", message, when=when)
+    return repo.head()
+
+
+def test_one_shared_log_gives_each_commit_the_history_its_own_git_log_gives(tmp_path):
+    """`mlscan history` reads one `git log` and replays git's walk for every commit: merges,
+    equal committer dates and a clock-skewed commit give the same commits, in the same order,
+    as `git log COMMIT` itself (the per-commit read), with and without a depth limit."""
+    from gitrepo import BASE_EPOCH
+    from mlscan.facts.history import CommitSession, read_history
+    from mlscan.fleet.commits import sampled_commits, session_for
+
+    repo = GitRepo.init(tmp_path / "repo")
+    t = BASE_EPOCH
+    repo.write("data/a.csv", "x\n" * 2000)
+    _commit_at(repo, "root", t)
+    for i in range(3):
+        repo.checkout(f"side{i}", create=True)
+        repo.write(f"side{i}.py", f"x = {i}\n")
+        _commit_at(repo, f"side {i}", t + 10 * i + 5)
+        repo.write(f"tests/test_side{i}.py", "def test_x():\n    pass\n")
+        _commit_at(repo, f"side {i} again", t + 10 * i + 5)      # the same date as its parent
+        repo.checkout("main")
+        repo.write(f"main{i}.py", f"y = {i}\n")
+        _commit_at(repo, f"main {i}", t + 10 * i + (30 if i == 1 else 5))  # one from a fast clock
+        repo.git("merge", "-q", "--no-ff", "--no-edit", f"side{i}")
+    repo.write("Dockerfile", "FROM python:3.11\n")
+    _commit_at(repo, "after a skewed one", t + 1)                 # older than its parent
+    repo.remove("data/a.csv")
+    repo.commit("drop the data")
+
+    sampled = sampled_commits(repo.root, 100)
+    assert len(sampled) >= 8
+    for depth in (2000, 3):
+        for shared in (session_for(repo.root, sampled), (sampled[-1].sha, 0)):  # 0: the log falls short
+            session = CommitSession(repo.root, repo.root, *shared)
+            for c in sampled:
+                mine, theirs = [], []
+                got = session.history(c.sha, depth, mine)
+                expected = read_history(repo.root, depth, theirs, rev=c.sha)
+                assert [x.sha for x in got.commits] == [x.sha for x in expected.commits], (depth, c.subject)
+                assert got == expected and mine == theirs, (depth, c.subject)
+            session.objects.close()
+    assert len(read_history(repo.root, 2000, [], rev=sampled[-1].sha).commits) == 15
+
+
+def test_a_rule_is_reused_only_where_nothing_it_read_changed(tmp_path, monkeypatch):
+    """Rule reuse across the commits of one run: a README-only commit does not rerun the seed
+    rules (they read code, not the README) but reruns rules that read the README; a commit that
+    comments out the seeding call in train.py reruns them. Every commit's whole report equals an independent scan's."""
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts.history import CommitSession
+    from mlscan.facts.repo import CommitTree, Facts
+    from mlscan.facts.track import HISTORY
+    from mlscan.report.json_out import render_json
+
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    repo.apply_overlay("seed-added")
+    shas = [repo.commit("Seed every RNG")]
+    repo.write("README.md", (repo.root / "README.md").read_text() + "\nMore words.\n")
+    shas.append(repo.commit("Docs only"))
+    seeded = (repo.root / "train.py").read_text()
+    unseeded = seeded.replace("    seed_everything(SEED)", "    #eed_everything(SEED)")  # the same size
+    assert len(unseeded) == len(seeded) and unseeded != seeded
+    repo.write("train.py", unseeded)
+    shas.append(repo.commit("Unseed the training"))
+
+    # each scan judged afresh: no report remembered by an earlier scan of the same commit
+    monkeypatch.setattr(Facts, "remembered", lambda self, kind, key: None)
+    ran = []
+    real_run_rule = engine._run_rule
+    monkeypatch.setattr(engine, "_run_rule", lambda facts, rule: ran.append(rule.id) or real_run_rule(facts, rule))
+    session = CommitSession(repo.root, repo.root, shas[-1], 0)
+    runs, inputs, statuses = [], [], []
+    for sha in shas:
+        ran.clear()
+        shared = engine.scan(repo.root, Config(), jobs=1, cache_dir="off", commit=CommitTree(repo.root, sha, "", session))
+        runs.append(set(ran))
+        inputs.append({rule_id: saved[0] for rule_id, saved in
+                       next(iter(session.rule_memory.values()))["rules"].items()})
+        alone = engine.scan(repo.root, Config(), jobs=1, cache_dir="off", commit=CommitTree(repo.root, sha, ""))
+        assert render_json(shared) == render_json(alone), sha
+        statuses.append(next(p.status for p in shared.practices if p.id == "seed-control"))
+    session.objects.close()
+    assert statuses[1] != statuses[2], statuses  # the last commit's change matters to the seed rules
+
+    every_rule = runs[0]
+    assert {"seed-calls", "unseeded-rng"} <= every_rule
+    # the README-only commit: exactly the rules that read the README (or the history) ran again
+    readme = {("content", "README.md"), ("size", "README.md"), HISTORY}
+    assert runs[1] == {r for r in every_rule if inputs[0][r] is None or not inputs[0][r].isdisjoint(readme)}
+    assert "seed-calls" not in runs[1] and "unseeded-rng" not in runs[1]
+    assert runs[1] and runs[1] != every_rule
+    # train.py changed: every rule that read it ran again, the seed rules among them
+    assert {"seed-calls", "unseeded-rng"} <= runs[2]
+    assert {r for r in every_rule if inputs[1][r] is not None and ("content", "train.py") in inputs[1][r]} <= runs[2]
+
+
+def test_history_split_over_forked_processes_equals_the_one_process_run(tmp_path):
+    """With two worker processes (each taking a run of consecutive commits, with its own git
+    reader, fact store and rule reuse) the document is the same as one process's."""
+    from mlscan.config import Config
+    from mlscan.fleet.commits import MIN_COMMITS_PER_PROCESS, history
+
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    unseeded = (repo.root / "train.py").read_text()
+    for i in range(2 * MIN_COMMITS_PER_PROCESS - 1):
+        if i % 5 == 2:
+            repo.apply_overlay("seed-added")
+        elif i % 5 == 4:
+            repo.write("train.py", unseeded)
+        else:
+            repo.write("README.md", (repo.root / "README.md").read_text() + f"\nNote {i}.\n")
+        repo.commit(f"Change {i}")
+    before = snapshot(repo.root, include_git=True)
+    alone = history(repo.root, Config(), commits=100, cache_dir=str(tmp_path / "c1"), workers=1)
+    forked = history(repo.root, Config(), commits=100, cache_dir=str(tmp_path / "c2"), workers=2)
+    assert len(alone["commits"]) == 2 * MIN_COMMITS_PER_PROCESS
+    assert json.dumps(forked) == json.dumps(alone)
+    assert len({e["kind"] for e in alone["events"]}) == 2  # seeding arrives and regresses along the way
+    assert snapshot(repo.root, include_git=True) == before
+
+
+def test_a_scan_off_the_main_thread_records_nothing_and_reuses_nothing(tmp_path):
+    """One recorder per process, on the main thread: commits scanned in another thread (a Dask
+    worker's) run every rule, with the same reports."""
+    import threading
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts.history import CommitSession
+    from mlscan.facts.repo import CommitTree
+    from mlscan.report.json_out import render_json
+
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    repo.apply_overlay("seed-added")
+    sha = repo.commit("Seed every RNG")
+    session = CommitSession(repo.root, repo.root, sha, 0)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(render_json(engine.scan(
+        repo.root, Config(), jobs=1, cache_dir="off", commit=CommitTree(repo.root, sha, "", session)))))
+    worker.start()
+    worker.join()
+    assert got and session.rule_memory == {}
+    on_main = render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=str(tmp_path / "c"),
+                                      commit=CommitTree(repo.root, sha, "", session)))
+    assert session.rule_memory and on_main == got[0]
+    session.objects.close()

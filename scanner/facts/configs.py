@@ -247,16 +247,22 @@ _SERVERS = {"uvicorn", "gunicorn", "hypercorn", "daphne", "waitress-serve", "fla
 
 def command_targets(command: str) -> List[CommandTarget]:
     """What Python code a shell command line runs. Handles `&&`, `;`, line continuations."""
-    out: List[CommandTarget] = []
     if not isinstance(command, str):
-        return out
+        return []
+    return list(_command_targets(command))
+
+
+@functools.lru_cache(maxsize=8192)
+def _command_targets(command: str) -> Tuple[CommandTarget, ...]:
+    """command_targets(), kept: the same lines recur in every scan of a history (shlex is slow)."""
+    out: List[CommandTarget] = []
     for segment in re.split(r"&&|\|\||;|\n|\|", command.replace("\\\n", " ")):
         try:
             tokens = shlex.split(segment, comments=True)
         except ValueError:
             tokens = segment.split()
         out.extend(_targets_in_tokens(tokens))
-    return out
+    return tuple(out)
 
 
 def _targets_in_tokens(tokens: List[str]) -> List[CommandTarget]:

@@ -140,7 +140,7 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
         text = facts.text(f.path)
         if text is None:
             continue
-        reqs = cfg.parse_requirements(f.path, text)
+        reqs = facts.parsed_once("requirements", f.path, lambda: cfg.parse_requirements(f.path, text))
         parsed.append((f.path, text, reqs))
         if f.suffix != ".in" and _is_compiled(text, reqs):
             compiled_stems[str(PurePosixPath(f.path).with_suffix(""))] = f.path

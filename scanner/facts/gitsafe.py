@@ -46,6 +46,12 @@ def safe_env() -> Dict[str, str]:
     return env
 
 
+def popen_git(root, args: Sequence[str]) -> subprocess.Popen:
+    """A long-lived `git -C root ARGS` with the safe options, talking over pipes (stderr dropped)."""
+    return subprocess.Popen(["git", *safe_args(), "-C", str(root), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=safe_env())
+
+
 def run_git(root, args: Sequence[str], timeout: float = 120, text: bool = False, input=None,
             check: bool = False) -> subprocess.CompletedProcess:
     """`git -C root ARGS` with the safe options; raises OSError/SubprocessError like subprocess."""

@@ -167,7 +167,8 @@ def _first_line(text) -> str:
     return text[0][:160] if text else "unknown error"
 
 
-def _parse_log(out: str, sep: str) -> List[Commit]:
+def _parse_log(out: str, sep: str, parents_of: Optional[Dict[str, Tuple[str, ...]]] = None) -> List[Commit]:
+    """The commits of a `git log` in its order; `parents_of`, when given, gets each one's parents."""
     commits: List[Commit] = []
     for record in out.split(sep):
         if not record.strip("\0\n"):
@@ -194,15 +195,32 @@ def _parse_log(out: str, sep: str) -> List[Commit]:
         except ValueError:
             stamp = 0
         commits.append(Commit(sha.strip(), stamp, author, subject, len(parents.split()), tuple(changes)))
+        if parents_of is not None:
+            parents_of[sha.strip()] = tuple(parents.split())
     return commits
 
 
-def _read_blob_sizes(root: Path, hist: History, diagnostics: List[Diagnostic]) -> None:
-    """Sizes of data/model blobs only, with one `git cat-file --batch-check` call."""
+def _read_blob_sizes(root: Path, hist: History, diagnostics: List[Diagnostic], objects=None) -> None:
+    """Sizes of data/model blobs only, with one `git cat-file --batch-check` call (or through
+    `objects`, a GitObjects reader, when one is shared)."""
     import subprocess
     blobs = sorted({ch.blob for c in hist.commits for ch in c.changes
                     if ch.blob and not set(ch.blob) <= {"0"} and ch.path.lower().endswith(DATA_OR_MODEL_SUFFIXES)})
     if not blobs:
+        return
+    if objects is not None:
+        from mlscan.facts.gitobjects import GitObjectError
+        try:
+            sizes = objects.sizes(blobs)
+        except GitObjectError:
+            diagnostics.append(Diagnostic(".git", "git cat-file failed; blob sizes not read"))
+            return
+        for blob in blobs:
+            if sizes[blob] is None:
+                hist.missing_blobs += 1
+            else:
+                hist.blob_sizes[blob] = sizes[blob]  # type: ignore[assignment]
+        _report_missing(hist, diagnostics)
         return
     try:
         r = run_git(root, ["cat-file", "--batch-check"],
@@ -216,6 +234,127 @@ def _read_blob_sizes(root: Path, hist: History, diagnostics: List[Diagnostic]) -
             hist.blob_sizes[parts[0]] = int(parts[2])
         elif len(parts) == 2 and parts[1] == "missing":
             hist.missing_blobs += 1
+    _report_missing(hist, diagnostics)
+
+
+def _report_missing(hist: History, diagnostics: List[Diagnostic]) -> None:
     if hist.missing_blobs:
         diagnostics.append(Diagnostic(".git", f"{hist.missing_blobs} data/model blob(s) in history are missing "
                                       "(partial clone or pruned objects); their sizes are unknown"))
+
+
+LOG_SEP = "\x1e"
+LOG_FORMAT = f"--format={LOG_SEP}%H%x00%ct%x00%an%x00%P%x00%s%x00"
+
+
+class CommitSession:
+    """What the scans of many commits of one repository share (`mlscan history`): one git object
+    reader, and one `git log` of the newest commit whose records serve every older commit's history.
+
+    A commit's history is what `git log COMMIT` lists: its ancestors, in the order git's default
+    walk gives (newest committer date first, parents queued in order, ties first come first out),
+    which is replayed here over the parent links of the one log. Where that log does not reach far
+    enough, the commit's history is read with its own `git log`."""
+
+    def __init__(self, toplevel: Path, root: Path, newest: str, reach: int = 0, reuse_rules: bool = True):
+        from mlscan.facts.gitobjects import GitObjects
+        self.reuse_rules = reuse_rules
+        self.objects = GitObjects(toplevel)
+        self.root = root            # where a scan runs git (the scanned folder)
+        self.newest = newest
+        self.reach = reach          # commits reachable from `newest` but not from the oldest scanned one
+        self._log: Optional[Dict[str, Commit]] = None
+        self._parents: Dict[str, Tuple[str, ...]] = {}
+        self._log_depth = -1
+        self._walks: Dict[str, Tuple[List[Commit], int]] = {}   # the last walks, for their children
+        self._shallow: Optional[bool] = None
+        self.rule_memory: Dict[str, Dict[str, object]] = {}   # per settings: what each rule read and found
+        self.parsed: Dict[Tuple[str, str, str], object] = {}  # (kind, path, blob): a parsed file (Facts.parsed_once)
+
+    def history(self, sha: str, depth: int, diagnostics: List[Diagnostic]) -> History:
+        """What read_history(root, depth, diagnostics, rev=sha) returns, without a git process per commit."""
+        commits = self._walk(sha, depth + 1) if depth > 0 else []
+        if commits is None:
+            return read_history(self.root, depth, diagnostics, rev=sha)
+        hist = History(available=True, depth_limit=depth, head=sha, shallow=self._is_shallow())
+        if hist.shallow:
+            diagnostics.append(Diagnostic(".git", "shallow clone: history evidence covers only the fetched commits "
+                                          "(fetch with depth 0 for full history)"))
+        if depth <= 0:
+            hist.note = "history reading disabled"
+            return hist
+        if len(commits) > depth:
+            commits = commits[:depth]
+            hist.truncated = True
+        hist.commits = commits
+        _read_blob_sizes(self.root, hist, diagnostics, self.objects)
+        return hist
+
+    def _is_shallow(self) -> bool:
+        if self._shallow is None:
+            import subprocess
+            try:
+                r = run_git(self.root, ["rev-parse", "--is-shallow-repository"], timeout=60)
+                self._shallow = r.returncode == 0 and _decode(r.stdout).strip() == "true"
+            except (OSError, subprocess.SubprocessError):
+                self._shallow = False
+        return self._shallow
+
+    def _read_log(self, depth: int) -> Optional[Dict[str, Commit]]:
+        if self._log is None or self._log_depth < depth:
+            import subprocess
+            try:
+                r = run_git(self.root, ["log", self.newest, f"--max-count={depth + 1 + self.reach}", "--no-renames",
+                                        "--raw", "--no-abbrev", "-z", "--no-color", LOG_FORMAT, "--"], timeout=600)
+            except (OSError, subprocess.SubprocessError):
+                return None
+            if r.returncode != 0:
+                return None
+            self._parents = {}
+            commits = _parse_log(_decode(r.stdout).rstrip("\n"), LOG_SEP, self._parents)
+            self._log, self._log_depth = {c.sha: c for c in commits}, depth
+        return self._log
+
+    def _walk(self, start: str, count: int) -> Optional[List[Commit]]:
+        """The first `count` commits `git log START` would list, or None when the log lacks one."""
+        log = self._read_log(count - 1)
+        if log is None or start not in log:
+            return None
+        parents = self._parents.get(start, ())
+        if len(parents) == 1 and parents[0] in self._walks:  # the walk from its one parent, after it
+            before, asked = self._walks[parents[0]]
+            if len(before) >= count - 1 or len(before) < asked:
+                out = [log[start]] + before[:count - 1]
+                self._remember_walk(start, out, count)
+                return out
+        out = self._full_walk(log, start, count)
+        if out is not None:
+            self._remember_walk(start, out, count)
+        return out
+
+    def _remember_walk(self, sha: str, walk: List[Commit], asked: int) -> None:
+        while len(self._walks) >= 2:
+            self._walks.pop(next(iter(self._walks)))
+        self._walks[sha] = (walk, asked)
+
+    def _full_walk(self, log: Dict[str, Commit], start: str, count: int) -> Optional[List[Commit]]:
+        queue: List[Commit] = [log[start]]   # newest committer date first; equal dates first in, first out
+        seen = {start}
+        out: List[Commit] = []
+        while queue and len(out) < count:
+            commit = queue.pop(0)
+            out.append(commit)
+            for parent in self._parents.get(commit.sha, ()):
+                if parent in seen:
+                    continue
+                found = log.get(parent)
+                if found is None:
+                    return None
+                seen.add(parent)
+                at = len(queue)
+                for i, queued in enumerate(queue):
+                    if queued.timestamp < found.timestamp:
+                        at = i
+                        break
+                queue.insert(at, found)
+        return out

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
+from mlscan.facts import track
 from mlscan.facts.gitsafe import run_git
 from mlscan.report.model import Diagnostic
 
@@ -26,8 +27,14 @@ TEXT_NAMES = {"Dockerfile", "MLproject", "Makefile", "Jenkinsfile", "Pipfile", "
 @dataclass(frozen=True)
 class FileEntry:
     path: str          # repo-relative, POSIX separators
-    size: int
+    _size: int         # read as `size` (which tells a recording scan that the size was looked at)
     tracked: bool      # in git's index (False outside git or for untracked files)
+
+    @property
+    def size(self) -> int:
+        if track.ACTIVE is not None:
+            track.read(("size", self.path))
+        return self._size
 
     @property
     def name(self) -> str:
@@ -210,12 +217,18 @@ class Inventory:
 
     # ---- queries ----------------------------------------------------------------------------
     def get(self, rel: str) -> Optional[FileEntry]:
+        if track.ACTIVE is not None:
+            track.read(("exists", rel))
         return self._by_path.get(rel)
 
     def exists(self, rel: str) -> bool:
+        if track.ACTIVE is not None:
+            track.read(("exists", rel))
         return rel in self._by_path
 
     def named(self, *names: str) -> List[FileEntry]:
+        if track.ACTIVE is not None:
+            track.read(track.LISTING)
         wanted = set(names)
         return [f for f in self.files if f.name in wanted]
 
@@ -228,6 +241,8 @@ class Inventory:
 
     def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
         """(bytes, None) or (None, problem)."""
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         try:
             with open(os.path.join(self.root, rel), "rb") as fh:
                 return fh.read(), None
@@ -236,6 +251,8 @@ class Inventory:
 
     def read_text(self, rel: str, what: str = "file") -> Optional[str]:
         """The file's text, or None with a diagnostic. Each file is read at most once."""
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         if rel in self._text_cache:
             return self._text_cache[rel]
         text = self._read(rel, what)
@@ -277,44 +294,34 @@ class GitTreeInventory(Inventory):
     `prefix` ("sub/dir/" or "") limits the listing to a subfolder, and paths are relative to it,
     as they are when that subfolder of the work tree is scanned."""
 
-    def __init__(self, toplevel: Path, commit: str, prefix: str = "", exclude: Iterable[str] = ()):
+    def __init__(self, toplevel: Path, commit: str, prefix: str = "", exclude: Iterable[str] = (),
+                 objects=None):
+        from mlscan.facts.gitobjects import GitObjects
         self.toplevel = Path(toplevel)
         self.commit = commit
         self.prefix = prefix
         self._blobs: Dict[str, str] = {}
-        self._batch = None
+        self.objects = objects if objects is not None else GitObjects(self.toplevel)
         super().__init__(self.toplevel / prefix if prefix else self.toplevel, True, exclude)
 
     def _collect(self) -> None:
+        from mlscan.facts.gitobjects import LINK_MODE, SUBMODULE_MODE, GitObjectError
         try:
-            args = ["ls-tree", "-r", "-z", "-l", "--full-tree", self.commit]
-            if self.prefix:
-                args += ["--", self.prefix.rstrip("/")]
-            out = run_git(self.toplevel, args, check=True).stdout
-        except (OSError, subprocess.SubprocessError):
+            listed = self.objects.listing(self.commit, self.prefix)
+            listed = [(rel, mode, sha) for rel, mode, sha in listed
+                      if mode != SUBMODULE_MODE and not _skipped(rel, self._excludes)]
+            sizes = self.objects.sizes(sha for _, mode, sha in listed if mode != LINK_MODE)
+        except GitObjectError:
             self.diagnostics.append(Diagnostic(".", f"cannot list the files of commit {self.commit[:12]}"))
             return
         regular: Dict[str, Tuple[str, int]] = {}
         links: Dict[str, str] = {}
-        for record in out.split(b"\0"):
-            if not record:
-                continue
-            meta, _, raw = record.partition(b"\t")
-            fields = meta.split()
-            if len(fields) < 4 or fields[1] != b"blob":
-                continue  # submodules (commits) are not files of this repo
-            full = raw.decode("utf-8", "surrogateescape")
-            if self.prefix and not full.startswith(self.prefix):
-                continue
-            rel = full[len(self.prefix):]
-            if _skipped(rel, self._excludes):
-                continue
-            blob = fields[2].decode()
-            if fields[0] == b"120000":
+        for rel, mode, blob in listed:  # submodules (commits) are not files of this repo
+            if mode == LINK_MODE:
                 links[rel] = blob
             else:
-                regular[rel] = (blob, int(fields[3]) if fields[3].isdigit() else 0)
-        for rel, link_blob in links.items():  # a link to a file inside the tree reads as that file
+                regular[rel] = (blob, sizes.get(blob) or 0)
+        for rel, link_blob in sorted(links.items()):  # a link to a file inside the tree reads as that file
             target = self._link_target(rel, link_blob)
             if target is None or target not in regular:
                 if target is None:
@@ -350,45 +357,28 @@ class GitTreeInventory(Inventory):
         return "/".join(parts)
 
     def blob_of(self, rel: str) -> Optional[str]:
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         return self._blobs.get(rel)
 
     def after_fork(self) -> None:
-        self._batch = None  # the parent's `git cat-file` pipe: a worker starts its own
+        self.objects.after_fork()  # the parent's `git cat-file` pipe: a worker starts its own
 
     def read_bytes(self, rel: str) -> Tuple[Optional[bytes], Optional[str]]:
+        if track.ACTIVE is not None:
+            track.read(("content", rel))
         blob = self._blobs.get(rel)
         if blob is None:
             return None, "cannot read: not in the commit"
         return self._cat(blob)
 
     def _cat(self, blob: str) -> Tuple[Optional[bytes], Optional[str]]:
-        """One object through a long-lived `git cat-file --batch`."""
-        from mlscan.facts.gitsafe import safe_args, safe_env
+        """One blob through the repository's long-lived `git cat-file`."""
+        from mlscan.facts.gitobjects import GitObjectError
         try:
-            if self._batch is None:
-                import weakref
-                self._batch = subprocess.Popen(["git", *safe_args(), "-C", str(self.toplevel), "cat-file", "--batch"],
-                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                               stderr=subprocess.DEVNULL, env=safe_env())
-                weakref.finalize(self, _close_batch, self._batch)
-            proc = self._batch
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(blob.encode() + b"\n")
-            proc.stdin.flush()
-            header = proc.stdout.readline().split()
-            if len(header) != 3 or header[1] != b"blob":
-                return None, "cannot read: git object missing (partial clone or pruned objects)"
-            size = int(header[2])
-            data = proc.stdout.read(size + 1)[:size]
-            return data, None
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            return None, f"cannot read: git cat-file failed ({exc.__class__.__name__})"
-
-
-def _close_batch(proc) -> None:
-    try:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(timeout=5)
-    except Exception:
-        proc.kill()
+            kind, data = self.objects.read_blob(blob)
+        except GitObjectError as exc:
+            return None, f"cannot read: git cat-file failed ({exc})"
+        if kind != "blob":
+            return None, "cannot read: git object missing (partial clone or pruned objects)"
+        return data, None

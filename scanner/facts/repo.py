@@ -4,12 +4,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from mlscan.facts import configs as cfg
+from mlscan.facts import track
 from mlscan.facts.cache import blob_sha
 from mlscan.facts.ci import CIJob, is_ci_path, parse_ci
 from mlscan.facts.history import History, is_git_work_tree, read_history
@@ -36,6 +37,20 @@ class ScanOptions:
     cache_dir: Optional[str] = None   # None: the default cache folder; "off": no cache on disk
 
 
+def _parse_config(path: str, text: str) -> Optional[cfg.ConfigDoc]:
+    low = path.lower()
+    name = PurePosixPath(low).name
+    if low.endswith((".yaml", ".yml")) or name in ("mlproject", ".dvc") or low.endswith(".dvc"):
+        return cfg.parse_yaml(path, text)
+    if low.endswith(".toml"):
+        return cfg.parse_toml(path, text)
+    if low.endswith((".json", ".ipynb")):
+        return cfg.parse_json(path, text)
+    if low.endswith((".cfg", ".ini")) or low == ".dvc/config" or name == "config":
+        return cfg.parse_ini(path, text)
+    return None
+
+
 @functools.lru_cache(maxsize=65536)
 def is_test_path(path: str) -> bool:
     """Test code: test-named files, and files in test folders, except inside a `src/` layout, where
@@ -55,6 +70,8 @@ class CommitTree:
     toplevel: Path      # the repository's work tree (or git dir) that git is run in
     sha: str
     prefix: str = ""    # "sub/dir/" when a subfolder is scanned
+    # what several commits of one repository share (`mlscan history`): one object reader, one log
+    shared: Optional["CommitSession"] = field(default=None, compare=False, repr=False)
 
 
 class Facts:
@@ -66,7 +83,8 @@ class Facts:
             from mlscan.facts.inventory import GitTreeInventory
             self.in_git = True
             self.inventory: Inventory = GitTreeInventory(commit.toplevel, commit.sha, commit.prefix,
-                                                         self.options.exclude)
+                                                         self.options.exclude,
+                                                         commit.shared.objects if commit.shared else None)
         else:
             self.in_git = is_git_work_tree(self.root)
             self.inventory = Inventory(self.root, self.in_git, self.options.exclude)
@@ -76,6 +94,8 @@ class Facts:
     # ---- files ------------------------------------------------------------------------------
     @property
     def files(self) -> List[FileEntry]:
+        if track.ACTIVE is not None:
+            track.read(track.LISTING)
         return self.inventory.files
 
     def exists(self, path: str) -> bool:
@@ -310,20 +330,23 @@ class Facts:
         doc = None
         text = self.text(path) if self.exists(path) else None
         if text is not None:
-            low = path.lower()
-            name = PurePosixPath(low).name
-            if low.endswith((".yaml", ".yml")) or name in ("mlproject", ".dvc") or low.endswith(".dvc"):
-                doc = cfg.parse_yaml(path, text)
-            elif low.endswith(".toml"):
-                doc = cfg.parse_toml(path, text)
-            elif low.endswith((".json", ".ipynb")):
-                doc = cfg.parse_json(path, text)
-            elif low.endswith((".cfg", ".ini")) or low == ".dvc/config" or name == "config":
-                doc = cfg.parse_ini(path, text)
+            doc = self.parsed_once("config", path, lambda: _parse_config(path, text))
             if doc is not None and doc.error:
                 self._extra_diagnostics.append(Diagnostic(path, doc.error))
         self._configs[path] = doc
         return doc
+
+    def parsed_once(self, kind: str, path: str, parse):
+        """parse() of a file's text; when many commits of one repository are scanned, parsed
+        once per blob for all of them (parsers are pure functions of the path and the text)."""
+        shared = self.commit.shared if self.commit is not None else None
+        blob = self.inventory.blob_of(path) if shared is not None else None
+        if blob is None:
+            return parse()
+        key = (kind, path, blob)
+        if key not in shared.parsed:
+            shared.parsed[key] = parse()
+        return shared.parsed[key]
 
     @cached_property
     def config_files(self) -> List[str]:
@@ -381,7 +404,7 @@ class Facts:
             if n in ("dockerfile", "containerfile") or n.startswith("dockerfile.") or n.endswith(".dockerfile"):
                 text = self.text(f.path)
                 if text is not None:
-                    out[f.path] = cfg.parse_dockerfile(text)
+                    out[f.path] = self.parsed_once("dockerfile", f.path, lambda: cfg.parse_dockerfile(text))
         return out
 
     @cached_property
@@ -427,8 +450,12 @@ class Facts:
     # ---- history ----------------------------------------------------------------------------
     @cached_property
     def history(self) -> History:
+        if track.ACTIVE is not None:
+            track.read(track.HISTORY)
         if not self.in_git:
             return History(available=False, note="not a git repository")
+        if self.commit is not None and self.commit.shared is not None:
+            return self.commit.shared.history(self.commit.sha, self.options.history_depth, self._extra_diagnostics)
         rev = self.commit.sha if self.commit is not None else "HEAD"
         return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev)
 
@@ -521,7 +548,7 @@ class Facts:
         if path not in cache:
             from mlscan.facts.docs import parse_document
             text = self.text(path) if self.exists(path) else None
-            doc = parse_document(path, text) if text is not None else None
+            doc = self.parsed_once("document", path, lambda: parse_document(path, text)) if text is not None else None
             if doc is not None and doc.front_matter_error:
                 self._extra_diagnostics.append(Diagnostic(path, doc.front_matter_error))
             cache[path] = doc
@@ -589,7 +616,7 @@ class Facts:
             doc = None
             text = self.text(path) if self.exists(path) else None
             if text is not None:
-                doc = cfg.parse_yaml(path, text)
+                doc = self.parsed_once("yaml", path, lambda: cfg.parse_yaml(path, text))
                 if doc.error:
                     self._extra_diagnostics.append(Diagnostic(path, doc.error))
             cache[path] = doc
@@ -607,3 +634,13 @@ class Facts:
                 text = notebook_source(text)[0] or ""
             cache[path] = text.splitlines()
         return cache[path]
+
+
+# A recording scan (`mlscan history`, see facts/track.py) learns what each cached fact was computed from.
+track.track_cached_properties(Facts, views={"graph": track.GraphView})
+track.track_method(Facts, "config", lambda path: path)
+track.track_method(Facts, "document", lambda path: path)
+track.track_method(Facts, "yaml_file", lambda path: path)
+track.track_method(Facts, "source_lines", lambda path: path)
+track.track_method(Facts, "external_name")   # very many calls, all resting on the graph and the code
+track.track_method(Facts, "memo", lambda key, compute: key)

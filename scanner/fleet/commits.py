@@ -72,14 +72,43 @@ def sampled_commits(repo_path: Path, commits: Optional[int] = None, since: Optio
     return list(reversed(found[::max(1, every)]))
 
 
-def scan_commit(repo_path, sha: str, cfg: Config, cache_dir: Optional[str] = None) -> Report:
+def scan_commit(repo_path, sha: str, cfg: Config, cache_dir: Optional[str] = None,
+                session: Optional[Tuple[str, int]] = None, jobs: int = 0) -> Report:
     """The scan report of commit `sha` of the repository at `repo_path` (a folder of its work
-    tree; a subfolder scans that subfolder), read from git objects."""
+    tree; a subfolder scans that subfolder), read from git objects.
+
+    session: (newest commit, commits reachable from it but not from the oldest scanned one) when
+    this is one of several commits scanned in a row: then they share one git object reader and one
+    `git log` (per process), instead of starting git several times per commit."""
     from mlscan.engine import scan
     from mlscan.facts.repo import CommitTree
     path = Path(repo_path).resolve()
     toplevel, prefix = locate(path)
-    return scan(path, cfg, jobs=0, cache_dir=cache_dir, commit=CommitTree(toplevel, sha, prefix))
+    shared = _session(toplevel, path, *session) if session else None
+    return scan(path, cfg, jobs=jobs, cache_dir=cache_dir, commit=CommitTree(toplevel, sha, prefix, shared))
+
+
+_SESSIONS: Dict[Tuple[Path, Path, str, int], Any] = {}
+
+
+def _session(toplevel: Path, root: Path, newest: str, reach: int):
+    from mlscan.facts.history import CommitSession
+    key = (toplevel, root, newest, reach)
+    if key not in _SESSIONS:
+        while len(_SESSIONS) >= 4:  # one history run needs one; a long-lived worker may see several
+            _SESSIONS.pop(next(iter(_SESSIONS))).objects.close()
+        _SESSIONS[key] = CommitSession(toplevel, root, newest, reach)
+    return _SESSIONS[key]
+
+
+def session_for(repo_path: Path, sampled: List[CommitInfo]) -> Optional[Tuple[str, int]]:
+    """What the commits of one history run share: the newest of them, and how many commits the
+    newest reaches that the oldest does not (so one `git log` of the newest covers every history)."""
+    if not sampled:
+        return None
+    newest, oldest = sampled[-1].sha, sampled[0].sha
+    reach = int(_git(repo_path, "rev-list", "--count", f"{oldest}..{newest}").strip() or 0)
+    return newest, reach
 
 
 def events(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -96,16 +125,19 @@ def events(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
-def history_task(item: Tuple[str, str, Config, Optional[str]]) -> Dict[str, Any]:
+def history_task(item: Tuple[str, str, Config, Optional[str], Optional[Tuple[str, int]]]) -> Dict[str, Any]:
     """One commit's scan as JSON data: the unit of work a Dask worker runs."""
-    repo_path, sha, cfg, cache_dir = item
-    return scan_commit(repo_path, sha, cfg, cache_dir).to_json()
+    repo_path, sha, cfg, cache_dir, session = item
+    return scan_commit(repo_path, sha, cfg, cache_dir, session).to_json()
 
 
 def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Optional[str] = None, every: int = 1,
             cache_dir: Optional[str] = None, progress: Optional[Progress] = None,
-            scheduler: Optional[str] = None) -> Dict[str, Any]:
+            scheduler: Optional[str] = None, workers: Optional[int] = None) -> Dict[str, Any]:
     """The history document (schema_version 1): one row per sampled commit, oldest first, and events.
+
+    workers: processes for a run without a scheduler (None: the free cores; runs of at least
+    MIN_COMMITS_PER_PROCESS consecutive commits each).
 
     scheduler: None runs here, one commit after another; "local" runs on an embedded Dask cluster,
     any other value is a Dask scheduler address (`mlscan fleet`'s engine, one task per commit).
@@ -113,14 +145,23 @@ def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Option
     from mlscan import __version__
     path = Path(repo_path)
     sampled = sampled_commits(path, commits, since, every)
-    if scheduler is None:
+    session = session_for(path, sampled)
+    scanned: Optional[List[Dict[str, Any]]] = None
+    if scheduler is None and len(sampled) >= 2 * MIN_COMMITS_PER_PROCESS:
+        if workers is None:
+            from mlscan.facts.indexing import default_jobs
+            workers = default_jobs()
+        processes = min(workers, len(sampled) // MIN_COMMITS_PER_PROCESS)
+        if processes >= 2:
+            scanned = _scan_forked(path, sampled, cfg, cache_dir, session, processes, progress)
+    if scanned is None and scheduler is None:
         scanned = []
         for i, c in enumerate(sampled, 1):
             if progress:
                 progress(f"commit {i}/{len(sampled)} {c.sha[:12]}")
-            scanned.append(scan_commit(path, c.sha, cfg, cache_dir).to_json())
-    else:
-        scanned = _scan_on_dask(path, sampled, cfg, cache_dir, scheduler, progress)
+            scanned.append(scan_commit(path, c.sha, cfg, cache_dir, session).to_json())
+    elif scanned is None:
+        scanned = _scan_on_dask(path, sampled, cfg, cache_dir, scheduler, progress, session)
     rows: List[Dict[str, Any]] = []
     for c, data in zip(sampled, scanned):
         rows.append({"commit": c.sha, "date": c.date, "subject": c.subject, "level": data["level"],
@@ -129,10 +170,59 @@ def history(repo_path, cfg: Config, commits: Optional[int] = None, since: Option
             "repo": str(path.resolve()), "commits": rows, "events": events(rows)}
 
 
+MIN_COMMITS_PER_PROCESS = 10
+
+
+def _scan_run(repo_path: str, shas: List[str], cfg: Config, cache_dir: Optional[str],
+              session: Optional[Tuple[str, int]]) -> List[Dict[str, Any]]:
+    """Consecutive commits in one worker process, so that they share what one commit leaves the next."""
+    return [scan_commit(repo_path, sha, cfg, cache_dir, session, jobs=1).to_json() for sha in shas]
+
+
+def _forked_worker() -> None:
+    """A forked history worker opens its own fact store and git readers (never its parent's)."""
+    from mlscan.facts import cache
+    _INHERITED.append((dict(cache._STORES), dict(_SESSIONS)))  # kept, not closed: they are the parent's
+    cache._STORES.clear()
+    _SESSIONS.clear()
+
+
+_INHERITED: List[Any] = []
+
+
+def _scan_forked(path: Path, sampled: List[CommitInfo], cfg: Config, cache_dir: Optional[str],
+                 session: Optional[Tuple[str, int]], workers: int,
+                 progress: Optional[Progress]) -> Optional[List[Dict[str, Any]]]:
+    """The commits split into `workers` runs of consecutive commits, one forked process each (the
+    free cores); None where fork is missing or fails (then they run here, one after another)."""
+    import os
+    if not hasattr(os, "fork"):
+        return None
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    size = -(-len(sampled) // workers)
+    runs = [sampled[i:i + size] for i in range(0, len(sampled), size)]
+    parts: List[Optional[List[Dict[str, Any]]]] = [None] * len(runs)
+    try:
+        with cf.ProcessPoolExecutor(max_workers=len(runs), mp_context=mp.get_context("fork"),
+                                    initializer=_forked_worker) as pool:
+            futures = {pool.submit(_scan_run, str(path), [c.sha for c in run], cfg, cache_dir, session): i
+                       for i, run in enumerate(runs)}
+            done = 0
+            for future in cf.as_completed(futures):
+                parts[futures[future]] = future.result()
+                done += len(runs[futures[future]])
+                if progress:
+                    progress(f"commits {done}/{len(sampled)} ({len(runs)} processes)")
+    except (OSError, cf.process.BrokenProcessPool):
+        return None
+    return [row for part in parts for row in part or []]
+
+
 def _scan_on_dask(path: Path, sampled, cfg: Config, cache_dir: Optional[str], scheduler: str,
-                  progress: Optional[Progress]) -> List[Dict[str, Any]]:
+                  progress: Optional[Progress], session: Optional[Tuple[str, int]]) -> List[Dict[str, Any]]:
     from mlscan.fleet.engine import map_tasks
-    items = [(str(path), c.sha, cfg, cache_dir) for c in sampled]
+    items = [(str(path), c.sha, cfg, cache_dir, session) for c in sampled]
     results: List[Optional[Dict[str, Any]]] = [None] * len(items)
     done = 0
     for outcome in map_tasks(history_task, items, scheduler=None if scheduler == "local" else scheduler,
