@@ -60,7 +60,9 @@ def stamp(kind: str) -> str:
     """What a cached value of `kind` depends on besides its key: mlscan's version, the schema,
     and the source of the code that computes it."""
     if kind not in _STAMPS:
-        sources = ("facts/pycode.py", "facts/notebooks.py", "facts/indexing.py") if kind == "code" else ()
+        code = ("facts/pycode.py", "facts/notebooks.py", "facts/indexing.py")
+        sources = code if kind == "code" else (*code, "facts/graph.py", "facts/configs.py", "facts/repo.py",
+                                                 "facts/cache.py") if kind == "graph" else ()
         _STAMPS[kind] = f"{__version__}/{SCHEMA_VERSION}/{source_digest(*sources)}"
     return _STAMPS[kind]
 

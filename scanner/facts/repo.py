@@ -162,6 +162,7 @@ class Facts:
             missing.append((path, data))
         read.clear()
         self._code_bytes.clear()
+        self.code_keys = keys   # the graph caches each file's share under the same key
         if missing:
             fresh = index_all(missing, self.options.jobs)
             del missing
@@ -178,6 +179,8 @@ class Facts:
             if idx.error:
                 self._extra_diagnostics.append(Diagnostic(idx.path, idx.error))
         return out
+
+    code_keys: Dict[str, str] = {}   # path -> the fact-cache key of its code index (set by `code`)
 
     @cached_property
     def _code_bytes(self) -> Dict[str, bytes]:
