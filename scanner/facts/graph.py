@@ -429,20 +429,21 @@ class CodeGraph:
         g = self.g
         attrs, succ = g._attrs, g._succ
         pieces = self._pieces.values()
+        # The pieces' dicts are shared, not copied (a --base scan shares them with the head scan):
+        # nothing changes a file's own nodes after this, and only its own file gave them edges.
         for piece in pieces:      # every file's own nodes first, then what its edges added
             for n, a in piece[_NODES]:
-                attrs[n] = dict(a)
+                attrs[n] = a
         for piece in pieces:
-            for n, a in piece[_MORE_NODES]:
+            for n, a in piece[_MORE_NODES]:  # configs and artefacts: later steps may add to them
                 if n in attrs:
                     attrs[n].update(a)
                 else:
                     attrs[n] = dict(a)
         for n in attrs:
             succ[n] = {}
-        for piece in pieces:  # a file's nodes get edges from that file only: its lists are final
-            for u, nbrs in piece[_SUCC].items():
-                succ[u] = {v: list(datas) for v, datas in nbrs.items()}
+        for piece in pieces:
+            succ.update(piece[_SUCC])
         for path, piece in self._pieces.items():
             if piece[_REGISTERED]:
                 self._registered[path] = list(piece[_REGISTERED])
@@ -458,7 +459,10 @@ class CodeGraph:
         imported: Set[str] = set()
         registered: List[str] = []
 
+        shared: Dict[Tuple[str, int], dict] = {}   # one attrs dict per (kind, line): many calls share a line
+
         def edge(u: str, v: str, data: dict) -> None:
+            data = shared.setdefault((data["kind"], data.get("line", 0)), data)
             if u not in known:
                 known.add(u)
                 more_nodes.append((u, {}))

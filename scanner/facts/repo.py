@@ -164,10 +164,10 @@ class Facts:
         self._code_bytes.clear()
         self.code_keys = keys   # the graph caches each file's share under the same key
         if missing:
-            fresh = index_all(missing, self.options.jobs)
+            fresh = index_all(missing, self.options.jobs, encode=store.persistent)
             del missing
-            store.put_many("code", ((keys[r[0].path], r) for r in fresh))
-            results.extend(fresh)
+            store.put_encoded("code", ((keys[r[0].path], r, blob) for r, blob in fresh))
+            results.extend(r for r, _ in fresh)
         for message in store.take_problems():
             self._cache_trouble = True
             self._extra_diagnostics.append(Diagnostic(".", message))
