@@ -389,7 +389,10 @@ class CodeGraph:
         if not isinstance(piece, tuple) or len(piece) != _PIECE_FIELDS:
             return False
         interface, exists = self._interface, self.facts.exists
-        return all(interface(m) == d for m, d in piece[_DEPS]) and all(exists(p) == e for p, e in piece[_EXISTS])
+        try:
+            return all(interface(m) == d for m, d in piece[_DEPS]) and all(exists(p) == e for p, e in piece[_EXISTS])
+        except (TypeError, ValueError):  # not a piece this build wrote: rebuild it
+            return False
 
     # ---- code nodes and edges ---------------------------------------------------------------
     def scope_node(self, path: str, scope: str) -> str:
