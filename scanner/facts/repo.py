@@ -461,6 +461,12 @@ class Facts:
                                                             f"({exc.__class__.__name__}); skipped"))
         return default
 
+    def release(self) -> None:
+        """Drop everything this scan derived. The graph and these facts refer to each other; breaking
+        that here frees them at once (a full garbage collection walks every cached fact: ~1 s on
+        diffusers). Per-file facts stay in the process's fact store for the next scan."""
+        self.__dict__.clear()
+
     def add_diagnostic(self, path: str, message: str) -> None:
         self._extra_diagnostics.append(Diagnostic(path, message))
 
