@@ -1,6 +1,7 @@
 """The `mlscan` command. Exit codes: 0 scan ran, 1 policy (fail-under) not met, 2 usage or config error."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Tuple
@@ -29,12 +30,31 @@ def _fail(message: str) -> "click.exceptions.Exit":
     return click.exceptions.Exit(EXIT_USAGE)
 
 
+_QUICK_EXIT = False   # set by `scan` once its report is out: nothing is left to clean up
+
+
+def _exit_without_teardown(code) -> None:
+    """Exit at once: tearing the interpreter down (a full garbage collection over every fact
+    still alive) cost about 2 CPU seconds after a large scan. Falls back to a normal exit."""
+    code = 0 if code is None else code
+    if not isinstance(code, int):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        return
+    os._exit(code)
+
+
 def main() -> None:
     """Console entry point: an unexpected error exits 2 (as usage errors do), never 1 (policy)."""
     try:
         # not standalone: click would turn Ctrl-C into "Aborted!" and exit 1, which means "policy not met"
         code = cli.main(standalone_mode=False)
-    except SystemExit:
+    except SystemExit as exc:
+        if _QUICK_EXIT:
+            _exit_without_teardown(exc.code)
         raise
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("mlscan: interrupted", err=True)
@@ -48,7 +68,10 @@ def main() -> None:
         if __import__("os").environ.get("MLSCAN_DEBUG"):
             traceback.print_exc()
         sys.exit(EXIT_USAGE)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if _QUICK_EXIT:
+        _exit_without_teardown(code)
+    sys.exit(code)
 
 
 @click.group(cls=DefaultToScan, context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,6 +158,8 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
             raise _fail(f"cannot write {output}: {exc.strerror or exc}")
     elif text is not None:
         sys.stdout.write(text)
+    global _QUICK_EXIT
+    _QUICK_EXIT = True
     if not policy_ok:
         click.echo(f"mlscan: policy not met: {report.policy.get('fail_under', {}).get('message', '')}", err=True)
         sys.exit(EXIT_POLICY)

@@ -83,9 +83,7 @@ def scan_with_base(path: Path, base: str, cfg: Config, progress: Optional[Progre
 
     path = Path(path)
     toplevel, prefix, sha = resolve_base(path, base)
-    head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir)
-    import gc
-    gc.collect()  # the head scan's facts and graph hold reference cycles: free them before the base's
+    head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir)  # its facts are freed already
     if progress:
         progress(f"reading base commit {sha[:12]}")
     base_progress = (lambda msg: progress(f"base {sha[:12]}: {msg}")) if progress else None

@@ -158,7 +158,9 @@ def _run_forked(facts: Facts, rules, jobs: int):
 def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
          cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Report:
     """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects."""
-    return scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)[0]
+    report, facts = scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)
+    facts.release()  # its graph and it refer to each other: free both now, not at the next full collection
+    return report
 
 
 def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,

@@ -235,6 +235,63 @@ def test_calls_are_followed_across_files(tmp_path: Path):
     assert "numpy.random.seed" in reached
 
 
+def _graph_shape(graph):
+    return (list(graph.g.nodes(data=True)), list(graph.g.edges(data=True)),
+            [(ep.kind, ep.path, ep.line, ep.target) for ep in graph.entry_points],
+            sorted(graph.training_closure), [(i.path, c.line) for i, c in graph.calls_in(graph.training_closure)])
+
+
+def test_graph_pieces_from_the_cache_follow_changed_reexports(tmp_path: Path):
+    """Each file's share of the graph is cached; a file whose names resolved through a module
+    that changed is rebuilt, the others are reused, and the graph is the one a fresh build makes."""
+    from mlscan.facts import graph as graph_module
+    repo, cache = tmp_path / "repo", str(tmp_path / "cache")
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg/__init__.py").write_text("from pkg.core import fit_model\n")
+    (repo / "pkg/core.py").write_text("def fit_model(x):\n    return x.fit()\n")
+    (repo / "pkg/loop_a.py").write_text("from pkg.loop_b import thing\n")   # re-exports in a loop
+    (repo / "pkg/loop_b.py").write_text("from pkg.loop_a import thing\n")
+    (repo / "train.py").write_text("import pkg\nfrom pkg.loop_a import thing\n\n"
+                                   "def main():\n    pkg.fit_model(1)\n    thing()\n\n"
+                                   "if __name__ == '__main__':\n    main()\n")
+    built = []
+    real = graph_module.CodeGraph._file_piece
+
+    def counting(self, path, idx):
+        built.append(path)
+        return real(self, path, idx)
+
+    graph_module.CodeGraph._file_piece = counting
+    try:
+        def graph(cache_dir):
+            built.clear()
+            return Facts(repo, ScanOptions(jobs=1, cache_dir=cache_dir)).graph
+
+        first = graph(cache)
+        assert len(built) == 5
+        assert first.resolve_name("train.py", "pkg.fit_model") == "def:pkg/core.py:fit_model"
+        assert first.resolve_name("train.py", "pkg.loop_a.thing") is None
+        assert _graph_shape(graph(cache)) == _graph_shape(first) and built == []
+        # a body changes, its definitions do not: only that file is rebuilt
+        (repo / "pkg/core.py").write_text("def fit_model(x):\n    return x\n")
+        warm = graph(cache)
+        assert built == ["pkg/core.py"]
+        assert _graph_shape(warm) == _graph_shape(graph("off"))
+        # the definition goes: the files whose names resolved through core.py are rebuilt with it
+        (repo / "pkg/core.py").write_text("class Other:\n    pass\n")
+        warm = graph(cache)
+        assert sorted(built) == ["pkg/__init__.py", "pkg/core.py", "train.py"]
+        assert warm.resolve_name("train.py", "pkg.fit_model") is None
+        assert _graph_shape(warm) == _graph_shape(graph("off"))
+        # a new module changes the module tables: every piece is rebuilt
+        (repo / "pkg/extra.py").write_text("VALUE = 1\n")
+        warm = graph(cache)
+        assert len(built) == 6
+        assert _graph_shape(warm) == _graph_shape(graph("off"))
+    finally:
+        graph_module.CodeGraph._file_piece = real
+
+
 def test_top_level_script_and_ci_entry_points(tmp_path: Path):
     (tmp_path / "train.py").write_text("import torch\nm = torch.nn.Linear(1, 1)\nloss = m(torch.zeros(1)).sum()\nloss.backward()\n")
     (tmp_path / ".github/workflows").mkdir(parents=True)

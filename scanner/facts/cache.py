@@ -60,7 +60,9 @@ def stamp(kind: str) -> str:
     """What a cached value of `kind` depends on besides its key: mlscan's version, the schema,
     and the source of the code that computes it."""
     if kind not in _STAMPS:
-        sources = ("facts/pycode.py", "facts/notebooks.py", "facts/indexing.py") if kind == "code" else ()
+        code = ("facts/pycode.py", "facts/notebooks.py", "facts/indexing.py")
+        sources = code if kind == "code" else (*code, "facts/graph.py", "facts/configs.py", "facts/repo.py",
+                                                 "facts/cache.py") if kind == "graph" else ()
         _STAMPS[kind] = f"{__version__}/{SCHEMA_VERSION}/{source_digest(*sources)}"
     return _STAMPS[kind]
 
@@ -195,13 +197,23 @@ class FactStore:
                                      f"{self.path} were ignored and recomputed")
         return out
 
+    @property
+    def persistent(self) -> bool:
+        """Whether values are written to disk (then put_encoded wants their encoding)."""
+        return self._db is not None
+
     def put_many(self, kind: str, items: Iterable[Tuple[str, object]]) -> None:
+        self.put_encoded(kind, ((key, value, None) for key, value in items))
+
+    def put_encoded(self, kind: str, items: Iterable[Tuple[str, object, Optional[bytes]]]) -> None:
+        """Store values; each with its `dumps` encoding when the caller has it already (else None)."""
         rows = []
         now = time.time()
-        for blob, value in items:
+        for blob, value, data in items:
             self.memory[(blob, kind)] = value
             if self._db is not None:
-                data = dumps(value)
+                if data is None:
+                    data = dumps(value)
                 rows.append((blob, kind, stamp(kind), data, len(data), now))
         if not rows or self._db is None:
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mlscan.facts.configs import strip_dot_slash
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -103,7 +104,24 @@ def artefact_kind(value: str) -> Optional[str]:
     return None
 
 
-_UNSET = object()
+_NOTHING: Tuple[None, Tuple[str, ...]] = (None, ())
+_LOOP_MARK = "\0loop"                 # ends the modules of an answer found inside a loop of re-exports
+_LOOP: Tuple[None, Tuple[str, ...]] = (None, (_LOOP_MARK,))
+# A FilePiece, one file's share of the graph (a plain tuple, so it pickles into the fact cache):
+(_NODES,        # its own nodes: (id, attrs) for the module, its main block and its definitions
+ _MORE_NODES,   # nodes its edges add, in order: configs and artefacts it reads/writes, unknown scopes
+ _SUCC,         # {source: {target: [edge attrs]}}: every edge from its nodes
+ _EXEC,         # {source: sorted targets} of its execution edges (EXEC_EDGES)
+ _DEPS,         # ((module path, interface digest), ...): the modules its names resolved into
+ _EXISTS,       # ((path, exists), ...): the files it looked for
+ _REGISTERED,   # functions a framework runs when the module runs
+ _SERVING,      # its serving endpoints as tuples (none for tests and notebooks)
+ _TRAINING,     # scope nodes that make a training call
+ _CALL_ORDER,   # its calls' positions in line order
+ _CALL_GROUPS,  # ((scope node, positions in that order), ...)
+ _IMPORTED,     # module nodes it imports
+ ) = range(12)
+_PIECE_FIELDS = 12
 
 
 class _NodeView:
@@ -134,12 +152,13 @@ class _NodeView:
 
 class MultiDiGraph:
     """The few operations of networkx's MultiDiGraph the graph needs, with the same iteration
-    order (nodes and edges in insertion order). Importing networkx cost more than a whole small scan."""
+    order (nodes and edges in insertion order). Importing networkx cost more than a whole small scan.
+    Predecessors are indexed on first use (`in_edges`), from the successors, in node order."""
 
     def __init__(self) -> None:
         self._attrs: Dict[str, dict] = {}
         self._succ: Dict[str, Dict[str, List[dict]]] = {}
-        self._pred: Dict[str, Dict[str, List[dict]]] = {}
+        self._pred: Optional[Dict[str, Dict[str, List[dict]]]] = None
         self.nodes = _NodeView(self._attrs)
 
     def add_node(self, n: str, **attrs) -> None:
@@ -148,7 +167,8 @@ class MultiDiGraph:
         else:
             self._attrs[n] = attrs
             self._succ[n] = {}
-            self._pred[n] = {}
+            if self._pred is not None:
+                self._pred[n] = {}
 
     def add_edge(self, u: str, v: str, **attrs) -> None:
         if u not in self._attrs:
@@ -157,7 +177,8 @@ class MultiDiGraph:
             self.add_node(v)
         data = dict(attrs)
         self._succ[u].setdefault(v, []).append(data)
-        self._pred[v].setdefault(u, []).append(data)
+        if self._pred is not None:
+            self._pred[v].setdefault(u, []).append(data)
 
     def __contains__(self, n: object) -> bool:
         return n in self._attrs
@@ -177,9 +198,18 @@ class MultiDiGraph:
                 yield _edge(n, v, d, data)
 
     def in_edges(self, n: str, data=False):
-        for u, datas in self._pred.get(n, {}).items():
+        for u, datas in self._predecessors().get(n, {}).items():
             for d in datas:
                 yield _edge(u, n, d, data)
+
+    def _predecessors(self) -> Dict[str, Dict[str, List[dict]]]:
+        if self._pred is None:
+            pred: Dict[str, Dict[str, List[dict]]] = {n: {} for n in self._attrs}
+            for u, nbrs in self._succ.items():
+                for v, datas in nbrs.items():
+                    pred[v].setdefault(u, []).extend(datas)
+            self._pred = pred
+        return self._pred
 
 
 def _edge(u: str, v: str, d: dict, data):
@@ -201,8 +231,11 @@ class CodeGraph:
         self._external_roots = external_roots(facts)
         self._resolve_cache: Dict[Tuple[str, str], Optional[str]] = {}
         self._reach_cache: Dict[str, frozenset] = {}
-        self._name_cache: Dict[Tuple[str, str], Optional[str]] = {}
+        self._name_cache: Dict[Tuple[str, str], Tuple[Optional[str], Tuple[str, ...]]] = {}
         self._registered: Dict[str, List[str]] = {}   # path -> functions a framework runs when the module runs
+        self._interfaces: Dict[str, str] = {}
+        self._resolving: Set[Tuple[str, str]] = set()
+        self._pieces: Dict[str, tuple] = {}           # path -> its FilePiece (see _file_piece)
         self._build_module_tables()
         self._add_code()
         self.entry_points: List[EntryPoint] = []
@@ -278,20 +311,37 @@ class CodeGraph:
         return sorted(cands, key=lambda p: (len(p), p))[0]
 
     def resolve_name(self, importer: str, name: str, depth: int = 0) -> Optional[str]:
-        """Node id (def or module) for a resolved dotted name used in `importer`, if it is repo code."""
-        if not name or name.startswith("?") or "[]" in name or depth > 3:
-            return None
+        """Node id (def or module) for a resolved dotted name used in `importer`, if it is repo code.
+        Re-exports are followed to their end (a loop of re-exports resolves to nothing), so the
+        answer does not depend on which names were resolved before (`depth` is not used)."""
+        return self._resolve_traced(importer, name)[0]
+
+    def _resolve_traced(self, importer: str, name: str) -> Tuple[Optional[str], Tuple[str, ...]]:
+        """(resolve_name's answer, the modules whose definitions or exports it looked into).
+        Besides those, the answer depends only on the module tables (see resolution_digest)."""
+        if not name or name[0] == "?" or "[]" in name:
+            return _NOTHING
         if name.partition(".")[0].replace("()", "") not in self._components:
-            return None  # no module name has this part: no prefix of the name can resolve
+            return _NOTHING  # no module name has this part: no prefix of the name can resolve
         # the answer depends on the importer's folder only (see resolve_module), so files of one
         # folder share their lookups
         key = (importer.rsplit("/", 1)[0] if "/" in importer else "", name)
-        found = self._name_cache.get(key, _UNSET)
-        if found is _UNSET:
-            found = self._name_cache[key] = self._resolve_name(importer, name, depth)
+        found = self._name_cache.get(key)
+        if found is None:
+            resolving = self._resolving
+            if key in resolving or len(resolving) > 200:
+                return _LOOP  # re-exports that lead back here: nothing
+            resolving.add(key)
+            try:
+                found = self._resolve_name(importer, name)
+            finally:
+                resolving.discard(key)
+            if found[1] and found[1][-1] is _LOOP_MARK:  # part of a loop: complete only from its start
+                return (found[0], found[1][:-1]) if not resolving else found
+            self._name_cache[key] = found
         return found
 
-    def _resolve_name(self, importer: str, name: str, depth: int) -> Optional[str]:
+    def _resolve_name(self, importer: str, name: str) -> Tuple[Optional[str], Tuple[str, ...]]:
         parts = name.replace("()", "").split(".")
         last_parts = self._last_parts
         for i in range(len(parts), 0, -1):
@@ -302,17 +352,47 @@ class CodeGraph:
                 continue
             rest = parts[i:]
             if not rest:
-                return f"mod:{mod_path}"
+                return f"mod:{mod_path}", ()
             idx = self.code[mod_path]
             for k in range(len(rest), 0, -1):
                 qual = ".".join(rest[:k])
                 if qual in idx.defs:
-                    return f"def:{mod_path}:{qual}"
+                    return f"def:{mod_path}:{qual}", (mod_path,)
             target = idx.exports.get(rest[0])
             if target and target != name:
-                return self.resolve_name(mod_path, ".".join([target] + rest[1:]), depth + 1)
-            return None
-        return None
+                found, via = self._resolve_traced(mod_path, ".".join([target] + rest[1:]))
+                return found, (mod_path, *via)
+            return None, (mod_path,)
+        return _NOTHING
+
+    # ---- incremental building: what the pieces depend on --------------------------------------
+    def resolution_digest(self) -> str:
+        """What name resolution depends on besides the modules it looks into: every code file's
+        path and module name (the module tables) and the top-level names of outside packages."""
+        h = hashlib.sha1()
+        for path, idx in self.code.items():
+            h.update(f"{path}\0{idx.module}\0{idx.is_notebook:d}\n".encode("utf-8", "surrogateescape"))
+        h.update("\0".join(sorted(self._external_roots)).encode("utf-8", "surrogateescape"))
+        return h.hexdigest()[:20]
+
+    def _interface(self, path: str) -> str:
+        """A digest of what resolution reads in one module: its definitions (names, kinds) and exports."""
+        found = self._interfaces.get(path)
+        if found is None:
+            idx = self.code.get(path)
+            text = "-" if idx is None else repr(([(q, d.kind) for q, d in idx.defs.items()],
+                                                 sorted(idx.exports.items())))
+            found = self._interfaces[path] = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        return found
+
+    def _still_valid(self, piece: tuple) -> bool:
+        if not isinstance(piece, tuple) or len(piece) != _PIECE_FIELDS:
+            return False
+        interface, exists = self._interface, self.facts.exists
+        try:
+            return all(interface(m) == d for m, d in piece[_DEPS]) and all(exists(p) == e for p, e in piece[_EXISTS])
+        except (TypeError, ValueError):  # not a piece this build wrote: rebuild it
+            return False
 
     # ---- code nodes and edges ---------------------------------------------------------------
     def scope_node(self, path: str, scope: str) -> str:
@@ -325,57 +405,170 @@ class CodeGraph:
         return f"main:{path}" if scope == "<main>" else f"def:{path}:{scope}"
 
     def _add_code(self) -> None:
+        """Code nodes and edges: each file's share (a FilePiece) comes from the fact cache when the
+        file, the module tables and every module its names resolved into are as they were;
+        otherwise it is computed. The graph is then assembled from the pieces in path order."""
+        facts = self.facts
+        keys: Dict[str, str] = getattr(facts, "code_keys", {})
+        store = facts._fact_store() if keys else None
+        digest = self.resolution_digest() if keys else ""
+        wanted = {p: f"{keys[p]}|{digest}" for p in self.code if p in keys}
+        hits = store.get_many("graph", wanted.values()) if store is not None and wanted else {}
+        fresh: List[Tuple[str, tuple]] = []
+        pieces = self._pieces
+        for path, idx in self.code.items():
+            key = wanted.get(path)
+            piece = hits.get(key) if key is not None else None
+            if piece is None or not self._still_valid(piece):
+                piece = self._file_piece(path, idx)
+                if key is not None:
+                    fresh.append((key, piece))
+            pieces[path] = piece
+        if fresh and store is not None:
+            store.put_many("graph", fresh)
+        self._assemble()
+
+    def _assemble(self) -> None:
         g = self.g
-        for path in sorted(self.code):
-            idx = self.code[path]
-            g.add_node(f"mod:{path}", kind="notebook" if idx.is_notebook else "module", path=path, line=1)
-            if idx.main_line:
-                g.add_node(f"main:{path}", kind="main-block", path=path, line=idx.main_line)
-            for qual, d in idx.defs.items():
-                node = f"def:{path}:{qual}"
-                g.add_node(node, kind=d.kind, path=path, line=d.line, name=qual)
-                owner = qual.rsplit(".", 1)[0] if "." in qual else None
-                if owner and owner in idx.defs and idx.defs[owner].kind == "class":
-                    # instantiating a class runs its constructor; `obj(x)` runs __call__/forward
-                    kind = "has-method" if qual.rsplit(".", 1)[1] in IMPLICIT_METHODS else "defines"
-                    g.add_edge(f"def:{path}:{owner}", node, kind=kind)
-                elif owner and owner in idx.defs:  # a function defined inside a function
-                    g.add_edge(f"def:{path}:{owner}", node, kind="encloses")
+        attrs, succ = g._attrs, g._succ
+        pieces = self._pieces.values()
+        # The pieces' dicts are shared, not copied (a --base scan shares them with the head scan):
+        # nothing changes a file's own nodes after this, and only its own file gave them edges.
+        for piece in pieces:      # every file's own nodes first, then what its edges added
+            for n, a in piece[_NODES]:
+                attrs[n] = a
+        for piece in pieces:
+            for n, a in piece[_MORE_NODES]:  # configs and artefacts: later steps may add to them
+                if n in attrs:
+                    attrs[n].update(a)
                 else:
-                    g.add_edge(f"mod:{path}", node, kind="defines")
-        for path in sorted(self.code):
-            idx = self.code[path]
-            seen_imports: Set[str] = set()
-            for ref in idx.imports:
-                full = f"{ref.module}.{ref.name}" if ref.name else ref.module
-                target = self.resolve_name(path, full) or (self.resolve_name(path, ref.module) if ref.module else None)
-                if target:
-                    mod_target = target if target.startswith("mod:") else "mod:" + target.split(":")[1]
-                    if mod_target != f"mod:{path}" and mod_target not in seen_imports:
-                        seen_imports.add(mod_target)
-                        self.g.add_edge(self._scope_node(path, ref.scope if ref.scope in idx.defs else "<module>"),
-                                        mod_target, kind="imports", line=ref.line)
-            for call in idx.calls:
-                src = self._scope_node(path, call.scope)
-                target = self.resolve_name(path, call.name)
-                if target is None and call.name == "torch.hub.load" and "hubconf.py" in self.code:
-                    for entry in self._hub_entries(call):  # torch.hub runs an entry function of the repo's hubconf
-                        self.g.add_edge(src, entry, kind="calls", line=call.line)
-                if target and target != src:
-                    self.g.add_edge(src, target, kind="calls", line=call.line)
-                for ref in call.refs:
-                    t = self.resolve_name(path, ref)
-                    if t and t.startswith("def:") and t != src:
-                        self.g.add_edge(src, t, kind="references", line=call.line)
-                if call.name.rpartition(".")[2] in _IO_ATTRS:
-                    self._add_io(path, src, call)
-            for qual, d in idx.defs.items():  # decorators run at definition time
-                for dec in d.decorators:
-                    t = self.resolve_name(path, dec)
-                    if t and t.startswith("def:"):
-                        self.g.add_edge(f"def:{path}:{qual}", t, kind="calls", line=d.line)
-                    if "." not in qual and _registers(dec):  # @app.command, @hydra.main, @task: run by the framework
-                        self._registered.setdefault(path, []).append(f"def:{path}:{qual}")
+                    attrs[n] = dict(a)
+        for n in attrs:
+            succ[n] = {}
+        for piece in pieces:
+            succ.update(piece[_SUCC])
+        for path, piece in self._pieces.items():
+            if piece[_REGISTERED]:
+                self._registered[path] = list(piece[_REGISTERED])
+
+    def _file_piece(self, path: str, idx: CodeIndex) -> tuple:
+        """One file's share of the graph, computed from its index and the module tables alone
+        (plus the interfaces of the modules its names resolve into, recorded as dependencies)."""
+        nodes: List[Tuple[str, dict]] = []
+        more_nodes: List[Tuple[str, dict]] = []
+        succ: Dict[str, Dict[str, List[dict]]] = {}
+        deps: Set[str] = set()
+        exists: Dict[str, bool] = {}
+        imported: Set[str] = set()
+        registered: List[str] = []
+
+        shared: Dict[Tuple[str, int], dict] = {}   # one attrs dict per (kind, line): many calls share a line
+
+        def edge(u: str, v: str, data: dict) -> None:
+            data = shared.setdefault((data["kind"], data.get("line", 0)), data)
+            if u not in known:
+                known.add(u)
+                more_nodes.append((u, {}))
+            nbrs = succ.get(u)
+            if nbrs is None:
+                nbrs = succ[u] = {}
+            datas = nbrs.get(v)
+            if datas is None:
+                nbrs[v] = [data]
+            else:
+                datas.append(data)
+
+        nodes.append((f"mod:{path}", {"kind": "notebook" if idx.is_notebook else "module", "path": path, "line": 1}))
+        if idx.main_line:
+            nodes.append((f"main:{path}", {"kind": "main-block", "path": path, "line": idx.main_line}))
+        defs = idx.defs
+        for qual, d in defs.items():
+            nodes.append((f"def:{path}:{qual}", {"kind": d.kind, "path": path, "line": d.line, "name": qual}))
+        known = {n for n, _ in nodes}
+        for qual, d in defs.items():
+            node = f"def:{path}:{qual}"
+            owner = qual.rsplit(".", 1)[0] if "." in qual else None
+            if owner and owner in defs and defs[owner].kind == "class":
+                # instantiating a class runs its constructor; `obj(x)` runs __call__/forward
+                kind = "has-method" if qual.rsplit(".", 1)[1] in IMPLICIT_METHODS else "defines"
+                edge(f"def:{path}:{owner}", node, {"kind": kind})
+            elif owner and owner in defs:  # a function defined inside a function
+                edge(f"def:{path}:{owner}", node, {"kind": "encloses"})
+            else:
+                edge(f"mod:{path}", node, {"kind": "defines"})
+        memo: Dict[str, Tuple[Optional[str], Tuple[str, ...]]] = {}   # names repeat within a file
+
+        def resolve(name: str) -> Tuple[Optional[str], Tuple[str, ...]]:
+            found = memo.get(name)
+            if found is None:
+                found = memo[name] = self._resolve_traced(path, name)
+                if found[1]:
+                    deps.update(found[1])
+            return found
+
+        scope_node = self._scope_node
+        seen_imports: Set[str] = set()
+        for ref in idx.imports:
+            full = f"{ref.module}.{ref.name}" if ref.name else ref.module
+            target = resolve(full)[0]
+            if not target and ref.module:
+                target = resolve(ref.module)[0]
+            if target:
+                mod_target = target if target.startswith("mod:") else "mod:" + target.split(":")[1]
+                if mod_target != f"mod:{path}" and mod_target not in seen_imports:
+                    seen_imports.add(mod_target)
+                    imported.add(mod_target)
+                    edge(scope_node(path, ref.scope if ref.scope in defs else "<module>"), mod_target,
+                         {"kind": "imports", "line": ref.line})
+        has_hub = "hubconf.py" in self.code
+        scopes: Dict[str, str] = {}
+        for call in idx.calls:
+            src = scopes.get(call.scope)
+            if src is None:
+                src = scopes[call.scope] = scope_node(path, call.scope)
+            target = (memo.get(call.name) or resolve(call.name))[0]
+            if target is None and has_hub and call.name == "torch.hub.load":
+                deps.add("hubconf.py")
+                for entry in self._hub_entries(call):  # torch.hub runs an entry function of the repo's hubconf
+                    edge(src, entry, {"kind": "calls", "line": call.line})
+            if target and target != src:
+                edge(src, target, {"kind": "calls", "line": call.line})
+            for ref in call.refs:
+                t = (memo.get(ref) or resolve(ref))[0]
+                if t and t.startswith("def:") and t != src:
+                    edge(src, t, {"kind": "references", "line": call.line})
+            if call.attr in _IO_ATTRS:
+                self._add_io(src, call, edge, more_nodes, known, exists)
+        for qual, d in defs.items():  # decorators run at definition time
+            for dec in d.decorators:
+                t = resolve(dec)[0]
+                if t and t.startswith("def:"):
+                    edge(f"def:{path}:{qual}", t, {"kind": "calls", "line": d.line})
+                if "." not in qual and _registers(dec):  # @app.command, @hydra.main, @task: run by the framework
+                    registered.append(f"def:{path}:{qual}")
+        exec_adj = {}
+        for u, nbrs in succ.items():
+            vs = [v for v, datas in nbrs.items() if any(d["kind"] in EXEC_EDGES for d in datas)]
+            if vs:
+                exec_adj[u] = tuple(sorted(vs))
+        from mlscan.facts.repo import is_test_path
+        serving = () if is_test_path(path) or idx.is_notebook else tuple(
+            (e.path, e.line, e.framework, e.handler, e.label) for e in _serving_in_module(path, idx))
+        calls = idx.calls
+        training = tuple(sorted({scopes[c.scope] for c in calls if is_training_call(c)}))
+        order = [k[3] for k in sorted([(c.line, c.scope, c.name, i) for i, c in enumerate(calls)])]
+        groups: Dict[str, List[int]] = {}
+        for pos, i in enumerate(order):
+            scope = calls[i].scope
+            group = groups.get(scope)
+            if group is None:
+                groups[scope] = [pos]
+            else:
+                group.append(pos)
+        call_groups = tuple((scopes[scope], tuple(ps)) for scope, ps in groups.items())
+        return (tuple(nodes), tuple(more_nodes), succ, exec_adj, tuple(sorted((m, self._interface(m)) for m in deps)),
+                tuple(sorted(exists.items())), tuple(registered), serving, training, tuple(order), call_groups,
+                tuple(sorted(imported)))
 
     def _hub_entries(self, call: CallSite) -> List[str]:
         """hubconf.py functions `torch.hub.load(repo, model)` may run: the named one, else every public one."""
@@ -385,7 +578,8 @@ class CodeGraph:
         chosen = [name] if isinstance(name, str) and name in public else public
         return [f"def:hubconf.py:{q}" for q in sorted(chosen)]
 
-    def _add_io(self, path: str, src: str, call: CallSite) -> None:
+    def _add_io(self, src: str, call: CallSite, edge, more_nodes: List[Tuple[str, dict]], known: Set[str],
+                exists: Dict[str, bool]) -> None:
         attr = call.attr
         direction = "reads" if attr in READ_ATTRS else "writes" if attr in WRITE_ATTRS else None
         if direction is None:
@@ -397,14 +591,20 @@ class CodeGraph:
                     any(m in call.args[1] for m in "wax"):
                 direction = "writes"
             kind = artefact_kind(value)
-            if self.facts.exists(strip_dot_slash(value)) and value.lower().endswith((".yaml", ".yml", ".toml", ".json", ".cfg", ".ini")):
-                node = f"cfg:{strip_dot_slash(value)}"
-                self.g.add_node(node, kind="config", path=strip_dot_slash(value), line=1)
-                self.g.add_edge(src, node, kind="reads", line=call.line)
+            rel = strip_dot_slash(value)
+            found = exists.get(rel)
+            if found is None:
+                found = exists[rel] = self.facts.exists(rel)
+            if found and value.lower().endswith((".yaml", ".yml", ".toml", ".json", ".cfg", ".ini")):
+                node = f"cfg:{rel}"
+                more_nodes.append((node, {"kind": "config", "path": rel, "line": 1}))
+                known.add(node)
+                edge(src, node, {"kind": "reads", "line": call.line})
             elif kind:
                 node = f"art:{value}"
-                self.g.add_node(node, kind=kind, path=value, line=None)
-                self.g.add_edge(src, node, kind=direction, line=call.line)
+                more_nodes.append((node, {"kind": kind, "path": value, "line": None}))
+                known.add(node)
+                edge(src, node, {"kind": direction, "line": call.line})
             break
 
     # ---- entry points -----------------------------------------------------------------------
@@ -517,7 +717,7 @@ class CodeGraph:
             return False
         if not any(c.scope == "<module>" for c in idx.calls):
             return False
-        return not any(kind == "imports" for _, _, kind in self.g.in_edges(f"mod:{path}", data="kind"))
+        return f"mod:{path}" not in self._imported_modules
 
     def _add_console_scripts(self, path: str) -> None:
         doc = self.facts.config(path)
@@ -601,11 +801,16 @@ class CodeGraph:
 
     @cached_property
     def _exec_adjacency(self) -> Dict[str, Tuple[str, ...]]:
-        adj: Dict[str, Set[str]] = {}
-        for u, v, kind in self.g.edges(data="kind"):
-            if kind in EXEC_EDGES:
-                adj.setdefault(u, set()).add(v)
-        return {u: tuple(sorted(vs)) for u, vs in adj.items()}
+        adj: Dict[str, Tuple[str, ...]] = {}
+        for piece in self._pieces.values():
+            adj.update(piece[_EXEC])
+        # the rest: edges from entry points, CI jobs and pipeline stages (code nodes have only their file's)
+        for u, nbrs in self.g._succ.items():
+            if u.startswith(("entry:", "ci:", "stage:")):
+                vs = [v for v, datas in nbrs.items() if any(d.get("kind") in EXEC_EDGES for d in datas)]
+                if vs:
+                    adj[u] = tuple(sorted(vs))
+        return adj
 
     def _reachable(self, start: str) -> Set[str]:
         return self.reach_all((start,))
@@ -648,28 +853,18 @@ class CodeGraph:
         return out
 
     @cached_property
-    def _calls_by_scope(self) -> Dict[str, List[Tuple[CodeIndex, CallSite]]]:
-        """Scope node id -> the calls made directly in that scope."""
-        out: Dict[str, List[Tuple[CodeIndex, CallSite]]] = {}
-        for path in sorted(self.code):
-            idx = self.code[path]
-            nodes: Dict[str, List[Tuple[CodeIndex, CallSite]]] = {}  # scope -> its list in `out`
-            for call in idx.calls:
-                bucket = nodes.get(call.scope)
-                if bucket is None:
-                    bucket = nodes[call.scope] = out.setdefault(self._scope_node(path, call.scope), [])
-                bucket.append((idx, call))
-        return out
-
-    @cached_property
     def _call_ranks(self) -> Tuple[List[Tuple[CodeIndex, CallSite]], Dict[str, List[int]]]:
         """Every call in file and line order once, and each scope node's calls as positions in it."""
         ordered: List[Tuple[CodeIndex, CallSite]] = []
-        for entries in self._calls_by_scope.values():
-            ordered.extend(entries)
-        ordered.sort(key=lambda ic: (ic[0].path, ic[1].line, ic[1].scope, ic[1].name))
-        rank = {id(e): i for i, e in enumerate(ordered)}
-        return ordered, {n: [rank[id(e)] for e in entries] for n, entries in self._calls_by_scope.items()}
+        ranks: Dict[str, List[int]] = {}
+        for path, piece in self._pieces.items():
+            idx = self.code[path]
+            calls = idx.calls
+            base = len(ordered)
+            ordered.extend([(idx, calls[i]) for i in piece[_CALL_ORDER]])
+            for node, positions in piece[_CALL_GROUPS]:
+                ranks[node] = [base + p for p in positions]
+        return ordered, ranks
 
     def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
         """The calls made in a set of code nodes, in file and line order."""
@@ -683,18 +878,15 @@ class CodeGraph:
     @cached_property
     def training_call_nodes(self) -> Set[str]:
         """Code nodes that make a training call directly."""
-        return {n for n, calls in self._calls_by_scope.items() if any(is_training_call(c) for _, c in calls)}
+        return {n for piece in self._pieces.values() for n in piece[_TRAINING]}
 
     @cached_property
     def serving_endpoints(self) -> List[ServingEndpoint]:
-        from mlscan.facts.repo import is_test_path
-        found: List[ServingEndpoint] = []
-        for path in sorted(self.code):
-            idx = self.code[path]
-            if is_test_path(path) or idx.is_notebook:
-                continue
-            found.extend(_serving_in_module(path, idx))
-        return found
+        return [ServingEndpoint(*e) for piece in self._pieces.values() for e in piece[_SERVING]]
+
+    @cached_property
+    def _imported_modules(self) -> Set[str]:
+        return {n for piece in self._pieces.values() for n in piece[_IMPORTED]}
 
     @cached_property
     def serving_files(self) -> Set[str]:
@@ -790,7 +982,12 @@ def looks_predictive(attr: str) -> bool:
 def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
     out: List[ServingEndpoint] = []
     roots = idx.imported_roots
-    predicts = any(looks_predictive(c.attr) for c in idx.calls)
+    answer: List[bool] = []
+
+    def predicts() -> bool:  # asked for few files: computed on first use
+        if not answer:
+            answer.append(any(looks_predictive(c.attr) for c in idx.calls))
+        return answer[0]
     for qual, d in idx.defs.items():
         for dec in d.decorators:
             head, _, attr = dec.rpartition(".")
@@ -813,19 +1010,19 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
         if attr in ("add_api_route", "add_url_rule") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
             out.append(ServingEndpoint(path, call.line, head.split(".")[0], f"mod:{path}", f"{call.name}"))
         elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface", "gradio.Blocks",
-                                   "gradio.TabbedInterface")) and predicts:
+                                   "gradio.TabbedInterface")) and predicts():
             out.append(ServingEndpoint(path, call.line, "gradio", f"mod:{path}", "gradio app"))
     top = {q for q, d in idx.defs.items() if d.kind == "function" and "." not in q}
     if "model_fn" in top and top & {"predict_fn", "input_fn", "transform_fn", "output_fn"}:
         out.append(ServingEndpoint(path, idx.defs["model_fn"].line, "sagemaker", f"mod:{path}", "SageMaker inference script"))
     if {"init", "run"} <= top and re.search(r"(^|/)(score|scoring|entry_script)[\w-]*\.py$", path):
         out.append(ServingEndpoint(path, idx.defs["run"].line, "azureml", f"mod:{path}", "Azure ML scoring script"))
-    if "streamlit" in roots and predicts and not idx.is_notebook:
+    if "streamlit" in roots and not idx.is_notebook and predicts():
         line = next((i.line for i in idx.imports if i.module.startswith("streamlit")), 1)
         out.append(ServingEndpoint(path, line, "streamlit", f"mod:{path}", "streamlit app that predicts"))
     for name in ("handler", "lambda_handler"):
         d = idx.defs.get(name)
-        if d and len(d.params) == 2 and predicts and "event" in d.params[0]:
+        if d and len(d.params) == 2 and "event" in d.params[0] and predicts():
             out.append(ServingEndpoint(path, d.line, "aws-lambda", f"def:{path}:{name}", "AWS Lambda handler that predicts"))
     if "handle" in top and "initialize" in top and "torch" in roots:
         out.append(ServingEndpoint(path, idx.defs["handle"].line, "torchserve", f"mod:{path}", "TorchServe handler"))

@@ -347,20 +347,22 @@ class _Indexer(ast.NodeVisitor):
             if type(value) is list:
                 for item in value:
                     t = type(item)
-                    if t not in skip and isinstance(item, ast.AST):
-                        method = dispatch.get(t)
-                        if method is None:
-                            self.visit(item)
-                        else:
-                            method(self, item)
+                    if t in skip:
+                        continue
+                    method = dispatch.get(t)   # only node types are ever in it
+                    if method is not None:
+                        method(self, item)
+                    elif isinstance(item, ast.AST):
+                        self.visit(item)
             elif value is not None:
                 t = type(value)
-                if t not in skip and isinstance(value, ast.AST):
-                    method = dispatch.get(t)
-                    if method is None:
-                        self.visit(value)
-                    else:
-                        method(self, value)
+                if t in skip:
+                    continue
+                method = dispatch.get(t)
+                if method is not None:
+                    method(self, value)
+                elif isinstance(value, ast.AST):
+                    self.visit(value)
 
     def __init__(self, index: CodeIndex):
         self.index = index
@@ -389,23 +391,33 @@ class _Indexer(ast.NodeVisitor):
 
     def dotted(self, node: ast.AST, scope: _Scope) -> Optional[str]:
         """Resolved dotted name of a Name/Attribute/Call chain, or None."""
-        if isinstance(node, ast.Name):
-            bound = scope.lookup(node.id)
-            if bound is not None:
-                return bound
-            if self._is_shadowed(node.id, scope):
+        tail: List[str] = []   # the chain's parts, outermost first
+        while True:
+            t = type(node)
+            if t is ast.Attribute:
+                tail.append("." + node.attr)
+                node = node.value
+            elif t is ast.Call:
+                tail.append("()")
+                node = node.func
+            elif t is ast.Subscript:
+                tail.append("[]")
+                node = node.value
+            elif t is ast.Name:
+                base = scope.lookup(node.id)
+                if base is None:
+                    if self._is_shadowed(node.id, scope):
+                        return None
+                    base = node.id
+                if not tail:
+                    return base
+                if not base:
+                    return None
+                tail.append(base)
+                tail.reverse()
+                return "".join(tail)
+            else:
                 return None
-            return node.id
-        if isinstance(node, ast.Attribute):
-            base = self.dotted(node.value, scope)
-            return f"{base}.{node.attr}" if base else None
-        if isinstance(node, ast.Call):
-            base = self.dotted(node.func, scope)
-            return f"{base}()" if base else None
-        if isinstance(node, ast.Subscript):
-            base = self.dotted(node.value, scope)
-            return f"{base}[]" if base else None
-        return None
 
     def _is_shadowed(self, name: str, scope: _Scope) -> bool:
         s: Optional[_Scope] = scope
@@ -592,7 +604,17 @@ class _Indexer(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr not in self.index.attributes:
             self.index.attributes[node.attr] = node.lineno
-        self.visit(node.value)
+        value = node.value
+        if type(value) is not ast.Name:  # a name holds nothing to index
+            self.visit(value)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        return
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        value = node.value
+        if type(value) not in _LEAVES:
+            self.visit(value)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, (ast.Constant, ast.JoinedStr)):
