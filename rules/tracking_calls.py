@@ -113,12 +113,21 @@ def _tracker_of_name(facts, idx, call_name: str):
     name = facts.external_name(idx, call_name)
     if name.startswith("?") or facts.graph.resolve_name(idx.path, name) is not None:
         return None  # the repo's own wrapper: its body is looked at on its own
-    return _tracker_named(name)
+    library = _tracker_library(name)
+    if library is not None:
+        return library
+    if facts.graph.resolve_module(None, _root_of(name)) is not None:
+        return None  # the repo's own package (`fastapi_mlflow._mlflow_types...`): a name, not a tracker
+    return _tracker_word(name)
+
+
+def _root_of(name: str) -> str:
+    return name.split(".", 1)[0].replace("()", "").replace("[]", "")
 
 
 @functools.lru_cache(maxsize=65536)
-def _tracker_named(name: str):
-    """(tool, name) for a tracker's library name, else _BY_KEYWORDS."""
+def _tracker_library(name: str):
+    """(tool, name) when the name is a tracker library's own, else None."""
     parts = [p.replace("()", "").replace("[]", "") for p in name.split(".")]
     root = parts[0]
     for rx, tool in TRACKER_PREFIXES:
@@ -126,13 +135,17 @@ def _tracker_named(name: str):
             return tool, name
     if root in TRACKER_ROOTS:
         return TRACKER_ROOTS[root], name
-    low = [p.lower() for p in parts]
     if TF_SUMMARY.match(name):
         return "TensorBoard", name
-    if root in ("pytorch_lightning", "lightning") and "loggers" in low:
+    if root in ("pytorch_lightning", "lightning") and "loggers" in [p.lower() for p in parts]:
         return "a Lightning logger", name
-    if facts.graph.resolve_module(None, root) is not None:
-        return None  # the repo's own package (`fastapi_mlflow._mlflow_types...`): a name, not a tracker
+    return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _tracker_word(name: str):
+    """(tool, name) when a part after the first names a tracker (`self.writer.add_scalar`), else _BY_KEYWORDS."""
+    low = [p.replace("()", "").replace("[]", "").lower() for p in name.split(".")]
     for word, tool in TRACKER_WORDS:
         if any(word in p and "trace_handler" not in p for p in low[1:]):
             return tool, name
