@@ -194,7 +194,11 @@ def test_ctrl_c_during_a_scan_exits_130_not_the_policy_code(repo: Path, monkeypa
 
 
 def test_entry_point_keeps_exit_codes(repo: Path, monkeypatch):
+    import mlscan.cli
     from mlscan.cli import main
+    # `scan` ends the process without interpreter teardown (os._exit): not this test's process
+    monkeypatch.setattr(mlscan.cli, "_exit_without_teardown", lambda code: sys.exit(code))
+    monkeypatch.setattr(mlscan.cli, "_QUICK_EXIT", False)
     for argv, expected in ((["scan", str(repo), "--no-cache", "--format", "json"], 0),
                            (["scan", str(repo), "--bogus-flag"], 2),
                            (["scan", str(repo / "missing")], 2),
