@@ -1,9 +1,11 @@
-"""The child process that runs isolated fleet calls: `python -P -m mlscan.fleet.child`.
+"""The child process that runs isolated fleet calls: `python -P -m mlscan.fleet.child [MODULE:FUNCTION]`.
 
 Reads `(fn, item, scratch folder)` requests from stdin (pickled, each after its 8-byte length,
 written by our own worker, `engine.ChildServer`), calls `fn(item)` with TMPDIR in the scratch
 folder, and answers each with a pickled `("ok", value)` or `("error", message)` on stdout.
-Anything the call prints goes to stderr, so stdout carries only the result. If the worker
+Anything the call prints goes to stderr, so stdout carries only the result. MODULE:FUNCTION, if
+given, is called first (a warm-up: the imports and data every call needs, loaded while the
+engine still starts); if it fails, the calls load what they need themselves. If the worker
 that started it dies, the child exits too rather than scan on for nobody.
 """
 from __future__ import annotations
@@ -53,11 +55,23 @@ def _read_exactly(stream, n: int) -> bytes:
     return data if data is not None else b""
 
 
-def main() -> int:
+def warm_up(target: str) -> None:
+    import importlib
+    module, _, name = target.partition(":")
+    try:
+        getattr(importlib.import_module(module), name)()
+    except Exception:  # noqa: BLE001 - the first call will meet the same problem and report it
+        pass
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     _exit_with_parent()
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())   # whatever a call prints goes to stderr
+    if argv:
+        warm_up(argv[0])
     requests = sys.stdin.buffer
     while True:
         header = _read_exactly(requests, 8)
