@@ -233,6 +233,64 @@ def test_fleet_on_a_dask_cluster_survives_crash_hang_and_a_killed_worker(tmp_pat
     assert json.loads((out / "fleet.json").read_text("utf-8"))["summary"]["failed"] == 2
 
 
+def _busy_scan_process(env: Dict[str, str]) -> Optional[int]:
+    """A live scan process of this test's that is in the middle of a call (its scratch folder exists)."""
+    for pid in _scan_processes(env):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        home = next((e[len(b"TMPDIR="):].decode() for e in environ if e.startswith(b"TMPDIR=")), None)
+        if home and any(p.name.startswith("task-") for p in Path(home).glob("task-*")):
+            return pid
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the scan processes in /proc")
+def test_embedded_cluster_retries_a_scan_process_killed_mid_scan(tmp_path, plugin_env):
+    """The embedded cluster's workers are threads of `mlscan fleet` itself; what can die apart from it
+    is a scan process. Killed from outside (as the out-of-memory killer would), its repository is
+    scanned again in a fresh one."""
+    repos = tmp_path / "repos"
+    slow = {f"slow{i}": marker_repo(repos / f"slow{i}", "ACME_SLOW", "4\n") for i in (1, 2, 3)}
+    seeded = make_fixture_repo("scripted-seeded", repos / "seeded")
+    fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(tmp_path / "out"),
+                              "--workers", "2", "--timeout", "60", "--no-progress"], env=mlscan_env(plugin_env),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        victim = None
+        while victim is None and time.monotonic() < deadline and fleet.poll() is None:
+            victim = _busy_scan_process(plugin_env)
+            time.sleep(0.05)
+        assert victim is not None, "no scan process ever started a scan"
+        os.kill(victim, signal.SIGKILL)
+        _, err = fleet.communicate(timeout=240)
+        assert fleet.returncode == 0, err
+    finally:
+        _stop(fleet)
+    assert not Path(f"/proc/{victim}").exists()
+    deadline = time.monotonic() + 10   # scan processes never outlive the fleet
+    while _scan_processes(plugin_env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _scan_processes(plugin_env) == []
+    out = tmp_path / "out"
+    rows = fleet_rows(out)
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    for name, repo in {**slow, "seeded": seeded}.items():
+        assert (out / "reports" / f"{name}.json").read_text("utf-8") == scan_alone(repo.root, plugin_env), name
+
+
+def test_a_scan_process_killed_again_when_retried_is_an_error_and_a_crash_is_not_retried():
+    from mlscan.fleet.engine import ERROR, OK, run_isolated
+    status, _, error = run_isolated(signal.raise_signal, signal.SIGKILL, timeout=60)
+    assert status == ERROR and error == "the scan process crashed (killed by SIGKILL), and again when retried"
+    status, _, error = run_isolated(signal.raise_signal, signal.SIGSEGV, timeout=60)
+    assert status == ERROR and error.startswith("the scan process crashed (killed by SIGSEGV)")
+    assert "retried" not in error
+    assert run_isolated(abs, -3, timeout=60) == (OK, 3, None)   # the thread's next child serves calls
+
+
 def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     repos = tmp_path / "repos"
     quick = make_fixture_repo("scripted-seeded", repos / "a-quick")
