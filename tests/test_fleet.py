@@ -252,7 +252,7 @@ def test_embedded_cluster_retries_a_scan_process_killed_mid_scan(tmp_path, plugi
     is a scan process. Killed from outside (as the out-of-memory killer would), its repository is
     scanned again in a fresh one."""
     repos = tmp_path / "repos"
-    slow = {f"slow{i}": marker_repo(repos / f"slow{i}", "ACME_SLOW", "4\n") for i in (1, 2, 3)}
+    slow = {f"slow{i}": marker_repo(repos / f"slow{i}", "ACME_SLOW", "3\n") for i in (1, 2, 3)}
     seeded = make_fixture_repo("scripted-seeded", repos / "seeded")
     fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(tmp_path / "out"),
                               "--workers", "2", "--timeout", "60", "--no-progress"], env=mlscan_env(plugin_env),
