@@ -348,11 +348,23 @@ def test_plugin_rules_show_in_rules_and_scans(tmp_path, plugin_env):
 
 
 def test_fleet_without_the_extra_says_how_to_get_it(tmp_path):
+    # not installed: Python finds no `distributed` at all (checked up front, without importing Dask)
+    absent = tmp_path / "absent"
+    absent.mkdir()
+    (absent / "sitecustomize.py").write_text(
+        "import sys\n\n\nclass Absent:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'distributed':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n\n\n"
+        "sys.meta_path.insert(0, Absent())\n")
+    rc, _, err = run_mlscan(["fleet", tmp_path, "-o", tmp_path / "out"], env={"PYTHONPATH": str(absent)})
+    assert rc == 2
+    assert "needs distributed" in err and "pip install 'mlscan[fleet]'" in err and "Traceback" not in err
+    # there, but it fails to import: said when the engine imports it
     shadow = tmp_path / "shadow" / "distributed"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('No module named distributed')\n")
-    rc, _, err = run_mlscan(["fleet", tmp_path, "-o", tmp_path / "out"],
-                            env={"PYTHONPATH": str(shadow.parent)})
+    repo = make_fixture_repo("scripted-seeded", tmp_path / "repo")
+    rc, _, err = run_mlscan(["fleet", repo.root, "-o", tmp_path / "out"], env={"PYTHONPATH": str(shadow.parent)})
     assert rc == 2
     assert "pip install 'mlscan[fleet]'" in err and "Traceback" not in err
 

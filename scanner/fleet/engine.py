@@ -323,7 +323,11 @@ class Engine:
 
     def _start(self) -> None:
         try:
-            from distributed import Client, LocalCluster
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError as exc:
+                from mlscan.fleet import extra_problem
+                raise UsageError(f"{extra_problem(['distributed'])} ({' '.join(str(exc).split())})") from None
             if self.address:
                 try:
                     self.client = Client(self.address, timeout="20s")
@@ -364,8 +368,8 @@ class Engine:
         items = list(items)
         if not items:
             return
-        from distributed import as_completed
         client = self.ready()
+        from distributed import as_completed
         futures = {}
         try:
             order = sorted(range(len(items)), key=lambda i: -priorities[i]) if priorities else range(len(items))

@@ -250,7 +250,7 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
                                              commit=value.get("commit"))
                 if advance:
                     advance(src.name, rows[src.name]["status"])
-                if not writers_ready and len(sources) - len(rows) < engine.slots:   # a core is idle
+                if not writers_ready:   # while the scans run, rather than after them
                     prepare_writers()
                     writers_ready = True
         except UsageError:
