@@ -261,10 +261,10 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
         except BaseException:   # Ctrl-C: what finished is on disk, and the tables say what did not
             _write_summary(out, sources, rows)
             raise
+        return _write_summary(out, sources, rows)   # the engine's idle processes stop after it
     finally:
         if engine is not None:
             engine.close()
-    return _write_summary(out, sources, rows)
 
 
 def _write_summary(out: Path, sources: Sequence[Source], rows: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
