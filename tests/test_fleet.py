@@ -246,6 +246,25 @@ def _busy_scan_process(env: Dict[str, str]) -> Optional[int]:
     return None
 
 
+def _listening(pid: int) -> List[str]:
+    """Local addresses (hex, as /proc/net/tcp* writes them) that process `pid` listens on over TCP."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:   # LISTEN
+                found.append(fields[1].rsplit(":", 1)[0])
+    return found
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the scan processes in /proc")
 def test_embedded_cluster_retries_a_scan_process_killed_mid_scan(tmp_path, plugin_env):
     """The embedded cluster's workers are threads of `mlscan fleet` itself; what can die apart from it
@@ -264,6 +283,8 @@ def test_embedded_cluster_retries_a_scan_process_killed_mid_scan(tmp_path, plugi
             victim = _busy_scan_process(plugin_env)
             time.sleep(0.05)
         assert victim is not None, "no scan process ever started a scan"
+        listening = _listening(fleet.pid)   # the embedded cluster listens on the loopback only
+        assert listening and all(a in ("0100007F", "00000000000000000000000001000000") for a in listening), listening
         os.kill(victim, signal.SIGKILL)
         _, err = fleet.communicate(timeout=240)
         assert fleet.returncode == 0, err

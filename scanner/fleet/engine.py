@@ -349,8 +349,12 @@ class Engine:
             else:
                 import dask
                 with dask.config.set(EMBEDDED_CONFIG):
+                    # no dashboard; the scheduler's and workers' small HTTP servers (which Dask would put on
+                    # 0.0.0.0: 8787 and random ports) listen on free loopback ports; the rest is in-process
                     self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=False,
-                                                dashboard_address=None, silence_logs=logging.ERROR, memory_limit=0)
+                                                dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                                                worker_dashboard_address="127.0.0.1:0",
+                                                silence_logs=logging.ERROR, memory_limit=0)
                     self.client = Client(self.cluster)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by ready()
             self._failure = exc
