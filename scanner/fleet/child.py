@@ -21,17 +21,28 @@ import time
 PARENT_ENV = "MLSCAN_CHILD_PARENT"
 
 
+def _leave() -> None:
+    """Remove our own folder (the working directory the worker made for us), so that a child whose
+    worker died, and never stopped it, leaves nothing behind in the temporary folder."""
+    import shutil
+    home = os.getcwd()
+    if os.path.basename(home).startswith("mlscan-child-"):
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def _exit_with_parent(poll: float = 0.5) -> None:
     """Exit when the worker that started us is gone. The worker says who it is: if it died while we
     were starting, our parent is already someone else, and getppid() alone would not tell."""
     parent = int(os.environ.get(PARENT_ENV) or os.getppid())
     if os.getppid() != parent:
+        _leave()
         os._exit(70)
 
     def watch() -> None:
         while True:
             time.sleep(poll)
             if os.getppid() != parent:
+                _leave()
                 os._exit(70)
     threading.Thread(target=watch, name="mlscan-parent-watch", daemon=True).start()
 
