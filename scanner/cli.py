@@ -381,7 +381,8 @@ def rules_cmd(fmt: str) -> None:
               help="Folder for reports/, fleet.json, fleet.parquet, fleet.csv and index.html.")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else an embedded cluster).")
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes of the embedded cluster (default: free cores).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Workers of the embedded cluster, each with one scan process (default: free cores).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Seconds per repository before its scan is stopped and reported as timed out.")
 @click.option("--clone", "allow_clone", is_flag=True, help="Allow URL sources: clone them (this uses the network).")

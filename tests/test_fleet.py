@@ -233,6 +233,85 @@ def test_fleet_on_a_dask_cluster_survives_crash_hang_and_a_killed_worker(tmp_pat
     assert json.loads((out / "fleet.json").read_text("utf-8"))["summary"]["failed"] == 2
 
 
+def _busy_scan_process(env: Dict[str, str]) -> Optional[int]:
+    """A live scan process of this test's that is in the middle of a call (its scratch folder exists)."""
+    for pid in _scan_processes(env):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        home = next((e[len(b"TMPDIR="):].decode() for e in environ if e.startswith(b"TMPDIR=")), None)
+        if home and any(p.name.startswith("task-") for p in Path(home).glob("task-*")):
+            return pid
+    return None
+
+
+def _listening(pid: int) -> List[str]:
+    """Local addresses (hex, as /proc/net/tcp* writes them) that process `pid` listens on over TCP."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:   # LISTEN
+                found.append(fields[1].rsplit(":", 1)[0])
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the scan processes in /proc")
+def test_embedded_cluster_retries_a_scan_process_killed_mid_scan(tmp_path, plugin_env):
+    """The embedded cluster's workers are threads of `mlscan fleet` itself; what can die apart from it
+    is a scan process. Killed from outside (as the out-of-memory killer would), its repository is
+    scanned again in a fresh one."""
+    repos = tmp_path / "repos"
+    slow = {f"slow{i}": marker_repo(repos / f"slow{i}", "ACME_SLOW", "3\n") for i in (1, 2, 3)}
+    seeded = make_fixture_repo("scripted-seeded", repos / "seeded")
+    fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(tmp_path / "out"),
+                              "--workers", "2", "--timeout", "60", "--no-progress"], env=mlscan_env(plugin_env),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        victim = None
+        while victim is None and time.monotonic() < deadline and fleet.poll() is None:
+            victim = _busy_scan_process(plugin_env)
+            time.sleep(0.05)
+        assert victim is not None, "no scan process ever started a scan"
+        listening = _listening(fleet.pid)   # the embedded cluster listens on the loopback only
+        assert listening and all(a in ("0100007F", "00000000000000000000000001000000") for a in listening), listening
+        os.kill(victim, signal.SIGKILL)
+        _, err = fleet.communicate(timeout=240)
+        assert fleet.returncode == 0, err
+    finally:
+        _stop(fleet)
+    assert not Path(f"/proc/{victim}").exists()
+    deadline = time.monotonic() + 10   # scan processes never outlive the fleet
+    while _scan_processes(plugin_env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _scan_processes(plugin_env) == []
+    out = tmp_path / "out"
+    rows = fleet_rows(out)
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    for name, repo in {**slow, "seeded": seeded}.items():
+        assert (out / "reports" / f"{name}.json").read_text("utf-8") == scan_alone(repo.root, plugin_env), name
+
+
+def test_a_scan_process_killed_again_when_retried_is_an_error_and_a_crash_is_not_retried():
+    from mlscan.fleet.engine import ERROR, OK, run_isolated
+    status, _, error = run_isolated(signal.raise_signal, signal.SIGKILL, timeout=60)
+    assert status == ERROR and error == "the scan process crashed (killed by SIGKILL), and again when retried"
+    status, _, error = run_isolated(signal.raise_signal, signal.SIGSEGV, timeout=60)
+    assert status == ERROR and error.startswith("the scan process crashed (killed by SIGSEGV)")
+    assert "retried" not in error
+    assert run_isolated(abs, -3, timeout=60) == (OK, 3, None)   # the thread's next child serves calls
+
+
 def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     repos = tmp_path / "repos"
     quick = make_fixture_repo("scripted-seeded", repos / "a-quick")
@@ -290,11 +369,23 @@ def test_plugin_rules_show_in_rules_and_scans(tmp_path, plugin_env):
 
 
 def test_fleet_without_the_extra_says_how_to_get_it(tmp_path):
+    # not installed: Python finds no `distributed` at all (checked up front, without importing Dask)
+    absent = tmp_path / "absent"
+    absent.mkdir()
+    (absent / "sitecustomize.py").write_text(
+        "import sys\n\n\nclass Absent:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] == 'distributed':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n\n\n"
+        "sys.meta_path.insert(0, Absent())\n")
+    rc, _, err = run_mlscan(["fleet", tmp_path, "-o", tmp_path / "out"], env={"PYTHONPATH": str(absent)})
+    assert rc == 2
+    assert "needs distributed" in err and "pip install 'mlscan[fleet]'" in err and "Traceback" not in err
+    # there, but it fails to import: said when the engine imports it
     shadow = tmp_path / "shadow" / "distributed"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('No module named distributed')\n")
-    rc, _, err = run_mlscan(["fleet", tmp_path, "-o", tmp_path / "out"],
-                            env={"PYTHONPATH": str(shadow.parent)})
+    repo = make_fixture_repo("scripted-seeded", tmp_path / "repo")
+    rc, _, err = run_mlscan(["fleet", repo.root, "-o", tmp_path / "out"], env={"PYTHONPATH": str(shadow.parent)})
     assert rc == 2
     assert "pip install 'mlscan[fleet]'" in err and "Traceback" not in err
 

@@ -8,7 +8,6 @@ Dask, distributed and pyarrow.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Optional
 
 FLEET_EXTRA = ("dask", "distributed", "pyarrow")
@@ -16,14 +15,21 @@ INSTALL_HINT = "pip install 'mlscan[fleet]'"
 
 
 def missing_extra() -> Optional[str]:
-    """A one-line message when the fleet extra is not installed, else None."""
+    """A one-line message when the fleet extra is not installed, else None. It looks the packages up
+    without importing them (importing Dask takes half a second, which the engine spends while its
+    scan processes start); one that is there but fails to import is `extra_problem`'s to report."""
+    from importlib.util import find_spec
     missing = []
     for name in FLEET_EXTRA:
         try:
-            importlib.import_module(name)
-        except ImportError:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             missing.append(name)
-    if not missing:
-        return None
+    return extra_problem(missing) if missing else None
+
+
+def extra_problem(missing) -> str:
     return (f"`mlscan fleet` needs {', '.join(missing)}, which a plain install leaves out; "
             f"install them with: {INSTALL_HINT}")

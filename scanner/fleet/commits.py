@@ -226,7 +226,7 @@ def _scan_on_dask(path: Path, sampled, cfg: Config, cache_dir: Optional[str], sc
     results: List[Optional[Dict[str, Any]]] = [None] * len(items)
     done = 0
     for outcome in map_tasks(history_task, items, scheduler=None if scheduler == "local" else scheduler,
-                             label="mlscan-history"):
+                             label="mlscan-history", warm_up="mlscan.fleet.repos:warm_up"):
         if outcome.status != "ok":
             raise UsageError(f"commit {items[outcome.index][1][:12]} could not be scanned: {outcome.error}")
         results[outcome.index] = outcome.value

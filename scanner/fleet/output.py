@@ -17,6 +17,7 @@ import html
 import io
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
@@ -113,6 +114,25 @@ def plain_index(fleet: Dict[str, Any]) -> str:
             "<a href=\"fleet.json\">fleet.json</a></p>\n<ul>\n" + "\n".join(items) + "\n</ul></body></html>\n")
 
 
+_preparing: List[threading.Thread] = []
+
+
+def prepare_writers() -> None:
+    """Load the writers' libraries (pyarrow, matplotlib) in a background thread, so that a run can do
+    it on a core its last scans leave idle rather than after them. `write_fleet` waits for it
+    (matplotlib's settings are global: two threads must not draw at once)."""
+    def load() -> None:
+        try:
+            import pyarrow.parquet  # noqa: F401
+            from mlscan.report.html import warm_up
+            warm_up()
+        except Exception:  # noqa: BLE001 - the writers will meet the problem and handle it
+            pass
+    thread = threading.Thread(target=load, name="mlscan-writers", daemon=True)
+    _preparing.append(thread)
+    thread.start()
+
+
 def _write(path: Path, data: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(data, encoding="utf-8")
@@ -121,6 +141,8 @@ def _write(path: Path, data: str) -> None:
 
 def write_fleet(out: Path, rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     """Write fleet.json, fleet.parquet, fleet.csv and index.html into OUT; returns the document."""
+    while _preparing:
+        _preparing.pop().join()
     fleet = fleet_document(rows)
     out.mkdir(parents=True, exist_ok=True)
     _write(out / "fleet.json", json.dumps(fleet, indent=2, ensure_ascii=False) + "\n")

@@ -50,6 +50,22 @@ class RepoTask:
 
 
 # ---- one repository (runs in the isolated child process on a worker) -------------------------
+WARM_UP = "mlscan.fleet.repos:warm_up"
+
+
+def warm_up() -> None:
+    """What every scan loads once (its modules, the catalogue, the rules and installed plugins),
+    loaded by a scan process as it starts, while the engine is still starting."""
+    from mlscan.catalogue import load_catalogue
+    from mlscan.config import load_config  # noqa: F401
+    from mlscan.engine import scan  # noqa: F401
+    from mlscan.facts.repo import CommitTree  # noqa: F401
+    from mlscan.report.json_out import render_json  # noqa: F401
+    from mlscan.rulekit import all_rules
+    load_catalogue()
+    all_rules()
+
+
 def scan_source(task: RepoTask) -> Dict[str, Any]:
     """{"report": JSON text, "commit": sha|None}, or {"unchanged": sha} (resume of a URL)."""
     from mlscan.facts.repo import CommitTree
@@ -183,7 +199,8 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
     """Scan every source named by `args` into OUT; returns the fleet document (also OUT/fleet.json).
 
     `progress(total)` returns a callable `advance(name, status)` called once per repository."""
-    from mlscan.fleet.engine import map_tasks
+    from mlscan.fleet.engine import Engine
+    from mlscan.fleet.output import prepare_writers
 
     sources = name_sources(expand(args, allow_clone))
     if not sources:
@@ -197,45 +214,57 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
     todo: List[RepoTask] = []
     advance = progress(len(sources)) if progress else None
     costs: List[int] = []
-    with ThreadPoolExecutor(max_workers=8) as pool:   # a few git calls per source, not one at a time
-        commits = list(pool.map(head_commit, sources))
-        for src, commit in zip(sources, commits):
-            old = read_report(reports_dir / f"{src.name}.json") if resume else None
-            current = old is not None and old.get("tool", {}).get("version") == __version__
-            if current and commit is not None and old.get("commit") == commit:
-                rows[src.name] = row_for(src, "ok", report=old)
-                if advance:
-                    advance(src.name, "unchanged")
-                continue
-            skip_if = old.get("commit") if current and src.kind == REMOTE else None
-            todo.append(RepoTask(src, settings, skip_if_commit=skip_if))
-        costs = list(pool.map(expected_cost, [t.source for t in todo]))
-    resumed = len(rows)
+    engine: Optional[Engine] = None
     try:
-        for outcome in map_tasks(scan_source, todo, scheduler=scheduler, timeout=timeout, workers=workers,
-                                 label="mlscan-fleet", priorities=costs):
-            src = todo[outcome.index].source
-            value = outcome.value or {}
-            if outcome.status != "ok":
-                rows[src.name] = row_for(src, outcome.status, outcome.error)
-            elif "unchanged" in value:
-                old = read_report(reports_dir / f"{src.name}.json")
-                rows[src.name] = row_for(src, "ok", report=old) if old else \
-                    row_for(src, "error", "the earlier report vanished during the run")
-            else:
-                _write_atomic(reports_dir / f"{src.name}.json", value["report"])
-                rows[src.name] = row_for(src, "ok", report=json.loads(value["report"]), commit=value.get("commit"))
-            if advance:
-                advance(src.name, rows[src.name]["status"])
-    except UsageError:
-        if len(rows) == resumed:   # nothing ran (no scheduler, say): leave OUT as it was
+        with ThreadPoolExecutor(max_workers=8) as pool:   # a few git calls per source, not one at a time
+            commits = list(pool.map(head_commit, sources))
+            for src, commit in zip(sources, commits):
+                old = read_report(reports_dir / f"{src.name}.json") if resume else None
+                current = old is not None and old.get("tool", {}).get("version") == __version__
+                if current and commit is not None and old.get("commit") == commit:
+                    rows[src.name] = row_for(src, "ok", report=old)
+                    if advance:
+                        advance(src.name, "unchanged")
+                    continue
+                skip_if = old.get("commit") if current and src.kind == REMOTE else None
+                todo.append(RepoTask(src, settings, skip_if_commit=skip_if))
+            if todo:   # the cluster and its scan processes start while git sizes up the repositories
+                engine = Engine(scheduler=scheduler, workers=workers, warm_up=WARM_UP)
+            costs = list(pool.map(expected_cost, [t.source for t in todo]))
+        resumed = len(rows)
+        writers_ready = False
+        try:
+            for outcome in (engine.map(scan_source, todo, timeout=timeout, label="mlscan-fleet", priorities=costs)
+                            if engine else ()):
+                src = todo[outcome.index].source
+                value = outcome.value or {}
+                if outcome.status != "ok":
+                    rows[src.name] = row_for(src, outcome.status, outcome.error)
+                elif "unchanged" in value:
+                    old = read_report(reports_dir / f"{src.name}.json")
+                    rows[src.name] = row_for(src, "ok", report=old) if old else \
+                        row_for(src, "error", "the earlier report vanished during the run")
+                else:
+                    _write_atomic(reports_dir / f"{src.name}.json", value["report"])
+                    rows[src.name] = row_for(src, "ok", report=json.loads(value["report"]),
+                                             commit=value.get("commit"))
+                if advance:
+                    advance(src.name, rows[src.name]["status"])
+                if not writers_ready:   # while the scans run, rather than after them
+                    prepare_writers()
+                    writers_ready = True
+        except UsageError:
+            if len(rows) == resumed:   # nothing ran (no scheduler, say): leave OUT as it was
+                raise
+            _write_summary(out, sources, rows)
             raise
-        _write_summary(out, sources, rows)
-        raise
-    except BaseException:   # Ctrl-C: what finished is on disk, and the tables say what did not
-        _write_summary(out, sources, rows)
-        raise
-    return _write_summary(out, sources, rows)
+        except BaseException:   # Ctrl-C: what finished is on disk, and the tables say what did not
+            _write_summary(out, sources, rows)
+            raise
+        return _write_summary(out, sources, rows)   # the engine's idle processes stop after it
+    finally:
+        if engine is not None:
+            engine.close()
 
 
 def _write_summary(out: Path, sources: Sequence[Source], rows: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:

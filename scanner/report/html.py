@@ -131,6 +131,20 @@ def _matplotlib():
     return matplotlib, Figure
 
 
+def warm_up() -> None:
+    """Import what drawing a chart needs and draw a blank one (fonts, the SVG backend), so that a
+    caller with a core to spare (a fleet's last scans) can pay for it before it draws."""
+    matplotlib, Figure = _matplotlib()
+    with matplotlib.rc_context(MATPLOTLIB_RC):
+        fig = Figure(figsize=(1.0, 1.0), layout="constrained")
+        ax = fig.add_subplot()
+        ax.imshow([[1.0]], cmap=_level_cmap()[0])
+        ax.barh([0], [1])
+        ax.text(0, 0, "mlscan")
+        fig.legend(handles=[], loc="outside lower center")
+        _svg(fig)
+
+
 def _svg(fig: Any) -> str:
     """The figure as an inline <svg> element (no XML prolog, no external DTD)."""
     buf = io.StringIO()
