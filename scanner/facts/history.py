@@ -16,6 +16,9 @@ DATA_OR_MODEL_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".np
                           ".sav", ".model", ".pb", ".tflite", ".db", ".sqlite")
 
 
+SHALLOW_CLONE = Diagnostic(".git", "shallow clone: history evidence covers only the fetched commits "
+                                  "(fetch with depth 0 for full history)")
+
 def _iso_date(timestamp: int) -> str:
     import datetime
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d")
@@ -132,8 +135,7 @@ def read_history(root: Path, depth: int, diagnostics: List[Diagnostic], rev: str
     shallow = git("rev-parse", "--is-shallow-repository")
     hist.shallow = shallow.returncode == 0 and _decode(shallow.stdout).strip() == "true"
     if hist.shallow:
-        diagnostics.append(Diagnostic(".git", "shallow clone: history evidence covers only the fetched commits "
-                                      "(fetch with depth 0 for full history)"))
+        diagnostics.append(SHALLOW_CLONE)
     if depth <= 0:
         hist.note = "history reading disabled"
         return hist
@@ -278,8 +280,7 @@ class CommitSession:
             return read_history(self.root, depth, diagnostics, rev=sha)
         hist = History(available=True, depth_limit=depth, head=sha, shallow=self._is_shallow())
         if hist.shallow:
-            diagnostics.append(Diagnostic(".git", "shallow clone: history evidence covers only the fetched commits "
-                                          "(fetch with depth 0 for full history)"))
+            diagnostics.append(SHALLOW_CLONE)
         if depth <= 0:
             hist.note = "history reading disabled"
             return hist
