@@ -65,6 +65,32 @@ class PayloadsCaptured(Rule):
                       "    pred = MODEL.predict([features])\n    print(pred)\n    return str(pred)\n",
         }, "absent", "printing the bare prediction vector records no payload"),
         Example({
+            "app.py": "import joblib\nfrom fastapi import FastAPI\nfrom loguru import logger\n\napp = FastAPI()\n"
+                      "MODEL_PATH = 'model.joblib'\n\n\ndef get_model():\n    model = joblib.load(MODEL_PATH)\n"
+                      "    logger.info(f'model loaded from {MODEL_PATH}')\n    return model\n\n\n@app.post('/predict')\n"
+                      "def predict(payload: dict):\n    age = float(get_model().predict([list(payload.values())])[0])\n"
+                      "    logger.info(f'prediction made: {age:.2f} years')\n    return {'age': age}\n",
+        }, "absent", "log lines about loading the model and the bare prediction record no request"),
+        Example({
+            "dags/predict.py": "import lightgbm as lgb\nimport pandas as pd\nimport psycopg2\nfrom airflow import DAG\n"
+                               "from airflow.operators.python import PythonOperator\n\n\ndef predict():\n"
+                               "    conn = psycopg2.connect(dbname='churn')\n    cur = conn.cursor()\n"
+                               "    df = pd.read_sql('select * from features', con=conn)\n"
+                               "    model = lgb.Booster(model_file='models/model.txt')\n"
+                               "    df['prediction'] = model.predict(df.drop(columns=['id']))\n"
+                               "    for _, row in df.iterrows():\n"
+                               "        cur.execute('insert into predictions values (%s, %s)', (row.id, row.prediction))\n"
+                               "    conn.commit()\n\n\nwith DAG(dag_id='predict', schedule_interval='@daily') as dag:\n"
+                               "    PythonOperator(task_id='predict', python_callable=predict)\n",
+        }, "present", "a scheduled batch-scoring job stores every prediction with its row id in a table"),
+        Example({
+            "cog.yaml": "predict: 'predict.py:Predictor'\n",
+            "predict.py": "import torch\nfrom cog import BasePredictor, Input, Path\n\n\nclass Predictor(BasePredictor):\n"
+                          "    def setup(self):\n        self.model = torch.load('model.pt')\n\n"
+                          "    def predict(self, img: Path = Input(), scale: float = Input(default=2)) -> Path:\n"
+                          "        print(img, scale)\n        out = self.model.generate(img, scale)\n        return out\n",
+        }, "absent", "a Cog predictor that echoes its inputs before the model runs records no prediction"),
+        Example({
             "app.py": "from flask import Flask, request\napp = Flask(__name__)\n\n"
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    return str(MODEL.predict(request.json))\n",
         }, "absent"),
@@ -167,7 +193,7 @@ class PayloadsCaptured(Rule):
                             f"({recorder[0]}:{recorder[1]})")
                     break
                 if call.attr in RECORD_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")) \
-                        and (call.arg_names or _structured_record(idx, call)):
+                        and ((call.arg_names and _logs_request(idx, call)) or _structured_record(idx, call)):
                     structured = _structured_record(idx, call) and call.name.split(".")[:2] != ["logging", call.attr]
                     level = "supports" if file_logging or structured else "partial"
                     where = "to a log handler that persists it" if file_logging else \
@@ -176,7 +202,9 @@ class PayloadsCaptured(Rule):
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
                 elif call.name == "print" and len(set(call.arg_names)) >= 2 and call.scope not in ("<module>", "<main>") \
-                        and best is None:  # the request and its prediction; a bare print(pred) records no payload
+                        and best is None and _after_prediction(idx, call):
+                    # the request and its prediction; a bare print(pred), or the inputs echoed before
+                    # the model runs, records no payload
                     best = ("partial", idx.path, call.line,
                             f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":
@@ -185,6 +213,30 @@ class PayloadsCaptured(Rule):
             best = _unwired_recorder(facts, graph, set().union(*reach.values()) if reach else set())
         if best:
             yield self.found(*best)
+
+
+REQUEST_NAME = re.compile(r"(?i)(request|payload|inputs?|features?|body|data|record|row|rows|sample|query|text|prompt|"
+                          r"instances?|x|event)(_\w+)?")
+REQUEST_READ = re.compile(r"(^|\.)request\.(get_json|json|form|args|files|get_data|data|values|body)|"
+                          r"Request\(\)\.(json|body|form)$")
+
+
+def _logs_request(idx, call) -> bool:
+    """Whether a log line can carry the request: it names the handler's input (a parameter, a name
+    such as `payload` or `features`), or its function read the request body before it. A line that
+    only reports a load or the bare prediction records no payload."""
+    names = set(call.arg_names) - {"self", "cls"}
+    d = idx.defs.get(call.scope)
+    if names & set(d.params if d else ()) - {"self", "cls"} or any(REQUEST_NAME.fullmatch(n) for n in names):
+        return True
+    return bool(names) and any(c.scope == call.scope and c.line <= call.line and REQUEST_READ.search(c.name)
+                               for c in idx.calls)
+
+
+def _after_prediction(idx, call) -> bool:
+    """Whether a call comes after a call that runs a model in the same function, so that what it
+    records can hold the prediction."""
+    return any(c.scope == call.scope and c.line < call.line and looks_predictive(c.attr) for c in idx.calls)
 
 
 PAYLOAD_FUNCTION = re.compile(r"(?i)(^|_)(log|record|save|store|capture|persist|write)_\w*"
