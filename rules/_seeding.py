@@ -56,6 +56,9 @@ def seeded_family(call: CallSite) -> Optional[str]:
         return fam
     if name.endswith("manual_seed") and name.startswith("torch."):
         return "torch"
+    if name.endswith(".LightningCLI") and name.startswith(("lightning", "pytorch_lightning")):
+        seed = call.kwarg("seed_everything_default")   # the CLI calls seed_everything with it
+        return ALL if isinstance(seed, int) and not isinstance(seed, bool) else None
     for key, value in call.kwargs:
         if key in SEED_KWARGS and value is not None:
             if key == "random_state" or name.startswith("sklearn."):
@@ -80,6 +83,8 @@ def consumed_family(call: CallSite) -> Optional[str]:
                 return None
             if name == "torch.utils.data.DataLoader" and call.kwarg("shuffle") not in (True, NOT_LITERAL):
                 return None
+            if name == "torch.utils.data.random_split" and call.has_kwarg("generator"):
+                return None   # draws from the generator it is handed, not the global torch RNG
             return fam
     return None
 

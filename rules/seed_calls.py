@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._seeding import ALL, SEED_KWARGS, seeded_family
+from mlscan.rules._serving import with_methods
 
 
 class SeedCallsReachTraining(Rule):
@@ -12,8 +13,9 @@ class SeedCallsReachTraining(Rule):
     transformers/accelerate `set_seed`, `random_state=`/`seed=` arguments). Names are resolved
     through imports and aliases, so `import numpy as np; np.random.seed(0)` counts and a comment
     mentioning "seed" does not. Calls are followed across files: a seed set in `utils.set_seeds()`
-    counts when a training entry point calls it. Seeding that no training entry point reaches
-    counts as partial.
+    counts when a training entry point calls it, and so does a seed in a method of an object the
+    training builds (a split strategy handed to a splitter). Seeding that no training entry point
+    reaches counts as partial.
     """
 
     id = "seed-calls"
@@ -41,11 +43,36 @@ class SeedCallsReachTraining(Rule):
                         '["import lightning as L\\n", "L.seed_everything(7)\\n", "trainer = L.Trainer()\\n", '
                         '"trainer.fit(model)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
         }, "present", "notebooks are code too"),
+        Example({
+            "src/splitting.py": "from sklearn.model_selection import train_test_split\n\n\nclass SplitStrategy:\n"
+                                "    def split(self, X, y):\n        raise NotImplementedError\n\n\n"
+                                "class RandomSplit(SplitStrategy):\n    def split(self, X, y):\n"
+                                "        return train_test_split(X, y, test_size=0.2, random_state=42)\n\n\n"
+                                "class Splitter:\n    def __init__(self, strategy):\n        self.strategy = strategy\n\n"
+                                "    def split(self, X, y):\n        return self.strategy.split(X, y)\n",
+            "train.py": "from sklearn.linear_model import LinearRegression\nfrom src.splitting import RandomSplit, Splitter\n\n\n"
+                        "def main(X, y):\n    X_tr, X_te, y_tr, y_te = Splitter(RandomSplit()).split(X, y)\n"
+                        "    LinearRegression().fit(X_tr, y_tr)\n\n\nif __name__ == '__main__':\n    main([[0], [1]] * 5, [0, 1] * 5)\n",
+        }, "present", "the seeded split lives in a strategy object the training builds and hands to a splitter"),
+        Example({
+            "main.py": "from lightning.pytorch.cli import LightningCLI\nfrom model import Net\n\n\n"
+                       "if __name__ == '__main__':\n    LightningCLI(Net, seed_everything_default=42)\n",
+            "model.py": "import lightning as L\nimport torch\n\n\nclass Net(L.LightningModule):\n"
+                        "    def __init__(self):\n        super().__init__()\n        self.layer = torch.nn.Linear(2, 1)\n",
+        }, "present", "LightningCLI trains and seeds every RNG with its seed_everything_default"),
+        Example({
+            "main.py": "from lightning.pytorch.cli import LightningCLI\nfrom model import Net\n\n\n"
+                       "if __name__ == '__main__':\n    LightningCLI(Net, seed_everything_default=False)\n",
+            "model.py": "import lightning as L\nimport torch\n\n\nclass Net(L.LightningModule):\n"
+                        "    def __init__(self):\n        super().__init__()\n        self.layer = torch.nn.Linear(2, 1)\n",
+        }, "absent", "seed_everything_default=False switches the CLI's seeding off"),
     )
 
     def check(self, facts):
         graph = facts.graph
-        closure = graph.training_closure
+        # an object the training builds is used by it: a strategy object's methods (`DataSplitter(
+        # TrainTestSplit())` then `self.strategy.split_data()`) run although no call names them
+        closure = with_methods(graph, graph.training_closure)
         in_closure = graph.calls_in(closure)
         seen = set()
         for idx, call in in_closure:
