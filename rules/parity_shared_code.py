@@ -270,9 +270,11 @@ class ServingReusesTrainingPreprocessing(Rule):
                              f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")
             applied = next(((i, c) for i, c in graph.calls_in(all_serving) if c.attr == "transform"
                             and not c.name.startswith("?self")), None)
-            # the fitted object may come from an artefact file or from a load call (`pickle.load(f)`)
-            loaded = loaded_model or next(((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving)
-                                           if c.attr in SERVING_LOAD_ATTRS), None)
+            # the fitted object comes from an artefact file training wrote, or is the result of a
+            # loader (`load_preprocessor().transform(...)`)
+            loaded = loaded_model
+            if loaded is None and applied is not None and _loaded_receiver(applied[1].name):
+                loaded = (applied[0].path, applied[1].line, applied[1].name.rsplit(".", 1)[0])
             if not emitted and not refits and loaded is not None and applied is not None:
                 yield self.found("partial", applied[0].path, applied[1].line,
                                  f"serving applies the fitted transform loaded from {loaded[2]} (saved by training), "
@@ -423,14 +425,11 @@ def _fitted_pipeline(graph, train):
             continue
         path, qual = n[4:].rsplit(":", 1)
         d = graph.code[path].defs.get(qual) if path in graph.code else None
-        if d is None or d.kind != "function" or "." in qual or d.decorators or ORCHESTRATION.search(qual) \
-                or (path, qual) in builders or _transformer_method(graph, path, qual):
-            continue   # classes, methods, pipeline builders and pipeline tasks are not feature code outside it
+        if d is None or d.kind != "function" or "." in qual or (path, qual) in builders \
+                or _transformer_method(graph, path, qual):
+            continue   # classes, methods and the functions that build the pipeline are not feature code outside it
         return None
     return found
-
-
-ORCHESTRATION = re.compile(r"(?i)(task|step|flow|stage|pipeline|config|component|op)$")
 
 
 def _transformer_method(graph, path: str, qual: str) -> bool:
@@ -438,6 +437,12 @@ def _transformer_method(graph, path: str, qual: str) -> bool:
     is_class = graph.g.nodes.get(f"def:{path}:{qual}", {}).get("kind") == "class"
     owner = qual if is_class or "." not in qual else qual.rsplit(".", 1)[0]
     return f"def:{path}:{owner}.fit" in graph.g and f"def:{path}:{owner}.transform" in graph.g
+
+
+def _loaded_receiver(name: str) -> bool:
+    """`load_preprocessor().transform`, `joblib.load().transform`: a transform applied to what a loader returns."""
+    receiver = name.rsplit(".", 1)[0]
+    return receiver.endswith("()") and bool(LOADER.match(receiver[:-2].rsplit(".", 1)[-1]))
 
 
 def _nested_function(graph, node: str) -> bool:
