@@ -223,12 +223,18 @@ REQUEST_READ = re.compile(r"(^|\.)request\.(get_json|json|form|args|files|get_da
 
 def _logs_request(idx, call) -> bool:
     """Whether a log line can carry the request: it names the handler's input (a parameter, a name
-    such as `payload` or `features`), or its function read the request body before it. A line that
-    only reports a load or the bare prediction records no payload."""
+    such as `payload` or `features`), logs two things after the model ran (the prediction and its
+    input), or its function read the request body before it. A line that only reports a load or
+    the bare prediction records no payload."""
     names = set(call.arg_names) - {"self", "cls"}
+    for other in idx.calls:   # `logging.info({"prediction": str(pred), "request": p})`: names inside nested calls
+        if other.line == call.line and other.scope == call.scope:
+            names |= set(other.arg_names) - {"self", "cls"}
     d = idx.defs.get(call.scope)
     if names & set(d.params if d else ()) - {"self", "cls"} or any(REQUEST_NAME.fullmatch(n) for n in names):
         return True
+    if len(names) >= 2 and _after_prediction(idx, call):
+        return True   # the prediction and what it was made from, logged together
     return bool(names) and any(c.scope == call.scope and c.line <= call.line and REQUEST_READ.search(c.name)
                                for c in idx.calls)
 
