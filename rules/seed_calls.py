@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import ALL, SEED_KWARGS, seeded_family
+from mlscan.rules._seeding import ALL, DEFAULT_SEEDED_TRAINERS, OPTION_SEEDED_PIPELINES, SEED_KWARGS, seeded_family
 from mlscan.rules._serving import with_methods
 
 
@@ -66,6 +66,26 @@ class SeedCallsReachTraining(Rule):
             "model.py": "import lightning as L\nimport torch\n\n\nclass Net(L.LightningModule):\n"
                         "    def __init__(self):\n        super().__init__()\n        self.layer = torch.nn.Linear(2, 1)\n",
         }, "absent", "seed_everything_default=False switches the CLI's seeding off"),
+        Example({
+            "options/train.yml": "name: sr_x4\nmanual_seed: 0\ntrain:\n  total_iter: 1000\n",
+            "mypkg/train.py": "import os.path as osp\nfrom basicsr.train import train_pipeline\n\nimport mypkg.archs\n\n"
+                              "if __name__ == '__main__':\n    train_pipeline(osp.abspath(osp.join(__file__, osp.pardir)))\n",
+            "mypkg/archs.py": "import torch\n\n\nclass Net(torch.nn.Module):\n    pass\n",
+        }, "present", "BasicSR's train_pipeline seeds every RNG with manual_seed from the options file"),
+        Example({
+            "train.py": "from datasets import load_dataset\nfrom transformers import AutoModelForCausalLM, Trainer, TrainingArguments\n\n\n"
+                        "def main():\n    model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
+                        "    args = TrainingArguments(output_dir='out', num_train_epochs=1)\n"
+                        "    Trainer(model=model, args=args, train_dataset=load_dataset('imdb')['train']).train()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "only the Trainer's implicit default seed"),
+        Example({
+            "train.py": "import random\nfrom transformers import AutoModelForCausalLM, Trainer, TrainingArguments\n\n\n"
+                        "def main(rows):\n    rng = random.Random(42)\n    rng.shuffle(rows)\n"
+                        "    model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
+                        "    Trainer(model=model, args=TrainingArguments(output_dir='out'), train_dataset=rows).train()\n\n\n"
+                        "if __name__ == '__main__':\n    main([1, 2, 3])\n",
+        }, "present", "the split shuffles with a seeded random.Random; the Trainer seeds itself"),
     )
 
     def check(self, facts):
@@ -82,14 +102,38 @@ class SeedCallsReachTraining(Rule):
                 what = "every RNG" if fam == ALL else f"{fam} RNG" if fam not in ("lib", "sklearn") else \
                     _library_rng(call)
                 yield self.found("supports", idx.path, call.line, f"{call.name} seeds {what}{_cell(idx, call.line)}")
+        for idx, call in in_closure:
+            key = OPTION_SEEDED_PIPELINES.get(call.name)
+            found = _option_seed(facts, key) if key else None
+            if found and (idx.path, call.line) not in seen:
+                seen.add((idx.path, call.line))
+                yield self.found("supports", found[0], found[1],
+                                 f"{call.name} ({idx.path}:{call.line}) seeds every RNG with {key}: {found[2]} "
+                                 f"from its options file")
         if seen:
             return
+        trainer = next(((i, c) for i, c in in_closure if DEFAULT_SEEDED_TRAINERS.match(c.name)), None)
+        if trainer:
+            idx, call = trainer
+            yield self.found("partial", idx.path, call.line,
+                             f"no explicit seed: the training relies on the default seed (42) {call.name} applies when "
+                             f"the trainer is built, after the model's weights are initialised{_cell(idx, call.line)}")
         for idx in facts.non_test_code():
             for call in idx.calls:
                 fam = seeded_family(call)
                 if fam and fam not in ("lib",):
                     yield self.found("partial", idx.path, call.line,
                                      f"{call.name} seeds {fam}, but no training entry point reaches it{_cell(idx, call.line)}")
+
+
+def _option_seed(facts, key):
+    """(path, line, value) of an options file that sets `key` to a number (BasicSR's `manual_seed: 0`)."""
+    for doc in facts.yaml_docs():
+        for d in doc.mappings():
+            value = d.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return doc.path, facts.line_of(doc.path, f"{key}:") or 1, value
+    return None
 
 
 def _library_rng(call):

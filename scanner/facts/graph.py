@@ -99,6 +99,8 @@ def _is_training_name(name: str) -> bool:
         return "optim" in head
     if attr == "LightningCLI":   # builds the trainer and runs `fit` from the command line
         return head.startswith(("lightning", "pytorch_lightning"))
+    if attr == "train_pipeline":  # BasicSR's trainer, driven by an options file
+        return head.startswith("basicsr")
     return False
 
 
@@ -1037,6 +1039,9 @@ _DB_WRITES = {"execute", "executemany", "insert_one", "insert_many", "insert_row
 _CLOUD_WRITES = (("boto3", ("upload_file", "put_object", "upload_fileobj", "put_item", "batch_write_item")),
                  ("google.cloud.storage", ("upload_from_filename", "upload_from_string", "upload_from_file")),
                  ("azure.storage.blob", ("upload_blob",)), ("awswrangler", ("to_parquet", "to_csv", "to_sql")))
+_STORE_PREDICTIONS = re.compile(r"(?i)^(save|insert|store|write|upload|persist|push)_\w*(predictions?|scores|results)\w*$")
+_STORE_NAMED = re.compile(r"(?i)(^|[._])(db|database|sql|postgres\w*|mysql|mongo\w*|bigquery|bq|warehouse|table|s3|gcs|"
+                          r"blob|bucket|storage)([._()]|$)")
 _REMOTE_URL = re.compile(r"^(s3a?|gs|gcs|abfss?|az|wasbs?)://")
 _MONITORING_JOB = re.compile(r"(?i)(monitor|drift)[^/]*$")
 _MONITORING_LIBS = {"evidently", "whylogs", "nannyml", "alibi_detect", "deepchecks"}
@@ -1053,6 +1058,8 @@ def _prediction_sink(call: CallSite) -> Optional[str]:
     for root, attrs in _CLOUD_WRITES:
         if attr in attrs and name.startswith(root):
             return "cloud storage"
+    if _STORE_PREDICTIONS.match(attr) and _STORE_NAMED.search(name):
+        return f"a prediction store ({attr})"   # `save_predictions_to_db(...)`, `database.get_db().save_predictions(...)`
     if attr in ("to_parquet", "to_csv", "to_json") and (call.has_kwarg("storage_options") or (
             call.args and isinstance(call.args[0], str) and _REMOTE_URL.match(call.args[0]))):
         return "cloud storage"
