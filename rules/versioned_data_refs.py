@@ -38,6 +38,10 @@ class VersionedDataReferences(Rule):
         Example({".gitattributes": "*.png filter=lfs diff=lfs merge=lfs -text\n",
                  "docs/figures/pipeline.png": "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n"},
                 "absent", "LFS for the pictures of the docs"),
+        Example({"src/iris.py": "import pandas as pd\nfrom sklearn.datasets import load_iris\n\n\ndef iris_generator(context):\n"
+                                "    iris = load_iris()\n    df = pd.DataFrame(iris.data, columns=iris.feature_names)\n"
+                                "    context.log_dataset('iris_dataset', df=df, format='csv')\n"},
+                "partial", "an MLRun handler logs its dataset as a per-run artifact"),
         Example({"train.py": "from datasets import load_dataset\n"
                              "ds = load_dataset('imdb', revision='e6281661ce1c48d982bc483cf8a173c1bbeb5d31')\n"}, "present"),
         Example({"train.py": "from datasets import load_dataset\nds = load_dataset('imdb')\n"}, "absent"),
@@ -50,7 +54,7 @@ class VersionedDataReferences(Rule):
         lfs = [rule for rule in facts.gitattributes if rule.lfs and DATA_PATTERN.search(rule.pattern)]
         if lfs:
             yield from self._lfs(facts, lfs)
-        for idx, call in facts.call_table.calls(_versioning_call, facts.non_test_code(), attrs=("use_artifact", "option"),
+        for idx, call in facts.call_table.calls(_versioning_call, facts.non_test_code(), attrs=("use_artifact", "option", "log_dataset"),
                                                  roots=_VERSIONING_ROOTS):
             name = call.name
             key = REVISION_LOADERS.get(name)
@@ -71,6 +75,11 @@ class VersionedDataReferences(Rule):
                 yield self.found("supports", idx.path, call.line, "Delta Lake time travel pins the data version")
             elif name.startswith("clearml.Dataset.") and call.attr in ("get", "create"):
                 yield self.found("partial", idx.path, call.line, "ClearML dataset versioning is used")
+            elif (call.attr == "log_dataset" and (name.startswith(("?", "mlrun")) or "context" in name)) \
+                    or name.startswith(MLRUN_DATASETS):
+                yield self.found("partial", idx.path, call.line,
+                                 "each run stores its dataset as an MLRun artifact (log_dataset): kept per run, "
+                                 "but no version is pinned for training to read")
             elif name.startswith(("python_pachyderm", "pachyderm_sdk")):
                 yield self.found("supports", idx.path, call.line, "data versioned in Pachyderm")
         for idx in facts.non_test_code():
@@ -117,13 +126,14 @@ def _below(rule, path: str) -> str:
 
 
 _VERSIONING_ROOTS = {n.split(".")[0] for n in REVISION_LOADERS} | {"mlflow", "wandb", "lakefs", "python_pachyderm",
-                                                                   "pachyderm_sdk", "clearml"}
+                                                                   "pachyderm_sdk", "clearml", "mlrun"}
+MLRUN_DATASETS = ("mlrun.artifacts.TableArtifact", "mlrun.artifacts.DatasetArtifact", "mlrun.artifacts.dataset.")
 
 
 def _versioning_call(name: str) -> bool:
     """The names the chain of branches in check() can act on (one test per branch)."""
     attr = name.rpartition(".")[2]
     return name in REVISION_LOADERS or name.endswith("log_input") and name.startswith("mlflow") or \
-        name.startswith("wandb") and name.endswith("Artifact") or attr in ("use_artifact", "option") or \
+        name.startswith("wandb") and name.endswith("Artifact") or attr in ("use_artifact", "option", "log_dataset") or \
         name.startswith(("lakefs", "lakefs_client", "lakefs_sdk", "python_pachyderm", "pachyderm_sdk")) or \
-        name.startswith("clearml.Dataset.") and attr in ("get", "create")
+        name.startswith("clearml.Dataset.") and attr in ("get", "create") or name.startswith(MLRUN_DATASETS)
