@@ -371,12 +371,31 @@ class CodeGraph:
             if target and target != name:
                 found, via = self._resolve_traced(mod_path, ".".join([target] + rest[1:]))
                 return found, (mod_path, *via)
-            for star in star_imports(idx):   # `from .utils import *` in a package's __init__.py
-                found, via = self._resolve_traced(mod_path, ".".join([star] + rest))
-                if found:
-                    return found, (mod_path, *via)
+            found, via = self._star_lookup(mod_path, idx, rest)   # `from .utils import *` in an __init__.py
+            if found:
+                return found, (mod_path, *via)
             return None, (mod_path,)
         return _NOTHING
+
+    def _star_lookup(self, mod_path: str, idx: CodeIndex, rest: List[str]) -> Tuple[Optional[str], Tuple[str, ...]]:
+        """`rest` defined or exported by a module that `mod_path` imports everything from, one star
+        deep: a star module's own star imports are not followed (chains of them, as in a vendored
+        library's __init__, would multiply the lookups)."""
+        for star in star_imports(idx):
+            spath = self.resolve_module(mod_path, star)
+            if spath is None or spath == mod_path:
+                continue
+            sidx = self.code[spath]
+            for k in range(len(rest), 0, -1):
+                qual = ".".join(rest[:k])
+                if qual in sidx.defs:
+                    return f"def:{spath}:{qual}", (spath,)
+            target = sidx.exports.get(rest[0])
+            if target and not target.startswith(star + "."):
+                found, via = self._resolve_traced(spath, ".".join([target] + rest[1:]))
+                if found:
+                    return found, (spath, *via)
+        return None, ()
 
     # ---- incremental building: what the pieces depend on --------------------------------------
     def resolution_digest(self) -> str:
