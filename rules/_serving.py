@@ -65,7 +65,29 @@ def serving_configs(facts) -> List[Tuple[str, int, str]]:
                 image = i.value.split()[0] if i.keyword == "FROM" and i.value.split() else ""
                 if image and SERVER_IMAGES.match(image):
                     out.append((path, i.line, f"a container built on the model server {image}"))
-        return sorted(out)
+                elif i.keyword in ("CMD", "ENTRYPOINT") and MODEL_SERVER_COMMAND.search(i.value):
+                    out.append((path, i.line, f"a container that starts the model server "
+                                              f"{MODEL_SERVER_COMMAND.search(i.value).group(0)}"))
+        for path, line, command in facts.shell_commands:
+            found = MODEL_SERVER_COMMAND.search(command)
+            if found:
+                out.append((path, line, f"a script that starts the model server {found.group(0)}"))
+        for doc in facts.yaml_docs():
+            for d in doc.mappings():
+                services = d.get("services") if isinstance(d.get("services"), dict) else {}
+                for name, svc in services.items():
+                    if not isinstance(svc, dict):
+                        continue
+                    image, command = str(svc.get("image") or ""), svc.get("command")
+                    command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+                    if image and SERVER_IMAGES.match(image):
+                        out.append((doc.path, facts.line_of(doc.path, f"{name}:") or 1,
+                                    f"a compose service {name!r} running the model server {image}"))
+                    elif MODEL_SERVER_COMMAND.search(command):
+                        out.append((doc.path, facts.line_of(doc.path, f"{name}:") or 1,
+                                    f"a compose service {name!r} that starts the model server "
+                                    f"{MODEL_SERVER_COMMAND.search(command).group(0)}"))
+        return sorted(set(out))
     return facts.memo("serving.configs", compute)
 
 
@@ -82,6 +104,11 @@ def model_server_deployments(facts) -> List[Tuple[str, int, str]]:
     out += [(path, line, what) for path, line, what in serving_configs(facts)]
     out += [(path, line, f"a {platform} serving manifest") for path, line, platform, _ in serving_manifests(facts)]
     return out
+
+
+# commands that start a model server on a saved model (no serving code of the repo's own)
+MODEL_SERVER_COMMAND = re.compile(r"\bmlflow\s+models\s+serve\b|\btorchserve\s+--start\b|\btritonserver\b|"
+                                  r"\btensorflow_model_server\b|\bmlserver\s+start\b|\bseldon-core-microservice\b")
 
 
 def has_serving(facts) -> bool:

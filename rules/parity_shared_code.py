@@ -188,6 +188,13 @@ class ServingReusesTrainingPreprocessing(Rule):
                                "    funcs['serving'].deploy_step(models={'iris': train.outputs['model']})\n",
         }, "present", "a model server deployed with the trained model: training transforms no features"),
         Example({
+            "train.py": "import mlflow\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n    df['amount_log'] = df.amount.apply('log1p')\n"
+                        "    X = pd.get_dummies(df[['amount_log', 'country']])\n"
+                        "    mlflow.sklearn.log_model(LogisticRegression().fit(X, df.y), 'model', registered_model_name='m')\n",
+            "Makefile": "serve:\n\tmlflow models serve -m models:/m/Production -p 5001\n",
+        }, "absent", "mlflow models serve runs the bare model; the dummies and the log transform stay in training"),
+        Example({
             "functions.py": "import numpy as np\nimport onnxruntime as rt\n\n\ndef normalise_image(image):\n"
                             "    return (image / 255.0 - 0.5) / 0.25\n\n\ndef predict(image):\n"
                             "    sess = rt.InferenceSession('model.onnx')\n"
@@ -262,7 +269,8 @@ class ServingReusesTrainingPreprocessing(Rule):
                               if n.startswith("def:") and FEATURE_WORDS.search(node_name(n))}
         for n in sorted(all_serving):
             if n.startswith("def:") and node_path(n) in serving_files and FEATURE_WORDS.search(node_name(n)) \
-                    and n not in train and graph.g.nodes[n].get("kind") == "function" and not LOADER.match(node_name(n).rsplit(".", 1)[-1]):
+                    and n not in train and graph.g.nodes[n].get("kind") == "function" \
+                    and not LOADER.match(node_name(n).rsplit(".", 1)[-1]) and not _loads_fitted(graph, n):
                 own_features.append(n)
         if own_features and (train_feature_defs or not emitted):
             n = min(own_features, key=lambda m: (not STRONG_FEATURE.search(node_name(m)), "__" in node_name(m), m))
@@ -378,12 +386,17 @@ def _applies_loaded_transform(graph, all_serving, train):
         return None
     for idx, call in serving_calls:
         receiver = call.name.rsplit(".", 1)[0]
-        if call.attr != "transform" or call.name.startswith(("?self", "self.")):
-            continue
+        if call.attr != "transform" or receiver in ("self", "?self"):
+            continue   # a class's own transform method, not a fitted object
         loaded = receiver.endswith("()") and receiver[:-2].rsplit(".", 1)[-1] in SERVING_LOAD_ATTRS
-        if loaded or ("(" not in receiver and FEATURE_WORDS.search(receiver.rsplit(".", 1)[-1])):
+        held = receiver.rsplit(".", 1)[-1]    # `self.dv.transform`, `SCALER.transform`
+        if loaded or ("(" not in receiver and (FEATURE_WORDS.search(held) or held.lower() in FITTED_NAMES)):
             return idx.path, call.line, call.name, fitted
     return None
+
+
+# short names a fitted transform is usually held under (`dv = DictVectorizer()`, `le`, `ohe`)
+FITTED_NAMES = {"dv", "vec", "enc", "le", "ohe", "tfidf", "cv", "pca", "sc", "mms", "ss"}
 
 
 PIPELINE_BUILDERS = ("sklearn.pipeline.Pipeline", "sklearn.pipeline.make_pipeline", "imblearn.pipeline.Pipeline",
@@ -437,6 +450,14 @@ def _transformer_method(graph, path: str, qual: str) -> bool:
     is_class = graph.g.nodes.get(f"def:{path}:{qual}", {}).get("kind") == "class"
     owner = qual if is_class or "." not in qual else qual.rsplit(".", 1)[0]
     return f"def:{path}:{owner}.fit" in graph.g and f"def:{path}:{owner}.transform" in graph.g
+
+
+def _loads_fitted(graph, node: str) -> bool:
+    """A serving function that loads a fitted object (`get_pipeline()` returning `joblib.load(PATH)`)
+    and transforms nothing itself: a loader, whatever its name."""
+    calls = [c for _, c in graph.calls_in({node})]
+    return any(c.attr in SERVING_LOAD_ATTRS or LOADER.match(c.attr) for c in calls) and \
+        not any(c.attr in ("transform", "fit_transform") or FEATURE_CALLS.search(c.name) for c in calls)
 
 
 def _loaded_receiver(name: str) -> bool:
