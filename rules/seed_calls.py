@@ -86,6 +86,24 @@ class SeedCallsReachTraining(Rule):
                         "    Trainer(model=model, args=TrainingArguments(output_dir='out'), train_dataset=rows).train()\n\n\n"
                         "if __name__ == '__main__':\n    main([1, 2, 3])\n",
         }, "present", "the split shuffles with a seeded random.Random; the Trainer seeds itself"),
+        Example({
+            "src/__init__.py": "",
+            "src/utils/__init__.py": "from src.utils.seeding import *\nfrom src.utils.timer import *\n",
+            "src/utils/timer.py": "import time\n\n\ndef now():\n    return time.time()\n",
+            "src/utils/seeding.py": "import random\nimport numpy as np\nimport torch\n\n\ndef seed_everything(seed):\n"
+                                    "    random.seed(seed)\n    np.random.seed(seed)\n    torch.manual_seed(seed)\n",
+            "src/main.py": "import torch\nfrom src.utils import seed_everything\n\n\ndef main():\n    seed_everything(10)\n"
+                           "    model = torch.nn.Linear(2, 1)\n    model(torch.zeros(1, 2)).sum().backward()\n\n\n"
+                           "if __name__ == '__main__':\n    main()\n",
+        }, "present", "the seeding helper is re-exported by a package's `from ... import *`"),
+        Example({
+            "train_a.py": "import torch\nfrom helpers import seed_all\n\nif __name__ == '__main__':\n    seed_all(0)\n"
+                          "    m = torch.nn.Linear(2, 1)\n    m(torch.zeros(1, 2)).sum().backward()\n",
+            "train_b.py": "import torch\n\nif __name__ == '__main__':\n"
+                          "    m = torch.nn.Linear(2, 1)\n    m(torch.zeros(1, 2)).sum().backward()\n",
+            "helpers.py": "import random\nimport numpy as np\nimport torch\n\n\ndef seed_all(seed):\n"
+                          "    random.seed(seed)\n    np.random.seed(seed)\n    torch.manual_seed(seed)\n",
+        }, "partial", "one training script seeds through the helper, the other trains unseeded"),
     )
 
     def check(self, facts):
@@ -111,6 +129,7 @@ class SeedCallsReachTraining(Rule):
                                  f"{call.name} ({idx.path}:{call.line}) seeds every RNG with {key}: {found[2]} "
                                  f"from its options file")
         if seen:
+            yield from _unseeded_entry_points(self, graph)
             return
         trainer = next(((i, c) for i, c in in_closure if DEFAULT_SEEDED_TRAINERS.match(c.name)), None)
         if trainer:
@@ -124,6 +143,24 @@ class SeedCallsReachTraining(Rule):
                 if fam and fam not in ("lib",):
                     yield self.found("partial", idx.path, call.line,
                                      f"{call.name} seeds {fam}, but no training entry point reaches it{_cell(idx, call.line)}")
+
+
+def _unseeded_entry_points(rule, graph):
+        """Training scripts that reach no seeding while other training scripts do: seeding set in a
+        helper that only some entry points call (notebooks aside: they are exploration as often as training)."""
+        scripts = [ep for ep in graph.primary_training_entry_points if ep.kind != "notebook"]
+        if len(scripts) < 2:
+            return
+        unseeded = []
+        for ep in scripts:
+            reach = with_methods(graph, graph.code_reach_all([ep.node]))
+            if not any(seeded_family(c) or OPTION_SEEDED_PIPELINES.get(c.name) for _, c in graph.calls_in(reach)):
+                unseeded.append(ep)
+        if unseeded and len(unseeded) < len(scripts):
+            ep = unseeded[0]
+            yield rule.found("gap", ep.path, ep.line,
+                             f"{ep.label} trains without seeding anything, while {len(scripts) - len(unseeded)} of "
+                             f"{len(scripts)} training scripts seed their RNGs")
 
 
 def _option_seed(facts, key):
