@@ -73,6 +73,15 @@ class ServingReusesTrainingPreprocessing(Rule):
                           "    return {'y': str(model.predict([[a, b, c, d]])[0])}\n",
         }, "present", "trivial parity: raw features in, the same model, nothing to re-implement"),
         Example({
+            "train.py": "import pickle\nfrom sklearn.datasets import load_iris\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                        "def load_iris_features_and_target():\n    data = load_iris(as_frame=True)\n    return data.data, data.target\n\n\n"
+                        "if __name__ == '__main__':\n    X, y = load_iris_features_and_target()\n"
+                        "    pickle.dump(LogisticRegression().fit(X, y), open('model.pkl', 'wb'))\n",
+            "app/main.py": "import pickle\nimport pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\n"
+                           "MODEL = pickle.load(open('model.pkl', 'rb'))\n\n\n@app.post('/predict')\n"
+                           "def predict(row: dict):\n    return {'y': int(MODEL.predict(pd.DataFrame([row]))[0])}\n",
+        }, "present", "a function that loads the features transforms nothing: trivial parity"),
+        Example({
             "src/preprocessing.py": "import joblib\nimport pandas as pd\nfrom sklearn.preprocessing import StandardScaler\n\n\n"
                                     "def load_and_scale(path):\n    df = pd.read_csv(path)\n    scaler = StandardScaler()\n"
                                     "    X = scaler.fit_transform(df.drop(columns=['y']))\n"
@@ -368,9 +377,14 @@ def _transforms_features(graph, train) -> bool:
     calls = [c for i, c in graph.calls_in(train) if not in_example_dir(i.path)]
     if not any(c.attr in FIT_ATTRS for c in calls):
         return True
-    if any(n.startswith("def:") and FEATURE_DEF.search(node_name(n).rsplit(".", 1)[-1]) for n in train):
+    if any(n.startswith("def:") and _feature_def(node_name(n).rsplit(".", 1)[-1]) for n in train):
         return True
     return any(FEATURE_CALLS.search(c.name) for c in calls)
+
+
+def _feature_def(name: str) -> bool:
+    """A function named for transforming features; `load_iris_features()` loads them, it transforms nothing."""
+    return bool(FEATURE_DEF.search(name)) and not LOADER.match(name)
 
 
 def _applies_loaded_transform(graph, all_serving, train):
@@ -434,7 +448,7 @@ def _fitted_pipeline(graph, train):
     if found is None:
         return None
     for n in train:
-        if not (n.startswith("def:") and FEATURE_DEF.search(node_name(n).rsplit(".", 1)[-1])):
+        if not (n.startswith("def:") and _feature_def(node_name(n).rsplit(".", 1)[-1])):
             continue
         path, qual = n[4:].rsplit(":", 1)
         d = graph.code[path].defs.get(qual) if path in graph.code else None
@@ -455,6 +469,8 @@ def _transformer_method(graph, path: str, qual: str) -> bool:
 def _loads_fitted(graph, node: str) -> bool:
     """A serving function that loads a fitted object (`get_pipeline()` returning `joblib.load(PATH)`)
     and transforms nothing itself: a loader, whatever its name."""
+    if STRONG_FEATURE.search(node_name(node).rsplit(".", 1)[-1]):
+        return False   # `_build_features_for_future` builds features even if it reads a file on the way
     calls = [c for _, c in graph.calls_in({node})]
     return any(c.attr in SERVING_LOAD_ATTRS or LOADER.match(c.attr) for c in calls) and \
         not any(c.attr in ("transform", "fit_transform") or FEATURE_CALLS.search(c.name) for c in calls)
