@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import ALL, DEFAULT_SEEDED_TRAINERS, OPTION_SEEDED_PIPELINES, SEED_KWARGS, seeded_family
+from mlscan.rules._seeding import (ALL, DEFAULT_SEEDED_TRAINERS, OPTION_SEEDED_PIPELINES, SEED_KWARGS, consumed_family,
+                                  seeded_family)
 from mlscan.rules._serving import with_methods
+from mlscan.rules.unseeded_estimators import STOCHASTIC_MODELS
 
 
 class SeedCallsReachTraining(Rule):
@@ -153,14 +155,23 @@ def _unseeded_entry_points(rule, graph):
             return
         unseeded = []
         for ep in scripts:
-            reach = with_methods(graph, graph.code_reach_all([ep.node]))
-            if not any(seeded_family(c) or OPTION_SEEDED_PIPELINES.get(c.name) for _, c in graph.calls_in(reach)):
+            calls = graph.calls_in(with_methods(graph, graph.code_reach_all([ep.node])))
+            if not any(seeded_family(c) or OPTION_SEEDED_PIPELINES.get(c.name) for _, c in calls) \
+                    and any(_draws_randomness(c) for _, c in calls):
                 unseeded.append(ep)
         if unseeded and len(unseeded) < len(scripts):
             ep = unseeded[0]
             yield rule.found("gap", ep.path, ep.line,
                              f"{ep.label} trains without seeding anything, while {len(scripts) - len(unseeded)} of "
                              f"{len(scripts)} training scripts seed their RNGs")
+
+
+def _draws_randomness(call) -> bool:
+    """A call whose result depends on an RNG: a consumer of a global RNG, a stochastic scikit-learn
+    model, a trainer seeded only by its default, or a backward pass (weights initialised at random).
+    Training with LightGBM or XGBoost alone repeats without any seed."""
+    return bool(consumed_family(call) or STOCHASTIC_MODELS.match(call.name) or DEFAULT_SEEDED_TRAINERS.match(call.name)
+                or call.attr == "backward")
 
 
 def _option_seed(facts, key):
