@@ -204,6 +204,20 @@ class ServingReusesTrainingPreprocessing(Rule):
             "Makefile": "serve:\n\tmlflow models serve -m models:/m/Production -p 5001\n",
         }, "absent", "mlflow models serve runs the bare model; the dummies and the log transform stay in training"),
         Example({
+            "features/repo.py": "from feast import Entity, FeatureView, Field\n\ndriver = Entity(name='driver', join_keys=['driver_id'])\n",
+            "train.py": "import pandas as pd\nfrom feast import FeatureStore\nfrom sklearn.linear_model import LinearRegression\n\n"
+                        "def select_features(df):\n    return df[['conv_rate']]\n\n\n"
+                        "if __name__ == '__main__':\n    store = FeatureStore(repo_path='features')\n"
+                        "    df = store.get_historical_features(entity_df=pd.read_parquet('orders.parquet'),\n"
+                        "                                       features=['driver_stats:conv_rate']).to_df()\n"
+                        "    LinearRegression().fit(select_features(df), df.y)\n",
+            "serve.py": "from fastapi import FastAPI\nfrom feast import FeatureStore\n\napp = FastAPI()\nstore = FeatureStore(repo_path='features')\n\n\n"
+                        "@app.get('/predict/{driver_id}')\ndef predict(driver_id: int):\n"
+                        "    row = store.get_online_features(features=['driver_stats:conv_rate'],\n"
+                        "                                    entity_rows=[{'driver_id': driver_id}]).to_dict()\n"
+                        "    return {'y': MODEL.predict([[row['conv_rate'][0]]]).tolist()}\n",
+        }, "present", "training and serving read the same Feast feature views, offline and online", fires=True),
+        Example({
             "functions.py": "import numpy as np\nimport onnxruntime as rt\n\n\ndef normalise_image(image):\n"
                             "    return (image / 255.0 - 0.5) / 0.25\n\n\ndef predict(image):\n"
                             "    sess = rt.InferenceSession('model.onnx')\n"
@@ -254,6 +268,12 @@ class ServingReusesTrainingPreprocessing(Rule):
             yield self.found("gap", idx.path, call.line,
                              f"{call.name} fits a transform on request data at serving time, so encodings diverge from training")
         emitted = 0
+        store = _feature_store(graph, serving_calls, train)
+        if store:
+            emitted += 1
+            yield self.found("supports", store[0], store[1],
+                             f"serving reads its features from the feature store ({store[2]}) that training's "
+                             f"features come from ({store[3]}): one definition of every feature")
         for n in feature_shared[:5]:
             data = graph.g.nodes[n]
             if refits and any(node_path(n) == i.path for i, _ in refits):
@@ -474,6 +494,29 @@ def _loads_fitted(graph, node: str) -> bool:
     calls = [c for _, c in graph.calls_in({node})]
     return any(c.attr in SERVING_LOAD_ATTRS or LOADER.match(c.attr) for c in calls) and \
         not any(c.attr in ("transform", "fit_transform") or FEATURE_CALLS.search(c.name) for c in calls)
+
+
+# feature-store reads: online (serving) and offline (training) views of the same feature definitions
+ONLINE_FEATURES = {"get_online_features", "get_feature_vector", "get_feature_vectors", "score_batch", "read_online_features"}
+OFFLINE_FEATURES = {"get_historical_features", "get_training_data", "create_training_set", "training_dataset",
+                    "get_batch_data", "read_table", "get_offline_features"}
+
+
+def _feature_store(graph, serving_calls, train):
+    """(path, line, online call, offline call) when serving fetches features online from a feature
+    store (Feast, Hopsworks, Databricks) and training reads the same store offline."""
+    online = next(((i, c) for i, c in serving_calls if c.attr in ONLINE_FEATURES and _store_call(c)), None)
+    if online is None:
+        return None
+    offline = next((c for _, c in graph.calls_in(train) if c.attr in OFFLINE_FEATURES and _store_call(c)), None)
+    if offline is None:
+        return None
+    return online[0].path, online[1].line, online[1].name, offline.name
+
+
+def _store_call(call) -> bool:
+    return call.name.startswith(("feast", "hopsworks", "hsfs", "databricks.feature_store", "databricks.feature_engineering",
+                                 "tecton", "?", "self.")) and "(" not in call.name.split(".", 1)[0]
 
 
 def _loaded_receiver(name: str) -> bool:
