@@ -13,6 +13,9 @@ PERSIST_ATTRS = {"execute", "executemany", "insert_one", "insert_many", "insert"
                  "writerow", "writerows", "to_sql", "xadd", "lpush", "rpush", "log_records", "log_record",
                  "upload_fileobj", "create_document", "index", "write_row", "to_csv", "to_parquet", "write_table",
                  "write_to_dataset"}
+# methods only a database, queue or stream client has: a sink whatever object holds them
+STORE_ONLY_ATTRS = {"insert_one", "insert_many", "put_item", "put_record", "put_records", "xadd", "basic_publish",
+                    "executemany", "batch_write_item", "add_all", "bulk_save_objects", "bulk_insert_mappings"}
 PERSIST_PREFIXES = ("sqlite3", "sqlalchemy", "psycopg", "pymongo", "kafka", "confluent_kafka", "pika", "boto3", "redis",
                     "google.cloud", "azure", "fluent", "elasticsearch", "gantry", "whylogs", "evidently", "arize",
                     "fiddler", "nannyml", "mlflow", "wandb", "aiokafka", "nats", "csv", "pandas", "json.dump", "open",
@@ -83,6 +86,14 @@ class PayloadsCaptured(Rule):
                                "    conn.commit()\n\n\nwith DAG(dag_id='predict', schedule_interval='@daily') as dag:\n"
                                "    PythonOperator(task_id='predict', python_callable=predict)\n",
         }, "present", "a scheduled batch-scoring job stores every prediction with its row id in a table"),
+        Example({
+            "server.py": "import os\nfrom flask import Flask, jsonify, request\nfrom pymongo import MongoClient\n\napp = Flask(__name__)\n\n\n"
+                         "def get_collection():\n    return MongoClient(os.environ['MONGO_URI']).get_database('prod').get_collection('preds')\n\n\n"
+                         "def save_to_db(record, prediction):\n    rec = dict(record, prediction=prediction)\n"
+                         "    get_collection().insert_one(rec)\n\n\n@app.route('/predict', methods=['POST'])\n"
+                         "def predict():\n    record = request.get_json()\n    pred = float(MODEL.predict([record])[0])\n"
+                         "    save_to_db(record, pred)\n    return jsonify({'prediction': pred})\n",
+        }, "present", "each request and its prediction inserted into MongoDB through a helper's collection"),
         Example({
             "cog.yaml": "predict: 'predict.py:Predictor'\n",
             "predict.py": "import torch\nfrom cog import BasePredictor, Input, Path\n\n\nclass Predictor(BasePredictor):\n"
@@ -177,7 +188,8 @@ class PayloadsCaptured(Rule):
         recorders = _recorder_methods(facts)
         for handler, nodes in sorted(serving_reach(facts, with_startup=False).items()):
             calls = graph.calls_in(nodes)
-            predicts = any(looks_predictive(c.attr) for _, c in calls)
+            # a route named for predicting may forward the request to the model service and keep the answer
+            predicts = any(looks_predictive(c.attr) for _, c in calls) or looks_predictive(handler.rsplit(":", 1)[-1])
             if not predicts:
                 continue
             # only the serving side's own code: shared training/evaluation code logs for other reasons
@@ -327,6 +339,8 @@ def _persists(call) -> bool:
         head = name[: -len(call.attr) - 1]
         if call.attr in ("execute", "executemany") and head.endswith("cursor()"):
             return True  # a DB-API cursor, however the connection was reached (`self.connection.cursor()`)
+        if call.attr in STORE_ONLY_ATTRS:
+            return True  # only a store has these, however it was reached (`get_mongo_collection().insert_one`)
         return head.startswith(PERSIST_PREFIXES) or head.startswith("?") and call.attr in (
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
             "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")
