@@ -3,8 +3,9 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._docs import (card_file_name, data_dictionary_tables, document_topics, in_data_dir,
-                                is_card_front_matter, is_primary_doc, metric_tables, project_docs)
+from mlscan.rules._docs import (LEADERBOARD_SCORE, card_file_name, data_dictionary_tables, document_topics,
+                                in_data_dir, is_card_front_matter, is_primary_doc, metric_tables, model_zoo_tables,
+                                project_docs)
 from mlscan.rules._vocab import REPORTED_METRIC
 
 DATA_README_WORDS = 15
@@ -19,7 +20,9 @@ class TrainingDataOrResultsDocumented(Rule):
     results table whose columns are metrics (accuracy, top-1, mAP, loss, F1, …) and hold
     numbers, a "Dataset"/"Training data" section that names the data with a link or a figure, a
     "Results"/"Evaluation" section that states a metric with its value, and DVC
-    `artifacts:` that register the model or dataset with a description. Only the project's own
+    `artifacts:` that register the model or dataset with a description, a model-zoo table that
+    describes each released model in words, and a competition solution's stated leaderboard
+    scores (public/private). Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
 
@@ -97,6 +100,20 @@ class TrainingDataOrResultsDocumented(Rule):
                              "| Kolom | dtype | Catatan |\n|---|---|---|\n| tenure | int64 | bulan |\n"
                              "| Contract | object | OHE |\n| Churn | object | Target |\n",
         }, "partial", "a data dictionary written in another language (Kolom | dtype)", fires=True),
+        Example({
+            "README.md": "# FaceFix\n\n## Model Zoo\n\n| Version | Model Name | Description |\n| --- | --- | --- |\n"
+                         "| V1.3 | [facefix-1.3.pth](https://example.org/1.3) | Based on V1.2; more natural results on "
+                         "low-quality inputs. |\n| V1.2 | [facefix-1.2.pth](https://example.org/1.2) | No colorization; "
+                         "trained with more data. |\n",
+        }, "partial", "a model zoo table that describes each released version", fires=True),
+        Example({
+            "README.md": "# FaceFix\n\n## Downloads\n\n| Model | Link |\n| --- | --- |\n| small | [weights](https://x.org/s) |\n"
+                         "| large | [weights](https://x.org/l) |\n",
+        }, "absent", "download links for checkpoints describe nothing", fires=False),
+        Example({
+            "README.md": "# 1st place solution\n\n## Submit on Kaggle\n\n- final submission:\n"
+                         "  - score: public 0.904, private 0.940 (1st)\n",
+        }, "partial", "a competition solution states its leaderboard scores", fires=True),
     )
 
     def check(self, facts):
@@ -113,6 +130,8 @@ class TrainingDataOrResultsDocumented(Rule):
                 for line, header in metric_tables(doc)[:1]:
                     hits.append((line, f"reports results in a table ({header})"))
                     covered.add("evaluation")
+                for line, header in model_zoo_tables(doc)[:1]:
+                    hits.append((line, f"describes its released models in a table ({header})"))
                 for line, header in data_dictionary_tables(doc)[:1]:
                     hits.append((line, f"documents the data's columns ({header})"))
                     covered.add("training data")
@@ -130,6 +149,11 @@ class TrainingDataOrResultsDocumented(Rule):
                         if m and not HOW_TO.match(sec.title) and _RESULT_VERB.search(sec.prose):
                             hits.append((sec.line, f"states a result in its \"{sec.title}\" section "
                                                    f"(\"{sec.prose[max(0, m.start() - 30):m.end() + 12].strip()}\")"))
+                            break
+                        lb = LEADERBOARD_SCORE.search(sec.prose) if sec.level and not _NOT_RESULT.search(sec.title) else None
+                        if lb:
+                            hits.append((sec.line, f"states its leaderboard score in its \"{sec.title}\" section "
+                                                   f"(\"{lb.group(0)}\")"))
                             break
             for line, what in hits:
                 if (path, line) not in seen:

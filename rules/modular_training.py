@@ -7,13 +7,21 @@ from typing import Dict, List, Set
 from mlscan.facts.graph import is_training_call
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
-from mlscan.rules._vocab import definition_roles, roles_of
+from mlscan.rules._vocab import FRAMEWORK_TRAINING_RUNNERS, definition_roles, roles_of
 
 # scripts of the other lifecycle stages, by file name: data preparation, evaluation, registration,
 # serving, batch scoring, monitoring
 STAGE_SCRIPT = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
                           r"valid|register|registry|promot|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|"
                           r"batch|monitor|drift)")
+# the stages that belong to the model's pipeline, not to using the model (serving, batch scoring)
+PIPELINE_STAGE = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
+                            r"valid|register|registry|promot|monitor|drift)")
+# copy-pasted training: this many top-level definitions repeated across the training scripts
+MIN_COPIED = 6
+# definitions every script has whatever its design: argument parsing, entry functions
+_SCRIPT_BOILERPLATE = {"main", "parse_args", "get_args", "parse_arguments", "parse_opt", "parse_option", "get_parser",
+                       "cli", "run", "setup", "seed_everything", "set_seed", "seed_torch", "str2bool"}
 
 
 def module_roles(facts, path: str) -> Set[str]:
@@ -33,7 +41,12 @@ def _repo_callee(graph, path: str, call) -> bool:
         return False
     head = call.name.rsplit(".", 1)[0].replace("()", "") if "." in call.name else ""
     node = graph.resolve_name(path, head) if head else None
-    return bool(node) and node.startswith("def:") and node.split(":")[1] != path
+    if not (node and node.startswith("def:") and node.split(":")[1] != path):
+        return False
+    # the project's own estimator class; a function that builds a library model leaves the fit to the script
+    _, p, qual = node.split(":", 2)
+    d = graph.code[p].defs.get(qual) if p in graph.code else None
+    return d is not None and d.kind == "class"
 
 
 class TrainingCodeIsModular(Rule):
@@ -49,7 +62,13 @@ class TrainingCodeIsModular(Rule):
     loop, or a monolithic training script or notebook beside separate scripts for the other stages
     (data preparation, evaluation, registration, serving, monitoring). One monolithic script or
     notebook alone is absent. A declared pipeline (dvc.yaml, MLproject) whose stages run separate
-    scripts counts as modular.
+    scripts counts as modular, and so does a script that hands the project's own data and model
+    modules to a training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's
+    `train_pipeline`). Only stages of the model's pipeline (preparation, evaluation, registration,
+    monitoring) make a notebook's training partial; serving and batch-scoring scripts use the model.
+    Training scripts that each repeat the same definitions (their own `Config`, loaders, feature
+    code) are copies, not shared units: one rank lower. A model-building function the script
+    imports does not make its top-level fit the project's own training code.
     """
 
     id = "modular-training"
@@ -114,6 +133,44 @@ class TrainingCodeIsModular(Rule):
                                      "    return build_model(100).fit(df[['a']], df.y)\n\n"
                                      "if __name__ == '__main__':\n    train_model('d.csv')\n",
         }, "present", "training functions of their own, over a separate data-loading module"),
+        Example({
+            "exp/data_module.py": "import pytorch_lightning as pl\n\n\nclass Digits(pl.LightningDataModule):\n"
+                                  "    def train_dataloader(self):\n        return []\n",
+            "exp/resnet_small.py": "import pytorch_lightning as pl\n\n\nclass ResSmall(pl.LightningModule):\n"
+                                   "    def training_step(self, batch, i):\n        return batch\n",
+            "exp/main.py": "from pytorch_lightning.cli import LightningCLI\n\nfrom data_module import Digits\n"
+                           "from resnet_small import ResSmall\n\n\ndef cli_main():\n    LightningCLI(ResSmall, Digits)\n\n\n"
+                           "if __name__ == '__main__':\n    cli_main()\n",
+        }, "present", "a LightningCLI entry point wires a LightningModule and a DataModule from separate modules"),
+        Example({
+            "src/model.py": "from tensorflow.keras import layers, models\n\n\ndef build_lstm(shape):\n"
+                            "    return models.Sequential([layers.LSTM(8, input_shape=shape), layers.Dense(1)])\n",
+            "src/windows.py": "import numpy as np\n\n\ndef make_windows(df, n):\n"
+                              "    return np.stack([df[i:i + n] for i in range(len(df) - n)])\n",
+            "src/train.py": "import pandas as pd\nfrom src.model import build_lstm\nfrom src.windows import make_windows\n\n"
+                            "df = pd.read_csv('weather.csv')\nx = make_windows(df.values, 24)\nmodel = build_lstm((24, 2))\n"
+                            "model.fit(x, x[:, -1], epochs=10)\nmodel.save('m.h5')\n",
+        }, "partial", "a model-building function is imported, but loading, splitting and fitting are top-level code"),
+        Example({
+            "app/main.py": "from fastapi import FastAPI\nimport joblib\n\napp = FastAPI()\nmodel = joblib.load('m.pkl')\n\n\n"
+                           "@app.post('/predict')\ndef predict(x: list):\n    return model.predict([x]).tolist()\n",
+            "app/batch_predict.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                                    "    print(joblib.load('m.pkl').predict(pd.read_csv('new.csv')))\n",
+            "notebooks/train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
+                                     '["import pandas as pd\\n", "from sklearn.svm import SVC\\n", "df = pd.read_csv(\'x.csv\')\\n", '
+                                     '"SVC().fit(df, df.y)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        }, "absent", "serving and batch-scoring scripts beside notebook-only training: no pipeline stage is separate"),
+        Example({
+            **{f"scripts/train_{m}.py": "import pandas as pd\nfrom sklearn.ensemble import RandomForestRegressor\n\n\n"
+                                        "class Config:\n    folds = 5\n\n\ndef load_data(p):\n    return pd.read_csv(p)\n\n\n"
+                                        "def feature_engineering(df):\n    return df.fillna(0)\n\n\n"
+                                        "def create_folds(df):\n    return df\n\n\ndef cv_models(df):\n    return []\n\n\n"
+                                        "def evaluate_predictions(y, p):\n    return 0\n\n\n"
+                                        "def threshold_rounder(p):\n    return p\n\n\n"
+                                        "df = feature_engineering(load_data('train.csv'))\n"
+                                        "RandomForestRegressor().fit(df.drop(columns='y'), df.y)\n"
+               for m in ("lgb", "xgb", "cat")},
+        }, "absent", "three copies of one training script, each with its own loaders and features"),
     )
 
     def check(self, facts):
@@ -167,9 +224,25 @@ class TrainingCodeIsModular(Rule):
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
             if best is None or rank > best[0]:
                 best = (rank, self.found(kind, path, ep.line if not nb else 1, msg))
+        copied = _copied_definitions(facts, entries)
+        # copies demote modular code to partial; partial code only when three or more scripts are copies
+        if best is not None and len(copied[1]) >= MIN_COPIED and (best[0] == 3 or len(copied[0]) >= 3):
+            files, names = copied
+            rank = best[0] - 1
+            first = next(f for f in files if names[0] in facts.code[f].defs)
+            what = (f"{len(files)} training scripts ({', '.join(files[:3])}) repeat the same definitions "
+                    f"({', '.join(names[:5])}) instead of sharing them")
+            best = (rank, self.found("partial" if rank == 2 else "gap", first,
+                                     facts.code[first].defs[names[0]].line, what))
+        runs = self._framework_runs(facts)
+        if runs and (best is None or best[0] < 3):
+            path, line, runner, units = runs[0]
+            best = (3, self.found("supports", path, line,
+                                  f"{path} hands the project's own units ({', '.join(units[:4])}) to {runner}, "
+                                  "which runs the training loop"))
         if best is not None and best[0] == 1:
             others = self._stage_scripts(facts, {e.target for e in entries})
-            if len(others) >= 2:
+            if len(others) >= 2 and any(PIPELINE_STAGE.search(_stage_name(p)) for p, _ in others):
                 path = best[1].path
                 best = (2, self.found("partial", others[0][0], others[0][1],
                                       f"the other stages are separate scripts ({', '.join(p for p, _ in others[:4])}), "
@@ -200,9 +273,71 @@ class TrainingCodeIsModular(Rule):
         return sorted(found.items())
 
     @staticmethod
+    def _framework_runs(facts) -> List[tuple]:
+        """(path, line, runner, units) of scripts that hand the project's own data and model units to a
+        training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's `train_pipeline`)."""
+        from mlscan.facts.repo import is_test_path
+        graph = facts.graph
+        out = []
+        for path, calls in sorted(facts.call_table.named(_framework_runner, external=True,
+                                                         roots=_RUNNER_ROOTS).items()):
+            idx = facts.code.get(path)
+            if idx is None or idx.is_notebook or is_test_path(path) or in_example_dir(path):
+                continue
+            units: Dict[str, Set[str]] = {}
+            for ref in idx.imports:
+                target = (graph.resolve_module(path, f"{ref.module}.{ref.name}") if ref.name else None) \
+                    or graph.resolve_module(path, ref.module)
+                if target and target != path and target in facts.code and not is_test_path(target):
+                    units[target] = _unit_roles(facts, target)
+            roles = set().union(*units.values()) if units else set()
+            if {"data", "model"} <= roles:
+                name = facts.external_name(idx, calls[0].name)
+                out.append((path, calls[0].line, name.rsplit(".", 1)[-1],
+                            sorted(p for p, r in units.items() if r & {"data", "model", "training"})))
+        return out
+
+    @staticmethod
     def _pipeline_scripts(facts) -> List[tuple]:
         targets: Dict[str, tuple] = {}
         for ep in facts.graph.entry_points:
             if ep.kind == "pipeline":
                 targets.setdefault(ep.target, (ep.path, ep.line))
         return [v for _, v in sorted(targets.items())]
+
+
+def _stage_name(path: str) -> str:
+    p = PurePosixPath(path)
+    return f"{p.parent.name}/{p.stem}"
+
+
+def _framework_runner(name: str) -> bool:
+    return name in FRAMEWORK_TRAINING_RUNNERS
+
+
+_RUNNER_ROOTS = {n.split(".")[0] for n in FRAMEWORK_TRAINING_RUNNERS}
+
+
+def _unit_roles(facts, path: str) -> Set[str]:
+    """A module's roles from its path, its names and the library classes its classes derive from."""
+    roles = set(module_roles(facts, path))
+    for qual, d in facts.code[path].defs.items():
+        if "." not in qual and d.kind == "class":
+            roles |= definition_roles(qual, d.bases)
+    return roles
+
+
+def _copied_definitions(facts, entries) -> tuple:
+    """(scripts, names): top-level definitions that two or more training scripts each define for
+    themselves, the sign of a training script copied and edited instead of shared."""
+    from mlscan.facts.repo import is_test_path
+    files = sorted({ep.target.split(":")[1] for ep in entries if ep.target.startswith(("mod:", "def:"))})
+    files = [f for f in files if f in facts.code and not facts.code[f].is_notebook and not is_test_path(f)
+             and not in_example_dir(f)]
+    seen: Dict[str, List[str]] = {}
+    for f in files:
+        for qual in facts.code[f].defs:
+            if "." not in qual and qual not in _SCRIPT_BOILERPLATE and not qual.startswith("_"):
+                seen.setdefault(qual, []).append(f)
+    names = sorted(n for n, where in seen.items() if len(where) >= 2)
+    return sorted({f for n in names for f in seen[n]}), names
