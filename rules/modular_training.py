@@ -17,8 +17,11 @@ STAGE_SCRIPT = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|sp
 # the stages that belong to the model's pipeline, not to using the model (serving, batch scoring)
 PIPELINE_STAGE = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
                             r"valid|register|registry|promot|monitor|drift)")
+_NOT_TRAINING_SCRIPT = re.compile(r"(?i)(bench|export|demo|profil|convert|example|sample|infer|predict|serv|app\b|"
+                                  r"visuali[sz]|plot|debug|scratch|test)")
 # copy-pasted training: this many top-level definitions repeated across the training scripts
 MIN_COPIED = 6
+MIN_COPIES = 3
 # definitions every script has whatever its design: argument parsing, entry functions
 _SCRIPT_BOILERPLATE = {"main", "parse_args", "get_args", "parse_arguments", "parse_opt", "parse_option", "get_parser",
                        "cli", "run", "setup", "seed_everything", "set_seed", "seed_torch", "str2bool"}
@@ -66,9 +69,11 @@ class TrainingCodeIsModular(Rule):
     modules to a training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's
     `train_pipeline`). Only stages of the model's pipeline (preparation, evaluation, registration,
     monitoring) make a notebook's training partial; serving and batch-scoring scripts use the model.
-    Training scripts that each repeat the same definitions (their own `Config`, loaders, feature
-    code) are copies, not shared units: one rank lower. A model-building function the script
-    imports does not make its top-level fit the project's own training code.
+    Three or more training scripts that each repeat the same definitions (their own `Config`,
+    loaders, feature code) are copies, not shared units: one rank lower. A model-building function
+    the script imports does not make its top-level fit the project's own training code. Training
+    entry points not named for training (an orchestration flow's `pipeline.py`, a Metaflow flow)
+    are judged too; benchmark, export, demo and inference scripts are not.
     """
 
     id = "modular-training"
@@ -171,13 +176,28 @@ class TrainingCodeIsModular(Rule):
                                         "RandomForestRegressor().fit(df.drop(columns='y'), df.y)\n"
                for m in ("lgb", "xgb", "cat")},
         }, "absent", "three copies of one training script, each with its own loaders and features"),
+        Example({
+            "src/model/lstm.py": "from tensorflow import keras\n\n\ndef get_model(n):\n"
+                                 "    return keras.Sequential([keras.layers.LSTM(n), keras.layers.Dense(1)])\n",
+            "src/flow.py": "from metaflow import FlowSpec, step\n\n\nclass TrainFlow(FlowSpec):\n    @step\n"
+                           "    def start(self):\n        self.next(self.get_dataset)\n\n    @step\n"
+                           "    def get_dataset(self):\n        import pandas as pd\n        self.df = pd.read_csv('s.csv')\n"
+                           "        self.next(self.train_model)\n\n    @step\n    def train_model(self):\n"
+                           "        from model.lstm import get_model\n        self.m = get_model(8)\n"
+                           "        self.m.fit(self.df, self.df.y)\n        self.next(self.end)\n\n    @step\n"
+                           "    def end(self):\n        print('done')\n\n\nif __name__ == '__main__':\n    TrainFlow()\n",
+        }, "present", "a Metaflow flow whose steps load, train and finish separately"),
     )
 
     def check(self, facts):
         graph = facts.graph
         entries = graph.primary_training_entry_points
+        # an orchestration flow (pipeline.py, flows/) trains too, though it is not named for training;
+        # benchmark, export and demo scripts that call fit/backward are not the project's training
+        others = [ep for ep in graph.training_entry_points if ep not in entries and ep.kind != "notebook"
+                  and not _NOT_TRAINING_SCRIPT.search(ep.target)]
         best = None  # (rank, finding)
-        for ep in entries:
+        for ep in entries + others:
             path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
             idx = facts.code.get(path)
             if idx is None:
@@ -224,9 +244,9 @@ class TrainingCodeIsModular(Rule):
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
             if best is None or rank > best[0]:
                 best = (rank, self.found(kind, path, ep.line if not nb else 1, msg))
-        copied = _copied_definitions(facts, entries)
-        # copies demote modular code to partial; partial code only when three or more scripts are copies
-        if best is not None and len(copied[1]) >= MIN_COPIED and (best[0] == 3 or len(copied[0]) >= 3):
+        copied = _copied_definitions(facts, entries + others)
+        # three or more scripts that each carry the same definitions: copies, one rank lower
+        if best is not None and len(copied[1]) >= MIN_COPIED and len(copied[0]) >= MIN_COPIES:
             files, names = copied
             rank = best[0] - 1
             first = next(f for f in files if names[0] in facts.code[f].defs)
@@ -241,16 +261,16 @@ class TrainingCodeIsModular(Rule):
                                   f"{path} hands the project's own units ({', '.join(units[:4])}) to {runner}, "
                                   "which runs the training loop"))
         if best is not None and best[0] == 1:
-            others = self._stage_scripts(facts, {e.target for e in entries})
-            if len(others) >= 2 and any(PIPELINE_STAGE.search(_stage_name(p)) for p, _ in others):
+            stages = self._stage_scripts(facts, {e.target for e in entries + others})
+            if len(stages) >= 2 and any(PIPELINE_STAGE.search(_stage_name(p)) for p, _ in stages):
                 path = best[1].path
-                best = (2, self.found("partial", others[0][0], others[0][1],
-                                      f"the other stages are separate scripts ({', '.join(p for p, _ in others[:4])}), "
+                best = (2, self.found("partial", stages[0][0], stages[0][1],
+                                      f"the other stages are separate scripts ({', '.join(p for p, _ in stages[:4])}), "
                                       f"but {path} trains in one {'notebook' if path.endswith('.ipynb') else 'monolithic script'}"))
         stage_scripts = self._pipeline_scripts(facts)
         if len(stage_scripts) >= 3 and (best is None or best[0] < 3):
             path, line, n = stage_scripts[0][0], stage_scripts[0][1], len(stage_scripts)
-            best = (3, self.found("supports", path, line, f"a declared pipeline runs {n} separate stage scripts"))
+            best = (3, self.found("supports", path, line, f"a declared pipeline runs {n} separate stages"))
         if best is not None:
             yield best[1]
 

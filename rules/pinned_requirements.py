@@ -69,6 +69,11 @@ class PinnedRequirements(Rule):
             "requirements.txt": "dvc\nscikit-learn\nmlflow\npandas\n",
             "docker/mlflow/Dockerfile": "FROM python:3.11-slim\nRUN pip install psycopg2-binary==2.9.9\n",
         }, "absent", "one pinned package in a side image does not pin an unpinned project", fires=False),
+        Example({
+            "pytorch_environment.yml": "name: pytorch\nchannels:\n  - conda-forge\ndependencies:\n"
+                                       "  - numpy=1.26.4=py310h055cbcc_0\n  - pytorch=2.3.0=py3.10_cuda12.1_cudnn8_0\n"
+                                       "  - scikit-learn=1.2.2=py310hd77b12b_1\n",
+        }, "present", "a conda export named for its environment, every package pinned with its build", fires=True),
     )
 
     def check(self, facts):

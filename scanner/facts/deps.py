@@ -225,7 +225,8 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
     # conda environments
     for f in facts.files:
         n = f.name.lower()
-        if not (n.endswith((".yml", ".yaml")) and (n.startswith(("environment", "conda", "env")) or "conda" in n)) \
+        if not (n.endswith((".yml", ".yaml")) and (n.startswith(("environment", "conda", "env")) or "conda" in n
+                                                   or n.rsplit(".", 1)[0].endswith("_environment"))) \
                 or n.endswith(".conda-lock.yml") or n.startswith("conda-lock"):
             continue
         doc = facts.config(f.path)
