@@ -74,6 +74,11 @@ class PinnedRequirements(Rule):
                                        "  - numpy=1.26.4=py310h055cbcc_0\n  - pytorch=2.3.0=py3.10_cuda12.1_cudnn8_0\n"
                                        "  - scikit-learn=1.2.2=py310hd77b12b_1\n",
         }, "present", "a conda export named for its environment, every package pinned with its build", fires=True),
+        Example({
+            "cog.yaml": "build:\n  gpu: true\n  python_packages:\n    - \"torch==1.7.1\"\n    - \"numpy==1.21.1\"\n"
+                        "    - \"basicsr==1.4.2\"\npredict: \"predict.py:Predictor\"\n",
+            "requirements.txt": "torch>=1.7\nnumpy\nbasicsr>=1.4.2\n",
+        }, "partial", "the Cog image pins its packages; the training requirements float", fires=True),
     )
 
     def check(self, facts):
@@ -138,5 +143,5 @@ def _line_of(facts, s, held) -> int:
 
 def _what(s) -> str:
     return {"docker": "packages installed by the Dockerfile", "conda": "conda environment packages",
-            "pipfile": "Pipfile packages", "setup": "install_requires entries", "pyproject": "project dependencies",
+            "pipfile": "Pipfile packages", "cog": "packages of the Cog image", "setup": "install_requires entries", "pyproject": "project dependencies",
             "poetry": "Poetry dependencies"}.get(s.source, "requirements")
