@@ -33,13 +33,27 @@ HP_SECTIONS = re.compile(r"(?i)^(train|training|trainer|model|optim|optimizer|op
                          r"hyper_params|params|fit|solver|featurize|features|tune|tuning|search_space)$")
 
 
+def _widest_mapping(docs) -> int:
+    """The number of keys of the largest single mapping in the parsed documents."""
+    widest, stack, budget = 0, list(docs), 20000
+    while stack and budget > 0:
+        node = stack.pop()
+        budget -= 1
+        if isinstance(node, dict):
+            widest = max(widest, len(node))
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(x for x in node[:100] if isinstance(x, (dict, list)))
+    return widest
+
+
 def config_hyperparameters(docs) -> Set[str]:
     """Hyperparameter keys of a parsed config: known names, plus numeric settings under train/model/... sections.
     A large mapping in which such names are rare (a vocabulary, a label map) is data, not configuration."""
     keys = flatten_keys(docs)
     found = strong_hyperparameters(keys)
-    if len(keys) > 150 and len(found) * 20 < len(keys):
-        return set()
+    if len(keys) > 150 and len(found) * 20 < len(keys) and _widest_mapping(docs) * 2 > len(keys):
+        return set()   # one wide table (a vocabulary, a label map); nested option sections are configuration
     stack = [(d, False) for d in docs]
     seen: Set[int] = set()
     budget = 20000  # nodes: YAML aliases can make a small file an enormous tree

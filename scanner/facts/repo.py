@@ -22,6 +22,7 @@ TEST_DIRS = {"tests", "test", "testing", "unittests", "unit_tests", "integration
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 MAX_YAML_CONFIG_BYTES = 256 * 1024
 DOC_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
+PROSE_COMMAND = re.compile(r"^\s*(?:>\s*)?(?:\$\s*)?((?:[A-Z_]+=\S+\s+)*(?:python3?|torchrun|accelerate launch|deepspeed)\s.*)$")
 SHELL_FENCES = {"", "bash", "sh", "shell", "console", "zsh", "shell-session", "text", "cmd", "powershell"}
 HEREDOC = re.compile(r"(?<!<)<<(?!<)-?\s*(['\"]?)([A-Za-z_][\w.-]*)\1")  # `<<EOF`, `<<-'EOF'`; not `<<<`
 DOC_SUFFIXES = (".md", ".rst", ".txt", ".markdown")
@@ -476,7 +477,8 @@ class Facts:
     @cached_property
     def doc_commands(self) -> List[Tuple[str, int, str]]:
         """(path, line, command) of the shell lines in fenced code blocks of the project's own READMEs
-        and docs (the root, one folder deep, docs/): the run recipes a project documents."""
+        and docs (the root, one folder deep, docs/), and of prose lines that are a Python command
+        (`> python train.py -opt x.yml`): the run recipes a project documents."""
         out = []
         for path in self.doc_files:
             parts = PurePosixPath(path).parts
@@ -495,6 +497,8 @@ class Facts:
                 s = line.strip().lstrip("$ ").strip()
                 if fence and s and not s.startswith("#"):
                     out.append((path, i, s))
+                elif fence is None and PROSE_COMMAND.match(line):   # `> python train.py ...` outside a fence
+                    out.append((path, i, PROSE_COMMAND.match(line).group(1).strip()))
         return out
 
     # ---- history ----------------------------------------------------------------------------
