@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
@@ -23,7 +24,7 @@ class TrainingDataOrResultsDocumented(Rule):
     "Results"/"Evaluation" section that states a metric with its value, and DVC
     `artifacts:` that register the model or dataset with a description, a model-zoo table that
     describes each released model in words, a competition solution's stated leaderboard
-    scores (public/private), a data dictionary file (`data_description.txt`, `codebook.md`), and
+    scores (public/private), a results document wherever it sits (`experiments/REPORT.md`), a data dictionary file (`data_description.txt`, `codebook.md`), and
     a notebook whose markdown holds a results table or a data dictionary. Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
@@ -130,6 +131,10 @@ class TrainingDataOrResultsDocumented(Rule):
                                     '{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, '
                                     '"source": ["import pandas as pd\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
         }, "partial", "a notebook's markdown documents the dataset's columns", fires=True),
+        Example({
+            "src/experiments_v2/REPORT.md": "# Experiment report\n\n| Experiment | MAE | WMAPE |\n|---|---|---|\n"
+                                            "| baseline | 12.7 | 0.31 |\n| cluster features | 11.9 | 0.29 |\n",
+        }, "partial", "a results report deep in the source tree", fires=True),
     )
 
     def check(self, facts):
@@ -143,7 +148,7 @@ class TrainingDataOrResultsDocumented(Rule):
             covered = set()
             if in_data_dir(path) and doc.words >= DATA_README_WORDS and _names_data(doc):
                 hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
-            if is_primary_doc(path):
+            if is_primary_doc(path) or RESULTS_DOC.match(PurePosixPath(path).name):
                 for line, header in metric_tables(doc)[:1]:
                     hits.append((line, f"reports results in a table ({header})"))
                     covered.add("evaluation")
@@ -204,6 +209,9 @@ class TrainingDataOrResultsDocumented(Rule):
                                      f"{art.get('type')} artifact {name!r} is registered with a description")
 
 
+# a document named for the project's results, wherever it sits (src/experiments/REPORT.md)
+RESULTS_DOC = re.compile(r"(?i)^(results?|reports?|experiments?|experiment[_-]?(log|registry|results)|registry|"
+                         r"evaluation|model[_-]?report|benchmarks?)\.(md|markdown|rst)$")
 DATA_DICTIONARY_FILE = re.compile(r"(?i)^(data[_-]?(description|dictionary|desc)|codebook|feature[_-]?descriptions?|"
                                   r"variable[_-]?descriptions?|column[_-]?descriptions?)\.\w+$")
 # a result is reported ("scored a Dice coefficient of 0.98", "achieves 93% top-1"), not a threshold or a goal

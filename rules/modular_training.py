@@ -73,7 +73,8 @@ class TrainingCodeIsModular(Rule):
     loaders, feature code) are copies, not shared units: one rank lower. A model-building function
     the script imports does not make its top-level fit the project's own training code. Training
     entry points not named for training (an orchestration flow's `pipeline.py`, a Metaflow flow)
-    are judged too; benchmark, export, demo and inference scripts are not.
+    are judged too; benchmark, export, demo and inference scripts are not, and scripts kept in a
+    notebooks/ folder are exploration, judged like notebooks.
     """
 
     id = "modular-training"
@@ -214,7 +215,7 @@ class TrainingCodeIsModular(Rule):
             top_level_training = any(c.scope in ("<module>", "<main>") for c in trains)
             # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules
             delegated = bool(trains) and all(_repo_callee(graph, path, c) for c in trains)
-            nb = idx.is_notebook
+            nb = idx.is_notebook or _beside_notebooks(path)   # scripts kept in notebooks/ are exploration too
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"
                 msg = f"{path} composes {len(other_modules)} separate modules ({', '.join(other_modules[:4])})"
@@ -361,3 +362,7 @@ def _copied_definitions(facts, entries) -> tuple:
                 seen.setdefault(qual, []).append(f)
     names = sorted(n for n, where in seen.items() if len(where) >= 2)
     return sorted({f for n in names for f in seen[n]}), names
+
+
+def _beside_notebooks(path: str) -> bool:
+    return any(p.lower() in ("notebooks", "notebook", "nbs") for p in PurePosixPath(path).parts[:-1])
