@@ -21,7 +21,8 @@ LOADER_ATTRS = {"merge_from_file", "fromfile", "from_yaml", "from_yaml_file", "f
 _ATTRS = {n.rsplit(".", 1)[-1] for n in LOADERS} | LOADER_ATTRS | {"main", "exec", "execfile", "run_path"}
 # folders of recorded run outputs, not inputs
 OUTPUT_DIRS = {"artifacts", "mlruns", "wandb", "outputs", "output", "runs", "checkpoints", "logs", "lightning_logs",
-               "multirun", "results", ".dvc", "node_modules", ".github", "site-packages", ".venv", "venv"}
+               "multirun", "results", ".dvc", "node_modules", ".github", "site-packages", ".venv", "venv",
+               "catboost_info", "mlartifacts", "tb_logs", "tensorboard"}
 NOT_CONFIG_NAMES = re.compile(r"(?i)^(dvc\.lock|package(-lock)?\.json|tsconfig.*|\.pre-commit.*|docker-compose.*|compose\.ya?ml|"
                               r"mkdocs\.ya?ml|environment\.ya?ml|conda\.ya?ml|meta\.ya?ml|mlmodel|.*\.dvc|"
                               r"devcontainer\.json|renovate\.json|codecov\.ya?ml|\.readthedocs\.ya?ml|citation\.cff|"
