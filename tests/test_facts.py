@@ -235,6 +235,20 @@ def test_calls_are_followed_across_files(tmp_path: Path):
     assert "numpy.random.seed" in reached
 
 
+def test_names_resolve_through_star_reexports(tmp_path: Path):
+    """`from src.utils import get_config` where src/utils/__init__.py does `from src.utils.config import *`."""
+    (tmp_path / "src/utils").mkdir(parents=True)
+    (tmp_path / "src/__init__.py").write_text("")
+    (tmp_path / "src/utils/__init__.py").write_text("from src.utils.config import *\nfrom src.utils.timer import *\n")
+    (tmp_path / "src/utils/config.py").write_text("from omegaconf import OmegaConf\n\n\ndef get_config(name):\n"
+                                                  "    return OmegaConf.load(f'config/{name}.yaml')\n")
+    (tmp_path / "src/utils/timer.py").write_text("import time\n\n\ndef now():\n    return time.time()\n")
+    (tmp_path / "src/main.py").write_text("from src.utils import get_config\n\nconfig = get_config('exp')\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert graph.resolve_name("src/main.py", "src.utils.get_config") == "def:src/utils/config.py:get_config"
+    assert graph.resolve_name("src/main.py", "src.utils.missing") is None
+
+
 def _graph_shape(graph):
     return (list(graph.g.nodes(data=True)), list(graph.g.edges(data=True)),
             [(ep.kind, ep.path, ep.line, ep.target) for ep in graph.entry_points],

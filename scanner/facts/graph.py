@@ -362,6 +362,11 @@ class CodeGraph:
             if target and target != name:
                 found, via = self._resolve_traced(mod_path, ".".join([target] + rest[1:]))
                 return found, (mod_path, *via)
+            for ref in idx.imports:   # `from .config import *` in a package's __init__ re-exports its names
+                if ref.name == "*" and ref.module and ref.scope == "<module>":
+                    found, via = self._resolve_traced(mod_path, ".".join([ref.module] + rest))
+                    if found is not None:
+                        return found, (mod_path, *via)
             return None, (mod_path,)
         return _NOTHING
 
@@ -376,12 +381,15 @@ class CodeGraph:
         return h.hexdigest()[:20]
 
     def _interface(self, path: str) -> str:
-        """A digest of what resolution reads in one module: its definitions (names, kinds) and exports."""
+        """A digest of what resolution reads in one module: its definitions (names, kinds), exports and
+        star imports."""
         found = self._interfaces.get(path)
         if found is None:
             idx = self.code.get(path)
             text = "-" if idx is None else repr(([(q, d.kind) for q, d in idx.defs.items()],
-                                                 sorted(idx.exports.items())))
+                                                 sorted(idx.exports.items()),
+                                                 sorted(r.module for r in idx.imports
+                                                        if r.name == "*" and r.scope == "<module>")))
             found = self._interfaces[path] = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
         return found
 
