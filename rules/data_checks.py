@@ -50,7 +50,8 @@ class CustomDataChecks(Rule):
     checksum (torchvision `check_integrity`/`md5=`, Keras `get_file(file_hash=)`,
     `pooch.retrieve(known_hash=)`, or, in data modules, a hash comparison that raises "SHA-256
     does not match"; checksums of model weights do not count), and code that raises when a table
-    lacks the columns it needs ("Missing columns in input data: ..."). A check function of ten lines
+    lacks the columns it needs ("Missing columns in input data: ..."), or that opens each image
+    and verifies it decodes (PIL `Image.open(p).verify()`). A check function of ten lines
     or more that the training entry points reach runs on every load and supports the practice;
     other checks, and checksums, which prove a file is intact but not that its content is
     sound, are partial; so is serving code checking its request inputs by hand
@@ -117,6 +118,11 @@ class CustomDataChecks(Rule):
             "scripts/suite.py": "def load_suite(cfg):\n    for field in ('name', 'runs'):\n        if field not in cfg:\n"
                                 "            raise ValueError(f'Missing required field in suite config: {field}')\n    return cfg\n",
         }, "absent", "a configuration file's required fields are not data", fires=False),
+        Example({
+            "data/check_image.py": "from PIL import Image\n\n\ndef check(paths):\n    good = []\n    for p in paths:\n"
+                                   "        try:\n            Image.open(p).convert('RGB').verify()\n            good.append(p)\n"
+                                   "        except Exception:\n            continue\n    return good\n",
+        }, "partial", "a script that drops images that do not decode", fires=True),
     )
 
     def check(self, facts):
@@ -146,6 +152,11 @@ class CustomDataChecks(Rule):
                 yield self.found("partial", idx.path, call.line, f"{call.name} verifies a download's checksum")
                 verified = True
                 break
+            if not in_example_dir(idx.path):
+                opened = next((c for c in facts.call_table.named(_image_verify, roots=("PIL",)).get(idx.path, ())), None)
+                if opened is not None:
+                    yield self.found("partial", idx.path, opened.line,
+                                     "opens each image and verifies that it decodes (PIL verify); corrupt files are caught")
             literals = facts.string_literals(idx.path)
             if not in_example_dir(idx.path):
                 hit = next(((s, line) for s, line in literals if _MISSING_COLUMNS.search(s)), None)
@@ -158,6 +169,13 @@ class CustomDataChecks(Rule):
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break
+
+
+_IMAGE_VERIFY = re.compile(r"^PIL\.Image\.open\(\)(\.\w+\(\))*\.verify$")
+
+
+def _image_verify(name: str) -> bool:
+    return bool(_IMAGE_VERIFY.match(name))
 
 
 def _called_names(facts) -> set:

@@ -249,6 +249,17 @@ def test_names_resolve_through_star_reexports(tmp_path: Path):
     assert graph.resolve_name("src/main.py", "src.utils.missing") is None
 
 
+def test_star_imports_that_name_their_own_module_do_not_blow_up(tmp_path: Path):
+    """A vendored `transformers__init__.py` star-imports `<itself>.utils.dummy_*`: names must not grow
+    through it without end (one level of star imports is followed)."""
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok/__init__.py").write_text("")
+    (tmp_path / "tok/big_init.py").write_text("".join(f"from tok.big_init.utils.dummy_{i} import *\n" for i in range(12)))
+    (tmp_path / "train.py").write_text("import tok.big_init\n\ntok.big_init.thing.other.more()\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert graph.resolve_name("train.py", "tok.big_init.thing.other.more") is None
+
+
 def _graph_shape(graph):
     return (list(graph.g.nodes(data=True)), list(graph.g.edges(data=True)),
             [(ep.kind, ep.path, ep.line, ep.target) for ep in graph.entry_points],

@@ -235,6 +235,7 @@ class CodeGraph:
         self._registered: Dict[str, List[str]] = {}   # path -> functions a framework runs when the module runs
         self._interfaces: Dict[str, str] = {}
         self._resolving: Set[Tuple[str, str]] = set()
+        self._in_star = False   # resolving through a star import: further star imports are not followed
         self._pieces: Dict[str, tuple] = {}           # path -> its FilePiece (see _file_piece)
         self._build_module_tables()
         self._add_code()
@@ -338,6 +339,8 @@ class CodeGraph:
                 resolving.discard(key)
             if found[1] and found[1][-1] is _LOOP_MARK:  # part of a loop: complete only from its start
                 return (found[0], found[1][:-1]) if not resolving else found
+            if self._in_star:   # an answer that did not follow nested star imports is not the full answer
+                return found
             self._name_cache[key] = found
         return found
 
@@ -362,9 +365,18 @@ class CodeGraph:
             if target and target != name:
                 found, via = self._resolve_traced(mod_path, ".".join([target] + rest[1:]))
                 return found, (mod_path, *via)
-            for ref in idx.imports:   # `from .config import *` in a package's __init__ re-exports its names
-                if ref.name == "*" and ref.module and ref.scope == "<module>":
-                    found, via = self._resolve_traced(mod_path, ".".join([ref.module] + rest))
+            if not self._in_star:   # `from .config import *` in a package's __init__ re-exports its names
+                for ref in idx.imports:   # (one level deep: star imports of star imports are not followed)
+                    if ref.name != "*" or not ref.module or ref.scope != "<module>":
+                        continue
+                    star = self.resolve_module(mod_path, ref.module)
+                    if star is None or star == mod_path:
+                        continue
+                    self._in_star = True
+                    try:
+                        found, via = self._resolve_traced(mod_path, ".".join([ref.module] + rest))
+                    finally:
+                        self._in_star = False
                     if found is not None:
                         return found, (mod_path, *via)
             return None, (mod_path,)
