@@ -64,8 +64,9 @@ class TrainingCodeIsModular(Rule):
     or optimizer units (by name or by library base class, `class Net(nn.Module)`) around a top-level
     loop, or a monolithic training script or notebook beside separate scripts for the other stages
     (data preparation, evaluation, registration, serving, monitoring). One monolithic script or
-    notebook alone is absent. A declared pipeline (dvc.yaml, MLproject) whose stages run separate
-    scripts counts as modular, and so does a script that hands the project's own data and model
+    notebook alone is absent. A declared pipeline (dvc.yaml, MLproject, Airflow, Kedro, Metaflow)
+    whose stages run three or more separate scripts counts as modular, and so do two stages whose
+    training stage trains inside functions, and so does a script that hands the project's own data and model
     modules to a training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's
     `train_pipeline`). Only stages of the model's pipeline (preparation, evaluation, registration,
     monitoring) make a notebook's training partial; serving and batch-scoring scripts use the model.
@@ -188,6 +189,15 @@ class TrainingCodeIsModular(Rule):
                            "        self.m.fit(self.df, self.df.y)\n        self.next(self.end)\n\n    @step\n"
                            "    def end(self):\n        print('done')\n\n\nif __name__ == '__main__':\n    TrainFlow()\n",
         }, "present", "a Metaflow flow whose steps load, train and finish separately"),
+        Example({
+            "dvc.yaml": "stages:\n  prepare:\n    cmd: python data/prepare.py\n  train:\n    cmd: python model/train.py\n",
+            "data/prepare.py": "import pandas as pd\n\n\ndef split(path):\n    df = pd.read_csv(path)\n"
+                               "    df.sample(frac=0.8).to_csv('train.csv')\n\n\nif __name__ == '__main__':\n    split('raw.csv')\n",
+            "model/train.py": "import pandas as pd\nfrom sklearn.ensemble import RandomForestClassifier\n\n\n"
+                              "def load(path):\n    df = pd.read_csv(path)\n    return df.drop(columns='y'), df.y\n\n\n"
+                              "def train_model():\n    x, y = load('train.csv')\n    return RandomForestClassifier().fit(x, y)\n\n\n"
+                              "if __name__ == '__main__':\n    train_model()\n",
+        }, "present", "a two-stage DVC pipeline whose training stage trains in functions"),
     )
 
     def check(self, facts):
@@ -198,6 +208,7 @@ class TrainingCodeIsModular(Rule):
         others = [ep for ep in graph.training_entry_points if ep not in entries and ep.kind != "notebook"
                   and not _NOT_TRAINING_SCRIPT.search(ep.target)]
         best = None  # (rank, finding)
+        structured: Set[str] = set()   # training scripts that train inside functions, not top-level code
         for ep in entries + others:
             path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
             idx = facts.code.get(path)
@@ -213,6 +224,8 @@ class TrainingCodeIsModular(Rule):
             own_roles = set().union(*(definition_roles(q, idx.defs[q].bases) for q in own_defs)) if own_defs else set()
             trains = [c for c in idx.calls if is_training_call(c)]
             top_level_training = any(c.scope in ("<module>", "<main>") for c in trains)
+            if trains and not top_level_training and not idx.is_notebook:
+                structured.add(path)
             # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules
             delegated = bool(trains) and all(_repo_callee(graph, path, c) for c in trains)
             nb = idx.is_notebook or _beside_notebooks(path)   # scripts kept in notebooks/ are exploration too
@@ -269,7 +282,8 @@ class TrainingCodeIsModular(Rule):
                                       f"the other stages are separate scripts ({', '.join(p for p, _ in stages[:4])}), "
                                       f"but {path} trains in one {'notebook' if path.endswith('.ipynb') else 'monolithic script'}"))
         stage_scripts = self._pipeline_scripts(facts)
-        if len(stage_scripts) >= 3 and (best is None or best[0] < 3):
+        # a declared pipeline of three or more stages, or of two whose training stage trains in functions
+        if (len(stage_scripts) >= 3 or len(stage_scripts) == 2 and structured) and (best is None or best[0] < 3):
             path, line, n = stage_scripts[0][0], stage_scripts[0][1], len(stage_scripts)
             best = (3, self.found("supports", path, line, f"a declared pipeline runs {n} separate stages"))
         if best is not None:
