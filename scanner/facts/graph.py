@@ -408,7 +408,8 @@ class CodeGraph:
         return h.hexdigest()[:20]
 
     def _interface(self, path: str) -> str:
-        """A digest of what resolution reads in one module: its definitions (names, kinds) and exports."""
+        """A digest of what resolution reads in one module: its definitions (names, kinds), exports and
+        star imports."""
         found = self._interfaces.get(path)
         if found is None:
             idx = self.code.get(path)
@@ -730,7 +731,8 @@ class CodeGraph:
 
     def _add_framework_tasks(self) -> None:
         """Functions a pipeline framework runs: Kedro `node(func, ...)`, Airflow
-        `PythonOperator(python_callable=func)`, and DAG files, which the scheduler executes."""
+        `PythonOperator(python_callable=func)`, DAG files, which the scheduler executes, and the
+        `@step` methods of a Metaflow `FlowSpec`."""
         from mlscan.facts.repo import is_test_path
         for path in sorted(self.code):
             if is_test_path(path):
@@ -751,6 +753,11 @@ class CodeGraph:
                     dag_file = True
             if dag_file:
                 self._add_entry("pipeline", path, 1, f"mod:{path}", f"Airflow DAG {path}")
+            for qual, d in idx.defs.items():   # Metaflow: the @step methods of a FlowSpec are the flow's stages
+                if d.kind == "function" and "metaflow.step" in d.decorators and "." in qual:
+                    owner = idx.defs.get(qual.rsplit(".", 1)[0])
+                    if owner is not None and any(b.startswith("metaflow.FlowSpec") for b in owner.bases):
+                        self._add_entry("pipeline", path, d.line, f"def:{path}:{qual}", f"Metaflow step {qual}")
 
     def _is_top_level_script(self, path: str, idx: CodeIndex) -> bool:
         """A module that does its work at import time and that no other module imports."""
