@@ -216,6 +216,8 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
     costs: List[int] = []
     engine: Optional[Engine] = None
     try:
+        if not resume or not any(reports_dir.glob("*.json")):   # nothing to resume: start it at once
+            engine = Engine(scheduler=scheduler, workers=workers, warm_up=WARM_UP)
         with ThreadPoolExecutor(max_workers=8) as pool:   # a few git calls per source, not one at a time
             commits = list(pool.map(head_commit, sources))
             for src, commit in zip(sources, commits):
@@ -228,7 +230,7 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
                     continue
                 skip_if = old.get("commit") if current and src.kind == REMOTE else None
                 todo.append(RepoTask(src, settings, skip_if_commit=skip_if))
-            if todo:   # the cluster and its scan processes start while git sizes up the repositories
+            if todo and engine is None:   # it starts while git sizes up the repositories
                 engine = Engine(scheduler=scheduler, workers=workers, warm_up=WARM_UP)
             costs = list(pool.map(expected_cost, [t.source for t in todo]))
         resumed = len(rows)
