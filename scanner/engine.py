@@ -241,9 +241,9 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
-    if key is not None:
-        from mlscan.report.json_out import render_json
-        facts.remember("report", key, render_json(report))
+    if key is not None:  # read back only by json.loads: compact, by the C encoder (not indented)
+        import json
+        facts.remember("report", key, json.dumps(report.to_json(), ensure_ascii=False, separators=(",", ":")))
     return report, facts
 
 

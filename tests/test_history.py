@@ -29,6 +29,7 @@ def test_history_matches_a_scan_of_each_commit_and_names_the_events(tmp_path):
                                "--cache-dir", cache])
     assert rc == 0, err[-2000:]
     doc = json.loads(out)
+    assert out == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"  # the layout json.dumps gives
     assert snapshot(repo.root, include_git=True) == before  # nothing checked out, nothing written
     assert doc["schema_version"] == 1 and doc["tool"]["name"] == "mlscan"
     assert [c["commit"] for c in doc["commits"]] == shas  # oldest first
@@ -241,3 +242,45 @@ def test_a_scan_off_the_main_thread_records_nothing_and_reuses_nothing(tmp_path)
                                       commit=CommitTree(repo.root, sha, "", session)))
     assert session.rule_memory and on_main == got[0]
     session.objects.close()
+
+
+def test_the_history_json_is_laid_out_exactly_as_json_dumps_lays_it_out():
+    """The history encoder lays out each repeated stage or practice once; the text must still be
+    json.dumps(indent=2, ensure_ascii=False)'s, byte for byte, whatever the values."""
+    from mlscan.fleet.commits import render_history_json
+
+    practice = {"id": "seed-control", "status": "present", "evidence": [{"path": "tr\u00e4in.py", "line": 3}],
+                "empty": [], "none": {}, "odd": "quote \" backslash \\ tab \t nul \x00 \u2028 \U0001f600",
+                "numbers": [0, -1, 2.5, 1e20, -0.0, float("inf"), float("nan"), True, False, None]}
+    other = dict(practice, status="absent", evidence=[])
+    rows = [{"commit": f"{i:040x}", "level": i % 3, "stages": [{"id": "data", "next": [[], {}, [[1]]]}],
+             "practices": [practice, other if i % 2 else practice, {}]} for i in range(4)]
+    doc = {"schema_version": 1, "repo": "/r\u00e9po", "commits": rows, "events": [], "nested": [[[[[{"a": [{}]}]]]]]}
+    for value in (doc, {}, [], "text", 3, None, {"commits": []}, [[[[[[[1, [2, {"b": []}]]]]]]]]):
+        assert render_history_json(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    # keys json would convert, and tuples, go to json.dumps as a whole (same text); so do its errors
+    for value in ({1: "one", None: [1]}, {"commits": [("a", "b")]}):
+        assert render_history_json(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    with pytest.raises(TypeError):
+        render_history_json({"commits": [{"x": object()}]})
+
+
+def test_idle_cores_measured_around_other_work_count_that_work_as_idle(monkeypatch):
+    """`free_cores(since=idle_sample())` waits only what is left of the 100 ms, and the CPU this
+    process (and its children) spent meanwhile is not counted as another job's."""
+    import os
+    import time
+    from mlscan.facts import indexing
+
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")
+    start = (time.monotonic() - 1.0, 1000, 2000, 5.0)
+    # 40 ticks on 2 cores, none idle, 20 of them this process's own: one core was idle for others
+    monkeypatch.setattr(indexing, "idle_sample", lambda: (time.monotonic(), 1000, 2040, 5.0 + 20 * tick))
+    assert indexing._idle_cores(2, since=start) == pytest.approx(1.0)
+    assert slept == [0.0]
+    # measured on its own (sleeping in between), the same two readings say no core is idle
+    readings = iter([start, (time.monotonic(), 1000, 2040, 5.0 + 20 * tick)])
+    monkeypatch.setattr(indexing, "idle_sample", lambda: next(readings))
+    assert indexing._idle_cores(2) == pytest.approx(0.0)

@@ -137,36 +137,51 @@ def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False) -
     return out
 
 
-def _idle_cores(cores: int) -> float:
-    """Cores idle right now: two /proc/stat samples 100 ms apart, else the 1-minute load average."""
-    def sample():
+IdleSample = Tuple[float, int, int, float]   # (monotonic time, idle ticks, all ticks, own CPU seconds)
+
+
+def idle_sample() -> Optional[IdleSample]:
+    """The first of the two readings `free_cores` compares, or None where /proc/stat is missing;
+    taken early, the time until `free_cores(since=...)` needs no sleep (work done meanwhile,
+    this process's and its children's, is not counted as busy)."""
+    import time
+    try:
         with open("/proc/stat") as fh:
             fields = [int(x) for x in fh.readline().split()[1:]]
-        return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields)
-    try:
-        import time
-        idle0, total0 = sample()
-        time.sleep(0.1)
-        idle1, total1 = sample()
-        if total1 > total0:
-            return cores * (idle1 - idle0) / (total1 - total0)
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     except (OSError, ValueError, IndexError):
-        pass
+        return None
+    own = os.times()
+    return time.monotonic(), idle, sum(fields), own.user + own.system + own.children_user + own.children_system
+
+
+def _idle_cores(cores: int, since: Optional[IdleSample] = None) -> float:
+    """Cores idle right now: two /proc/stat readings at least 100 ms apart (the first may be
+    `since`), else the 1-minute load average."""
+    import time
+    first = since or idle_sample()
+    if first is not None:
+        time.sleep(max(0.0, 0.1 - (time.monotonic() - first[0])))
+        second = idle_sample()
+        if second is not None and second[2] > first[2]:
+            own_ticks = (second[3] - first[3]) * os.sysconf("SC_CLK_TCK") if since else 0
+            idle = (second[1] - first[1] + own_ticks) / (second[2] - first[2])
+            return cores * min(1.0, idle)
     try:
         return cores - os.getloadavg()[0]
     except (AttributeError, OSError):
         return float(cores)
 
 
-def free_cores() -> int:
-    """The cores this process may use that are idle right now (at least one)."""
+def free_cores(since: Optional[IdleSample] = None) -> int:
+    """The cores this process may use that are idle right now (at least one); `since`: see `idle_sample`."""
     try:
         cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     except AttributeError:
         cores = os.cpu_count() or 1
-    return max(1, min(cores, int(_idle_cores(cores) + 0.5)))
+    return max(1, min(cores, int(_idle_cores(cores, since) + 0.5)))
 
 
-def default_jobs() -> int:
+def default_jobs(since: Optional[IdleSample] = None) -> int:
     """Worker processes: the cores that are free now (busy cores make two workers slower than one)."""
-    return min(4, free_cores())
+    return min(4, free_cores(since))

@@ -285,11 +285,11 @@ def _task(fn: Callable[[Any], Any], index: int, item: Any, timeout: Optional[flo
 
 
 # ---- many calls, on Dask ----------------------------------------------------------------------
-def free_cores() -> int:
+def free_cores(since=None) -> int:
     """Worker threads for the embedded cluster: the cores idle right now (at least one), by the
-    same measure the parser's pool uses."""
+    same measure the parser's pool uses (`since`: an earlier `indexing.idle_sample()`)."""
     from mlscan.facts.indexing import free_cores as idle_now
-    return idle_now()
+    return idle_now(since)
 
 
 def scheduler_address(given: Optional[str]) -> Optional[str]:
@@ -316,15 +316,17 @@ class Engine:
                LocalCluster of `workers` threads (default: free cores) in this process.
     isolate:   run each call in a child process (see the module docstring).
     warm_up:   "module:function" each child calls as it starts.
+    idle_since: an `indexing.idle_sample()` taken earlier: the free cores are measured from it
+               (no 0.1 s wait when the caller did other work meanwhile).
     Use it as a context manager; `map` may be called once or more before it closes."""
 
     def __init__(self, *, scheduler: Optional[str] = None, workers: Optional[int] = None, isolate: bool = True,
-                 warm_up: Optional[str] = None) -> None:
+                 warm_up: Optional[str] = None, idle_since: Optional[tuple] = None) -> None:
         self.address = scheduler_address(scheduler)
         self.isolate = isolate
         self.warm_up = warm_up
         self.run = uuid.uuid4().hex[:8]
-        self.workers = None if self.address else (workers or free_cores())
+        self.workers = None if self.address else (workers or free_cores(idle_since))
         self.pool: Optional[ChildPool] = None
         if self.workers and isolate:   # first the children, which start Python and mlscan meanwhile
             self.pool = _pools[self.run] = ChildPool(self.workers, warm_up)

@@ -123,6 +123,7 @@ def prepare_writers() -> None:
     (matplotlib's settings are global: two threads must not draw at once)."""
     def load() -> None:
         try:
+            load_catalogue()   # the document's stages and practices (0.1 s to parse, the first time)
             import pyarrow.parquet  # noqa: F401
             from mlscan.report.html import warm_up
             warm_up()

@@ -199,9 +199,11 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
     """Scan every source named by `args` into OUT; returns the fleet document (also OUT/fleet.json).
 
     `progress(total)` returns a callable `advance(name, status)` called once per repository."""
+    from mlscan.facts.indexing import idle_sample
     from mlscan.fleet.engine import Engine
     from mlscan.fleet.output import prepare_writers
 
+    idle_since = idle_sample() if scheduler is None and workers is None else None
     sources = name_sources(expand(args, allow_clone))
     if not sources:
         raise UsageError("no sources to scan")
@@ -216,6 +218,8 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
     costs: List[int] = []
     engine: Optional[Engine] = None
     try:
+        if not resume or not any(reports_dir.glob("*.json")):   # nothing to resume: start it at once
+            engine = Engine(scheduler=scheduler, workers=workers, warm_up=WARM_UP, idle_since=idle_since)
         with ThreadPoolExecutor(max_workers=8) as pool:   # a few git calls per source, not one at a time
             commits = list(pool.map(head_commit, sources))
             for src, commit in zip(sources, commits):
@@ -228,8 +232,8 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
                     continue
                 skip_if = old.get("commit") if current and src.kind == REMOTE else None
                 todo.append(RepoTask(src, settings, skip_if_commit=skip_if))
-            if todo:   # the cluster and its scan processes start while git sizes up the repositories
-                engine = Engine(scheduler=scheduler, workers=workers, warm_up=WARM_UP)
+            if todo and engine is None:   # it starts while git sizes up the repositories
+                engine = Engine(scheduler=scheduler, workers=workers, warm_up=WARM_UP, idle_since=idle_since)
             costs = list(pool.map(expected_cost, [t.source for t in todo]))
         resumed = len(rows)
         writers_ready = False
