@@ -156,15 +156,20 @@ def _run_forked(facts: Facts, rules, jobs: int):
 
 
 def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
-         cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Report:
-    """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects."""
-    report, facts = scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)
+         cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None,
+         alongside: Optional[Callable[[], bool]] = None) -> Report:
+    """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects.
+    `alongside()` is called once the facts and graph are built, where the rules would use two or
+    more processes; when it returns True (it started other work on the spare core), the rules run
+    in this process alone."""
+    report, facts = scan_with_facts(root, cfg, progress, jobs, cache_dir, commit, alongside)
     facts.release()  # its graph and it refer to each other: free both now, not at the next full collection
     return report
 
 
 def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
-                    cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Tuple[Report, Facts]:
+                    cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None,
+                    alongside: Optional[Callable[[], bool]] = None) -> Tuple[Report, Facts]:
     """The Report and the Facts it was judged from (`mlscan fix` reads both; the Facts stay lazy
     when the Report is a remembered one)."""
     from mlscan.facts import track
@@ -202,7 +207,12 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         memory = commit.shared.rule_memory.setdefault(_settings_digest(cfg, model), {})
         findings = run_rules(facts, cfg, progress, memory=memory)
     else:
-        findings = run_rules(facts, cfg, progress, jobs=_rule_jobs(facts, jobs))
+        rule_jobs = _rule_jobs(facts, jobs)
+        if alongside is not None and rule_jobs >= 2:
+            _ = facts.graph  # before the fork: the other scan takes its graph pieces from memory
+            if alongside():
+                rule_jobs = 1
+        findings = run_rules(facts, cfg, progress, jobs=rule_jobs)
     practices: Dict[str, PracticeResult] = {}
     rules_by_practice = {r.practice for r in all_rules()}
     for p in catalogue.practices:

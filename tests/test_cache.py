@@ -135,3 +135,35 @@ def test_base_scan_is_the_same_warm_and_cold(tmp_path):
     assert "seed control added" in reference
     assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache)) == reference
     assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache)) == reference
+
+
+def test_base_scanned_alongside_the_head_gives_the_same_report(tmp_path, monkeypatch):
+    """With two rule processes the base is scanned in a forked process while the head judges its
+    rules; the report (delta included) is the one the base scanned afterwards gives, and the
+    forked scan wrote the base's facts to the cache."""
+    from mlscan import delta as delta_mod
+    from mlscan.config import Config
+    from mlscan.report.json_out import render_json
+    repo = make_fixture_repo("seed-added", tmp_path / "repo")
+    repo.apply_overlay("seed-added")
+    repo.write("features.py", (repo.root / "features.py").read_text() + "\n\ndef only_in_head():\n    return 1\n")
+    repo.commit("Seed it")
+    reference = scan(repo.root, "--base", "HEAD~1", "--no-cache", "--jobs", "1")
+    assert "seed control added" in reference
+    results = []
+    real_result = delta_mod._BaseAlongside.result
+
+    def spy(self):
+        got = real_result(self)
+        results.append(got)
+        return got
+
+    monkeypatch.setattr(delta_mod._BaseAlongside, "result", spy)
+    cache = tmp_path / "cache"
+    report = delta_mod.scan_with_base(repo.root, "HEAD~1", Config(), jobs=2, cache_dir=str(cache))
+    assert len(results) == 1 and results[0] is not None   # the base came from the forked scan
+    assert render_json(report) == reference
+    # the forked scan's facts are in the cache: a second run takes the base's report from there
+    db = sqlite3.connect(str(cache / FILE_NAME))
+    assert db.execute("SELECT count(*) FROM facts WHERE kind = 'report'").fetchone()[0] == 2
+    assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache), "--jobs", "2") == reference

@@ -267,3 +267,18 @@ def open_store(cache_dir: Optional[str]) -> FactStore:
             store = FactStore(folder / FILE_NAME)
         _STORES[key] = store
     return store
+
+
+_INHERITED: list = []   # connections a forked child inherited: kept open, never used (closing may upset the parent's)
+
+
+def after_fork() -> None:
+    """In a forked child that will read and write the cache: its own sqlite connections (one
+    carried across a fork must not be used)."""
+    for store in _STORES.values():
+        if store._db is not None:
+            _INHERITED.append(store._db)
+            store._db = None
+            store._lock = threading.Lock()
+            store._open()
+
