@@ -121,9 +121,13 @@ _FORKED: Optional[tuple] = None   # (facts, rules) that forked rule workers inhe
 def _rules_in_worker(indices: List[int]):
     facts, rules = _FORKED  # type: ignore[misc]
     facts.inventory.after_fork()
+    from mlscan.facts.cache import after_fork
+    after_fork()  # its own cache connection, to read per-file values (the parent writes what it adds)
     seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
     found = [(i, _run_rule(facts, rules[i])) for i in indices]
-    return found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:]
+    maps = facts.__dict__.get("file_maps")
+    return (found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:],
+            maps.new if maps is not None else {})
 
 
 def _run_forked(facts: Facts, rules, jobs: int):
@@ -149,9 +153,11 @@ def _run_forked(facts: Facts, rules, jobs: int):
     finally:
         _FORKED = None
     results = []
-    for found, diagnostics in done:
+    for found, diagnostics, per_file in done:
         results.extend(found)
         facts._extra_diagnostics.extend(diagnostics)
+        if per_file:
+            facts.file_maps.merge(per_file)   # saved with the parent's at the end of the scan
     return results
 
 
@@ -251,6 +257,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
+    facts.save_file_maps()
     if key is not None:
         from mlscan.report.json_out import render_json
         facts.remember("report", key, render_json(report))
