@@ -167,3 +167,31 @@ def test_base_scanned_alongside_the_head_gives_the_same_report(tmp_path, monkeyp
     db = sqlite3.connect(str(cache / FILE_NAME))
     assert db.execute("SELECT count(*) FROM facts WHERE kind = 'report'").fetchone()[0] == 2
     assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache), "--jobs", "2") == reference
+
+
+def test_per_file_values_are_kept_by_content(tmp_path):
+    """A document's parse and a rule's judgement of it are cached by the file's blob: the next
+    scan takes them from the cache (a value planted there shows in the report), and a changed
+    file is judged afresh (then the report is the uncached one)."""
+    from mlscan.facts.cache import FileMaps, blob_sha, dumps, loads
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    readme = "# Churn\n\n## Results\n\nThe model achieves 93% accuracy on the held-out test set.\n"
+    repo.write("README.md", readme)
+    repo.commit("Results in the README")
+    cache = tmp_path / "cache"
+    reference = scan(repo.root, "--no-cache")
+    assert 'has a \\"Results\\" section on evaluation' in reference  # as JSON writes it
+    assert scan(repo.root, "--cache-dir", str(cache)) == reference
+    hits = "mlscan.rules.documented_training._doc_hits"
+    key = f"{blob_sha(readme.encode())}:README.md"
+    with sqlite3.connect(cache / FILE_NAME) as con:
+        rows = dict(con.execute("SELECT blob, value FROM facts WHERE kind = ?", (FileMaps.KIND,)).fetchall())
+        assert key in loads(rows["document"]) and key in loads(rows[hits])
+        planted = loads(rows[hits])
+        planted[key] = ((3, "PLANTED by the test"),)
+        con.execute("UPDATE facts SET value = ? WHERE kind = ? AND blob = ?", (dumps(planted), FileMaps.KIND, hits))
+        con.execute("DELETE FROM facts WHERE kind = 'report'")
+    assert "PLANTED by the test" in scan(repo.root, "--cache-dir", str(cache))
+    repo.write("README.md", readme + "\nTrained on the 2023 churn table.\n")
+    changed = scan(repo.root, "--cache-dir", str(cache))
+    assert "PLANTED" not in changed and changed == scan(repo.root, "--no-cache")
