@@ -195,3 +195,45 @@ def test_per_file_values_are_kept_by_content(tmp_path):
     repo.write("README.md", readme + "\nTrained on the 2023 churn table.\n")
     changed = scan(repo.root, "--cache-dir", str(cache))
     assert "PLANTED" not in changed and changed == scan(repo.root, "--no-cache")
+
+
+def test_graph_pieces_computed_in_workers_give_the_same_graph_and_report(tmp_path, monkeypatch):
+    """A cold scan of a large repo computes the graph's per-file pieces in forked workers; the
+    graph, the report and the cached pieces are the ones one process gives."""
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts import graph as graph_mod
+    from mlscan.facts.repo import Facts, ScanOptions
+    from mlscan.report.json_out import render_json
+    repo = make_fixture_repo("serving-skew", tmp_path / "repo")
+    for i in range(12):
+        repo.write(f"pkg/m{i:02d}.py", f"from pkg import m{(i + 1) % 12:02d}\n\n\ndef helper{i}(x):\n"
+                                       f"    return m{(i + 1) % 12:02d}.helper{(i + 1) % 12}(x)\n")
+    repo.write("pkg/__init__.py", "")
+    repo.commit("A package whose modules call each other")
+    monkeypatch.setattr(graph_mod, "PIECES_PARALLEL_MIN", 1)
+    forked = []
+    real = graph_mod.CodeGraph._pieces_forked
+
+    def spy(self, paths, encode):
+        got = real(self, paths, encode)
+        forked.append(got is not None)
+        return got
+    monkeypatch.setattr(graph_mod.CodeGraph, "_pieces_forked", spy)
+
+    def graph_of(jobs: int, cache: str):
+        facts = Facts(repo.root, ScanOptions(jobs=jobs, cache_dir=cache))
+        g = facts.graph
+        return (sorted((n, sorted(a.items())) for n, a in g.g._attrs.items()),
+                sorted((u, sorted((v, repr(d)) for v, d in nbrs.items())) for u, nbrs in g.g._succ.items()),
+                [(e.kind, e.path, e.line, e.node) for e in g.entry_points])
+
+    one = graph_of(1, str(tmp_path / "cache1"))
+    assert forked == [False]
+    two = graph_of(2, str(tmp_path / "cache2"))
+    assert forked == [False, True]
+    assert two == one and any(u.startswith("def:pkg/m00.py") for u, _ in one[1])
+    reference = render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir="off"))
+    assert render_json(engine.scan(repo.root, Config(), jobs=2, cache_dir=str(tmp_path / "cache3"))) == reference
+    # the pieces the workers encoded are the cache's: a warm scan from them says the same
+    assert render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=str(tmp_path / "cache2"))) == reference
