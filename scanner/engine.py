@@ -189,6 +189,8 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
             return scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)
         finally:
             track.ACTIVE = None
+    from mlscan.facts.indexing import note_cpu_sample
+    note_cpu_sample()  # how busy the cores are is then measured over the listing, not by a 100 ms wait
     catalogue = load_catalogue()
     model = _maturity_model(cfg, catalogue)
     validate_ids(cfg)

@@ -137,19 +137,44 @@ def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False) -
     return out
 
 
+_LAST_SAMPLE: List[Tuple[float, int, int, float]] = []   # (time, idle jiffies, all jiffies, this process's CPU)
+
+
+def _cpu_sample() -> Tuple[float, int, int, float]:
+    """(now, idle and all jiffies of every core from /proc/stat, CPU seconds of this process and
+    the workers it has waited for)."""
+    import time
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    t = os.times()
+    return (time.monotonic(), fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields),
+            t.user + t.system + t.children_user + t.children_system)
+
+
+def note_cpu_sample() -> None:
+    """Take a first /proc/stat sample now (at the start of a scan), so that the next free_cores()
+    can measure from here instead of sleeping 100 ms for a second sample."""
+    try:
+        _LAST_SAMPLE[:] = [_cpu_sample()]
+    except (OSError, ValueError, IndexError):
+        _LAST_SAMPLE[:] = []
+
+
 def _idle_cores(cores: int) -> float:
-    """Cores idle right now: two /proc/stat samples 100 ms apart, else the 1-minute load average."""
-    def sample():
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-        return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields)
+    """Cores idle for others' work: between two /proc/stat samples (the last one taken, when it
+    is 0.1 to 10 s old, else one 100 ms ago), the idle cores plus those this process itself kept
+    busy meanwhile (it frees them for what it asks next); else the 1-minute load average."""
     try:
         import time
-        idle0, total0 = sample()
-        time.sleep(0.1)
-        idle1, total1 = sample()
-        if total1 > total0:
-            return cores * (idle1 - idle0) / (total1 - total0)
+        last = _LAST_SAMPLE[0] if _LAST_SAMPLE else None
+        now = _cpu_sample()
+        if last is None or not 0.1 <= now[0] - last[0] <= 10.0:
+            time.sleep(0.1)
+            last, now = now, _cpu_sample()
+        _LAST_SAMPLE[:] = [now]
+        if now[2] > last[2]:
+            own = max(0.0, (now[3] - last[3]) / max(now[0] - last[0], 1e-3))
+            return cores * (now[1] - last[1]) / (now[2] - last[2]) + own
     except (OSError, ValueError, IndexError):
         pass
     try:
