@@ -89,6 +89,8 @@ def scan_with_base(path: Path, base: str, cfg: Config, progress: Optional[Progre
     try:
         head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir,  # its facts are freed already
                     alongside=alongside.start)
+        if progress and alongside.running:
+            progress(f"base {sha[:12]}: finishing its scan")
         before = alongside.result()
     finally:
         alongside.stop()
@@ -142,6 +144,10 @@ class _BaseAlongside:
         os.close(write_end)
         self._pid, self._read_end = pid, read_end
         return True
+
+    @property
+    def running(self) -> bool:
+        return self._pid is not None
 
     def result(self) -> Optional[Report]:
         """The base scan's report, or None when none was started or it failed."""
