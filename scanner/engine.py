@@ -217,7 +217,11 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
     else:
         rule_jobs = _rule_jobs(facts, jobs)
         if alongside is not None and rule_jobs >= 2:
-            _ = facts.graph  # before the fork: the other scan takes its graph pieces from memory
+            # before the fork, what the other scan can take from memory: the graph's pieces and
+            # the parsed documents (kept by content: a base shares nearly all of them)
+            _ = facts.graph
+            facts.prefetch_documents()
+            facts.save_file_maps()
             if alongside():
                 rule_jobs = 1
         findings = run_rules(facts, cfg, progress, jobs=rule_jobs)

@@ -599,6 +599,15 @@ class Facts:
         if maps is not None and maps.new:
             maps.save()
 
+    def prefetch_documents(self) -> None:
+        """Parse every prose document into the per-file values now (to share them with a scan
+        forked next); a document's diagnostics are still added only when it is asked for."""
+        from mlscan.facts.docs import parse_document
+        for path in self.doc_files:
+            text = self.text
+            self._per_file_value("document", path, lambda p=path: (lambda t: parse_document(p, t) if t is not None
+                                                                   else None)(text(p)))
+
     def string_literals(self, path: str) -> List[Tuple[str, int]]:
         """String constants of a .py file or notebook (docstrings left out), from the code index:
         path-like strings and every constant of TEXT_MIN_CHARS or more."""
