@@ -299,11 +299,16 @@ class FileMaps:
                     self.new.setdefault(name, {})[key] = value
                 self.used[name].add(key)
 
-    def save(self) -> None:
+    def save(self, persist: bool = True) -> None:
+        """Keep what this scan added for the next scans; with `persist` False in this process only
+        (many commits of one run: written to disk once per row would cost more than it saves)."""
         rows = []
         for name in sorted(self.new):
             values, used = self.maps[name], self.used[name]
             values = {k: v for k, v in values.items() if k in used} if len(values) > 2 * len(used) else dict(values)
+            if not persist:
+                self.store.memory[(name, self.KIND)] = values
+                continue
             try:
                 data = dumps(values) if self.store.persistent else None
             except Exception:  # a value that does not pickle: not kept, never a wrong answer

@@ -597,7 +597,7 @@ class Facts:
         """Write what this scan added to the per-file values (at the end of a scan)."""
         maps = self.__dict__.get("file_maps")
         if maps is not None and maps.new:
-            maps.save()
+            maps.save(persist=self.commit is None or self.commit.shared is None)
 
     def prefetch_documents(self) -> None:
         """Parse every prose document into the per-file values now (to share them with a scan
