@@ -52,6 +52,23 @@ def _parse_config(path: str, text: str) -> Optional[cfg.ConfigDoc]:
 
 
 @functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=None)
+def _function_key(fn) -> str:
+    """The cache name of a per-file function: its dotted name, and for code outside mlscan (a
+    plugin's rules) a digest of its module's source, so that another version never reads it
+    (mlscan's own source is in every cache stamp already)."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    if fn.__module__.split(".")[0] == "mlscan":
+        return name
+    import hashlib
+    import sys
+    try:
+        source = Path(sys.modules[fn.__module__].__file__).read_bytes()
+    except (KeyError, TypeError, AttributeError, OSError):
+        source = repr(fn.__code__.co_code).encode()
+    return f"{name}@{hashlib.sha1(source).hexdigest()[:16]}"
+
+
 def is_test_path(path: str) -> bool:
     """Test code: test-named files, and files in test folders, except inside a `src/` layout, where
     a `tests` or `testing` package is library code (a test DSL, testing helpers)."""
@@ -591,7 +608,7 @@ class Facts:
         function whose answer depends only on that file (its path and `args`, the file's own facts
         such as its code index or parsed document, which the rule got from these facts); it
         returns plain data (tuples, strings, numbers) and adds no diagnostics."""
-        return self._per_file_value(f"{fn.__module__}.{fn.__qualname__}", path, lambda: fn(path, *args))
+        return self._per_file_value(_function_key(fn), path, lambda: fn(path, *args))
 
     def save_file_maps(self) -> None:
         """Write what this scan added to the per-file values (at the end of a scan)."""
