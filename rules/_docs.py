@@ -172,3 +172,33 @@ def is_primary_doc(path: str) -> bool:
 def card_file_name(path: str) -> bool:
     stem = PurePosixPath(path).stem
     return bool(CARD_FILE.search(stem)) or stem.lower() in ("modelcard", "datacard", "datasheet")
+
+
+# ---- acc4b: released models described in a table, leaderboard scores stated in prose ------------
+# a model zoo: one row per released model or version, with a column that describes it in words
+_RELEASE_COLUMN = re.compile(r"(?i)^\W*(version|versions|release|model|models|model name|checkpoint|checkpoints|"
+                             r"weights|pretrained( model)?|variant)\W*$")
+_DESCRIPTION_COLUMN = re.compile(r"(?i)^\W*(description|descriptions|notes?|remarks?|comments?|details|strengths|"
+                                 r"weaknesses|summary|trained (on|with))\W*$")
+_WORDS = re.compile(r"[A-Za-z]{2,}")
+
+
+def model_zoo_tables(doc) -> List[Tuple[int, str]]:
+    """(line, header) of tables that describe released models (`Version | Model Name | Description`),
+    one row per model, with at least a few words about each."""
+    out = []
+    for sec in doc.sections:
+        for t in sec.tables:
+            heads = [h.strip() for h in t.header]
+            names = [i for i, h in enumerate(heads) if _RELEASE_COLUMN.match(h)]
+            descs = [i for i, h in enumerate(heads) if _DESCRIPTION_COLUMN.match(h)]
+            if not names or not descs or len(t.rows) < 2:
+                continue
+            described = sum(1 for r in t.rows if any(i < len(r) and len(_WORDS.findall(r[i])) >= 3 for i in descs))
+            if described >= 2:
+                out.append((t.line, " | ".join(h for h in heads if h)[:80]))
+    return out
+
+
+# "score: public 0.904, private 0.940": a competition solution's leaderboard result
+LEADERBOARD_SCORE = re.compile(r"(?i)\b(public|private)\s*(lb|leaderboard)?\s*(score)?\s*[:=]?\s*0?\.\d{2,}")

@@ -1,6 +1,7 @@
 """Which calls seed which random number generators, and which consume them (shared by seed rules)."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, Optional, Set, Tuple
 
 from mlscan.facts.pycode import NOT_LITERAL, CallSite
@@ -24,7 +25,15 @@ SEEDERS = {
     "detectron2.utils.env.seed_all_rng": ALL, "ignite.utils.manual_seed": ALL, "keras.utils.set_random_seed.": ALL,
     "tensorflow.keras.utils.set_random_seed.": ALL, "paddle.seed": "paddle", "mxnet.random.seed": "mxnet",
     "cupy.random.seed": "cupy", "sklearn.utils.check_random_state": "sklearn",
+    "random.Random": "random.Random",
 }
+# "random.Random": a generator of its own (`rng = random.Random(42)` for a split), not the module's
+# Trainers that seed every RNG with a default seed when they are built (TrainingArguments.seed = 42)
+DEFAULT_SEEDED_TRAINERS = re.compile(r"^(transformers\.(Trainer|Seq2SeqTrainer|TrainingArguments|Seq2SeqTrainingArguments)|"
+                                     r"trl\.(SFTTrainer|DPOTrainer|RewardTrainer|PPOTrainer|ORPOTrainer|KTOTrainer|GRPOTrainer|"
+                                     r"SFTConfig|DPOConfig|RewardConfig|ORPOConfig|KTOConfig|GRPOConfig))$")
+# framework training pipelines that seed every RNG from a key of their options file
+OPTION_SEEDED_PIPELINES = {"basicsr.train.train_pipeline": "manual_seed"}
 # "torch.Generator": a generator of its own (a seeded `random_split`), not the global torch RNG that
 # weight initialisation, dropout and shuffling draw from
 SEED_KWARGS = {"random_state", "seed", "random_seed", "rng_seed", "rng"}
@@ -49,13 +58,16 @@ def seeded_family(call: CallSite) -> Optional[str]:
     fam = SEEDERS.get(name)
     if fam is not None:
         if name in ("numpy.random.default_rng", "numpy.random.RandomState", "jax.random.PRNGKey", "jax.random.key",
-                    "numpy.random.Generator") and not call.args and not call.kwargs:
+                    "numpy.random.Generator", "random.Random") and not call.args and not call.kwargs:
             return None  # an unseeded generator
         if call.args and call.args[0] is None:
             return None
         return fam
     if name.endswith("manual_seed") and name.startswith("torch."):
         return "torch"
+    if name.endswith(".LightningCLI") and name.startswith(("lightning", "pytorch_lightning")):
+        seed = call.kwarg("seed_everything_default")   # the CLI calls seed_everything with it
+        return ALL if isinstance(seed, int) and not isinstance(seed, bool) else None
     for key, value in call.kwargs:
         if key in SEED_KWARGS and value is not None:
             if key == "random_state" or name.startswith("sklearn."):
@@ -80,6 +92,8 @@ def consumed_family(call: CallSite) -> Optional[str]:
                 return None
             if name == "torch.utils.data.DataLoader" and call.kwarg("shuffle") not in (True, NOT_LITERAL):
                 return None
+            if name == "torch.utils.data.random_split" and call.has_kwarg("generator"):
+                return None   # draws from the generator it is handed, not the global torch RNG
             return fam
     return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Set, Tuple
 
-from mlscan.facts.graph import CODE_PREFIXES
+from mlscan.facts.graph import CODE_PREFIXES, MODEL_SERVER_FRAMEWORKS
 from mlscan.rules._vocab import SERVER_IMAGES
 
 SERVING_KINDS = {"InferenceService": "KServe", "SeldonDeployment": "Seldon", "InferenceGraph": "KServe",
@@ -15,6 +15,9 @@ FEATURE_TOKENS = re.compile(
     r"letterbox|scaler?s?|scaling|vectori[sz]e[rs]?|collate|augment(s|ation|er)?|resize[rd]?|imputer?|pipeline|"
     r"embed(ding)?s?|datamodule")
 
+# words that make a name about files and folders: `clean_folder` tidies a directory, it transforms no input
+HOUSEKEEPING = {"folder", "folders", "dir", "dirs", "directory", "directories", "tmp", "temp", "cache", "workspace"}
+
 
 class _FeatureWords:
     """Whole identifier words that name preprocessing (`clean_text`, `CustomPreprocessor`,
@@ -22,8 +25,10 @@ class _FeatureWords:
 
     @staticmethod
     def search(name: str) -> bool:
-        words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-        return any(FEATURE_TOKENS.fullmatch(w) for w in re.split(r"[^a-z0-9]+", words) if w)
+        words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()) if w]
+        if any(w in HOUSEKEEPING for w in words):
+            return False  # `clean_folder`, `prepare_output_dir`: files and folders, not features
+        return any(FEATURE_TOKENS.fullmatch(w) for w in words)
 
 
 FEATURE_WORDS = _FeatureWords()
@@ -60,8 +65,50 @@ def serving_configs(facts) -> List[Tuple[str, int, str]]:
                 image = i.value.split()[0] if i.keyword == "FROM" and i.value.split() else ""
                 if image and SERVER_IMAGES.match(image):
                     out.append((path, i.line, f"a container built on the model server {image}"))
-        return sorted(out)
+                elif i.keyword in ("CMD", "ENTRYPOINT") and MODEL_SERVER_COMMAND.search(i.value):
+                    out.append((path, i.line, f"a container that starts the model server "
+                                              f"{MODEL_SERVER_COMMAND.search(i.value).group(0)}"))
+        for path, line, command in facts.shell_commands:
+            found = MODEL_SERVER_COMMAND.search(command)
+            if found:
+                out.append((path, line, f"a script that starts the model server {found.group(0)}"))
+        for doc in facts.yaml_docs():
+            for d in doc.mappings():
+                services = d.get("services") if isinstance(d.get("services"), dict) else {}
+                for name, svc in services.items():
+                    if not isinstance(svc, dict):
+                        continue
+                    image, command = str(svc.get("image") or ""), svc.get("command")
+                    command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+                    if image and SERVER_IMAGES.match(image):
+                        out.append((doc.path, facts.line_of(doc.path, f"{name}:") or 1,
+                                    f"a compose service {name!r} running the model server {image}"))
+                    elif MODEL_SERVER_COMMAND.search(command):
+                        out.append((doc.path, facts.line_of(doc.path, f"{name}:") or 1,
+                                    f"a compose service {name!r} that starts the model server "
+                                    f"{MODEL_SERVER_COMMAND.search(command).group(0)}"))
+        return sorted(set(out))
     return facts.memo("serving.configs", compute)
+
+
+def served_by_code(facts) -> bool:
+    """Whether repo code serves requests (routes, model-server classes, apps, batch-scoring jobs),
+    rather than only a model server running the deployed artefact (a deploy call, a config, a manifest)."""
+    return any(ep.framework not in MODEL_SERVER_FRAMEWORKS for ep in facts.graph.serving_endpoints)
+
+
+def model_server_deployments(facts) -> List[Tuple[str, int, str]]:
+    """(path, line, what) for each way a model server is handed the trained model without repo code
+    on the request path: deploy calls, model-server configs and serving manifests."""
+    out = [(ep.path, ep.line, ep.label) for ep in facts.graph.serving_endpoints if ep.framework in MODEL_SERVER_FRAMEWORKS]
+    out += [(path, line, what) for path, line, what in serving_configs(facts)]
+    out += [(path, line, f"a {platform} serving manifest") for path, line, platform, _ in serving_manifests(facts)]
+    return out
+
+
+# commands that start a model server on a saved model (no serving code of the repo's own)
+MODEL_SERVER_COMMAND = re.compile(r"\bmlflow\s+models\s+serve\b|\btorchserve\s+--start\b|\btritonserver\b|"
+                                  r"\btensorflow_model_server\b|\bmlserver\s+start\b|\bseldon-core-microservice\b")
 
 
 def has_serving(facts) -> bool:
@@ -69,8 +116,10 @@ def has_serving(facts) -> bool:
 
 
 NO_SERVING = ("no serving code found (looked for web-framework routes, model-server classes such as KServe, "
-              "BentoML, Ray Serve or TorchServe handlers, SageMaker/Azure inference scripts, Gradio/Streamlit apps, "
-              "Lambda handlers, serving manifests and model-server configs such as TF Serving or Triton)")
+              "BentoML, Ray Serve, TorchServe, Cog or LitServe, SageMaker/Azure inference scripts, Gradio/Streamlit apps, "
+              "Lambda handlers, batch-scoring jobs that write predictions to a table or cloud storage, models deployed "
+              "to SageMaker/Vertex/Azure/MLflow endpoints, serving manifests and model-server configs such as TF Serving "
+              "or Triton)")
 
 
 def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
@@ -79,6 +128,8 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
     graph = facts.graph
     out: Dict[str, Set[str]] = {}
     for ep in graph.serving_endpoints:
+        if ep.framework in MODEL_SERVER_FRAMEWORKS:
+            continue  # deployment code: the model server runs the artefact, not this code
         nodes = graph.reachable(ep.handler)
         if with_startup or ep.handler.startswith("mod:"):
             nodes |= graph.reachable(f"mod:{ep.path}")
@@ -88,11 +139,11 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
             prefix = ep.handler + "."
             for n in [m for m in graph.g.successors(ep.handler) if m.startswith(prefix)]:
                 nodes |= graph.reachable(n)
-        out[ep.handler] = _with_methods(graph, {n for n in nodes if n.startswith(CODE_PREFIXES)})
+        out[ep.handler] = with_methods(graph, {n for n in nodes if n.startswith(CODE_PREFIXES)})
     return out
 
 
-def _with_methods(graph, nodes: Set[str]) -> Set[str]:
+def with_methods(graph, nodes: Set[str]) -> Set[str]:
     """An object serving creates is used by it: a framework calls its methods (a Gradio flagging
     callback's `flag`, a handler's `handle`), so the methods of classes serving reaches count too."""
     extra: Set[str] = set()

@@ -183,3 +183,13 @@ CHECKSUM_DOWNLOADS = {
 # keyword names that carry an expected hash in any download helper
 HASH_KWARGS = {"md5", "sha256", "sha1", "checksum", "known_hash", "file_hash", "md5_hash", "hash_prefix",
                "expected_hash", "expected_sha256", "expected_md5", "sha256sum", "md5sum"}
+
+# ---- acc4b: training frameworks that run the loop on units a script hands them -------------------
+# `LightningCLI(Model, DataModule)` or BasicSR's `train_pipeline(root)` after importing the project's
+# registered archs/data/models: the script composes the project's units, the framework trains them
+FRAMEWORK_TRAINING_RUNNERS = {
+    "pytorch_lightning.cli.LightningCLI", "pytorch_lightning.utilities.cli.LightningCLI",
+    "lightning.pytorch.cli.LightningCLI", "lightning.pytorch.LightningCLI", "lightning.LightningCLI",
+    "basicsr.train.train_pipeline", "mmengine.runner.Runner.from_cfg", "mmcv.runner.Runner",
+    "mmdet.apis.train_detector", "mmseg.apis.train_segmentor", "mmdet3d.apis.train_model",
+}

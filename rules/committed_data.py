@@ -9,6 +9,8 @@ from mlscan.rules._vocab import DATA_SUFFIXES
 
 DATA_DIRS = {"data", "datasets", "dataset", "raw", "processed", "input", "inputs", "corpus", "interim", "external"}
 _NAME_TOKEN = re.compile(r"[^a-z0-9]+")
+# folders that usually hold examples or static files, unless a data folder holds them and something reads them
+SOFT_EXCLUDED_DIRS = {"samples", "sample", "assets"}
 NOT_TRAINING_DATA_DIRS = {"examples", "example", "docs", "doc", "tests", "test", "fixtures", "samples", "sample",
                           "assets", "static", ".github", "results", "benchmarks", "notebooks"}
 MIN_BYTES = 10 * 1024
@@ -56,6 +58,12 @@ class DataCommittedToGit(Rule):
                 "a small table in a data folder that the code reads", commits=({},)),
         Example({"data/colors.csv": "name,hex\n" + "red,#f00\n" * 200, "train.py": "print(1)\n"}, "absent",
                 "a small file in a data folder that nothing reads", commits=({},)),
+        Example({"data/samples/tiny.jsonl": '{"instruction": "hi", "output": "hello"}\n' * 300,
+                 "configs/train.example.yaml": "dataset_path: ./data/samples/tiny.jsonl\nepochs: 1\n",
+                 "train.py": "import yaml\ncfg = yaml.safe_load(open('configs/train.example.yaml'))\n"}, "partial",
+                "a sample dataset in data/samples/ that the example training config trains on", commits=({},)),
+        Example({"assets/img/data/logo.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
+                "a table under assets/ that nothing reads", commits=({},)),
         Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a compound data-folder name deep in the tree (load-test logs) is not training data", commits=({},)),
     )
@@ -64,6 +72,13 @@ class DataCommittedToGit(Rule):
         lfs_patterns = [r.pattern for r in facts.gitattributes if r.lfs]
         referenced = {PurePosixPath(v).name for idx in facts.non_test_code() for v, _ in idx.strings}
         packages = {f.path.rsplit("/", 1)[0] for f in facts.files if f.name == "__init__.py" and "/" in f.path}
+        config_names: list = []
+
+        def configured() -> set:
+            """File names that config values point at (`dataset_path: ./data/samples/tiny.jsonl`), read on first use."""
+            if not config_names:
+                config_names.append(_config_file_names(facts))
+            return config_names[0]
 
         def training_data(path: str, name: str, size: Optional[int]) -> bool:
             """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
@@ -74,10 +89,13 @@ class DataCommittedToGit(Rule):
                 return False
             folders = [p.lower() for p in path.split("/")[:-1]]
             parts = set(folders)
-            if parts & NOT_TRAINING_DATA_DIRS or any(PurePosixPath(path).match(p) for p in lfs_patterns) \
-                    or any(path.startswith(pkg + "/") for pkg in packages):
-                return False   # examples, docs, LFS-tracked files, resources shipped inside a package
-            data_dir, read = in_data_dir(folders), name in referenced
+            excluded = parts & NOT_TRAINING_DATA_DIRS
+            if excluded and not (excluded <= SOFT_EXCLUDED_DIRS and in_data_dir(folders)
+                                 and (name in referenced or name in configured())):
+                return False   # examples, docs (a sample set in data/samples/ that the code or a config reads stays)
+            if any(PurePosixPath(path).match(p) for p in lfs_patterns) or any(path.startswith(pkg + "/") for pkg in packages):
+                return False   # LFS-tracked files, resources shipped inside a package
+            data_dir, read = in_data_dir(folders), name in referenced or name in configured()
             if size is not None and size < MIN_BYTES and not (data_dir and read and size >= MIN_BYTES_READ):
                 return False
             return data_dir or read
@@ -116,6 +134,16 @@ class DataCommittedToGit(Rule):
                 yield self.found("partial", ch.path, None, f"raw data committed to git history: {ch.path} ({size} KiB, "
                                                            f"added in {commit.sha[:12]}, no longer in the tree)")
                 return
+
+
+def _config_file_names(facts) -> set:
+    from mlscan.facts.configs import walk
+    out = set()
+    for doc in facts.yaml_docs():
+        for _, value in walk(doc.docs):
+            if isinstance(value, str) and "/" in value and PurePosixPath(value).suffix.lower() in DATA_SUFFIXES:
+                out.add(PurePosixPath(value).name)
+    return out
 
 
 def _size(size: int) -> str:

@@ -75,6 +75,15 @@ class HyperparametersFromCommandLine(Rule):
             "train.py": "import sys\nfrom sklearn.linear_model import Ridge\n"
                         "Ridge(alpha=float(sys.argv[1])).fit([[0], [1]], [0, 1])\n",
         }, "partial", "MLproject parameters passed on the command line", fires=True),
+        Example({
+            "main_supcon.py": "import argparse\nimport torch\n\np = argparse.ArgumentParser()\n"
+                              "p.add_argument('--learning_rate', type=float, default=0.05)\n"
+                              "p.add_argument('--batch_size', type=int, default=256)\nargs = p.parse_args()\n"
+                              "model = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=args.learning_rate)\n"
+                              "model(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
+            "README.md": "# SupCon\n\n## Running\n\n```bash\npython main_supcon.py --batch_size 1024 --learning_rate 0.5\n```\n",
+        }, "absent", "a README's example command is documentation, not a recorded run (blind labels of sets 1-3)",
+            fires=False),
     )
 
     def check(self, facts):

@@ -21,7 +21,8 @@ LOADER_ATTRS = {"merge_from_file", "fromfile", "from_yaml", "from_yaml_file", "f
 _ATTRS = {n.rsplit(".", 1)[-1] for n in LOADERS} | LOADER_ATTRS | {"main", "exec", "execfile", "run_path"}
 # folders of recorded run outputs, not inputs
 OUTPUT_DIRS = {"artifacts", "mlruns", "wandb", "outputs", "output", "runs", "checkpoints", "logs", "lightning_logs",
-               "multirun", "results", ".dvc", "node_modules", ".github", "site-packages", ".venv", "venv"}
+               "multirun", "results", ".dvc", "node_modules", ".github", "site-packages", ".venv", "venv",
+               "catboost_info", "mlartifacts", "tb_logs", "tensorboard"}
 NOT_CONFIG_NAMES = re.compile(r"(?i)^(dvc\.lock|package(-lock)?\.json|tsconfig.*|\.pre-commit.*|docker-compose.*|compose\.ya?ml|"
                               r"mkdocs\.ya?ml|environment\.ya?ml|conda\.ya?ml|meta\.ya?ml|mlmodel|.*\.dvc|"
                               r"devcontainer\.json|renovate\.json|codecov\.ya?ml|\.readthedocs\.ya?ml|citation\.cff|"
@@ -33,13 +34,27 @@ HP_SECTIONS = re.compile(r"(?i)^(train|training|trainer|model|optim|optimizer|op
                          r"hyper_params|params|fit|solver|featurize|features|tune|tuning|search_space)$")
 
 
+def _widest_mapping(docs) -> int:
+    """The number of keys of the largest single mapping in the parsed documents."""
+    widest, stack, budget = 0, list(docs), 20000
+    while stack and budget > 0:
+        node = stack.pop()
+        budget -= 1
+        if isinstance(node, dict):
+            widest = max(widest, len(node))
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(x for x in node[:100] if isinstance(x, (dict, list)))
+    return widest
+
+
 def config_hyperparameters(docs) -> Set[str]:
     """Hyperparameter keys of a parsed config: known names, plus numeric settings under train/model/... sections.
     A large mapping in which such names are rare (a vocabulary, a label map) is data, not configuration."""
     keys = flatten_keys(docs)
     found = strong_hyperparameters(keys)
-    if len(keys) > 150 and len(found) * 20 < len(keys):
-        return set()
+    if len(keys) > 150 and len(found) * 20 < len(keys) and _widest_mapping(docs) * 2 > len(keys):
+        return set()   # one wide table (a vocabulary, a label map); nested option sections are configuration
     stack = [(d, False) for d in docs]
     seen: Set[int] = set()
     budget = 20000  # nodes: YAML aliases can make a small file an enormous tree
@@ -81,6 +96,8 @@ class HyperparametersInConfigFiles(Rule):
       (`yaml.safe_load`, `OmegaConf.load`, `json.load`...), that sit where configs live
       (`configs/`, `params*.yaml`, `hyp*.yaml`);
     - Hydra (`@hydra.main`) and dvc.yaml stage `params:`;
+    - config files that a training command passes (`python train.py -opt options/train.yml` in a
+      script, Makefile, CI step or a README's shell block), which a framework then reads;
     - Python configuration: a config module the training imports (`from config import LR`,
       dataclass configs) or `config/*.py` files the training `exec`s (nanoGPT's configurator).
     A config file with a single hyperparameter among paths is partial; one holding only paths,
@@ -139,6 +156,13 @@ class HyperparametersInConfigFiles(Rule):
             "src/proj/nodes.py": "from sklearn.ensemble import RandomForestClassifier\n\n"
                                  "def train(X, options):\n    return RandomForestClassifier(**options).fit(X, X)\n",
         }, "present", "Kedro parameters", fires=True),
+        Example({
+            "options/train_x4.yml": "name: train_x4\ntrain:\n  ema_decay: 0.999\n  optim_g:\n    type: Adam\n    lr: 0.0001\n"
+                                    "  total_iter: 400000\n  warmup_iter: -1\n",
+            "facefix/train.py": "import os.path as osp\nfrom basicsr.train import train_pipeline\n\n"
+                                "if __name__ == '__main__':\n    train_pipeline(osp.abspath(osp.join(__file__, osp.pardir)))\n",
+            "README.md": "# FaceFix\n\n## Training\n\n```bash\npython facefix/train.py -opt options/train_x4.yml --auto_resume\n```\n",
+        }, "present", "a framework reads the option file the documented training command passes", fires=True),
     )
 
     def check(self, facts):
@@ -187,6 +211,7 @@ class HyperparametersInConfigFiles(Rule):
         ini = [f.path for f in facts.files if f.suffix in (".ini", ".cfg") and f.size < 256 * 1024
                and f.name not in ("setup.cfg", "tox.ini", "pytest.ini", "mypy.ini", ".flake8", ".coveragerc", "config")]
         named = _named_config_files(facts, code_paths, set(facts.config_files) | set(ini))
+        run_with = _configs_on_command_lines(facts, set(facts.config_files))
         for path in list(facts.config_files) + ini:
             if not _is_candidate(path) or path in facts.ci_files:
                 continue
@@ -197,6 +222,8 @@ class HyperparametersInConfigFiles(Rule):
                 hit = named.get(path)
                 if hit:
                     via = (hit[0], hit[1], "reads")
+                elif path in run_with:
+                    via = (run_with[path][0], run_with[path][1], "runs the training with")
                 elif loader and CONFIGISH.search(path):
                     via = (loader[0], loader[1], f"loads configuration ({loader[2]}) such as")
             if via is None:
@@ -302,6 +329,27 @@ def _kedro_parameters(facts, name: str, call) -> list:
                 wanted.append(item)
     has_files = any(f.name.startswith("parameters") and f.suffix in (".yml", ".yaml") for f in facts.files)
     return wanted if wanted and has_files else []
+
+
+# a command that runs Python training code (`python gfpgan/train.py -opt options/train.yml`)
+_RUNS_TRAINING = re.compile(r"(?i)\b(python3?|torchrun|accelerate launch|deepspeed)\b.*\btrain\w*\b")
+_CONFIG_TOKEN = re.compile(r"(?:^|[\s=])(?:\./)?([\w./-]+\.(?:ya?ml|json|toml))\b")
+
+
+def _configs_on_command_lines(facts, config_paths) -> Dict[str, Tuple[str, int]]:
+    """Config file -> (where, line) of a script, Makefile, CI step or documented recipe whose command
+    runs the training with it: a training framework reads the file, not the project's own code."""
+    commands = list(facts.shell_commands) + list(facts.doc_commands) + [
+        (job.path, step.line, step.run) for job in facts.ci_jobs for step in getattr(job, "steps", ())
+        if getattr(step, "run", None)]
+    out: Dict[str, Tuple[str, int]] = {}
+    for where, line, text in commands:
+        if not _RUNS_TRAINING.search(text or ""):
+            continue
+        for token in _CONFIG_TOKEN.findall(text):
+            if token in config_paths:
+                out.setdefault(token, (where, line))
+    return out
 
 
 def _named_config_files(facts, code_paths: List[str], config_paths) -> Dict[str, Tuple[str, int]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._mlcode import in_example_dir
 from mlscan.rules._vocab import CHECKSUM_DOWNLOADS
 
 CHECK_VERBS = {"verify", "validate", "check", "assert", "ensure", "sanity"}
@@ -32,6 +33,9 @@ SUBSTANTIAL = 10   # lines: a check function this long does more than a couple o
 _PREFILTER = re.compile(r"sha256|SHA256|SHA-256|sha-256|md5|MD5|checksum|Checksum|CHECKSUM")
 _DATA_PATH = re.compile(r"(^|[/_])(data|dataset|datasets|datamodule|loaders?|ingest\w*|etl)([/_.]|$)", re.I)
 _DATA_WORD = re.compile(r"\b(data|dataset|datasets|corpus|csv|parquet|archive|records)\b", re.I)
+# "Missing columns in input data: ...": code that refuses data lacking the columns it needs
+_MISSING_COLUMNS = re.compile(r"(?i)\b(missing|required|expected|unexpected)( required)? (columns?|features?)\b"
+                              r"|\bcolumns? (are |is )?(missing|not found|absent)\b")
 _MISMATCH = re.compile(r"(sha-?256|sha1|md5|checksum|hash)\b.*\b(not match|mismatch|differ|corrupt|invalid|failed|wrong)"
                        r"|(corrupt|mismatch|integrity)\b.*\b(sha-?256|sha1|md5|checksum|hash)", re.I)
 
@@ -45,7 +49,9 @@ class CustomDataChecks(Rule):
     validation), and data downloads verified against a
     checksum (torchvision `check_integrity`/`md5=`, Keras `get_file(file_hash=)`,
     `pooch.retrieve(known_hash=)`, or, in data modules, a hash comparison that raises "SHA-256
-    does not match"; checksums of model weights do not count). A check function of ten lines
+    does not match"; checksums of model weights do not count), and code that raises when a table
+    lacks the columns it needs ("Missing columns in input data: ..."), or that opens each image
+    and verifies it decodes (PIL `Image.open(p).verify()`). A check function of ten lines
     or more that the training entry points reach runs on every load and supports the practice;
     other checks, and checksums, which prove a file is intact but not that its content is
     sound, are partial; so is serving code checking its request inputs by hand
@@ -103,6 +109,20 @@ class CustomDataChecks(Rule):
                                   "    if not is_valid_json_input(rows):\n        return jsonify({'error': 'bad input'}), 400\n"
                                   "    return jsonify(MODEL.predict(rows).tolist())\n",
         }, "partial", "serving checks its request inputs by hand", fires=True),
+        Example({
+            "data/parse.py": "import pandas as pd\n\nREQUIRED = {'speaker', 'line', 'episode'}\n\n\ndef parse(path):\n"
+                             "    df = pd.read_csv(path)\n    missing = REQUIRED - set(df.columns)\n    if missing:\n"
+                             "        raise ValueError(f'Missing columns in CSV: {missing}')\n    return df\n",
+        }, "partial", "loading code refuses a table that lacks the columns it needs", fires=True),
+        Example({
+            "scripts/suite.py": "def load_suite(cfg):\n    for field in ('name', 'runs'):\n        if field not in cfg:\n"
+                                "            raise ValueError(f'Missing required field in suite config: {field}')\n    return cfg\n",
+        }, "absent", "a configuration file's required fields are not data", fires=False),
+        Example({
+            "data/check_image.py": "from PIL import Image\n\n\ndef check(paths):\n    good = []\n    for p in paths:\n"
+                                   "        try:\n            Image.open(p).convert('RGB').verify()\n            good.append(p)\n"
+                                   "        except Exception:\n            continue\n    return good\n",
+        }, "partial", "a script that drops images that do not decode", fires=True),
     )
 
     def check(self, facts):
@@ -132,13 +152,30 @@ class CustomDataChecks(Rule):
                 yield self.found("partial", idx.path, call.line, f"{call.name} verifies a download's checksum")
                 verified = True
                 break
-            literals = facts.string_literals(idx.path) if not verified else []
+            if not in_example_dir(idx.path):
+                opened = next((c for c in facts.call_table.named(_image_verify, roots=("PIL",)).get(idx.path, ())), None)
+                if opened is not None:
+                    yield self.found("partial", idx.path, opened.line,
+                                     "opens each image and verifies that it decodes (PIL verify); corrupt files are caught")
+            literals = facts.string_literals(idx.path)
+            if not in_example_dir(idx.path):
+                hit = next(((s, line) for s, line in literals if _MISSING_COLUMNS.search(s)), None)
+                if hit:
+                    yield self.found("partial", idx.path, hit[1], f"refuses data without the columns it needs: {hit[0][:70]!r}")
+            literals = literals if not verified else []
             if literals and any(_PREFILTER.search(s) for s, _ in literals):
                 data_module = bool(_DATA_PATH.search(idx.path))
                 for s, line in literals:
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break
+
+
+_IMAGE_VERIFY = re.compile(r"^PIL\.Image\.open\(\)(\.\w+\(\))*\.verify$")
+
+
+def _image_verify(name: str) -> bool:
+    return bool(_IMAGE_VERIFY.match(name))
 
 
 def _called_names(facts) -> set:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._docs import (card_file_name, data_dictionary_tables, document_topics, in_data_dir,
-                                is_card_front_matter, is_primary_doc, metric_tables, project_docs)
+from mlscan.rules._mlcode import in_example_dir
+from mlscan.rules._docs import (LEADERBOARD_SCORE, card_file_name, data_dictionary_tables, document_topics,
+                                in_data_dir, is_card_front_matter, is_primary_doc, metric_tables, model_zoo_tables,
+                                project_docs)
 from mlscan.rules._vocab import REPORTED_METRIC
 
 DATA_README_WORDS = 15
@@ -19,7 +22,10 @@ class TrainingDataOrResultsDocumented(Rule):
     results table whose columns are metrics (accuracy, top-1, mAP, loss, F1, …) and hold
     numbers, a "Dataset"/"Training data" section that names the data with a link or a figure, a
     "Results"/"Evaluation" section that states a metric with its value, and DVC
-    `artifacts:` that register the model or dataset with a description. Only the project's own
+    `artifacts:` that register the model or dataset with a description, a model-zoo table that
+    describes each released model in words, a competition solution's stated leaderboard
+    scores (public/private), a results document wherever it sits (`experiments/REPORT.md`), a data dictionary file (`data_description.txt`, `codebook.md`), and
+    a notebook whose markdown holds a results table or a data dictionary. Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
 
@@ -97,10 +103,43 @@ class TrainingDataOrResultsDocumented(Rule):
                              "| Kolom | dtype | Catatan |\n|---|---|---|\n| tenure | int64 | bulan |\n"
                              "| Contract | object | OHE |\n| Churn | object | Target |\n",
         }, "partial", "a data dictionary written in another language (Kolom | dtype)", fires=True),
+        Example({
+            "README.md": "# FaceFix\n\n## Model Zoo\n\n| Version | Model Name | Description |\n| --- | --- | --- |\n"
+                         "| V1.3 | [facefix-1.3.pth](https://example.org/1.3) | Based on V1.2; more natural results on "
+                         "low-quality inputs. |\n| V1.2 | [facefix-1.2.pth](https://example.org/1.2) | No colorization; "
+                         "trained with more data. |\n",
+        }, "partial", "a model zoo table that describes each released version", fires=True),
+        Example({
+            "README.md": "# FaceFix\n\n## Downloads\n\n| Model | Link |\n| --- | --- |\n| small | [weights](https://x.org/s) |\n"
+                         "| large | [weights](https://x.org/l) |\n",
+        }, "absent", "download links for checkpoints describe nothing", fires=False),
+        Example({
+            "README.md": "# 1st place solution\n\n## Submit on Kaggle\n\n- final submission:\n"
+                         "  - score: public 0.904, private 0.940 (1st)\n",
+        }, "partial", "a competition solution states its leaderboard scores", fires=True),
+        Example({
+            "data/raw/data_description.txt": "MSSubClass: Identifies the type of dwelling involved in the sale.\n\n"
+                                             "        20\t1-STORY 1946 & NEWER ALL STYLES\n        30\t1-STORY 1945 & OLDER\n\n"
+                                             "MSZoning: Identifies the general zoning classification of the sale.\n\n"
+                                             "       A\tAgriculture\n       C\tCommercial\n",
+        }, "partial", "the dataset's field dictionary committed beside the data", fires=True),
+        Example({
+            "churn_modeling.ipynb": '{"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Churn\\n", "\\n", '
+                                    '"The retail dataset has one row per customer and these columns:\\n", "\\n", '
+                                    '"| column | description |\\n", "|---|---|\\n", "| retained | 1 if the customer stayed |\\n", '
+                                    '"| esent | emails sent |\\n", "| eopenrate | share of emails opened |\\n"]}, '
+                                    '{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, '
+                                    '"source": ["import pandas as pd\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        }, "partial", "a notebook's markdown documents the dataset's columns", fires=True),
+        Example({
+            "src/experiments_v2/REPORT.md": "# Experiment report\n\n| Experiment | MAE | WMAPE |\n|---|---|---|\n"
+                                            "| baseline | 12.7 | 0.31 |\n| cluster features | 11.9 | 0.29 |\n",
+        }, "partial", "a results report deep in the source tree", fires=True),
     )
 
     def check(self, facts):
         seen = set()
+        seen_notebooks: set = set()
         for path in project_docs(facts):
             doc = facts.document(path)
             if doc is None or card_file_name(path) or is_card_front_matter(doc.front_matter):
@@ -109,6 +148,24 @@ class TrainingDataOrResultsDocumented(Rule):
                 if (path, line) not in seen:
                     seen.add((path, line))
                     yield self.found("partial", path, line, what)
+        for idx in facts.non_test_code():   # a notebook's markdown: a results table or a data dictionary
+            if not idx.is_notebook or in_example_dir(idx.path) or idx.path in seen_notebooks:
+                continue
+            doc = facts.notebook_prose(idx.path)
+            if doc is None:
+                continue
+            got = [f"reports results in a table ({h})" for _, h in metric_tables(doc)[:1]] + \
+                [f"documents the data's columns ({h})" for _, h in data_dictionary_tables(doc)[:1]]
+            if got:
+                seen_notebooks.add(idx.path)
+                yield self.found("partial", idx.path, 1, f"the notebook's prose {got[0]}")
+                if len(seen_notebooks) >= 2:
+                    break
+        for f in facts.files:   # a data dictionary shipped as its own file (Kaggle's data_description.txt)
+            if DATA_DICTIONARY_FILE.search(f.name) and f.size >= 200 and not f.name.endswith((".py", ".ipynb")) \
+                    and (in_data_dir(f.path) or is_primary_doc(f.path)):
+                yield self.found("partial", f.path, 1, "a data dictionary file describes the dataset's fields")
+                break
         for path in [f.path for f in facts.named("dvc.yaml")]:
             doc = facts.config(path)
             arts = doc.data.get("artifacts") if doc and isinstance(doc.data, dict) else None
@@ -125,10 +182,12 @@ def _doc_hits(path: str, doc) -> tuple:
     covered = set()
     if in_data_dir(path) and doc.words >= DATA_README_WORDS and _names_data(doc):
         hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
-    if is_primary_doc(path):
+    if is_primary_doc(path) or RESULTS_DOC.match(PurePosixPath(path).name):
         for line, header in metric_tables(doc)[:1]:
             hits.append((line, f"reports results in a table ({header})"))
             covered.add("evaluation")
+        for line, header in model_zoo_tables(doc)[:1]:
+            hits.append((line, f"describes its released models in a table ({header})"))
         for line, header in data_dictionary_tables(doc)[:1]:
             hits.append((line, f"documents the data's columns ({header})"))
             covered.add("training data")
@@ -147,9 +206,19 @@ def _doc_hits(path: str, doc) -> tuple:
                     hits.append((sec.line, f"states a result in its \"{sec.title}\" section "
                                            f"(\"{sec.prose[max(0, m.start() - 30):m.end() + 12].strip()}\")"))
                     break
+                lb = LEADERBOARD_SCORE.search(sec.prose) if sec.level and not _NOT_RESULT.search(sec.title) else None
+                if lb:
+                    hits.append((sec.line, f"states its leaderboard score in its \"{sec.title}\" section "
+                                           f"(\"{lb.group(0)}\")"))
+                    break
     return tuple(hits)
 
 
+# a document named for the project's results, wherever it sits (src/experiments/REPORT.md)
+RESULTS_DOC = re.compile(r"(?i)^(results?|reports?|experiments?|experiment[_-]?(log|registry|results)|registry|"
+                         r"evaluation|model[_-]?report|benchmarks?)\.(md|markdown|rst)$")
+DATA_DICTIONARY_FILE = re.compile(r"(?i)^(data[_-]?(description|dictionary|desc)|codebook|feature[_-]?descriptions?|"
+                                  r"variable[_-]?descriptions?|column[_-]?descriptions?)\.\w+$")
 # a result is reported ("scored a Dice coefficient of 0.98", "achieves 93% top-1"), not a threshold or a goal
 _RESULT_VERB = re.compile(r"\b(scor(ed|es)|achiev(ed|es)|reach(ed|es)|obtain(ed|s)|gets?|got|yield(ed|s)|"
                           r"trained\b.{0,80}\b(with|to)|results? (in|of)|performs?|reports?)\b", re.I)

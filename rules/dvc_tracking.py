@@ -28,6 +28,12 @@ class DvcTracksData(Rule):
         Example({"dvc.yaml": "stages:\n  prepare:\n    cmd: python prepare.py\n    outs:\n    - data/prepared\n"
                              "  train:\n    cmd: python train.py\n    deps:\n    - data/prepared\n    outs:\n    - model.pkl\n",
                  "prepare.py": "print(1)\n", "train.py": "print(2)\n"}, "present", "prepared data is a versioned output"),
+        Example({"dvc.yaml": "stages:\n  preprocess:\n    cmd: python preprocess.py\n    deps:\n    - data/raw/train.csv\n"
+                             "  train:\n    cmd: python train.py\n",
+                 "dvc.lock": "schema: '2.0'\nstages:\n  preprocess:\n    cmd: python preprocess.py\n    deps:\n"
+                             "    - path: data/raw/train.csv\n      md5: 0123456789abcdef0123456789abcdef\n      size: 42\n",
+                 "preprocess.py": "print(1)\n", "train.py": "print(2)\n"},
+                "partial", "the lock hashes inputs git holds; no outputs, pointers or remote", fires=True),
     )
 
     def check(self, facts):
@@ -51,15 +57,20 @@ class DvcTracksData(Rule):
                                  f"DVC pipeline versions the outputs of stage(s) {', '.join(map(str, data_outs[:4]))}")
             elif outs:
                 outputs_only.append((f.path, sorted({p for paths in outs.values() for p in paths})))
+        remote = self._remote(facts)
         for f in facts.glob("dvc.lock"):
             if tracked or not outputs_only:
+                if not tracked and not remote and not _declares_outs(facts):
+                    # stages without outputs: the lock only hashes inputs that git itself holds
+                    yield self.found("partial", f.path, 1, "dvc.lock records the hashes of the pipeline's inputs, but "
+                                                           "DVC stores no data: no stage outputs, pointer files or remote")
+                    continue
                 tracked = True
                 yield self.found("supports", f.path, 1, "dvc.lock pins the hashes of pipeline data")
         if outputs_only and not tracked:
             path, shown = outputs_only[0]
             yield self.found("partial", path, facts.line_of(path, "outs:"),
                              f"DVC used for models or outputs only: it versions {', '.join(shown[:3])}, not the input data")
-        remote = self._remote(facts)
         if remote and tracked:
             yield self.found("supports", remote[0], remote[1], "a DVC remote stores the versioned data")
         elif remote or facts.exists(".dvc/config") or facts.exists(".dvc/.gitignore"):
@@ -76,6 +87,16 @@ class DvcTracksData(Rule):
                     if section.strip("'\"").startswith("remote"):
                         return path, facts.line_of(path, "remote")
         return None
+
+
+def _declares_outs(facts) -> bool:
+    """Whether any dvc.yaml stage declares outputs (data DVC would store and version)."""
+    for f in facts.glob("dvc.yaml"):
+        doc = facts.config(f.path)
+        stages = doc.data.get("stages") if doc and isinstance(doc.data, dict) else None
+        if any(isinstance(st, dict) and st.get("outs") for st in (stages or {}).values()):
+            return True
+    return False
 
 
 def _out_paths(outs) -> list:

@@ -7,13 +7,24 @@ from typing import Dict, List, Set
 from mlscan.facts.graph import is_training_call
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
-from mlscan.rules._vocab import definition_roles, roles_of
+from mlscan.rules._vocab import FRAMEWORK_TRAINING_RUNNERS, definition_roles, roles_of
 
 # scripts of the other lifecycle stages, by file name: data preparation, evaluation, registration,
 # serving, batch scoring, monitoring
 STAGE_SCRIPT = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
                           r"valid|register|registry|promot|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|"
                           r"batch|monitor|drift)")
+# the stages that belong to the model's pipeline, not to using the model (serving, batch scoring)
+PIPELINE_STAGE = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
+                            r"valid|register|registry|promot|monitor|drift)")
+_NOT_TRAINING_SCRIPT = re.compile(r"(?i)(bench|export|demo|profil|convert|example|sample|infer|predict|serv|app\b|"
+                                  r"visuali[sz]|plot|debug|scratch|test)")
+# copy-pasted training: this many top-level definitions repeated across the training scripts
+MIN_COPIED = 6
+MIN_COPIES = 3
+# definitions every script has whatever its design: argument parsing, entry functions
+_SCRIPT_BOILERPLATE = {"main", "parse_args", "get_args", "parse_arguments", "parse_opt", "parse_option", "get_parser",
+                       "cli", "run", "setup", "seed_everything", "set_seed", "seed_torch", "str2bool"}
 
 
 def module_roles(facts, path: str) -> Set[str]:
@@ -33,7 +44,12 @@ def _repo_callee(graph, path: str, call) -> bool:
         return False
     head = call.name.rsplit(".", 1)[0].replace("()", "") if "." in call.name else ""
     node = graph.resolve_name(path, head) if head else None
-    return bool(node) and node.startswith("def:") and node.split(":")[1] != path
+    if not (node and node.startswith("def:") and node.split(":")[1] != path):
+        return False
+    # the project's own estimator class; a function that builds a library model leaves the fit to the script
+    _, p, qual = node.split(":", 2)
+    d = graph.code[p].defs.get(qual) if p in graph.code else None
+    return d is not None and d.kind == "class"
 
 
 class TrainingCodeIsModular(Rule):
@@ -48,8 +64,18 @@ class TrainingCodeIsModular(Rule):
     or optimizer units (by name or by library base class, `class Net(nn.Module)`) around a top-level
     loop, or a monolithic training script or notebook beside separate scripts for the other stages
     (data preparation, evaluation, registration, serving, monitoring). One monolithic script or
-    notebook alone is absent. A declared pipeline (dvc.yaml, MLproject) whose stages run separate
-    scripts counts as modular.
+    notebook alone is absent. A declared pipeline (dvc.yaml, MLproject, Airflow, Kedro, Metaflow)
+    whose stages run three or more separate scripts counts as modular, and so do two stages whose
+    training stage trains inside functions, and so does a script that hands the project's own data and model
+    modules to a training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's
+    `train_pipeline`). Only stages of the model's pipeline (preparation, evaluation, registration,
+    monitoring) make a notebook's training partial; serving and batch-scoring scripts use the model.
+    Three or more training scripts that each repeat the same definitions (their own `Config`,
+    loaders, feature code) are copies, not shared units: one rank lower. A model-building function
+    the script imports does not make its top-level fit the project's own training code. Training
+    entry points not named for training (an orchestration flow's `pipeline.py`, a Metaflow flow)
+    are judged too; benchmark, export, demo and inference scripts are not, and scripts kept in a
+    notebooks/ folder are exploration, judged like notebooks.
     """
 
     id = "modular-training"
@@ -114,13 +140,76 @@ class TrainingCodeIsModular(Rule):
                                      "    return build_model(100).fit(df[['a']], df.y)\n\n"
                                      "if __name__ == '__main__':\n    train_model('d.csv')\n",
         }, "present", "training functions of their own, over a separate data-loading module"),
+        Example({
+            "exp/data_module.py": "import pytorch_lightning as pl\n\n\nclass Digits(pl.LightningDataModule):\n"
+                                  "    def train_dataloader(self):\n        return []\n",
+            "exp/resnet_small.py": "import pytorch_lightning as pl\n\n\nclass ResSmall(pl.LightningModule):\n"
+                                   "    def training_step(self, batch, i):\n        return batch\n",
+            "exp/main.py": "from pytorch_lightning.cli import LightningCLI\n\nfrom data_module import Digits\n"
+                           "from resnet_small import ResSmall\n\n\ndef cli_main():\n    LightningCLI(ResSmall, Digits)\n\n\n"
+                           "if __name__ == '__main__':\n    cli_main()\n",
+        }, "present", "a LightningCLI entry point wires a LightningModule and a DataModule from separate modules"),
+        Example({
+            "src/model.py": "from tensorflow.keras import layers, models\n\n\ndef build_lstm(shape):\n"
+                            "    return models.Sequential([layers.LSTM(8, input_shape=shape), layers.Dense(1)])\n",
+            "src/windows.py": "import numpy as np\n\n\ndef make_windows(df, n):\n"
+                              "    return np.stack([df[i:i + n] for i in range(len(df) - n)])\n",
+            "src/train.py": "import pandas as pd\nfrom src.model import build_lstm\nfrom src.windows import make_windows\n\n"
+                            "df = pd.read_csv('weather.csv')\nx = make_windows(df.values, 24)\nmodel = build_lstm((24, 2))\n"
+                            "model.fit(x, x[:, -1], epochs=10)\nmodel.save('m.h5')\n",
+        }, "partial", "a model-building function is imported, but loading, splitting and fitting are top-level code"),
+        Example({
+            "app/main.py": "from fastapi import FastAPI\nimport joblib\n\napp = FastAPI()\nmodel = joblib.load('m.pkl')\n\n\n"
+                           "@app.post('/predict')\ndef predict(x: list):\n    return model.predict([x]).tolist()\n",
+            "app/batch_predict.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                                    "    print(joblib.load('m.pkl').predict(pd.read_csv('new.csv')))\n",
+            "notebooks/train.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
+                                     '["import pandas as pd\\n", "from sklearn.svm import SVC\\n", "df = pd.read_csv(\'x.csv\')\\n", '
+                                     '"SVC().fit(df, df.y)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        }, "absent", "serving and batch-scoring scripts beside notebook-only training: no pipeline stage is separate"),
+        Example({
+            **{f"scripts/train_{m}.py": "import pandas as pd\nfrom sklearn.ensemble import RandomForestRegressor\n\n\n"
+                                        "class Config:\n    folds = 5\n\n\ndef load_data(p):\n    return pd.read_csv(p)\n\n\n"
+                                        "def feature_engineering(df):\n    return df.fillna(0)\n\n\n"
+                                        "def create_folds(df):\n    return df\n\n\ndef cv_models(df):\n    return []\n\n\n"
+                                        "def evaluate_predictions(y, p):\n    return 0\n\n\n"
+                                        "def threshold_rounder(p):\n    return p\n\n\n"
+                                        "df = feature_engineering(load_data('train.csv'))\n"
+                                        "RandomForestRegressor().fit(df.drop(columns='y'), df.y)\n"
+               for m in ("lgb", "xgb", "cat")},
+        }, "absent", "three copies of one training script, each with its own loaders and features"),
+        Example({
+            "src/model/lstm.py": "from tensorflow import keras\n\n\ndef get_model(n):\n"
+                                 "    return keras.Sequential([keras.layers.LSTM(n), keras.layers.Dense(1)])\n",
+            "src/flow.py": "from metaflow import FlowSpec, step\n\n\nclass TrainFlow(FlowSpec):\n    @step\n"
+                           "    def start(self):\n        self.next(self.get_dataset)\n\n    @step\n"
+                           "    def get_dataset(self):\n        import pandas as pd\n        self.df = pd.read_csv('s.csv')\n"
+                           "        self.next(self.train_model)\n\n    @step\n    def train_model(self):\n"
+                           "        from model.lstm import get_model\n        self.m = get_model(8)\n"
+                           "        self.m.fit(self.df, self.df.y)\n        self.next(self.end)\n\n    @step\n"
+                           "    def end(self):\n        print('done')\n\n\nif __name__ == '__main__':\n    TrainFlow()\n",
+        }, "present", "a Metaflow flow whose steps load, train and finish separately"),
+        Example({
+            "dvc.yaml": "stages:\n  prepare:\n    cmd: python data/prepare.py\n  train:\n    cmd: python model/train.py\n",
+            "data/prepare.py": "import pandas as pd\n\n\ndef split(path):\n    df = pd.read_csv(path)\n"
+                               "    df.sample(frac=0.8).to_csv('train.csv')\n\n\nif __name__ == '__main__':\n    split('raw.csv')\n",
+            "model/train.py": "import pandas as pd\nfrom sklearn.ensemble import RandomForestClassifier\n\n\n"
+                              "def load(path):\n    df = pd.read_csv(path)\n    return df.drop(columns='y'), df.y\n\n\n"
+                              "def train_model():\n    x, y = load('train.csv')\n    return RandomForestClassifier().fit(x, y)\n\n\n"
+                              "if __name__ == '__main__':\n    train_model()\n",
+        }, "present", "a two-stage DVC pipeline whose training stage trains in functions"),
     )
 
     def check(self, facts):
         graph = facts.graph
         entries = graph.primary_training_entry_points
+        # an orchestration flow (pipeline.py, flows/) trains too, though it is not named for training;
+        # benchmark, export and demo scripts that call fit/backward are not the project's training
+        others = [ep for ep in graph.training_entry_points if ep not in entries and ep.kind != "notebook"
+                  and not _NOT_TRAINING_SCRIPT.search(ep.target)]
         best = None  # (rank, finding)
-        for ep in entries:
+        structured: Set[str] = set()   # training scripts that train inside functions, not top-level code
+        for ep in entries + others:
             path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
             idx = facts.code.get(path)
             if idx is None:
@@ -135,9 +224,11 @@ class TrainingCodeIsModular(Rule):
             own_roles = set().union(*(definition_roles(q, idx.defs[q].bases) for q in own_defs)) if own_defs else set()
             trains = [c for c in idx.calls if is_training_call(c)]
             top_level_training = any(c.scope in ("<module>", "<main>") for c in trains)
+            if trains and not top_level_training and not idx.is_notebook:
+                structured.add(path)
             # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules
             delegated = bool(trains) and all(_repo_callee(graph, path, c) for c in trains)
-            nb = idx.is_notebook
+            nb = idx.is_notebook or _beside_notebooks(path)   # scripts kept in notebooks/ are exploration too
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"
                 msg = f"{path} composes {len(other_modules)} separate modules ({', '.join(other_modules[:4])})"
@@ -167,17 +258,34 @@ class TrainingCodeIsModular(Rule):
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
             if best is None or rank > best[0]:
                 best = (rank, self.found(kind, path, ep.line if not nb else 1, msg))
+        copied = _copied_definitions(facts, entries + others)
+        # three or more scripts that each carry the same definitions: copies, one rank lower
+        if best is not None and len(copied[1]) >= MIN_COPIED and len(copied[0]) >= MIN_COPIES:
+            files, names = copied
+            rank = best[0] - 1
+            first = next(f for f in files if names[0] in facts.code[f].defs)
+            what = (f"{len(files)} training scripts ({', '.join(files[:3])}) repeat the same definitions "
+                    f"({', '.join(names[:5])}) instead of sharing them")
+            best = (rank, self.found("partial" if rank == 2 else "gap", first,
+                                     facts.code[first].defs[names[0]].line, what))
+        runs = self._framework_runs(facts)
+        if runs and (best is None or best[0] < 3):
+            path, line, runner, units = runs[0]
+            best = (3, self.found("supports", path, line,
+                                  f"{path} hands the project's own units ({', '.join(units[:4])}) to {runner}, "
+                                  "which runs the training loop"))
         if best is not None and best[0] == 1:
-            others = self._stage_scripts(facts, {e.target for e in entries})
-            if len(others) >= 2:
+            stages = self._stage_scripts(facts, {e.target for e in entries + others})
+            if len(stages) >= 2 and any(PIPELINE_STAGE.search(_stage_name(p)) for p, _ in stages):
                 path = best[1].path
-                best = (2, self.found("partial", others[0][0], others[0][1],
-                                      f"the other stages are separate scripts ({', '.join(p for p, _ in others[:4])}), "
+                best = (2, self.found("partial", stages[0][0], stages[0][1],
+                                      f"the other stages are separate scripts ({', '.join(p for p, _ in stages[:4])}), "
                                       f"but {path} trains in one {'notebook' if path.endswith('.ipynb') else 'monolithic script'}"))
         stage_scripts = self._pipeline_scripts(facts)
-        if len(stage_scripts) >= 3 and (best is None or best[0] < 3):
+        # a declared pipeline of three or more stages, or of two whose training stage trains in functions
+        if (len(stage_scripts) >= 3 or len(stage_scripts) == 2 and structured) and (best is None or best[0] < 3):
             path, line, n = stage_scripts[0][0], stage_scripts[0][1], len(stage_scripts)
-            best = (3, self.found("supports", path, line, f"a declared pipeline runs {n} separate stage scripts"))
+            best = (3, self.found("supports", path, line, f"a declared pipeline runs {n} separate stages"))
         if best is not None:
             yield best[1]
 
@@ -200,9 +308,75 @@ class TrainingCodeIsModular(Rule):
         return sorted(found.items())
 
     @staticmethod
+    def _framework_runs(facts) -> List[tuple]:
+        """(path, line, runner, units) of scripts that hand the project's own data and model units to a
+        training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's `train_pipeline`)."""
+        from mlscan.facts.repo import is_test_path
+        graph = facts.graph
+        out = []
+        for path, calls in sorted(facts.call_table.named(_framework_runner, external=True,
+                                                         roots=_RUNNER_ROOTS).items()):
+            idx = facts.code.get(path)
+            if idx is None or idx.is_notebook or is_test_path(path) or in_example_dir(path):
+                continue
+            units: Dict[str, Set[str]] = {}
+            for ref in idx.imports:
+                target = (graph.resolve_module(path, f"{ref.module}.{ref.name}") if ref.name else None) \
+                    or graph.resolve_module(path, ref.module)
+                if target and target != path and target in facts.code and not is_test_path(target):
+                    units[target] = _unit_roles(facts, target)
+            roles = set().union(*units.values()) if units else set()
+            if {"data", "model"} <= roles:
+                name = facts.external_name(idx, calls[0].name)
+                out.append((path, calls[0].line, name.rsplit(".", 1)[-1],
+                            sorted(p for p, r in units.items() if r & {"data", "model", "training"})))
+        return out
+
+    @staticmethod
     def _pipeline_scripts(facts) -> List[tuple]:
         targets: Dict[str, tuple] = {}
         for ep in facts.graph.entry_points:
             if ep.kind == "pipeline":
                 targets.setdefault(ep.target, (ep.path, ep.line))
         return [v for _, v in sorted(targets.items())]
+
+
+def _stage_name(path: str) -> str:
+    p = PurePosixPath(path)
+    return f"{p.parent.name}/{p.stem}"
+
+
+def _framework_runner(name: str) -> bool:
+    return name in FRAMEWORK_TRAINING_RUNNERS
+
+
+_RUNNER_ROOTS = {n.split(".")[0] for n in FRAMEWORK_TRAINING_RUNNERS}
+
+
+def _unit_roles(facts, path: str) -> Set[str]:
+    """A module's roles from its path, its names and the library classes its classes derive from."""
+    roles = set(module_roles(facts, path))
+    for qual, d in facts.code[path].defs.items():
+        if "." not in qual and d.kind == "class":
+            roles |= definition_roles(qual, d.bases)
+    return roles
+
+
+def _copied_definitions(facts, entries) -> tuple:
+    """(scripts, names): top-level definitions that two or more training scripts each define for
+    themselves, the sign of a training script copied and edited instead of shared."""
+    from mlscan.facts.repo import is_test_path
+    files = sorted({ep.target.split(":")[1] for ep in entries if ep.target.startswith(("mod:", "def:"))})
+    files = [f for f in files if f in facts.code and not facts.code[f].is_notebook and not is_test_path(f)
+             and not in_example_dir(f)]
+    seen: Dict[str, List[str]] = {}
+    for f in files:
+        for qual in facts.code[f].defs:
+            if "." not in qual and qual not in _SCRIPT_BOILERPLATE and not qual.startswith("_"):
+                seen.setdefault(qual, []).append(f)
+    names = sorted(n for n, where in seen.items() if len(where) >= 2)
+    return sorted({f for n in names for f in seen[n]}), names
+
+
+def _beside_notebooks(path: str) -> bool:
+    return any(p.lower() in ("notebooks", "notebook", "nbs") for p in PurePosixPath(path).parts[:-1])

@@ -4,7 +4,8 @@ import re
 
 from mlscan.facts.graph import artefact_kind
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._serving import FEATURE_WORDS, NO_SERVING, TRANSFORMERS, has_serving, node_name, node_path, serving_reach
+from mlscan.rules._serving import (FEATURE_WORDS, NO_SERVING, TRANSFORMERS, has_serving, model_server_deployments,
+                                   node_name, node_path, served_by_code, serving_reach)
 from mlscan.rules._vocab import MODEL_LOAD_ATTRS
 
 SERVING_LOAD_ATTRS = MODEL_LOAD_ATTRS | {"load", "read_pickle"}
@@ -72,6 +73,15 @@ class ServingReusesTrainingPreprocessing(Rule):
                           "    return {'y': str(model.predict([[a, b, c, d]])[0])}\n",
         }, "present", "trivial parity: raw features in, the same model, nothing to re-implement"),
         Example({
+            "train.py": "import pickle\nfrom sklearn.datasets import load_iris\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                        "def load_iris_features_and_target():\n    data = load_iris(as_frame=True)\n    return data.data, data.target\n\n\n"
+                        "if __name__ == '__main__':\n    X, y = load_iris_features_and_target()\n"
+                        "    pickle.dump(LogisticRegression().fit(X, y), open('model.pkl', 'wb'))\n",
+            "app/main.py": "import pickle\nimport pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\n"
+                           "MODEL = pickle.load(open('model.pkl', 'rb'))\n\n\n@app.post('/predict')\n"
+                           "def predict(row: dict):\n    return {'y': int(MODEL.predict(pd.DataFrame([row]))[0])}\n",
+        }, "present", "a function that loads the features transforms nothing: trivial parity"),
+        Example({
             "src/preprocessing.py": "import joblib\nimport pandas as pd\nfrom sklearn.preprocessing import StandardScaler\n\n\n"
                                     "def load_and_scale(path):\n    df = pd.read_csv(path)\n    scaler = StandardScaler()\n"
                                     "    X = scaler.fit_transform(df.drop(columns=['y']))\n"
@@ -134,6 +144,95 @@ class ServingReusesTrainingPreprocessing(Rule):
                           "    df = build_features(enrich_weather(pd.DataFrame(request.get_json())))\n"
                           "    return jsonify(MODEL.predict(df[['dow', 'temp']]).tolist())\n",
         }, "absent", "only the weather fetcher is shared; the calendar features are re-implemented in serving"),
+        Example({
+            "cog.yaml": "build:\n  python_version: '3.10'\npredict: 'predict.py:Predictor'\n",
+            "src/transforms.py": "import torchvision.transforms as T\n\n\ndef eval_transform():\n"
+                                 "    return T.Compose([T.Resize(224), T.ToTensor()])\n",
+            "train.py": "import torch\nfrom src.transforms import eval_transform\n\nif __name__ == '__main__':\n"
+                        "    tf = eval_transform()\n    model = torch.nn.Linear(2, 1)\n    model(torch.zeros(1, 2)).sum().backward()\n"
+                        "    torch.save(model.state_dict(), 'model.pt')\n",
+            "predict.py": "import torch\nfrom cog import BasePredictor, Input, Path\nfrom PIL import Image\n"
+                          "from src.transforms import eval_transform\n\n\nclass Predictor(BasePredictor):\n"
+                          "    def setup(self):\n        self.model = torch.load('model.pt')\n\n"
+                          "    def predict(self, image: Path = Input(description='photo')) -> str:\n"
+                          "        return str(self.model(eval_transform()(Image.open(image))))\n",
+        }, "present", "a Cog predictor is serving: it applies training's own transform"),
+        Example({
+            "train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                        "    joblib.dump(LogisticRegression().fit(df[['a', 'b']], df.y), 'model.pkl')\n",
+            "jobs/score.py": "import joblib\nimport pandas as pd\nimport sqlalchemy\n\n\ndef main():\n"
+                             "    engine = sqlalchemy.create_engine('postgresql://db/scores')\n"
+                             "    df = pd.read_sql('select * from customers', engine)\n    model = joblib.load('model.pkl')\n"
+                             "    df['score'] = model.predict(df[['a', 'b']])\n"
+                             "    df[['id', 'score']].to_sql('scores', engine, if_exists='append')\n\n\n"
+                             "if __name__ == '__main__':\n    main()\n",
+        }, "present", "a batch-scoring job writing predictions to a table is serving (trivial parity)"),
+        Example({
+            "train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                        "    joblib.dump(LogisticRegression().fit(df[['a', 'b']], df.y), 'model.pkl')\n",
+            "predict.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                          "    df = pd.read_csv('test.csv')\n    df['y'] = joblib.load('model.pkl').predict(df[['a', 'b']])\n"
+                          "    df.to_csv('submission.csv', index=False)\n",
+        }, "not-applicable", "an offline prediction script writing a local file is not serving"),
+        Example({
+            "flow.py": "from metaflow import FlowSpec, step\n\n\nclass TrainFlow(FlowSpec):\n    @step\n    def start(self):\n"
+                       "        from tensorflow.keras.preprocessing.text import Tokenizer\n        import tensorflow as tf\n"
+                       "        tok = Tokenizer()\n        tok.fit_on_texts(['a b'])\n"
+                       "        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])\n"
+                       "        model.fit(tok.texts_to_sequences(['a b']), [1])\n        model.save('model')\n"
+                       "        self.next(self.deploy)\n\n    @step\n    def deploy(self):\n"
+                       "        from sagemaker.tensorflow import TensorFlowModel\n"
+                       "        TensorFlowModel(model_data='s3://b/model.tar.gz', role='r').deploy(\n"
+                       "            initial_instance_count=1, instance_type='ml.m5.large')\n        self.next(self.end)\n\n"
+                       "    @step\n    def end(self):\n        pass\n\n\nif __name__ == '__main__':\n    TrainFlow()\n",
+        }, "absent", "a SageMaker endpoint deployed from a flow serves the bare model; the fitted tokenizer stays behind"),
+        Example({
+            "src/train.py": "import xgboost as xgb\nfrom sklearn.datasets import load_iris\n\n\ndef train():\n"
+                            "    X, y = load_iris(return_X_y=True)\n    booster = xgb.train({}, xgb.DMatrix(X, label=y))\n"
+                            "    booster.save_model('model.json')\n",
+            "src/workflow.py": "from kfp import dsl\n\nfuncs = {}\n\n\n@dsl.pipeline(name='train')\ndef pipeline():\n"
+                               "    train = funcs['xgb'].as_step(handler='train', outputs=['model'])\n"
+                               "    funcs['serving'].deploy_step(models={'iris': train.outputs['model']})\n",
+        }, "present", "a model server deployed with the trained model: training transforms no features"),
+        Example({
+            "train.py": "import mlflow\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                        "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n    df['amount_log'] = df.amount.apply('log1p')\n"
+                        "    X = pd.get_dummies(df[['amount_log', 'country']])\n"
+                        "    mlflow.sklearn.log_model(LogisticRegression().fit(X, df.y), 'model', registered_model_name='m')\n",
+            "Makefile": "serve:\n\tmlflow models serve -m models:/m/Production -p 5001\n",
+        }, "absent", "mlflow models serve runs the bare model; the dummies and the log transform stay in training"),
+        Example({
+            "features/repo.py": "from feast import Entity, FeatureView, Field\n\ndriver = Entity(name='driver', join_keys=['driver_id'])\n",
+            "train.py": "import pandas as pd\nfrom feast import FeatureStore\nfrom sklearn.linear_model import LinearRegression\n\n"
+                        "def select_features(df):\n    return df[['conv_rate']]\n\n\n"
+                        "if __name__ == '__main__':\n    store = FeatureStore(repo_path='features')\n"
+                        "    df = store.get_historical_features(entity_df=pd.read_parquet('orders.parquet'),\n"
+                        "                                       features=['driver_stats:conv_rate']).to_df()\n"
+                        "    LinearRegression().fit(select_features(df), df.y)\n",
+            "serve.py": "from fastapi import FastAPI\nfrom feast import FeatureStore\n\napp = FastAPI()\nstore = FeatureStore(repo_path='features')\n\n\n"
+                        "@app.get('/predict/{driver_id}')\ndef predict(driver_id: int):\n"
+                        "    row = store.get_online_features(features=['driver_stats:conv_rate'],\n"
+                        "                                    entity_rows=[{'driver_id': driver_id}]).to_dict()\n"
+                        "    return {'y': MODEL.predict([[row['conv_rate'][0]]]).tolist()}\n",
+        }, "present", "training and serving read the same Feast feature views, offline and online", fires=True),
+        Example({
+            "functions.py": "import numpy as np\nimport onnxruntime as rt\n\n\ndef normalise_image(image):\n"
+                            "    return (image / 255.0 - 0.5) / 0.25\n\n\ndef predict(image):\n"
+                            "    sess = rt.InferenceSession('model.onnx')\n"
+                            "    return sess.run(None, {'x': normalise_image(image).astype(np.float32)})[0]\n",
+            "app.py": "import gradio as gr\nfrom functions import *\n\ngr.Interface(fn=predict, inputs='image', outputs='label').launch()\n",
+            "train.py": "import torch\nimport torchvision.transforms as T\n\nif __name__ == '__main__':\n"
+                        "    tf = T.Normalize([0.5], [0.25])\n    model = torch.nn.Linear(2, 1)\n"
+                        "    model(torch.zeros(1, 2)).sum().backward()\n    torch.onnx.export(model, torch.zeros(1, 2), 'model.onnx')\n",
+        }, "absent", "a Gradio app whose handler comes from another module by a star import re-implements the transform"),
+        Example({
+            "forecast.py": "import boto3\nimport pandas as pd\nfrom prophet import Prophet\n\nif __name__ == '__main__':\n"
+                           "    df = pd.read_csv('sales.csv')\n    m = Prophet()\n    m.fit(df)\n"
+                           "    out = m.predict(m.make_future_dataframe(periods=30))\n    out.to_csv('/tmp/f.csv')\n"
+                           "    boto3.client('s3').upload_file('/tmp/f.csv', 'bucket', 'forecast.csv')\n",
+        }, "not-applicable", "a batch run that trains and forecasts in one go is offline, not a scoring job"),
     )
 
     def check(self, facts):
@@ -141,6 +240,9 @@ class ServingReusesTrainingPreprocessing(Rule):
             yield self.found("not-applicable", ".", None, NO_SERVING)
             return
         graph = facts.graph
+        if not served_by_code(facts):
+            yield from self._model_server_parity(facts, graph)
+            return
         reach = serving_reach(facts)
         serving_files = graph.serving_files
         train = offline_closure(graph, serving_files)
@@ -166,6 +268,12 @@ class ServingReusesTrainingPreprocessing(Rule):
             yield self.found("gap", idx.path, call.line,
                              f"{call.name} fits a transform on request data at serving time, so encodings diverge from training")
         emitted = 0
+        store = _feature_store(graph, serving_calls, train)
+        if store:
+            emitted += 1
+            yield self.found("supports", store[0], store[1],
+                             f"serving reads its features from the feature store ({store[2]}) that training's "
+                             f"features come from ({store[3]}): one definition of every feature")
         for n in feature_shared[:5]:
             data = graph.g.nodes[n]
             if refits and any(node_path(n) == i.path for i, _ in refits):
@@ -190,7 +298,8 @@ class ServingReusesTrainingPreprocessing(Rule):
                               if n.startswith("def:") and FEATURE_WORDS.search(node_name(n))}
         for n in sorted(all_serving):
             if n.startswith("def:") and node_path(n) in serving_files and FEATURE_WORDS.search(node_name(n)) \
-                    and n not in train and graph.g.nodes[n].get("kind") == "function" and not LOADER.match(node_name(n).rsplit(".", 1)[-1]):
+                    and n not in train and graph.g.nodes[n].get("kind") == "function" \
+                    and not LOADER.match(node_name(n).rsplit(".", 1)[-1]) and not _loads_fitted(graph, n):
                 own_features.append(n)
         if own_features and (train_feature_defs or not emitted):
             n = min(own_features, key=lambda m: (not STRONG_FEATURE.search(node_name(m)), "__" in node_name(m), m))
@@ -198,9 +307,14 @@ class ServingReusesTrainingPreprocessing(Rule):
                              f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")
             applied = next(((i, c) for i, c in graph.calls_in(all_serving) if c.attr == "transform"
                             and not c.name.startswith("?self")), None)
-            if not emitted and not refits and loaded_model is not None and applied is not None:
+            # the fitted object comes from an artefact file training wrote, or is the result of a
+            # loader (`load_preprocessor().transform(...)`)
+            loaded = loaded_model
+            if loaded is None and applied is not None and _loaded_receiver(applied[1].name):
+                loaded = (applied[0].path, applied[1].line, applied[1].name.rsplit(".", 1)[0])
+            if not emitted and not refits and loaded is not None and applied is not None:
                 yield self.found("partial", applied[0].path, applied[1].line,
-                                 f"serving applies the fitted transform loaded from {loaded_model[2]} (saved by training), "
+                                 f"serving applies the fitted transform loaded from {loaded[2]} (saved by training), "
                                  f"but re-implements feature logic by hand ({node_name(n)} in {node_path(n)})")
         if not emitted and not refits and not own_features:
             if loaded_model or any(c.attr in SERVING_LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
@@ -225,6 +339,45 @@ class ServingReusesTrainingPreprocessing(Rule):
                     yield self.found("partial", where[0], where[1],
                                      f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
 
+    def _model_server_parity(self, facts, graph):
+        """Only a model server handles requests (a deploy call, a config, a manifest): it runs the
+        artefact training saved and nothing else, so parity holds when that artefact carries all
+        the preprocessing (training transforms no features, or fits them into a pipeline saved as
+        the model), and fails when training transforms features outside it."""
+        deployments = model_server_deployments(facts)
+        if not deployments:
+            return
+        path, line, what = deployments[0]
+        train = offline_closure(graph, set())
+        if not _transforms_features(graph, train):
+            yield self.found("supports", path, line,
+                             f"trivial parity: {what}, which runs the model training saved, and training transforms "
+                             f"no features (no feature functions, encoders, scalers or get_dummies)")
+            return
+        carried = _fitted_pipeline(graph, train)
+        if carried:
+            yield self.found("supports", path, line,
+                             f"the preprocessing travels inside the served model: training fits an sklearn pipeline "
+                             f"({carried[0]}:{carried[1]}) and {what}")
+            return
+        found = _feature_step(graph, train)
+        yield self.found("gap", path, line,
+                         f"{what}, but the model server runs the bare model: the feature transformation training "
+                         f"applies outside it ({found}) is not part of the deployed artefact")
+
+
+def _feature_step(graph, train) -> str:
+    """Where training transforms features outside the model: a feature function or a transform call."""
+    from mlscan.rules._mlcode import in_example_dir
+    for n in sorted(train):
+        if n.startswith("def:") and FEATURE_DEF.search(node_name(n).rsplit(".", 1)[-1]):
+            data = graph.g.nodes.get(n, {})
+            return f"{node_name(n)} at {data.get('path', node_path(n))}:{data.get('line')}"
+    for idx, call in graph.calls_in(train):
+        if FEATURE_CALLS.search(call.name) and not in_example_dir(idx.path):
+            return f"{call.name} at {idx.path}:{call.line}"
+    return "training's own preprocessing"
+
 
 MONITORING = re.compile(r"(?i)(monitor|drift|reference_data)[^/]*$")  # a monitoring job is not the training side
 TRANSFORMER_BUILT = re.compile(r"^sklearn\.(preprocessing|impute|feature_extraction|decomposition)\.\w+$")
@@ -244,9 +397,14 @@ def _transforms_features(graph, train) -> bool:
     calls = [c for i, c in graph.calls_in(train) if not in_example_dir(i.path)]
     if not any(c.attr in FIT_ATTRS for c in calls):
         return True
-    if any(n.startswith("def:") and FEATURE_DEF.search(node_name(n).rsplit(".", 1)[-1]) for n in train):
+    if any(n.startswith("def:") and _feature_def(node_name(n).rsplit(".", 1)[-1]) for n in train):
         return True
     return any(FEATURE_CALLS.search(c.name) for c in calls)
+
+
+def _feature_def(name: str) -> bool:
+    """A function named for transforming features; `load_iris_features()` loads them, it transforms nothing."""
+    return bool(FEATURE_DEF.search(name)) and not LOADER.match(name)
 
 
 def _applies_loaded_transform(graph, all_serving, train):
@@ -262,27 +420,109 @@ def _applies_loaded_transform(graph, all_serving, train):
         return None
     for idx, call in serving_calls:
         receiver = call.name.rsplit(".", 1)[0]
-        if call.attr != "transform" or call.name.startswith(("?self", "self.")):
-            continue
+        if call.attr != "transform" or receiver in ("self", "?self"):
+            continue   # a class's own transform method, not a fitted object
         loaded = receiver.endswith("()") and receiver[:-2].rsplit(".", 1)[-1] in SERVING_LOAD_ATTRS
-        if loaded or ("(" not in receiver and FEATURE_WORDS.search(receiver.rsplit(".", 1)[-1])):
+        held = receiver.rsplit(".", 1)[-1]    # `self.dv.transform`, `SCALER.transform`
+        if loaded or ("(" not in receiver and (FEATURE_WORDS.search(held) or held.lower() in FITTED_NAMES)):
             return idx.path, call.line, call.name, fitted
     return None
 
 
+# short names a fitted transform is usually held under (`dv = DictVectorizer()`, `le`, `ohe`)
+FITTED_NAMES = {"dv", "vec", "enc", "le", "ohe", "tfidf", "cv", "pca", "sc", "mms", "ss"}
+
+
+PIPELINE_BUILDERS = ("sklearn.pipeline.Pipeline", "sklearn.pipeline.make_pipeline", "imblearn.pipeline.Pipeline",
+                     "imblearn.pipeline.make_pipeline")
+TRANSFORM_BUILDERS = PIPELINE_BUILDERS + ("sklearn.compose.ColumnTransformer", "sklearn.compose.make_column_transformer")
+ESTIMATOR = re.compile(r"^(sklearn\.(ensemble|linear_model|svm|tree|neighbors|naive_bayes|neural_network|"
+                       r"gaussian_process|discriminant_analysis)\.[A-Z]\w*|xgboost\.XGB\w+|lightgbm\.LGBM\w+|"
+                       r"catboost\.CatBoost\w*)$")
+MODEL_SAVES = re.compile(r"^(joblib\.dump|pickle\.dump|cloudpickle\.dump|dill\.dump|skops\.io\.dump|"
+                         r"mlflow\.\w+\.(log_model|save_model)|bentoml\.\w+\.save_model)$")
+
+
 def _fitted_pipeline(graph, train):
-    """(path, line) of an sklearn pipeline training fits, when training has no feature functions of
-    its own outside it: the fitted pipeline, saved as the model, carries the preprocessing."""
+    """(path, line) of an sklearn pipeline that training saves as the model, when training has no
+    feature functions of its own outside it: the fitted pipeline, saved as the model, carries the
+    preprocessing. The pipeline is the model when it is fitted (`Pipeline(...).fit`), handed to the
+    call that saves the model, or built beside the estimator that ends it (`make_pipeline(prep,
+    RandomForestRegressor())`). Functions that build the pipeline and the methods of custom
+    transformers inside it are part of it, not feature code outside it."""
     from mlscan.rules._mlcode import in_example_dir
-    if any(n.startswith("def:") and FEATURE_DEF.search(node_name(n).rsplit(".", 1)[-1]) for n in train):
-        return None
     calls = [(i, c) for i, c in graph.calls_in(train) if not in_example_dir(i.path)]
     if any(PANDAS_FEATURES.search(c.name) for _, c in calls):
         return None
+    builders = {(i.path, c.scope) for i, c in calls if c.name.startswith(TRANSFORM_BUILDERS)}
+    estimators = {(i.path, c.scope) for i, c in calls if ESTIMATOR.match(c.name)}
+    found = None
     for idx, call in calls:
-        if call.attr == "fit" and call.name.startswith(("sklearn.pipeline.Pipeline()", "sklearn.pipeline.make_pipeline()")):
-            return idx.path, call.line
-    return None
+        name = call.name
+        fitted = call.attr == "fit" and name.startswith(tuple(f"{b}()" for b in PIPELINE_BUILDERS))
+        saved = MODEL_SAVES.match(name) and any(r.startswith(tuple(f"{b}()" for b in PIPELINE_BUILDERS)) for r in call.refs)
+        ends_in_model = name.startswith(PIPELINE_BUILDERS) and "()" not in name and (idx.path, call.scope) in estimators
+        if fitted or saved or ends_in_model:
+            found = (idx.path, call.line)
+            break
+    if found is None:
+        return None
+    for n in train:
+        if not (n.startswith("def:") and _feature_def(node_name(n).rsplit(".", 1)[-1])):
+            continue
+        path, qual = n[4:].rsplit(":", 1)
+        d = graph.code[path].defs.get(qual) if path in graph.code else None
+        if d is None or d.kind != "function" or "." in qual or (path, qual) in builders \
+                or _transformer_method(graph, path, qual):
+            continue   # classes, methods and the functions that build the pipeline are not feature code outside it
+        return None
+    return found
+
+
+def _transformer_method(graph, path: str, qual: str) -> bool:
+    """A custom transformer class (one with fit and transform methods) or one of its methods."""
+    is_class = graph.g.nodes.get(f"def:{path}:{qual}", {}).get("kind") == "class"
+    owner = qual if is_class or "." not in qual else qual.rsplit(".", 1)[0]
+    return f"def:{path}:{owner}.fit" in graph.g and f"def:{path}:{owner}.transform" in graph.g
+
+
+def _loads_fitted(graph, node: str) -> bool:
+    """A serving function that loads a fitted object (`get_pipeline()` returning `joblib.load(PATH)`)
+    and transforms nothing itself: a loader, whatever its name."""
+    if STRONG_FEATURE.search(node_name(node).rsplit(".", 1)[-1]):
+        return False   # `_build_features_for_future` builds features even if it reads a file on the way
+    calls = [c for _, c in graph.calls_in({node})]
+    return any(c.attr in SERVING_LOAD_ATTRS or LOADER.match(c.attr) for c in calls) and \
+        not any(c.attr in ("transform", "fit_transform") or FEATURE_CALLS.search(c.name) for c in calls)
+
+
+# feature-store reads: online (serving) and offline (training) views of the same feature definitions
+ONLINE_FEATURES = {"get_online_features", "get_feature_vector", "get_feature_vectors", "score_batch", "read_online_features"}
+OFFLINE_FEATURES = {"get_historical_features", "get_training_data", "create_training_set", "training_dataset",
+                    "get_batch_data", "read_table", "get_offline_features"}
+
+
+def _feature_store(graph, serving_calls, train):
+    """(path, line, online call, offline call) when serving fetches features online from a feature
+    store (Feast, Hopsworks, Databricks) and training reads the same store offline."""
+    online = next(((i, c) for i, c in serving_calls if c.attr in ONLINE_FEATURES and _store_call(c)), None)
+    if online is None:
+        return None
+    offline = next((c for _, c in graph.calls_in(train) if c.attr in OFFLINE_FEATURES and _store_call(c)), None)
+    if offline is None:
+        return None
+    return online[0].path, online[1].line, online[1].name, offline.name
+
+
+def _store_call(call) -> bool:
+    return call.name.startswith(("feast", "hopsworks", "hsfs", "databricks.feature_store", "databricks.feature_engineering",
+                                 "tecton", "?", "self.")) and "(" not in call.name.split(".", 1)[0]
+
+
+def _loaded_receiver(name: str) -> bool:
+    """`load_preprocessor().transform`, `joblib.load().transform`: a transform applied to what a loader returns."""
+    receiver = name.rsplit(".", 1)[0]
+    return receiver.endswith("()") and bool(LOADER.match(receiver[:-2].rsplit(".", 1)[-1]))
 
 
 def _nested_function(graph, node: str) -> bool:

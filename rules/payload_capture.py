@@ -13,6 +13,9 @@ PERSIST_ATTRS = {"execute", "executemany", "insert_one", "insert_many", "insert"
                  "writerow", "writerows", "to_sql", "xadd", "lpush", "rpush", "log_records", "log_record",
                  "upload_fileobj", "create_document", "index", "write_row", "to_csv", "to_parquet", "write_table",
                  "write_to_dataset"}
+# methods only a database, queue or stream client has: a sink whatever object holds them
+STORE_ONLY_ATTRS = {"insert_one", "insert_many", "put_item", "put_record", "put_records", "xadd", "basic_publish",
+                    "executemany", "batch_write_item", "add_all", "bulk_save_objects", "bulk_insert_mappings"}
 PERSIST_PREFIXES = ("sqlite3", "sqlalchemy", "psycopg", "pymongo", "kafka", "confluent_kafka", "pika", "boto3", "redis",
                     "google.cloud", "azure", "fluent", "elasticsearch", "gantry", "whylogs", "evidently", "arize",
                     "fiddler", "nannyml", "mlflow", "wandb", "aiokafka", "nats", "csv", "pandas", "json.dump", "open",
@@ -64,6 +67,40 @@ class PayloadsCaptured(Rule):
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    features = request.json['x']\n"
                       "    pred = MODEL.predict([features])\n    print(pred)\n    return str(pred)\n",
         }, "absent", "printing the bare prediction vector records no payload"),
+        Example({
+            "app.py": "import joblib\nfrom fastapi import FastAPI\nfrom loguru import logger\n\napp = FastAPI()\n"
+                      "MODEL_PATH = 'model.joblib'\n\n\ndef get_model():\n    model = joblib.load(MODEL_PATH)\n"
+                      "    logger.info(f'model loaded from {MODEL_PATH}')\n    return model\n\n\n@app.post('/predict')\n"
+                      "def predict(payload: dict):\n    age = float(get_model().predict([list(payload.values())])[0])\n"
+                      "    logger.info(f'prediction made: {age:.2f} years')\n    return {'age': age}\n",
+        }, "absent", "log lines about loading the model and the bare prediction record no request"),
+        Example({
+            "dags/predict.py": "import lightgbm as lgb\nimport pandas as pd\nimport psycopg2\nfrom airflow import DAG\n"
+                               "from airflow.operators.python import PythonOperator\n\n\ndef predict():\n"
+                               "    conn = psycopg2.connect(dbname='churn')\n    cur = conn.cursor()\n"
+                               "    df = pd.read_sql('select * from features', con=conn)\n"
+                               "    model = lgb.Booster(model_file='models/model.txt')\n"
+                               "    df['prediction'] = model.predict(df.drop(columns=['id']))\n"
+                               "    for _, row in df.iterrows():\n"
+                               "        cur.execute('insert into predictions values (%s, %s)', (row.id, row.prediction))\n"
+                               "    conn.commit()\n\n\nwith DAG(dag_id='predict', schedule_interval='@daily') as dag:\n"
+                               "    PythonOperator(task_id='predict', python_callable=predict)\n",
+        }, "present", "a scheduled batch-scoring job stores every prediction with its row id in a table"),
+        Example({
+            "server.py": "import os\nfrom flask import Flask, jsonify, request\nfrom pymongo import MongoClient\n\napp = Flask(__name__)\n\n\n"
+                         "def get_collection():\n    return MongoClient(os.environ['MONGO_URI']).get_database('prod').get_collection('preds')\n\n\n"
+                         "def save_to_db(record, prediction):\n    rec = dict(record, prediction=prediction)\n"
+                         "    get_collection().insert_one(rec)\n\n\n@app.route('/predict', methods=['POST'])\n"
+                         "def predict():\n    record = request.get_json()\n    pred = float(MODEL.predict([record])[0])\n"
+                         "    save_to_db(record, pred)\n    return jsonify({'prediction': pred})\n",
+        }, "present", "each request and its prediction inserted into MongoDB through a helper's collection"),
+        Example({
+            "cog.yaml": "predict: 'predict.py:Predictor'\n",
+            "predict.py": "import torch\nfrom cog import BasePredictor, Input, Path\n\n\nclass Predictor(BasePredictor):\n"
+                          "    def setup(self):\n        self.model = torch.load('model.pt')\n\n"
+                          "    def predict(self, img: Path = Input(), scale: float = Input(default=2)) -> Path:\n"
+                          "        print(img, scale)\n        out = self.model.generate(img, scale)\n        return out\n",
+        }, "absent", "a Cog predictor that echoes its inputs before the model runs records no prediction"),
         Example({
             "app.py": "from flask import Flask, request\napp = Flask(__name__)\n\n"
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    return str(MODEL.predict(request.json))\n",
@@ -151,7 +188,8 @@ class PayloadsCaptured(Rule):
         recorders = _recorder_methods(facts)
         for handler, nodes in sorted(serving_reach(facts, with_startup=False).items()):
             calls = graph.calls_in(nodes)
-            predicts = any(looks_predictive(c.attr) for _, c in calls)
+            # a route named for predicting may forward the request to the model service and keep the answer
+            predicts = any(looks_predictive(c.attr) for _, c in calls) or looks_predictive(handler.rsplit(":", 1)[-1])
             if not predicts:
                 continue
             # only the serving side's own code: shared training/evaluation code logs for other reasons
@@ -167,7 +205,7 @@ class PayloadsCaptured(Rule):
                             f"({recorder[0]}:{recorder[1]})")
                     break
                 if call.attr in RECORD_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")) \
-                        and (call.arg_names or _structured_record(idx, call)):
+                        and ((call.arg_names and _logs_request(idx, call)) or _structured_record(idx, call)):
                     structured = _structured_record(idx, call) and call.name.split(".")[:2] != ["logging", call.attr]
                     level = "supports" if file_logging or structured else "partial"
                     where = "to a log handler that persists it" if file_logging else \
@@ -176,7 +214,9 @@ class PayloadsCaptured(Rule):
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
                 elif call.name == "print" and len(set(call.arg_names)) >= 2 and call.scope not in ("<module>", "<main>") \
-                        and best is None:  # the request and its prediction; a bare print(pred) records no payload
+                        and best is None and _after_prediction(idx, call):
+                    # the request and its prediction; a bare print(pred), or the inputs echoed before
+                    # the model runs, records no payload
                     best = ("partial", idx.path, call.line,
                             f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":
@@ -185,6 +225,36 @@ class PayloadsCaptured(Rule):
             best = _unwired_recorder(facts, graph, set().union(*reach.values()) if reach else set())
         if best:
             yield self.found(*best)
+
+
+REQUEST_NAME = re.compile(r"(?i)(request|payload|inputs?|features?|body|data|record|row|rows|sample|query|text|prompt|"
+                          r"instances?|x|event)(_\w+)?")
+REQUEST_READ = re.compile(r"(^|\.)request\.(get_json|json|form|args|files|get_data|data|values|body)|"
+                          r"Request\(\)\.(json|body|form)$")
+
+
+def _logs_request(idx, call) -> bool:
+    """Whether a log line can carry the request: it names the handler's input (a parameter, a name
+    such as `payload` or `features`), logs two things after the model ran (the prediction and its
+    input), or its function read the request body before it. A line that only reports a load or
+    the bare prediction records no payload."""
+    names = set(call.arg_names) - {"self", "cls"}
+    for other in idx.calls:   # `logging.info({"prediction": str(pred), "request": p})`: names inside nested calls
+        if other.line == call.line and other.scope == call.scope:
+            names |= set(other.arg_names) - {"self", "cls"}
+    d = idx.defs.get(call.scope)
+    if names & set(d.params if d else ()) - {"self", "cls"} or any(REQUEST_NAME.fullmatch(n) for n in names):
+        return True
+    if len(names) >= 2 and _after_prediction(idx, call):
+        return True   # the prediction and what it was made from, logged together
+    return bool(names) and any(c.scope == call.scope and c.line <= call.line and REQUEST_READ.search(c.name)
+                               for c in idx.calls)
+
+
+def _after_prediction(idx, call) -> bool:
+    """Whether a call comes after a call that runs a model in the same function, so that what it
+    records can hold the prediction."""
+    return any(c.scope == call.scope and c.line < call.line and looks_predictive(c.attr) for c in idx.calls)
 
 
 PAYLOAD_FUNCTION = re.compile(r"(?i)(^|_)(log|record|save|store|capture|persist|write)_\w*"
@@ -269,6 +339,8 @@ def _persists(call) -> bool:
         head = name[: -len(call.attr) - 1]
         if call.attr in ("execute", "executemany") and head.endswith("cursor()"):
             return True  # a DB-API cursor, however the connection was reached (`self.connection.cursor()`)
+        if call.attr in STORE_ONLY_ATTRS:
+            return True  # only a store has these, however it was reached (`get_mongo_collection().insert_one`)
         return head.startswith(PERSIST_PREFIXES) or head.startswith("?") and call.attr in (
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
             "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")

@@ -40,6 +40,11 @@ class ChecksumPinnedDownloads(Rule):
     id = "checksum-pinned-downloads"
     practice = "data-versioning"
     examples = (
+        Example({"models.py": "from tensorflow.keras.utils import get_file\n\nBASE_WEIGHT_URL = 'https://example.org/releases/'\n\n\n"
+                              "def backbone():\n    fname = 'resnet_weights_tf_dim_ordering_tf_kernels.h5'\n"
+                              "    return get_file(fname, BASE_WEIGHT_URL + fname, cache_subdir='models',\n"
+                              "                    file_hash='e693bd0210a403b3192acc6073ad2e96')\n"},
+                "absent", "pretrained weights fetched with a pinned hash are a model download, not data"),
         Example({"data/download.py": "from torchvision.datasets.utils import download_and_extract_archive\n\n"
                                      "URL = 'https://example.org/flowers.tgz'\nMD5 = '0123456789abcdef0123456789abcdef'\n\n"
                                      "def fetch(root):\n    download_and_extract_archive(URL, root, md5=MD5)\n"},
@@ -77,13 +82,25 @@ class ChecksumPinnedDownloads(Rule):
                     and not any(HEX_DIGEST.match(v) for v, _ in facts.string_literals(idx.path)):
                 continue  # the hash is computed at run time (from a file name, a flag): nothing in the repo pins it
             literals = [a for a in call.args if isinstance(a, str)] + [v for _, v in call.kwargs if isinstance(v, str)]
-            if any(WEIGHTS.search(s) for s in literals if s is not expected):
+            if any(WEIGHTS.search(s) for s in literals if s is not expected) or _fetches_weights(facts, idx, call):
                 continue
             yield self.found("partial", idx.path, call.line,
                              f"checksum-pinned download: {call.attr}() names the expected hash of the data it fetches")
             shown += 1
 
 
+def _fetches_weights(facts, idx, call) -> bool:
+    """Pretrained weights fetched by name (`get_file(fname, BASE_WEIGHT_URL + fname, cache_subdir='models')`
+    after `fname = '..._weights.h5'`): a pinned model download, not data."""
+    if call.kwarg("cache_subdir") in ("models", "weights", "checkpoints"):
+        return True
+    if any(WEIGHT_NAME.search(n) for n in call.arg_names):
+        return True
+    return any(call.line - 5 <= line <= call.line and WEIGHTS.search(value)
+               for value, line in facts.string_literals(idx.path))
+
+
+WEIGHT_NAME = re.compile(r"(?i)weight|checkpoint|pretrained|ckpt")
 _DOWNLOAD_ROOTS = {"pooch"} | {n.split(".")[0] for n in CHECKSUM_DOWNLOADS}
 
 

@@ -23,7 +23,8 @@ class PinnedRequirements(Rule):
     (`>=1.3,<1.4`, `~=1.4`), or a set where some packages are pinned or held to a release line
     (`==1.27.*`, `~=1.5.1`: two or more, or a fifth of the set) is partial ("some pins"). Lower
     bounds alone pin nothing, and one pin among many floating packages is an exception, not a mix. With no
-    dependency set at all, a base image pinned to a patch release or digest is partial. In a
+    dependency set at all, a base image pinned to a patch release or digest is partial. A Dockerfile that
+    pins one or two extra packages beside the project's own requirements is a side install and says nothing. In a
     template repo (no set of its own), the generated project's sets are judged. Development, test, docs and example sets,
     inputs that a lock resolves, and generated environments (MLflow model folders, templates)
     are left out; packaging tools (pip, setuptools, wheel) do not count.
@@ -64,6 +65,20 @@ class PinnedRequirements(Rule):
         Example({
             "requirements.txt": "torch>=2.0\nnumpy>=1.24\npandas>=2.0\nscikit-learn>=1.3\nmlflow>=2.0\nevidently==0.6.7\n",
         }, "absent", "lower bounds with a single exact pin among them", fires=False),
+        Example({
+            "requirements.txt": "dvc\nscikit-learn\nmlflow\npandas\n",
+            "docker/mlflow/Dockerfile": "FROM python:3.11-slim\nRUN pip install psycopg2-binary==2.9.9\n",
+        }, "absent", "one pinned package in a side image does not pin an unpinned project", fires=False),
+        Example({
+            "pytorch_environment.yml": "name: pytorch\nchannels:\n  - conda-forge\ndependencies:\n"
+                                       "  - numpy=1.26.4=py310h055cbcc_0\n  - pytorch=2.3.0=py3.10_cuda12.1_cudnn8_0\n"
+                                       "  - scikit-learn=1.2.2=py310hd77b12b_1\n",
+        }, "present", "a conda export named for its environment, every package pinned with its build", fires=True),
+        Example({
+            "cog.yaml": "build:\n  gpu: true\n  python_packages:\n    - \"torch==1.7.1\"\n    - \"numpy==1.21.1\"\n"
+                        "    - \"basicsr==1.4.2\"\npredict: \"predict.py:Predictor\"\n",
+            "requirements.txt": "torch>=1.7\nnumpy\nbasicsr>=1.4.2\n",
+        }, "partial", "the Cog image pins its packages; the training requirements float", fires=True),
     )
 
     def check(self, facts):
@@ -73,6 +88,8 @@ class PinnedRequirements(Rule):
                     if s.source not in ("lock", "compiled", "docker") and s.role == "generated" and s.size]
         judged = False
         for s in main:
+            if side_install(s, main):
+                continue
             if s.pinned_share >= PINNED:
                 judged = True
                 yield self.found("supports", s.path, s.line,
@@ -98,6 +115,25 @@ class PinnedRequirements(Rule):
                     return
 
 
+def side_install(s, sets) -> bool:
+    """A Dockerfile `pip install` of one or two extra packages beside the project's own requirements
+    (an MLflow image's `psycopg2==2.9`, an Airflow provider): it says nothing about the project's environment."""
+    return s.source == "docker" and s.size <= 2 and any(
+        o.source not in ("docker", "lock", "compiled") and o.concrete and o.size >= 3 for o in sets)
+
+
+MOSTLY_PINNED = 0.85   # share of all installed packages: "nearly all pinned"
+
+
+def installed_pinned_share(facts) -> float:
+    """The share of exact pins over every package the project's environments install (requirements,
+    conda, Pipfile and Dockerfile sets, not package metadata), or -1 when nothing is installed."""
+    sets = [s for s in facts.dependency_sets if s.concrete and s.source not in ("lock", "compiled")
+            and s.role == "main" and s.size]
+    size = sum(s.size for s in sets)
+    return sum(s.pinned for s in sets) / size if size else -1.0
+
+
 def _line_of(facts, s, held) -> int:
     if held and s.source == "requirements":
         name = held[0].split("=")[0].split("~")[0].split("<")[0]
@@ -107,5 +143,5 @@ def _line_of(facts, s, held) -> int:
 
 def _what(s) -> str:
     return {"docker": "packages installed by the Dockerfile", "conda": "conda environment packages",
-            "pipfile": "Pipfile packages", "setup": "install_requires entries", "pyproject": "project dependencies",
+            "pipfile": "Pipfile packages", "cog": "packages of the Cog image", "setup": "install_requires entries", "pyproject": "project dependencies",
             "poetry": "Poetry dependencies"}.get(s.source, "requirements")

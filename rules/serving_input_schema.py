@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._monitoring import serving_modules
 
@@ -15,7 +17,8 @@ class ServingInputSchema(Rule):
     subclasses, `pydantic.create_model`, marshmallow schemas, msgspec structs) in the modules a
     serving endpoint loads, so malformed inputs are rejected before they reach the model.
     Training data is not covered by it, hence partial. Settings classes (`BaseSettings`) are
-    configuration, not data, and do not count.
+    configuration, not data, and do not count, nor does a model whose every field accepts anything
+    (`Any`, `dict`, `Dict[str, list]`).
     """
 
     id = "serving-input-schema"
@@ -31,6 +34,11 @@ class ServingInputSchema(Rule):
             "train.py": "from config import TrainConfig\nfrom sklearn.linear_model import LogisticRegression\n\n"
                         "cfg = TrainConfig()\nLogisticRegression(C=cfg.lr).fit([[0], [1]], [0, 1])\n",
         }, "absent", "a pydantic config model with no serving code", fires=False),
+        Example({
+            "backend/main.py": "from typing import Any, Dict\nfrom fastapi import FastAPI\nfrom pydantic import BaseModel\n\n"
+                               "app = FastAPI()\n\n\nclass Request(BaseModel):\n    data: Dict[str, list]\n    image: Any\n\n\n"
+                               "@app.post('/predict')\ndef predict(r: Request):\n    return {'y': 1}\n",
+        }, "absent", "a request model whose fields accept anything checks no shape", fires=False),
     )
 
     def check(self, facts):
@@ -43,7 +51,7 @@ class ServingInputSchema(Rule):
             for qual, d in idx.defs.items():
                 base = next((b for b in d.bases if b.replace("()", "").startswith(SCHEMA_BASES)
                              and "Settings" not in b), None)
-                if d.kind == "class" and base and "Settings" not in qual:
+                if d.kind == "class" and base and "Settings" not in qual and not _untyped(idx, qual):
                     hit = (d.line, f"{qual} ({base.rsplit('.', 1)[-1]}) defines the shape of served data")
                     break
             if hit is None:
@@ -52,3 +60,28 @@ class ServingInputSchema(Rule):
                     hit = (call.line, f"{call.name} builds a schema for served data")
             if hit:
                 yield self.found("partial", path, hit[0], hit[1])
+
+
+# annotations that accept anything: `Any`, a bare `dict`/`list`, or a container of those (`Dict[str, list]`)
+_ANY = {"Any", "object", "dict", "Dict", "list", "List", "Mapping", "Sequence", "Json", "bytes"}
+_CONTAINER = re.compile(r"^(?:typing\.)?(\w+)\[(.*)\]$")
+
+
+def _loose(annotation: str) -> bool:
+    a = annotation.replace(" ", "").replace("typing.", "")
+    m = _CONTAINER.match(a)
+    if m is None:
+        return a in _ANY
+    depth, last = 0, 0   # the value type: the last top-level argument (`Dict[str, list]` -> list)
+    for i, ch in enumerate(m.group(2)):
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            last = i + 1
+    return m.group(1) in _ANY | {"Optional"} and _loose(m.group(2)[last:])
+
+
+def _untyped(idx, qual: str) -> bool:
+    """A schema class whose every field is typed `Any`, `dict`, `Dict[str, list]`...: the shape is not checked."""
+    fields = [a for name, a, _ in getattr(idx, "fields", ()) if name.rsplit(".", 1)[0] == qual]
+    return bool(fields) and all(_loose(a) for a in fields)

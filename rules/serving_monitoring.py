@@ -5,6 +5,7 @@ from pathlib import PurePosixPath
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._monitoring import serving_modules
+from mlscan.rules._serving import has_serving
 
 METRIC_LIBS = {"prometheus_client": "Prometheus client", "prometheus_fastapi_instrumentator": "Prometheus instrumentator",
                "prometheus_flask_exporter": "Prometheus exporter", "starlette_exporter": "Prometheus exporter",
@@ -33,7 +34,8 @@ class ServingMonitoring(Rule):
     or has code named for drift, without a detector, in serving or monitoring modules. Dashboards let people watch inputs and
     outputs; nothing here compares them against a reference, hence partial. When every Prometheus
     metric the code defines is named for the service's operation (request counts, latency,
-    errors), the exporters and their dashboards watch the service, not the model, and say nothing.
+    errors), the exporters and their dashboards watch the service, not the model, and say nothing;
+    so do they when nothing serves a model (a training pipeline's stage timings, platform health).
     """
 
     id = "serving-monitoring"
@@ -46,6 +48,8 @@ class ServingMonitoring(Rule):
                               "        input_mean.labels(col).set(window[col].mean())\n",
             "monitoring/prometheus.yml": "scrape_configs:\n  - job_name: api\n    static_configs:\n"
                                          "      - targets: ['api:8000']\n",
+            "api/app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
+                          "def predict(row: dict):\n    return {'y': MODEL.predict([row])[0]}\n",
         }, "partial", "summary statistics exported to Prometheus, no reference comparison", fires=True),
         Example({
             "app.py": "import logging\nfrom flask import Flask, request\n\napp = Flask(__name__)\n\n"
@@ -58,9 +62,20 @@ class ServingMonitoring(Rule):
                           "ERROR_COUNT = Counter('error_count', 'Total number of errors', ['endpoint'])\n",
             "prometheus.yml": "scrape_configs:\n  - job_name: api\n    static_configs:\n      - targets: ['api:3000']\n",
         }, "absent", "request latency and error counts watch the service, not its data", fires=False),
+        Example({
+            "src/pipeline_metrics.py": "from prometheus_client import CollectorRegistry, Gauge, push_to_gateway\n\n\n"
+                                       "def push(stage, seconds, rows):\n    registry = CollectorRegistry()\n"
+                                       "    Gauge('stage_rows', 'rows processed', registry=registry).set(rows)\n"
+                                       "    push_to_gateway('pushgateway:9091', job=stage, registry=registry)\n",
+            "train.py": "from sklearn.linear_model import LogisticRegression\nfrom src.pipeline_metrics import push\n\n"
+                        "LogisticRegression().fit([[0], [1]], [0, 1])\npush('train', 1.0, 2)\n",
+            "k8s/grafana/dashboards/platform.json": '{"panels": [], "schemaVersion": 36}',
+        }, "absent", "no model is served: pipeline metrics and platform dashboards watch no model", fires=False),
     )
 
     def check(self, facts):
+        if not has_serving(facts):
+            return  # no model in production: exporters and dashboards watch pipelines or the platform
         near_serving = serving_modules(facts)
         operational = _operational_only(facts)
         metric_calls = facts.call_table.named(_metric_call, attrs=("put_metric_data",), roots=_ROOTS)

@@ -83,6 +83,9 @@ def _serving_only(facts) -> set:
     training = {node_path(n) for n in facts.graph.training_closure}
     if not training:
         return set()
-    reach = serving_reach(facts)
-    serving = {node_path(n) for nodes in reach.values() for n in nodes} | set(facts.graph.serving_files)
+    # a batch-scoring job is a pipeline stage: its feature code is the model's, so tests of it test ML code
+    batch = {ep.handler for ep in facts.graph.serving_endpoints if ep.framework == "batch-scoring"}
+    reach = {h: nodes for h, nodes in serving_reach(facts).items() if h not in batch}
+    files = {ep.path for ep in facts.graph.serving_endpoints if ep.handler not in batch} & set(facts.graph.serving_files)
+    serving = {node_path(n) for nodes in reach.values() for n in nodes} | files
     return serving - training

@@ -166,7 +166,10 @@ class TrackingWiredIntoTraining(Rule):
     `start_run`, `autolog`, loggers, callbacks, writers) in code that a training entry point - a
     training script, or a notebook or secondary script that trains - or a declared dvc.yaml/MLproject
     stage reaches supports the practice. Lightning's `CSVLogger` alone is partial: metrics go to a
-    local CSV file, not to a tracker. Partial: training code that only reads from a tracker
+    local CSV file, not to a tracker. So is a tracker used only in notebooks when the project also
+    has a scripted training entry point that records no runs, and a tracker the training uses only
+    to store its model (`mlflow.log_model`, `register_model`) with no parameter or metric logged.
+    Partial: training code that only reads from a tracker
     (`search_runs`, registry look-ups), and tracking only elsewhere - a notebook that trains nothing,
     serving code, or code under examples/, docs/ or tutorials/ - since runs of the project's own
     training are then not recorded. A tracker that is only listed in the requirements is a hint,
@@ -212,12 +215,27 @@ class TrackingWiredIntoTraining(Rule):
                                             "def python_type(name):\n    return MLFLOW_SIGNATURE_TO_PYTHON.get(name)\n",
             "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
         }, "absent", "a package of the repo named after MLflow is not MLflow", fires=False),
+        Example({
+            "notebooks/explore.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
+                                       '["import mlflow\\n", "from sklearn.linear_model import Ridge\\n", '
+                                       '"with mlflow.start_run():\\n", "    m = Ridge().fit([[0], [1]], [0, 1])\\n", '
+                                       '"    mlflow.log_metric(\'r2\', 0.5)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "src/training.py": "import json\nfrom sklearn.linear_model import Ridge\n\n\ndef train():\n"
+                               "    m = Ridge().fit([[0], [1]], [0, 1])\n    json.dump({'alpha': 1.0}, open('meta.json', 'w'))\n\n\n"
+                               "if __name__ == '__main__':\n    train()\n",
+        }, "partial", "MLflow only in an exploration notebook; the scripted training writes a metadata file", fires=True),
+        Example({
+            "train.py": "import mlflow\nfrom prophet import Prophet\n\n\ndef train(df):\n    mlflow.set_experiment('stores')\n"
+                        "    with mlflow.start_run():\n        m = Prophet().fit(df)\n        mlflow.prophet.log_model(m, 'model')\n\n\n"
+                        "if __name__ == '__main__':\n    train(None)\n",
+        }, "partial", "MLflow runs that only store the model: no parameters or metrics", fires=True),
     )
 
     def check(self, facts):
         from mlscan.facts.repo import is_test_path
         graph = facts.graph
         core: Dict[Tuple[str, str], Tuple[bool, int, str]] = {}
+        results = False   # some call records parameters, metrics or a whole run, not only a model file
         nodes = pipeline_nodes(facts)
         scopes = graph.scopes_in(nodes)
         for path in sorted(scopes):
@@ -229,10 +247,21 @@ class TrackingWiredIntoTraining(Rule):
                 got = tracker_of(facts, idx, call)
                 if got:
                     _keep(core, (idx.path, got[0]), (writes(got[1]), call.line, got[1]))
+                    results = results or (writes(got[1]) and not _model_only(got[1]))
         logged = {k: v for k, v in core.items() if v[0]}
         tracked = {k: v for k, v in logged.items() if not _local_file_logger(v[2])}
+        if tracked and not results:   # an MLflow run that only stores the model: a registry, not a record of the run
+            for (path, tool), (_, line, name) in sorted(tracked.items())[:4]:
+                yield self.found("partial", path, line, f"{name}: the training stores its model in {tool} but logs no "
+                                                        f"parameters or metrics{_cell(facts, path, line)}")
+            return
+        scripted = _untracked_scripted_training(facts, {path for path, _ in tracked})
         for (path, tool), (_, line, name) in sorted(tracked.items())[:8]:
-            yield self.found("supports", path, line, f"{name}: the training logs to {tool}{_cell(facts, path, line)}")
+            if scripted:   # the notebook is an experiment; the project's own training records no runs
+                yield self.found("partial", path, line, f"{name}: only a notebook logs to {tool}{_cell(facts, path, line)}; "
+                                                        f"the scripted training ({scripted}) records no runs")
+            else:
+                yield self.found("supports", path, line, f"{name}: the training logs to {tool}{_cell(facts, path, line)}")
         if tracked:
             return
         for (path, tool), (_, line, name) in sorted(logged.items())[:4]:
@@ -254,6 +283,30 @@ class TrackingWiredIntoTraining(Rule):
         for (path, tool), (_, line, name) in sorted(other.items())[:8]:
             where = "illustrative code" if in_example_dir(path) else "code that no training entry point reaches"
             yield self.found("partial", path, line, f"{name} uses {tool}, but only in {where}{_cell(facts, path, line)}")
+
+
+# tracker calls that set a run up or store a model, but record neither parameters nor metrics
+_MODEL_ONLY = {"log_model", "save_model", "register_model", "set_experiment", "set_tracking_uri", "set_registry_uri",
+               "start_run", "end_run", "create_experiment", "get_experiment_by_name", "set_tag", "set_tags",
+               "create_registered_model", "create_model_version", "transition_model_version_stage",
+               "set_registered_model_alias", "log_artifact", "log_artifacts", "start_run()", "MlflowClient"}
+
+
+def _model_only(name: str) -> bool:
+    return name.split(".")[-1].replace("()", "") in _MODEL_ONLY
+
+
+def _untracked_scripted_training(facts, tracked_paths) -> str:
+    """A scripted training entry point (not a notebook, test or example) when every tracker call is in
+    notebooks: the path of the first such script, else ""."""
+    from mlscan.facts.repo import is_test_path
+    if not tracked_paths or not all(p.endswith(".ipynb") for p in tracked_paths):
+        return ""
+    for ep in facts.graph.primary_training_entry_points:
+        path = ep.target.split(":")[1]
+        if not path.endswith(".ipynb") and not is_test_path(path) and not in_example_dir(path):
+            return path
+    return ""
 
 
 def _local_file_logger(name: str) -> bool:

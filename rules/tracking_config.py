@@ -8,6 +8,9 @@ from mlscan.rules._mlcode import in_example_dir
 
 TRACKER_TARGET = re.compile(r"(?i)(mlflow|wandb|neptune|comet|dvclive|clearml|tensorboard|aim)\w*\.?\w*(logger|callback|writer)|"
                             r"loggers\.(wandb|mlflow|neptune|comet|tensorboard|csv_logs|aim)")
+# training options that switch a tracker on (`use_tb_logger: true` in BasicSR option files)
+SWITCHES = {"use_tb_logger", "use_tensorboard", "tensorboard", "use_wandb", "wandb", "use_mlflow", "mlflow",
+            "use_neptune", "use_comet", "use_clearml", "use_aim"}
 TRACKER_VALUE = re.compile(r"(?i)^(mlflow|wandb|neptune|comet(_ml)?|dvclive|clearml|tensorboard|aim)$")
 
 
@@ -19,7 +22,7 @@ class TrackingConfigured(Rule):
       and `dvc plots diff` compare runs) - supports;
     - training configs that pick a tracker: a Hydra/Lightning `_target_` naming a tracker logger
       or callback (`lightning.pytorch.loggers.WandbLogger`), or `report_to:`/`log_with:`/`logger:`
-      naming one - supports;
+      naming one, or a switch that turns one on (`use_tb_logger: true`, `use_wandb: true`) - supports;
     - an MLproject file: `mlflow run` records each run with its parameters, but metrics are
       logged only by code - partial.
     CI workflows and files under examples/ or docs/ are not looked at.
@@ -44,6 +47,13 @@ class TrackingConfigured(Rule):
             "dvc.yaml": "stages:\n  train:\n    cmd: python train.py\n    outs: [model.pkl]\n",
             "train.py": "print('training')\n",
         }, "absent", "a pipeline that declares no metrics", fires=False),
+        Example({
+            "options/train_x4.yml": "name: x4\ntrain:\n  total_iter: 400000\nlogger:\n  print_freq: 100\n"
+                                    "  use_tb_logger: true\n  wandb:\n    project: ~\n",
+        }, "present", "training options switch the TensorBoard logger on", fires=True),
+        Example({
+            "config.yaml": "train:\n  epochs: 3\nuse_wandb: false\n",
+        }, "absent", "a tracker switched off", fires=False),
     )
 
     def check(self, facts):
@@ -92,6 +102,8 @@ def _tracker_setting(docs):
                 key = str(k)
                 if key in ("_target_", "class_path", "type") and isinstance(v, str) and TRACKER_TARGET.search(v):
                     return key, v
+                if key in SWITCHES and v is True:   # BasicSR/MMCV-style options: `use_tb_logger: true`
+                    return key, "true"
                 if key in ("report_to", "log_with", "logger", "loggers", "tracker", "experiment_tracker"):
                     vals = v if isinstance(v, list) else [v]
                     for x in vals:

@@ -16,7 +16,9 @@ class HomemadeExperimentTracker(Rule):
     A partial form of experiment tracking: the repo keeps its own experiment store - a class or
     function named for it (`ExperimentTracker`, `RunLogger`, `log_experiment`) that writes runs'
     configurations and metrics to SQLite, JSON or CSV - and code that an entry point reaches uses
-    it. Runs are recorded, but without a tracker's comparison, artefacts and UI.
+    it - or a logger or callback class of its own, derived from a training framework's
+    (`TrainerCallback.on_log`, Lightning's logger base), that writes the metrics to a local file.
+    Runs are recorded, but without a tracker's comparison, artefacts and UI.
     """
 
     id = "tracking-homemade"
@@ -41,9 +43,21 @@ class HomemadeExperimentTracker(Rule):
                                          "        self.conn = sqlite3.connect(db_path)\n",
             "train.py": "from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
         }, "absent", "a tracker class nothing uses records no run", fires=False),
+        Example({
+            "train_lora.py": "from transformers import Trainer, TrainerCallback\n\n\nclass CsvLogger(TrainerCallback):\n"
+                             "    def __init__(self, path):\n        self.fh = open(path, 'w')\n\n"
+                             "    def on_log(self, args, state, control, logs=None, **kw):\n"
+                             "        self.fh.write(f\"{state.global_step},{logs['loss']}\\n\")\n\n\n"
+                             "def main():\n    trainer = Trainer(model=None, args=None)\n    trainer.add_callback(CsvLogger('log.csv'))\n"
+                             "    trainer.train()\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "partial", "a TrainerCallback of the repo's own writes the loss to a CSV file", fires=True),
     )
 
     def check(self, facts):
+        own = self._own_loggers(facts)
+        if own:
+            yield own
+            return
         graph = facts.graph
         reached = graph.code_reach_all([ep.node for ep in graph.entry_points if ep.kind != "serve"])
         for idx in facts.non_test_code():
@@ -62,3 +76,29 @@ class HomemadeExperimentTracker(Rule):
                                      f"a homemade experiment tracker: {qual} records runs via {sink}; "
                                      f"no experiment tracker keeps them")
                     return
+
+    def _own_loggers(self, facts):
+        """A logger or callback class of the repo's own, derived from a training framework's (`TrainerCallback.on_log`,
+        Lightning's `LightningLoggerBase.log_metrics`), whose methods write the metrics to a local file."""
+        for idx in facts.non_test_code():
+            if idx.is_notebook:
+                continue
+            for qual, d in sorted(idx.defs.items()):
+                if d.kind != "class" or not any(b.startswith(LOGGER_BASES) for b in d.bases):
+                    continue
+                writes = next((c for c in idx.calls if (c.scope == qual or c.scope.startswith(qual + "."))
+                               and (c.attr in FILE_WRITES or c.name.startswith(SINKS))), None)
+                if writes is not None:
+                    return self.found("partial", idx.path, d.line,
+                                      f"{qual.rsplit('.', 1)[-1]} (a {next(b for b in d.bases if b.startswith(LOGGER_BASES))}) "
+                                      f"writes the training's metrics to a local file (.{writes.attr}()); no experiment tracker")
+        return None
+
+
+# framework base classes for loggers and callbacks: a subclass of the repo's own is a homemade run log
+LOGGER_BASES = ("transformers.TrainerCallback", "transformers.trainer_callback.TrainerCallback",
+                "pytorch_lightning.loggers.LightningLoggerBase", "pytorch_lightning.loggers.base.LightningLoggerBase",
+                "pytorch_lightning.loggers.Logger", "pytorch_lightning.loggers.logger.Logger",
+                "lightning.pytorch.loggers.Logger", "lightning.pytorch.loggers.logger.Logger",
+                "pytorch_lightning.logging.LightningLoggerBase")
+FILE_WRITES = {"write", "writerow", "writerows", "to_csv", "to_json"}

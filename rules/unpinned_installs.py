@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules.pinned_requirements import PINNED
+from mlscan.rules.pinned_requirements import MOSTLY_PINNED, PINNED, installed_pinned_share
 
 
 class UnpinnedInstalls(Rule):
@@ -14,7 +14,9 @@ class UnpinnedInstalls(Rule):
     server`) is a service beside the project and is not counted. Package
     metadata (`install_requires`, pyproject `dependencies`) is meant to hold ranges and is not
     counted here, nor are dev/test/docs sets. Makes pinning elsewhere partial (a pinned training
-    environment next to an unpinned serving image); on its own it explains the absence.
+    environment next to an unpinned serving image); on its own it explains the absence. When
+    85% or more of all the packages the project installs are pinned, a small loose set beside
+    them does not make the pinning partial.
     """
 
     id = "unpinned-installs"
@@ -44,9 +46,16 @@ class UnpinnedInstalls(Rule):
             "docker/Dockerfile.playground": "FROM python:3.12-slim\nCOPY . .\nRUN pip install mlflow\n"
                                             "CMD [\"python\", \"train.py\"]\n",
         }, "partial", "an image that runs the training with an unpinned mlflow", fires=True),
+        Example({
+            "requirements.txt": "".join(f"pkg{i}==1.{i}.0\n" for i in range(20)),
+            "monitoring/requirements.txt": "flask\npandas\n",
+        }, "present", "twenty pinned packages and a two-package monitoring set beside them: nearly all pinned",
+            fires=False),
     )
 
     def check(self, facts):
+        if installed_pinned_share(facts) >= MOSTLY_PINNED:
+            return   # nearly every installed package is pinned: a loose side environment does not undo that
         for s in facts.dependency_sets:
             if not s.concrete or s.source in ("lock", "compiled") or s.role != "main" or not s.size:
                 continue

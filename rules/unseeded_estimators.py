@@ -9,19 +9,20 @@ from mlscan.rules._seeding import SEED_KWARGS, covers, seeded_families, seeded_f
 STOCHASTIC_MODELS = re.compile(
     r"^(sklearn\.(ensemble\.(RandomForest|ExtraTrees|GradientBoosting|HistGradientBoosting|Bagging|AdaBoost|IsolationForest)\w*"
     r"|tree\.(DecisionTree|ExtraTree)\w*|linear_model\.(SGD\w*|Perceptron|PassiveAggressive\w*)|neural_network\.MLP\w*"
-    r"|cluster\.(KMeans|MiniBatchKMeans)|decomposition\.(TruncatedSVD|NMF|LatentDirichletAllocation))"
-    r"|xgboost\.XGB\w+|lightgbm\.LGBM\w+|catboost\.CatBoost\w*)$")
+    r"|cluster\.(KMeans|MiniBatchKMeans)|decomposition\.(TruncatedSVD|NMF|LatentDirichletAllocation)))$")
+# XGBoost, LightGBM and CatBoost are not listed: without a seed argument they use a fixed seed of
+# their own (XGBoost and CatBoost 0, LightGBM's fixed C++ defaults), so runs repeat exactly
 
 
 class UnseededEstimators(Rule):
     """Models are built with a seed when the project seeds anything
 
     Counter-evidence for seed control: the training seeds something (a split, a global RNG) but
-    builds a stochastic model (random forests, gradient boosting, SGD, MLP, k-means, XGBoost,
-    LightGBM, CatBoost) without `random_state=`/`seed=`, so its result rests on a library default
-    or on chance. A scikit-learn model without `random_state` draws from NumPy's global RNG, so a
-    training that seeds NumPy covers it. Makes a seeded repo partial; says nothing when nothing is
-    seeded at all.
+    builds a stochastic model (random forests, gradient boosting, SGD, MLP, k-means) without
+    `random_state=`, so its result rests on chance. A scikit-learn model without `random_state`
+    draws from NumPy's global RNG, so a training that seeds NumPy covers it. XGBoost, LightGBM and
+    CatBoost models without a seed argument are not counter-evidence: their default seed is a fixed
+    number, so runs repeat. Makes a seeded repo partial; says nothing when nothing is seeded at all.
     """
 
     id = "unseeded-estimator"
@@ -51,7 +52,13 @@ class UnseededEstimators(Rule):
         Example({
             "train.py": "import numpy as np\nimport xgboost as xgb\n\n"
                         "np.random.seed(0)\nxgb.XGBClassifier(n_estimators=100).fit([[0], [1]], [0, 1])\n",
-        }, "partial", "XGBoost keeps its own seed, which NumPy's does not reach", fires=True),
+        }, "present", "XGBoost's default seed is a fixed number, so the run repeats", fires=False),
+        Example({
+            "train.py": "from sklearn.model_selection import train_test_split\nimport lightgbm as lgb\n"
+                        "from sklearn.ensemble import ExtraTreesClassifier\n\n"
+                        "X_tr, X_te, y_tr, y_te = train_test_split([[0], [1]] * 5, [0, 1] * 5, random_state=42)\n"
+                        "lgb.LGBMClassifier().fit(X_tr, y_tr)\nExtraTreesClassifier().fit(X_tr, y_tr)\n",
+        }, "partial", "LightGBM repeats with its default seeds, the extra-trees model does not", fires=True),
     )
 
     def check(self, facts):

@@ -32,6 +32,13 @@ class UnseededRandomness(Rule):
                         "    model = torch.nn.Linear(2, 1)\n    for x, y in DataLoader(train, shuffle=True):\n"
                         "        model(x).sum().backward()\n\n\nif __name__ == '__main__':\n    main()\n",
         }, "partial", "a seeded generator for the split leaves weight init and shuffling unseeded", fires=True),
+        Example({
+            "train.py": "import numpy as np\nimport torch\nfrom torch.utils.data import TensorDataset, random_split\n\n\n"
+                        "def main():\n    np.random.seed(0)\n    ds = TensorDataset(torch.zeros(10, 2), torch.zeros(10))\n"
+                        "    train, val = random_split(ds, [8, 2], generator=torch.Generator().manual_seed(0))\n"
+                        "    x = np.random.rand(3)\n    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "random_split draws from the seeded generator it is handed", fires=False),
     )
 
     def check(self, facts):

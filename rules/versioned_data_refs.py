@@ -23,7 +23,25 @@ class VersionedDataReferences(Rule):
     id = "versioned-data-refs"
     practice = "data-versioning"
     examples = (
-        Example({".gitattributes": "*.parquet filter=lfs diff=lfs merge=lfs -text\n", "README.md": "x\n"}, "present"),
+        Example({".gitattributes": "*.parquet filter=lfs diff=lfs merge=lfs -text\n",
+                 "data/raw/sales.parquet": "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n"}, "present"),
+        Example({".gitattributes": "*.parquet filter=lfs diff=lfs merge=lfs -text\n*.arrow filter=lfs diff=lfs merge=lfs -text\n",
+                 "README.md": "x\n"}, "absent", "LFS patterns that match no file store nothing"),
+        Example({".gitattributes": "*.csv filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n",
+                 "data/train.csv": "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n"},
+                "present", "the LFS pattern matches a data file in the tree"),
+        Example({".gitattributes": "*.7z filter=lfs diff=lfs merge=lfs -text\n*.onnx filter=lfs diff=lfs merge=lfs -text\n"
+                                   "*.zip filter=lfs diff=lfs merge=lfs -text\n*tfevents* filter=lfs diff=lfs merge=lfs -text\n",
+                 "model/model.onnx": "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n",
+                 "app.py": "import onnxruntime\n"},
+                "absent", "a Hugging Face Space's stock LFS patterns that store only the model file"),
+        Example({".gitattributes": "*.png filter=lfs diff=lfs merge=lfs -text\n",
+                 "docs/figures/pipeline.png": "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12345\n"},
+                "absent", "LFS for the pictures of the docs"),
+        Example({"src/iris.py": "import pandas as pd\nfrom sklearn.datasets import load_iris\n\n\ndef iris_generator(context):\n"
+                                "    iris = load_iris()\n    df = pd.DataFrame(iris.data, columns=iris.feature_names)\n"
+                                "    context.log_dataset('iris_dataset', df=df, format='csv')\n"},
+                "partial", "an MLRun handler logs its dataset as a per-run artifact"),
         Example({"train.py": "from datasets import load_dataset\n"
                              "ds = load_dataset('imdb', revision='e6281661ce1c48d982bc483cf8a173c1bbeb5d31')\n"}, "present"),
         Example({"train.py": "from datasets import load_dataset\nds = load_dataset('imdb')\n"}, "absent"),
@@ -33,11 +51,10 @@ class VersionedDataReferences(Rule):
     )
 
     def check(self, facts):
-        for rule in facts.gitattributes:
-            if rule.lfs and DATA_PATTERN.search(rule.pattern):
-                yield self.found("supports", rule.path, rule.line, f"git-LFS stores {rule.pattern}")
-                break
-        for idx, call in facts.call_table.calls(_versioning_call, facts.non_test_code(), attrs=("use_artifact", "option"),
+        lfs = [rule for rule in facts.gitattributes if rule.lfs and DATA_PATTERN.search(rule.pattern)]
+        if lfs:
+            yield from self._lfs(facts, lfs)
+        for idx, call in facts.call_table.calls(_versioning_call, facts.non_test_code(), attrs=("use_artifact", "option", "log_dataset"),
                                                  roots=_VERSIONING_ROOTS):
             name = call.name
             key = REVISION_LOADERS.get(name)
@@ -58,6 +75,11 @@ class VersionedDataReferences(Rule):
                 yield self.found("supports", idx.path, call.line, "Delta Lake time travel pins the data version")
             elif name.startswith("clearml.Dataset.") and call.attr in ("get", "create"):
                 yield self.found("partial", idx.path, call.line, "ClearML dataset versioning is used")
+            elif (call.attr == "log_dataset" and (name.startswith(("?", "mlrun")) or "context" in name)) \
+                    or name.startswith(MLRUN_DATASETS):
+                yield self.found("partial", idx.path, call.line,
+                                 "each run stores its dataset as an MLRun artifact (log_dataset): kept per run, "
+                                 "but no version is pinned for training to read")
             elif name.startswith(("python_pachyderm", "pachyderm_sdk")):
                 yield self.found("supports", idx.path, call.line, "data versioned in Pachyderm")
         for idx in facts.non_test_code():
@@ -66,15 +88,52 @@ class VersionedDataReferences(Rule):
                     yield self.found("supports", idx.path, line, "data read from a lakeFS repository")
                     break
 
+    def _lfs(self, facts, rules):
+        """git-LFS versions data when what it stores is data: the files its patterns match in the tree
+        decide: a Hugging Face Space's stock `.gitattributes` that matches nothing, or `*.png` for
+        README figures, stores no data."""
+        specs = [(rule, _lfs_spec(rule)) for rule in rules]
+        matched = [(rule, f.path) for f in facts.files for rule, spec in specs if spec.match_file(_below(rule, f.path))]
+        data = [(rule, path) for rule, path in matched if _data_file(path)]
+        if data:
+            rule, path = data[0]
+            more = f" and {len(data) - 1} more" if len(data) > 1 else ""
+            yield self.found("supports", rule.path, rule.line, f"git-LFS stores {rule.pattern}: data files such as {path}{more}")
+
+DATA_DIR = re.compile(r"(?i)(^|/)(data|datasets?|raw|processed|interim|inputs?|corpus|corpora|samples)(/|$)")
+DATA_FILE = re.compile(r"(?i)\.(csv|tsv|parquet|feather|jsonl?|npy|npz|h5|hdf5|tfrecords?|arrow|xlsx|xls|avro|orc|"
+                       r"wav|mp3|flac|txt)$")
+MODEL_FILE = re.compile(r"(?i)\.(pt|pth|ckpt|onnx|safetensors|pb|tflite|keras|joblib|pkl|bin|h5)$|(^|/)(models?|weights|"
+                        r"checkpoints?|saved_model)(/|$)")
+
+
+def _data_file(path: str) -> bool:
+    """A file that holds data rather than a model or a picture for the docs."""
+    if MODEL_FILE.search(path) and not DATA_DIR.search(path.rsplit("/", 1)[0] if "/" in path else ""):
+        return False
+    return bool(DATA_FILE.search(path) or DATA_DIR.search(path.rsplit("/", 1)[0] if "/" in path else ""))
+
+
+def _lfs_spec(rule):
+    import pathspec
+    return pathspec.GitIgnoreSpec.from_lines([rule.pattern])
+
+
+def _below(rule, path: str) -> str:
+    """`path` relative to the folder of the .gitattributes file that holds `rule` ('' when outside)."""
+    base = rule.path.rsplit("/", 1)[0] + "/" if "/" in rule.path else ""
+    return path[len(base):] if path.startswith(base) else ""
+
 
 _VERSIONING_ROOTS = {n.split(".")[0] for n in REVISION_LOADERS} | {"mlflow", "wandb", "lakefs", "python_pachyderm",
-                                                                   "pachyderm_sdk", "clearml"}
+                                                                   "pachyderm_sdk", "clearml", "mlrun"}
+MLRUN_DATASETS = ("mlrun.artifacts.TableArtifact", "mlrun.artifacts.DatasetArtifact", "mlrun.artifacts.dataset.")
 
 
 def _versioning_call(name: str) -> bool:
     """The names the chain of branches in check() can act on (one test per branch)."""
     attr = name.rpartition(".")[2]
     return name in REVISION_LOADERS or name.endswith("log_input") and name.startswith("mlflow") or \
-        name.startswith("wandb") and name.endswith("Artifact") or attr in ("use_artifact", "option") or \
+        name.startswith("wandb") and name.endswith("Artifact") or attr in ("use_artifact", "option", "log_dataset") or \
         name.startswith(("lakefs", "lakefs_client", "lakefs_sdk", "python_pachyderm", "pachyderm_sdk")) or \
-        name.startswith("clearml.Dataset.") and attr in ("get", "create")
+        name.startswith("clearml.Dataset.") and attr in ("get", "create") or name.startswith(MLRUN_DATASETS)

@@ -235,6 +235,31 @@ def test_calls_are_followed_across_files(tmp_path: Path):
     assert "numpy.random.seed" in reached
 
 
+def test_names_resolve_through_star_reexports(tmp_path: Path):
+    """`from src.utils import get_config` where src/utils/__init__.py does `from src.utils.config import *`."""
+    (tmp_path / "src/utils").mkdir(parents=True)
+    (tmp_path / "src/__init__.py").write_text("")
+    (tmp_path / "src/utils/__init__.py").write_text("from src.utils.config import *\nfrom src.utils.timer import *\n")
+    (tmp_path / "src/utils/config.py").write_text("from omegaconf import OmegaConf\n\n\ndef get_config(name):\n"
+                                                  "    return OmegaConf.load(f'config/{name}.yaml')\n")
+    (tmp_path / "src/utils/timer.py").write_text("import time\n\n\ndef now():\n    return time.time()\n")
+    (tmp_path / "src/main.py").write_text("from src.utils import get_config\n\nconfig = get_config('exp')\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert graph.resolve_name("src/main.py", "src.utils.get_config") == "def:src/utils/config.py:get_config"
+    assert graph.resolve_name("src/main.py", "src.utils.missing") is None
+
+
+def test_star_imports_that_name_their_own_module_do_not_blow_up(tmp_path: Path):
+    """A vendored `transformers__init__.py` star-imports `<itself>.utils.dummy_*`: names must not grow
+    through it without end (one level of star imports is followed)."""
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok/__init__.py").write_text("")
+    (tmp_path / "tok/big_init.py").write_text("".join(f"from tok.big_init.utils.dummy_{i} import *\n" for i in range(12)))
+    (tmp_path / "train.py").write_text("import tok.big_init\n\ntok.big_init.thing.other.more()\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert graph.resolve_name("train.py", "tok.big_init.thing.other.more") is None
+
+
 def _graph_shape(graph):
     return (list(graph.g.nodes(data=True)), list(graph.g.edges(data=True)),
             [(ep.kind, ep.path, ep.line, ep.target) for ep in graph.entry_points],

@@ -47,7 +47,7 @@ GENERATED_DIRS = {"mlruns", "mlartifacts", "wandb", "site-packages", "node_modul
 class DependencySet:
     path: str
     line: int
-    source: str                   # requirements | compiled | pyproject | poetry | setup | conda | pipfile | docker | lock
+    source: str                   # requirements | compiled | pyproject | poetry | setup | conda | pipfile | cog | docker | lock
     concrete: bool
     role: str                     # main | aux | input | generated
     requirements: List[cfg.Requirement] = field(default_factory=list)
@@ -225,7 +225,8 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
     # conda environments
     for f in facts.files:
         n = f.name.lower()
-        if not (n.endswith((".yml", ".yaml")) and (n.startswith(("environment", "conda", "env")) or "conda" in n)) \
+        if not (n.endswith((".yml", ".yaml")) and (n.startswith(("environment", "conda", "env")) or "conda" in n
+                                                   or n.rsplit(".", 1)[0].endswith("_environment"))) \
                 or n.endswith(".conda-lock.yml") or n.startswith("conda-lock"):
             continue
         doc = facts.config(f.path)
@@ -252,6 +253,15 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
                 role = "aux" if kind == "aux" else ("input" if locked else role_of(f.path))
                 out.append(DependencySet(f.path, reqs[0].line, "pipfile", True, role, reqs,
                                          f"resolved by {parent + '/' if parent != '.' else ''}Pipfile.lock" if locked else ""))
+
+    # Cog (Replicate) images: cog.yaml `build.python_packages`, the packages the model's container installs
+    for f in facts.named("cog.yaml"):
+        doc = facts.config(f.path)
+        build = doc.data.get("build") if doc is not None and isinstance(doc.data, dict) else None
+        items = build.get("python_packages") if isinstance(build, dict) else None
+        reqs = cfg.pep508_list(f.path, items, _line(facts, f.path)) if isinstance(items, list) else []
+        if reqs:
+            out.append(DependencySet(f.path, reqs[0].line, "cog", True, role_of(f.path), reqs))
 
     # pip / conda installs in Dockerfiles
     for path, instructions in sorted(facts.dockerfiles.items()):

@@ -50,6 +50,11 @@ DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz
                  ".arrow", ".avro", ".orc", ".xlsx", ".xls", ".txt", ".json", ".zip", ".gz", ".db", ".sqlite", ".xml")
 
 
+def star_imports(idx: CodeIndex) -> Tuple[str, ...]:
+    """The modules a file imports everything from at module level (`from helpers import *`)."""
+    return tuple(ref.module for ref in idx.imports if ref.name == "*" and ref.scope == "<module>" and ref.module)
+
+
 @dataclass(frozen=True)
 class EntryPoint:
     kind: str          # script | notebook | console-script | ci | pipeline | docker | mlproject | shell | serve
@@ -92,6 +97,10 @@ def _is_training_name(name: str) -> bool:
         return head.startswith(("xgboost", "lightgbm", "catboost")) or "trainer" in head or "yolo" in head
     if attr == "step":
         return "optim" in head
+    if attr == "LightningCLI":   # builds the trainer and runs `fit` from the command line
+        return head.startswith(("lightning", "pytorch_lightning"))
+    if attr == "train_pipeline":  # BasicSR's trainer, driven by an options file
+        return head.startswith("basicsr")
     return False
 
 
@@ -373,8 +382,31 @@ class CodeGraph:
             if target and target != name:
                 found, via = self._resolve_traced(mod_path, ".".join([target] + rest[1:]))
                 return found, (mod_path, *via)
+            found, via = self._star_lookup(mod_path, idx, rest)   # `from .utils import *` in an __init__.py
+            if found:
+                return found, (mod_path, *via)
             return None, (mod_path,)
         return _NOTHING
+
+    def _star_lookup(self, mod_path: str, idx: CodeIndex, rest: List[str]) -> Tuple[Optional[str], Tuple[str, ...]]:
+        """`rest` defined or exported by a module that `mod_path` imports everything from, one star
+        deep: a star module's own star imports are not followed (chains of them, as in a vendored
+        library's __init__, would multiply the lookups)."""
+        for star in star_imports(idx):
+            spath = self.resolve_module(mod_path, star)
+            if spath is None or spath == mod_path:
+                continue
+            sidx = self.code[spath]
+            for k in range(len(rest), 0, -1):
+                qual = ".".join(rest[:k])
+                if qual in sidx.defs:
+                    return f"def:{spath}:{qual}", (spath,)
+            target = sidx.exports.get(rest[0])
+            if target and not target.startswith(star + "."):
+                found, via = self._resolve_traced(spath, ".".join([target] + rest[1:]))
+                if found:
+                    return found, (spath, *via)
+        return None, ()
 
     # ---- incremental building: what the pieces depend on --------------------------------------
     def resolution_digest(self) -> str:
@@ -387,12 +419,13 @@ class CodeGraph:
         return h.hexdigest()[:20]
 
     def _interface(self, path: str) -> str:
-        """A digest of what resolution reads in one module: its definitions (names, kinds) and exports."""
+        """A digest of what resolution reads in one module: its definitions (names, kinds), exports and
+        star imports."""
         found = self._interfaces.get(path)
         if found is None:
             idx = self.code.get(path)
             text = "-" if idx is None else repr(([(q, d.kind) for q, d in idx.defs.items()],
-                                                 sorted(idx.exports.items())))
+                                                 sorted(idx.exports.items()), star_imports(idx)))
             found = self._interfaces[path] = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
         return found
 
@@ -548,10 +581,19 @@ class CodeGraph:
                 edge(f"mod:{path}", node, {"kind": "defines"})
         memo: Dict[str, Tuple[Optional[str], Tuple[str, ...]]] = {}   # names repeat within a file
 
+        stars = star_imports(idx)
+
         def resolve(name: str) -> Tuple[Optional[str], Tuple[str, ...]]:
             found = memo.get(name)
             if found is None:
-                found = memo[name] = self._resolve_traced(path, name)
+                found = self._resolve_traced(path, name)
+                if found[0] is None and stars and name and name[0] not in "?." and "[]" not in name:
+                    for star in stars:   # a name the file never binds may come from `from helpers import *`
+                        by_star = self._resolve_traced(path, f"{star}.{name}")
+                        if by_star[0]:
+                            found = (by_star[0], found[1] + by_star[1])
+                            break
+                memo[name] = found
                 if found[1]:
                     deps.update(found[1])
             return found
@@ -739,7 +781,8 @@ class CodeGraph:
 
     def _add_framework_tasks(self) -> None:
         """Functions a pipeline framework runs: Kedro `node(func, ...)`, Airflow
-        `PythonOperator(python_callable=func)`, and DAG files, which the scheduler executes."""
+        `PythonOperator(python_callable=func)`, DAG files, which the scheduler executes, and the
+        `@step` methods of a Metaflow `FlowSpec`."""
         from mlscan.facts.repo import is_test_path
         for path in sorted(self.code):
             if is_test_path(path):
@@ -760,6 +803,11 @@ class CodeGraph:
                     dag_file = True
             if dag_file:
                 self._add_entry("pipeline", path, 1, f"mod:{path}", f"Airflow DAG {path}")
+            for qual, d in idx.defs.items():   # Metaflow: the @step methods of a FlowSpec are the flow's stages
+                if d.kind == "function" and "metaflow.step" in d.decorators and "." in qual:
+                    owner = idx.defs.get(qual.rsplit(".", 1)[0])
+                    if owner is not None and any(b.startswith("metaflow.FlowSpec") for b in owner.bases):
+                        self._add_entry("pipeline", path, d.line, f"def:{path}:{qual}", f"Metaflow step {qual}")
 
     def _is_top_level_script(self, path: str, idx: CodeIndex) -> bool:
         """A module that does its work at import time and that no other module imports."""
@@ -940,8 +988,9 @@ class CodeGraph:
 
     @cached_property
     def serving_files(self) -> Set[str]:
-        """Files that define serving endpoints."""
-        return {ep.path for ep in self.serving_endpoints}
+        """Files whose code serves requests (a call that deploys a model to a managed model server
+        is deployment code, not the request path)."""
+        return {ep.path for ep in self.serving_endpoints if ep.framework not in MODEL_SERVER_FRAMEWORKS}
 
     @cached_property
     def training_entry_points(self) -> List[EntryPoint]:
@@ -1029,6 +1078,100 @@ def looks_predictive(attr: str) -> bool:
     return attr in PREDICT_ATTRS or bool(_PREDICTIVE.search(attr))
 
 
+# ---- serving forms beyond web routes ------------------------------------------------------------
+# model-server base classes matched by pattern: Replicate Cog predictors, LitServe APIs, Lightning
+# app serving components
+SERVING_BASE_FORMS = re.compile(r"^(?P<cog>cog\.(\w+\.)*(BasePredictor|Predictor))$|"
+                                r"^(?P<litserve>litserve\.(\w+\.)*LitAPI)$|"
+                                r"^(?P<lightning>(lightning\.app|lightning_app)\.(\w+\.)*"
+                                r"(ServeGradio|ServeStreamlit|PythonServer))$")
+# calls that put a trained model behind a managed endpoint or a batch-prediction service, run from
+# a pipeline, flow or deployment script: the model server runs the artefact, not repo code
+MODEL_DEPLOY_CALLS = re.compile(
+    r"^(?P<sagemaker>sagemaker\.[\w.]*\(\)\.(deploy|transformer)|sagemaker\.transformer\.Transformer|"
+    r"sagemaker\.workflow\.steps\.TransformStep|boto3\.client\(\)\.create_endpoint|mlflow\.sagemaker\.deploy)$|"
+    r"^(?P<vertex>google\.cloud\.aiplatform\.[\w.()]*\.(deploy|batch_predict)|google\.cloud\.aiplatform\.Endpoint\.create|"
+    r"google_cloud_pipeline_components\.[\w.]*(ModelDeployOp|ModelBatchPredictOp))$|"
+    r"^(?P<azureml>azureml\.[\w.]*Model\.deploy|azure\.ai\.ml\.entities\.(ManagedOnlineDeployment|"
+    r"KubernetesOnlineDeployment|BatchDeployment|ModelBatchDeployment))$|"
+    r"^(?P<zenml>zenml\.integrations\.\w+\.steps\.\w*model_deployer_step)$|"
+    r"^(?P<mlflow>mlflow\.deployments\.get_deploy_client\(\)\.create_deployment)$|"
+    r"^(?P<databricks>databricks\.sdk\.[\w.()]*serving_endpoints\.create\w*)$")
+DEPLOY_PLATFORMS = {"sagemaker": "SageMaker", "vertex": "Vertex AI", "azureml": "Azure ML", "zenml": "ZenML model deployer",
+                    "mlflow": "MLflow deployment", "databricks": "Databricks model serving", "mlrun": "MLRun model server"}
+# frameworks of endpoints whose requests a model server handles with the deployed artefact alone
+MODEL_SERVER_FRAMEWORKS = {"model-deploy"}
+# a batch-scoring job: loads a trained model, predicts, and writes the predictions where an
+# application reads them (a database table, cloud storage); offline scripts writing local files are not
+_MODEL_FILE_LOADS = ("joblib.load", "pickle.load", "cloudpickle.load", "dill.load", "torch.load", "torch.jit.load",
+                     "onnxruntime.InferenceSession", "tensorflow.keras.models.load_model", "keras.models.load_model",
+                     "keras.saving.load_model", "tensorflow.saved_model.load", "skops.io.load")
+_BOOSTERS = ("lightgbm.Booster", "xgboost.Booster", "catboost.CatBoost")
+_BATCH_PREDICT_ATTRS = {"predict", "predict_proba", "predict_on_batch", "decision_function"}
+_DB_ROOTS = ("psycopg2", "psycopg", "sqlite3", "sqlalchemy", "pymysql", "mysql", "pyodbc", "snowflake", "pymongo",
+             "google.cloud.bigquery", "cx_Oracle", "oracledb", "clickhouse_connect", "redshift_connector")
+_DB_WRITES = {"execute", "executemany", "insert_one", "insert_many", "insert_rows", "insert_rows_json",
+              "load_table_from_dataframe", "copy_from", "copy_expert", "bulk_write", "write_pandas"}
+_CLOUD_WRITES = (("boto3", ("upload_file", "put_object", "upload_fileobj", "put_item", "batch_write_item")),
+                 ("google.cloud.storage", ("upload_from_filename", "upload_from_string", "upload_from_file")),
+                 ("azure.storage.blob", ("upload_blob",)), ("awswrangler", ("to_parquet", "to_csv", "to_sql")))
+_STORE_PREDICTIONS = re.compile(r"(?i)^(save|insert|store|write|upload|persist|push)_\w*(predictions?|scores|results)\w*$")
+_STORE_NAMED = re.compile(r"(?i)(^|[._])(db|database|sql|postgres\w*|mysql|mongo\w*|bigquery|bq|warehouse|table|s3|gcs|"
+                          r"blob|bucket|storage)([._()]|$)")
+_REMOTE_URL = re.compile(r"^(s3a?|gs|gcs|abfss?|az|wasbs?)://")
+_MONITORING_JOB = re.compile(r"(?i)(monitor|drift)[^/]*$")
+_MONITORING_LIBS = {"evidently", "whylogs", "nannyml", "alibi_detect", "deepchecks"}
+_JOB_RUNNERS = {"airflow", "prefect", "dagster", "metaflow", "luigi", "kfp", "zenml", "flytekit"}
+
+
+def _prediction_sink(call: CallSite) -> Optional[str]:
+    """What a call writes predictions to when it is a shared store (a table, cloud storage), or None."""
+    name, attr = call.name, call.attr
+    if attr == "to_sql":
+        return "a database table"
+    if attr in _DB_WRITES and name.startswith(_DB_ROOTS):
+        return "a database table"
+    for root, attrs in _CLOUD_WRITES:
+        if attr in attrs and name.startswith(root):
+            return "cloud storage"
+    if _STORE_PREDICTIONS.match(attr) and _STORE_NAMED.search(name):
+        return f"a prediction store ({attr})"   # `save_predictions_to_db(...)`, `database.get_db().save_predictions(...)`
+    if attr in ("to_parquet", "to_csv", "to_json") and (call.has_kwarg("storage_options") or (
+            call.args and isinstance(call.args[0], str) and _REMOTE_URL.match(call.args[0]))):
+        return "cloud storage"
+    return None
+
+
+def _batch_scoring(path: str, idx: CodeIndex) -> Optional[ServingEndpoint]:
+    """A scheduled or containerised batch-scoring job (one file): it loads a trained model, predicts,
+    writes the predictions to a database table or cloud storage, and trains nothing."""
+    roots = idx.imported_roots
+    if _MONITORING_JOB.search(path) or roots & _MONITORING_LIBS:
+        return None
+    if idx.main_line is None and not roots & _JOB_RUNNERS and idx.top_level_statements < 3:
+        return None
+    loads = predicts = None
+    sink: Optional[Tuple[str, int]] = None
+    for call in idx.calls:
+        if is_training_call(call):
+            return None
+        name = call.name
+        if loads is None and (name in _MODEL_FILE_LOADS or (name.startswith(_BOOSTERS) and call.has_kwarg("model_file"))
+                              or (name.startswith("mlflow.") and call.attr == "load_model")):
+            loads = call
+        elif predicts is None and call.attr in _BATCH_PREDICT_ATTRS:
+            predicts = call
+        elif sink is None:
+            where = _prediction_sink(call)
+            if where:
+                sink = (where, call.line)
+    if loads is None or predicts is None or sink is None:
+        return None
+    return ServingEndpoint(path, predicts.line, "batch-scoring", f"mod:{path}",
+                           f"batch scoring job: loads a model ({loads.name}), predicts and writes the predictions "
+                           f"to {sink[0]} (line {sink[1]})")
+
+
 def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
     out: List[ServingEndpoint] = []
     roots = idx.imported_roots
@@ -1053,15 +1196,31 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
                 break
         for base in d.bases:
             fw = SERVING_BASES.get(base.replace("()", ""))
+            form = None if fw else SERVING_BASE_FORMS.match(base.replace("()", ""))
+            fw = fw or (form.lastgroup if form else None)
             if fw:
                 out.append(ServingEndpoint(path, d.line, fw, f"def:{path}:{qual}", f"{fw} model class {qual}"))
+        if qual == "TritonPythonModel" and d.kind == "class" and "TritonPythonModel.execute" in idx.defs:
+            out.append(ServingEndpoint(path, d.line, "triton", f"def:{path}:{qual}", "Triton Python backend model"))
     for call in idx.calls:
         head, _, attr = call.name.rpartition(".")
         if attr in ("add_api_route", "add_url_rule") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
             out.append(ServingEndpoint(path, call.line, head.split(".")[0], f"mod:{path}", f"{call.name}"))
         elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface", "gradio.Blocks",
-                                   "gradio.TabbedInterface")) and predicts():
+                                   "gradio.TabbedInterface")) and (
+                predicts() or any(looks_predictive(r.rsplit(".", 1)[-1]) for r in call.refs)):
+            # the handler may live in another module (`gr.Interface(fn=predict)` after `from model import *`)
             out.append(ServingEndpoint(path, call.line, "gradio", f"mod:{path}", "gradio app"))
+        else:
+            deploy = MODEL_DEPLOY_CALLS.match(call.name)
+            platform = deploy.lastgroup if deploy else (
+                "mlrun" if call.attr in ("deploy_step", "deploy_function") and call.has_kwarg("models") else None)
+            if platform:
+                handler = f"mod:{path}" if call.scope == "<module>" else \
+                    f"main:{path}" if call.scope == "<main>" else f"def:{path}:{call.scope}"
+                out.append(ServingEndpoint(path, call.line, "model-deploy", handler,
+                                           f"{DEPLOY_PLATFORMS[platform]} serves the trained model "
+                                           f"({call.attr if call.name.startswith('?') else call.name})"))
     top = {q for q, d in idx.defs.items() if d.kind == "function" and "." not in q}
     if "model_fn" in top and top & {"predict_fn", "input_fn", "transform_fn", "output_fn"}:
         out.append(ServingEndpoint(path, idx.defs["model_fn"].line, "sagemaker", f"mod:{path}", "SageMaker inference script"))
@@ -1076,6 +1235,10 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
             out.append(ServingEndpoint(path, d.line, "aws-lambda", f"def:{path}:{name}", "AWS Lambda handler that predicts"))
     if "handle" in top and "initialize" in top and "torch" in roots:
         out.append(ServingEndpoint(path, idx.defs["handle"].line, "torchserve", f"mod:{path}", "TorchServe handler"))
+    if not out:
+        batch = _batch_scoring(path, idx)
+        if batch:
+            out.append(batch)
     # keep one endpoint per handler
     uniq: Dict[str, ServingEndpoint] = {}
     for ep in out:

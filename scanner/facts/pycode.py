@@ -133,6 +133,7 @@ class CodeIndex:
     defs: Dict[str, Definition] = field(default_factory=dict)
     calls: List[CallSite] = field(default_factory=list)
     attr_assigns: List[AttrAssign] = field(default_factory=list)
+    fields: List[Tuple[str, str, int]] = field(default_factory=list)  # class-body `name: Annotation` -> (Class.name, annotation, line)
     assignments: List[Assignment] = field(default_factory=list)
     comparisons: List[Comparison] = field(default_factory=list)
     strings: List[Tuple[str, int]] = field(default_factory=list)     # path-like string constants
@@ -585,6 +586,12 @@ class _Indexer(ast.NodeVisitor):
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._record_assignment(node.target, node.value, node.lineno)
+        if self.scope.kind == "class" and isinstance(node.target, ast.Name):
+            try:
+                annotation = ast.unparse(node.annotation)[:80]
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                annotation = ""
+            self.index.fields.append((f"{self.scope.qualname}.{node.target.id}", annotation, node.lineno))
         if node.value is not None:
             self.visit(node.value)
 

@@ -21,6 +21,9 @@ from mlscan.report.model import Diagnostic
 TEST_DIRS = {"tests", "test", "testing", "unittests", "unit_tests", "integration_tests"}
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 MAX_YAML_CONFIG_BYTES = 256 * 1024
+DOC_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
+PROSE_COMMAND = re.compile(r"^\s*(?:>\s*)?(?:\$\s*)?((?:[A-Z_]+=\S+\s+)*(?:python3?|torchrun|accelerate launch|deepspeed)\s.*)$")
+SHELL_FENCES = {"", "bash", "sh", "shell", "console", "zsh", "shell-session", "text", "cmd", "powershell"}
 HEREDOC = re.compile(r"(?<!<)<<(?!<)-?\s*(['\"]?)([A-Za-z_][\w.-]*)\1")  # `<<EOF`, `<<-'EOF'`; not `<<<`
 DOC_SUFFIXES = (".md", ".rst", ".txt", ".markdown")
 REQUIREMENT_FILE = re.compile(r"(^|/)(requirements|requires|reqs|constraints)[\w.-]*\.(txt|in|pip)$|(^|/)requirements/[\w.-]+\.(txt|in)$", re.I)
@@ -465,6 +468,54 @@ class Facts:
                         out.append((f.path, i, s))
                         m = HEREDOC.search(s) if "((" not in s else None  # not a shift in $(( ))
                         heredoc_end = m.group(2) if m else None
+        return out
+
+    def notebook_prose(self, path: str):
+        """The markdown cells of the notebook at `path`, read as one prose document (cells in order;
+        a section's line is that of the joined text, not of the file), or None."""
+        cache = self.__dict__.setdefault("_notebook_prose", {})
+        if path not in cache:
+            import json
+            from mlscan.facts.docs import parse_document
+            text = self.text(path) if self.exists(path) else None
+            doc = None
+            try:
+                cells = json.loads(text).get("cells") if text else None
+            except (ValueError, AttributeError):
+                cells = None
+            if isinstance(cells, list):
+                md = [c.get("source") for c in cells if isinstance(c, dict) and c.get("cell_type") == "markdown"]
+                md = ["".join(x) if isinstance(x, list) else x for x in md if isinstance(x, (list, str))]
+                if md:
+                    doc = parse_document(path, "\n\n".join(x for x in md if isinstance(x, str)))
+            cache[path] = doc
+        return cache[path]
+
+    @cached_property
+    def doc_commands(self) -> List[Tuple[str, int, str]]:
+        """(path, line, command) of the shell lines in fenced code blocks of the project's own READMEs
+        and docs (the root, one folder deep, docs/), and of prose lines that are a Python command
+        (`> python train.py -opt x.yml`): the run recipes a project documents."""
+        out = []
+        for path in self.doc_files:
+            parts = PurePosixPath(path).parts
+            if not path.lower().endswith((".md", ".markdown", ".mdx")) or not (
+                    len(parts) <= 2 or parts[0].lower() in ("docs", "doc")):
+                continue
+            fence = None
+            for i, line in enumerate((self.text(path) or "").splitlines(), 1):
+                m = DOC_FENCE.match(line)
+                if m:
+                    if fence is None:
+                        fence = m.group(1)[0] if (m.group(2) or "").lower() in SHELL_FENCES else ""
+                    elif not line.strip()[len(m.group(1)):].strip():
+                        fence = None
+                    continue
+                s = line.strip().lstrip("$ ").strip()
+                if fence and s and not s.startswith("#"):
+                    out.append((path, i, s))
+                elif fence is None and PROSE_COMMAND.match(line):   # `> python train.py ...` outside a fence
+                    out.append((path, i, PROSE_COMMAND.match(line).group(1).strip()))
         return out
 
     # ---- history ----------------------------------------------------------------------------
