@@ -144,40 +144,7 @@ class TrainingDataOrResultsDocumented(Rule):
             doc = facts.document(path)
             if doc is None or card_file_name(path) or is_card_front_matter(doc.front_matter):
                 continue   # cards are judged by model-card
-            hits = []
-            covered = set()
-            if in_data_dir(path) and doc.words >= DATA_README_WORDS and _names_data(doc):
-                hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
-            if is_primary_doc(path) or RESULTS_DOC.match(PurePosixPath(path).name):
-                for line, header in metric_tables(doc)[:1]:
-                    hits.append((line, f"reports results in a table ({header})"))
-                    covered.add("evaluation")
-                for line, header in model_zoo_tables(doc)[:1]:
-                    hits.append((line, f"describes its released models in a table ({header})"))
-                for line, header in data_dictionary_tables(doc)[:1]:
-                    hits.append((line, f"documents the data's columns ({header})"))
-                    covered.add("training data")
-                topics = document_topics(doc)
-                for topic in ("training data", "evaluation"):
-                    if topic in topics and topic not in covered:
-                        line, title = topics[topic]
-                        sec = next((s for s in doc.sections if s.line == line), None)
-                        if sec is not None and _substantiates(topic, sec):
-                            hits.append((line, f"has a \"{title}\" section on {topic}"))
-                            covered.add(topic)
-                if "evaluation" not in covered:  # a result stated in prose under any other heading
-                    for sec in doc.sections:
-                        m = REPORTED_METRIC.search(sec.prose) if sec.level and not _NOT_RESULT.search(sec.title) else None
-                        if m and not HOW_TO.match(sec.title) and _RESULT_VERB.search(sec.prose):
-                            hits.append((sec.line, f"states a result in its \"{sec.title}\" section "
-                                                   f"(\"{sec.prose[max(0, m.start() - 30):m.end() + 12].strip()}\")"))
-                            break
-                        lb = LEADERBOARD_SCORE.search(sec.prose) if sec.level and not _NOT_RESULT.search(sec.title) else None
-                        if lb:
-                            hits.append((sec.line, f"states its leaderboard score in its \"{sec.title}\" section "
-                                                   f"(\"{lb.group(0)}\")"))
-                            break
-            for line, what in hits:
+            for line, what in facts.per_file(_doc_hits, path, doc):
                 if (path, line) not in seen:
                     seen.add((path, line))
                     yield self.found("partial", path, line, what)
@@ -207,6 +174,44 @@ class TrainingDataOrResultsDocumented(Rule):
                         art.get("type") in ("model", "dataset", "data"):
                     yield self.found("partial", path, facts.line_of(path, f"{name}:"),
                                      f"{art.get('type')} artifact {name!r} is registered with a description")
+
+
+def _doc_hits(path: str, doc) -> tuple:
+    """(line, what) for each way one document records data or results (a judgement of that file alone)."""
+    hits = []
+    covered = set()
+    if in_data_dir(path) and doc.words >= DATA_README_WORDS and _names_data(doc):
+        hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
+    if is_primary_doc(path) or RESULTS_DOC.match(PurePosixPath(path).name):
+        for line, header in metric_tables(doc)[:1]:
+            hits.append((line, f"reports results in a table ({header})"))
+            covered.add("evaluation")
+        for line, header in model_zoo_tables(doc)[:1]:
+            hits.append((line, f"describes its released models in a table ({header})"))
+        for line, header in data_dictionary_tables(doc)[:1]:
+            hits.append((line, f"documents the data's columns ({header})"))
+            covered.add("training data")
+        topics = document_topics(doc)
+        for topic in ("training data", "evaluation"):
+            if topic in topics and topic not in covered:
+                line, title = topics[topic]
+                sec = next((s for s in doc.sections if s.line == line), None)
+                if sec is not None and _substantiates(topic, sec):
+                    hits.append((line, f"has a \"{title}\" section on {topic}"))
+                    covered.add(topic)
+        if "evaluation" not in covered:  # a result stated in prose under any other heading
+            for sec in doc.sections:
+                m = REPORTED_METRIC.search(sec.prose) if sec.level and not _NOT_RESULT.search(sec.title) else None
+                if m and not HOW_TO.match(sec.title) and _RESULT_VERB.search(sec.prose):
+                    hits.append((sec.line, f"states a result in its \"{sec.title}\" section "
+                                           f"(\"{sec.prose[max(0, m.start() - 30):m.end() + 12].strip()}\")"))
+                    break
+                lb = LEADERBOARD_SCORE.search(sec.prose) if sec.level and not _NOT_RESULT.search(sec.title) else None
+                if lb:
+                    hits.append((sec.line, f"states its leaderboard score in its \"{sec.title}\" section "
+                                           f"(\"{lb.group(0)}\")"))
+                    break
+    return tuple(hits)
 
 
 # a document named for the project's results, wherever it sits (src/experiments/REPORT.md)

@@ -59,10 +59,7 @@ class HomemadeExperimentTracker(Rule):
             yield own
             return
         graph = facts.graph
-        reached = set()
-        for ep in graph.entry_points:
-            if ep.kind != "serve":
-                reached |= graph.code_reach_all([ep.node])
+        reached = graph.code_reach_all([ep.node for ep in graph.entry_points if ep.kind != "serve"])
         for idx in facts.non_test_code():
             if not any(c.name.startswith(SINKS) for c in idx.calls):
                 continue

@@ -83,17 +83,105 @@ def scan_with_base(path: Path, base: str, cfg: Config, progress: Optional[Progre
 
     path = Path(path)
     toplevel, prefix, sha = resolve_base(path, base)
-    head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir)  # its facts are freed already
-    if progress:
-        progress(f"reading base commit {sha[:12]}")
-    base_progress = (lambda msg: progress(f"base {sha[:12]}: {msg}")) if progress else None
     missing = bool(prefix) and _git(toplevel, "cat-file", "-e", f"{sha}:{prefix.rstrip('/')}").returncode != 0
-    before = scan(path, cfg, progress=base_progress, jobs=jobs, cache_dir=cache_dir,
-                  commit=CommitTree(toplevel, sha, prefix))
+    alongside = _BaseAlongside(lambda: scan(path, cfg, jobs=1, cache_dir=cache_dir,
+                                            commit=CommitTree(toplevel, sha, prefix)))
+    try:
+        head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir,  # its facts are freed already
+                    alongside=alongside.start)
+        if progress and alongside.running:
+            progress(f"base {sha[:12]}: finishing its scan")
+        before = alongside.result()
+    finally:
+        alongside.stop()
+    if before is None:
+        if progress:
+            progress(f"reading base commit {sha[:12]}")
+        base_progress = (lambda msg: progress(f"base {sha[:12]}: {msg}")) if progress else None
+        before = scan(path, cfg, progress=base_progress, jobs=jobs, cache_dir=cache_dir,
+                      commit=CommitTree(toplevel, sha, prefix))
     head.delta = compute_delta(before, head, base_ref=base, base_commit=sha)
     if missing:  # the scanned folder did not exist yet in the base commit
         head.delta["base"]["note"] = f"{prefix.rstrip('/')} did not exist in the base commit"
     return head
+
+
+class _BaseAlongside:
+    """The base scan in a forked process while the head scan judges its rules, on a machine with
+    two free cores. It forks once the head's facts and graph are built, so it reuses them from
+    memory as the sequential base scan does; it sends its report back as the JSON the report cache
+    keeps (which reads back to the same Report). Wherever forking is not possible or the child
+    fails, result() is None and the base is scanned afterwards, in this process."""
+
+    def __init__(self, run_scan: Callable[[], Report]):
+        self._run_scan = run_scan
+        self._pid: Optional[int] = None
+        self._read_end: Optional[int] = None
+
+    def start(self) -> bool:
+        """Fork the base scan; True when it runs (the caller then leaves the other core to it)."""
+        import os
+        if not hasattr(os, "fork"):
+            return False
+        try:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+        except OSError:
+            return False
+        if pid == 0:  # the child: scan the base, write its report, and leave without any clean-up
+            status = 1
+            try:
+                os.close(read_end)
+                from mlscan.facts.cache import after_fork
+                from mlscan.report.json_out import render_json
+                after_fork()
+                data = render_json(self._run_scan()).encode("utf-8")
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self._pid, self._read_end = pid, read_end
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self._pid is not None
+
+    def result(self) -> Optional[Report]:
+        """The base scan's report, or None when none was started or it failed."""
+        import json
+        import os
+        if self._pid is None or self._read_end is None:
+            return None
+        with os.fdopen(self._read_end, "rb") as fh:
+            self._read_end = None
+            data = fh.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        if status != 0 or not data:
+            return None
+        from mlscan.report.model import report_from_json
+        try:
+            return report_from_json(json.loads(data.decode("utf-8")))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def stop(self) -> None:
+        """End a child still running (the head scan failed) and close the pipe."""
+        import os
+        import signal
+        if self._read_end is not None:
+            os.close(self._read_end)
+            self._read_end = None
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            except OSError:
+                pass
+            self._pid = None
 
 
 # ---- the delta --------------------------------------------------------------------------------

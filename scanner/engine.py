@@ -121,9 +121,13 @@ _FORKED: Optional[tuple] = None   # (facts, rules) that forked rule workers inhe
 def _rules_in_worker(indices: List[int]):
     facts, rules = _FORKED  # type: ignore[misc]
     facts.inventory.after_fork()
+    from mlscan.facts.cache import after_fork
+    after_fork()  # its own cache connection, to read per-file values (the parent writes what it adds)
     seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
     found = [(i, _run_rule(facts, rules[i])) for i in indices]
-    return found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:]
+    maps = facts.__dict__.get("file_maps")
+    return (found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:],
+            maps.new if maps is not None else {})
 
 
 def _run_forked(facts: Facts, rules, jobs: int):
@@ -149,22 +153,29 @@ def _run_forked(facts: Facts, rules, jobs: int):
     finally:
         _FORKED = None
     results = []
-    for found, diagnostics in done:
+    for found, diagnostics, per_file in done:
         results.extend(found)
         facts._extra_diagnostics.extend(diagnostics)
+        if per_file:
+            facts.file_maps.merge(per_file)   # saved with the parent's at the end of the scan
     return results
 
 
 def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
-         cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Report:
-    """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects."""
-    report, facts = scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)
+         cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None,
+         alongside: Optional[Callable[[], bool]] = None) -> Report:
+    """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects.
+    `alongside()` is called once the facts and graph are built, where the rules would use two or
+    more processes; when it returns True (it started other work on the spare core), the rules run
+    in this process alone."""
+    report, facts = scan_with_facts(root, cfg, progress, jobs, cache_dir, commit, alongside)
     facts.release()  # its graph and it refer to each other: free both now, not at the next full collection
     return report
 
 
 def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
-                    cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None) -> Tuple[Report, Facts]:
+                    cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None,
+                    alongside: Optional[Callable[[], bool]] = None) -> Tuple[Report, Facts]:
     """The Report and the Facts it was judged from (`mlscan fix` reads both; the Facts stay lazy
     when the Report is a remembered one)."""
     from mlscan.facts import track
@@ -178,6 +189,8 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
             return scan_with_facts(root, cfg, progress, jobs, cache_dir, commit)
         finally:
             track.ACTIVE = None
+    from mlscan.facts.indexing import note_cpu_sample
+    note_cpu_sample()  # how busy the cores are is then measured over the listing, not by a 100 ms wait
     catalogue = load_catalogue()
     model = _maturity_model(cfg, catalogue)
     validate_ids(cfg)
@@ -202,7 +215,16 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         memory = commit.shared.rule_memory.setdefault(_settings_digest(cfg, model), {})
         findings = run_rules(facts, cfg, progress, memory=memory)
     else:
-        findings = run_rules(facts, cfg, progress, jobs=_rule_jobs(facts, jobs))
+        rule_jobs = _rule_jobs(facts, jobs)
+        if alongside is not None and rule_jobs >= 2:
+            # before the fork, what the other scan can take from memory: the graph's pieces and
+            # the parsed documents (kept by content: a base shares nearly all of them)
+            _ = facts.graph
+            facts.prefetch_documents()
+            facts.save_file_maps()
+            if alongside():
+                rule_jobs = 1
+        findings = run_rules(facts, cfg, progress, jobs=rule_jobs)
     practices: Dict[str, PracticeResult] = {}
     rules_by_practice = {r.practice for r in all_rules()}
     for p in catalogue.practices:
@@ -241,6 +263,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         overall=overall,
     )
     report.policy = {"overall": _why, "ignored_rules": ignored_rules} if ignored_rules else {"overall": _why}
+    facts.save_file_maps()
     if key is not None:  # read back only by json.loads: compact, by the C encoder (not indented)
         import json
         facts.remember("report", key, json.dumps(report.to_json(), ensure_ascii=False, separators=(",", ":")))

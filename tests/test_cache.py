@@ -135,3 +135,105 @@ def test_base_scan_is_the_same_warm_and_cold(tmp_path):
     assert "seed control added" in reference
     assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache)) == reference
     assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache)) == reference
+
+
+def test_base_scanned_alongside_the_head_gives_the_same_report(tmp_path, monkeypatch):
+    """With two rule processes the base is scanned in a forked process while the head judges its
+    rules; the report (delta included) is the one the base scanned afterwards gives, and the
+    forked scan wrote the base's facts to the cache."""
+    from mlscan import delta as delta_mod
+    from mlscan.config import Config
+    from mlscan.report.json_out import render_json
+    repo = make_fixture_repo("seed-added", tmp_path / "repo")
+    repo.apply_overlay("seed-added")
+    repo.write("features.py", (repo.root / "features.py").read_text() + "\n\ndef only_in_head():\n    return 1\n")
+    repo.commit("Seed it")
+    reference = scan(repo.root, "--base", "HEAD~1", "--no-cache", "--jobs", "1")
+    assert "seed control added" in reference
+    results = []
+    real_result = delta_mod._BaseAlongside.result
+
+    def spy(self):
+        got = real_result(self)
+        results.append(got)
+        return got
+
+    monkeypatch.setattr(delta_mod._BaseAlongside, "result", spy)
+    cache = tmp_path / "cache"
+    report = delta_mod.scan_with_base(repo.root, "HEAD~1", Config(), jobs=2, cache_dir=str(cache))
+    assert len(results) == 1 and results[0] is not None   # the base came from the forked scan
+    assert render_json(report) == reference
+    # the forked scan's facts are in the cache: a second run takes the base's report from there
+    db = sqlite3.connect(str(cache / FILE_NAME))
+    assert db.execute("SELECT count(*) FROM facts WHERE kind = 'report'").fetchone()[0] == 2
+    assert scan(repo.root, "--base", "HEAD~1", "--cache-dir", str(cache), "--jobs", "2") == reference
+
+
+def test_per_file_values_are_kept_by_content(tmp_path):
+    """A document's parse and a rule's judgement of it are cached by the file's blob: the next
+    scan takes them from the cache (a value planted there shows in the report), and a changed
+    file is judged afresh (then the report is the uncached one)."""
+    from mlscan.facts.cache import FileMaps, blob_sha, dumps, loads
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    readme = "# Churn\n\n## Results\n\nThe model achieves 93% accuracy on the held-out test set.\n"
+    repo.write("README.md", readme)
+    repo.commit("Results in the README")
+    cache = tmp_path / "cache"
+    reference = scan(repo.root, "--no-cache")
+    assert 'has a \\"Results\\" section on evaluation' in reference  # as JSON writes it
+    assert scan(repo.root, "--cache-dir", str(cache)) == reference
+    hits = "mlscan.rules.documented_training._doc_hits"
+    key = f"{blob_sha(readme.encode())}:README.md"
+    with sqlite3.connect(cache / FILE_NAME) as con:
+        rows = dict(con.execute("SELECT blob, value FROM facts WHERE kind = ?", (FileMaps.KIND,)).fetchall())
+        assert key in loads(rows["document"]) and key in loads(rows[hits])
+        planted = loads(rows[hits])
+        planted[key] = ((3, "PLANTED by the test"),)
+        con.execute("UPDATE facts SET value = ? WHERE kind = ? AND blob = ?", (dumps(planted), FileMaps.KIND, hits))
+        con.execute("DELETE FROM facts WHERE kind = 'report'")
+    assert "PLANTED by the test" in scan(repo.root, "--cache-dir", str(cache))
+    repo.write("README.md", readme + "\nTrained on the 2023 churn table.\n")
+    changed = scan(repo.root, "--cache-dir", str(cache))
+    assert "PLANTED" not in changed and changed == scan(repo.root, "--no-cache")
+
+
+def test_graph_pieces_computed_in_workers_give_the_same_graph_and_report(tmp_path, monkeypatch):
+    """A cold scan of a large repo computes the graph's per-file pieces in forked workers; the
+    graph, the report and the cached pieces are the ones one process gives."""
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts import graph as graph_mod
+    from mlscan.facts.repo import Facts, ScanOptions
+    from mlscan.report.json_out import render_json
+    repo = make_fixture_repo("serving-skew", tmp_path / "repo")
+    for i in range(12):
+        repo.write(f"pkg/m{i:02d}.py", f"from pkg import m{(i + 1) % 12:02d}\n\n\ndef helper{i}(x):\n"
+                                       f"    return m{(i + 1) % 12:02d}.helper{(i + 1) % 12}(x)\n")
+    repo.write("pkg/__init__.py", "")
+    repo.commit("A package whose modules call each other")
+    monkeypatch.setattr(graph_mod, "PIECES_PARALLEL_MIN", 1)
+    forked = []
+    real = graph_mod.CodeGraph._pieces_forked
+
+    def spy(self, paths, encode):
+        got = real(self, paths, encode)
+        forked.append(got is not None)
+        return got
+    monkeypatch.setattr(graph_mod.CodeGraph, "_pieces_forked", spy)
+
+    def graph_of(jobs: int, cache: str):
+        facts = Facts(repo.root, ScanOptions(jobs=jobs, cache_dir=cache))
+        g = facts.graph
+        return (sorted((n, sorted(a.items())) for n, a in g.g._attrs.items()),
+                sorted((u, sorted((v, repr(d)) for v, d in nbrs.items())) for u, nbrs in g.g._succ.items()),
+                [(e.kind, e.path, e.line, e.node) for e in g.entry_points])
+
+    one = graph_of(1, str(tmp_path / "cache1"))
+    assert forked == [False]
+    two = graph_of(2, str(tmp_path / "cache2"))
+    assert forked == [False, True]
+    assert two == one and any(u.startswith("def:pkg/m00.py") for u, _ in one[1])
+    reference = render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir="off"))
+    assert render_json(engine.scan(repo.root, Config(), jobs=2, cache_dir=str(tmp_path / "cache3"))) == reference
+    # the pieces the workers encoded are the cache's: a warm scan from them says the same
+    assert render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=str(tmp_path / "cache2"))) == reference

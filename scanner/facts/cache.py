@@ -85,7 +85,8 @@ def default_dir() -> Path:
 # ---- safe unpickling ---------------------------------------------------------------------------
 _ALLOWED = {("mlscan.facts.pycode", name) for name in
             ("CodeIndex", "CallSite", "Definition", "ImportRef", "AttrAssign", "Assignment", "Comparison",
-             "NOT_LITERAL")}
+             "NOT_LITERAL")} | {("mlscan.facts.docs", name) for name in ("Document", "Section", "Table")} | \
+           {("datetime", name) for name in ("date", "datetime", "time", "timedelta", "timezone")}  # YAML front matter
 
 
 def _tuple_new_only(obj, name: str):
@@ -252,6 +253,72 @@ class FactStore:
         return out
 
 
+_ABSENT = object()
+
+
+class FileMaps:
+    """Values computed from one file each (a parsed document, a rule's judgement of one file),
+    for one scan: name -> {file key -> value}, where the file key names the file's content (blob
+    SHA and path). Each name is one cache row, read whole when first asked for; what the scan
+    added is written back by save(), keeping the entries this scan used (and older ones while
+    they are fewer than twice as many). A value must be a pure function of the file it is keyed
+    by: then any row, however old or whoever wrote it, gives the same answers."""
+
+    KIND = "filemap"
+
+    def __init__(self, store: "FactStore"):
+        self.store = store
+        self.maps: Dict[str, Dict[str, object]] = {}
+        self.used: Dict[str, set] = {}
+        self.new: Dict[str, Dict[str, object]] = {}
+
+    def _map(self, name: str) -> Dict[str, object]:
+        got = self.maps.get(name)
+        if got is None:
+            row = self.store.get_many(self.KIND, [name]).get(name)
+            got = self.maps[name] = dict(row) if isinstance(row, dict) else {}
+            self.used[name] = set()
+        return got
+
+    def get(self, name: str, key: str, compute):
+        values = self._map(name)
+        self.used[name].add(key)
+        value = values.get(key, _ABSENT)
+        if value is _ABSENT:
+            value = values[key] = compute()
+            self.new.setdefault(name, {})[key] = value
+        return value
+
+    def merge(self, news: Dict[str, Dict[str, object]]) -> None:
+        """Entries a forked worker computed (so that they are saved too)."""
+        for name, entries in news.items():
+            values = self._map(name)
+            for key, value in entries.items():
+                if key not in values:
+                    values[key] = value
+                    self.new.setdefault(name, {})[key] = value
+                self.used[name].add(key)
+
+    def save(self, persist: bool = True) -> None:
+        """Keep what this scan added for the next scans; with `persist` False in this process only
+        (many commits of one run: written to disk once per row would cost more than it saves)."""
+        rows = []
+        for name in sorted(self.new):
+            values, used = self.maps[name], self.used[name]
+            values = {k: v for k, v in values.items() if k in used} if len(values) > 2 * len(used) else dict(values)
+            if not persist:
+                self.store.memory[(name, self.KIND)] = values
+                continue
+            try:
+                data = dumps(values) if self.store.persistent else None
+            except Exception:  # a value that does not pickle: not kept, never a wrong answer
+                continue
+            rows.append((name, values, data))
+        self.new = {}
+        if rows:
+            self.store.put_encoded(self.KIND, rows)
+
+
 _STORES: Dict[str, FactStore] = {}
 
 
@@ -267,3 +334,18 @@ def open_store(cache_dir: Optional[str]) -> FactStore:
             store = FactStore(folder / FILE_NAME)
         _STORES[key] = store
     return store
+
+
+_INHERITED: list = []   # connections a forked child inherited: kept open, never used (closing may upset the parent's)
+
+
+def after_fork() -> None:
+    """In a forked child that will read and write the cache: its own sqlite connections (one
+    carried across a fork must not be used)."""
+    for store in _STORES.values():
+        if store._db is not None:
+            _INHERITED.append(store._db)
+            store._db = None
+            store._lock = threading.Lock()
+            store._open()
+

@@ -229,6 +229,17 @@ def _edge(u: str, v: str, d: dict, data):
     return u, v
 
 
+PIECES_PARALLEL_MIN = 300   # pieces to compute before forked workers pay for themselves
+_FORKED_GRAPH: Optional["CodeGraph"] = None   # the graph whose pieces forked workers compute
+
+
+def _pieces_in_worker(paths: List[str]) -> List[Tuple[str, bytes]]:
+    from mlscan.facts.cache import dumps
+    graph = _FORKED_GRAPH
+    assert graph is not None
+    return [(path, dumps(graph._file_piece(path, graph.code[path]))) for path in paths]
+
+
 class CodeGraph:
     def __init__(self, facts: "Facts"):
         self.facts = facts
@@ -447,19 +458,58 @@ class CodeGraph:
         digest = self.resolution_digest() if keys else ""
         wanted = {p: f"{keys[p]}|{digest}" for p in self.code if p in keys}
         hits = store.get_many("graph", wanted.values()) if store is not None and wanted else {}
-        fresh: List[Tuple[str, tuple]] = []
-        pieces = self._pieces
-        for path, idx in self.code.items():
+        found: Dict[str, tuple] = {}
+        todo: List[str] = []
+        for path in self.code:
             key = wanted.get(path)
             piece = hits.get(key) if key is not None else None
             if piece is None or not self._still_valid(piece):
-                piece = self._file_piece(path, idx)
-                if key is not None:
-                    fresh.append((key, piece))
-            pieces[path] = piece
-        if fresh and store is not None:
-            store.put_many("graph", fresh)
+                todo.append(path)
+            else:
+                found[path] = piece
+        computed = self._pieces_forked(todo, store is not None and store.persistent) if todo else None
+        if computed is None:
+            computed = {path: (self._file_piece(path, self.code[path]), None) for path in todo}
+        pieces = self._pieces
+        for path in self.code:   # in path order, as the graph is assembled
+            pieces[path] = found[path] if path in found else computed[path][0]
+        if store is not None:
+            fresh = [(wanted[p], piece, data) for p, (piece, data) in computed.items() if p in wanted]
+            if fresh:
+                store.put_encoded("graph", fresh)
         self._assemble()
+
+    def _pieces_forked(self, paths: List[str], encode: bool) -> Optional[Dict[str, Tuple[tuple, Optional[bytes]]]]:
+        """path -> (piece, its cache encoding) for many pieces at once (a cold scan), computed in
+        forked processes on the free cores; None where that is not worth it or not possible (then
+        they are computed here). A piece depends only on its file and the module tables, which
+        the workers inherit, so where it is computed changes nothing."""
+        import os
+        from mlscan.facts import track
+        if len(paths) < PIECES_PARALLEL_MIN or not hasattr(os, "fork") or track.ACTIVE is not None:
+            return None
+        from mlscan.facts.indexing import default_jobs
+        jobs = self.facts.options.jobs or default_jobs()
+        if jobs < 2:
+            return None
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        from mlscan.facts.cache import loads
+        global _FORKED_GRAPH
+        by_size = sorted(paths, key=lambda p: -len(self.code[p].calls))
+        chunks = [by_size[k::jobs * 4] for k in range(jobs * 4)]
+        _FORKED_GRAPH = self
+        out: Dict[str, Tuple[tuple, Optional[bytes]]] = {}
+        try:
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+                for part in pool.map(_pieces_in_worker, [c for c in chunks if c]):
+                    for path, data in part:
+                        out[path] = (loads(data), data if encode else None)
+        except (OSError, RuntimeError, AssertionError, cf.process.BrokenProcessPool):
+            return None
+        finally:
+            _FORKED_GRAPH = None
+        return out
 
     def _assemble(self) -> None:
         g = self.g

@@ -155,6 +155,23 @@ def idle_sample() -> Optional[IdleSample]:
     return time.monotonic(), idle, sum(fields), own.user + own.system + own.children_user + own.children_system
 
 
+_LAST_SAMPLE: List[IdleSample] = []   # the latest reading taken (at a scan's start or by free_cores)
+
+
+def note_cpu_sample() -> None:
+    """Take a first reading at the start of a scan, so that the next `free_cores()` measures from
+    here (when it is under 10 s old) instead of waiting 100 ms for a second one."""
+    sample = idle_sample()
+    _LAST_SAMPLE[:] = [sample] if sample is not None else []
+
+
+def _recent_sample() -> Optional[IdleSample]:
+    import time
+    if _LAST_SAMPLE and time.monotonic() - _LAST_SAMPLE[0][0] <= 10.0:
+        return _LAST_SAMPLE[0]
+    return None
+
+
 def _idle_cores(cores: int, since: Optional[IdleSample] = None) -> float:
     """Cores idle right now: two /proc/stat readings at least 100 ms apart (the first may be
     `since`), else the 1-minute load average."""
@@ -163,6 +180,7 @@ def _idle_cores(cores: int, since: Optional[IdleSample] = None) -> float:
     if first is not None:
         time.sleep(max(0.0, 0.1 - (time.monotonic() - first[0])))
         second = idle_sample()
+        _LAST_SAMPLE[:] = [second] if second is not None else []
         if second is not None and second[2] > first[2]:
             own_ticks = (second[3] - first[3]) * os.sysconf("SC_CLK_TCK") if since else 0
             idle = (second[1] - first[1] + own_ticks) / (second[2] - first[2])
@@ -179,7 +197,7 @@ def free_cores(since: Optional[IdleSample] = None) -> int:
         cores = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     except AttributeError:
         cores = os.cpu_count() or 1
-    return max(1, min(cores, int(_idle_cores(cores, since) + 0.5)))
+    return max(1, min(cores, int(_idle_cores(cores, since or _recent_sample()) + 0.5)))
 
 
 def default_jobs(since: Optional[IdleSample] = None) -> int:

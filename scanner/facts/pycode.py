@@ -145,8 +145,12 @@ class CodeIndex:
     shell_lines: List[Tuple[str, int]] = field(default_factory=list)  # notebooks: `!cmd` / `%pip`
 
     @property
-    def imported_roots(self) -> set:
-        return {i.module.split(".")[0] for i in self.imports if i.module}
+    def imported_roots(self) -> frozenset:
+        """First parts of the modules the file imports (kept after the first ask: rules ask per call)."""
+        got = self.__dict__.get("_imported_roots")
+        if got is None:
+            got = self.__dict__["_imported_roots"] = frozenset(i.module.split(".")[0] for i in self.imports if i.module)
+        return got
 
     def imports_module(self, *prefixes: str) -> Optional[ImportRef]:
         roots = {p.partition(".")[0] for p in prefixes}

@@ -55,6 +55,23 @@ def _parse_config(path: str, text: str) -> Optional[cfg.ConfigDoc]:
 
 
 @functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=None)
+def _function_key(fn) -> str:
+    """The cache name of a per-file function: its dotted name, and for code outside mlscan (a
+    plugin's rules) a digest of its module's source, so that another version never reads it
+    (mlscan's own source is in every cache stamp already)."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    if fn.__module__.split(".")[0] == "mlscan":
+        return name
+    import hashlib
+    import sys
+    try:
+        source = Path(sys.modules[fn.__module__].__file__).read_bytes()
+    except (KeyError, TypeError, AttributeError, OSError):
+        source = repr(fn.__code__.co_code).encode()
+    return f"{name}@{hashlib.sha1(source).hexdigest()[:16]}"
+
+
 def is_test_path(path: str) -> bool:
     """Test code: test-named files, and files in test folders, except inside a `src/` layout, where
     a `tests` or `testing` package is library code (a test DSL, testing helpers)."""
@@ -607,12 +624,57 @@ class Facts:
         cache = self.__dict__.setdefault("_documents", {})
         if path not in cache:
             from mlscan.facts.docs import parse_document
-            text = self.text(path) if self.exists(path) else None
-            doc = self.parsed_once("document", path, lambda: parse_document(path, text)) if text is not None else None
+
+            def parse():
+                text = self.text(path)
+                return self.parsed_once("document", path, lambda: parse_document(path, text)) if text is not None else None
+            doc = self._per_file_value("document", path, parse) if self.exists(path) else None
             if doc is not None and doc.front_matter_error:
                 self._extra_diagnostics.append(Diagnostic(path, doc.front_matter_error))
             cache[path] = doc
         return cache[path]
+
+    # ---- values computed from one file each, kept by content across scans ----------------------
+    @cached_property
+    def file_maps(self):
+        from mlscan.facts.cache import FileMaps
+        return FileMaps(self._fact_store())
+
+    def _content_key(self, path: str) -> Optional[str]:
+        """The key of a file's content in the fact cache ("blob:path"), when its blob is known."""
+        blob = self.inventory.blob_of(path) or self._blob_ids.get(path)
+        return f"{blob}:{path}" if blob is not None else None
+
+    def _per_file_value(self, name: str, path: str, compute):
+        key = self._content_key(path)
+        if key is None:
+            return compute()
+        if track.ACTIVE is not None:
+            track.read(("content", path))
+        return self.file_maps.get(name, key, compute)
+
+    def per_file(self, fn, path: str, *args):
+        """fn(path, *args), remembered by the content of the file at `path` across scans (here, in
+        another run, at another commit). For a rule's judgement of one file: `fn` is a module-level
+        function whose answer depends only on that file (its path and `args`, the file's own facts
+        such as its code index or parsed document, which the rule got from these facts); it
+        returns plain data (tuples, strings, numbers) and adds no diagnostics."""
+        return self._per_file_value(_function_key(fn), path, lambda: fn(path, *args))
+
+    def save_file_maps(self) -> None:
+        """Write what this scan added to the per-file values (at the end of a scan)."""
+        maps = self.__dict__.get("file_maps")
+        if maps is not None and maps.new:
+            maps.save(persist=self.commit is None or self.commit.shared is None)
+
+    def prefetch_documents(self) -> None:
+        """Parse every prose document into the per-file values now (to share them with a scan
+        forked next); a document's diagnostics are still added only when it is asked for."""
+        from mlscan.facts.docs import parse_document
+        for path in self.doc_files:
+            text = self.text
+            self._per_file_value("document", path, lambda p=path: (lambda t: parse_document(p, t) if t is not None
+                                                                   else None)(text(p)))
 
     def string_literals(self, path: str) -> List[Tuple[str, int]]:
         """String constants of a .py file or notebook (docstrings left out), from the code index:
