@@ -143,12 +143,16 @@ _DATA_CONTEXT = re.compile(r"\b(datasets?|data ?sets?|columns?|csv|records|rows|
                            r"kolom|spalten|colonnes|columnas|colunas|daten|données|datos|dados)\b", re.I)
 
 
+# acc5b: a section headed for the data ("Data", "The data", "Training data") names its subject in the title
+_DATA_TITLE = re.compile(r"(?i)^\W*((the|our|training|input|raw|source) )?data\W*$")
+
+
 def data_dictionary_tables(doc) -> List[Tuple[int, str]]:
     """(line, header) of tables listing a dataset's columns with descriptions, in a section that
     talks about data (so an API's parameter table does not count)."""
     out = []
     for sec in doc.sections:
-        if not (_DATA_CONTEXT.search(sec.prose) or _DATA_CONTEXT.search(sec.title)):
+        if not (_DATA_CONTEXT.search(sec.prose) or _DATA_CONTEXT.search(sec.title) or _DATA_TITLE.search(sec.title)):
             continue
         for t in sec.tables:
             heads = [h.strip() for h in t.header]

@@ -17,8 +17,11 @@ LOADERS = {
     "configparser.ConfigParser().read", "ruamel.yaml.YAML().load", "srsly.read_yaml", "srsly.read_json",
 }
 LOADER_ATTRS = {"merge_from_file", "fromfile", "from_yaml", "from_yaml_file", "from_json_file", "parse_yaml_file",
-                "parse_json_file", "load_hyperpyyaml", "params_show"}
+                "parse_json_file", "load_hyperpyyaml", "params_show",
+                "parse_args_and_config"}   # TRL's TrlParser: dataclass arguments from a --config YAML recipe
 _ATTRS = {n.rsplit(".", 1)[-1] for n in LOADERS} | LOADER_ATTRS | {"main", "exec", "execfile", "run_path"}
+# loaders that run a Python config file named at run time: exec/runpy, ml_collections/absl `DEFINE_config_file`
+PY_CONFIG_RUNNERS = ("exec", "runpy.run_path", "execfile")
 # folders of recorded run outputs, not inputs
 OUTPUT_DIRS = {"artifacts", "mlruns", "wandb", "outputs", "output", "runs", "checkpoints", "logs", "lightning_logs",
                "multirun", "results", ".dvc", "node_modules", ".github", "site-packages", ".venv", "venv",
@@ -121,6 +124,28 @@ class HyperparametersInConfigFiles(Rule):
                         "model = torch.nn.Linear(2, 1)\nmodel(torch.zeros(batch_size, 2)).sum().backward()\n",
         }, "present", "Python config files executed by the training script", fires=True),
         Example({
+            "configs/cifar10_ddpm.py": "import ml_collections\n\n\ndef get_config():\n"
+                                       "    config = ml_collections.ConfigDict()\n"
+                                       "    config.training = training = ml_collections.ConfigDict()\n"
+                                       "    training.batch_size = 128\n    training.n_iters = 1300001\n"
+                                       "    config.optim = optim = ml_collections.ConfigDict()\n"
+                                       "    optim.lr = 2e-4\n    optim.weight_decay = 0\n    return config\n",
+            "main.py": "import torch\nfrom absl import app, flags\nfrom ml_collections.config_flags import config_flags\n\n"
+                       "FLAGS = flags.FLAGS\nconfig_flags.DEFINE_config_file('config', None, 'Training configuration.')\n\n\n"
+                       "def main(argv):\n    cfg = FLAGS.config\n    model = torch.nn.Linear(2, 1)\n"
+                       "    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)\n"
+                       "    model(torch.zeros(cfg.training.batch_size, 2)).sum().backward()\n    opt.step()\n\n\n"
+                       "if __name__ == '__main__':\n    app.run(main)\n",
+        }, "present", "ml_collections Python config files named on the command line (config_flags)", fires=True),
+        Example({
+            "recipes/sft/config_full.yaml": "model_name_or_path: gpt2\nlearning_rate: 2.0e-05\nnum_train_epochs: 1\n"
+                                            "per_device_train_batch_size: 16\ngradient_accumulation_steps: 2\n",
+            "scripts/sft.py": "from trl import SFTConfig, SFTTrainer, TrlParser, ModelConfig\n\n\ndef main(training_args, model_args):\n"
+                              "    SFTTrainer(model=model_args.model_name_or_path, args=training_args).train()\n\n\n"
+                              "if __name__ == '__main__':\n    parser = TrlParser((SFTConfig, ModelConfig))\n"
+                              "    training_args, model_args = parser.parse_args_and_config()\n    main(training_args, model_args)\n",
+        }, "present", "YAML recipes read by an argument parser's --config (TRL's TrlParser)", fires=True),
+        Example({
             "config.yaml": "train_path: data/train.csv\nmodel_path: models/model.pkl\n",
             "train.py": "import yaml\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
                         "cfg = yaml.safe_load(open('config.yaml'))\n"
@@ -190,7 +215,8 @@ class HyperparametersInConfigFiles(Rule):
                 return
             if loader is None and (name in LOADERS or call.attr in LOADER_ATTRS and not name.startswith("?")):
                 loader = (idx.path, call.line, name)
-            if execs is None and name in ("exec", "runpy.run_path", "execfile"):
+            if execs is None and (name in PY_CONFIG_RUNNERS or
+                                  call.attr == "DEFINE_config_file" and name.startswith(("ml_collections", "absl"))):
                 execs = (idx.path, call.line, name)
         got = list(self._files(facts, code_paths, loader))
         direct = [g for g in got if not g[4]]
@@ -267,13 +293,24 @@ class HyperparametersInConfigFiles(Rule):
         if execs:
             files = [f.path for f in facts.files if f.suffix == ".py" and CONFIG_MODULE.search(str(PurePosixPath(f.path).parent))
                      and _is_candidate(f.path)]
-            good = [(f, _python_hyperparameters(facts, f)) for f in files]
+            good = [(f, _python_hyperparameters(facts, f) | _config_object_settings(facts, f)) for f in files]
             good = [(f, h) for f, h in good if len(h) >= 2]
             if good:
                 f, hps = good[0]
                 more = f" and {len(good) - 1} more" if len(good) > 1 else ""
                 yield "supports", execs[0], execs[1], (f"{execs[0]} runs Python config files with {execs[2]}: {f}{more} "
                                                        f"({ranked(hps)})")
+
+
+def _config_object_settings(facts, path: str) -> Set[str]:
+    """Hyperparameters set on a config object in a Python config file (`training.batch_size = 128` inside
+    ml_collections' `get_config()`, `cfg.lr = 3e-4`)."""
+    from mlscan.facts.pycode import NOT_LITERAL
+    idx = facts.code.get(path)
+    names = [a.target.rsplit(".", 1)[-1] for a in (idx.attr_assigns if idx is not None else ())
+             if "[" not in a.target and a.value is not None and a.value != NOT_LITERAL
+             and isinstance(a.value, (int, float, bool))]
+    return strong_hyperparameters(names)
 
 
 def _python_hyperparameters(facts, path: str) -> Set[str]:

@@ -21,7 +21,9 @@ MIN_RUN_SETTINGS = 2
 INFRA_SETTING = re.compile(r"(?i)(key|secret|token|passw|(^|_)user(name)?(_|$)|ur[il]$|host|port$|region|bucket|"
                            r"endpoint|dsn|database|(^|_)db(_|$)|account|credential|profile|log_?level|debug|"
                            r"(^|_)env(ironment)?$|tracking|work_?pool|cors|origins?$|timeout|workers|interval|frequency|"
-                           r"(^|_)(aws|gcp|gcs|azure|s3|minio|supabase|mlflow|prefect|wandb|api)_|^default_)")
+                           r"(^|_)(aws|gcp|gcs|azure|s3|minio|supabase|mlflow|prefect|wandb|api)_|^default_|"
+                           # where runs are logged and models registered: the tracker's settings, not the run's
+                           r"(^|_)experiment(_name|_id)?$|registry)")
 CONFIG_FILE_READS = {"yaml.safe_load", "yaml.load", "yaml.full_load", "json.load", "toml.load", "tomllib.load",
                      "tomli.load", "omegaconf.OmegaConf.load", "configparser.ConfigParser"}
 
@@ -97,6 +99,16 @@ class CentralConfigModule(Rule):
             "config.py": "LEARNING_RATE = 3e-4\nBATCH_SIZE = 32\nEPOCHS = 5\n",
             "train.py": "LEARNING_RATE = 1e-3\nprint(LEARNING_RATE)\n",
         }, "absent", "a config module that nothing imports", fires=False),
+        Example({
+            "src/mlflow_config.py": "import os\n\nENVIRONMENT = os.getenv('ENVIRONMENT', 'local')\n"
+                                    "MLFLOW_TRACKING_URI = os.getenv('MLFLOW_TRACKING_URI', 'http://localhost:5000')\n"
+                                    "EXPERIMENT_NAME = 'churn-classification'\nMODEL_REGISTRY_NAME = 'churn-model'\n",
+            "src/train.py": "import mlflow\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.mlflow_config import EXPERIMENT_NAME, MLFLOW_TRACKING_URI\n\n"
+                            "mlflow.set_tracking_uri(MLFLOW_TRACKING_URI)\nmlflow.set_experiment(EXPERIMENT_NAME)\n"
+                            "LogisticRegression(max_iter=500).fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a tracker's config module (tracking URI, experiment and registry names) configures no run",
+            fires=False),
         Example({
             "config.py": "import os\nMLFLOW_TRACKING_URI = os.getenv('MLFLOW_TRACKING_URI')\n"
                          "AWS_ACCESS_KEY_ID = os.getenv('AWS_ACCESS_KEY_ID')\nS3_BUCKET_NAME = os.getenv('S3_BUCKET_NAME')\n"

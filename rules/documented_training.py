@@ -135,6 +135,16 @@ class TrainingDataOrResultsDocumented(Rule):
             "src/experiments_v2/REPORT.md": "# Experiment report\n\n| Experiment | MAE | WMAPE |\n|---|---|---|\n"
                                             "| baseline | 12.7 | 0.31 |\n| cluster features | 11.9 | 0.29 |\n",
         }, "partial", "a results report deep in the source tree", fires=True),
+        Example({
+            "src/README.md": "# prediction_model\n\n#### Problem\nPredict whether a loan is approved.\n\n#### Data\n"
+                             "| Variables | Description |\n|---|---|\n| Loan_ID | Unique loan ID |\n"
+                             "| Gender | Male/Female |\n| LoanAmount | Loan amount in thousands |\n"
+                             "| Loan_Status | Loan approved (Y/N) |\n\nSource: Kaggle\n",
+        }, "partial", "a data dictionary table under a section headed 'Data'", fires=True),
+        Example({
+            "README.md": "# Service\n\n## Request data\n| Field | Description |\n|---|---|\n| id | request id |\n"
+                         "| text | input text |\n| lang | language code |\n",
+        }, "absent", "an API's request fields are not a dataset's dictionary", fires=False),
     )
 
     def check(self, facts):

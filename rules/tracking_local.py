@@ -11,6 +11,13 @@ HF_TRAINERS = {"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTr
                "trl.RewardTrainer", "setfit.Trainer", "transformers.trainer.Trainer", "transformers.trainer_seq2seq.Seq2SeqTrainer"}
 METRIC_NAME = re.compile(r"(?i)(stats|metric|loss|acc|score|result|log|history)")
 SAGEMAKER_METRICS = ("metric_definitions", "objective_metric_name")
+# training frameworks' own run-log writers: a CSV or JSON log of each run's metrics in its output folder
+FILE_LOGGERS = {"CSVLogger", "LogReport"}
+FILE_LOGGER_ROOTS = ("keras", "tensorflow", "tf_keras", "pytorch_pfn_extras", "chainer", "fastai", "ignite")
+# Lightning trainers: with no `logger=` they write each run's metrics and hparams to lightning_logs/version_N
+LIGHTNING_TRAINERS = {"pytorch_lightning.Trainer", "pytorch_lightning.trainer.Trainer", "pytorch_lightning.trainer.trainer.Trainer",
+                      "lightning.Trainer", "lightning.pytorch.Trainer", "lightning.pytorch.trainer.Trainer",
+                      "lightning.pytorch.trainer.trainer.Trainer"}
 
 
 class RunsRecordedWithoutTracker(Rule):
@@ -19,7 +26,9 @@ class RunsRecordedWithoutTracker(Rule):
     Partial forms of experiment tracking, where each run leaves a record but no tracker keeps it:
     training through a Hugging Face `Trainer` (or a subclass) that sets no `report_to` - it writes
     its log history to `trainer_state.json` and reports to whichever trackers happen to be
-    installed; a training loop that appends JSON lines of its metrics to a run file
+    installed; a Lightning `Trainer` given no `logger=`, whose default logger keeps each run's metrics
+    and hyperparameters in a local `lightning_logs/version_N` folder; a framework's own run-log writer
+    (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); a training loop that appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
     job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
     only in code that a training entry point or a declared pipeline reaches; a SageMaker job
@@ -61,6 +70,35 @@ class RunsRecordedWithoutTracker(Rule):
                                      "    return HyperparameterTuner(estimator, objective_metric_name='validation:auc',\n"
                                      "                               hyperparameter_ranges=ranges)\n",
         }, "partial", "a SageMaker tuning job keeps each trial's objective metric", fires=True),
+        Example({
+            "train.py": "import pytorch_lightning as pl\nfrom model import Net\n\n\ndef main():\n"
+                        "    trainer = pl.Trainer(max_epochs=10, accelerator='gpu')\n    trainer.fit(Net())\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+            "model.py": "import torch\nimport pytorch_lightning as pl\n\n\nclass Net(pl.LightningModule):\n"
+                        "    def __init__(self):\n        super().__init__()\n        self.layer = torch.nn.Linear(2, 1)\n\n"
+                        "    def training_step(self, batch, i):\n        loss = self.layer(batch).sum()\n"
+                        "        self.log('train_loss', loss)\n        return loss\n",
+        }, "partial", "a Lightning Trainer with its default local logger (lightning_logs)", fires=True),
+        Example({
+            "train.py": "from lightning.pytorch import Trainer\nfrom model import Net\n\n\ndef main():\n"
+                        "    Trainer(max_epochs=3, logger=False).fit(Net())\n\n\nif __name__ == '__main__':\n    main()\n",
+            "model.py": "import torch\nfrom lightning.pytorch import LightningModule\n\n\nclass Net(LightningModule):\n"
+                        "    def training_step(self, batch, i):\n        return batch.sum()\n",
+        }, "absent", "a Lightning Trainer with logging switched off (logger=False)", fires=False),
+        Example({
+            "train.py": "import torch\nimport pytorch_pfn_extras as ppe\nimport pytorch_pfn_extras.training.extensions as E\n\n\n"
+                        "def main():\n    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+                        "    manager = ppe.training.ExtensionsManager(model, opt, 10, out_dir='results')\n"
+                        "    manager.extend(E.LogReport(filename='log'))\n    for _ in range(10):\n"
+                        "        with manager.run_iteration():\n            loss = model(torch.zeros(1, 2)).sum()\n"
+                        "            loss.backward()\n            opt.step()\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "partial", "pytorch-pfn-extras LogReport writes the run's metrics log", fires=True),
+        Example({
+            "train.py": "from tensorflow import keras\n\n\ndef main():\n    model = keras.Sequential([keras.layers.Dense(1)])\n"
+                        "    model.compile('adam', 'mse')\n"
+                        "    model.fit([[0.0]], [[1.0]], callbacks=[keras.callbacks.CSVLogger('training.log')])\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "a Keras CSVLogger callback keeps each epoch's metrics", fires=True),
     )
 
     def check(self, facts):
@@ -69,6 +107,8 @@ class RunsRecordedWithoutTracker(Rule):
         scopes = graph.scopes_in(pipeline_nodes(facts))
         trainers = facts.call_table.named(_names_hf_trainer, external=True, attrs=_TRAINER_ATTRS)
         subclasses = _trainer_subclasses(facts)
+        lightning = facts.call_table.named(_names_lightning_trainer, external=True, attrs={"Trainer"})
+        file_loggers = facts.call_table.named(_names_file_logger, external=True, attrs=FILE_LOGGERS)
         for path in sorted(scopes):
             idx = facts.code.get(path)
             if idx is None or is_test_path(path):
@@ -84,6 +124,18 @@ class RunsRecordedWithoutTracker(Rule):
                                      f"{trainer} keeps the run's log history (trainer_state.json) and reports only to "
                                      "trackers that happen to be installed; no tracker is configured")
                     return
+            for call in calls_in_scopes(lightning.get(path, ()), wanted):
+                if _default_logger(call):
+                    yield self.found("partial", path, call.line,
+                                     f"{facts.external_name(idx, call.name).lstrip('?')} keeps no logger of its own: "
+                                     "Lightning's default logger writes each run's metrics to a local "
+                                     "lightning_logs folder; no experiment tracker")
+                    return
+            for call in calls_in_scopes(file_loggers.get(path, ()), wanted):
+                yield self.found("partial", path, call.line,
+                                 f"{facts.external_name(idx, call.name).lstrip('?')} writes each run's metrics to a local "
+                                 "log file; no experiment tracker")
+                return
             for line, calls in sorted(by_line.items()):
                 dumps = [c for c in calls if c.name == "json.dumps" and any(METRIC_NAME.search(n) for n in c.arg_names)]
                 sink = [c for c in calls if (c.name == "print" and c.has_kwarg("file")) or c.attr in ("write", "writelines")]
@@ -131,6 +183,22 @@ _TRAINER_ATTRS = {t.rsplit(".", 1)[-1] for t in HF_TRAINERS}
 
 def _names_hf_trainer(name: str) -> bool:
     return name.lstrip("?") in HF_TRAINERS
+
+
+def _names_lightning_trainer(name: str) -> bool:
+    return name.lstrip("?") in LIGHTNING_TRAINERS
+
+
+def _names_file_logger(name: str) -> bool:
+    parts = name.lstrip("?").split(".")
+    return parts[-1].replace("()", "") in FILE_LOGGERS and parts[0] in FILE_LOGGER_ROOTS
+
+
+def _default_logger(call) -> bool:
+    """A Lightning Trainer that keeps its default logger: no `logger=`, or `logger=True`."""
+    if call.has_kwarg("**"):   # Trainer(**cfg): the configuration may name a logger
+        return False
+    return not call.has_kwarg("logger") or call.kwarg("logger") is True
 
 
 def _trainer_subclasses(facts) -> bool:

@@ -51,6 +51,12 @@ class UnpinnedInstalls(Rule):
             "monitoring/requirements.txt": "flask\npandas\n",
         }, "present", "twenty pinned packages and a two-package monitoring set beside them: nearly all pinned",
             fires=False),
+        Example({
+            "lambda/requirements.txt": "pandas==2.2.2\nscikit-learn==1.5.0\nboto3==1.34.0\n",
+            "container/Dockerfile": "FROM ubuntu:22.04\nRUN pip3 --no-cache-dir install numpy==1.22 scipy scikit-learn "
+                                    "pandas torch sentence_transformers\nCOPY train /opt/program/train\n",
+        }, "partial", "a training image whose pip takes a global option before `install` installs unpinned packages",
+            fires=True),
     )
 
     def check(self, facts):

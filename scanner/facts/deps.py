@@ -355,13 +355,27 @@ def _command_segments(command: str) -> List[List[str]]:
     return [s for s in segments if s]
 
 
+# pip's global options that take a value when written apart from it (`--cache-dir /tmp/pip`)
+_PIP_GLOBAL_WITH_VALUE = {"--log", "--proxy", "--retries", "--timeout", "--exists-action", "--cert", "--client-cert",
+                          "--cache-dir", "--python", "--use-feature", "--use-deprecated", "--keyring-provider"}
+
+
+def _past_pip_global_options(words: List[str], j: int) -> int:
+    """Index of the pip subcommand after any global options (`--no-cache-dir`, `-q`, `--timeout 60`)."""
+    while j < len(words) and words[j].startswith("-"):
+        j += 2 if words[j] in _PIP_GLOBAL_WITH_VALUE else 1
+    return j
+
+
 def _install_args(words: List[str]) -> Tuple[str, List[str]]:
     """(installer, arguments) when the command installs Python packages, else ("", [])."""
     for i, w in enumerate(words):
         base = w.rsplit("/", 1)[-1]
         nxt = words[i + 1] if i + 1 < len(words) else ""
-        if re.match(r"^pip[\d.]*$", base) and nxt == "install":
-            return "pip", words[i + 2:]
+        if re.match(r"^pip[\d.]*$", base):
+            j = _past_pip_global_options(words, i + 1)   # `pip3 --no-cache-dir install ...`
+            if j < len(words) and words[j] == "install":
+                return "pip", words[j + 1:]
         if base == "uv" and nxt == "pip" and i + 2 < len(words) and words[i + 2] == "install":
             return "pip", words[i + 3:]
         if base in ("conda", "mamba", "micromamba") and nxt == "install":
