@@ -157,6 +157,21 @@ class PayloadsCaptured(Rule):
                            "@app.post('/predict')\ndef predict(x: list):\n    return Predictor().predict(x).tolist()\n",
         }, "present", "an injected recorder whose method writes to the database"),
         Example({
+            "app.py": "import joblib\nimport pandas as pd\nimport streamlit as st\nfrom database import log_prediction\n\n"
+                      "MODEL = joblib.load('model.pkl')\nrow = {'n': st.number_input('N')}\nif st.button('Predict'):\n"
+                      "    y = MODEL.predict(pd.DataFrame([row]))[0]\n    log_prediction(row, y)\n    st.success(y)\n",
+            "database.py": "import sqlite3\n\n\ndef log_prediction(row, result):\n    conn = sqlite3.connect('logs.db')\n"
+                           "    conn.cursor().execute('insert into predictions values (?, ?)', (str(row), str(result)))\n"
+                           "    conn.commit()\n",
+        }, "present", "a Streamlit app stores each input and prediction through a helper module's log_prediction"),
+        Example({
+            "app.py": "import joblib\nimport pandas as pd\nimport streamlit as st\nfrom database import cache_result\n\n"
+                      "MODEL = joblib.load('model.pkl')\nrow = {'n': st.number_input('N')}\nif st.button('Predict'):\n"
+                      "    y = MODEL.predict(pd.DataFrame([row]))[0]\n    cache_result(y)\n    st.success(y)\n",
+            "database.py": "import sqlite3\n\n\ndef cache_result(result):\n    conn = sqlite3.connect('cache.db')\n"
+                           "    conn.cursor().execute('insert into cache values (?)', (str(result),))\n",
+        }, "absent", "a shared helper not named for recording payloads is not counted"),
+        Example({
             ".github/workflows/predict.yml": "on:\n  schedule:\n    - cron: '0 */2 * * *'\njobs:\n  predict:\n"
                                              "    runs-on: ubuntu-latest\n    steps:\n      - run: python inference.py\n",
             "inference.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
@@ -212,7 +227,9 @@ class PayloadsCaptured(Rule):
             if not predicts:
                 continue
             # only the serving side's own code: shared training/evaluation code logs for other reasons
-            calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)]
+            # (a helper named for recording payloads, `log_prediction` in `database.py`, is serving's own)
+            calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)
+                     or PAYLOAD_FUNCTION.search(c.scope.rsplit(".", 1)[-1])]
             for idx, call in calls:
                 if _persists(call) and not _records_metrics(idx):
                     if handler in scheduled and call.attr in LOCAL_FILE_WRITES:
