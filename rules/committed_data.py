@@ -64,6 +64,9 @@ class DataCommittedToGit(Rule):
         Example({"data/labels.json": '{"0": "cat", "1": "dog"}', "config/settings.json": "{" + ", ".join(
                      f'"k{i}": {i}' for i in range(2000)) + "}", "train.py": "print(1)\n"}, "absent",
                 "a small label map in data/ and a large JSON config outside it are not datasets", commits=({},)),
+        Example({"timm/__init__.py": "", "timm/data/__init__.py": "", "timm/data/_info/real_labels.json": "[" + ", ".join(
+                     ["[1, 2]"] * 3000) + "]", "train.py": "print(1)\n"}, "absent",
+                "a label table shipped inside a package's data module is a resource, not a dataset", commits=({},)),
         Example({"data/samples/tiny.jsonl": '{"instruction": "hi", "output": "hello"}\n' * 300,
                  "configs/train.example.yaml": "dataset_path: ./data/samples/tiny.jsonl\nepochs: 1\n",
                  "train.py": "import yaml\ncfg = yaml.safe_load(open('configs/train.example.yaml'))\n"}, "partial",
@@ -95,7 +98,8 @@ class DataCommittedToGit(Rule):
                 folders = [p.lower() for p in path.split("/")[:-1]]
                 return size is not None and size >= MIN_BYTES and in_data_dir(folders) and \
                     not set(folders) & NOT_TRAINING_DATA_DIRS and \
-                    not any(PurePosixPath(path).match(p) for p in lfs_patterns)
+                    not any(PurePosixPath(path).match(p) for p in lfs_patterns) and \
+                    not any(path.startswith(pkg + "/") for pkg in packages)   # label tables a package ships
             if suffix not in DATA_SUFFIXES:
                 return False
             if suffix == ".txt" and (name.startswith(("requirements", "README", "LICENSE")) or "requirements" in path):
