@@ -38,7 +38,9 @@ class PayloadsCaptured(Rule):
     `DataCaptureConfig`, Azure ML data collector). Files count as sinks (`df.to_csv`, `to_parquet`),
     and so does a recorder object serving is handed (`self.db_logger.log_prediction(...)`) whose
     method writes to one. Rows of drift/quality metrics a module computes with Evidently are
-    metrics, not payloads. Logging to stdout only counts as partial (a
+    metrics, not payloads. A prediction script a scheduled workflow runs that keeps its predictions
+    in files leaves a prediction history, not a record of each input: partial. A recorder function
+    named for what it records (`log_prediction`) counts wherever it lives. Logging to stdout only counts as partial (a
     `print` must carry the request and the prediction, not the bare prediction), and so
     does a function that records payloads but that serving never calls ("defined but never called").
     Not applicable without serving code.
