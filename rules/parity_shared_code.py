@@ -253,6 +253,16 @@ class ServingReusesTrainingPreprocessing(Rule):
                            "    df = add_lags(pd.read_csv('aqi.csv'))\n    model = joblib.load('model.pkl')\n"
                            "    df['pred'] = model.predict(df[['lag1']].fillna(0))\n    df.to_csv('forecasts/latest.csv')\n",
         }, "present", "a script a scheduled workflow runs to load the model and predict is batch serving"),
+        Example({
+            ".github/workflows/nightly.yml": "on:\n  schedule:\n    - cron: '0 3 * * *'\njobs:\n  eval:\n"
+                                            "    runs-on: ubuntu-latest\n    steps:\n      - run: python evaluate.py\n",
+            "train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\n\n"
+                        "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                        "    joblib.dump(Ridge().fit(df[['a']], df.y), 'model.pkl')\n",
+            "evaluate.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                           "    df = pd.read_csv('test.csv')\n    pred = joblib.load('model.pkl').predict(df[['a']])\n"
+                           "    print(((pred - df.y) ** 2).mean())\n",
+        }, "not-applicable", "a nightly evaluation of the model on a test set is offline, not serving"),
     )
 
     def check(self, facts):

@@ -1149,13 +1149,14 @@ def _batch_scoring(path: str, idx: CodeIndex) -> Optional[ServingEndpoint]:
 
 
 _SCORING_NAME = re.compile(r"(?i)(predict|inferen|infer_|forecast|scor)")
+_EVALUATION_NAME = re.compile(r"(?i)(eval|bench|test|valid|metric)")
 
 
 def _scheduled_scoring_job(path: str, idx: CodeIndex) -> Optional[Tuple[int, str]]:
     """(line, load call) when a script loads a trained model and predicts (a predict call, or a
     file named for predicting that runs the model it loads) and trains nothing."""
-    if _MONITORING_JOB.search(path):
-        return None
+    if _MONITORING_JOB.search(path) or _EVALUATION_NAME.search(path.rsplit("/", 1)[-1]):
+        return None   # a nightly evaluation or benchmark scores a test set: offline, not serving
     loads = predicts = None
     for call in idx.calls:
         if is_training_call(call):
