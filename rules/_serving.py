@@ -117,7 +117,8 @@ def has_serving(facts) -> bool:
 
 NO_SERVING = ("no serving code found (looked for web-framework routes, model-server classes such as KServe, "
               "BentoML, Ray Serve, TorchServe, Cog or LitServe, SageMaker/Azure inference scripts, Gradio/Streamlit apps, "
-              "Lambda handlers, batch-scoring jobs that write predictions to a table or cloud storage, models deployed "
+              "Lambda handlers, batch-scoring jobs that write predictions to a table or cloud storage, prediction scripts "
+              "a scheduled CI workflow runs, Gradio apps launched from notebooks, models deployed "
               "to SageMaker/Vertex/Azure/MLflow endpoints, serving manifests and model-server configs such as TF Serving "
               "or Triton)")
 
@@ -168,3 +169,15 @@ def node_path(node: str) -> str:
 
 def node_name(node: str) -> str:
     return node.rsplit(":", 1)[1] if node.startswith("def:") else node.split(":", 1)[1]
+
+
+# (rule examples) a notebook that launches a Gradio demo (a comment ending in `?` is code, not IPython help)
+NOTEBOOK_DEMO = (
+    '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": "import torch\\nfrom src.transforms '
+    'import eval_transform\\n\\nmodel = torch.load(\'model.pt\')\\n\\n\\ndef predict(img):\\n    return '
+    'model(eval_transform()(img))\\n"}, {"cell_type": "code", "metadata": {}, "outputs": [], "source": "import gradio '
+    'as gr\\n\\ndemo = gr.Interface(fn=predict,  # input to output\\n                    inputs=gr.Image(type=\'pil\'),'
+    '  # what are the inputs?\\n                    outputs=gr.Label())\\ndemo.launch()\\n"}, {"cell_type": "code", '
+    '"metadata": {}, "outputs": [], "source": "with open(\'notes.txt\', \'w\') as f:\\n    f.write(\'demo '
+    'launched\')\\n"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+

@@ -100,6 +100,20 @@ class CIRunsChecks(Rule):
                                       "    assert subprocess.run(['cookiecutter', '--no-input', '.']).returncode == 0\n",
             "{{ cookiecutter.repo_name }}/src/train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
         }, "partial", "a template's CI tests only the template; the projects it generates get no CI", fires=True),
+        Example({
+            "buildspec.yml": "version: 0.2\nphases:\n  install:\n    commands:\n      - pip install tox\n"
+                             "  pre_build:\n    commands:\n      - tox\n  build:\n    commands:\n"
+                             "      - docker build -t app .\n",
+            "tox.ini": "[testenv]\ncommands = pytest tests\n",
+            "src/model.py": "import torch\n\ndef build():\n    return torch.nn.Linear(4, 2)\n",
+            "tests/test_model.py": "import torch\nfrom src.model import build\n\n"
+                                   "def test_shape():\n    assert build()(torch.zeros(1, 4)).shape == (1, 2)\n",
+        }, "present", "an AWS CodeBuild buildspec that runs the tests before building the image", fires=True),
+        Example({
+            "pipeline/modeldeploy/buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n"
+                                                  "      - cdk synth\n      - cdk deploy --require-approval never\n",
+            "src/train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "a CodeBuild buildspec that only deploys: CI without tests", fires=True),
     )
 
     def check(self, facts):

@@ -58,6 +58,15 @@ class DataCommittedToGit(Rule):
                 "a small table in a data folder that the code reads", commits=({},)),
         Example({"data/colors.csv": "name,hex\n" + "red,#f00\n" * 200, "train.py": "print(1)\n"}, "absent",
                 "a small file in a data folder that nothing reads", commits=({},)),
+        Example({"data/mmlu/val.json": "[" + ", ".join(['{"q": "2+2?", "a": "4"}'] * 600) + "]",
+                 "eval.py": "import json\nrows = json.load(open('data/mmlu/val.json'))\n"}, "partial",
+                "a sizeable JSON dataset in a data folder", commits=({},)),
+        Example({"data/labels.json": '{"0": "cat", "1": "dog"}', "config/settings.json": "{" + ", ".join(
+                     f'"k{i}": {i}' for i in range(2000)) + "}", "train.py": "print(1)\n"}, "absent",
+                "a small label map in data/ and a large JSON config outside it are not datasets", commits=({},)),
+        Example({"timm/__init__.py": "", "timm/data/__init__.py": "", "timm/data/_info/real_labels.json": "[" + ", ".join(
+                     ["[1, 2]"] * 3000) + "]", "train.py": "print(1)\n"}, "absent",
+                "a label table shipped inside a package's data module is a resource, not a dataset", commits=({},)),
         Example({"data/samples/tiny.jsonl": '{"instruction": "hi", "output": "hello"}\n' * 300,
                  "configs/train.example.yaml": "dataset_path: ./data/samples/tiny.jsonl\nepochs: 1\n",
                  "train.py": "import yaml\ncfg = yaml.safe_load(open('configs/train.example.yaml'))\n"}, "partial",
@@ -83,6 +92,14 @@ class DataCommittedToGit(Rule):
         def training_data(path: str, name: str, size: Optional[int]) -> bool:
             """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
             suffix = PurePosixPath(name).suffix.lower()
+            if suffix == ".json":
+                # JSON is usually configuration; a sizeable JSON file in a data folder is a dataset
+                # (evaluation splits, records, fitted statistics)
+                folders = [p.lower() for p in path.split("/")[:-1]]
+                return size is not None and size >= MIN_BYTES and in_data_dir(folders) and \
+                    not set(folders) & NOT_TRAINING_DATA_DIRS and \
+                    not any(PurePosixPath(path).match(p) for p in lfs_patterns) and \
+                    not any(path.startswith(pkg + "/") for pkg in packages)   # label tables a package ships
             if suffix not in DATA_SUFFIXES:
                 return False
             if suffix == ".txt" and (name.startswith(("requirements", "README", "LICENSE")) or "requirements" in path):

@@ -4,7 +4,8 @@ import re
 
 from mlscan.facts.graph import artefact_kind
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._serving import (FEATURE_WORDS, NO_SERVING, TRANSFORMERS, has_serving, model_server_deployments,
+from mlscan.rules._serving import (FEATURE_WORDS, NO_SERVING, NOTEBOOK_DEMO, TRANSFORMERS, has_serving,
+                                   model_server_deployments,
                                    node_name, node_path, served_by_code, serving_reach)
 from mlscan.rules._vocab import MODEL_LOAD_ATTRS
 
@@ -233,6 +234,35 @@ class ServingReusesTrainingPreprocessing(Rule):
                            "    out = m.predict(m.make_future_dataframe(periods=30))\n    out.to_csv('/tmp/f.csv')\n"
                            "    boto3.client('s3').upload_file('/tmp/f.csv', 'bucket', 'forecast.csv')\n",
         }, "not-applicable", "a batch run that trains and forecasts in one go is offline, not a scoring job"),
+        Example({
+            "src/transforms.py": "import torchvision.transforms as T\n\n\ndef eval_transform():\n"
+                                 "    return T.Compose([T.Resize(224), T.ToTensor()])\n",
+            "train.py": "import torch\nfrom src.transforms import eval_transform\n\nif __name__ == '__main__':\n"
+                        "    tf = eval_transform()\n    model = torch.nn.Linear(2, 1)\n    model(torch.zeros(1, 2)).sum().backward()\n"
+                        "    torch.save(model.state_dict(), 'model.pt')\n",
+            "demo.ipynb": NOTEBOOK_DEMO,
+        }, "present", "a Gradio app launched from a notebook serves; its handler applies training's transform"),
+        Example({
+            ".github/workflows/forecast.yml": "on:\n  schedule:\n    - cron: '0 */6 * * *'\njobs:\n  forecast:\n"
+                                              "    runs-on: ubuntu-latest\n    steps:\n      - run: python forecast.py\n",
+            "features.py": "import pandas as pd\n\n\ndef add_lags(df):\n    df['lag1'] = df.y.shift(1)\n    return df\n",
+            "train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\nfrom features import add_lags\n\n"
+                        "if __name__ == '__main__':\n    df = add_lags(pd.read_csv('aqi.csv')).dropna()\n"
+                        "    joblib.dump(Ridge().fit(df[['lag1']], df.y), 'model.pkl')\n",
+            "forecast.py": "import joblib\nimport pandas as pd\nfrom features import add_lags\n\nif __name__ == '__main__':\n"
+                           "    df = add_lags(pd.read_csv('aqi.csv'))\n    model = joblib.load('model.pkl')\n"
+                           "    df['pred'] = model.predict(df[['lag1']].fillna(0))\n    df.to_csv('forecasts/latest.csv')\n",
+        }, "present", "a script a scheduled workflow runs to load the model and predict is batch serving"),
+        Example({
+            ".github/workflows/nightly.yml": "on:\n  schedule:\n    - cron: '0 3 * * *'\njobs:\n  eval:\n"
+                                            "    runs-on: ubuntu-latest\n    steps:\n      - run: python evaluate.py\n",
+            "train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\n\n"
+                        "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                        "    joblib.dump(Ridge().fit(df[['a']], df.y), 'model.pkl')\n",
+            "evaluate.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                           "    df = pd.read_csv('test.csv')\n    pred = joblib.load('model.pkl').predict(df[['a']])\n"
+                           "    print(((pred - df.y) ** 2).mean())\n",
+        }, "not-applicable", "a nightly evaluation of the model on a test set is offline, not serving"),
     )
 
     def check(self, facts):

@@ -4,7 +4,7 @@ import re
 
 from mlscan.facts.graph import looks_predictive
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._serving import NO_SERVING, has_serving, serving_manifests, serving_reach
+from mlscan.rules._serving import NO_SERVING, NOTEBOOK_DEMO, has_serving, serving_manifests, serving_reach
 
 # records of normal traffic; warnings and errors report problems, not payloads
 RECORD_ATTRS = {"info", "debug", "log"}
@@ -38,7 +38,9 @@ class PayloadsCaptured(Rule):
     `DataCaptureConfig`, Azure ML data collector). Files count as sinks (`df.to_csv`, `to_parquet`),
     and so does a recorder object serving is handed (`self.db_logger.log_prediction(...)`) whose
     method writes to one. Rows of drift/quality metrics a module computes with Evidently are
-    metrics, not payloads. Logging to stdout only counts as partial (a
+    metrics, not payloads. A prediction script a scheduled workflow runs that keeps its predictions
+    in files leaves a prediction history, not a record of each input: partial. A recorder function
+    named for what it records (`log_prediction`) counts wherever it lives. Logging to stdout only counts as partial (a
     `print` must carry the request and the prediction, not the bare prediction), and so
     does a function that records payloads but that serving never calls ("defined but never called").
     Not applicable without serving code.
@@ -156,6 +158,39 @@ class PayloadsCaptured(Rule):
                            "            self.db_logger.log_prediction((x, y))\n        return y\n\n\n"
                            "@app.post('/predict')\ndef predict(x: list):\n    return Predictor().predict(x).tolist()\n",
         }, "present", "an injected recorder whose method writes to the database"),
+        Example({
+            "app.py": "import joblib\nimport pandas as pd\nimport streamlit as st\nfrom database import log_prediction\n\n"
+                      "MODEL = joblib.load('model.pkl')\nrow = {'n': st.number_input('N')}\nif st.button('Predict'):\n"
+                      "    y = MODEL.predict(pd.DataFrame([row]))[0]\n    log_prediction(row, y)\n    st.success(y)\n",
+            "database.py": "import sqlite3\n\n\ndef log_prediction(row, result):\n    conn = sqlite3.connect('logs.db')\n"
+                           "    conn.cursor().execute('insert into predictions values (?, ?)', (str(row), str(result)))\n"
+                           "    conn.commit()\n",
+        }, "present", "a Streamlit app stores each input and prediction through a helper module's log_prediction"),
+        Example({
+            "app.py": "import joblib\nimport pandas as pd\nimport streamlit as st\nfrom database import cache_result\n\n"
+                      "MODEL = joblib.load('model.pkl')\nrow = {'n': st.number_input('N')}\nif st.button('Predict'):\n"
+                      "    y = MODEL.predict(pd.DataFrame([row]))[0]\n    cache_result(y)\n    st.success(y)\n",
+            "database.py": "import sqlite3\n\n\ndef cache_result(result):\n    conn = sqlite3.connect('cache.db')\n"
+                           "    conn.cursor().execute('insert into cache values (?)', (str(result),))\n",
+        }, "absent", "a shared helper not named for recording payloads is not counted"),
+        Example({
+            ".github/workflows/predict.yml": "on:\n  schedule:\n    - cron: '0 */2 * * *'\njobs:\n  predict:\n"
+                                             "    runs-on: ubuntu-latest\n    steps:\n      - run: python inference.py\n",
+            "inference.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                            "    df = pd.read_csv('latest.csv')\n    model = joblib.load('model.pkl')\n"
+                            "    df['pred'] = model.predict(df[['a', 'b']])\n    df[['id', 'pred']].to_csv('history/preds.csv', mode='a')\n",
+        }, "partial", "a scheduled scoring run keeps its predictions in files: a prediction history"),
+        Example({
+            "inference.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                            "    df = pd.read_csv('latest.csv')\n    model = joblib.load('model.pkl')\n"
+                            "    df['pred'] = model.predict(df[['a', 'b']])\n    df[['id', 'pred']].to_csv('history/preds.csv', mode='a')\n",
+        }, "not-applicable", "the same script run by hand is offline prediction, not serving"),
+        Example({
+            "train.py": "import torch\nmodel = torch.nn.Linear(2, 1)\nmodel(torch.zeros(1, 2)).sum().backward()\n"
+                        "torch.save(model.state_dict(), 'model.pt')\n",
+            "src/transforms.py": "def eval_transform():\n    return lambda x: x\n",
+            "demo.ipynb": NOTEBOOK_DEMO,
+        }, "absent", "a notebook's Gradio handler records nothing; a file another cell writes is not a payload"),
     )
 
     def check(self, facts):
@@ -186,6 +221,7 @@ class PayloadsCaptured(Rule):
         serving_files = graph.serving_files
         serving_dirs = {f.rsplit("/", 1)[0] if "/" in f else "" for f in serving_files}
         recorders = _recorder_methods(facts)
+        scheduled = {ep.handler for ep in graph.serving_endpoints if ep.framework == "scheduled-scoring"}
         for handler, nodes in sorted(serving_reach(facts, with_startup=False).items()):
             calls = graph.calls_in(nodes)
             # a route named for predicting may forward the request to the model service and keep the answer
@@ -193,9 +229,17 @@ class PayloadsCaptured(Rule):
             if not predicts:
                 continue
             # only the serving side's own code: shared training/evaluation code logs for other reasons
-            calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)]
+            # (a helper named for recording payloads, `log_prediction` in `database.py`, is serving's own)
+            calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)
+                     or PAYLOAD_FUNCTION.search(c.scope.rsplit(".", 1)[-1])]
             for idx, call in calls:
                 if _persists(call) and not _records_metrics(idx):
+                    if handler in scheduled and call.attr in LOCAL_FILE_WRITES:
+                        # a recurring scoring run that keeps its output files: a prediction history
+                        best = best or ("partial", idx.path, call.line,
+                                        f"a scheduled scoring run writes its predictions to files via {call.name}, "
+                                        f"a prediction history rather than a record of each input")
+                        continue
                     best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
                     break
                 recorder = recorders.get(call.attr) if call.name.startswith(("?", "self.")) or "()." in call.name else None
@@ -345,6 +389,10 @@ def _persists(call) -> bool:
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
             "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")
     return name in ("json.dump",) or (call.attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
+
+
+# writes to local files: what a scheduled scoring run leaves behind (predictions, not requests)
+LOCAL_FILE_WRITES = {"to_csv", "to_parquet", "writerow", "writerows", "dump", "write", "to_json"}
 
 
 def _has_key(node, key: str) -> bool:

@@ -47,6 +47,23 @@ class TestsExerciseMLCode(Rule):
                                  "    r = TestClient(app).post('/predict', json=[[0.5]])\n    assert r.status_code == 200\n",
         }, "partial", "API contract tests only: nothing tests the model, data or training", fires=True),
         Example({
+            "src/train.py": "import joblib\nfrom sklearn.linear_model import LogisticRegression\n\n\ndef main():\n"
+                            "    joblib.dump(LogisticRegression().fit([[0], [1]], [0, 1]), 'model.joblib')\n\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+            "service.py": "import bentoml\n\n\n@bentoml.service\nclass Model:\n    @bentoml.api\n"
+                          "    def predict(self, rows: list) -> list:\n        return MODEL.predict(rows).tolist()\n",
+            "tests/test_api.py": "import requests\n\n\ndef test_predict_endpoint():\n"
+                                 "    r = requests.post('http://localhost:3000/predict', json={'rows': [[0.5]]})\n"
+                                 "    assert r.status_code == 200\n",
+        }, "partial", "smoke tests of the running service over HTTP only", fires=True),
+        Example({
+            "src/train.py": "import joblib\nfrom sklearn.linear_model import LogisticRegression\n\n\ndef main():\n"
+                            "    joblib.dump(LogisticRegression().fit([[0], [1]], [0, 1]), 'model.joblib')\n\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+            "tests/test_download.py": "import requests\n\n\ndef test_mirror_is_up():\n"
+                                      "    assert requests.get('https://example.org/data.csv').status_code == 200\n",
+        }, "absent", "an HTTP test without serving code tests no API of the project", fires=False),
+        Example({
             "train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
             "analysis.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": '
                               '["def test_fit():\\n", "    assert True\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
@@ -74,6 +91,31 @@ class TestsExerciseMLCode(Rule):
         for path, (line, target, name) in sorted(data.items())[:4]:
             yield self.found("partial", path, line, f"tests exercise data-handling code only: {name} ({target}), "
                                                     "not the model or training")
+        if data or not has_serving(facts):
+            return
+        api = _api_tests(facts)
+        if api:
+            yield self.found("partial", api[0], api[1], f"tests only call the serving API over HTTP ({api[2]}): "
+                                                        "status and response shape, not the model, data or training")
+
+
+# HTTP clients a test drives the serving API with: framework test clients, or requests to the running service
+HTTP_TEST_CLIENTS = ("fastapi.testclient.TestClient", "starlette.testclient.TestClient", "httpx.AsyncClient",
+                     "httpx.Client", "flask.testing.FlaskClient")
+HTTP_CALLS = ("requests.", "httpx.", "aiohttp.")
+HTTP_VERBS = {"get", "post", "put", "patch", "request"}
+
+
+def _api_tests(facts):
+    """(path, line, call) of a test that drives the serving API over HTTP: a framework test client
+    (`TestClient(app)`, `app.test_client()`) or a request to the running service (`requests.post(url)`)."""
+    from mlscan.rules._tests import test_suite
+    for idx in test_suite(facts):
+        for call in idx.calls:
+            if call.name.startswith(HTTP_TEST_CLIENTS) or call.attr == "test_client" or (
+                    call.attr in HTTP_VERBS and call.name.startswith(HTTP_CALLS)):
+                return idx.path, call.line, call.name
+    return None
 
 
 def _serving_only(facts) -> set:
@@ -84,7 +126,7 @@ def _serving_only(facts) -> set:
     if not training:
         return set()
     # a batch-scoring job is a pipeline stage: its feature code is the model's, so tests of it test ML code
-    batch = {ep.handler for ep in facts.graph.serving_endpoints if ep.framework == "batch-scoring"}
+    batch = {ep.handler for ep in facts.graph.serving_endpoints if ep.framework in ("batch-scoring", "scheduled-scoring")}
     reach = {h: nodes for h, nodes in serving_reach(facts).items() if h not in batch}
     files = {ep.path for ep in facts.graph.serving_endpoints if ep.handler not in batch} & set(facts.graph.serving_files)
     serving = {node_path(n) for nodes in reach.values() for n in nodes} | files

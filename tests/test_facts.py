@@ -123,6 +123,14 @@ def test_one_broken_cell_does_not_hide_the_others():
     assert ix.error and "could not be parsed" in ix.error
 
 
+def test_a_comment_ending_in_a_question_mark_is_code_and_help_lines_are_not():
+    ix = index_notebook("nb.ipynb", _nb(("code", "import gradio as gr\ndemo = gr.Interface(fn=str,  # the inputs?\n"
+                                                 "                    inputs='text', outputs='text')\n"),
+                                        ("code", "np.random.seed??\nimport random\nrandom.seed(1)\n")))
+    assert ix.error is None
+    assert {"gradio.Interface", "random.seed"} <= {c.name for c in ix.calls}
+
+
 def test_broken_notebook_json_is_an_error_not_a_crash():
     assert "not valid JSON" in index_notebook("nb.ipynb", "{not json").error
 

@@ -46,6 +46,8 @@ def is_ci_path(path: str) -> Optional[str]:
         return "jenkins"
     # Azure DevOps pipelines kept elsewhere: azure-pipelines*.yml anywhere, .pipelines/ and .azuredevops/ folders
     name = path.rsplit("/", 1)[-1]
+    if name in ("buildspec.yml", "buildspec.yaml"):
+        return "codebuild"   # AWS CodeBuild, wherever a CodePipeline stage points at it
     if path.endswith((".yml", ".yaml")) and (name.startswith("azure-pipelines") or
                                              path.startswith((".pipelines/", ".azuredevops/", ".ado/"))):
         return "azure"

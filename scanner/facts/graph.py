@@ -644,8 +644,10 @@ class CodeGraph:
             if vs:
                 exec_adj[u] = tuple(sorted(vs))
         from mlscan.facts.repo import is_test_path
-        serving = () if is_test_path(path) or idx.is_notebook else tuple(
-            (e.path, e.line, e.framework, e.handler, e.label) for e in _serving_in_module(path, idx))
+        # a notebook serves only through an app it launches (a Gradio demo); its other calls are offline
+        serving = () if is_test_path(path) else tuple(
+            (e.path, e.line, e.framework, e.handler, e.label) for e in _serving_in_module(path, idx)
+            if not idx.is_notebook or e.framework == "gradio")
         calls = idx.calls
         training = tuple(sorted({scopes[c.scope] for c in calls if is_training_call(c)}))
         order = [k[3] for k in sorted([(c.line, c.scope, c.name, i) for i, c in enumerate(calls)])]
@@ -980,7 +982,31 @@ class CodeGraph:
 
     @cached_property
     def serving_endpoints(self) -> List[ServingEndpoint]:
-        return [ServingEndpoint(*e) for piece in self._pieces.values() for e in piece[_SERVING]]
+        found = [ServingEndpoint(*e) for piece in self._pieces.values() for e in piece[_SERVING]]
+        return found + self._scheduled_scoring({ep.path for ep in found})
+
+    def _scheduled_scoring(self, known: Set[str]) -> List[ServingEndpoint]:
+        """Scripts a scheduled CI workflow (`on: schedule`) runs that load a trained model and
+        predict without training: recurring batch scoring, whose predictions are the product,
+        wherever they are written (unlike a prediction script run by hand)."""
+        out: List[ServingEndpoint] = []
+        for job in self.facts.ci_jobs:
+            if "schedule" not in job.triggers:
+                continue
+            for step in job.steps:
+                for t in command_targets(step.run):
+                    target = self._target_for_command(t)
+                    path = target[4:] if target and target.startswith("mod:") else None
+                    idx = self.code.get(path) if path else None
+                    if idx is None or path in known or idx.is_notebook:
+                        continue
+                    scoring = _scheduled_scoring_job(path, idx)
+                    if scoring:
+                        known.add(path)
+                        out.append(ServingEndpoint(path, scoring[0], "scheduled-scoring", f"mod:{path}",
+                                                   f"scheduled batch scoring: {job.path} runs {path} on a schedule, "
+                                                   f"which loads a trained model ({scoring[1]}) and predicts"))
+        return sorted(out, key=lambda e: (e.path, e.line))
 
     @cached_property
     def _imported_modules(self) -> Set[str]:
@@ -1172,6 +1198,29 @@ def _batch_scoring(path: str, idx: CodeIndex) -> Optional[ServingEndpoint]:
                            f"to {sink[0]} (line {sink[1]})")
 
 
+_SCORING_NAME = re.compile(r"(?i)(predict|inferen|infer_|forecast|scor)")
+_EVALUATION_NAME = re.compile(r"(?i)(eval|bench|test|valid|metric)")
+
+
+def _scheduled_scoring_job(path: str, idx: CodeIndex) -> Optional[Tuple[int, str]]:
+    """(line, load call) when a script loads a trained model and predicts (a predict call, or a
+    file named for predicting that runs the model it loads) and trains nothing."""
+    if _MONITORING_JOB.search(path) or _EVALUATION_NAME.search(path.rsplit("/", 1)[-1]):
+        return None   # a nightly evaluation or benchmark scores a test set: offline, not serving
+    loads = predicts = None
+    for call in idx.calls:
+        if is_training_call(call):
+            return None
+        if loads is None and (call.name in _MODEL_FILE_LOADS or call.attr in ("load_state_dict", "load_model")
+                              or (call.name.startswith(_BOOSTERS) and call.has_kwarg("model_file"))):
+            loads = call
+        elif predicts is None and looks_predictive(call.attr) and call.attr not in ("forward", "backward"):
+            predicts = call
+    if loads is None or (predicts is None and not _SCORING_NAME.search(path.rsplit("/", 1)[-1])):
+        return None
+    return (predicts or loads).line, loads.name
+
+
 def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
     out: List[ServingEndpoint] = []
     roots = idx.imported_roots
@@ -1207,10 +1256,14 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
         if attr in ("add_api_route", "add_url_rule") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
             out.append(ServingEndpoint(path, call.line, head.split(".")[0], f"mod:{path}", f"{call.name}"))
         elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface", "gradio.Blocks",
-                                   "gradio.TabbedInterface")) and (
+                                   "gradio.TabbedInterface")) and not (idx.is_notebook and "()" in call.name) and (
                 predicts() or any(looks_predictive(r.rsplit(".", 1)[-1]) for r in call.refs)):
             # the handler may live in another module (`gr.Interface(fn=predict)` after `from model import *`)
-            out.append(ServingEndpoint(path, call.line, "gradio", f"mod:{path}", "gradio app"))
+            # in a notebook the app's request path is the function it is handed, not every cell
+            fn = next((r.rsplit(".", 1)[-1] for r in call.refs if r.rsplit(".", 1)[-1] in idx.defs), None) \
+                if idx.is_notebook else None
+            out.append(ServingEndpoint(path, call.line, "gradio", f"def:{path}:{fn}" if fn else f"mod:{path}",
+                                       "gradio app"))
         else:
             deploy = MODEL_DEPLOY_CALLS.match(call.name)
             platform = deploy.lastgroup if deploy else (

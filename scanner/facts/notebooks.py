@@ -13,6 +13,10 @@ AUTOMAGIC = ("pip install ", "pip uninstall ", "conda install ")  # IPython runs
 ASSIGNED_MAGIC = re.compile(r"^\s*[\w.,\[\] ]+=\s*%")  # home = %env HOME
 
 
+# IPython help (`df.merge?`, `np.*load*??`); a code line whose comment ends in `?` is code
+HELP_LINE = re.compile(r"[\w.*\[\]'\"()]+\?{1,2}")
+
+
 def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tuple[str, int]], Optional[str]]:
     """(script, first line of each code cell, shell lines, error)."""
     try:
@@ -52,8 +56,7 @@ def notebook_source(text: str) -> Tuple[Optional[str], Tuple[int, ...], List[Tup
                     shell[-1] = (shell[-1][0][:-1].rstrip() + " " + stripped, escape_line)
                 out.append("")
                 continued = stripped.endswith("\\")
-            elif in_cell_magic or stripped.startswith(("%", "!", "?") + AUTOMAGIC) or stripped.endswith("?") and \
-                    not stripped.startswith("#"):
+            elif in_cell_magic or stripped.startswith(("%", "!", "?") + AUTOMAGIC) or HELP_LINE.fullmatch(stripped):
                 if stripped.startswith(("!", "%pip", "%conda", "%%bash", "%%sh", "%sh") + AUTOMAGIC):
                     shell.append((stripped, line_no))
                 out.append("" if in_cell_magic else _placeholder(raw, out))
