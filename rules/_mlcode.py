@@ -3,6 +3,7 @@ which names are hyperparameters, which folders hold illustrative code, and what 
 repo module is (ML, data handling, or neither). Pure functions over `Facts`."""
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Iterable, List, Optional, Set, Tuple
@@ -48,6 +49,7 @@ def strong_hyperparameters(names: Iterable[str]) -> Set[str]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)   # pure, and asked per call site by several rules
 def in_example_dir(path: str) -> bool:
     return any(p.lower() in EXAMPLE_DIRS for p in PurePosixPath(path).parts[:-1])
 

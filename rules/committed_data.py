@@ -140,10 +140,12 @@ class DataCommittedToGit(Rule):
         present = {f.path for f in facts.files if f.tracked}
         for commit in reversed(hist.commits):   # oldest first
             for ch in commit.changes:
+                if ch.status != "A" or ch.path in present:
+                    continue
                 p = PurePosixPath(ch.path)
                 folders = [x.lower() for x in p.parts[:-1]]
                 parts = set(folders)
-                if ch.status != "A" or ch.path in present or p.suffix.lower() not in DATA_SUFFIXES or p.suffix == ".txt" \
+                if p.suffix.lower() not in DATA_SUFFIXES or p.suffix == ".txt" \
                         or not in_data_dir(folders) or parts & NOT_TRAINING_DATA_DIRS \
                         or hist.blob_sizes.get(ch.blob, 0) < MIN_BYTES or any(p.match(x) for x in lfs_patterns):
                     continue

@@ -161,11 +161,9 @@ class TrainingDataOrResultsDocumented(Rule):
         for idx in facts.non_test_code():   # a notebook's markdown: a results table or a data dictionary
             if not idx.is_notebook or in_example_dir(idx.path) or idx.path in seen_notebooks:
                 continue
-            doc = facts.notebook_prose(idx.path)
-            if doc is None:
-                continue
-            got = [f"reports results in a table ({h})" for _, h in metric_tables(doc)[:1]] + \
-                [f"documents the data's columns ({h})" for _, h in data_dictionary_tables(doc)[:1]]
+            if facts.exists(idx.path):
+                facts.text(idx.path)   # what reading it reports (too big, not UTF-8), as when its prose is parsed
+            got = facts.per_file(_notebook_hits, idx.path, facts.notebook_prose)
             if got:
                 seen_notebooks.add(idx.path)
                 yield self.found("partial", idx.path, 1, f"the notebook's prose {got[0]}")
@@ -184,6 +182,16 @@ class TrainingDataOrResultsDocumented(Rule):
                         art.get("type") in ("model", "dataset", "data"):
                     yield self.found("partial", path, facts.line_of(path, f"{name}:"),
                                      f"{art.get('type')} artifact {name!r} is registered with a description")
+
+
+def _notebook_hits(path: str, notebook_prose) -> tuple:
+    """What a notebook's markdown records: a results table or a data dictionary (that file alone;
+    remembered by its content, so history does not reparse an unchanged notebook per commit)."""
+    doc = notebook_prose(path)
+    if doc is None:
+        return ()
+    return tuple([f"reports results in a table ({h})" for _, h in metric_tables(doc)[:1]] +
+                 [f"documents the data's columns ({h})" for _, h in data_dictionary_tables(doc)[:1]])
 
 
 def _doc_hits(path: str, doc) -> tuple:

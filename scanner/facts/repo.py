@@ -72,6 +72,7 @@ def _function_key(fn) -> str:
     return f"{name}@{hashlib.sha1(source).hexdigest()[:16]}"
 
 
+@functools.lru_cache(maxsize=65536)   # pure, and asked per call site by several rules
 def is_test_path(path: str) -> bool:
     """Test code: test-named files, and files in test folders, except inside a `src/` layout, where
     a `tests` or `testing` package is library code (a test DSL, testing helpers)."""
