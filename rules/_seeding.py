@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional, Set, Tuple
+from typing import FrozenSet, Iterable, Optional, Set, Tuple
 
 from mlscan.facts.pycode import NOT_LITERAL, CallSite
 
@@ -79,6 +79,14 @@ def seeded_family(call: CallSite) -> Optional[str]:
 def seeded_families(calls: Iterable[Tuple[object, CallSite]]) -> Set[str]:
     """The RNG families that any of `calls` ((index, call) pairs, as `graph.calls_in` gives) seeds."""
     return {fam for fam in (seeded_family(call) for _, call in calls) if fam}
+
+
+def training_seeded_families(facts) -> FrozenSet[str]:
+    """seeded_families of the training closure's calls, once per scan (several rules ask)."""
+    def compute() -> FrozenSet[str]:
+        graph = facts.graph
+        return frozenset(seeded_families(graph.calls_in(graph.training_closure)))
+    return facts.memo("seeded-families:training-closure", compute)
 
 
 def consumed_family(call: CallSite) -> Optional[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import SEED_KWARGS, covers, seeded_families, seeded_family
+from mlscan.rules._seeding import SEED_KWARGS, covers, seeded_family, training_seeded_families
 
 # model constructors that draw random numbers and take a seed argument
 STOCHASTIC_MODELS = re.compile(
@@ -64,7 +64,7 @@ class UnseededEstimators(Rule):
     def check(self, facts):
         graph = facts.graph
         calls = graph.calls_in(graph.training_closure)
-        seeded = seeded_families(calls)
+        seeded = training_seeded_families(facts)
         if not seeded:
             return
         # default_rng/RandomState seed a generator of their own, not the global one sklearn falls back on

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import consumed_family, covers, seeded_families
+from mlscan.rules._seeding import consumed_family, covers, training_seeded_families
 
 
 class UnseededRandomness(Rule):
@@ -44,7 +44,7 @@ class UnseededRandomness(Rule):
     def check(self, facts):
         graph = facts.graph
         calls = graph.calls_in(graph.training_closure)
-        seeded = seeded_families(calls)
+        seeded = training_seeded_families(facts)
         if not seeded:
             return
         first_use: Dict[str, Tuple[str, int, str]] = {}

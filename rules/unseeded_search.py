@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import SEED_KWARGS, seeded_families
+from mlscan.rules._seeding import SEED_KWARGS, training_seeded_families
 
 OPTUNA_SAMPLER = "optuna.samplers."
 
@@ -51,7 +51,7 @@ class UnseededSearch(Rule):
     def check(self, facts):
         graph = facts.graph
         calls = graph.calls_in(graph.training_closure)
-        if not seeded_families(calls):
+        if not training_seeded_families(facts):
             return
         seeded_sampler = any(c.name.startswith(OPTUNA_SAMPLER) and any(k in SEED_KWARGS for k, _ in c.kwargs)
                              for _, c in calls)
