@@ -50,6 +50,15 @@ DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz
                  ".arrow", ".avro", ".orc", ".xlsx", ".xls", ".txt", ".json", ".zip", ".gz", ".db", ".sqlite", ".xml")
 
 
+def _defined_in(mod_path: str, idx: CodeIndex, rest: List[str]) -> Optional[str]:
+    """The node of the longest prefix of `rest` that the module defines (`Class.method`, `func`)."""
+    for k in range(len(rest), 0, -1):
+        qual = ".".join(rest[:k])
+        if qual in idx.defs:
+            return f"def:{mod_path}:{qual}"
+    return None
+
+
 def star_imports(idx: CodeIndex) -> Tuple[str, ...]:
     """The modules a file imports everything from at module level (`from helpers import *`)."""
     return tuple(ref.module for ref in idx.imports if ref.name == "*" and ref.scope == "<module>" and ref.module)
@@ -374,10 +383,9 @@ class CodeGraph:
             if not rest:
                 return f"mod:{mod_path}", ()
             idx = self.code[mod_path]
-            for k in range(len(rest), 0, -1):
-                qual = ".".join(rest[:k])
-                if qual in idx.defs:
-                    return f"def:{mod_path}:{qual}", (mod_path,)
+            defined = _defined_in(mod_path, idx, rest)
+            if defined:
+                return defined, (mod_path,)
             target = idx.exports.get(rest[0])
             if target and target != name:
                 found, via = self._resolve_traced(mod_path, ".".join([target] + rest[1:]))
@@ -397,10 +405,9 @@ class CodeGraph:
             if spath is None or spath == mod_path:
                 continue
             sidx = self.code[spath]
-            for k in range(len(rest), 0, -1):
-                qual = ".".join(rest[:k])
-                if qual in sidx.defs:
-                    return f"def:{spath}:{qual}", (spath,)
+            defined = _defined_in(spath, sidx, rest)
+            if defined:
+                return defined, (spath,)
             target = sidx.exports.get(rest[0])
             if target and not target.startswith(star + "."):
                 found, via = self._resolve_traced(spath, ".".join([target] + rest[1:]))
