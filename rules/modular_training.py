@@ -11,12 +11,11 @@ from mlscan.rules._vocab import FRAMEWORK_TRAINING_RUNNERS, definition_roles, ro
 
 # scripts of the other lifecycle stages, by file name: data preparation, evaluation, registration,
 # serving, batch scoring, monitoring
-STAGE_SCRIPT = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
-                          r"valid|register|registry|promot|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|"
-                          r"batch|monitor|drift)")
-# the stages that belong to the model's pipeline, not to using the model (serving, batch scoring)
-PIPELINE_STAGE = re.compile(r"(?i)(prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
-                            r"valid|register|registry|promot|monitor|drift)")
+# (of them, the stages that belong to the model's pipeline, not to using the model)
+_PIPELINE_WORDS = (r"prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
+                   r"valid|register|registry|promot|monitor|drift")
+STAGE_SCRIPT = re.compile(rf"(?i)({_PIPELINE_WORDS}|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|batch)")
+PIPELINE_STAGE = re.compile(rf"(?i)({_PIPELINE_WORDS})")
 _NOT_TRAINING_SCRIPT = re.compile(r"(?i)(bench|export|demo|profil|convert|example|sample|infer|predict|serv|app\b|"
                                   r"visuali[sz]|plot|debug|scratch|test)")
 # copy-pasted training: this many top-level definitions repeated across the training scripts
