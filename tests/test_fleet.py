@@ -333,6 +333,8 @@ def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     rows = fleet_rows(out)
     assert rows["a-quick"]["status"] == "ok"
     assert rows["b-slow"]["status"] == "error" and "interrupted" in rows["b-slow"]["error"]
+    page = (out / "index.html").read_text("utf-8")   # the plain list: no charts drawn on the way out
+    assert f'href="{rows["a-quick"]["report"]}"' in page and "b-slow" in page and "<svg" not in page
 
 
 def test_plugin_rules_show_in_rules_and_scans(tmp_path, plugin_env):
