@@ -28,7 +28,9 @@ class HyperparametersFromCommandLine(Rule):
     The training takes hyperparameters as run-time parameters instead of literals: argparse
     `add_argument("--lr")`, click/typer options and typer command parameters, absl flags,
     `fire.Fire(train)`, transformers `HfArgumentParser`, `LightningCLI`, MLproject entry-point
-    `parameters:` and papermill `execute_notebook(parameters=...)`. Only options named like
+    `parameters:`, papermill `execute_notebook(parameters=...)`, and an orchestrator's run parameters
+    (Metaflow `Parameter`, SageMaker Pipelines `ParameterString`/`ParameterInteger`, ZenML step
+    parameters, Dagster run config, a Kubeflow pipeline function's arguments). Only options named like
     hyperparameters (`--lr`, `--epochs`, `--batch_size`, `--max_depth`...) count, so a CLI of paths
     says nothing. This is partial: values live in shell history and scripts, not in a versioned
     configuration file.
