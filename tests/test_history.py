@@ -219,7 +219,7 @@ def test_per_file_values_are_kept_across_the_commits_of_a_run(tmp_path, monkeypa
         repo.write("train.py", "import torch\n\n\ndef train():\n    model = torch.nn.Linear(2, 1)\n"
                                f"    return model  # {i}\n\n\nif __name__ == '__main__':\n    train()\n")
         repo.commit(f"train {i}")
-    doc = history(repo.root, Config(), commits=3, cache_dir="off", workers=1)
+    doc = history(repo.root, Config(), commits=3, cache_dir=str(tmp_path / "cache"), workers=1)  # a fresh store
     assert judged.count("README.md") == 1, judged
     rows = [[(p["id"], p["status"], p["evidence"]) for p in c["practices"]] for c in doc["commits"]]
     judged.clear()
