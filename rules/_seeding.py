@@ -82,11 +82,50 @@ def seeded_families(calls: Iterable[Tuple[object, CallSite]]) -> Set[str]:
 
 
 def training_seeded_families(facts) -> FrozenSet[str]:
-    """seeded_families of the training closure's calls, once per scan (several rules ask)."""
+    """seeded_families of the seeding closure's calls, once per scan (several rules ask)."""
     def compute() -> FrozenSet[str]:
-        graph = facts.graph
-        return frozenset(seeded_families(graph.calls_in(graph.training_closure)))
+        return frozenset(seeded_families(facts.graph.calls_in(seeding_closure(facts))))
     return facts.memo("seeded-families:training-closure", compute)
+
+
+# acc6a: entry points that call fit/backward but are not training runs (their seeding says nothing)
+_NOT_TRAINING_RUN = re.compile(r"(?i)(bench|export|demo|profil|convert|example|sample|infer|predict|serv|app\b|"
+                               r"visuali[sz]|plot|debug|scratch|test)")
+
+
+def seeding_closure(facts) -> FrozenSet[str]:
+    """The code every training run reaches, with the methods of the objects it builds: the training
+    entry points named for training and the others that train as well (a pipeline runner beside a
+    `Training.ipynb`, the job's `run.py` beside a research notebook, every lesson notebook that fits a
+    model). Benchmark, export, demo and inference scripts are left out. The seed rules judge this one
+    set, so seeding and the randomness it should cover are looked for in the same code."""
+    def compute() -> FrozenSet[str]:
+        from mlscan.rules._serving import with_methods
+        graph = facts.graph
+        primary = {ep.node for ep in graph.primary_training_entry_points}
+        others = [ep.node for ep in graph.training_entry_points
+                  if ep.node not in primary and not _NOT_TRAINING_RUN.search(ep.target.split(":", 2)[-1])]
+        nodes = set(graph.training_closure) | graph.code_reach_all(others)
+        return frozenset(with_methods(graph, nodes))
+    return facts.memo("seeding-closure", compute)
+
+
+def unseeded_search_scope(facts) -> FrozenSet[str]:
+    """Where the counter-evidence rules look for randomness nobody seeded: the training named for
+    training (with the methods of objects it builds) and, when that training is only notebooks, the
+    scripts that train beside them (the pipeline runner next to `Training.ipynb`). Lesson notebooks
+    and experiments beside a training script are not searched: their randomness is not the model's."""
+    def compute() -> FrozenSet[str]:
+        from mlscan.rules._serving import with_methods
+        graph = facts.graph
+        primary = graph.primary_training_entry_points
+        nodes = set(graph.training_closure)
+        if primary and all(ep.kind == "notebook" for ep in primary):
+            nodes |= graph.code_reach_all(ep.node for ep in graph.training_entry_points
+                                          if ep.kind != "notebook" and ep not in primary
+                                          and not _NOT_TRAINING_RUN.search(ep.target.split(":", 2)[-1]))
+        return frozenset(with_methods(graph, nodes))
+    return facts.memo("unseeded-search-scope", compute)
 
 
 def consumed_family(call: CallSite) -> Optional[str]:

@@ -193,3 +193,13 @@ FRAMEWORK_TRAINING_RUNNERS = {
     "basicsr.train.train_pipeline", "mmengine.runner.Runner.from_cfg", "mmcv.runner.Runner",
     "mmdet.apis.train_detector", "mmseg.apis.train_segmentor", "mmdet3d.apis.train_model",
 }
+
+
+# ---- acc6b: model families a README names when it says which model the project trains ----------------
+MODEL_FAMILY = re.compile(
+    r"(?i)\b(xgboost|lightgbm|lgbm|catboost|random ?forests?|logistic regression|linear regression|ridge regression|"
+    r"lasso|svms?|support vector (machine|classifier|regressor)s?|prophet|s?arima|lstms?|grus?|cnns?|"
+    r"convolutional neural networks?|resnet[-\d]*|efficientnet[-\w]*|vit|bert|deberta[-\w]*|roberta|distilbert|"
+    r"gpt-?\d[\w-]*|llama[-\d]*|mistral|t5|u-?net|transformers?|yolo\w*|gradient[- ]boost\w*|decision trees?|"
+    r"naive bayes|k-?nn|k-nearest neighbou?rs?|neural networks?|autoencoders?|gans?|mlp|multi-layer perceptrons?|"
+    r"isolation forests?|k-?means)\b")

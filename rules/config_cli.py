@@ -28,7 +28,9 @@ class HyperparametersFromCommandLine(Rule):
     The training takes hyperparameters as run-time parameters instead of literals: argparse
     `add_argument("--lr")`, click/typer options and typer command parameters, absl flags,
     `fire.Fire(train)`, transformers `HfArgumentParser`, `LightningCLI`, MLproject entry-point
-    `parameters:` and papermill `execute_notebook(parameters=...)`. Only options named like
+    `parameters:`, papermill `execute_notebook(parameters=...)`, and an orchestrator's run parameters
+    (Metaflow `Parameter`, SageMaker Pipelines `ParameterString`/`ParameterInteger`, ZenML step
+    parameters, Dagster run config, a Kubeflow pipeline function's arguments). Only options named like
     hyperparameters (`--lr`, `--epochs`, `--batch_size`, `--max_depth`...) count, so a CLI of paths
     says nothing. This is partial: values live in shell history and scripts, not in a versioned
     configuration file.
@@ -84,6 +86,26 @@ class HyperparametersFromCommandLine(Rule):
             "README.md": "# SupCon\n\n## Running\n\n```bash\npython main_supcon.py --batch_size 1024 --learning_rate 0.5\n```\n",
         }, "absent", "a README's example command is documentation, not a recorded run (blind labels of sets 1-3)",
             fires=False),
+        Example({
+            "flow.py": "from metaflow import FlowSpec, Parameter, step\n\n\nclass TrainFlow(FlowSpec):\n"
+                       "    epochs = Parameter('epochs', default=5)\n\n    @step\n    def start(self):\n"
+                       "        from sklearn.linear_model import LogisticRegression\n"
+                       "        LogisticRegression(max_iter=self.epochs).fit([[0], [1]], [0, 1])\n        self.next(self.end)\n\n"
+                       "    @step\n    def end(self):\n        pass\n\n\nif __name__ == '__main__':\n    TrainFlow()\n",
+        }, "partial", "Metaflow Parameters: run settings a pipeline run takes from outside", fires=True),
+        Example({
+            "steps/config.py": "from zenml.steps import BaseParameters\n\n\nclass ModelConfig(BaseParameters):\n"
+                               "    model_name: str = 'lightgbm'\n    fine_tuning: bool = False\n",
+            "steps/train.py": "from sklearn.linear_model import LogisticRegression\nfrom steps.config import ModelConfig\n\n\n"
+                              "def train(config: ModelConfig):\n    return LogisticRegression().fit([[0], [1]], [0, 1])\n",
+        }, "partial", "ZenML step parameters with in-code defaults", fires=True),
+        Example({
+            "flow.py": "from metaflow import FlowSpec, step\n\n\nclass TrainFlow(FlowSpec):\n    @step\n    def start(self):\n"
+                       "        from sklearn.linear_model import LogisticRegression\n"
+                       "        LogisticRegression(max_iter=5).fit([[0], [1]], [0, 1])\n        self.next(self.end)\n\n"
+                       "    @step\n    def end(self):\n        pass\n",
+            "tests/test_flow.py": "from metaflow import Parameter\n\n\ndef test_param():\n    assert Parameter('x', default=1)\n",
+        }, "absent", "a pipeline with literal settings; a Parameter only in a test", fires=False),
     )
 
     def check(self, facts):
@@ -141,16 +163,26 @@ class HyperparametersFromCommandLine(Rule):
         if options:
             all_hps = set().union(*options.values())
             recorded = _recorded_run(facts, all_hps)
+            judged = False
             for label, hps in sorted(options.items()):
                 path, line = where[label]
                 if label in config_option:
+                    judged = True
                     yield self.found("partial", path, line,
                                      f"hyperparameters are {label} options ({ranked(hps, 6)}) that a config file "
                                      f"can set (option at {config_option[label][0]}:{config_option[label][1]})")
                 elif recorded:
+                    judged = True
                     yield self.found("partial", recorded[0], recorded[1],
                                      f"hyperparameters are {label} options ({ranked(hps, 6)}) whose values a run "
                                      f"records: {recorded[2]}; no config file keeps them")
+            if judged:
+                return
+        pipeline_params = _pipeline_parameters(facts)
+        if pipeline_params is not None:
+            path, line, what = pipeline_params
+            yield self.found("partial", path, line, f"run settings are {what}, set per run; the values not "
+                                                    "passed in keep in-code defaults, and no config file keeps them")
             return
         for idx in facts.non_test_code():  # a notebook workflow: papermill runs parameterised notebooks
             for call in idx.calls:
@@ -168,6 +200,56 @@ class HyperparametersFromCommandLine(Rule):
                                      f"MLproject entry point {ep_name} takes parameters ({', '.join(list(params)[:6])}) "
                                      "passed on the command line")
                     return
+
+
+# acc6b: an orchestrator's run parameters - settings a pipeline run takes from outside (Metaflow `Parameter`,
+# SageMaker Pipelines `ParameterString`/`ParameterInteger`, ZenML step parameters, Dagster run config,
+# a Kubeflow pipeline function's arguments)
+PIPELINE_PARAMETER_CALLS = {
+    "metaflow.Parameter": "Metaflow Parameters",
+    "sagemaker.workflow.parameters.ParameterString": "SageMaker Pipelines parameters",
+    "sagemaker.workflow.parameters.ParameterInteger": "SageMaker Pipelines parameters",
+    "sagemaker.workflow.parameters.ParameterFloat": "SageMaker Pipelines parameters",
+    "sagemaker.workflow.parameters.ParameterBoolean": "SageMaker Pipelines parameters",
+    "sagemaker.workflow.parameters.ParameterEnum": "SageMaker Pipelines parameters",
+}
+PIPELINE_PARAMETER_BASES = {
+    "zenml.steps.BaseParameters": "ZenML step parameters",
+    "zenml.steps.BaseStepConfig": "ZenML step parameters",
+    "zenml.steps.base_parameters.BaseParameters": "ZenML step parameters",
+    "zenml.steps.base_step_config.BaseStepConfig": "ZenML step parameters",
+    "dagster.Config": "Dagster run config",
+    "dagster.ConfigurableResource": "Dagster run config",
+    "dagster.PermissiveConfig": "Dagster run config",
+}
+PIPELINE_DECORATORS = {"kfp.dsl.pipeline": "Kubeflow pipeline arguments", "kfp.v2.dsl.pipeline": "Kubeflow pipeline arguments",
+                       "kfp.dsl.pipeline()": "Kubeflow pipeline arguments"}
+
+
+def _is_pipeline_parameter(name: str) -> bool:
+    return name in PIPELINE_PARAMETER_CALLS
+
+
+def _pipeline_parameters(facts) -> Optional[Tuple[str, int, str]]:
+    """(path, line, what) of the first orchestrator run parameter in the project's code (tests and examples aside)."""
+    from mlscan.facts.repo import is_test_path
+    from mlscan.rules._mlcode import in_example_dir
+    for path, calls in sorted(facts.call_table.named(_is_pipeline_parameter, external=True,
+                                                     attrs={n.rsplit(".", 1)[-1] for n in PIPELINE_PARAMETER_CALLS}).items()):
+        if calls and not is_test_path(path) and not in_example_dir(path):
+            idx = facts.code.get(path)
+            return path, calls[0].line, PIPELINE_PARAMETER_CALLS[facts.external_name(idx, calls[0].name)]
+    for idx in facts.non_test_code():
+        if in_example_dir(idx.path):
+            continue
+        for qual, d in idx.defs.items():
+            base = next((PIPELINE_PARAMETER_BASES[b] for b in d.bases if b in PIPELINE_PARAMETER_BASES), None)
+            if d.kind == "class" and base:
+                return idx.path, d.line, f"{base} ({qual})"
+            deco = next((PIPELINE_DECORATORS[x] for x in d.decorators if x in PIPELINE_DECORATORS), None)
+            if d.kind == "function" and deco and d.params:
+                return idx.path, d.line, f"{deco} ({', '.join(d.params[:4])})"
+    return None
 
 
 CONFIG_OPTION_NAMES = ("config", "cfg", "config_file", "config_path", "cfg_file", "hparams", "hparams_file", "params_file")

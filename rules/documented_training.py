@@ -8,7 +8,7 @@ from mlscan.rules._mlcode import in_example_dir
 from mlscan.rules._docs import (LEADERBOARD_SCORE, card_file_name, data_dictionary_tables, document_topics,
                                 in_data_dir, is_card_front_matter, is_primary_doc, metric_tables, model_zoo_tables,
                                 project_docs)
-from mlscan.rules._vocab import REPORTED_METRIC
+from mlscan.rules._vocab import MODEL_FAMILY, REPORTED_METRIC
 
 DATA_README_WORDS = 15
 DATA_SECTION_WORDS = 30
@@ -25,7 +25,10 @@ class TrainingDataOrResultsDocumented(Rule):
     `artifacts:` that register the model or dataset with a description, a model-zoo table that
     describes each released model in words, a competition solution's stated leaderboard
     scores (public/private), a results document wherever it sits (`experiments/REPORT.md`), a data dictionary file (`data_description.txt`, `codebook.md`), and
-    a notebook whose markdown holds a results table or a data dictionary. Only the project's own
+    a notebook whose markdown holds a results table or a data dictionary, and a root README that
+    names both the model (a model family: XGBoost, Prophet, ResNet, DeBERTa, LSTM ...) and the data
+    it is trained on, with a link to the data's source (Kaggle, UCI, Hugging Face, any URL), outside
+    how-to sections (download, setup, usage). Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
 
@@ -145,6 +148,23 @@ class TrainingDataOrResultsDocumented(Rule):
             "README.md": "# Service\n\n## Request data\n| Field | Description |\n|---|---|\n| id | request id |\n"
                          "| text | input text |\n| lang | language code |\n",
         }, "absent", "an API's request fields are not a dataset's dictionary", fires=False),
+        Example({
+            "README.md": "# Bird classifier\n\nThe model is a ResNet34 built with PyTorch and trained on the "
+                         "[Birds Classification Dataset](https://www.kaggle.com/datasets/x/birds) of 400 species.\n\n"
+                         "## Usage\n\n```bash\npython train.py\n```\n",
+        }, "partial", "a README naming the model and its training data with the data's source", fires=True),
+        Example({
+            "README.md": "# NFL contact detection\n\nA CNN pipeline.\n\n## Data download\n\n"
+                         "Download data to ./data from https://www.kaggle.com/competitions/nfl-contact-detection\n",
+        }, "absent", "a data link only inside a download how-to section", fires=False),
+        Example({
+            "README.md": "# Churn\n\nAn XGBoost classifier.\n\nThe dataset can be downloaded from Kaggle "
+                         "[here](https://www.kaggle.com/datasets/x/churn).\n",
+        }, "absent", "a download pointer is a step, not a description of the training data", fires=False),
+        Example({
+            "README.md": "# ML template\n\nA template for XGBoost and LSTM projects.\n\n## 1.1. Adding a new dataset\n\n"
+                         "Put the files from the [data portal](https://example.org/portal) into data/raw, 120 MB in all.\n",
+        }, "absent", "a numbered how-to section on adding data", fires=False),
     )
 
     def check(self, facts):
@@ -158,6 +178,14 @@ class TrainingDataOrResultsDocumented(Rule):
                 if (path, line) not in seen:
                     seen.add((path, line))
                     yield self.found("partial", path, line, what)
+        for path in project_docs(facts):   # the root README names the model and, with its source, the data
+            if "/" in path or not path.lower().startswith("readme") or any(p == path for p, _ in seen):
+                continue
+            got = facts.per_file(_names_model_and_data, path, facts.text(path) or "")
+            if got:
+                line, model, source = got
+                yield self.found("partial", path, line, f"the README names the model ({model}) and the data it is "
+                                                        f"trained on, with its source (\"{source}\")")
         for idx in facts.non_test_code():   # a notebook's markdown: a results table or a data dictionary
             if not idx.is_notebook or in_example_dir(idx.path) or idx.path in seen_notebooks:
                 continue
@@ -182,6 +210,47 @@ class TrainingDataOrResultsDocumented(Rule):
                         art.get("type") in ("model", "dataset", "data"):
                     yield self.found("partial", path, facts.line_of(path, f"{name}:"),
                                      f"{art.get('type')} artifact {name!r} is registered with a description")
+
+
+def _names_model_and_data(path: str, text: str) -> tuple:
+    """(line, model, data sentence) when a README names a model family and links the data it is trained
+    on, outside how-to sections and code blocks; () otherwise."""
+    model = data = None
+    skip = fence = False
+    for no, raw in enumerate(text.splitlines()[:3000], 1):
+        stripped = raw.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = not fence
+            continue
+        if fence:
+            continue
+        if stripped.startswith("#"):
+            skip = bool(HOW_TO.match(stripped.lstrip("#").strip()) or _NOT_RESULT.search(stripped))
+            continue
+        if skip:
+            continue
+        if model is None:
+            m = MODEL_FAMILY.search(raw)
+            if m:
+                model = m.group(0)
+        if data is None and DATA_SOURCE_LINK.search(raw) and not HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) \
+                and not _FETCH_STEP.search(_URL.sub(" ", raw)):
+            data = (no, re.sub(r"\s+", " ", _LINK_TARGET.sub(r"\1", stripped))[:80])
+        if model and data:
+            return data[0], model, data[1]
+    return ()
+
+
+# a sentence that names the data with a link to its source: "trained on the [Birds Dataset](https://...)",
+# "this Kaggle dataset: https://www.kaggle.com/...", "Source: https://archive.ics.uci.edu/..."
+DATA_SOURCE_LINK = re.compile(r"(?i)\b(data ?sets?|corpus|corpora|training data|data source|competition data|"
+                              r"kaggle|uci)\b[^\n]{0,120}(\]\(https?://|https?://)|"
+                              r"(kaggle\.com/(datasets|competitions|c)/|archive\.ics\.uci\.edu|huggingface\.co/datasets/)")
+_LINK_TARGET = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# a step that fetches or uploads files ("Dataset can be downloaded from Kaggle here", "Upload the models to
+# Kaggle datasets") tells the reader what to do, not what the model was trained on
+_FETCH_STEP = re.compile(r"(?i)\b(download|upload)\w*")
+_URL = re.compile(r"https?://\S+")
 
 
 def _notebook_hits(path: str, notebook_prose) -> tuple:
@@ -244,7 +313,8 @@ _NOT_RESULT = re.compile(r"\b(install|usage|contribut|licen[cs]e|citation|change
                          r"monitoring|alert)", re.I)
 _DATA_NOUN = re.compile(r"\b(data ?sets?|data|corpus|corpora|samples|images|rows|records|examples|documents|tokens)\b", re.I)
 # sections that tell the reader what to do with data (a how-to) rather than what the data is
-HOW_TO = re.compile(r"(?i)^\W*(configure|config|set ?up|setup|create|update|add|use|using|download|get|getting|"
+# (a section number before the words, "1.1. Get competition data", is read past: acc6b)
+HOW_TO = re.compile(r"(?i)^[\W\d]*(configure|config|set ?up|setup|create|update|add|adding|use|using|download|get|getting|"
                     r"prepare|install|choose|select|bring|how to|load|refer|see|check|follow|pick|upload)\b")
 
 

@@ -26,7 +26,9 @@ class ServingReusesTrainingPreprocessing(Rule):
     partial; loading only the model and re-implementing the features is skew. When training
     transforms no features at all (no feature functions, encoders, scalers, image transforms or
     pandas feature operations) and serving feeds the request to the model training saved, parity
-    is trivial and in place. Not applicable without serving code.
+    is trivial and in place. Serving that calls training's own feature functions shares them, even
+    with a helper of its own beside them (renaming request columns, explaining a prediction): that
+    helper is not counted as re-implemented preprocessing. Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"
@@ -50,6 +52,17 @@ class ServingReusesTrainingPreprocessing(Rule):
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n"
                       "    return str(MODEL.predict(clean(request.json)))\n",
         }, "absent", "serving re-implements the preprocessing"),
+        Example({
+            "src/features.py": "def build_features(df):\n    df['ratio'] = df.a / df.b\n    return df\n",
+            "src/train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.features import build_features\n\nif __name__ == '__main__':\n"
+                            "    df = build_features(pd.read_csv('data.csv'))\n    LogisticRegression().fit(df[['ratio']], df.y)\n",
+            "api/app.py": "import pandas as pd\nfrom fastapi import FastAPI\nfrom src.features import build_features\n"
+                          "app = FastAPI()\n\n\ndef normalize_request_columns(df):\n"
+                          "    return df.rename(columns=str.lower)\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                          "    df = build_features(normalize_request_columns(pd.DataFrame([row])))\n"
+                          "    return MODEL.predict(df[['ratio']]).tolist()\n",
+        }, "present", "serving calls training's build_features; its own column-naming helper re-implements nothing"),
         Example({"train.py": "from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n"}, "not-applicable"),
         Example({
             "train.py": "import pickle\nimport pandas as pd\nfrom sklearn.feature_extraction import DictVectorizer\n"
@@ -331,7 +344,10 @@ class ServingReusesTrainingPreprocessing(Rule):
                     and n not in train and graph.g.nodes[n].get("kind") == "function" \
                     and not LOADER.match(node_name(n).rsplit(".", 1)[-1]) and not _loads_fitted(graph, n):
                 own_features.append(n)
-        if own_features and (train_feature_defs or not emitted):
+        # serving that calls training's own feature functions shares them: a helper of its own beside
+        # them (formatting a request, naming columns, explaining a prediction) is no re-implementation
+        shares_functions = any(n in by_name for n in feature_shared)
+        if own_features and not shares_functions and (train_feature_defs or not emitted):
             n = min(own_features, key=lambda m: (not STRONG_FEATURE.search(node_name(m)), "__" in node_name(m), m))
             yield self.found("gap", node_path(n), graph.g.nodes[n].get("line"),
                              f"serving defines its own preprocessing {node_name(n)} instead of sharing training's")

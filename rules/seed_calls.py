@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._seeding import (ALL, DEFAULT_SEEDED_TRAINERS, OPTION_SEEDED_PIPELINES, SEED_KWARGS, consumed_family,
-                                  seeded_family)
+                                  seeded_family, seeding_closure)
 from mlscan.rules._serving import with_methods
 from mlscan.rules.unseeded_estimators import STOCHASTIC_MODELS
 
@@ -16,8 +16,10 @@ class SeedCallsReachTraining(Rule):
     through imports and aliases, so `import numpy as np; np.random.seed(0)` counts and a comment
     mentioning "seed" does not. Calls are followed across files: a seed set in `utils.set_seeds()`
     counts when a training entry point calls it, and so does a seed in a method of an object the
-    training builds (a split strategy handed to a splitter). Seeding that no training entry point
-    reaches counts as partial.
+    training builds (a split strategy handed to a splitter). Every training run counts, not only the
+    one named for training: each lesson notebook that fits a model, the job script beside a research
+    notebook (benchmark, export, demo and inference scripts aside). Seeding that no training entry
+    point reaches counts as partial.
     """
 
     id = "seed-calls"
@@ -45,6 +47,10 @@ class SeedCallsReachTraining(Rule):
                         '["import lightning as L\\n", "L.seed_everything(7)\\n", "trainer = L.Trainer()\\n", '
                         '"trainer.fit(model)\\n"]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
         }, "present", "notebooks are code too"),
+        Example({
+            "04_model_training.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": "from sklearn.datasets import load_iris\\nfrom sklearn.neighbors import KNeighborsClassifier\\nX, y = load_iris(return_X_y=True)\\nKNeighborsClassifier(n_neighbors=5).fit(X, y)\\n"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "05_model_evaluation.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": "from sklearn.datasets import load_iris\\nfrom sklearn.linear_model import LogisticRegression\\nfrom sklearn.model_selection import train_test_split\\nX, y = load_iris(return_X_y=True)\\nX_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=4)\\nLogisticRegression().fit(X_tr, y_tr)\\n"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        }, "present", "every lesson notebook that trains is a training run: the one with a split seeds it"),
         Example({
             "src/splitting.py": "from sklearn.model_selection import train_test_split\n\n\nclass SplitStrategy:\n"
                                 "    def split(self, X, y):\n        raise NotImplementedError\n\n\n"
@@ -112,7 +118,7 @@ class SeedCallsReachTraining(Rule):
         graph = facts.graph
         # an object the training builds is used by it: a strategy object's methods (`DataSplitter(
         # TrainTestSplit())` then `self.strategy.split_data()`) run although no call names them
-        closure = with_methods(graph, graph.training_closure)
+        closure = seeding_closure(facts)
         in_closure = graph.calls_in(closure)
         seen = set()
         for idx, call in in_closure:
@@ -151,7 +157,7 @@ def _unseeded_entry_points(rule, graph):
         """Training scripts that reach no seeding while other training scripts do: seeding set in a
         helper that only some entry points call (notebooks aside: they are exploration as often as training)."""
         scripts = [ep for ep in graph.primary_training_entry_points if ep.kind != "notebook"]
-        if len(scripts) < 2:
+        if not scripts:
             return
         unseeded = []
         for ep in scripts:
@@ -164,6 +170,12 @@ def _unseeded_entry_points(rule, graph):
             yield rule.found("gap", ep.path, ep.line,
                              f"{ep.label} trains without seeding anything, while {len(scripts) - len(unseeded)} of "
                              f"{len(scripts)} training scripts seed their RNGs")
+        elif unseeded and len(unseeded) == len(scripts):
+            # only notebooks or side scripts seed: the training scripts themselves run unseeded
+            ep = unseeded[0]
+            yield rule.found("gap", ep.path, ep.line,
+                             f"{ep.label} trains without seeding anything; only other training runs (notebooks, "
+                             f"side scripts) seed their RNGs")
 
 
 def _draws_randomness(call) -> bool:

@@ -111,6 +111,9 @@ _BY_KEYWORDS = ("", "")  # the name alone says nothing: the call's report_to=/lo
 def _tracker_of_name(facts, idx, call_name: str):
     """tracker_of's judgement on the call's name alone (None: not a tracker call, whatever its keywords)."""
     name = facts.external_name(idx, call_name)
+    held = _held_tracker(idx, name)
+    if held is not None:
+        return held
     if name.startswith("?") or facts.graph.resolve_name(idx.path, name) is not None:
         return None  # the repo's own wrapper: its body is looked at on its own
     library = _tracker_library(name)
@@ -119,6 +122,20 @@ def _tracker_of_name(facts, idx, call_name: str):
     if facts.graph.resolve_module(None, _root_of(name)) is not None:
         return None  # the repo's own package (`fastapi_mlflow._mlflow_types...`): a name, not a tracker
     return _tracker_word(name)
+
+
+# acc6b: a tracker module kept on an object (`import wandb; self._wandb = wandb; self._wandb.init(...)`)
+HELD_TRACKERS = {"wandb", "mlflow", "neptune", "comet_ml", "clearml"}
+
+
+def _held_tracker(idx, name: str):
+    """(tool, name) for a call through an attribute that holds a tracker module the file imports."""
+    parts = [p.replace("()", "").replace("[]", "") for p in name.split(".")]
+    for p in parts[1:-1]:
+        root = p.lstrip("_")
+        if root in HELD_TRACKERS and root in idx.imported_roots:
+            return TRACKER_ROOTS[root], name
+    return None
 
 
 def _root_of(name: str) -> str:
@@ -166,7 +183,10 @@ class TrackingWiredIntoTraining(Rule):
     `start_run`, `autolog`, loggers, callbacks, writers) in code that a training entry point - a
     training script, or a notebook or secondary script that trains - or a declared dvc.yaml/MLproject
     stage reaches supports the practice. Lightning's `CSVLogger` alone is partial: metrics go to a
-    local CSV file, not to a tracker. So is a tracker used only in notebooks when the project also
+    local CSV file, not to a tracker. So are TensorBoard scalars alone (`SummaryWriter`, `tf.summary`,
+    the Keras `TensorBoard` callback) when the run records none of its settings beside them - no
+    `add_hparams`, no config or arguments dumped or copied into the run (`yaml.dump(args, f)`): curves
+    in a local folder that cannot say which settings made them. So is a tracker used only in notebooks when the project also
     has a scripted training entry point that records no runs, and a tracker the training uses only
     to store its model (`mlflow.log_model`, `register_model`) with no parameter or metric logged.
     Partial: training code that only reads from a tracker
@@ -229,6 +249,41 @@ class TrackingWiredIntoTraining(Rule):
                         "    with mlflow.start_run():\n        m = Prophet().fit(df)\n        mlflow.prophet.log_model(m, 'model')\n\n\n"
                         "if __name__ == '__main__':\n    train(None)\n",
         }, "partial", "MLflow runs that only store the model: no parameters or metrics", fires=True),
+        Example({
+            "train.py": "import torch\nfrom torch.utils.tensorboard import SummaryWriter\n\n\n"
+                        "def main():\n    writer = SummaryWriter('runs')\n    model = torch.nn.Linear(2, 1)\n"
+                        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                        "    for step in range(3):\n        loss = model(torch.zeros(1, 2)).sum()\n"
+                        "        loss.backward()\n        opt.step()\n"
+                        "        writer.add_scalar('loss', loss.item(), step)\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "TensorBoard scalars alone: no settings recorded with the run", fires=True),
+        Example({
+            "train.py": "import argparse\nimport os\nimport yaml\nimport torch\nfrom torch.utils.tensorboard import SummaryWriter\n\n\n"
+                        "def main():\n    p = argparse.ArgumentParser()\n    p.add_argument('--lr', type=float, default=0.1)\n"
+                        "    args = p.parse_args()\n    writer = SummaryWriter('runs/exp1')\n"
+                        "    with open(os.path.join(writer.log_dir, 'config.yml'), 'w') as f:\n        yaml.dump(vars(args), f)\n"
+                        "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.SGD(model.parameters(), lr=args.lr)\n"
+                        "    loss = model(torch.zeros(1, 2)).sum()\n    loss.backward()\n    opt.step()\n"
+                        "    writer.add_scalar('loss', loss.item(), 0)\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "TensorBoard scalars with the run's arguments saved in its log folder", fires=True),
+        Example({
+            "utils.py": "class WandbLogger:\n    def __init__(self, args):\n        import wandb\n        self._wandb = wandb\n"
+                        "        self._wandb.init(config=args)\n\n    def log(self, metrics):\n        self._wandb.log(metrics)\n",
+            "train.py": "import torch\nfrom utils import WandbLogger\n\n\n"
+                        "def main():\n    logger = WandbLogger({'lr': 0.1})\n    model = torch.nn.Linear(2, 1)\n"
+                        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    loss = model(torch.zeros(1, 2)).sum()\n"
+                        "    loss.backward()\n    opt.step()\n    logger.log({'loss': loss.item()})\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "W&B kept on a logger object the training uses", fires=True),
+        Example({
+            "train.py": "import torch\n\n\nclass Settings:\n    def __init__(self, cfg):\n        self.wandb = cfg\n\n\n"
+                        "def main():\n    s = Settings({'project': 'x'})\n    print(s.wandb.get('project'))\n"
+                        "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                        "    loss = model(torch.zeros(1, 2)).sum()\n    loss.backward()\n    opt.step()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "an attribute named wandb holding settings, in a file that never imports wandb", fires=False),
     )
 
     def check(self, facts):
@@ -254,6 +309,12 @@ class TrackingWiredIntoTraining(Rule):
             for (path, tool), (_, line, name) in sorted(tracked.items())[:4]:
                 yield self.found("partial", path, line, f"{name}: the training stores its model in {tool} but logs no "
                                                         f"parameters or metrics{_cell(facts, path, line)}")
+            return
+        if tracked and all(tool == "TensorBoard" for _, tool in tracked) and not _records_settings(facts, scopes):
+            for (path, tool), (_, line, name) in sorted(tracked.items())[:4]:
+                yield self.found("partial", path, line, f"{name}: the training writes TensorBoard scalars to a local "
+                                                        f"log folder but records none of the run's settings with them "
+                                                        f"(no add_hparams, no config saved with the run){_cell(facts, path, line)}")
             return
         scripted = _untracked_scripted_training(facts, {path for path, _ in tracked})
         for (path, tool), (_, line, name) in sorted(tracked.items())[:8]:
@@ -290,6 +351,38 @@ _MODEL_ONLY = {"log_model", "save_model", "register_model", "set_experiment", "s
                "start_run", "end_run", "create_experiment", "get_experiment_by_name", "set_tag", "set_tags",
                "create_registered_model", "create_model_version", "transition_model_version_stage",
                "set_registered_model_alias", "log_artifact", "log_artifacts", "start_run()", "MlflowClient"}
+
+
+# acc6b: a run's settings recorded beside its TensorBoard curves: hyperparameters given to the writer, or the
+# run's config/arguments dumped or copied into its output (`yaml.dump(args, f)`, `shutil.copy(cfg.config_path, out)`)
+SETTINGS_CALLS = {"add_hparams", "log_hyperparams", "save_hyperparameters", "hparams"}
+SETTINGS_DUMPS = {"dump", "safe_dump", "save", "copy", "copyfile", "copy2", "add_text", "text"}
+SETTINGS_NAME = re.compile(r"(?i)(^|[._])(config|configs|cfg|conf|args|opt|opts|options|hparams?|hyp|hyps|params|"
+                           r"hyperparam\w*|flags|kwargs|settings)([._]|$)")
+
+
+def _records_settings(facts, scopes) -> bool:
+    """Whether code the training reaches records the run's settings with it (hyperparameters handed to
+    the writer, or the config or arguments dumped or copied into the run's output)."""
+    for path in sorted(scopes):
+        idx = facts.code.get(path)
+        if idx is None:
+            continue
+        calls = calls_in_scopes(idx.calls, scopes[path])
+        for call in calls:
+            if call.attr in SETTINGS_CALLS:
+                return True
+            if call.attr in SETTINGS_DUMPS and call.name.lstrip("?").split(".")[0] in SETTINGS_ROOTS:
+                # the dumped value, also when wrapped in another call on the line (`yaml.dump(vars(args), f)`)
+                names = [n for c in calls if c.line == call.line and c.scope == call.scope for n in (*c.arg_names, *c.refs)]
+                if any(SETTINGS_NAME.search(n) or "parse_args" in n for n in names):
+                    return True
+    return False
+
+
+# libraries whose dump/copy/text call writes a file or a summary (not `torch.save` of a checkpoint)
+SETTINGS_ROOTS = {"yaml", "json", "omegaconf", "OmegaConf", "toml", "shutil", "tensorflow", "tf", "writer", "self",
+                  "ruamel", "hydra", "ml_collections"}
 
 
 def _model_only(name: str) -> bool:

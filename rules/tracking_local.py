@@ -10,6 +10,12 @@ from mlscan.rules._mlcode import pipeline_nodes
 HF_TRAINERS = {"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTrainer", "trl.DPOTrainer",
                "trl.RewardTrainer", "setfit.Trainer", "transformers.trainer.Trainer", "transformers.trainer_seq2seq.Seq2SeqTrainer"}
 METRIC_NAME = re.compile(r"(?i)(stats|metric|loss|acc|score|result|log|history)")
+# a run's metrics written to a file of its own (`json.dump(metrics, f)`, `results_df.to_csv(...)`); names of
+# settings or metadata are not metrics
+RUN_METRICS = re.compile(r"(?i)^(\w*_)?(metrics?|scores?|results?|report|history|train_info|eval\w*|losses|"
+                         r"accurac(y|ies)|rmse|mae|mse|auc|f1)(_\w*)?$")
+NOT_METRICS = re.compile(r"(?i)(config|cfg|param|meta|args|setting|schema|vocab|label|feature|column|path|dir|file)")
+FILE_SAVES = {"write", "writelines", "save_file", "write_text"}
 SAGEMAKER_METRICS = ("metric_definitions", "objective_metric_name")
 # training frameworks' own run-log writers: a CSV or JSON log of each run's metrics in its output folder
 FILE_LOGGERS = {"CSVLogger", "LogReport"}
@@ -28,7 +34,8 @@ class RunsRecordedWithoutTracker(Rule):
     its log history to `trainer_state.json` and reports to whichever trackers happen to be
     installed; a Lightning `Trainer` given no `logger=`, whose default logger keeps each run's metrics
     and hyperparameters in a local `lightning_logs/version_N` folder; a framework's own run-log writer
-    (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); a training loop that appends JSON lines of its metrics to a run file
+    (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); the run's metrics serialised to a
+    JSON or CSV file (`json.dump(metrics, f)`, `results_df.to_csv(...)`; a pickle is a value, not a record); a training loop that appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
     job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
     only in code that a training entry point or a declared pipeline reaches; a SageMaker job
@@ -99,6 +106,21 @@ class RunsRecordedWithoutTracker(Rule):
                         "    model.fit([[0.0]], [[1.0]], callbacks=[keras.callbacks.CSVLogger('training.log')])\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "partial", "a Keras CSVLogger callback keeps each epoch's metrics", fires=True),
+        Example({
+            "train.py": "import json\nfrom sklearn.linear_model import LogisticRegression\nfrom sklearn.metrics import f1_score\n\n\n"
+                        "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n"
+                        "    metrics = {'f1': f1_score([0, 1], m.predict([[0], [1]]))}\n"
+                        "    with open('evaluation.json', 'w') as f:\n        json.dump(metrics, f)\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "the run's metrics dumped to a JSON file", fires=True),
+        Example({
+            "train.py": "import json\nimport pickle\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                        "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n"
+                        "    metrics = {'acc': m.score([[0], [1]], [0, 1])}\n"
+                        "    pickle.dump(metrics, open('metrics.pkl', 'wb'))\n"
+                        "    json.dump({'classes': [0, 1]}, open('labels.json', 'w'))\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "metrics pickled for an app, and a label map in JSON: no run record", fires=False),
     )
 
     def check(self, facts):
@@ -135,6 +157,12 @@ class RunsRecordedWithoutTracker(Rule):
                 yield self.found("partial", path, call.line,
                                  f"{facts.external_name(idx, call.name).lstrip('?')} writes each run's metrics to a local "
                                  "log file; no experiment tracker")
+                return
+            metrics_file = _metrics_file(calls_in_scopes(idx.calls, wanted))
+            if metrics_file is not None:
+                call, what = metrics_file
+                yield self.found("partial", path, call.line, f"the training writes its metrics ({what}) to a "
+                                                             "file of its own; no experiment tracker")
                 return
             for line, calls in sorted(by_line.items()):
                 dumps = [c for c in calls if c.name == "json.dumps" and any(METRIC_NAME.search(n) for n in c.arg_names)]
@@ -187,6 +215,26 @@ def _names_hf_trainer(name: str) -> bool:
 
 def _names_lightning_trainer(name: str) -> bool:
     return name.lstrip("?") in LIGHTNING_TRAINERS
+
+
+def _metrics_name(names) -> str:
+    return next((n for n in names if RUN_METRICS.match(n) and not NOT_METRICS.search(n)), "")
+
+
+def _metrics_file(calls):
+    """(call, metrics name) for a JSON dump or CSV export of the run's metrics to a file, else None."""
+    scopes_writing = {c.scope for c in calls if c.attr in FILE_SAVES or (c.name == "print" and c.has_kwarg("file"))}
+    for c in calls:
+        if c.name == "json.dump" and len(c.args) >= 2 or c.name == "json.dumps" and c.scope in scopes_writing:
+            what = _metrics_name(n.rsplit(".", 1)[-1] for n in (*c.arg_names, *c.refs))
+            if what:
+                return c, what
+        elif c.attr == "to_csv":
+            receiver = c.name.lstrip("?").rsplit(".", 2)
+            what = _metrics_name(receiver[-2:-1]) if len(receiver) >= 2 else ""
+            if what:
+                return c, what
+    return None
 
 
 def _names_file_logger(name: str) -> bool:

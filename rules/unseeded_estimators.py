@@ -3,7 +3,8 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import SEED_KWARGS, covers, seeded_family, training_seeded_families
+from mlscan.rules._seeding import (SEED_KWARGS, covers, seeded_family, training_seeded_families,
+                                  unseeded_search_scope)
 
 # model constructors that draw random numbers and take a seed argument
 STOCHASTIC_MODELS = re.compile(
@@ -63,7 +64,7 @@ class UnseededEstimators(Rule):
 
     def check(self, facts):
         graph = facts.graph
-        calls = graph.calls_in(graph.training_closure)
+        calls = graph.calls_in(unseeded_search_scope(facts))
         seeded = training_seeded_families(facts)
         if not seeded:
             return

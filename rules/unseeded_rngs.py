@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Dict, Tuple
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import consumed_family, covers, training_seeded_families
+from mlscan.rules._seeding import consumed_family, covers, training_seeded_families, unseeded_search_scope
 
 
 class UnseededRandomness(Rule):
@@ -43,7 +43,7 @@ class UnseededRandomness(Rule):
 
     def check(self, facts):
         graph = facts.graph
-        calls = graph.calls_in(graph.training_closure)
+        calls = graph.calls_in(unseeded_search_scope(facts))
         seeded = training_seeded_families(facts)
         if not seeded:
             return

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import SEED_KWARGS, training_seeded_families
+from mlscan.rules._seeding import SEED_KWARGS, training_seeded_families, unseeded_search_scope
 
 OPTUNA_SAMPLER = "optuna.samplers."
 
@@ -39,6 +39,18 @@ class UnseededSearch(Rule):
                         "    study.optimize(objective, n_trials=20)\n",
         }, "present", "the sampler is seeded", fires=False),
         Example({
+            "notebooks/Training.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": "import pandas as pd\\nfrom sklearn.model_selection import train_test_split\\nfrom xgboost import XGBRegressor\\ndf = pd.read_csv(\'trips.csv\')\\nX_tr, X_te, y_tr, y_te = train_test_split(df[[\'a\']], df.y, random_state=42)\\nXGBRegressor(random_state=42).fit(X_tr, y_tr)\\n"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "steps/hpo_tuner.py": "import optuna\nfrom xgboost import XGBRegressor\n\n\n"
+                                  "def tune(X, y):\n    def objective(trial):\n"
+                                  "        m = XGBRegressor(max_depth=trial.suggest_int('d', 2, 8), random_state=42)\n"
+                                  "        return m.fit(X, y).score(X, y)\n"
+                                  "    study = optuna.create_study(direction='maximize')\n"
+                                  "    study.optimize(objective, n_trials=20)\n    return study.best_params\n",
+            "run.py": "import pandas as pd\nfrom xgboost import XGBRegressor\nfrom steps.hpo_tuner import tune\n\n"
+                      "if __name__ == '__main__':\n    df = pd.read_csv('trips.csv')\n"
+                      "    XGBRegressor(**tune(df[['a']], df.y), random_state=42).fit(df[['a']], df.y)\n",
+        }, "partial", "the pipeline runner beside Training.ipynb tunes with an unseeded Optuna study", fires=True),
+        Example({
             "hpo.py": "import numpy as np\nimport xgboost as xgb\nfrom hyperopt import fmin, hp, tpe, Trials\n\n\n"
                       "def objective(params):\n    booster = xgb.train(params, xgb.DMatrix([[0], [1]], label=[0, 1]))\n"
                       "    return 0.0\n\n\nif __name__ == '__main__':\n"
@@ -50,7 +62,7 @@ class UnseededSearch(Rule):
 
     def check(self, facts):
         graph = facts.graph
-        calls = graph.calls_in(graph.training_closure)
+        calls = graph.calls_in(unseeded_search_scope(facts))
         if not training_seeded_families(facts):
             return
         seeded_sampler = any(c.name.startswith(OPTUNA_SAMPLER) and any(k in SEED_KWARGS for k, _ in c.kwargs)

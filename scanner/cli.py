@@ -124,7 +124,15 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
         if fmt == "html":  # before the scan: a missing extra should not cost a scan
             from mlscan.report.html import check_available
             check_available()
-        cfg = load_config(path, config_path)
+        commit = _bare_head(path)
+        if commit is not None and base:
+            raise UsageError(f"{str(path)!r} is a bare repository: --base compares a work tree with a commit; "
+                             "scan a checkout, or scan the bare repository without --base (its HEAD is read)")
+        if commit is not None and config_path is None:
+            from mlscan.config import load_config_at_commit
+            cfg = load_config_at_commit(path, commit)
+        else:
+            cfg = load_config(path, config_path)
         ignore_ids = dict(cfg.ignore)
         ignore_ids.update({i: "ignored on the command line" for i in _split_ids(ignore)})
         cfg = merge(cfg, select=_split_ids(select) or None, ignore=ignore_ids,
@@ -139,7 +147,7 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
                 report = scan_with_base(path, base, cfg, progress=progress, jobs=jobs, cache_dir=cache)
             else:
                 from mlscan.engine import scan as run_scan
-                report = run_scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache)
+                report = run_scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache, commit=commit)
         finally:
             if progress:
                 progress(None)
@@ -163,6 +171,17 @@ def scan(path: Path, fmt: str, output: Optional[Path], base: Optional[str], fail
     if not policy_ok:
         click.echo(f"mlscan: policy not met: {report.policy.get('fail_under', {}).get('message', '')}", err=True)
         sys.exit(EXIT_POLICY)
+
+
+def _bare_head(path: Path):
+    """A bare repository has no work tree: its HEAD commit, read from git objects (as `mlscan fleet`
+    and `mlscan history` read commits); None for any other folder."""
+    from mlscan.fleet.sources import BARE, git_kind
+    if git_kind(path) != BARE:
+        return None
+    from mlscan.facts.repo import CommitTree
+    from mlscan.fleet.repos import resolve_commit
+    return CommitTree(path.resolve(), resolve_commit(path, "HEAD"))
 
 
 def render(report, fmt: str, verbose: bool = False, to_file: bool = False,

@@ -137,6 +137,22 @@ def test_terminal_output_and_output_file(repo: Path, tmp_path_factory):
     assert rc == 0 and out == "" and "mlscan" in target.read_text()
 
 
+def test_a_repeated_long_reason_is_printed_in_full_once(repo: Path):
+    # no serving code: four practices and two stages share the reason and its list of what was looked for
+    report = json.loads(run("scan", str(repo), "--format", "json")[1])
+    reason = next(p["reason"] for p in report["practices"] if p["id"] == "train-serve-parity")
+    head, looked_for = reason.split(" (", 1)
+    sharing = [p["id"] for p in report["practices"] if p["reason"] == reason]
+    assert len(sharing) >= 3, sharing
+    rc, out, _ = run("scan", str(repo), "--no-progress")
+    flat = " ".join(out.replace("│", " ").split())
+    assert rc == 0 and flat.count(" ".join(looked_for.split())[:40]) == 1
+    assert flat.count(f"{head} (as above)") >= len(sharing) - 1
+    rc, out, _ = run("scan", str(repo), "--verbose")
+    flat = " ".join(out.replace("│", " ").split())
+    assert flat.count(" ".join(looked_for.split())[:40]) >= len(sharing) and "(as above)" not in out
+
+
 def test_graph_export(repo: Path):
     rc, out, _ = run("graph", str(repo), "--format", "json")
     data = json.loads(out)

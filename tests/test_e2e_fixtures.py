@@ -32,7 +32,7 @@ EXPECTED = {
     "scripted-seeded": {
         "data-versioning": {ABSENT}, "modular-train-code": {PRESENT},
         "train-serve-parity": {NA}, "seed-control": {PRESENT}, "payload-logging": {NA},
-        "experiment-tracking": {ABSENT}, "ci": {PRESENT}, "dependency-pinning": {PRESENT},
+        "experiment-tracking": {PARTIAL}, "ci": {PRESENT}, "dependency-pinning": {PRESENT},
         "config-management": {PRESENT}, "drift-monitoring": {ABSENT},
     },
     "dvc-mlflow-fastapi": {

@@ -312,6 +312,34 @@ def test_a_scan_process_killed_again_when_retried_is_an_error_and_a_crash_is_not
     assert run_isolated(abs, -3, timeout=60) == (OK, 3, None)   # the thread's next child serves calls
 
 
+def test_a_call_that_starts_after_its_engine_closed_starts_no_scan_process():
+    # Ctrl-C closes the embedded engine while a Dask worker thread may still be about to start the
+    # next repository's call: it must fail at once, not start a process of its own that the
+    # cluster's shutdown then waits for (the next repository could take minutes)
+    import threading
+    pytest.importorskip("distributed", reason="the fleet extra")
+    from mlscan.fleet import engine as fleet_engine
+    eng = fleet_engine.Engine(workers=1)
+    run = eng.run
+    eng.close()
+    started = []
+    real = fleet_engine.ChildServer
+    fleet_engine.ChildServer = lambda *a, **k: started.append(1) or real(*a, **k)
+    try:
+        outcome = {}
+        def late_call():
+            try:
+                outcome["value"] = fleet_engine.run_isolated(abs, -3, timeout=60, pool_key=run)
+            except RuntimeError as exc:
+                outcome["error"] = str(exc)
+        t = threading.Thread(target=late_call)   # a worker thread of its own (its own thread-local child)
+        t.start()
+        t.join(60)
+    finally:
+        fleet_engine.ChildServer = real
+    assert outcome == {"error": "the engine is closed"} and started == []
+
+
 def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     repos = tmp_path / "repos"
     quick = make_fixture_repo("scripted-seeded", repos / "a-quick")
@@ -333,6 +361,8 @@ def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     rows = fleet_rows(out)
     assert rows["a-quick"]["status"] == "ok"
     assert rows["b-slow"]["status"] == "error" and "interrupted" in rows["b-slow"]["error"]
+    page = (out / "index.html").read_text("utf-8")   # the plain list: no charts drawn on the way out
+    assert f'href="{rows["a-quick"]["report"]}"' in page and "b-slow" in page and "<svg" not in page
 
 
 def test_plugin_rules_show_in_rules_and_scans(tmp_path, plugin_env):

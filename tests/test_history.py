@@ -74,6 +74,39 @@ def test_history_outside_git_is_a_usage_error(tmp_path):
     assert rc == 2 and "git repository" in err and out == ""
 
 
+def test_a_bare_repository_is_scanned_at_its_head_and_its_history_read(tmp_path):
+    """A bare clone (a server's copy, a mirror) has no work tree: `scan` reads its HEAD and
+    `history` its commits from git objects, and both say what they say for a checkout."""
+    repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")
+    repo.apply_overlay("seed-added")
+    repo.commit("Seed every RNG")
+    bare = tmp_path / "mirror.git"
+    repo.git("clone", "-q", "--bare", str(repo.root), str(bare))
+    before = snapshot(bare, include_git=True)
+
+    rc, out, err = run_mlscan(["scan", bare, "--format", "json", "--no-cache"])
+    assert rc == 0, err[-1500:]
+    from_bare = json.loads(out)
+    rc, out, err = run_mlscan(["scan", repo.root, "--format", "json", "--no-cache"])
+    assert rc == 0, err[-1500:]
+    from_checkout = json.loads(out)
+    assert from_bare["commit"] == repo.git("rev-parse", "HEAD").strip()
+    assert [(p["id"], p["status"]) for p in from_bare["practices"]] == \
+        [(p["id"], p["status"]) for p in from_checkout["practices"]]
+    assert from_bare["level"] == from_checkout["level"] and from_bare["stages"] == from_checkout["stages"]
+    assert any(p["status"] == "present" for p in from_bare["practices"])  # files were read, not an empty folder
+
+    rc, out, err = run_mlscan(["history", bare, "--format", "json", "--no-cache"])
+    assert rc == 0, err[-1500:]
+    rc2, out2, err2 = run_mlscan(["history", repo.root, "--format", "json", "--no-cache"])
+    assert rc2 == 0, err2[-1500:]
+    assert json.loads(out)["commits"] == json.loads(out2)["commits"]
+    assert snapshot(bare, include_git=True) == before
+
+    rc, out, err = run_mlscan(["scan", bare, "--base", "HEAD~1"])
+    assert rc == 2 and "bare repository" in err
+
+
 def test_history_on_an_embedded_dask_cluster_equals_the_one_process_run(tmp_path):
     pytest.importorskip("distributed", reason="the fleet extra")
     repo = make_fixture_repo("seed-added", tmp_path / "repo", message="Churn model, unseeded")

@@ -48,6 +48,9 @@ def locate(repo_path: Path) -> Tuple[Path, str]:
     try:
         top = _git(repo_path, "rev-parse", "--show-toplevel").strip()
     except UsageError:
+        from mlscan.fleet.sources import BARE, git_kind
+        if git_kind(repo_path) == BARE:   # no work tree: its commits are read from objects all the same
+            return repo_path.resolve(), ""
         raise UsageError(f"{str(repo_path)!r} is not inside a git repository; `mlscan history` reads its commits") \
             from None
     return Path(top), _git(repo_path, "rev-parse", "--show-prefix").strip()

@@ -215,6 +215,7 @@ class ChildPool:
 
 
 _pools: Dict[str, ChildPool] = {}   # embedded engines of this process, by run id
+_closed_runs: set = set()           # embedded engines closed: a call of theirs that starts late starts nothing
 _servers = threading.local()        # on a `dask worker`: one child per worker thread
 
 
@@ -222,6 +223,8 @@ def _acquire(pool_key: str, warm_up: Optional[str]) -> Tuple[ChildServer, Option
     pool = _pools.get(pool_key)
     if pool is not None:
         return pool.take(), pool
+    if pool_key in _closed_runs:   # Ctrl-C or the end of a run: not a child of its own that outlives it
+        raise RuntimeError("the engine is closed")
     server: Optional[ChildServer] = getattr(_servers, "server", None)
     if server is None or not server.usable:
         if server is not None:
@@ -418,6 +421,7 @@ class Engine:
 
     def close(self) -> None:
         if self.pool is not None:
+            _closed_runs.add(self.run)
             self.pool.close()
             _pools.pop(self.run, None)
         self._starting.join()

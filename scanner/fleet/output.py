@@ -140,9 +140,11 @@ def _write(path: Path, data: str) -> None:
     os.replace(tmp, path)
 
 
-def write_fleet(out: Path, rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-    """Write fleet.json, fleet.parquet, fleet.csv and index.html into OUT; returns the document."""
-    while _preparing:
+def write_fleet(out: Path, rows: Sequence[Dict[str, Any]], interrupted: bool = False) -> Dict[str, Any]:
+    """Write fleet.json, fleet.parquet, fleet.csv and index.html into OUT; returns the document.
+    `interrupted` (Ctrl-C): the same tables, and index.html as the plain list without charts, so
+    that the run stops in moments instead of drawing first."""
+    while _preparing and not interrupted:
         _preparing.pop().join()
     fleet = fleet_document(rows)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,5 +153,5 @@ def write_fleet(out: Path, rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     tmp = out / ".fleet.parquet.tmp"
     write_parquet(fleet, tmp)
     os.replace(tmp, out / "fleet.parquet")
-    _write(out / "index.html", index_html(fleet, out))
+    _write(out / "index.html", plain_index(fleet) if interrupted else index_html(fleet, out))
     return fleet

@@ -263,7 +263,7 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
             _write_summary(out, sources, rows)
             raise
         except BaseException:   # Ctrl-C: what finished is on disk, and the tables say what did not
-            _write_summary(out, sources, rows)
+            _write_summary(out, sources, rows, interrupted=True)
             raise
         return _write_summary(out, sources, rows)   # the engine's idle processes stop after it
     finally:
@@ -271,8 +271,9 @@ def run_fleet(args: Sequence[str], out: Path, *, settings: ScanSettings = ScanSe
             engine.close()
 
 
-def _write_summary(out: Path, sources: Sequence[Source], rows: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+def _write_summary(out: Path, sources: Sequence[Source], rows: Dict[str, Dict[str, Any]],
+                   interrupted: bool = False) -> Dict[str, Any]:
     from mlscan.fleet.output import write_fleet
     for src in sources:
         rows.setdefault(src.name, row_for(src, "error", "not scanned: the run was interrupted or stopped first"))
-    return write_fleet(out, [rows[s.name] for s in sources])
+    return write_fleet(out, [rows[s.name] for s in sources], interrupted=interrupted)

@@ -51,7 +51,7 @@ def _valid_ref(ref: str) -> bool:
     return bool(ref) and not ref.startswith("-") and not any(c in ref for c in "\0\n\r\t ")
 
 
-def _git_kind(path: Path) -> Optional[str]:
+def git_kind(path: Path) -> Optional[str]:
     """worktree, bare, or None (not a git repository of its own)."""
     if (path / ".git").exists():
         return WORKTREE
@@ -92,10 +92,10 @@ def expand(args: Sequence[str], allow_clone: bool, base: Optional[Path] = None,
                 raise UsageError(f"source {given!r}: @REF applies to repositories, not to list files")
             out.extend(expand(read_list(path), allow_clone, base=path.parent, from_list=True))
             continue
-        kind = _git_kind(path)
+        kind = git_kind(path)
         if kind is None:
             children = [c for c in sorted(path.iterdir()) if c.is_dir() and not c.name.startswith(".")]
-            repos = [(c, _git_kind(c)) for c in children]
+            repos = [(c, git_kind(c)) for c in children]
             repos = [(c, k) for c, k in repos if k is not None]
             if repos:
                 out.extend(Source(f"{given.rstrip('/')}/{c.name}" + (f"@{ref}" if ref else ""), str(c), ref, k)

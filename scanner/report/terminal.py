@@ -35,8 +35,9 @@ def render_terminal(report: Report, file: Optional[IO[str]] = None, verbose: boo
     stages.add_column("stage")
     stages.add_column("level", justify="center")
     stages.add_column("why")
+    said: set = set()
     for s in report.stages:
-        stages.add_row(s.name, "n/a" if s.level is None else str(s.level), s.reason)
+        stages.add_row(s.name, "n/a" if s.level is None else str(s.level), s.reason if verbose else _once(s.reason, said))
     console.print(stages)
     table = Table(title="Practices", title_justify="left")
     table.add_column("", width=1)
@@ -50,7 +51,7 @@ def render_terminal(report: Report, file: Optional[IO[str]] = None, verbose: boo
         if len(p.evidence) > len(shown):
             lines.append(f"… {len(p.evidence) - len(shown)} more (use --verbose or --format json)")
         if not lines or p.status in ("absent", "not-applicable", "unknown", "partial"):
-            lines.insert(0, p.reason)
+            lines.insert(0, p.reason if verbose else _once(p.reason, said))
         table.add_row(Text(mark, style=style), Text(p.id, style=style), p.stage, "\n".join(lines))
     console.print(table)
     if report.next_steps:
@@ -73,3 +74,15 @@ def render_terminal(report: Report, file: Optional[IO[str]] = None, verbose: boo
             console.print(Text(f"  {d.path}: {d.message}", style="dim"))
         if not verbose and len(report.diagnostics) > 10:
             console.print(Text(f"  … {len(report.diagnostics) - 10} more (use --verbose)", style="dim"))
+
+
+def _once(text: str, said: set) -> str:
+    """A long reason's closing parenthesis (what was looked for) in full the first time only;
+    again, "(as above)", so that one missing serving path does not fill the screen four times."""
+    cut = text.find(" (")
+    if len(text) < 100 or cut < 0 or not text.endswith(")"):
+        return text
+    if text[cut:] in said:
+        return text[:cut] + " (as above)"
+    said.add(text[cut:])
+    return text
