@@ -241,6 +241,9 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         findings = run_rules(facts, cfg, progress, memory=memory)
     else:
         rule_jobs = _rule_jobs(facts, jobs)
+        if rule_jobs < 2:   # no rule workers to wait for: write now (not held in memory through the rules)
+            facts.flush_cache_writes()
+            facts.defer_writes = False
         if alongside is not None and rule_jobs >= 2:
             # before the fork, what the other scan can take from memory: the graph's pieces and
             # the parsed documents (kept by content: a base shares nearly all of them)
