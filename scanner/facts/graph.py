@@ -925,6 +925,15 @@ class CodeGraph:
             adj.setdefault(u, []).extend(vs)
         return self._walk_back_from_training(adj)
 
+    @cached_property
+    def _reaches_training_by_method(self) -> Set[str]:
+        """As `_reaches_training`, with the edges from a class to its own methods named for training."""
+        adj: Dict[str, List[str]] = {u: list(vs) for u, vs in self._exec_adjacency.items()}
+        for u, vs in self._dispatch_edges.items():
+            if u.startswith("def:"):
+                adj.setdefault(u, []).extend(v for v in vs if "train" in v.rsplit(".", 1)[-1].lower())
+        return self._walk_back_from_training(adj)
+
     def _dispatched_reach(self, starts: Iterable[str]) -> Set[str]:
         """What dispatched training entry points run: the execution edges, and of the edges of
         objects built by name only those into code that trains (a registry or a fire CLI offers
@@ -1085,15 +1094,25 @@ class CodeGraph:
                 seen_targets.add(ep.target)
                 out.append(ep)
         if not out and self.training_call_nodes:
-            out = self._dispatched_training_entry_points(is_test_path)
+            out = self._dispatched_training_entry_points(is_test_path, self._reaches_training_by_dispatch)
+        elif out and all(ep.kind == "notebook" for ep in out):
+            # only exploratory notebooks train directly: a script whose stage object's method named for
+            # training (`ModelTrainerPipeline().initiate_model_training()`) trains is the project's training
+            scripts = [ep for ep in self._dispatched_training_entry_points(is_test_path, self._reaches_training_by_method)
+                       if ep.kind != "notebook" and ep.target not in seen_targets]
+            out = scripts + out
         return out
+
+    @cached_property
+    def _dispatched_entry_nodes(self) -> Set[str]:
+        """Training entry points found only through objects built by name (see `_dispatch_edges`)."""
+        return {ep.node for ep in self.training_entry_points if ep.node not in self._reaches_training}
 
     @property
     def _training_dispatched(self) -> bool:
-        eps = self.training_entry_points
-        return bool(eps) and not any(ep.node in self._reaches_training for ep in eps)
+        return bool(self._dispatched_entry_nodes)
 
-    def _dispatched_training_entry_points(self, is_test_path) -> List[EntryPoint]:
+    def _dispatched_training_entry_points(self, is_test_path, reaching: Set[str]) -> List[EntryPoint]:
         """Entry points that reach training only through the methods of a class they construct or
         import: the trainer or task objects are chosen by name or run by a framework. Asked only
         when no entry point reaches a training call directly."""
@@ -1102,7 +1121,7 @@ class CodeGraph:
         for ep in self.entry_points:
             if ep.kind == "serve" or ep.target in seen_targets or is_test_path(ep.target.split(":", 2)[1]):
                 continue
-            if ep.node in self._reaches_training_by_dispatch:
+            if ep.node in reaching:
                 seen_targets.add(ep.target)
                 out.append(ep)
         # a module other project code imports, with a demo in its main block, is a library, not the
@@ -1121,15 +1140,19 @@ class CodeGraph:
     def primary_training_entry_points(self) -> List[EntryPoint]:
         """Training entry points named for training (train.py, training/…, fit_*.py) when there are
         any, else all training entry points: benchmark, export and demo scripts also call fit/backward."""
-        named = [ep for ep in self.training_entry_points if _TRAIN_NAME.search(ep.target)]
-        return named or self.training_entry_points
+        eps = self.training_entry_points
+        if self._dispatched_entry_nodes:   # scripts that run the trainers, not the notebooks beside them
+            eps = [ep for ep in eps if ep.node in self._dispatched_entry_nodes]
+        named = [ep for ep in eps if _TRAIN_NAME.search(ep.target)]
+        return named or eps
 
     @cached_property
     def training_closure(self) -> Set[str]:
         """Code nodes the training entry points reach; without any, the modules that train."""
         nodes: Set[str] = set()
         if self._training_dispatched:
-            nodes = self._dispatched_reach(ep.node for ep in self.primary_training_entry_points)
+            nodes = self._dispatched_reach(ep.node for ep in self.primary_training_entry_points
+                                           if ep.node in self._dispatched_entry_nodes)
         for ep in self.primary_training_entry_points:
             nodes |= self._reach(ep.node)
         if not nodes:
