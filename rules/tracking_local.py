@@ -38,7 +38,8 @@ class RunsRecordedWithoutTracker(Rule):
     JSON or CSV file (`json.dump(metrics, f)`, `results_df.to_csv(...)`; a pickle is a value, not a record); a training loop that appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
     job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
-    only in code that a training entry point or a declared pipeline reaches; a SageMaker job
+    only in code that a training entry point or a declared pipeline reaches (a method of a plain class
+    that no code calls by its name does not run); a SageMaker job
     definition counts wherever it is (it is the training's launcher).
     """
 
@@ -121,6 +122,25 @@ class RunsRecordedWithoutTracker(Rule):
                         "    json.dump({'classes': [0, 1]}, open('labels.json', 'w'))\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "absent", "metrics pickled for an app, and a label map in JSON: no run record", fires=False),
+        Example({
+            "evaluation.py": "import json\nfrom sklearn.metrics import accuracy_score\n\n\nclass Evaluator:\n"
+                             "    def evaluate(self, model, X, y):\n        self.metrics = {'acc': accuracy_score(y, model.predict(X))}\n"
+                             "        return self.metrics\n\n    def save_report(self, path):\n"
+                             "        with open(path, 'w') as f:\n            json.dump(self.metrics, f)\n",
+            "train.py": "from sklearn.linear_model import LogisticRegression\nfrom evaluation import Evaluator\n\n\n"
+                        "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n"
+                        "    Evaluator().evaluate(m, [[0], [1]], [0, 1])\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "absent", "an evaluator's metrics writer that no code calls records no run", fires=False),
+        Example({
+            "evaluation.py": "import json\nfrom sklearn.metrics import accuracy_score\n\n\nclass Evaluator:\n"
+                             "    def evaluate(self, model, X, y):\n        self.metrics = {'acc': accuracy_score(y, model.predict(X))}\n"
+                             "        return self.metrics\n\n    def save_report(self, path):\n"
+                             "        with open(path, 'w') as f:\n            json.dump(self.metrics, f)\n",
+            "train.py": "from sklearn.linear_model import LogisticRegression\nfrom evaluation import Evaluator\n\n\n"
+                        "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n    ev = Evaluator()\n"
+                        "    ev.evaluate(m, [[0], [1]], [0, 1])\n    ev.save_report('metrics.json')\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "the evaluator's metrics writer the training calls", fires=True),
     )
 
     def check(self, facts):
@@ -158,7 +178,8 @@ class RunsRecordedWithoutTracker(Rule):
                                  f"{facts.external_name(idx, call.name).lstrip('?')} writes each run's metrics to a local "
                                  "log file; no experiment tracker")
                 return
-            metrics_file = _metrics_file(calls_in_scopes(idx.calls, wanted))
+            metrics_file = _metrics_file([c for c in calls_in_scopes(idx.calls, wanted)
+                                          if not _uncalled_method(facts, idx, c.scope)])
             if metrics_file is not None:
                 call, what = metrics_file
                 yield self.found("partial", path, call.line, f"the training writes its metrics ({what}) to a "
@@ -219,6 +240,28 @@ def _names_lightning_trainer(name: str) -> bool:
 
 def _metrics_name(names) -> str:
     return next((n for n in names if RUN_METRICS.match(n) and not NOT_METRICS.search(n)), "")
+
+
+def _uncalled_method(facts, idx, scope: str) -> bool:
+    """A method no code of the repo calls or hands on by its name (`save_report` nobody calls), and
+    no decorator registers: an object the training builds does not run it."""
+    d = idx.defs.get(scope)
+    owner = idx.defs.get(scope.rsplit(".", 1)[0]) if "." in scope else None
+    if d is None or owner is None or owner.kind != "class" or d.decorators or \
+            any(b not in ("object", "ABC", "abc.ABC") for b in owner.bases):
+        return False   # a framework calls the hooks of its subclasses (`on_epoch_end`) by itself
+    name = scope.rsplit(".", 1)[-1]
+    if name.startswith("__"):
+        return False
+
+    def names() -> frozenset:
+        out = set()
+        for idx in facts.code.values():
+            for c in idx.calls:
+                out.add(c.attr)
+                out.update(r.rsplit(".", 1)[-1] for r in c.refs)
+        return frozenset(out)
+    return name not in facts.memo("called-names", names)
 
 
 def _metrics_file(calls):

@@ -376,3 +376,73 @@ def test_committed_files_missing_from_the_work_tree_are_listed_with_their_size(t
     facts = Facts(repo.root, ScanOptions(cache_dir="off"))
     assert [f.path for f in facts.files] == ["train.py"]
     assert facts.absent_tracked((".csv", ".xlsx")) == {"data/raw/big.xlsx": None, "data/raw/sales.csv": 12004}
+
+
+def _trainer_by_name(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/__init__.py").write_text("")
+    (tmp_path / "pkg/trainers.py").write_text(
+        "import torch\n\n\nclass Trainer:\n    def training_step(self, model, batch):\n"
+        "        loss = model(batch).mean()\n        loss.backward()\n\n\n"
+        "if __name__ == '__main__':\n    Trainer()\n")
+    (tmp_path / "run.py").write_text(
+        "import random\nimport hydra\nfrom hydra.utils import instantiate\nfrom pkg.trainers import Trainer\n\n\n"
+        "@hydra.main(config_name='config')\ndef run(cfg):\n    random.seed(cfg.seed)\n"
+        "    learner = instantiate(cfg.learner, trainers=[Trainer()])\n    learner.train()\n\n\n"
+        "if __name__ == '__main__':\n    run()\n")
+
+
+def test_training_dispatched_by_name_is_found_through_the_trainer_class(tmp_path: Path):
+    _trainer_by_name(tmp_path)
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    # the library module's demo main block is not the training script when run.py runs the trainer
+    assert [ep.path for ep in graph.training_entry_points] == ["run.py"]
+    assert "def:pkg/trainers.py:Trainer.training_step" in graph.training_closure
+
+
+def test_dispatch_is_a_fallback_only(tmp_path: Path):
+    _trainer_by_name(tmp_path)
+    (tmp_path / "train.py").write_text("from sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+                                       "    SVC().fit([[0]], [0])\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert [ep.path for ep in graph.training_entry_points] == ["train.py"]
+
+
+def test_fire_cli_reaches_its_training_command_only(tmp_path: Path):
+    (tmp_path / "lib.py").write_text(
+        "import random\nimport tensorflow as tf\n\n\ndef run_training(model_fn):\n"
+        "    tf.estimator.Estimator(model_fn=model_fn).train(input_fn=None)\n\n\n"
+        "def evaluate():\n    random.seed(0)\n")
+    (tmp_path / "run.py").write_text("import fire\nimport lib\n\n\ndef train(lr=1e-3):\n    lib.run_training(None)\n\n\n"
+                                     "def evaluation():\n    lib.evaluate()\n\n\nif __name__ == '__main__':\n    fire.Fire()\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert [ep.path for ep in graph.training_entry_points] == ["run.py"]
+    closure = graph.training_closure
+    assert "def:lib.py:run_training" in closure and "def:lib.py:evaluate" not in closure
+
+
+def test_stage_runner_beside_training_notebooks_is_the_training_script(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/__init__.py").write_text("")
+    (tmp_path / "src/stages.py").write_text(
+        "from sklearn.svm import SVC\n\n\nclass ModelTrainerPipeline:\n    def initiate_model_training(self):\n"
+        "        SVC().fit([[0]], [0])\n\n\nclass EvaluationPipeline:\n    def initiate_model_evaluation(self):\n"
+        "        pass\n")
+    (tmp_path / "main.py").write_text("from src.stages import ModelTrainerPipeline, EvaluationPipeline\n\n"
+                                      "obj = ModelTrainerPipeline()\nobj.initiate_model_training()\n"
+                                      "obj = EvaluationPipeline()\nobj.initiate_model_evaluation()\n")
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": ["from sklearn.svm import SVC\n", "SVC().fit([[0]], [0])\n"]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "research").mkdir()
+    (tmp_path / "research/trainer.ipynb").write_text(json.dumps(nb))
+    graph = Facts(tmp_path, ScanOptions(jobs=1)).graph
+    assert [ep.path for ep in graph.primary_training_entry_points] == ["main.py"]
+    assert "def:src/stages.py:ModelTrainerPipeline.initiate_model_training" in graph.training_closure
+    # a stage object's method not named for training is not followed on this path
+    (tmp_path / "src/stages.py").write_text(
+        "from sklearn.svm import SVC\n\n\nclass ModelTrainerPipeline:\n    def run(self):\n"
+        "        SVC().fit([[0]], [0])\n")
+    (tmp_path / "main.py").write_text("from src.stages import ModelTrainerPipeline\n\nobj = ModelTrainerPipeline()\n")
+    graph = Facts(tmp_path, ScanOptions(jobs=1, cache_dir="off")).graph
+    assert [ep.path for ep in graph.primary_training_entry_points] == ["research/trainer.ipynb"]

@@ -102,9 +102,10 @@ def _is_training_name(name: str) -> bool:
     if attr in TRAIN_ATTRS:
         return True
     head = name[: -len(attr) - 1].lower() if len(name) > len(attr) else ""
-    if attr == "train":
-        return head.startswith(("xgboost", "lightgbm", "catboost")) or "trainer" in head or "yolo" in head
-    if attr == "step":
+    if attr == "train":   # a TF Estimator runs the project's model_fn: the framework's training runner
+        return head.startswith(("xgboost", "lightgbm", "catboost")) or "trainer" in head or "yolo" in head \
+            or "estimator" in head
+    if attr in ("step", "apply_gradients"):
         return "optim" in head
     if attr == "LightningCLI":   # builds the trainer and runs `fit` from the command line
         return head.startswith(("lightning", "pytorch_lightning"))
@@ -895,8 +896,64 @@ class CodeGraph:
     def _reaches_training(self) -> Set[str]:
         """Nodes from which some training call node is reachable (one walk backwards over the
         execution edges, instead of one forward walk per entry point)."""
+        return self._walk_back_from_training(self._exec_adjacency)
+
+    @cached_property
+    def _dispatch_edges(self) -> Dict[str, List[str]]:
+        """Edges the call graph cannot see when objects are built by name: a class to its own
+        methods (an object built from a registry, hydra `instantiate` or a pipeline of task objects,
+        or handed to a runner, has its methods called), a module to the classes it defines (a registry
+        that collects a package's classes by introspection instantiates them), and a module calling
+        `fire.Fire()` to its top-level functions (each is a command)."""
+        extra: Dict[str, List[str]] = {}
+        for path, idx in self.code.items():
+            defs = idx.defs
+            for qual, d in defs.items():
+                owner = qual.rsplit(".", 1)[0] if "." in qual else None
+                if owner and owner in defs and defs[owner].kind == "class":
+                    extra.setdefault(f"def:{path}:{owner}", []).append(f"def:{path}:{qual}")
+                elif owner is None and d.kind == "class":
+                    extra.setdefault(f"mod:{path}", []).append(f"def:{path}:{qual}")
+            if any(c.name == "fire.Fire" and not c.args and not c.kwargs for c in idx.calls):
+                extra.setdefault(f"mod:{path}", []).extend(
+                    f"def:{path}:{q}" for q, d in defs.items() if "." not in q and d.kind == "function")
+        return extra
+
+    @cached_property
+    def _reaches_training_by_dispatch(self) -> Set[str]:
+        """As `_reaches_training`, with the edges of objects built by name (`_dispatch_edges`)."""
+        adj: Dict[str, List[str]] = {u: list(vs) for u, vs in self._exec_adjacency.items()}
+        for u, vs in self._dispatch_edges.items():
+            adj.setdefault(u, []).extend(vs)
+        return self._walk_back_from_training(adj)
+
+    @cached_property
+    def _reaches_training_by_method(self) -> Set[str]:
+        """As `_reaches_training`, with the edges from a class to its own methods named for training."""
+        adj: Dict[str, List[str]] = {u: list(vs) for u, vs in self._exec_adjacency.items()}
+        for u, vs in self._dispatch_edges.items():
+            if u.startswith("def:"):
+                adj.setdefault(u, []).extend(v for v in vs if "train" in v.rsplit(".", 1)[-1].lower())
+        return self._walk_back_from_training(adj)
+
+    def _dispatched_reach(self, starts: Iterable[str]) -> Set[str]:
+        """What dispatched training entry points run: the execution edges, and of the edges of
+        objects built by name only those into code that trains (a registry or a fire CLI offers
+        evaluation and prediction commands too)."""
+        adj, extra, trains = self._exec_adjacency, self._dispatch_edges, self._reaches_training_by_dispatch
+        seen: Set[str] = set(starts)
+        stack = list(seen)
+        while stack:
+            u = stack.pop()
+            for v in list(adj.get(u, ())) + [w for w in extra.get(u, ()) if w in trains]:
+                if v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        return seen
+
+    def _walk_back_from_training(self, adjacency) -> Set[str]:
         radj: Dict[str, List[str]] = {}
-        for u, vs in self._exec_adjacency.items():
+        for u, vs in adjacency.items():
             for v in vs:
                 radj.setdefault(v, []).append(u)
         seen = set(self.training_call_nodes)
@@ -1046,7 +1103,41 @@ class CodeGraph:
             if ep.node in self._reaches_training:
                 seen_targets.add(ep.target)
                 out.append(ep)
+        if not out and self.training_call_nodes:
+            out = self._dispatched_training_entry_points(is_test_path, self._reaches_training_by_dispatch)
+        elif out and all(ep.kind == "notebook" for ep in out):
+            # only exploratory notebooks train directly: a script whose stage object's method named for
+            # training (`ModelTrainerPipeline().initiate_model_training()`) trains is the project's training
+            scripts = [ep for ep in self._dispatched_training_entry_points(is_test_path, self._reaches_training_by_method)
+                       if ep.kind != "notebook" and ep.target not in seen_targets]
+            out = scripts + out
         return out
+
+    @cached_property
+    def _dispatched_entry_nodes(self) -> Set[str]:
+        """Training entry points found only through objects built by name (see `_dispatch_edges`)."""
+        return {ep.node for ep in self.training_entry_points if ep.node not in self._reaches_training}
+
+    @property
+    def _training_dispatched(self) -> bool:
+        return bool(self._dispatched_entry_nodes)
+
+    def _dispatched_training_entry_points(self, is_test_path, reaching: Set[str]) -> List[EntryPoint]:
+        """Entry points that reach training only through the methods of a class they construct or
+        import: the trainer or task objects are chosen by name or run by a framework. Asked only
+        when no entry point reaches a training call directly."""
+        out: List[EntryPoint] = []
+        seen_targets: Set[str] = set()
+        for ep in self.entry_points:
+            if ep.kind == "serve" or ep.target in seen_targets or is_test_path(ep.target.split(":", 2)[1]):
+                continue
+            if ep.node in reaching:
+                seen_targets.add(ep.target)
+                out.append(ep)
+        # a module other project code imports, with a demo in its main block, is a library, not the
+        # project's training script, when a script nobody imports runs the trainer too
+        scripts = [ep for ep in out if not (ep.target.startswith("mod:") and ep.target in self._imported_modules)]
+        return scripts or out
 
     @cached_property
     def training_modules(self) -> List[str]:
@@ -1059,13 +1150,19 @@ class CodeGraph:
     def primary_training_entry_points(self) -> List[EntryPoint]:
         """Training entry points named for training (train.py, training/…, fit_*.py) when there are
         any, else all training entry points: benchmark, export and demo scripts also call fit/backward."""
-        named = [ep for ep in self.training_entry_points if _TRAIN_NAME.search(ep.target)]
-        return named or self.training_entry_points
+        eps = self.training_entry_points
+        if self._dispatched_entry_nodes:   # scripts that run the trainers, not the notebooks beside them
+            eps = [ep for ep in eps if ep.node in self._dispatched_entry_nodes]
+        named = [ep for ep in eps if _TRAIN_NAME.search(ep.target)]
+        return named or eps
 
     @cached_property
     def training_closure(self) -> Set[str]:
         """Code nodes the training entry points reach; without any, the modules that train."""
         nodes: Set[str] = set()
+        if self._training_dispatched:
+            nodes = self._dispatched_reach(ep.node for ep in self.primary_training_entry_points
+                                           if ep.node in self._dispatched_entry_nodes)
         for ep in self.primary_training_entry_points:
             nodes |= self._reach(ep.node)
         if not nodes:
