@@ -125,7 +125,7 @@ def _rules_in_worker(indices: List[int]):
     after_fork()  # its own cache connection, to read per-file values (the parent writes what it adds)
     seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
     found = [(i, _run_rule(facts, rules[i])) for i in indices]
-    maps = facts.__dict__.get("file_maps")
+    maps = facts.computed("file_maps")
     return (found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:],
             maps.new if maps is not None else {})
 

@@ -226,6 +226,42 @@ def test_a_rule_is_reused_only_where_nothing_it_read_changed(tmp_path, monkeypat
     assert {r for r in every_rule if inputs[1][r] is not None and ("content", "train.py") in inputs[1][r]} <= runs[2]
 
 
+def test_per_file_values_are_kept_across_the_commits_of_a_run(tmp_path, monkeypatch):
+    """A rule's judgement of one file (`facts.per_file`) is made once per file content in a
+    history run, not once per commit: the commits' scans record what rules read, and the values
+    they computed must still reach the next commit. The rows are what a lone scan gives."""
+    import functools
+
+    from mlscan.config import Config
+    from mlscan.fleet.commits import history
+    from mlscan.rules import documented_training
+
+    judged = []
+    real = documented_training._doc_hits
+
+    @functools.wraps(real)
+    def counting(path, doc):
+        judged.append(path)
+        return real(path, doc)
+
+    monkeypatch.setattr(documented_training, "_doc_hits", counting)
+    repo = GitRepo.init(tmp_path / "repo")
+    repo.write("README.md", "# Churn\n\n## Results\n\n| model | accuracy | f1 |\n|---|---|---|\n"
+                            "| baseline | 0.81 | 0.77 |\n| tuned | 0.86 | 0.80 |\n")
+    for i in range(3):   # code changes only: the rule runs again at each commit
+        repo.write("train.py", "import torch\n\n\ndef train():\n    model = torch.nn.Linear(2, 1)\n"
+                               f"    return model  # {i}\n\n\nif __name__ == '__main__':\n    train()\n")
+        repo.commit(f"train {i}")
+    doc = history(repo.root, Config(), commits=3, cache_dir=str(tmp_path / "cache"), workers=1)  # a fresh store
+    assert judged.count("README.md") == 1, judged
+    rows = [[(p["id"], p["status"], p["evidence"]) for p in c["practices"]] for c in doc["commits"]]
+    judged.clear()
+    alone = run_mlscan(["scan", repo.root, "--format", "json", "--no-cache"])
+    assert alone[0] == 0, alone[2][-2000:]
+    assert rows[-1] == [(p["id"], p["status"], p["evidence"]) for p in json.loads(alone[1])["practices"]]
+    assert any(e["rule"] == "documented-data-or-results" for _, _, ev in rows[-1] for e in ev)
+
+
 def test_history_split_over_forked_processes_equals_the_one_process_run(tmp_path):
     """With two worker processes (each taking a run of consecutive commits, with its own git
     reader, fact store and rule reuse) the document is the same as one process's."""

@@ -662,9 +662,15 @@ class Facts:
         returns plain data (tuples, strings, numbers) and adds no diagnostics."""
         return self._per_file_value(_function_key(fn), path, lambda: fn(path, *args))
 
+    def computed(self, name: str):
+        """The value of the cached property `name` if it was computed, else None. A recording scan
+        (`mlscan history`, facts/track.py) keeps it under another name: look there too."""
+        d = self.__dict__
+        return d[name] if name in d else d.get(f"_tracked_{name}")
+
     def save_file_maps(self) -> None:
         """Write what this scan added to the per-file values (at the end of a scan)."""
-        maps = self.__dict__.get("file_maps")
+        maps = self.computed("file_maps")
         if maps is not None and maps.new:
             maps.save(persist=self.commit is None or self.commit.shared is None)
 
