@@ -161,6 +161,8 @@ def main() -> int:
     ap.add_argument("--small", type=Path, help="a small git repository (e.g. nanoGPT) for the warm start-up time")
     ap.add_argument("--history", type=Path, help="a git repository for `mlscan history`")
     ap.add_argument("--history-commits", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the history step and its head scan K times each and compare medians")
     ap.add_argument("--only", choices=["history"], help="run only this step (--history TREE needed; TREE not)")
     ap.add_argument("--mlscan", default=f"{shlex.quote(sys.executable)} -m mlscan")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -180,14 +182,32 @@ def main() -> int:
 
 def history_step(a, b: "Bench", work: Path) -> float:
     """`mlscan history --commits N` (empty cache) over --history TREE, next to one cold scan of its
-    head; returns the wall-time ratio."""
+    head; returns the wall-time ratio. With --repeat K, each is run K times, alternating (each run
+    with an empty cache of its own), and the medians are compared: a head scan of a small repo takes
+    a third of a second, so one run's noise moves a single ratio by a whole unit."""
+    import statistics
     hist = scratch_clone(a.history, "HEAD", work / "hist")
-    one = b.scan("history repo: one scan of its head (empty cache)", hist, work / "cache-hist0", None)
-    cmd = [*b.mlscan, "history", str(hist), "--commits", str(a.history_commits), "--format", "json",
-           "--cache-dir", str(work / "cache-hist"), "-o", os.devnull]
-    wall, rss, cpu = timed(cmd, b.env)
-    b.add(f"mlscan history --commits {a.history_commits} (empty cache)", wall, rss, cpu)
-    return wall / one if one else float("inf")
+    heads, runs = [], []
+    for k in range(max(1, a.repeat)):
+        cmd = [*b.mlscan, "scan", str(hist), "--format", "json", "--no-progress",
+               "--cache-dir", str(work / f"cache-hist0-{k}"), "-o", os.devnull]
+        heads.append(timed(cmd, b.env))
+        cmd = [*b.mlscan, "history", str(hist), "--commits", str(a.history_commits), "--format", "json",
+               "--cache-dir", str(work / f"cache-hist-{k}"), "-o", os.devnull]
+        runs.append(timed(cmd, b.env))
+    times = f" (median of {len(runs)})" if len(runs) > 1 else ""
+
+    def median(rows, i):
+        values = [r[i] for r in rows if r[i] is not None]
+        return statistics.median(values) if values else None
+    one = median(heads, 0)
+    b.add(f"history repo: one scan of its head (empty cache){times}", one, median(heads, 1), median(heads, 2))
+    b.add(f"mlscan history --commits {a.history_commits} (empty cache){times}",
+          median(runs, 0), median(runs, 1), median(runs, 2))
+    if len(runs) > 1:
+        print("history runs (wall s): " + ", ".join(f"{r[0]:.2f}/{h[0]:.2f}={r[0] / h[0]:.2f}x"
+                                                     for r, h in zip(runs, heads)), file=sys.stderr)
+    return median(runs, 0) / one if one else float("inf")
 
 
 def run_history_only(a, work: Path) -> int:
