@@ -116,18 +116,36 @@ def _run_rule(facts: Facts, rule_cls) -> List[Finding]:
 
 
 _FORKED: Optional[tuple] = None   # (facts, rules) that forked rule workers inherit
+_WORKER_PID: List[int] = []       # the forked rule worker this process has been set up as
+
+# Rules that cost most on a large repo (CPU seconds on diffusers, where the next costs ~0.3):
+# handed out first, so that the cheap ones fill in and the workers finish together.
+COSTLY_RULES = ("seed-calls", "tracking-calls", "tracking-local", "documented-data-or-results",
+                "fairness-assessed", "custom-data-checks", "tests-ml-code", "config-files", "quality-gated",
+                "unseeded-rng", "deployment-automated", "ci-checks", "config-cli", "modular-training")
 
 
 def _rules_in_worker(indices: List[int]):
+    import os
     facts, rules = _FORKED  # type: ignore[misc]
-    facts.inventory.after_fork()
-    from mlscan.facts.cache import after_fork
-    after_fork()  # its own cache connection, to read per-file values (the parent writes what it adds)
+    if _WORKER_PID != [os.getpid()]:   # once per worker process
+        _WORKER_PID[:] = [os.getpid()]
+        facts.inventory.after_fork()
+        from mlscan.facts.cache import after_fork
+        after_fork()  # its own cache connection, to read per-file values (the parent writes what it adds)
     seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
     found = [(i, _run_rule(facts, rules[i])) for i in indices]
     maps = facts.computed("file_maps")
-    return (found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:],
-            maps.new if maps is not None else {})
+    new = {}
+    if maps is not None:
+        new, maps.new = maps.new, {}   # each task sends the per-file values it added
+    return (found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:], new)
+
+
+def _handout_order(rules) -> List[int]:
+    """Rule indices, the costly ones first (in COSTLY_RULES order), then the rest in their order."""
+    rank = {rule_id: k for k, rule_id in enumerate(COSTLY_RULES)}
+    return sorted(range(len(rules)), key=lambda i: (rank.get(rules[i].id, len(rank)), i))
 
 
 def _run_forked(facts: Facts, rules, jobs: int):
@@ -144,10 +162,15 @@ def _run_forked(facts: Facts, rules, jobs: int):
     _ = facts.requirements, facts.ci_jobs, facts.history
     facts.call_table.prepare()
     _FORKED = (facts, rules)
-    parts = [list(range(k, len(rules), jobs)) for k in range(jobs)]
     try:
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            done = list(pool.map(_rules_in_worker, parts))
+            # one rule per task, handed out as workers free up: balanced whatever each rule costs
+            futures = [pool.submit(_rules_in_worker, [i]) for i in _handout_order(rules)]
+            # this process waits meanwhile: write the facts kept for later, parse the configs no
+            # rule may ask for (their diagnostics are due at the end of the scan anyway)
+            facts.flush_cache_writes()
+            facts.check_all_configs()
+            done = [f.result() for f in futures]
     except (OSError, RuntimeError, cf.process.BrokenProcessPool):
         return None
     finally:
@@ -198,6 +221,8 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         progress("listing files")
     facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs,
                                     cache_dir=cache_dir), commit=commit)
+    # a work-tree scan writes its new per-file facts while its rule workers run, not on the way there
+    facts.defer_writes = commit is None and track.recording() is None
     for problem in installed_plugins().problems:
         facts.add_diagnostic(".", problem)
     key = facts.input_digest(_settings_digest(cfg, model))
@@ -216,6 +241,9 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
         findings = run_rules(facts, cfg, progress, memory=memory)
     else:
         rule_jobs = _rule_jobs(facts, jobs)
+        if rule_jobs < 2:   # no rule workers to wait for: write now (not held in memory through the rules)
+            facts.flush_cache_writes()
+            facts.defer_writes = False
         if alongside is not None and rule_jobs >= 2:
             # before the fork, what the other scan can take from memory: the graph's pieces and
             # the parsed documents (kept by content: a base shares nearly all of them)
@@ -225,6 +253,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
             if alongside():
                 rule_jobs = 1
         findings = run_rules(facts, cfg, progress, jobs=rule_jobs)
+    facts.flush_cache_writes()   # before the report: a failed write is one of its diagnostics
     practices: Dict[str, PracticeResult] = {}
     rules_by_practice = {r.practice for r in all_rules()}
     for p in catalogue.practices:

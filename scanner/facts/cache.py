@@ -110,11 +110,24 @@ class _FactUnpickler(pickle.Unpickler):
 
 
 def dumps(value) -> bytes:
-    return zlib.compress(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return compress(pickled(value))
 
 
 def loads(blob: bytes):
-    return _FactUnpickler(io.BytesIO(zlib.decompress(blob))).load()
+    return unpickled(zlib.decompress(blob))
+
+
+def pickled(value) -> bytes:
+    """A value's plain pickle (what `dumps` compresses)."""
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpickled(data: bytes):
+    return _FactUnpickler(io.BytesIO(data)).load()
+
+
+def compress(data: bytes) -> bytes:
+    return zlib.compress(data, 1)
 
 
 # ---- stores ------------------------------------------------------------------------------------
@@ -130,6 +143,7 @@ class FactStore:
         self.problems: List[str] = []     # reported once per scan as diagnostics
         self._db = None
         self._lock = threading.Lock()
+        self.pending: List[tuple] = []    # rows put `later`, not yet on disk
         if path is not None:
             self._open()
 
@@ -206,18 +220,36 @@ class FactStore:
     def put_many(self, kind: str, items: Iterable[Tuple[str, object]]) -> None:
         self.put_encoded(kind, ((key, value, None) for key, value in items))
 
-    def put_encoded(self, kind: str, items: Iterable[Tuple[str, object, Optional[bytes]]]) -> None:
-        """Store values; each with its `dumps` encoding when the caller has it already (else None)."""
+    def put_encoded(self, kind: str, items: Iterable[Tuple[str, object, Optional[bytes]]],
+                    later: bool = False) -> None:
+        """Store values; each with its `dumps` encoding when the caller has it already (else None).
+        With `later`, they are in memory at once but written to disk (and what needs it encoded)
+        by the next flush(): a scan flushes while it waits for its rule workers, and at its end."""
         rows = []
         now = time.time()
         for blob, value, data in items:
             self.memory[(blob, kind)] = value
             if self._db is not None:
-                if data is None:
-                    data = dumps(value)
-                rows.append((blob, kind, stamp(kind), data, len(data), now))
+                # encoded when written (a value put `later` is pickled now: it may change meanwhile)
+                rows.append((blob, kind, stamp(kind), data if data is not None else pickled(value),
+                             data is None, now))
+        if later:
+            self.pending.extend(rows)
+            return
+        self._write(rows)
+
+    def flush(self) -> None:
+        """Write the values put `later`."""
+        rows, self.pending = self.pending, []
+        self._write(rows)
+
+    def _write(self, rows: List[tuple]) -> None:
         if not rows or self._db is None:
             return
+        for i, (blob, kind, stamp_, data, plain, now) in enumerate(rows):
+            if plain:
+                data = compress(data)
+            rows[i] = (blob, kind, stamp_, data, len(data), now)
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -343,6 +375,7 @@ def after_fork() -> None:
     """In a forked child that will read and write the cache: its own sqlite connections (one
     carried across a fork must not be used)."""
     for store in _STORES.values():
+        store.pending = []   # the parent writes what it put
         if store._db is not None:
             _INHERITED.append(store._db)
             store._db = None

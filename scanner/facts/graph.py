@@ -483,7 +483,7 @@ class CodeGraph:
         if store is not None:
             fresh = [(wanted[p], piece, data) for p, (piece, data) in computed.items() if p in wanted]
             if fresh:
-                store.put_encoded("graph", fresh)
+                store.put_encoded("graph", fresh, later=facts.defer_writes)
         self._assemble()
 
     def _pieces_forked(self, paths: List[str], encode: bool) -> Optional[Dict[str, Tuple[tuple, Optional[bytes]]]]:
@@ -509,8 +509,10 @@ class CodeGraph:
         out: Dict[str, Tuple[tuple, Optional[bytes]]] = {}
         try:
             with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-                for part in pool.map(_pieces_in_worker, [c for c in chunks if c]):
-                    for path, data in part:
+                futures = [pool.submit(_pieces_in_worker, c) for c in chunks if c]
+                self.facts.call_table.prepare()   # meanwhile: the rules' call index needs no graph
+                for fut in futures:
+                    for path, data in fut.result():
                         out[path] = (loads(data), data if encode else None)
         except (OSError, RuntimeError, AssertionError, cf.process.BrokenProcessPool):
             return None

@@ -5,7 +5,7 @@ import codecs
 import contextlib
 import gc
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from mlscan.facts.inventory import MAX_TEXT_BYTES, _pep263_encoding
 from mlscan.facts.notebooks import index_notebook
@@ -93,25 +93,31 @@ def _batch(items: Sequence[Tuple[str, bytes]]) -> List[Tuple[CodeIndex, List[str
     return [index_bytes(rel, data) for rel, data in items]
 
 
-def _encoded_batch(items: Sequence[Tuple[str, bytes]]) -> List[bytes]:
-    """In a worker: each result already encoded the way the fact cache stores it, so the parent
-    decodes it once and stores the same bytes (instead of decoding a pickle, then encoding again)."""
-    from mlscan.facts.cache import dumps
-    return [dumps(index_bytes(rel, data)) for rel, data in items]
+def _encoded_batch(items: Sequence[Tuple[str, bytes]], for_cache: bool) -> List[bytes]:
+    """In a worker: each result pickled, and `for_cache` encoded the way the fact cache stores it,
+    so the parent decodes it once and stores the same bytes (instead of decoding, then encoding
+    again); without a cache on disk, not compressed (for nothing)."""
+    from mlscan.facts.cache import dumps, pickled
+    encode = dumps if for_cache else pickled
+    return [encode(index_bytes(rel, data)) for rel, data in items]
 
 
 Indexed = Tuple[Tuple[CodeIndex, List[str]], Optional[bytes]]
 
 
-def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False) -> List[Indexed]:
+def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False,
+              meanwhile: Sequence[Callable[[], object]] = ()) -> List[Indexed]:
     """Index every (path, bytes); `jobs` 0 picks the number of free cores (only for work worth splitting).
-    Each result comes with its fact-cache encoding when `encode` (else None). The result is sorted
-    by path, whatever the number of workers."""
-    from mlscan.facts.cache import dumps, loads
+    Each result comes with its fact-cache encoding (`cache.dumps`) when `encode` (else None). The result is sorted
+    by path, whatever the number of workers. When workers index, this process runs `meanwhile`
+    tasks (in order: other facts the scan will need, computed lazily otherwise) whenever no result
+    is waiting to be decoded; tasks left when the last result is in are not run."""
+    from mlscan.facts.cache import dumps, loads, unpickled
     total = sum(len(d) for _, d in items)
     worth = total >= PARALLEL_MIN_BYTES and len(items) >= 50
     if worth and jobs == 0:
         jobs = default_jobs()
+    tasks = list(meanwhile)
     if jobs <= 1 or not worth:
         done = _batch(items)
         out: List[Indexed] = [(r, dumps(r) if encode else None) for r in done]
@@ -129,8 +135,14 @@ def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False) -
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             out = []
-            for part in pool.map(_encoded_batch, [c for c in chunks if c]):
-                out.extend((loads(blob), blob if encode else None) for blob in part)
+            pending = {pool.submit(_encoded_batch, c, encode) for c in chunks if c}
+            decode = loads if encode else unpickled
+            while pending:
+                ready, pending = cf.wait(pending, timeout=0 if tasks else None, return_when=cf.FIRST_COMPLETED)
+                for fut in ready:
+                    out.extend((decode(blob), blob if encode else None) for blob in fut.result())
+                if not ready and tasks:
+                    tasks.pop(0)()   # nothing to decode: do other work of the scan on this core
     except (OSError, RuntimeError, cf.process.BrokenProcessPool):
         out = [(r, dumps(r) if encode else None) for r in _batch(items)]
     out.sort(key=lambda r: r[0][0].path)

@@ -32,6 +32,11 @@ LOCK_FILES = {"poetry.lock": "poetry", "uv.lock": "uv", "pdm.lock": "pdm", "Pipf
               "pixi.lock": "pixi", "pylock.toml": "pylock"}
 
 
+class _CodeNotReady(BaseException):
+    """Raised to a task that runs while the code is indexed and asks for the code (see _meanwhile).
+    Not an Exception: no `guarded` derivation may take it for bad input."""
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     history_depth: int = 2000
@@ -170,6 +175,8 @@ class Facts:
             return self._read_code()
 
     def _read_code(self) -> Dict[str, CodeIndex]:
+        if self._indexing:
+            raise _CodeNotReady()   # a task run while the code is indexed asked for the code
         from mlscan.facts.indexing import index_all, oversized
         store = self._fact_store()
         results: List[Tuple[CodeIndex, List[str]]] = []
@@ -210,13 +217,15 @@ class Facts:
         self._code_bytes.clear()
         self.code_keys = keys   # the graph caches each file's share under the same key
         if missing:
-            fresh = index_all(missing, self.options.jobs, encode=store.persistent)
+            self._indexing = True
+            try:
+                fresh = index_all(missing, self.options.jobs, encode=store.persistent, meanwhile=self._meanwhile())
+            finally:
+                self._indexing = False
             del missing
-            store.put_encoded("code", ((keys[r[0].path], r, blob) for r, blob in fresh))
+            store.put_encoded("code", ((keys[r[0].path], r, blob) for r, blob in fresh), later=self.defer_writes)
             results.extend(r for r, _ in fresh)
-        for message in store.take_problems():
-            self._cache_trouble = True
-            self._extra_diagnostics.append(Diagnostic(".", message))
+        self._take_cache_problems(store)
         out: Dict[str, CodeIndex] = {}
         for idx, problems in sorted(results, key=lambda r: r[0].path):
             out[idx.path] = idx
@@ -227,6 +236,47 @@ class Facts:
         return out
 
     code_keys: Dict[str, str] = {}   # path -> the fact-cache key of its code index (set by `code`)
+    _indexing = False
+
+    # per-file facts are written to the cache on disk by flush_cache_writes(), not when computed:
+    # set by a scan that flushes while its rule workers run (and before its report)
+    defer_writes = False
+
+    def flush_cache_writes(self) -> None:
+        """Write the per-file facts kept for later to the fact cache (see `defer_writes`)."""
+        store = self.__dict__.get("_store")
+        if store is not None and store.pending:
+            store.flush()
+            self._take_cache_problems(store)
+
+    def _take_cache_problems(self, store) -> None:
+        for message in store.take_problems():
+            self._cache_trouble = True
+            self._extra_diagnostics.append(Diagnostic(".", message))
+
+    def _meanwhile(self) -> List:
+        """Facts every scan reads that do not depend on the code, as small tasks for this process
+        while workers index the code (a cold scan): the history, requirements, CI jobs, prose
+        documents and config documents (none may ask for the code). Each is what a rule or the end of the scan computes
+        anyway; only the moment changes. Not in a recording scan (`mlscan history`), whose reads
+        must come in order."""
+        if self.commit is not None or track.ACTIVE is not None:
+            return []
+
+        def quietly(task):
+            def run() -> None:
+                try:
+                    task()
+                except (Exception, _CodeNotReady):  # computed again when asked, where it fails as it always did
+                    pass
+            return run
+        tasks = [quietly(lambda: self.history), quietly(lambda: self.ci_jobs)]
+        docs, configs = self.doc_files, self.config_files
+        for i in range(0, len(docs), 40):
+            tasks.append(quietly(lambda part=docs[i:i + 40]: self.prefetch_documents(part)))
+        for i in range(0, len(configs), 40):
+            tasks.append(quietly(lambda part=configs[i:i + 40]: [self.config(p) for p in part if p not in self._configs]))
+        return tasks
 
     @cached_property
     def _code_bytes(self) -> Dict[str, bytes]:
@@ -573,6 +623,7 @@ class Facts:
         """Drop everything this scan derived. The graph and these facts refer to each other; breaking
         that here frees them at once (a full garbage collection walks every cached fact: ~1 s on
         diffusers). Per-file facts stay in the process's fact store for the next scan."""
+        self.flush_cache_writes()
         self.__dict__.clear()
 
     def add_diagnostic(self, path: str, message: str) -> None:
@@ -669,16 +720,19 @@ class Facts:
         return d[name] if name in d else d.get(f"_tracked_{name}")
 
     def save_file_maps(self) -> None:
-        """Write what this scan added to the per-file values (at the end of a scan)."""
+        """Write what this scan added to the per-file values, and the facts kept for later (at the
+        end of a scan)."""
         maps = self.computed("file_maps")
         if maps is not None and maps.new:
             maps.save(persist=self.commit is None or self.commit.shared is None)
+        self.flush_cache_writes()
 
-    def prefetch_documents(self) -> None:
-        """Parse every prose document into the per-file values now (to share them with a scan
-        forked next); a document's diagnostics are still added only when it is asked for."""
+    def prefetch_documents(self, paths: Optional[List[str]] = None) -> None:
+        """Parse every prose document (or those of `paths`) into the per-file values now (to share
+        them with a scan or rule workers forked next); a document's diagnostics are still added
+        only when it is asked for."""
         from mlscan.facts.docs import parse_document
-        for path in self.doc_files:
+        for path in self.doc_files if paths is None else paths:
             text = self.text
             self._per_file_value("document", path, lambda p=path: (lambda t: parse_document(p, t) if t is not None
                                                                    else None)(text(p)))
