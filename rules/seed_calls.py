@@ -161,7 +161,7 @@ def _unseeded_entry_points(rule, graph):
             return
         unseeded = []
         for ep in scripts:
-            calls = graph.calls_in(with_methods(graph, graph.code_reach_all([ep.node])))
+            calls = graph.calls_in(with_methods(graph, graph.code_reach(ep.node)))
             if not any(seeded_family(c) or OPTION_SEEDED_PIPELINES.get(c.name) for _, c in calls) \
                     and any(_draws_randomness(c) for _, c in calls):
                 unseeded.append(ep)

@@ -924,6 +924,14 @@ class CodeGraph:
     def _reachable(self, start: str) -> Set[str]:
         return self.reach_all((start,))
 
+    def reach_union(self, starts: Iterable[str]) -> Set[str]:
+        """The union of `reachable(s)` for every s in `starts`, from the per-node cache (no new walk
+        for a start asked before; for many overlapping starts asked again and again)."""
+        out: Set[str] = set()
+        for s in starts:
+            out.update(self._reach(s))
+        return out
+
     def reach_all(self, starts: Iterable[str]) -> Set[str]:
         """Every node reachable from any of `starts` (the union of their `reachable`, in one walk)."""
         adj = self._exec_adjacency
