@@ -346,14 +346,19 @@ def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     marker_repo(repos / "b-slow", "ACME_SLOW", "60\n")
     out = tmp_path / "out"
     fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(out), "--workers", "1",
-                              "--no-progress"], env=mlscan_env(plugin_env), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+                              "--no-progress"], env=mlscan_env({**plugin_env, "PYTHONFAULTHANDLER": "1"}),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not (out / "reports" / "a-quick.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         fleet.send_signal(signal.SIGINT)
-        _, err = fleet.communicate(timeout=60)
+        try:
+            _, err = fleet.communicate(timeout=60)
+        except subprocess.TimeoutExpired:   # say where it hangs: faulthandler prints every thread on SIGABRT
+            fleet.send_signal(signal.SIGABRT)
+            _, err = fleet.communicate(timeout=30)
+            raise AssertionError(f"no exit 60 s after Ctrl-C; its threads:\n{err[-6000:]}") from None
     finally:
         _stop(fleet)
     assert fleet.returncode == 130, err
