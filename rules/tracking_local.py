@@ -26,6 +26,13 @@ LIGHTNING_TRAINERS = {"pytorch_lightning.Trainer", "pytorch_lightning.trainer.Tr
                       "lightning.pytorch.trainer.trainer.Trainer"}
 
 
+
+# (rule examples) an evaluator whose metrics writer only counts when something calls it
+_EVALUATOR = ("import json\nfrom sklearn.metrics import accuracy_score\n\n\nclass Evaluator:\n"
+              "    def evaluate(self, model, X, y):\n        self.metrics = {'acc': accuracy_score(y, model.predict(X))}\n"
+              "        return self.metrics\n\n    def save_report(self, path):\n"
+              "        with open(path, 'w') as f:\n            json.dump(self.metrics, f)\n")
+
 class RunsRecordedWithoutTracker(Rule):
     """Training records its runs, but not in an experiment tracker
 
@@ -123,19 +130,13 @@ class RunsRecordedWithoutTracker(Rule):
                         "if __name__ == '__main__':\n    main()\n",
         }, "absent", "metrics pickled for an app, and a label map in JSON: no run record", fires=False),
         Example({
-            "evaluation.py": "import json\nfrom sklearn.metrics import accuracy_score\n\n\nclass Evaluator:\n"
-                             "    def evaluate(self, model, X, y):\n        self.metrics = {'acc': accuracy_score(y, model.predict(X))}\n"
-                             "        return self.metrics\n\n    def save_report(self, path):\n"
-                             "        with open(path, 'w') as f:\n            json.dump(self.metrics, f)\n",
+            "evaluation.py": _EVALUATOR,
             "train.py": "from sklearn.linear_model import LogisticRegression\nfrom evaluation import Evaluator\n\n\n"
                         "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n"
                         "    Evaluator().evaluate(m, [[0], [1]], [0, 1])\n\n\nif __name__ == '__main__':\n    main()\n",
         }, "absent", "an evaluator's metrics writer that no code calls records no run", fires=False),
         Example({
-            "evaluation.py": "import json\nfrom sklearn.metrics import accuracy_score\n\n\nclass Evaluator:\n"
-                             "    def evaluate(self, model, X, y):\n        self.metrics = {'acc': accuracy_score(y, model.predict(X))}\n"
-                             "        return self.metrics\n\n    def save_report(self, path):\n"
-                             "        with open(path, 'w') as f:\n            json.dump(self.metrics, f)\n",
+            "evaluation.py": _EVALUATOR,
             "train.py": "from sklearn.linear_model import LogisticRegression\nfrom evaluation import Evaluator\n\n\n"
                         "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n    ev = Evaluator()\n"
                         "    ev.evaluate(m, [[0], [1]], [0, 1])\n    ev.save_report('metrics.json')\n\n\n"
