@@ -450,6 +450,8 @@ def fleet(sources: Tuple[str, ...], out: Path, scheduler: Optional[str], workers
         raise _fail(str(exc))
     except KeyboardInterrupt:   # click would call this "Aborted!" and exit 1, which means "policy not met"
         click.echo(f"mlscan fleet: interrupted; finished reports are in {out}", err=True)
+        global _QUICK_EXIT   # OUT is written and the engine closed: no teardown of Dask, pyarrow and
+        _QUICK_EXIT = True   # matplotlib, which an interrupt in the middle of their loading can crash
         sys.exit(130)
     summary = document["summary"]
     by_status = {}
@@ -457,8 +459,8 @@ def fleet(sources: Tuple[str, ...], out: Path, scheduler: Optional[str], workers
         by_status[r["status"]] = by_status.get(r["status"], 0) + 1
     counts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
     click.echo(f"mlscan fleet: {summary['repos']} repositories ({counts}); wrote {out / 'fleet.json'}", err=True)
-    global _QUICK_EXIT   # the engine is closed and OUT written: Dask's exit hooks and the teardown
-    _QUICK_EXIT = True   # of Dask, pyarrow and matplotlib took 0.3-0.7 s
+    _QUICK_EXIT = True   # the engine is closed and OUT written: Dask's exit hooks and the teardown
+    # of Dask, pyarrow and matplotlib took 0.3-0.7 s
 
 
 def _fleet_progress(total: int):

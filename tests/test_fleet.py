@@ -345,8 +345,11 @@ def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     quick = make_fixture_repo("scripted-seeded", repos / "a-quick")
     marker_repo(repos / "b-slow", "ACME_SLOW", "60\n")
     out = tmp_path / "out"
+    # a cache of its own: another test's identical slow repo would give b-slow a remembered report,
+    # and the run would end (drawing its charts) instead of being interrupted mid-scan
     fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(out), "--workers", "1",
-                              "--no-progress"], env=mlscan_env({**plugin_env, "PYTHONFAULTHANDLER": "1"}),
+                              "--no-progress", "--cache-dir", str(tmp_path / "cache")],
+                             env=mlscan_env({**plugin_env, "PYTHONFAULTHANDLER": "1"}),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120

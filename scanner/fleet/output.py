@@ -143,8 +143,10 @@ def _write(path: Path, data: str) -> None:
 def write_fleet(out: Path, rows: Sequence[Dict[str, Any]], interrupted: bool = False) -> Dict[str, Any]:
     """Write fleet.json, fleet.parquet, fleet.csv and index.html into OUT; returns the document.
     `interrupted` (Ctrl-C): the same tables, and index.html as the plain list without charts, so
-    that the run stops in moments instead of drawing first."""
-    while _preparing and not interrupted:
+    that the run stops in moments instead of drawing first. The writers' loading thread is waited
+    for either way: a process that exits while it imports pyarrow aborts ("terminate called
+    without an active exception")."""
+    while _preparing:
         _preparing.pop().join()
     fleet = fleet_document(rows)
     out.mkdir(parents=True, exist_ok=True)
