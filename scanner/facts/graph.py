@@ -1062,6 +1062,11 @@ class CodeGraph:
                 ranks[node] = [base + p for p in positions]
         return ordered, ranks
 
+    def node_calls(self, node: str) -> List[Tuple[CodeIndex, CallSite]]:
+        """The calls made in one code node, in line order (`calls_in` of that node alone)."""
+        ordered, ranks = self._call_ranks
+        return [ordered[i] for i in ranks.get(node, ())]
+
     def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
         """The calls made in a set of code nodes, in file and line order."""
         ordered, ranks = self._call_ranks
