@@ -766,23 +766,12 @@ class Facts:
         """The library name a call resolves to, seen through the repo's re-exports
         (`pkg.config.mlflow.log_metric` -> `mlflow.log_metric`) and optional-import fallbacks
         (`?wandb.log` after `wandb = None` -> `wandb.log`); other names come back unchanged."""
-        from mlscan.facts.symbols import _import_targets, canonical_name, may_differ, reexported_names
+        from mlscan.facts.symbols import canonical_name
         cache = self.__dict__.setdefault("_external_names", {})
         key = (idx.path, name)
-        got = cache.get(key)
-        if got is None:
-            aliases = self.__dict__.setdefault("_import_aliases", {})
-            reexported = self.__dict__.get("_reexported_names")
-            if reexported is None:
-                reexported = self.__dict__["_reexported_names"] = reexported_names(self.code.values())
-            # may_differ: a cheap "certainly unchanged" for nearly every name, before the full resolution
-            if may_differ(idx, name, _import_targets(idx, aliases), reexported,
-                          self.__dict__.setdefault("_may_differ_memo", {})):
-                got = canonical_name(self.graph, idx, name, aliases)
-            else:
-                got = name
-            cache[key] = got
-        return got
+        if key not in cache:
+            cache[key] = canonical_name(self.graph, idx, name, self.__dict__.setdefault("_import_aliases", {}))
+        return cache[key]
 
     def literal_assignments(self, path: str):
         """Names bound to literals at module level and in class bodies of one file
