@@ -147,12 +147,13 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
 def with_methods(graph, nodes: Set[str]) -> Set[str]:
     """An object serving creates is used by it: a framework calls its methods (a Gradio flagging
     callback's `flag`, a handler's `handle`), so the methods of classes serving reaches count too."""
-    starts = []
-    for n in nodes:
-        if graph.g.nodes.get(n, {}).get("kind") == "class":
-            prefix = n + "."
-            starts.extend(m for m in graph.g.successors(n) if m.startswith(prefix) and m not in nodes)
-    return nodes | {n for n in graph.reach_union(starts) if n.startswith(CODE_PREFIXES)}
+    methods = graph.class_methods
+    out = set(nodes)
+    for n in nodes & methods.keys():
+        for m in methods[n]:
+            if m not in nodes:
+                out.update(graph._code_reach(m))
+    return out
 
 
 TRANSFORMERS = re.compile(r"(Encoder|Scaler|Vectori[sz]er|Imputer|Normali[sz]er|Binarizer|Discretizer|PCA|"

@@ -182,9 +182,12 @@ def _called_names(facts) -> set:
     """The last name part of every call the repo's non-test code makes (`validate_features`)."""
     def compute():
         names = set()
+        refs = set()
         for _, c in facts.calls(facts.non_test_code()):
             names.add(c.attr or c.name.rsplit(".", 1)[-1])
-            names.update(r.rsplit(".", 1)[-1] for r in c.refs)  # `pool.imap(verify_image_label, files)`
+            if c.refs:
+                refs.update(c.refs)
+        names.update(r.rsplit(".", 1)[-1] for r in refs)  # `pool.imap(verify_image_label, files)`
         return names
     return facts.memo("data-checks.called", compute)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Dict
+
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._seeding import (ALL, DEFAULT_SEEDED_TRAINERS, OPTION_SEEDED_PIPELINES, SEED_KWARGS, consumed_family,
                                   seeded_family, seeding_closure)
@@ -159,11 +161,25 @@ def _unseeded_entry_points(rule, graph):
         scripts = [ep for ep in graph.primary_training_entry_points if ep.kind != "notebook"]
         if not scripts:
             return
+        seeds: Dict[str, bool] = {}   # code node -> whether a call in it seeds (judged once per node)
+        draws: Dict[str, bool] = {}   # ... draws randomness
+
+        def node_seeds(n: str) -> bool:
+            got = seeds.get(n)
+            if got is None:
+                got = seeds[n] = any(seeded_family(c) or OPTION_SEEDED_PIPELINES.get(c.name)
+                                     for _, c in graph.node_calls(n))
+            return got
+
+        def node_draws(n: str) -> bool:
+            got = draws.get(n)
+            if got is None:
+                got = draws[n] = any(_draws_randomness(c) for _, c in graph.node_calls(n))
+            return got
         unseeded = []
         for ep in scripts:
-            calls = graph.calls_in(with_methods(graph, graph.code_reach(ep.node)))
-            if not any(seeded_family(c) or OPTION_SEEDED_PIPELINES.get(c.name) for _, c in calls) \
-                    and any(_draws_randomness(c) for _, c in calls):
+            nodes = with_methods(graph, graph.code_reach(ep.node))
+            if not any(node_seeds(n) for n in nodes) and any(node_draws(n) for n in nodes):
                 unseeded.append(ep)
         if unseeded and len(unseeded) < len(scripts):
             ep = unseeded[0]

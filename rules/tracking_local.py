@@ -179,8 +179,9 @@ class RunsRecordedWithoutTracker(Rule):
                                  f"{facts.external_name(idx, call.name).lstrip('?')} writes each run's metrics to a local "
                                  "log file; no experiment tracker")
                 return
-            metrics_file = _metrics_file([c for c in calls_in_scopes(idx.calls, wanted)
-                                          if not _uncalled_method(facts, idx, c.scope)])
+            in_scope = calls_in_scopes(idx.calls, wanted)
+            uncalled = {scope: _uncalled_method(facts, idx, scope) for scope in {c.scope for c in in_scope}}
+            metrics_file = _metrics_file([c for c in in_scope if not uncalled[c.scope]])
             if metrics_file is not None:
                 call, what = metrics_file
                 yield self.found("partial", path, call.line, f"the training writes its metrics ({what}) to a "
@@ -257,10 +258,13 @@ def _uncalled_method(facts, idx, scope: str) -> bool:
 
     def names() -> frozenset:
         out = set()
+        refs = set()
         for idx in facts.code.values():
             for c in idx.calls:
                 out.add(c.attr)
-                out.update(r.rsplit(".", 1)[-1] for r in c.refs)
+                if c.refs:
+                    refs.update(c.refs)
+        out.update(r.rpartition(".")[2] for r in refs)
         return frozenset(out)
     return name not in facts.memo("called-names", names)
 

@@ -131,7 +131,7 @@ class CallTable:
             for name, sites in self._index().items():
                 if not may_differ_somewhere(name, every_alias, modules, reexported):
                     continue
-                for path in dict.fromkeys(self._path_at(pos) for pos in sites):
+                for path in self._paths_of(sites):
                     idx = code[path]
                     if may_differ(idx, name, aliases[path], reexported, memo):
                         ext = self._external(idx, name)
@@ -139,6 +139,18 @@ class CallTable:
                             renamed.setdefault(name, {})[path] = ext
             self._renamed = renamed
         return self._renamed
+
+    def _paths_of(self, sites: Iterable[int]) -> List[str]:
+        """The files of ascending call positions, each once, in order (one lookup per file, not per call)."""
+        out: List[str] = []
+        starts, paths = self._starts, self._paths
+        end = -1
+        for pos in sites:
+            if pos >= end:
+                f = bisect.bisect_right(starts, pos) - 1
+                out.append(paths[f])
+                end = starts[f + 1] if f + 1 < len(starts) else float("inf")
+        return out
 
     def _path_at(self, pos: int) -> str:
         return self._paths[bisect.bisect_right(self._starts, pos) - 1]

@@ -261,6 +261,7 @@ class CodeGraph:
         self._external_roots = external_roots(facts)
         self._resolve_cache: Dict[Tuple[str, str], Optional[str]] = {}
         self._reach_cache: Dict[str, frozenset] = {}
+        self._code_reach_cache: Dict[str, frozenset] = {}
         self._name_cache: Dict[Tuple[str, str], Tuple[Optional[str], Tuple[str, ...]]] = {}
         self._registered: Dict[str, List[str]] = {}   # path -> functions a framework runs when the module runs
         self._interfaces: Dict[str, str] = {}
@@ -981,6 +982,27 @@ class CodeGraph:
     def _reachable(self, start: str) -> Set[str]:
         return self.reach_all((start,))
 
+    @cached_property
+    def class_methods(self) -> Dict[str, Tuple[str, ...]]:
+        """class node -> its methods (its successors named under it); classes without any left out."""
+        out: Dict[str, Tuple[str, ...]] = {}
+        succ = self.g._succ
+        for n, attrs in self.g._attrs.items():
+            if attrs.get("kind") == "class":
+                prefix = n + "."
+                methods = tuple(m for m in succ[n] if m.startswith(prefix))
+                if methods:
+                    out[n] = methods
+        return out
+
+    def _code_reach(self, start: str) -> frozenset:
+        """`code_reach(start)`, cached per node (shared, do not change)."""
+        cached = self._code_reach_cache.get(start)
+        if cached is None:
+            cached = self._code_reach_cache[start] = frozenset(
+                n for n in self._reach(start) if n.startswith(CODE_PREFIXES))
+        return cached
+
     def reach_union(self, starts: Iterable[str]) -> Set[str]:
         """The union of `reachable(s)` for every s in `starts`, from the per-node cache (no new walk
         for a start asked before; for many overlapping starts asked again and again)."""
@@ -1039,6 +1061,11 @@ class CodeGraph:
             for node, positions in piece[_CALL_GROUPS]:
                 ranks[node] = [base + p for p in positions]
         return ordered, ranks
+
+    def node_calls(self, node: str) -> List[Tuple[CodeIndex, CallSite]]:
+        """The calls made in one code node, in line order (`calls_in` of that node alone)."""
+        ordered, ranks = self._call_ranks
+        return [ordered[i] for i in ranks.get(node, ())]
 
     def calls_in(self, nodes: Iterable[str]) -> List[Tuple[CodeIndex, CallSite]]:
         """The calls made in a set of code nodes, in file and line order."""
