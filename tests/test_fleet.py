@@ -350,19 +350,16 @@ def test_ctrl_c_keeps_finished_reports(tmp_path, plugin_env):
     fleet = subprocess.Popen([sys.executable, "-m", "mlscan", "fleet", str(repos), "-o", str(out), "--workers", "1",
                               "--no-progress", "--cache-dir", str(tmp_path / "cache")],
                              env=mlscan_env({**plugin_env, "PYTHONFAULTHANDLER": "1"}),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             # as a terminal's foreground job has it: a suite started in the background (`&`)
+                             # ignores SIGINT, its children inherit that, and Python then never raises
+                             # KeyboardInterrupt (every full-suite failure of this test was that)
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not (out / "reports" / "a-quick.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         fleet.send_signal(signal.SIGINT)
-        try:
-            _, err = fleet.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            # A first Ctrl-C can be lost under heavy load (in full-suite runs the run went on to finish
-            # b-slow and draw its charts; a KeyboardInterrupt raised inside a finalizer is swallowed).
-            # A person presses it again: so does the test, once. Not fixed: see the closing note.
-            fleet.send_signal(signal.SIGINT)
         try:
             _, err = fleet.communicate(timeout=60)
         except subprocess.TimeoutExpired:   # say where it hangs: faulthandler prints every thread on SIGABRT
