@@ -294,7 +294,8 @@ def overall_detail(model: MaturityModel, stages: List[StageResult],
             reason = (f"{fmt(score)} of {len(judged)} applicable core practices in place "
                       f"({len(tally['present'])} present, {len(tally['partial'])} partial counting "
                       f"{model.weights['partial']:g}, {len(tally['absent'])} absent"
-                      + (f"; weighted {', '.join(heavier)}" if heavier else "") + ")")
+                      + (f"; weighted {', '.join(heavier)}: {total:g} of {weight:g} points" if heavier else "")
+                      + ")")
         else:
             reason = (f"practice score {score:g} (present {model.weights['present']:g}, "
                       f"partial {model.weights['partial']:g})")

@@ -97,9 +97,10 @@ def _upload_sarif_pin() -> str:
 def test_action_under_act(tmp_path):
     ws = tmp_path / "ws"
     shas = make_pr_repo(ws)
-    # first a run to learn the level, then fail one above it
+    # first a run to learn the level (with the workflow in place: it is CI, which counts), then fail one above it
     wf = ws / ".github" / "workflows" / "mlscan.yml"
     wf.parent.mkdir(parents=True)
+    wf.write_text(WORKFLOW.format(fail_under=1), encoding="utf-8")
     level = subprocess.run([sys.executable, "-m", "mlscan", "scan", str(ws), "--format", "json",
                             "--no-progress"], capture_output=True, text=True)
     assert level.returncode == 0, level.stderr

@@ -201,7 +201,7 @@ def test_overall_practice_weights_count_in_share_and_reason():
                                                    "practices": ["seed-control", "ci", "ml-tests"]}}, CAT, "t")
     detail = overall_detail(model, [], practices(ci="present"))
     assert detail["score"] == 0.5 and detail["level"] == 3   # 2 of 4 weighted units; unweighted it would be 1/3
-    assert "weighted ci 2" in detail["reason"]
+    assert "weighted ci 2: 2 of 4 points" in detail["reason"]
     with pytest.raises(UsageError):
         parse_model({"stages": [], "overall": {"method": "share", "thresholds": {2: 0.1, 3: 0.4, 4: 0.75, 5: 0.9},
                                                "practice_weights": {"no-such": 2}}}, CAT, "t")
