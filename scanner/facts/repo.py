@@ -579,7 +579,8 @@ class Facts:
         if self.commit is not None and self.commit.shared is not None:
             return self.commit.shared.history(self.commit.sha, self.options.history_depth, self._extra_diagnostics)
         rev = self.commit.sha if self.commit is not None else "HEAD"
-        return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev)
+        return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev,
+                            store=self._fact_store())
 
     # ---- graph ------------------------------------------------------------------------------
     @cached_property
@@ -726,6 +727,19 @@ class Facts:
         if maps is not None and maps.new:
             maps.save(persist=self.commit is None or self.commit.shared is None)
         self.flush_cache_writes()
+
+    def worker_news(self) -> Dict[str, object]:
+        """What a forked rule worker computed since its last report that later scans can use: the
+        per-file values it added, and the keys of those it used (its parent saves them)."""
+        news: Dict[str, object] = {}
+        maps = self.computed("file_maps")
+        if maps is not None:
+            news["file_maps"] = maps.take_news()
+        return news
+
+    def merge_worker_news(self, news: Dict[str, object]) -> None:
+        if news.get("file_maps"):
+            self.file_maps.merge(*news["file_maps"])  # type: ignore[misc]
 
     def prefetch_documents(self, paths: Optional[List[str]] = None) -> None:
         """Parse every prose document (or those of `paths`) into the per-file values now (to share
