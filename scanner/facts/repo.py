@@ -389,7 +389,7 @@ class Facts:
         """Call sites indexed by name and keyword: `facts.call_table.named(test)` gives only the
         calls whose name passes `test`, asking it once per distinct name (see facts/calltable.py)."""
         from mlscan.facts.calltable import CallTable
-        return CallTable(self.code, self.external_name)
+        return CallTable(self.code, self.external_name, self.__dict__.setdefault("_import_aliases", {}))
 
     def calls(self, code: Optional[Iterable[CodeIndex]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
         for idx in (code if code is not None else [self.code[p] for p in sorted(self.code)]):
