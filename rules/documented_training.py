@@ -28,7 +28,8 @@ class TrainingDataOrResultsDocumented(Rule):
     a notebook whose markdown holds a results table or a data dictionary, and a root README that
     names both the model (a model family: XGBoost, Prophet, ResNet, DeBERTa, LSTM ...) and the data
     it is trained on, with a link to the data's source (Kaggle, UCI, Hugging Face, any URL), outside
-    how-to sections (download, setup, usage). Only the project's own
+    how-to sections (download, setup, usage), and a dataset's own README shipped in a folder of its data
+    files with no code beside them (MovieLens' `ml-100k/README`). Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
 
@@ -165,6 +166,29 @@ class TrainingDataOrResultsDocumented(Rule):
             "README.md": "# ML template\n\nA template for XGBoost and LSTM projects.\n\n## 1.1. Adding a new dataset\n\n"
                          "Put the files from the [data portal](https://example.org/portal) into data/raw, 120 MB in all.\n",
         }, "absent", "a numbered how-to section on adding data", fires=False),
+        Example({
+            "ml-100k/README": "SUMMARY\n=======\n\nMovieLens data sets were collected by the GroupLens Research Project.\n"
+                              "This data set consists of 100,000 ratings (1-5) from 943 users on 1682 movies.\n",
+            "ml-100k/u.data": "196\t242\t3\t881250949\n186\t302\t3\t891717742\n",
+            "train.py": "import pandas as pd\n\nratings = pd.read_csv('ml-100k/u.data', sep='\\t')\n",
+        }, "partial", "a dataset's own README (no file suffix) shipped beside its files", fires=True),
+        Example({
+            "churn/README.md": "# churn\n\nThis is your new project, generated with a template in 2023. Run the pipeline "
+                               "with `make run` and the 3 notebooks in order to get started.\n",
+            "churn/train.csv": "a,b,y\n1,2,0\n",
+            "churn/pipeline.py": "import pandas as pd\n\ndf = pd.read_csv('train.csv')\n",
+        }, "absent", "a project folder's README beside a CSV and its code is not a dataset's README", fires=False),
+        Example({
+            "README.md": "# SimSiam\n\n### Models and Logs\n\nOur pre-trained models:\n<table><tbody>\n"
+                         "<th>pre-train epochs</th>\n<th>batch size</th>\n<th>top-1 acc.</th>\n"
+                         "<tr>\n<td>100</td>\n<td>512</td>\n<td>68.1</td>\n</tr>\n"
+                         "<tr>\n<td>100</td>\n<td>256</td>\n<td>68.3</td>\n</tr>\n</tbody></table>\n",
+        }, "partial", "an HTML results table whose header cells come before its first row", fires=True),
+        Example({
+            "README.md": "# Weights\n\n### Checkpoints\n\n<table><tbody>\n<th>epochs</th>\n<th>checkpoint</th>\n"
+                         "<tr>\n<td>100</td>\n<td><a href='https://x.org/a.pth'>link</a></td>\n</tr>\n"
+                         "<tr>\n<td>200</td>\n<td><a href='https://x.org/b.pth'>link</a></td>\n</tr>\n</tbody></table>\n",
+        }, "absent", "an HTML table of checkpoint links reports no result", fires=False),
     )
 
     def check(self, facts):
@@ -178,6 +202,18 @@ class TrainingDataOrResultsDocumented(Rule):
                 if (path, line) not in seen:
                     seen.add((path, line))
                     yield self.found("partial", path, line, what)
+        # acc9: a dataset's own README shipped in the folder of its files (MovieLens' `ml-100k/README`)
+        data_folders = _data_folders(facts)
+        for path in project_docs(facts):
+            p = PurePosixPath(path)
+            if str(p.parent) not in data_folders or in_data_dir(path) or not p.name.lower().startswith("readme") \
+                    or any(q == path for q, _ in seen):
+                continue
+            doc = facts.document(path)
+            if doc is not None and facts.per_file(_describes_dataset, path, doc):
+                seen.add((path, 1))
+                yield self.found("partial", path, min((s.line for s in doc.headings), default=1),
+                                 "a README beside the data files describes the dataset")
         for path in project_docs(facts):   # the root README names the model and, with its source, the data
             if "/" in path or not path.lower().startswith("readme") or any(p == path for p, _ in seen):
                 continue
@@ -210,6 +246,30 @@ class TrainingDataOrResultsDocumented(Rule):
                         art.get("type") in ("model", "dataset", "data"):
                     yield self.found("partial", path, facts.line_of(path, f"{name}:"),
                                      f"{art.get('type')} artifact {name!r} is registered with a description")
+
+
+# files that hold a dataset's rows (not .txt, .pkl or archives: notes, models and bundles sit in any folder)
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".arff", ".data", ".xlsx", ".xls", ".npy", ".npz",
+                  ".h5", ".hdf5", ".tfrecord", ".tfrecords")
+
+
+def _data_folders(facts) -> set:
+    """Folders below the root that hold dataset files and no code (a project folder with a CSV beside its
+    modules is not a dataset's folder)."""
+    def compute() -> set:
+        data, code = set(), set()
+        for f in facts.files:
+            folder = str(PurePosixPath(f.path).parent)
+            if f.suffix in TABLE_SUFFIXES and "/" in f.path:
+                data.add(folder)
+            elif f.suffix in (".py", ".ipynb", ".toml", ".cfg") or f.name == "Dockerfile":
+                code.add(folder)
+        return data - code
+    return facts.memo("doc-data-folders", compute)
+
+
+def _describes_dataset(path: str, doc) -> bool:
+    return doc.words >= DATA_README_WORDS and _names_data(doc)
 
 
 def _names_model_and_data(path: str, text: str) -> tuple:
