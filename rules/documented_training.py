@@ -29,7 +29,9 @@ class TrainingDataOrResultsDocumented(Rule):
     names both the model (a model family: XGBoost, Prophet, ResNet, DeBERTa, LSTM ...) and the data
     it is trained on, with a link to the data's source (Kaggle, UCI, Hugging Face, any URL), outside
     how-to sections (download, setup, usage), and a dataset's own README shipped in a folder of its data
-    files with no code beside them (MovieLens' `ml-100k/README`). Only the project's own
+    files with no code beside them (MovieLens' `ml-100k/README`). A data section inside a guide
+    ("## Guide" > "### Image Dataset"), Kaggle datasets that hold the trained models and a competition's
+    write-up link describe no training data. Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
 
@@ -189,6 +191,23 @@ class TrainingDataOrResultsDocumented(Rule):
                          "<tr>\n<td>100</td>\n<td><a href='https://x.org/a.pth'>link</a></td>\n</tr>\n"
                          "<tr>\n<td>200</td>\n<td><a href='https://x.org/b.pth'>link</a></td>\n</tr>\n</tbody></table>\n",
         }, "absent", "an HTML table of checkpoint links reports no result", fires=False),
+        Example({
+            "README.md": "# NFL contact\n\nA CNN and LSTM pipeline.\n\n## Final submission\n\nHere is our dataset and config "
+                         "for the final sub.\n\nhttps://www.kaggle.com/datasets/someone/nfl2023-model\n",
+        }, "absent", "a Kaggle dataset that holds the trained models is not the training data", fires=False),
+        Example({
+            "README.md": "# 3rd place solution\n\n## Detailed writeup\nhttps://www.kaggle.com/competitions/dfl-shootout/discussion/3602\n\n"
+                         "## Datasets (models used in best submission)\nhttps://www.kaggle.com/datasets/someone/final-fold2-lstm\n"
+                         "https://www.kaggle.com/datasets/someone/final-all\n",
+        }, "absent", "a competition write-up link and a section of model datasets", fires=False),
+        Example({
+            "README.md": "# Torch CNN\n\nA library for multiclass classification.\n\n## Guide\n### Image Dataset\n"
+                         "- Format your dataset like so: data/name/train/class_1/sample_1.jpg, 2 folders per split\n",
+        }, "absent", "a dataset section inside a guide is a procedure", fires=False),
+        Example({
+            "README.md": "# Dog breeds\n\n## About\n### Dataset\nThe Stanford Dogs dataset: 20,580 images of 120 breeds, "
+                         "built from ImageNet.\n",
+        }, "partial", "a dataset section under a heading that is not a guide", fires=True),
     )
 
     def check(self, facts):
@@ -290,11 +309,12 @@ def _names_model_and_data(path: str, text: str) -> tuple:
         if skip:
             continue
         if model is None:
-            m = MODEL_FAMILY.search(raw)
+            m = MODEL_FAMILY.search(_URL.sub(" ", raw))   # not a word inside a link ("...-lstm-ft128")
             if m:
                 model = m.group(0)
         if data is None and DATA_SOURCE_LINK.search(raw) and not HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) \
-                and not _FETCH_STEP.search(_URL.sub(" ", raw)):
+                and not _FETCH_STEP.search(_URL.sub(" ", raw)) and not _MODEL_DATASET_LINK.search(raw) \
+                and not _WRITEUP_LINK.search(raw):
             data = (no, re.sub(r"\s+", " ", _LINK_TARGET.sub(r"\1", stripped))[:80])
         if model and data:
             return data[0], model, data[1]
@@ -343,7 +363,7 @@ def _doc_hits(path: str, doc) -> tuple:
             if topic in topics and topic not in covered:
                 line, title = topics[topic]
                 sec = next((s for s in doc.sections if s.line == line), None)
-                if sec is not None and _substantiates(topic, sec):
+                if sec is not None and _substantiates(topic, sec) and not _in_guide(doc, sec):
                     hits.append((line, f"has a \"{title}\" section on {topic}"))
                     covered.add(topic)
         if "evaluation" not in covered:  # a result stated in prose under any other heading
@@ -391,6 +411,28 @@ _LIST_NUMBER = re.compile(r"(^|\s)\d{1,2}[.)]\s")   # "1. Place raw files ..." i
 _FOLDER_GUIDE = re.compile(r"(?i)\b(this|the) (folder|directory)\b")
 
 
+# acc9: a "Datasets" heading or a Kaggle dataset link that holds the trained models, not the training data
+# ("5. Datasets (models used in best submission)", kaggle.com/datasets/user/nfl2023-model)
+_MODEL_DATASETS = re.compile(r"(?i)\bdata ?sets?\b.*\b(models?|weights|checkpoints?)\b")
+_MODEL_DATASET_LINK = re.compile(r"(?i)kaggle\.com/datasets/[^/\s]+/[^\s)]*(model|weight|ckpt|checkpoint)")
+# a competition's discussion or notebook page is the write-up, not the data
+_WRITEUP_LINK = re.compile(r"(?i)kaggle\.com/(competitions|c)/[^\s)/]+/(discussion|code|writeups?)\b")
+# acc9: a section inside a guide ("## Guide" > "### Image Dataset": format your folders like so) is a procedure
+_GUIDE = re.compile(r"(?i)^[\W\d]*(guide|user guide|usage|getting started|quick ?start|how to|installation|"
+                    r"instructions|tutorial|reproduc\w*)\b")
+
+
+def _in_guide(doc, sec) -> bool:
+    """Whether a heading above the section (its parent, grandparent ...) opens a guide or a how-to."""
+    level = sec.level
+    for s in reversed(doc.sections[:doc.sections.index(sec)]):
+        if 0 < s.level < level:
+            if _GUIDE.match(s.title) or HOW_TO.match(s.title):
+                return True
+            level = s.level
+    return False
+
+
 def _substantiates(topic: str, sec) -> bool:
     """A training-data section names the data with a link or a figure; an evaluation section
     states a metric with its value. How-to sections ("Configure training data", "Refer to the
@@ -398,6 +440,8 @@ def _substantiates(topic: str, sec) -> bool:
     if HOW_TO.match(sec.title) or HOW_TO.match(sec.prose):
         return False
     if topic == "training data":
+        if _MODEL_DATASETS.search(sec.title):   # Kaggle "datasets" that ship the trained models
+            return False
         # a figure (size, count, date) names the data; a bare list of links needs a description beside it
         return bool(_DATA_NOUN.search(sec.prose)) and (bool(re.search(r"\d", sec.prose)) or
                                                        (sec.links > 0 and sec.words >= DATA_SECTION_WORDS))
