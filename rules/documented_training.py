@@ -29,7 +29,8 @@ class TrainingDataOrResultsDocumented(Rule):
     names both the model (a model family: XGBoost, Prophet, ResNet, DeBERTa, LSTM ...) and the data
     it is trained on, with a link to the data's source (Kaggle, UCI, Hugging Face, any URL), outside
     how-to sections (download, setup, usage), and a dataset's own README shipped in a folder of its data
-    files with no code beside them (MovieLens' `ml-100k/README`). A data section inside a guide
+    files with no code beside them (MovieLens' `ml-100k/README`), and a document named for the model
+    (`docs/MODELS.md`, `APPROACH.md`) that names its model family in prose. A data section inside a guide
     ("## Guide" > "### Image Dataset"), Kaggle datasets that hold the trained models and a competition's
     write-up link describe no training data. Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
@@ -208,6 +209,16 @@ class TrainingDataOrResultsDocumented(Rule):
             "README.md": "# Dog breeds\n\n## About\n### Dataset\nThe Stanford Dogs dataset: 20,580 images of 120 breeds, "
                          "built from ImageNet.\n",
         }, "partial", "a dataset section under a heading that is not a guide", fires=True),
+        Example({
+            "docs/MODELS.md": "# Models\n\nThe project compares two approaches for sentiment analysis: a Transformer "
+                              "fine-tuned on social-media posts as the primary model, and a FastText baseline that is "
+                              "lighter and faster.\n\n## Strengths\n\nThe Transformer reads words in context and copes "
+                              "with short, informal text.\n\n## Limitations\n\nIt is heavier than the baseline and needs "
+                              "a GPU to serve many requests at once; sarcasm and mixed sentiment remain hard for both of the models.\n",
+        }, "partial", "a document of its own describes the models", fires=True),
+        Example({
+            "docs/models.md": "::: mypkg.models\n",
+        }, "absent", "an API reference page named models.md", fires=False),
     )
 
     def check(self, facts):
@@ -349,6 +360,12 @@ def _doc_hits(path: str, doc) -> tuple:
     covered = set()
     if in_data_dir(path) and doc.words >= DATA_README_WORDS and _names_data(doc):
         hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
+    if is_primary_doc(path) and MODEL_DOC.match(PurePosixPath(path).name) and doc.words >= MODEL_DOC_WORDS:
+        prose = " ".join(s.prose for s in doc.sections)
+        m = MODEL_FAMILY.search(prose)
+        if m:
+            hits.append((min((s.line for s in doc.headings), default=1),
+                         f"describes the model ({m.group(0)}) in a document of its own"))
     if is_primary_doc(path) or RESULTS_DOC.match(PurePosixPath(path).name):
         for line, header in metric_tables(doc)[:1]:
             hits.append((line, f"reports results in a table ({header})"))
@@ -384,6 +401,9 @@ def _doc_hits(path: str, doc) -> tuple:
 # a document named for the project's results, wherever it sits (src/experiments/REPORT.md)
 RESULTS_DOC = re.compile(r"(?i)^(results?|reports?|experiments?|experiment[_-]?(log|registry|results)|registry|"
                          r"evaluation|model[_-]?report|benchmarks?)\.(md|markdown|rst)$")
+# acc9: a document named for the model(s) (`docs/MODELS.md`, `model_description.md`, `APPROACH.md`)
+MODEL_DOC = re.compile(r"(?i)^(models?|model[_-]?(description|details|overview|summary)|approach|methodology)\.(md|markdown|rst)$")
+MODEL_DOC_WORDS = 60
 DATA_DICTIONARY_FILE = re.compile(r"(?i)^(data[_-]?(description|dictionary|desc)|codebook|feature[_-]?descriptions?|"
                                   r"variable[_-]?descriptions?|column[_-]?descriptions?)\.\w+$")
 # a result is reported ("scored a Dice coefficient of 0.98", "achieves 93% top-1"), not a threshold or a goal
