@@ -663,12 +663,14 @@ class Facts:
 
     @cached_property
     def doc_files(self) -> List[str]:
-        """Markdown / reStructuredText / MDX documents (and README.txt), smallest first."""
+        """Markdown / reStructuredText / MDX documents (and README.txt, and a plain `README` as datasets
+        ship it: MovieLens, Cora), smallest first."""
         from mlscan.facts.docs import DOC_SUFFIXES
         out = []
         for f in self.files:
             low = f.name.lower()
-            if f.suffix in DOC_SUFFIXES and (f.suffix != ".txt" or low.startswith("readme")) and f.size < 1024 * 1024:
+            if (f.suffix in DOC_SUFFIXES and (f.suffix != ".txt" or low.startswith("readme")) or low == "readme") \
+                    and f.size < 1024 * 1024:
                 out.append(f.path)
         return out
 
