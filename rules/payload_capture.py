@@ -233,12 +233,19 @@ class PayloadsCaptured(Rule):
             calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)
                      or PAYLOAD_FUNCTION.search(c.scope.rsplit(".", 1)[-1])]
             for idx, call in calls:
-                if _persists(call) and not _records_metrics(idx):
+                if _persists(call) and not _records_metrics(idx) and (
+                        handler in scheduled or _carries_payload(idx, call, calls)):
                     if handler in scheduled and call.attr in LOCAL_FILE_WRITES:
                         # a recurring scoring run that keeps its output files: a prediction history
                         best = best or ("partial", idx.path, call.line,
                                         f"a scheduled scoring run writes its predictions to files via {call.name}, "
                                         f"a prediction history rather than a record of each input")
+                        continue
+                    if call.attr == "write" and not _structured_write(idx, call):
+                        # `f.write('infer %s done' % url)`: a home-made text log, not a record of each payload
+                        best = best or ("partial", idx.path, call.line,
+                                        f"serving appends free text to a log file of its own ({call.name}), "
+                                        f"not a structured record of each request and its prediction")
                         continue
                     best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
                     break
@@ -367,6 +374,13 @@ def _persisting_log_handler(facts, files) -> bool:
     return False
 
 
+def _structured_write(idx, call) -> bool:
+    """A file write of a serialised record: JSON or a model dump made in the same function before it."""
+    return any(c.scope == call.scope and c.line <= call.line and (
+        c.name in ("json.dumps", "orjson.dumps", "ujson.dumps") or c.attr in ("model_dump_json", "to_json", "dumps"))
+        for c in idx.calls)
+
+
 def _structured_record(idx, call) -> bool:
     """The log call emits one JSON/dict record (json.dumps on the same line, or `extra=`)."""
     return call.has_kwarg("extra") or any(
@@ -389,6 +403,47 @@ def _persists(call) -> bool:
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
             "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")
     return name in ("json.dump",) or (call.attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
+
+
+def _carries_payload(idx, call, calls) -> bool:
+    """Whether a write can hold a request's payload. Databases, queues and monitoring clients are
+    sinks for records; a local file written by `json.dump`, `write` or `to_csv` is as often a cache,
+    a config or model metadata (`adapters.json`, `tmdb_ids.json`, `model_metadata.json`), so it counts
+    only in a function named for recording payloads (`log_prediction`), after the model ran in the same
+    function or in the serving function that calls it (`output_data(scored)` after `score_data(df)`),
+    or when what it writes is named for predictions."""
+    if not _file_write(call):
+        return True
+    function = call.scope.rsplit(".", 1)[-1]
+    if PAYLOAD_FUNCTION.search(function) or _after_model_ran(idx, call):
+        return True
+    if call.scope not in ("<module>", "<main>") and any(
+            c.attr == function and _after_model_ran(i, c) for i, c in calls):
+        return True
+    names = set(call.arg_names) | {n for c in idx.calls if c.line == call.line and c.scope == call.scope
+                                   for n in c.arg_names}
+    names |= {call.name.split(".")[0].lstrip("?")}   # `scored_df.to_csv(...)`: the frame written
+    return any(PREDICTION_NAME.search(n) for n in names)
+
+
+# calls that read or load rather than run a model, although `looks_predictive` accepts them
+NOT_A_RUN = {"load", "load_model", "from_pretrained", "load_learner", "pipeline", "transform", "__call__", "call",
+             "encode", "embed"}
+
+
+def _after_model_ran(idx, call) -> bool:
+    """Whether the model ran (predict, generate, score ...) before `call` in the same function."""
+    return any(c.scope == call.scope and c.line < call.line and looks_predictive(c.attr) and c.attr not in NOT_A_RUN
+               for c in idx.calls)
+
+
+PREDICTION_NAME = re.compile(r"(?i)(^|_)(preds?|predictions?|predicted|scored|forecasts?|payloads?|inferences?|"
+                             r"log_entry)(_|$)")
+
+
+def _file_write(call) -> bool:
+    """A write to a local file (`json.dump`, `f.write`, `df.to_csv`, a csv writer), not to a store."""
+    return call.name == "json.dump" or call.attr in LOCAL_FILE_WRITES or call.attr in ("to_json", "write_table")
 
 
 # writes to local files: what a scheduled scoring run leaves behind (predictions, not requests)
