@@ -264,10 +264,10 @@ class PayloadsCaptured(Rule):
                     cand = (level, idx.path, call.line, f"serving logs requests/predictions ({call.name}) {where}")
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
-                elif call.name == "print" and len(set(call.arg_names)) >= 2 and call.scope not in ("<module>", "<main>") \
-                        and best is None and _after_prediction(idx, call):
-                    # the request and its prediction; a bare print(pred), or the inputs echoed before
-                    # the model runs, records no payload
+                elif call.name == "print" and call.scope not in ("<module>", "<main>") and best is None \
+                        and _prints_payload(idx, call):
+                    # the request and its prediction; a bare print(pred), the inputs echoed before the
+                    # model runs, or a throughput figure records no payload
                     best = ("partial", idx.path, call.line,
                             f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":
@@ -294,12 +294,44 @@ def _logs_request(idx, call) -> bool:
         if other.line == call.line and other.scope == call.scope:
             names |= set(other.arg_names) - {"self", "cls"}
     d = idx.defs.get(call.scope)
-    if names & set(d.params if d else ()) - {"self", "cls"} or any(REQUEST_NAME.fullmatch(n) for n in names):
+    if names & set(d.params if d else ()) - {"self", "cls"} or any(
+            REQUEST_NAME.fullmatch(n) and not RESOURCE_NAME.search(n) for n in names):
         return True
-    if len(names) >= 2 and _after_prediction(idx, call):
+    if len(names) >= 2 and _after_prediction(idx, call) and any(OUTPUT_NAME.search(n) for n in names):
         return True   # the prediction and what it was made from, logged together
     return bool(names) and any(c.scope == call.scope and c.line <= call.line and REQUEST_READ.search(c.name)
                                for c in idx.calls)
+
+
+OUTPUT_NAME = re.compile(r"(?i)(^|_)(preds?|predictions?|predicted|outputs?|results?|responses?|answers?|completions?|"
+                         r"generations?|labels?|scores?|probs?|probabilit(y|ies)|y|y_hat|classes|class_name)(_|$)")
+
+
+def _prints_payload(idx, call) -> bool:
+    """A print that carries the request and its prediction: one print after the model ran naming
+    both, or, in the same function, one naming the request and one after the model naming its output
+    (`print('Request:', data)` ... `print('Prediction:', prediction)`)."""
+    if not _after_prediction(idx, call):
+        return False
+    d = idx.defs.get(call.scope)
+    params = set(d.params if d else ()) - {"self", "cls"}
+
+    def request_like(names):
+        return any(REQUEST_NAME.fullmatch(n) and not RESOURCE_NAME.search(n) or n in params for n in names)
+
+    names = set(call.arg_names)
+    if len(names) >= 2 and request_like(names) and any(OUTPUT_NAME.search(n) for n in names):
+        return True
+    if len(names) >= 2 and any(OUTPUT_NAME.search(n) for n in names) and request_like(names | params):
+        return True
+    if not any(OUTPUT_NAME.search(n) for n in names):
+        return False
+    return any(c.name == "print" and c.scope == call.scope and c.line != call.line and request_like(set(c.arg_names))
+               for c in idx.calls)
+
+
+# names of resources rather than of data: `features_path`, `input_dir`
+RESOURCE_NAME = re.compile(r"(?i)_(path|paths|dir|file|filename|url|uri|name|names|count|size|len|shape|columns|cols)$")
 
 
 def _after_prediction(idx, call) -> bool:
