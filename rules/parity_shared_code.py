@@ -276,6 +276,42 @@ class ServingReusesTrainingPreprocessing(Rule):
                            "    df = pd.read_csv('test.csv')\n    pred = joblib.load('model.pkl').predict(df[['a']])\n"
                            "    print(((pred - df.y) ** 2).mean())\n",
         }, "not-applicable", "a nightly evaluation of the model on a test set is offline, not serving"),
+        Example({
+            "src/preprocessing.py": "from sklearn.compose import ColumnTransformer\nfrom sklearn.preprocessing import OneHotEncoder\n\n\n"
+                                    "def infer_feature_columns(df):\n    return list(df.select_dtypes('object').columns)\n\n\n"
+                                    "def make_preprocessor(cols):\n    return ColumnTransformer([('cat', OneHotEncoder(), cols)])\n",
+            "src/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\nfrom sklearn.pipeline import Pipeline\n"
+                            "from src.preprocessing import infer_feature_columns, make_preprocessor\n\n\n"
+                            "def build_pipeline(prep):\n    return Pipeline([('prep', prep), ('ridge', Ridge())])\n\n\n"
+                            "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                            "    pipe = build_pipeline(make_preprocessor(infer_feature_columns(df)))\n"
+                            "    pipe.fit(df.drop(columns=['y']), df.y)\n    joblib.dump(pipe, 'pipeline.joblib')\n",
+            "api/main.py": "import joblib\nimport pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+                           "def get_pipeline():\n    return joblib.load('pipeline.joblib')\n\n\n@app.post('/predict')\n"
+                           "def predict(row: dict):\n    return {'y': float(get_pipeline().predict(pd.DataFrame([row]))[0])}\n",
+        }, "present", "a pipeline a builder function returns is fitted and loaded by serving: the preprocessing travels with it"),
+        Example({
+            "src/features.py": "import numpy as np\n\n\ndef preprocess(df):\n    df['income'] = np.log1p(df.income)\n    return df\n",
+            "src/train.py": "import pickle\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression\n"
+                            "from src.features import preprocess\n\nif __name__ == '__main__':\n"
+                            "    df = preprocess(pd.read_csv('d.csv'))\n"
+                            "    pickle.dump(LinearRegression().fit(df[['income']], df.y), open('model.pkl', 'wb'))\n",
+            "api/app.py": "import pickle\nfrom fastapi import FastAPI\n\napp = FastAPI()\nMODEL = pickle.load(open('model.pkl', 'rb'))\n\n\n"
+                          "@app.post('/predict')\ndef predict(values: list):\n    return {'y': MODEL.predict([values]).tolist()}\n",
+        }, "absent", "serving feeds raw request values to the bare model while training log-transforms them"),
+        Example({
+            "src/models/transformer_model.py": "import torch\n\n\nclass TransformerSentimentModel(torch.nn.Module):\n"
+                                               "    def forward(self, x):\n        return x\n\n    def predict(self, x):\n"
+                                               "        return self.forward(x)\n",
+            "src/data/preprocessing.py": "import re\n\n\ndef clean_text(text):\n    return re.sub(r'http\\S+', '', text)\n",
+            "train.py": "import torch\nfrom src.data.preprocessing import clean_text\nfrom src.models.transformer_model import TransformerSentimentModel\n\n"
+                        "if __name__ == '__main__':\n    texts = [clean_text(t) for t in open('d.txt')]\n"
+                        "    model = TransformerSentimentModel()\n    model(torch.zeros(1)).sum().backward()\n"
+                        "    torch.save(model.state_dict(), 'model.pt')\n",
+            "api.py": "import torch\nfrom fastapi import FastAPI\nfrom src.models.transformer_model import TransformerSentimentModel\n\n"
+                      "app = FastAPI()\nMODEL = TransformerSentimentModel()\nMODEL.load_state_dict(torch.load('model.pt'))\n\n\n"
+                      "@app.post('/predict')\ndef predict(text: str):\n    return {'y': MODEL.predict(text).tolist()}\n",
+        }, "partial", "sharing the model class is not sharing preprocessing: the trained model is reused, no feature code"),
     )
 
     def check(self, facts):

@@ -191,6 +191,37 @@ class PayloadsCaptured(Rule):
             "src/transforms.py": "def eval_transform():\n    return lambda x: x\n",
             "demo.ipynb": NOTEBOOK_DEMO,
         }, "absent", "a notebook's Gradio handler records nothing; a file another cell writes is not a payload"),
+        Example({
+            "app.py": "import json\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/adapters/delete')\n"
+                      "def delete_adapter(name: str):\n    with open('adapters.json') as f:\n        data = json.load(f)\n"
+                      "    data.pop(name)\n    with open('adapters.json', 'w') as f:\n        json.dump(data, f)\n"
+                      "    return {'deleted': name}\n\n\n@app.post('/generate')\ndef generate(prompt: str):\n"
+                      "    return {'text': MODEL.generate(prompt)}\n",
+        }, "absent", "a config file rewritten by a serving route is not a record of requests"),
+        Example({
+            "app.py": "import json\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\ndef log_prediction(features, y):\n"
+                      "    with open('logs/predictions.jsonl', 'a') as f:\n"
+                      "        f.write(json.dumps({'features': features, 'prediction': y}) + '\\n')\n\n\n"
+                      "@app.post('/predict')\ndef predict(features: dict):\n    y = float(MODEL.predict([features])[0])\n"
+                      "    log_prediction(features, y)\n    return {'y': y}\n",
+        }, "present", "each request and its prediction appended as a JSON line"),
+        Example({
+            "server_util.py": "import datetime\n\n\ndef log_info(text):\n    with open('service_log.txt', 'a') as f:\n"
+                       "        f.write('%s %s\\n' % (datetime.datetime.now(), text))\n",
+            "server.py": "from flask import Flask, request, jsonify\nfrom server_util import log_info\n\napp = Flask(__name__)\n\n\n"
+                         "@app.route('/predict', methods=['POST'])\ndef predict():\n    url = request.json['url']\n"
+                         "    y = MODEL.predict(url)\n    log_info('infer %s done' % url)\n    return jsonify(y)\n",
+        }, "partial", "a home-made free-text log of requests is partial"),
+        Example({
+            "app.py": "from flask import Flask, request\n\napp = Flask(__name__)\n\n\n@app.route('/predict', methods=['POST'])\n"
+                      "def predict():\n    data = request.json\n    print('Request:', data)\n"
+                      "    prediction = MODEL.predict(data)\n    print('Prediction:', prediction)\n    return str(prediction)\n",
+        }, "partial", "the request and the prediction printed by two prints in the handler"),
+        Example({
+            "app.py": "import time\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/generate')\n"
+                      "def generate(prompt: str):\n    t0 = time.time()\n    out = MODEL.generate(prompt)\n"
+                      "    throughput = len(out) / (time.time() - t0)\n    print(COLORS.GREEN, throughput)\n    return out\n",
+        }, "absent", "a throughput figure printed after generating records no payload"),
     )
 
     def check(self, facts):

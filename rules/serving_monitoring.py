@@ -71,6 +71,35 @@ class ServingMonitoring(Rule):
                         "LogisticRegression().fit([[0], [1]], [0, 1])\npush('train', 1.0, 2)\n",
             "k8s/grafana/dashboards/platform.json": '{"panels": [], "schemaVersion": 36}',
         }, "absent", "no model is served: pipeline metrics and platform dashboards watch no model", fires=False),
+        Example({
+            "app/main.py": "from fastapi import FastAPI\nfrom prometheus_client import Counter, Histogram\n\n"
+                           "PREDICTIONS = Counter('predictions_total', 'Total number of predictions')\n"
+                           "DURATION = Histogram('prediction_duration_seconds', 'Time spent processing prediction')\n"
+                           "app = FastAPI()\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    PREDICTIONS.inc()\n    return {'y': MODEL.predict([row])[0]}\n",
+            "monitoring/prometheus.yml": "scrape_configs:\n  - job_name: api\n    static_configs:\n"
+                                         "      - targets: ['api:8000']\n",
+        }, "absent", "a count of predictions and their latency watch the traffic, not the data", fires=False),
+        Example({
+            "app/main.py": "from fastapi import FastAPI\nfrom prometheus_client import Counter\n\n"
+                           "PREDICTIONS = Counter('predictions_total', 'Predictions by class', ['predicted_class'])\n"
+                           "app = FastAPI()\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    y = MODEL.predict([row])[0]\n    PREDICTIONS.labels(str(y)).inc()\n    return {'y': y}\n",
+        }, "partial", "a count per predicted class is a prediction distribution over time", fires=True),
+        Example({
+            "app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                      "    return {'y': MODEL.predict([row])[0]}\n",
+            "docker-compose.yml": "services:\n  api:\n    build: .\n  grafana:\n    image: grafana/grafana-oss\n"
+                                  "  cadvisor:\n    image: gcr.io/cadvisor/cadvisor\n",
+        }, "absent", "a Grafana service with no metric of the code's own watches the platform", fires=False),
+        Example({
+            "api/monitoring.py": "from fastapi import APIRouter, HTTPException\n\nrouter = APIRouter()\n\n\n"
+                                 "@router.get('/drift')\ndef check_data_drift(window: int = 100):\n"
+                                 "    return {'drift_detected': False, 'message': 'not implemented'}\n",
+            "api/main.py": "from fastapi import FastAPI\nfrom api.monitoring import router\n\napp = FastAPI()\n"
+                           "app.include_router(router)\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    return {'y': MODEL.predict([row])[0]}\n",
+        }, "absent", "a drift endpoint that returns a literal monitors nothing", fires=False),
     )
 
     def check(self, facts):
