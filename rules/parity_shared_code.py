@@ -28,7 +28,14 @@ class ServingReusesTrainingPreprocessing(Rule):
     pandas feature operations) and serving feeds the request to the model training saved, parity
     is trivial and in place. Serving that calls training's own feature functions shares them, even
     with a helper of its own beside them (renaming request columns, explaining a prediction): that
-    helper is not counted as re-implemented preprocessing. Not applicable without serving code.
+    helper is not counted as re-implemented preprocessing. The model's own classes (networks,
+    model wrappers and their methods) are shared by loading the model, not preprocessing. A
+    pipeline that a project function builds (`build_pipeline().fit(...)`) and serving loads carries
+    its preprocessing; functions that only name the columns (`infer_feature_columns`) or run the
+    pipeline's preprocessor are not feature code outside it. Serving that answers requests with
+    the bare model it loads and no preprocessing at all, while training transforms its features
+    (a feature function or an encoder in the training run), is skew. Not applicable without
+    serving code.
     """
 
     id = "serving-shares-preprocessing"

@@ -41,8 +41,13 @@ class PayloadsCaptured(Rule):
     metrics, not payloads. A prediction script a scheduled workflow runs that keeps its predictions
     in files leaves a prediction history, not a record of each input: partial. A recorder function
     named for what it records (`log_prediction`) counts wherever it lives. Logging to stdout only counts as partial (a
-    `print` must carry the request and the prediction, not the bare prediction), and so
+    `print` must carry the request and the prediction, not the bare prediction or a throughput
+    figure; a print of the request and one of the prediction in the same handler do), and so
     does a function that records payloads but that serving never calls ("defined but never called").
+    A write to a local file (`json.dump`, `f.write`, `to_csv`) counts only in a function named for
+    recording payloads, after the model ran (in that function or in the serving function that calls
+    it), or when it writes predictions: a config, cache or model-metadata file a serving route
+    rewrites is not a payload. A free-text line appended to a log file of the service's own is partial.
     Not applicable without serving code.
     """
 

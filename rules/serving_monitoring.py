@@ -34,8 +34,11 @@ class ServingMonitoring(Rule):
     or has code named for drift, without a detector, in serving or monitoring modules. Dashboards let people watch inputs and
     outputs; nothing here compares them against a reference, hence partial. When every Prometheus
     metric the code defines is named for the service's operation (request counts, latency,
-    errors), the exporters and their dashboards watch the service, not the model, and say nothing;
-    so do they when nothing serves a model (a training pipeline's stage timings, platform health).
+    errors, a count of predictions or their latency), the exporters and their dashboards watch the
+    service, not the model, and say nothing (a count split by predicted class is a distribution);
+    so do they when nothing serves a model (a training pipeline's stage timings, platform health),
+    and dashboards or scrapes when the code exports no metric of its own (node and container
+    exporters). A function named for drift that only returns a literal is a placeholder.
     """
 
     id = "serving-monitoring"
