@@ -14,7 +14,17 @@ SOFT_EXCLUDED_DIRS = {"samples", "sample", "assets"}
 NOT_TRAINING_DATA_DIRS = {"examples", "example", "docs", "doc", "tests", "test", "fixtures", "samples", "sample",
                           "assets", "static", ".github", "results", "benchmarks", "notebooks"}
 MIN_BYTES = 10 * 1024
+# a pickle named or filed as a fitted model or transform (`models/model.pkl`, `scaler.pkl`) is an artefact, not data
+FITTED_ARTEFACT = re.compile(r"(?i)(^|[/_.-])(models?|saved_models?|artifacts?|checkpoints?|weights|pipelines?|"
+                             r"preprocessors?|scalers?|encoders?|vectori[sz]ers?|classifiers?|regressors?|estimators?|"
+                             r"transformers?|imputers?|clf|tokenizers?)([/_.-]|$)|[a-z]+_model(s)?([/_.-]|$)")
+PICKLES = (".pkl", ".pickle", ".joblib")
 MIN_BYTES_READ = 1024     # a smaller file counts when it sits in a data folder and the code reads it
+
+
+def fitted_artefact(path: str) -> bool:
+    """A pickle of a fitted model or transform (`models/sample_model.pkl`, `train/preprocessors.pkl`)."""
+    return path.lower().endswith(PICKLES) and bool(FITTED_ARTEFACT.search(path))
 
 
 def in_data_dir(folders) -> bool:
@@ -71,6 +81,13 @@ class DataCommittedToGit(Rule):
                  "configs/train.example.yaml": "dataset_path: ./data/samples/tiny.jsonl\nepochs: 1\n",
                  "train.py": "import yaml\ncfg = yaml.safe_load(open('configs/train.example.yaml'))\n"}, "partial",
                 "a sample dataset in data/samples/ that the example training config trains on", commits=({},)),
+        Example({"models/sample_model.pkl": "\x80\x04" + "x" * 20000, "data/features.pkl": "\x80\x04" + "y" * 20000,
+                 "train.py": "import pandas as pd\ndf = pd.read_pickle('data/features.pkl')\n"}, "partial",
+                "a pickled feature table in data/ is data; the model pickle beside it is not", fires=True, commits=({},)),
+        Example({"models/sample_model.pkl": "\x80\x04" + "x" * 20000, "train/preprocessors.pkl": "\x80\x04" + "x" * 20000,
+                 "serve.py": "import pickle\nmodel = pickle.load(open('models/sample_model.pkl', 'rb'))\n"
+                             "prep = pickle.load(open('train/preprocessors.pkl', 'rb'))\n"}, "absent",
+                "fitted models and preprocessors committed as pickles are artefacts, not data", commits=({},)),
         Example({"assets/img/data/logo.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a table under assets/ that nothing reads", commits=({},)),
         Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
@@ -92,6 +109,8 @@ class DataCommittedToGit(Rule):
         def training_data(path: str, name: str, size: Optional[int]) -> bool:
             """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
             suffix = PurePosixPath(name).suffix.lower()
+            if fitted_artefact(path):
+                return False
             if suffix == ".json":
                 # JSON is usually configuration; a sizeable JSON file in a data folder is a dataset
                 # (evaluation splits, records, fitted statistics)
@@ -145,7 +164,7 @@ class DataCommittedToGit(Rule):
                 p = PurePosixPath(ch.path)
                 folders = [x.lower() for x in p.parts[:-1]]
                 parts = set(folders)
-                if p.suffix.lower() not in DATA_SUFFIXES or p.suffix == ".txt" \
+                if p.suffix.lower() not in DATA_SUFFIXES or p.suffix == ".txt" or fitted_artefact(ch.path) \
                         or not in_data_dir(folders) or parts & NOT_TRAINING_DATA_DIRS \
                         or hist.blob_sizes.get(ch.blob, 0) < MIN_BYTES or any(p.match(x) for x in lfs_patterns):
                     continue
