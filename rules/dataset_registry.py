@@ -6,6 +6,7 @@ from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
 
 AZURE_ROOTS = ("azureml.", "azure.ai.ml.")
+HF_UPLOADS = {"upload_file", "upload_folder", "upload_large_folder", "create_commit"}
 KAGGLE_VERSION = re.compile(r"^[\w.-]+/[\w.-]+/versions/\d+$")
 AZURE_ASSET = re.compile(r"^azureml:(//)?[\w./-]*?([\w.-]+)(:(\d+)|@(\w+))$")
 
@@ -24,7 +25,9 @@ class RegisteredDatasetVersions(Rule):
     (`Dataset.get(..., dataset_version=)`), Roboflow dataset versions (`project.version(3)`) and
     Kaggle datasets pinned to a version (`kagglehub.dataset_download("owner/name/versions/3")`).
     Reading only the latest version of a registered dataset is partial: the data is versioned,
-    but the run does not name the version it used.
+    but the run does not name the version it used; so is a pipeline that uploads its own data to a
+    Hugging Face dataset repo (`HfApi().upload_file(..., repo_type="dataset")`): each upload is a
+    commit of a git-versioned remote, but reads follow the moving branch.
     """
 
     id = "registered-dataset-versions"
@@ -45,11 +48,17 @@ class RegisteredDatasetVersions(Rule):
                 "partial", "the latest version of a registered dataset", fires=True),
         Example({"data.py": "import kagglehub\npath = kagglehub.dataset_download('owner/titanic')\n"}, "absent",
                 "a Kaggle download without a version pins nothing", fires=False),
+        Example({"io/hf.py": "from huggingface_hub import HfApi\n\ndef upload(path, repo_id, name):\n    api = HfApi()\n"
+                             "    api.upload_file(path_or_fileobj=path, path_in_repo=name, repo_id=repo_id, repo_type='dataset')\n"},
+                "partial", "the pipeline uploads its data to a Hugging Face dataset repo", fires=True),
+        Example({"io/hf.py": "from huggingface_hub import hf_hub_download\n\ndef get(repo_id, name):\n"
+                             "    return hf_hub_download(repo_id=repo_id, filename=name, repo_type='dataset')\n"},
+                "absent", "downloading someone's dataset at its latest revision versions nothing", fires=False),
     )
 
     def check(self, facts):
         for idx, call in facts.call_table.calls(_registry_root, facts.non_test_code(),
-                                                roots=("azureml", "azure", "zenml", "clearml", "roboflow", "kagglehub")):
+                                                roots=("azureml", "azure", "zenml", "clearml", "roboflow", "kagglehub", "huggingface_hub")):
             found = self._judge(call)
             if found:
                 kind, message = found
@@ -83,6 +92,9 @@ class RegisteredDatasetVersions(Rule):
             return "supports", "reads a ClearML dataset at a given version"
         elif name.startswith("roboflow") and attr == "version" and call.args and call.args[0] is not NOT_LITERAL:
             return "supports", f"downloads Roboflow dataset version {call.args[0]}"
+        elif name.startswith("huggingface_hub") and attr in HF_UPLOADS and call.kwarg("repo_type") == "dataset":
+            return "partial", (f"uploads the project's data to a Hugging Face dataset repo ({attr}): every upload is a "
+                               "commit there, but no run names the revision it read")
         elif name.startswith("kagglehub") and attr == "dataset_download" and call.args \
                 and isinstance(call.args[0], str) and KAGGLE_VERSION.match(call.args[0]):
             return "supports", f"downloads the pinned Kaggle dataset version {call.args[0]}"
@@ -91,4 +103,5 @@ class RegisteredDatasetVersions(Rule):
 
 def _registry_root(name: str) -> bool:
     """The names _judge() can say something about (one prefix per branch)."""
-    return name.startswith(AZURE_ROOTS + ("zenml", "clearml.Dataset.", "roboflow", "kagglehub"))
+    return name.startswith(AZURE_ROOTS + ("zenml", "clearml.Dataset.", "roboflow", "kagglehub")) or \
+        name.startswith("huggingface_hub") and name.rpartition(".")[2] in HF_UPLOADS
