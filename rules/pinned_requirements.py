@@ -94,6 +94,18 @@ class PinnedRequirements(Rule):
                         "    - \"basicsr==1.4.2\"\npredict: \"predict.py:Predictor\"\n",
             "requirements.txt": "torch>=1.7\nnumpy\nbasicsr>=1.4.2\n",
         }, "partial", "the Cog image pins its packages; the training requirements float", fires=True),
+        Example({
+            "requirements_conda.txt": "# This file may be used to create an environment using:\n"
+                                      "# $ conda create --name <env> --file <this file>\n# platform: win-64\n"
+                                      "numpy=1.26.4=py310h055cbcc_0\npytorch=2.3.0=py3.10_cuda12.1_cudnn8_0\n"
+                                      "scikit-learn=1.2.2=py310hd77b12b_1\n",
+        }, "present", "a `conda list --export` file: every package with its version and build", fires=True),
+        Example({
+            "pyproject.toml": '[project]\nname = "pi"\n\n[tool.pixi.dependencies]\ndatasets = ">=3.4.1"\n'
+                              'transformers = ">=4.51.3,<=4.55.4"\npeft = ">=0.17.1,<0.18"\nflash-attn = "2.7.4.*"\n'
+                              'pytorch-gpu = "2.7.1.*"\nnumpy = ">=1.26.0,<3"\n',
+            ".gitignore": "pixi.lock\n",
+        }, "partial", "pixi dependencies in ranges and release lines, the lock not committed", fires=True),
     )
 
     def check(self, facts):
@@ -168,4 +180,4 @@ def _line_of(facts, s, held) -> int:
 def _what(s) -> str:
     return {"docker": "packages installed by the Dockerfile", "conda": "conda environment packages",
             "pipfile": "Pipfile packages", "cog": "packages of the Cog image", "setup": "install_requires entries", "pyproject": "project dependencies",
-            "poetry": "Poetry dependencies"}.get(s.source, "requirements")
+            "poetry": "Poetry dependencies", "pixi": "pixi dependencies"}.get(s.source, "requirements")
