@@ -79,6 +79,13 @@ class UnseededEstimators(Rule):
                         "model = RandomForestClassifier(n_estimators=100, random_state=42)\n"
                         "cross_val_score(model, X_tr, y_tr, cv=KFold(n_splits=2))\nmodel.fit(X_tr, y_tr)\n",
         }, "present", "a split without shuffling and unshuffled folds draw nothing", fires=False),
+        Example({
+            "train.py": "from sklearn.model_selection import train_test_split\nfrom sklearn.ensemble import RandomForestClassifier\n\n\n"
+                        "def main(X, y):\n    X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=42)\n"
+                        "    RandomForestClassifier(random_state=42).fit(X_tr, y_tr)\n\n\n"
+                        "if __name__ == '__main__':\n    main([[0], [1]] * 5, [0, 1] * 5)\n",
+            "explore.ipynb": '{"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": "from sklearn.model_selection import train_test_split\\nfrom sklearn.linear_model import LogisticRegression\\nX_tr, X_te, y_tr, y_te = train_test_split([[0], [1]] * 5, [0, 1] * 5)\\nLogisticRegression().fit(X_tr, y_tr)\\n"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+        }, "present", "an exploration notebook's unseeded split beside a seeded training script", fires=False),
     )
 
     def check(self, facts):
@@ -90,11 +97,13 @@ class UnseededEstimators(Rule):
         # default_rng/RandomState seed a generator of their own, not the global one sklearn falls back on
         numpy_global = covers(seeded - {"numpy"}, "numpy") or any(
             c.name == "numpy.random.seed" and seeded_family(c) for _, c in calls)
+        # a notebook's split beside training scripts is exploration: the scripts' split is the model's
+        scripts_train = any(ep.kind != "notebook" for ep in graph.training_entry_points)
         shown = 0
         for idx, call in calls:
             if shown >= 3:
                 break
-            split = _unseeded_split(call)
+            split = _unseeded_split(call) and not (scripts_train and idx.path.endswith(".ipynb"))
             if not split and (not STOCHASTIC_MODELS.match(call.name) or any(k in SEED_KWARGS for k, _ in call.kwargs)):
                 continue
             if any(k == "**" for k, _ in call.kwargs):
