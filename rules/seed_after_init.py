@@ -13,6 +13,9 @@ FRESH_WEIGHTS = re.compile(r"^(peft\.(mapping\.)?get_peft_model|transformers\.\w
                            r"AudioClassification)\.from_pretrained|transformers\.\w+\.from_config|"
                            r"torch\.nn\.(Linear|Conv[123]d|Embedding|LSTM|GRU|Transformer\w*)|torchvision\.models\.[a-z]\w*)$")
 
+# a model an evaluation or inference step builds (often in another branch of the same block) is not the trained one
+NOT_TRAINING = re.compile(r"(?i)(eval|infer|predict|test|valid|export|demo|bench)")
+
 
 class SeedAfterInit(Rule):
     """The seed is set before the model's weights are initialised
@@ -119,7 +122,7 @@ def _seeded_late(graph, closure):
                 if seed_nodes <= late:
                     return model, (idx, call)
                 break
-            if model is None:
+            if model is None and not NOT_TRAINING.search(call.name.rsplit(".", 1)[-1]):
                 init = call if FRESH_WEIGHTS.match(call.name) else next(
                     (f for f in (fresh_in(t) for t in targets) if f is not None), None)
                 if init is not None:
