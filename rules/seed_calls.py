@@ -17,9 +17,9 @@ class SeedCallsReachTraining(Rule):
     transformers/accelerate `set_seed`, jittor `set_global_seed`, `random_state=`/`seed=` arguments);
     a seed drawn at run time (`torch.manual_seed(np.random.randint(...))`, `time.time()`) is not
     seeding. Names are resolved through imports and aliases, so `import numpy as np;
-    np.random.seed(0)` counts and a comment mentioning "seed" does not. Calls are followed across files: a seed set in `utils.set_seeds()`
-    counts when a training entry point calls it, and so does a seed in a method of an object the
-    training builds (a split strategy handed to a splitter). Every training run counts, not only the
+    np.random.seed(0)` counts and a comment mentioning "seed" does not. Calls are followed across
+    files: a seed set in `utils.set_seeds()` counts when a training entry point calls it, and so does
+    a seed in a method of an object the training builds (a split strategy handed to a splitter). Every training run counts, not only the
     one named for training: each lesson notebook that fits a model, the job script beside a research
     notebook (benchmark, export, demo and inference scripts aside). Seeding that no training entry
     point reaches counts as partial.
