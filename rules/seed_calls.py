@@ -19,10 +19,10 @@ class SeedCallsReachTraining(Rule):
     seeding. Names are resolved through imports and aliases, so `import numpy as np;
     np.random.seed(0)` counts and a comment mentioning "seed" does not. Calls are followed across
     files: a seed set in `utils.set_seeds()` counts when a training entry point calls it, and so does
-    a seed in a method of an object the training builds (a split strategy handed to a splitter). Every training run counts, not only the
-    one named for training: each lesson notebook that fits a model, the job script beside a research
-    notebook (benchmark, export, demo and inference scripts aside). Seeding that no training entry
-    point reaches counts as partial.
+    a seed in a method of an object the training builds (a split strategy handed to a splitter).
+    Every training run counts, not only the one named for training: each lesson notebook that fits a
+    model, the job script beside a research notebook (benchmark, export, demo and inference scripts
+    aside). Seeding that no training entry point reaches counts as partial.
     """
 
     id = "seed-calls"
