@@ -7,7 +7,7 @@ from mlscan.rulekit import Example, Rule
 from mlscan.rules._seeding import ALL, seeded_family, seeding_closure
 
 # calls that give a model weights drawn at random: LoRA adapters, a task head a pretrained body lacks,
-# a model built from its config alone
+# a model built from its config alone, torch layers, torchvision architectures
 FRESH_WEIGHTS = re.compile(r"^(peft\.(mapping\.)?get_peft_model|transformers\.\w+For(SequenceClassification|"
                            r"TokenClassification|QuestionAnswering|MultipleChoice|ImageClassification|"
                            r"AudioClassification)\.from_pretrained|transformers\.\w+\.from_config|"
