@@ -26,6 +26,7 @@ SEEDERS = {
     "tensorflow.keras.utils.set_random_seed.": ALL, "paddle.seed": "paddle", "mxnet.random.seed": "mxnet",
     "cupy.random.seed": "cupy", "sklearn.utils.check_random_state": "sklearn",
     "random.Random": "random.Random",
+    "jittor.set_global_seed": ALL, "jittor.misc.set_global_seed": ALL,
 }
 # "random.Random": a generator of its own (`rng = random.Random(42)` for a split), not the module's
 # Trainers that seed every RNG with a default seed when they are built (TrainingArguments.seed = 42)
@@ -56,6 +57,8 @@ def seeded_family(call: CallSite) -> Optional[str]:
     """The RNG family a call seeds ("all" for seed-everything helpers), or None."""
     name = call.name
     fam = SEEDERS.get(name)
+    if (fam is not None or name.endswith("manual_seed")) and _drawn_at_random(call):
+        return None   # `torch.manual_seed(np.random.randint(...))`: a fresh seed each run seeds nothing
     if fam is not None:
         if name in ("numpy.random.default_rng", "numpy.random.RandomState", "jax.random.PRNGKey", "jax.random.key",
                     "numpy.random.Generator", "random.Random") and not call.args and not call.kwargs:
@@ -74,6 +77,15 @@ def seeded_family(call: CallSite) -> Optional[str]:
                 return "sklearn"
             return "lib"
     return None
+
+
+# where a seed drawn at run time comes from: an unseeded global RNG, the clock, the OS
+_RANDOM_SOURCES = ("random.", "numpy.random.", "torch.rand", "torch.seed", "time.time", "os.urandom", "secrets.")
+
+
+def _drawn_at_random(call: CallSite) -> bool:
+    """The seed argument is the result of a random draw (`np.random.randint(...)`, `time.time()`)."""
+    return any(r.endswith("()") and r[:-2].startswith(_RANDOM_SOURCES) and r[:-2] not in SEEDERS for r in call.refs)
 
 
 def seeded_families(calls: Iterable[Tuple[object, CallSite]]) -> Set[str]:

@@ -14,14 +14,15 @@ class SeedCallsReachTraining(Rule):
 
     Looks for calls that seed random number generators (`random.seed`, `numpy.random.seed`,
     `torch.manual_seed` and CUDA, `tf.random.set_seed`, JAX PRNG keys, Lightning `seed_everything`,
-    transformers/accelerate `set_seed`, `random_state=`/`seed=` arguments). Names are resolved
-    through imports and aliases, so `import numpy as np; np.random.seed(0)` counts and a comment
-    mentioning "seed" does not. Calls are followed across files: a seed set in `utils.set_seeds()`
-    counts when a training entry point calls it, and so does a seed in a method of an object the
-    training builds (a split strategy handed to a splitter). Every training run counts, not only the
-    one named for training: each lesson notebook that fits a model, the job script beside a research
-    notebook (benchmark, export, demo and inference scripts aside). Seeding that no training entry
-    point reaches counts as partial.
+    transformers/accelerate `set_seed`, jittor `set_global_seed`, `random_state=`/`seed=` arguments);
+    a seed drawn at run time (`torch.manual_seed(np.random.randint(...))`, `time.time()`) is not
+    seeding. Names are resolved through imports and aliases, so `import numpy as np;
+    np.random.seed(0)` counts and a comment mentioning "seed" does not. Calls are followed across
+    files: a seed set in `utils.set_seeds()` counts when a training entry point calls it, and so does
+    a seed in a method of an object the training builds (a split strategy handed to a splitter).
+    Every training run counts, not only the one named for training: each lesson notebook that fits a
+    model, the job script beside a research notebook (benchmark, export, demo and inference scripts
+    aside). Seeding that no training entry point reaches counts as partial.
     """
 
     id = "seed-calls"
@@ -114,6 +115,16 @@ class SeedCallsReachTraining(Rule):
             "helpers.py": "import random\nimport numpy as np\nimport torch\n\n\ndef seed_all(seed):\n"
                           "    random.seed(seed)\n    np.random.seed(seed)\n    torch.manual_seed(seed)\n",
         }, "partial", "one training script seeds through the helper, the other trains unseeded"),
+        Example({
+            "train.py": "import numpy as np\nimport torch\n\n\ndef main():\n    seed = np.random.randint(0, 2**32)\n"
+                        "    torch.manual_seed(seed)\n    model = torch.nn.Linear(2, 1)\n"
+                        "    model(torch.zeros(1, 2)).sum().backward()\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "absent", "a seed drawn from an unseeded RNG differs each run: nothing is seeded"),
+        Example({
+            "train.py": "import jittor as jt\nimport torch\n\n\ndef main():\n    jt.set_global_seed(3)\n"
+                        "    model = torch.nn.Linear(2, 1)\n    model(torch.zeros(1, 2)).sum().backward()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "jittor's set_global_seed seeds Python, NumPy and jittor"),
     )
 
     def check(self, facts):
