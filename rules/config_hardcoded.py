@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._mlcode import root_of
+from mlscan.rules._mlcode import in_exploration_dir, root_of
 from mlscan.rules._vocab import FIT_ATTRS, TRAINING_HYPERPARAMETER
 
 ESTIMATOR_LIBS = {"sklearn", "xgboost", "lightgbm", "catboost", "imblearn"}
@@ -19,7 +19,9 @@ class HyperparametersHardCoded(Rule):
     max_depth=8)`, `torch.optim.Adam(params, lr=3e-4)`, `model.fit(X, y, epochs=10)`. Trivial values
     (0, 1, -1, booleans) and names that are not hyperparameters are ignored; one stray literal is
     not enough (two or more are needed). Changing such a run means editing code, so a repo that
-    also keeps configuration files is partial, and one with nothing else stays absent.
+    also keeps configuration files is partial, and one with nothing else stays absent. Literals in
+    exploratory code kept apart from the pipeline (`notebooks/`, `research/`, `eda/`) do not count
+    when the training also runs from code outside those folders.
     """
 
     id = "config-hardcoded"
@@ -44,15 +46,30 @@ class HyperparametersHardCoded(Rule):
                         "net = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)\n"
                         "net(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
         }, "partial", "a config file, but the optimiser's settings are literals", fires=True),
+        Example({
+            "params.yaml": "train:\n  n_estimators: 300\n  max_depth: 8\n",
+            "src/train.py": "import yaml\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
+                            "p = yaml.safe_load(open('params.yaml'))['train']\n"
+                            "if __name__ == '__main__':\n    RandomForestClassifier(**p).fit([[0], [1]], [0, 1])\n",
+            "research/try_models.py": "from sklearn.ensemble import RandomForestClassifier\n\n"
+                                      "RandomForestClassifier(n_estimators=50, max_depth=3).fit([[0], [1]], [0, 1])\n",
+        }, "present", "literals in a research script beside a pipeline that reads params.yaml", fires=False),
+        Example({
+            "notebooks/train.py": "from sklearn.ensemble import RandomForestClassifier\n\n"
+                                  "RandomForestClassifier(n_estimators=50, max_depth=3).fit([[0], [1]], [0, 1])\n",
+        }, "absent", "the only training lives in notebooks/: its literals are the configuration", fires=True),
     )
 
     def check(self, facts):
         from mlscan.facts.repo import is_test_path
         graph = facts.graph
         hits = []
+        pipeline = any(not in_exploration_dir(p) for p in _closure_paths(graph.training_closure))
         for idx, call in graph.calls_in(graph.training_closure):
             if is_test_path(idx.path) or not any(TRAINING_HYPERPARAMETER.match(k) for k, _ in call.kwargs):
                 continue
+            if pipeline and in_exploration_dir(idx.path):
+                continue  # a research notebook's literals beside a pipeline that trains from elsewhere
             name = facts.external_name(idx, call.name)
             external = graph.resolve_name(idx.path, name) is None
             if not ((external and (root_of(name) in ESTIMATOR_LIBS or TRAINING_APIS.match(name)))
@@ -66,6 +83,10 @@ class HyperparametersHardCoded(Rule):
             return
         for path, line, name, hps in hits[:5]:
             yield self.found("gap", path, line, f"{name} gets literal {', '.join(hps)}{_cell(facts, path, line)}")
+
+
+def _closure_paths(closure) -> set:
+    return {n[4:].rsplit(":", 1)[0] if n.startswith("def:") else n.split(":", 1)[1] for n in closure}
 
 
 def _cell(facts, path: str, line: int) -> str:
