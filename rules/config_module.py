@@ -46,6 +46,21 @@ def _settings_of(facts, path: str) -> Tuple[List[str], List[str]]:
     return names, env
 
 
+def _mapping_hyperparameters(facts, path: str) -> Dict[str, Tuple[str, int]]:
+    """Hyperparameter -> (dotted entry, line) of the dict literals a module binds
+    (`MODEL_CONFIG = {"params": {"n_estimators": 100}}`); a library's `DEFAULT_*` tables excluded."""
+    idx = facts.code.get(path)
+    out: Dict[str, Tuple[str, int]] = {}
+    for dotted, value, line in getattr(idx, "mapping_entries", ()) if idx is not None else ():
+        if dotted.split(".", 1)[0].lower().startswith("default") or value is None or isinstance(value, bool) \
+                or isinstance(value, str) and PATHLIKE.search(value):
+            continue
+        key = dotted.rsplit(".", 1)[-1]
+        for hp in strong_hyperparameters([key]):
+            out.setdefault(hp, (dotted, line))
+    return out
+
+
 class CentralConfigModule(Rule):
     """Settings live in one configuration module the code imports
 
@@ -170,6 +185,13 @@ class CentralConfigModule(Rule):
                                  f"central config class: {qual} in {path} takes the hyperparameters ({ranked(params)}) "
                                  f"as parameter defaults, imported by {user}:{user_line}{more}; edited in code, "
                                  f"not per-run config files")
+            elif any(u in training for u, _ in users) and len(entries := _mapping_hyperparameters(facts, path)) >= 2:
+                shown += 1
+                dicts = sorted({dotted.split(".", 1)[0] for dotted, _ in entries.values()})
+                yield self.found("partial", path, min(line for _, line in entries.values()),
+                                 f"central config module: {path} keeps hyperparameters ({ranked(set(entries))}) in "
+                                 f"dict literals ({', '.join(dicts[:3])}), imported by {user}:{user_line}{more}; "
+                                 f"edited in code, not per-run config files")
             elif any(u in training for u, _ in users) and self._configures_runs(facts, path, names, env):
                 shown += 1
                 source = f"{len(set(env))} environment variables" if len(env) >= len(names) else f"{len(set(names))} settings"
