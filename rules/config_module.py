@@ -73,7 +73,9 @@ class CentralConfigModule(Rule):
     A module of paths only, one nothing imports, settings only a service or library reads, or
     settings that are all infrastructure (credentials, endpoints, buckets, ports, log levels) or a
     library's `DEFAULT_` fallbacks say nothing about the training's configuration, unless the
-    module also reads configuration files.
+    module also reads configuration files. Hyperparameters kept in the module's dict literals
+    (`MODEL_CONFIG = {"rf": {"n_estimators": 100}}`) that training imports are partial, like a
+    config class's parameter defaults: edited in code, not set per run.
     """
 
     id = "config-module"
@@ -151,6 +153,20 @@ class CentralConfigModule(Rule):
             "main.py": "from proj.settings.config import Config\n\nif __name__ == '__main__':\n"
                        "    print(Config.get())\n",
         }, "partial", "a config singleton whose factory takes the hyperparameters as defaults", fires=True),
+        Example({
+            "src/config/settings.py": "DATA_CONFIG = {'target_column': 'y', 'test_size': 0.2}\n"
+                                      "MODEL_CONFIG = {'models': {'rf': {'params': {'n_estimators': 100, 'max_depth': 6}},\n"
+                                      "                           'lr': {'params': {'max_iter': 1000}}}}\n",
+            "src/train.py": "from sklearn.ensemble import RandomForestClassifier\n"
+                            "from src.config.settings import MODEL_CONFIG\n\n"
+                            "if __name__ == '__main__':\n"
+                            "    RandomForestClassifier(**MODEL_CONFIG['models']['rf']['params']).fit([[0], [1]], [0, 1])\n",
+        }, "partial", "hyperparameters in a settings module's dict literals, edited in code", fires=True),
+        Example({
+            "src/config.py": "LABELS = {'cat': 0, 'dog': 1}\nDEFAULT_PARAMS = {'n_estimators': 100, 'max_depth': 6}\n",
+            "src/train.py": "from sklearn.ensemble import RandomForestClassifier\nfrom src.config import LABELS\n\n"
+                            "if __name__ == '__main__':\n    RandomForestClassifier().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a label map and a library's DEFAULT_ table are not the run's hyperparameters", fires=False),
         Example({
             "proj/config.py": "def train(lr, epochs, batch_size):\n    return lr * epochs * batch_size\n",
             "main.py": "from proj.config import train\n\nif __name__ == '__main__':\n    print(train(0.1, 2, 3))\n",
