@@ -29,6 +29,8 @@ def is_check_name(name: str, serving: bool = False) -> bool:
 
 INTEGRITY_CALLS = {**{name: key for name, (key, _) in CHECKSUM_DOWNLOADS.items()},
                    "datasets.load_dataset": "verification_mode"}
+# modules about a model's outputs: a `check_label_validity` there checks predicted labels
+OUTPUT_MODULE = re.compile(r"(?i)(^|/)(post_?process\w*|metrics?|evaluat\w*)(/|\.py$)")
 SUBSTANTIAL = 10   # lines: a check function this long does more than a couple of asserts
 _PREFILTER = re.compile(r"sha256|SHA256|SHA-256|sha-256|md5|MD5|checksum|Checksum|CHECKSUM")
 _DATA_PATH = re.compile(r"(^|[/_])(data|dataset|datasets|datamodule|loaders?|ingest\w*|etl)([/_.]|$)", re.I)
@@ -56,8 +58,9 @@ class CustomDataChecks(Rule):
     or more that the training entry points reach runs on every load and supports the practice;
     other checks, and checksums, which prove a file is intact but not that its content is
     sound, are partial; so is serving code checking its request inputs by hand
-    (`is_valid_json_input`). A check function nothing calls checks nothing. Test code does not
-    count here.
+    (`is_valid_json_input`). A check function nothing calls checks nothing, and one in a module
+    about the model's outputs (`postprocess/`, `metrics.py`, `evaluation/`) checks predictions, not
+    data. Test code does not count here.
     """
 
     id = "custom-data-checks"
@@ -130,6 +133,13 @@ class CustomDataChecks(Rule):
                                        "        return im[..., ::-1]\n",
         }, "partial", "a loader that refuses an image cv2 could not decode", fires=True),
         Example({
+            "src/postprocess/postprocess.py": "def check_label_validity(preds, labels):\n    out = []\n"
+                                              "    for p, l in zip(preds, labels):\n        if p.startswith('I-') and l == 'O':\n"
+                                              "            p = 'B-' + p[2:]\n        out.append(p)\n    return out\n\n\n"
+                                              "def run(preds, labels):\n    return check_label_validity(preds, labels)\n",
+            "train.py": "from src.postprocess.postprocess import run\n\nif __name__ == '__main__':\n    run([], [])\n",
+        }, "absent", "a check of predicted labels in post-processing is not data validation", fires=False),
+        Example({
             "predict.py": "import cv2\n\n\ndef run(path, mask):\n    img = cv2.imread(path)\n    if mask is None:\n"
                           "        mask = img[..., 0] > 0\n    return img, mask\n",
         }, "absent", "a None test that does not refuse the image is no decode check", fires=False),
@@ -139,8 +149,9 @@ class CustomDataChecks(Rule):
         closure = facts.graph.training_closure
         serving = facts.graph.serving_files
         for idx in facts.non_test_code():
+            outputs = bool(OUTPUT_MODULE.search(idx.path))   # checks of predictions or scores, not of data
             checks = [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
-                      if d.kind == "function" and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
+                      if d.kind == "function" and not outputs and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
             if not on_load:  # a check nothing calls checks nothing
                 called = _called_names(facts)
