@@ -243,11 +243,15 @@ PIECES_PARALLEL_MIN = 300   # pieces to compute before forked workers pay for th
 _FORKED_GRAPH: Optional["CodeGraph"] = None   # the graph whose pieces forked workers compute
 
 
-def _pieces_in_worker(paths: List[str]) -> List[Tuple[str, bytes]]:
+def _pieces_in_worker(paths: List[str]) -> Tuple[List[Tuple[str, bytes]], Dict[str, str]]:
+    """The pieces of `paths`, encoded, and the module interfaces computed for them (by content key)."""
     from mlscan.facts.cache import dumps
     graph = _FORKED_GRAPH
     assert graph is not None
-    return [(path, dumps(graph._file_piece(path, graph.code[path]))) for path in paths]
+    known = set(graph._interfaces)
+    pieces = [(path, dumps(graph._file_piece(path, graph.code[path]))) for path in paths]
+    keys = graph._code_keys
+    return pieces, {keys[p]: d for p, d in graph._interfaces.items() if p not in known and p in keys}
 
 
 class CodeGraph:
@@ -265,6 +269,7 @@ class CodeGraph:
         self._name_cache: Dict[Tuple[str, str], Tuple[Optional[str], Tuple[str, ...]]] = {}
         self._registered: Dict[str, List[str]] = {}   # path -> functions a framework runs when the module runs
         self._interfaces: Dict[str, str] = {}
+        self._code_keys: Dict[str, str] = getattr(facts, "code_keys", {})   # path -> "blob:path" (see Facts.code)
         self._resolving: Set[Tuple[str, str]] = set()
         self._pieces: Dict[str, tuple] = {}           # path -> its FilePiece (see _file_piece)
         self._build_module_tables()
@@ -429,14 +434,23 @@ class CodeGraph:
 
     def _interface(self, path: str) -> str:
         """A digest of what resolution reads in one module: its definitions (names, kinds), exports and
-        star imports."""
+        star imports. Kept across scans by the file's content (checking each cached piece asks for
+        the interfaces of nearly every module)."""
         found = self._interfaces.get(path)
         if found is None:
-            idx = self.code.get(path)
-            text = "-" if idx is None else repr(([(q, d.kind) for q, d in idx.defs.items()],
-                                                 sorted(idx.exports.items()), star_imports(idx)))
-            found = self._interfaces[path] = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+            key = self._code_keys.get(path)
+            if key is not None:
+                found = self.facts.file_maps.get("graph.interface", key, lambda: self._interface_of(path))
+            else:
+                found = self._interface_of(path)
+            self._interfaces[path] = found
         return found
+
+    def _interface_of(self, path: str) -> str:
+        idx = self.code.get(path)
+        text = "-" if idx is None else repr(([(q, d.kind) for q, d in idx.defs.items()],
+                                             sorted(idx.exports.items()), star_imports(idx)))
+        return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
     def _still_valid(self, piece: tuple) -> bool:
         if not isinstance(piece, tuple) or len(piece) != _PIECE_FIELDS:
@@ -513,9 +527,13 @@ class CodeGraph:
             with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
                 futures = [pool.submit(_pieces_in_worker, c) for c in chunks if c]
                 self.facts.call_table.prepare()   # meanwhile: the rules' call index needs no graph
+                interfaces: Dict[str, str] = {}
                 for fut in futures:
-                    for path, data in fut.result():
+                    pieces, found = fut.result()
+                    for path, data in pieces:
                         out[path] = (loads(data), data if encode else None)
+                    interfaces.update(found)
+                self.facts.file_maps.merge({"graph.interface": interfaces})   # kept for the next scans
         except (OSError, RuntimeError, AssertionError, cf.process.BrokenProcessPool):
             return None
         finally:
