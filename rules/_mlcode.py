@@ -36,6 +36,8 @@ DATA_LIBS = {
 # folders whose code illustrates rather than runs the project
 EXAMPLE_DIRS = {"examples", "example", "docs", "doc", "tutorials", "tutorial", "demo", "demos", "samples",
                 "sample", "sandbox", "scratch", "playground"}
+# folders of exploratory work beside a project's pipeline
+EXPLORATION_DIRS = {"notebooks", "notebook", "nbs", "research", "exploration", "explorations", "eda"}
 
 def strong_hyperparameters(names: Iterable[str]) -> Set[str]:
     """The hyperparameter names among `names`, leaving out the weak ones that alone prove nothing."""
@@ -52,6 +54,12 @@ def strong_hyperparameters(names: Iterable[str]) -> Set[str]:
 @functools.lru_cache(maxsize=65536)   # pure, and asked per call site by several rules
 def in_example_dir(path: str) -> bool:
     return any(p.lower() in EXAMPLE_DIRS for p in PurePosixPath(path).parts[:-1])
+
+
+@functools.lru_cache(maxsize=65536)
+def in_exploration_dir(path: str) -> bool:
+    """Code kept apart as exploration (`notebooks/`, `research/`, `eda/`), not the project's pipeline."""
+    return any(p.lower() in EXPLORATION_DIRS for p in PurePosixPath(path).parts[:-1])
 
 
 def root_of(name: str) -> str:

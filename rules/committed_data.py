@@ -14,6 +14,11 @@ SOFT_EXCLUDED_DIRS = {"samples", "sample", "assets"}
 NOT_TRAINING_DATA_DIRS = {"examples", "example", "docs", "doc", "tests", "test", "fixtures", "samples", "sample",
                           "assets", "static", ".github", "results", "benchmarks", "notebooks"}
 MIN_BYTES = 10 * 1024
+# a database file in a data folder holds the sample or training table (`data/sample-db.sqlite`)
+DB_SUFFIXES = (".sqlite", ".sqlite3")
+# images and audio: one file is an asset, a folder of them in a data folder is a dataset
+MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".wav", ".flac", ".mp3")
+MIN_MEDIA_FILES = 20
 EXAMPLE_TOKENS = {"example", "examples"}   # `example_model/data/` holds an example's data, not the project's
 # a pickle named or filed as a fitted model or transform (`models/model.pkl`, `scaler.pkl`) is an artefact, not data
 FITTED_ARTEFACT = re.compile(r"(?i)(^|[/_.-])(models?|saved_models?|artifacts?|checkpoints?|weights|pipelines?|"
@@ -52,8 +57,10 @@ class DataCommittedToGit(Rule):
     or a top-level `external_data/`), or read by the code, that are committed to git without LFS:
     in the tree, listed by git but absent from the checkout (a partial clone leaves large blobs
     out), or (once added, since removed) in the history read. Files under 10 KiB count only when
-    they sit in a data folder and the code reads them. Git keeps every version, so this is partial
-    evidence of data versioning: nothing ties a model to the data version it was trained on.
+    they sit in a data folder and the code reads them. A SQLite database in a data folder, and an
+    image or audio dataset (twenty files or more) in one, count too; a few images are assets.
+    Git keeps every version, so this is partial evidence of data versioning: nothing ties a
+    model to the data version it was trained on.
     """
 
     id = "data-in-git"
@@ -110,6 +117,15 @@ class DataCommittedToGit(Rule):
                 "absent", "a sample table of a framework's example model", commits=({},)),
         Example({"assets/img/data/logo.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a table under assets/ that nothing reads", commits=({},)),
+        Example({**{f"data/xray/train/covid/{i:04}.png": "\x89PNG" + "x" * 300 for i in range(24)},
+                 "train.py": "from torchvision import datasets\nds = datasets.ImageFolder('data/xray/train')\n"},
+                "partial", "an image dataset committed in a data folder", fires=True, commits=({},)),
+        Example({**{f"data/logos/{i}.png": "\x89PNG" + "x" * 300 for i in range(3)},
+                 "train.py": "print(1)\n"}, "absent", "a few images are assets, not a dataset", commits=({},)),
+        Example({"data/sample-db.sqlite": "SQLite format 3\x00" + "x" * 12000, "train.py": "print(1)\n"}, "partial",
+                "a sample SQLite database committed in a data folder", commits=({},)),
+        Example({"tracking.sqlite": "SQLite format 3\x00" + "x" * 12000, "train.py": "print(1)\n"}, "absent",
+                "a tracking database at the root is not training data", commits=({},)),
         Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a compound data-folder name deep in the tree (load-test logs) is not training data", commits=({},)),
     )
@@ -146,6 +162,10 @@ class DataCommittedToGit(Rule):
                     not set(folders) & NOT_TRAINING_DATA_DIRS and \
                     not any(PurePosixPath(path).match(p) for p in lfs_patterns) and \
                     not any(path.startswith(pkg + "/") for pkg in packages)   # label tables a package ships
+            if suffix in DB_SUFFIXES:
+                folders = [p.lower() for p in path.split("/")[:-1]]
+                return size is not None and size >= MIN_BYTES and in_data_dir(folders) and \
+                    not set(folders) & NOT_TRAINING_DATA_DIRS and not any(PurePosixPath(path).match(p) for p in lfs_patterns)
             if suffix not in DATA_SUFFIXES:
                 return False
             if suffix == ".txt" and (name.startswith(("requirements", "README", "LICENSE")) or "requirements" in path):
@@ -168,6 +188,13 @@ class DataCommittedToGit(Rule):
             yield self.found("partial", f.path, None, f"raw data committed to git: {f.path} ({_size(f.size)}), "
                                                       f"without LFS or DVC")
         if hits:
+            return
+        media = _media_dataset(facts, lfs_patterns)
+        if media:
+            folder, count, line_path = media
+            kind = "an audio" if line_path.lower().endswith((".wav", ".flac", ".mp3")) else "an image"
+            yield self.found("partial", line_path, None, f"{kind} dataset committed to git: {folder}/ "
+                                                         f"({count} files), without LFS or DVC")
             return
         absent = [(p, size) for p, size in facts.absent_tracked(DATA_SUFFIXES).items()
                   if training_data(p, p.rsplit("/", 1)[-1], size)]
@@ -199,6 +226,29 @@ class DataCommittedToGit(Rule):
                 yield self.found("partial", ch.path, None, f"raw data committed to git history: {ch.path} ({size} KiB, "
                                                            f"added in {commit.sha[:12]}, no longer in the tree)")
                 return
+
+
+def _media_dataset(facts, lfs_patterns):
+    """(data folder, file count, first file) of the largest set of committed images or audio under a data folder."""
+    counts: dict = {}
+    first: dict = {}
+    for f in facts.files:
+        if not f.tracked or not f.name.lower().endswith(MEDIA_SUFFIXES):
+            continue
+        parts = f.path.split("/")[:-1]
+        folders = [p.lower() for p in parts]
+        if not in_data_dir(folders) or set(folders) & NOT_TRAINING_DATA_DIRS or \
+                any(PurePosixPath(f.path).match(p) for p in lfs_patterns):
+            continue
+        # the folder named for data, and the one below it (`data/Covid19-dataset`)
+        at = next((i for i, p in enumerate(folders) if p in DATA_DIRS), 0)
+        folder = "/".join(parts[:at + 2])
+        counts[folder] = counts.get(folder, 0) + 1
+        first.setdefault(folder, f.path)
+    if not counts:
+        return None
+    folder = max(sorted(counts), key=lambda k: counts[k])
+    return (folder, counts[folder], first[folder]) if counts[folder] >= MIN_MEDIA_FILES else None
 
 
 def _config_file_names(facts) -> set:

@@ -40,6 +40,8 @@ class HyperparametersFromCommandLine(Rule):
     a shell script, Makefile or CI step that passes the hyperparameter flags (`--lr=1e-4`), an
     option that reads a config file (`--config FILE`), or a launcher that hands the training job
     its hyperparameters (SageMaker `set_hyperparameters(...)`, `Estimator(hyperparameters=...)`).
+    Hyperparameters read from environment variables (`LR = float(os.getenv("LR"))`, two or more)
+    count the same way, when a Dockerfile, `.env` file or job spec sets them.
     """
 
     id = "config-cli"
@@ -106,6 +108,21 @@ class HyperparametersFromCommandLine(Rule):
                        "    @step\n    def end(self):\n        pass\n",
             "tests/test_flow.py": "from metaflow import Parameter\n\n\ndef test_param():\n    assert Parameter('x', default=1)\n",
         }, "absent", "a pipeline with literal settings; a Parameter only in a test", fires=False),
+        Example({
+            "job/run.py": "import os\nimport torch\n\n\ndef getenv_cast(name, cast=str):\n    return cast(os.environ[name])\n\n\n"
+                          "LR = getenv_cast('LR', cast=float)\nN_EPOCHS = getenv_cast('N_EPOCHS', cast=int)\n"
+                          "BATCH_SIZE = getenv_cast('BATCH_SIZE', cast=int)\n\nif __name__ == '__main__':\n"
+                          "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.Adam(model.parameters(), lr=LR)\n"
+                          "    for _ in range(N_EPOCHS):\n        model(torch.zeros(BATCH_SIZE, 2)).sum().backward()\n"
+                          "        opt.step()\n",
+            "job/Dockerfile": "FROM python:3.11\nENV LR=6.5e-5 \\\n    N_EPOCHS=3 \\\n    BATCH_SIZE=32\nCMD python run.py\n",
+        }, "partial", "hyperparameters from environment variables that the job's Dockerfile sets", fires=True),
+        Example({
+            "train.py": "import os\nimport torch\n\nLR = float(os.getenv('LR', '1e-3'))\n"
+                        "EPOCHS = int(os.getenv('EPOCHS', '5'))\n\nif __name__ == '__main__':\n"
+                        "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.Adam(model.parameters(), lr=LR)\n"
+                        "    for _ in range(EPOCHS):\n        model(torch.zeros(1, 2)).sum().backward()\n        opt.step()\n",
+        }, "absent", "environment variables whose values exist only as in-code defaults", fires=False),
     )
 
     def check(self, facts):
@@ -178,6 +195,13 @@ class HyperparametersFromCommandLine(Rule):
                                      f"records: {recorded[2]}; no config file keeps them")
             if judged:
                 return
+        env = _env_hyperparameters(facts, graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code())))
+        if env is not None:
+            path, line, hps, recorded = env
+            yield self.found("partial", path, line, f"hyperparameters come from environment variables "
+                                                    f"({', '.join(hps[:5])}) that {recorded} sets per run; "
+                                                    f"no config file keeps them")
+            return
         pipeline_params = _pipeline_parameters(facts)
         if pipeline_params is not None:
             path, line, what = pipeline_params
@@ -294,6 +318,33 @@ def _recorded_run(facts, hps: Set[str]) -> Optional[Tuple[str, int, str]]:
     for idx, call in facts.calls(facts.non_test_code()):
         if call.attr == "set_hyperparameters" or (call.has_kwarg("hyperparameters") and "stimator" in call.name):
             return idx.path, call.line, f"{call.name.lstrip('?')} hands the training job its hyperparameters"
+    return None
+
+
+ENV_READS = {"os.getenv", "os.environ.get", "os.environ.__getitem__", "environs.Env", "decouple.config"}
+ENV_WRAPPER = re.compile(r"^_?get_?env\w*$")      # a project's own `getenv_cast("LR", cast=float)`
+ENV_FILE = re.compile(r"(?i)(^|/)(dockerfile[^/]*|[^/]*\.env(\.\w+)?|\.env[^/]*|[^/]*compose[^/]*\.ya?ml|[^/]*\.ya?ml)$")
+
+
+def _env_hyperparameters(facts, calls) -> Optional[Tuple[str, int, List[str], str]]:
+    """(path, line, variables, file) when training reads two or more hyperparameters from environment
+    variables (`LR = float(os.getenv("LR", 3e-4))`) and a Dockerfile, .env file or job spec sets them."""
+    found: Dict[str, Tuple[str, int]] = {}
+    for idx, call in calls:
+        if not call.args or not isinstance(call.args[0], str) or not call.args[0].isupper():
+            continue
+        if call.name in ENV_READS or ENV_WRAPPER.match(call.attr or ""):
+            found.setdefault(call.args[0], (idx.path, call.line))
+    names = {v: k for k in found for v in strong_hyperparameters([k])}
+    if len(names) < 2:
+        return None
+    variables = sorted(names.values(), key=lambda v: found[v])
+    setter = re.compile(r"(?m)^\s*(?:ENV\s+|ARG\s+|export\s+|-\s*(?:name:\s*)?)?(%s)\s*[=:\s]"
+                        % "|".join(re.escape(v) for v in variables))
+    for f in facts.files:
+        if ENV_FILE.search(f.path) and not is_ci_path(f.path) and setter.search(facts.text(f.path) or ""):
+            path, line = found[variables[0]]
+            return path, line, variables, f.path
     return None
 
 

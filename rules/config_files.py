@@ -33,6 +33,8 @@ NOT_CONFIG_NAMES = re.compile(r"(?i)^(dvc\.lock|package(-lock)?\.json|tsconfig.*
                               r".*(vocab|encoder|tokenizer|merges|labels?|classes|class_map|label_map|id2label)\w*\.json)$")
 CONFIGISH = re.compile(r"(?i)(^|[/_.-])(params?|config|configs|conf|cfg|hparams?|hyps?|hyperparam\w*|settings|"
                        r"experiments?|train\w*|recipes?)([/_.-]|$)")
+# how long a search runs, not what is trained
+SEARCH_BUDGET = re.compile(r"(?i)^(n_|num_)?(trials|evals|max_evals|samples|iter|iterations)$")
 HP_SECTIONS = re.compile(r"(?i)^(train|training|trainer|model|optim|optimizer|optimiser|hparams|hyperparameters|"
                          r"hyper_params|params|fit|solver|featurize|features|tune|tuning|search_space)$")
 
@@ -103,7 +105,9 @@ class HyperparametersInConfigFiles(Rule):
       script, Makefile, CI step or a README's shell block), which a framework then reads;
     - Python configuration: a config module the training imports (`from config import LR`,
       dataclass configs) or `config/*.py` files the training `exec`s (nanoGPT's configurator).
-    A config file with a single hyperparameter among paths is partial; one holding only paths,
+    A config file whose only hyperparameter is a search budget (`n_trials`) is partial; one holding
+    a single model hyperparameter (`alpha`) supports the practice, and literals elsewhere in the
+    training are config-hardcoded's gaps; one holding only paths,
     recorded run outputs (mlruns/, artifacts/, outputs/) and CI files are not hyperparameter
     configuration and say nothing.
     """
@@ -156,7 +160,13 @@ class HyperparametersInConfigFiles(Rule):
             "train.py": "import yaml\nimport optuna\nfrom sklearn.ensemble import RandomForestClassifier\n\n"
                         "cfg = yaml.safe_load(open('config.yaml'))\n"
                         "RandomForestClassifier().fit([[0], [1]], [0, 1])\n",
-        }, "partial", "one hyperparameter among paths", fires=True),
+        }, "partial", "a search budget among paths", fires=True),
+        Example({
+            "parameters.json": '{"training": {"alpha": 0.4}}',
+            "train.py": "import json\nfrom sklearn.linear_model import Ridge\n\n"
+                        "alpha = json.load(open('parameters.json'))['training']['alpha']\n"
+                        "Ridge(alpha=alpha).fit([[0], [1]], [0, 1])\n",
+        }, "present", "the model's single hyperparameter read from a parameters file", fires=True),
         Example({
             "training/config/config.json": '{"TEST_SIZE": 0.2, "GRID": {"regressor__max_depth": [8], '
                                            '"regressor__learning_rate": [0.1]}}',
@@ -265,9 +275,15 @@ class HyperparametersInConfigFiles(Rule):
                 if key not in seen:
                     seen.add(key)
                     yield "supports", via[0], via[1], f"{via[0]} {via[2]} {path} ({shown})", indirect
+            elif hps and not SEARCH_BUDGET.match(next(iter(hps))):
+                # the model's one setting (a Ridge's alpha): hard-coded others are config-hardcoded's gaps
+                key = (via[0], via[1])
+                if key not in seen:
+                    seen.add(key)
+                    yield "supports", via[0], via[1], f"{via[0]} {via[2]} {path} ({next(iter(hps))})", indirect
             elif hps:
-                yield "partial", via[0], via[1], (f"{via[0]} {via[2]} {path}, but it holds a single hyperparameter "
-                                                  f"({next(iter(hps))}); the rest live elsewhere"), indirect
+                yield "partial", via[0], via[1], (f"{via[0]} {via[2]} {path}, but it holds only a search budget "
+                                                  f"({next(iter(hps))}); the hyperparameters live elsewhere"), indirect
 
     def _python(self, facts, code_paths: List[str], execs):
         graph = facts.graph

@@ -46,6 +46,21 @@ def _settings_of(facts, path: str) -> Tuple[List[str], List[str]]:
     return names, env
 
 
+def _mapping_hyperparameters(facts, path: str) -> Dict[str, Tuple[str, int]]:
+    """Hyperparameter -> (dotted entry, line) of the dict literals a module binds
+    (`MODEL_CONFIG = {"params": {"n_estimators": 100}}`); a library's `DEFAULT_*` tables excluded."""
+    idx = facts.code.get(path)
+    out: Dict[str, Tuple[str, int]] = {}
+    for dotted, value, line in getattr(idx, "mapping_entries", ()) if idx is not None else ():
+        if dotted.split(".", 1)[0].lower().startswith("default") or value is None or isinstance(value, bool) \
+                or isinstance(value, str) and PATHLIKE.search(value):
+            continue
+        key = dotted.rsplit(".", 1)[-1]
+        for hp in strong_hyperparameters([key]):
+            out.setdefault(hp, (dotted, line))
+    return out
+
+
 class CentralConfigModule(Rule):
     """Settings live in one configuration module the code imports
 
@@ -58,7 +73,9 @@ class CentralConfigModule(Rule):
     A module of paths only, one nothing imports, settings only a service or library reads, or
     settings that are all infrastructure (credentials, endpoints, buckets, ports, log levels) or a
     library's `DEFAULT_` fallbacks say nothing about the training's configuration, unless the
-    module also reads configuration files.
+    module also reads configuration files. Hyperparameters kept in the module's dict literals
+    (`MODEL_CONFIG = {"rf": {"n_estimators": 100}}`) that training imports are partial, like a
+    config class's parameter defaults: edited in code, not set per run.
     """
 
     id = "config-module"
@@ -137,6 +154,20 @@ class CentralConfigModule(Rule):
                        "    print(Config.get())\n",
         }, "partial", "a config singleton whose factory takes the hyperparameters as defaults", fires=True),
         Example({
+            "src/config/settings.py": "DATA_CONFIG = {'target_column': 'y', 'test_size': 0.2}\n"
+                                      "MODEL_CONFIG = {'models': {'rf': {'params': {'n_estimators': 100, 'max_depth': 6}},\n"
+                                      "                           'lr': {'params': {'max_iter': 1000}}}}\n",
+            "src/train.py": "from sklearn.ensemble import RandomForestClassifier\n"
+                            "from src.config.settings import MODEL_CONFIG\n\n"
+                            "if __name__ == '__main__':\n"
+                            "    RandomForestClassifier(**MODEL_CONFIG['models']['rf']['params']).fit([[0], [1]], [0, 1])\n",
+        }, "partial", "hyperparameters in a settings module's dict literals, edited in code", fires=True),
+        Example({
+            "src/config.py": "LABELS = {'cat': 0, 'dog': 1}\nDEFAULT_PARAMS = {'n_estimators': 100, 'max_depth': 6}\n",
+            "src/train.py": "from sklearn.ensemble import RandomForestClassifier\nfrom src.config import LABELS\n\n"
+                            "if __name__ == '__main__':\n    RandomForestClassifier().fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a label map and a library's DEFAULT_ table are not the run's hyperparameters", fires=False),
+        Example({
             "proj/config.py": "def train(lr, epochs, batch_size):\n    return lr * epochs * batch_size\n",
             "main.py": "from proj.config import train\n\nif __name__ == '__main__':\n    print(train(0.1, 2, 3))\n",
         }, "absent", "a function that takes hyperparameters is not a config class", fires=False),
@@ -170,6 +201,13 @@ class CentralConfigModule(Rule):
                                  f"central config class: {qual} in {path} takes the hyperparameters ({ranked(params)}) "
                                  f"as parameter defaults, imported by {user}:{user_line}{more}; edited in code, "
                                  f"not per-run config files")
+            elif any(u in training for u, _ in users) and len(entries := _mapping_hyperparameters(facts, path)) >= 2:
+                shown += 1
+                dicts = sorted({dotted.split(".", 1)[0] for dotted, _ in entries.values()})
+                yield self.found("partial", path, min(line for _, line in entries.values()),
+                                 f"central config module: {path} keeps hyperparameters ({ranked(set(entries))}) in "
+                                 f"dict literals ({', '.join(dicts[:3])}), imported by {user}:{user_line}{more}; "
+                                 f"edited in code, not per-run config files")
             elif any(u in training for u, _ in users) and self._configures_runs(facts, path, names, env):
                 shown += 1
                 source = f"{len(set(env))} environment variables" if len(env) >= len(names) else f"{len(set(names))} settings"

@@ -29,6 +29,8 @@ def is_check_name(name: str, serving: bool = False) -> bool:
 
 INTEGRITY_CALLS = {**{name: key for name, (key, _) in CHECKSUM_DOWNLOADS.items()},
                    "datasets.load_dataset": "verification_mode"}
+# modules about a model's outputs: a `check_label_validity` there checks predicted labels
+OUTPUT_MODULE = re.compile(r"(?i)(^|/)(post_?process\w*|metrics?|evaluat\w*)(/|\.py$)")
 SUBSTANTIAL = 10   # lines: a check function this long does more than a couple of asserts
 _PREFILTER = re.compile(r"sha256|SHA256|SHA-256|sha-256|md5|MD5|checksum|Checksum|CHECKSUM")
 _DATA_PATH = re.compile(r"(^|[/_])(data|dataset|datasets|datamodule|loaders?|ingest\w*|etl)([/_.]|$)", re.I)
@@ -51,12 +53,14 @@ class CustomDataChecks(Rule):
     `pooch.retrieve(known_hash=)`, or, in data modules, a hash comparison that raises "SHA-256
     does not match"; checksums of model weights do not count), and code that raises when a table
     lacks the columns it needs ("Missing columns in input data: ..."), or that opens each image
-    and verifies it decodes (PIL `Image.open(p).verify()`). A check function of ten lines
+    and verifies it decodes (PIL `Image.open(p).verify()`, or `assert img is not None` right after
+    `cv2.imread`, which returns None for a corrupt file). A check function of ten lines
     or more that the training entry points reach runs on every load and supports the practice;
     other checks, and checksums, which prove a file is intact but not that its content is
     sound, are partial; so is serving code checking its request inputs by hand
-    (`is_valid_json_input`). A check function nothing calls checks nothing. Test code does not
-    count here.
+    (`is_valid_json_input`). A check function nothing calls checks nothing, and one in a module
+    about the model's outputs (`postprocess/`, `metrics.py`, `evaluation/`) checks predictions, not
+    data. Test code does not count here.
     """
 
     id = "custom-data-checks"
@@ -123,14 +127,31 @@ class CustomDataChecks(Rule):
                                    "        try:\n            Image.open(p).convert('RGB').verify()\n            good.append(p)\n"
                                    "        except Exception:\n            continue\n    return good\n",
         }, "partial", "a script that drops images that do not decode", fires=True),
+        Example({
+            "peko/dataset/hotelid.py": "import cv2\n\n\nclass HotelDataset:\n    def __getitem__(self, i):\n"
+                                       "        im = cv2.imread(self.paths[i])\n        assert im is not None\n"
+                                       "        return im[..., ::-1]\n",
+        }, "partial", "a loader that refuses an image cv2 could not decode", fires=True),
+        Example({
+            "src/postprocess/postprocess.py": "def check_label_validity(preds, labels):\n    out = []\n"
+                                              "    for p, l in zip(preds, labels):\n        if p.startswith('I-') and l == 'O':\n"
+                                              "            p = 'B-' + p[2:]\n        out.append(p)\n    return out\n\n\n"
+                                              "def run(preds, labels):\n    return check_label_validity(preds, labels)\n",
+            "train.py": "from src.postprocess.postprocess import run\n\nif __name__ == '__main__':\n    run([], [])\n",
+        }, "absent", "a check of predicted labels in post-processing is not data validation", fires=False),
+        Example({
+            "predict.py": "import cv2\n\n\ndef run(path, mask):\n    img = cv2.imread(path)\n    if mask is None:\n"
+                          "        mask = img[..., 0] > 0\n    return img, mask\n",
+        }, "absent", "a None test that does not refuse the image is no decode check", fires=False),
     )
 
     def check(self, facts):
         closure = facts.graph.training_closure
         serving = facts.graph.serving_files
         for idx in facts.non_test_code():
+            outputs = bool(OUTPUT_MODULE.search(idx.path))   # checks of predictions or scores, not of data
             checks = [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
-                      if d.kind == "function" and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
+                      if d.kind == "function" and not outputs and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
             if not on_load:  # a check nothing calls checks nothing
                 called = _called_names(facts)
@@ -157,6 +178,11 @@ class CustomDataChecks(Rule):
                 if opened is not None:
                     yield self.found("partial", idx.path, opened.line,
                                      "opens each image and verifies that it decodes (PIL verify); corrupt files are caught")
+            if not in_example_dir(idx.path) and not idx.is_notebook:
+                decoded = _decode_checked(idx)
+                if decoded is not None:
+                    yield self.found("partial", idx.path, decoded[0],
+                                     f"fails when an image does not decode ({decoded[1]} result checked against None)")
             literals = facts.string_literals(idx.path)
             if not in_example_dir(idx.path):
                 hit = next(((s, line) for s, line in literals if _MISSING_COLUMNS.search(s)), None)
@@ -169,6 +195,26 @@ class CustomDataChecks(Rule):
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break
+
+
+# readers that return None for a missing or corrupt file instead of raising
+DECODERS = ("cv2.imread", "cv2.imdecode", "imageio.imread", "skimage.io.imread")
+
+
+def _decode_checked(idx):
+    """(line, reader) of `img = cv2.imread(p)` followed within three lines by `assert img is not None`
+    or `if img is None: raise`: a loader that refuses unreadable images."""
+    reads = [c for c in idx.calls if c.name.startswith(DECODERS)]
+    if not reads:
+        return None
+    for cmp in idx.comparisons:
+        if cmp.context not in ("assert", "if-fails") or None not in cmp.literals or len(cmp.operands) != 1 or \
+                not set(cmp.ops) <= {"Is", "IsNot"}:
+            continue
+        near = next((c for c in reads if c.scope == cmp.scope and 0 < cmp.line - c.line <= 3), None)
+        if near is not None:
+            return cmp.line, near.name.split("(")[0]
+    return None
 
 
 _IMAGE_VERIFY = re.compile(r"^PIL\.Image\.open\(\)(\.\w+\(\))*\.verify$")

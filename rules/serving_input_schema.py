@@ -17,8 +17,9 @@ class ServingInputSchema(Rule):
     subclasses, `pydantic.create_model`, marshmallow schemas, msgspec structs) in the modules a
     serving endpoint loads, so malformed inputs are rejected before they reach the model.
     Training data is not covered by it, hence partial. Settings classes (`BaseSettings`) are
-    configuration, not data, and do not count, nor does a model whose every field accepts anything
-    (`Any`, `dict`, `Dict[str, list]`).
+    configuration, not data, and do not count, nor does a model whose every data field accepts
+    anything (`Any`, `dict`, `Dict[str, list]`; fields that only pick a model or name a record,
+    `model_name`, `model_version`, `*_id`, are not data), nor a request to train (`TrainRequest`).
     """
 
     id = "serving-input-schema"
@@ -39,6 +40,15 @@ class ServingInputSchema(Rule):
                                "app = FastAPI()\n\n\nclass Request(BaseModel):\n    data: Dict[str, list]\n    image: Any\n\n\n"
                                "@app.post('/predict')\ndef predict(r: Request):\n    return {'y': 1}\n",
         }, "absent", "a request model whose fields accept anything checks no shape", fires=False),
+        Example({
+            "backend/models.py": "from typing import Any, Optional\nfrom pydantic import BaseModel\n\n\n"
+                                 "class TrainApiData(BaseModel):\n    model_name: str\n    epochs: int\n\n\n"
+                                 "class PredictApiData(BaseModel):\n    input_image: Any\n    model_name: str\n\n\n"
+                                 "class DeleteApiData(BaseModel):\n    model_name: str\n    model_version: Optional[int]\n",
+            "backend/main.py": "from fastapi import FastAPI\nfrom backend.models import PredictApiData, TrainApiData\n\n"
+                               "app = FastAPI()\n\n\n@app.post('/train')\ndef train(d: TrainApiData):\n    return {}\n\n\n"
+                               "@app.post('/predict')\ndef predict(d: PredictApiData):\n    return {'y': 1}\n",
+        }, "absent", "a training request, an untyped image beside the model's name, a delete by version", fires=False),
     )
 
     def check(self, facts):
@@ -51,7 +61,8 @@ class ServingInputSchema(Rule):
             for qual, d in idx.defs.items():
                 base = next((b for b in d.bases if b.replace("()", "").startswith(SCHEMA_BASES)
                              and "Settings" not in b), None)
-                if d.kind == "class" and base and "Settings" not in qual and not _untyped(idx, qual):
+                if d.kind == "class" and base and "Settings" not in qual and not qual.rsplit(".", 1)[-1].startswith("Train") \
+                        and not _untyped(idx, qual):
                     hit = (d.line, f"{qual} ({base.rsplit('.', 1)[-1]}) defines the shape of served data")
                     break
             if hit is None:
@@ -81,7 +92,13 @@ def _loose(annotation: str) -> bool:
     return m.group(1) in _ANY | {"Optional"} and _loose(m.group(2)[last:])
 
 
+# fields that pick a model or name a record, not the data sent to the model
+SELECTOR_FIELD = re.compile(r"(?i)^(model|model_\w+|version|id|\w+_id)$")
+
+
 def _untyped(idx, qual: str) -> bool:
-    """A schema class whose every field is typed `Any`, `dict`, `Dict[str, list]`...: the shape is not checked."""
-    fields = [a for name, a, _ in getattr(idx, "fields", ()) if name.rsplit(".", 1)[0] == qual]
-    return bool(fields) and all(_loose(a) for a in fields)
+    """A schema class whose every data field is typed `Any`, `dict`, `Dict[str, list]`...: the shape is not
+    checked (`input_image: Any` beside a `model_name: str` that only picks the model)."""
+    fields = [(name.rsplit(".", 1)[1], a) for name, a, _ in getattr(idx, "fields", ()) if name.rsplit(".", 1)[0] == qual]
+    data = [a for name, a in fields if not SELECTOR_FIELD.match(name)]
+    return bool(fields) and all(_loose(a) for a in data)

@@ -18,7 +18,13 @@ LIBRARIES = {
     "pydeequ.checks": "Deequ", "pydeequ.verification": "Deequ", "dataframe_expectations": "dataframe-expectations",
     "evidently.test_preset": "Evidently test preset",
     "evidently.tests": "Evidently tests",
+    # an orchestrator's steps that run the same libraries
+    "zenml.integrations.great_expectations.steps.great_expectations_validator_step": "Great Expectations (ZenML step)",
+    "zenml.integrations.great_expectations.steps.ge_validator_step": "Great Expectations (ZenML step)",
+    "zenml.integrations.deepchecks.steps.deepchecks_data_integrity_check_step": "deepchecks (ZenML step)",
 }
+# ZenML's Evidently test step takes its tests by name: `EvidentlyTestConfig.test("DataQualityTestPreset")`
+ZENML_EVIDENTLY_TESTS = "zenml.integrations.evidently.tests.EvidentlyTestConfig"
 DEEPCHECKS_INTEGRITY = {"data_integrity", "train_test_validation", "MixedNulls", "MixedDataTypes", "StringMismatch",
                         "DataDuplicates", "IsSingleValue", "SpecialCharacters", "ConflictingLabels", "PercentOfNulls",
                         "StringLengthOutOfBounds", "OutlierSampleDetection", "FeatureLabelCorrelation",
@@ -28,6 +34,12 @@ DEEPCHECKS_INTEGRITY = {"data_integrity", "train_test_validation", "MixedNulls",
 
 
 _ROOTS = {p.split(".")[0] for p in LIBRARIES} | {"deepchecks"}
+
+
+def zenml_evidently_test(call) -> bool:
+    """`EvidentlyTestConfig.test("DataQualityTestPreset")`: a named Evidently test or preset, drift tests left out."""
+    return call.name.startswith(ZENML_EVIDENTLY_TESTS + ".") and bool(call.args) and isinstance(call.args[0], str) \
+        and "Drift" not in call.args[0]
 
 
 def library_of(name: str):
@@ -51,7 +63,9 @@ class DataValidationSuite(Rule):
     and `check_types`, TensorFlow Data Validation, TFX SchemaGen/ExampleValidator, deepchecks
     data-integrity and train-test suites, Evidently tests and test presets (drift tests belong
     to drift monitoring; a `TestSuite` counts by the tests it holds), Soda scans, whylogs
-    constraints, Deequ and Frictionless, plus Great Expectations projects
+    constraints, Deequ and Frictionless, the same run as ZenML steps (Great Expectations validator,
+    deepchecks data integrity, Evidently test steps given data-quality tests by name), plus Great
+    Expectations projects
     (`great_expectations.yml`, expectation suites under `gx/` or `great_expectations/`) and Soda
     check files. Names are resolved through imports. Checks in pipeline code that an entry
     point, pipeline stage, CI job or schedule reaches support the practice (checks nothing calls
@@ -89,6 +103,22 @@ class DataValidationSuite(Rule):
             "monitor.py": "from evidently.report import Report\nfrom evidently.metrics import DatasetMissingValuesMetric\n\n"
                           "report = Report(metrics=[DatasetMissingValuesMetric()])\n",
         }, "absent", "a missing-values metric in a report is not a validation step", fires=False),
+        Example({
+            "steps/data_validator.py": "from zenml.integrations.evidently.steps import evidently_test_step\n"
+                                       "from zenml.integrations.evidently.tests import EvidentlyTestConfig\n\n"
+                                       "data_test = evidently_test_step.with_options(parameters=dict(\n"
+                                       "    tests=[EvidentlyTestConfig.test('DataQualityTestPreset')]))\n",
+            "pipelines/training.py": "from zenml import pipeline\nfrom steps.data_validator import data_test\n\n\n"
+                                     "@pipeline\ndef training(train, test):\n    data_test(reference_dataset=train, "
+                                     "comparison_dataset=test)\n",
+            "run.py": "from pipelines.training import training\n\nif __name__ == '__main__':\n    training()\n",
+        }, "present", "a ZenML Evidently test step with a data-quality preset in the training pipeline", fires=True),
+        Example({
+            "steps/drift.py": "from zenml.integrations.evidently.steps import evidently_test_step\n"
+                              "from zenml.integrations.evidently.tests import EvidentlyTestConfig\n\n"
+                              "drift_test = evidently_test_step.with_options(parameters=dict(\n"
+                              "    tests=[EvidentlyTestConfig.test('DataDriftTestPreset')]))\n",
+        }, "absent", "a drift test step is drift monitoring, not validation", fires=False),
     )
 
     def check(self, facts):
@@ -100,6 +130,8 @@ class DataValidationSuite(Rule):
             for call in facts.library_calls(idx, facts.call_table.named(
                     _validation_call, attrs=_expectation, roots=_ROOTS).get(idx.path, ())):
                 tool = library_of(call.name)
+                if tool is None and zenml_evidently_test(call):
+                    tool = f"Evidently {call.args[0]} (ZenML test step)"
                 if tool is None and uses_ge and call.attr.startswith("expect_") and len(call.attr) > 12:
                     tool = "Great Expectations"
                 if tool:
@@ -150,4 +182,5 @@ def _expectation(attr: str) -> bool:
 def _validation_call(name: str) -> bool:
     """The names check() can take for a validation tool (Great Expectations' `expect_*` only where it is used)."""
     attr = name.rpartition(".")[2]
-    return library_of(name) is not None or attr.startswith("expect_") and len(attr) > 12
+    return library_of(name) is not None or name.startswith(ZENML_EVIDENTLY_TESTS + ".") or \
+        attr.startswith("expect_") and len(attr) > 12

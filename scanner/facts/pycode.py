@@ -135,6 +135,8 @@ class CodeIndex:
     attr_assigns: List[AttrAssign] = field(default_factory=list)
     fields: List[Tuple[str, str, int]] = field(default_factory=list)  # class-body `name: Annotation` -> (Class.name, annotation, line)
     assignments: List[Assignment] = field(default_factory=list)
+    # module-level dict literals' scalar entries: ("MODEL_CONFIG.params.n_estimators", 100, line)
+    mapping_entries: List[Tuple[str, Any, int]] = field(default_factory=list)
     comparisons: List[Comparison] = field(default_factory=list)
     strings: List[Tuple[str, int]] = field(default_factory=list)     # path-like string constants
     texts: List[Tuple[str, int]] = field(default_factory=list)       # longer constants and text fragments
@@ -195,6 +197,26 @@ def _literal(node: ast.AST) -> Any:
         vals = tuple(_literal(e) for e in node.elts)
         return NOT_LITERAL if NOT_LITERAL in vals else vals
     return NOT_LITERAL
+
+
+MAX_MAPPING_ENTRIES = 400   # per file: a large table is data, and keeps the index small
+
+
+def _mapping_entries(node: ast.Dict, prefix: str, out: List[Tuple[str, Any, int]], depth: int = 0) -> None:
+    """Scalar entries of a dict literal under string keys, nested dicts walked (four levels)."""
+    for k, v in zip(node.keys, node.values):
+        if len(out) >= MAX_MAPPING_ENTRIES:
+            return
+        if not isinstance(k, ast.Constant) or not isinstance(k.value, str):
+            continue
+        name = f"{prefix}.{k.value}"
+        if isinstance(v, ast.Dict):
+            if depth < 4:
+                _mapping_entries(v, name, out, depth + 1)
+            continue
+        lit = _literal(v)
+        if lit is not NOT_LITERAL and not isinstance(lit, tuple):
+            out.append((name, lit, getattr(v, "lineno", node.lineno)))
 
 
 class _Scope:
@@ -583,6 +605,8 @@ class _Indexer(ast.NodeVisitor):
                     lit = _literal(kw.value)
         owner = self.scope.qualname if self.scope.kind == "class" else ""
         self.index.assignments.append(Assignment(f"{owner}.{target.id}" if owner else target.id, lit, line, owner))
+        if isinstance(value, ast.Dict) and not owner:
+            _mapping_entries(value, target.id, self.index.mapping_entries)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._record_assignment(node.target, node.value, node.lineno)
