@@ -149,12 +149,12 @@ def _handout_order(rules) -> List[int]:
 
 
 def _run_forked(facts: Facts, rules, jobs: int):
-    """Rules split across forked workers, or None (then they run here) where fork is missing or fails."""
+    """Rules split between this process and `jobs - 1` forked workers, or None (then they run
+    here) where fork is missing."""
     import os
     if not hasattr(os, "fork"):
         return None
-    import concurrent.futures as cf
-    import multiprocessing as mp
+    from mlscan.facts.indexing import share_out
     global _FORKED
     # what most rules ask for, computed once here so that every worker inherits it
     graph = facts.graph
@@ -162,17 +162,16 @@ def _run_forked(facts: Facts, rules, jobs: int):
     _ = facts.requirements, facts.ci_jobs, facts.history
     facts.call_table.prepare()
     _FORKED = (facts, rules)
+
+    def here(indices: List[int]):
+        return [(i, _run_rule(facts, rules[i])) for i in indices], [], None
+
     try:
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            # one rule per task, handed out as workers free up: balanced whatever each rule costs
-            futures = [pool.submit(_rules_in_worker, [i]) for i in _handout_order(rules)]
-            # this process waits meanwhile: write the facts kept for later, parse the configs no
-            # rule may ask for (their diagnostics are due at the end of the scan anyway)
-            facts.flush_cache_writes()
-            facts.check_all_configs()
-            done = [f.result() for f in futures]
-    except (OSError, RuntimeError, cf.process.BrokenProcessPool):
-        return None
+        # one rule per chunk, the costly ones first: balanced whatever each rule costs. Between
+        # rules this process writes the facts kept for later and parses the configs no rule may
+        # ask for (their diagnostics are due at the end of the scan anyway)
+        done = share_out([[i] for i in _handout_order(rules)], _rules_in_worker, here, jobs,
+                         meanwhile=(facts.flush_cache_writes, facts.check_all_configs))
     finally:
         _FORKED = None
     results = []

@@ -156,8 +156,8 @@ def share_out(chunks: Sequence[object], in_worker: Callable[[object], object], h
                         done[k] = True
                     else:
                         cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-        except (OSError, RuntimeError, cf.process.BrokenProcessPool):
-            pass
+        except (OSError, RuntimeError, AssertionError, cf.process.BrokenProcessPool):
+            pass   # what is not done yet is done below
         finally:
             _SHARED_CHUNKS = ()
     for k, chunk in enumerate(chunks):
