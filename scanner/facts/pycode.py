@@ -39,6 +39,9 @@ PATHLIKE = re.compile(
     r"arrow|avro|orc|model|sav|cfg|ini|arff|data|dta|sas7bdat)$)", re.I)
 
 
+_new_tuple = tuple.__new__   # a fact tuple built without its Python-level `__new__` (all fields given)
+
+
 def _fast_reduce(self):
     """Pickle a fact tuple as `tuple.__new__(cls, values)`: no Python-level `__new__` call per
     tuple, which makes loading cached facts (hundreds of thousands of tuples) several times faster."""
@@ -627,8 +630,21 @@ class _Indexer(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func, args, keywords = node.func, node.args, node.keywords
         scope = self.scope
-        name = self.dotted(func, scope)
-        if name is None and type(func) is ast.Attribute:
+        tf = type(func)
+        if tf is ast.Name:   # what `dotted` answers, inline for the two commonest forms
+            ident = func.id
+            name = scope.lookup(ident)
+            if name is None and not self._is_shadowed(ident, scope):
+                name = ident
+        elif tf is ast.Attribute and type(func.value) is ast.Name:
+            ident = func.value.id
+            base = scope.lookup(ident)
+            if base is None and not self._is_shadowed(ident, scope):
+                base = ident
+            name = f"{base}.{func.attr}" if base else None
+        else:
+            name = self.dotted(func, scope)
+        if name is None and tf is ast.Attribute:
             recv = func.value
             label = recv.id if type(recv) is ast.Name else recv.attr if type(recv) is ast.Attribute else ""
             name = f"?{label}.{func.attr}"  # method on an unknown object: keep receiver and method names
@@ -655,9 +671,9 @@ class _Indexer(ast.NodeVisitor):
                     if r:
                         refs.append(r)
                 _identifiers(a, arg_names)
-            self.index.calls.append(CallSite(name, node.lineno, scope.qualname or self.toplevel,
-                                             lits, kwargs, tuple(refs), tuple(dict.fromkeys(arg_names)),
-                                             sys.intern(name.rpartition(".")[2])))
+            self.index.calls.append(_new_tuple(CallSite, (
+                name, node.lineno, scope.qualname or self.toplevel, lits, kwargs, tuple(refs),
+                tuple(dict.fromkeys(arg_names)), sys.intern(name.rpartition(".")[2]))))
         # the children, in field order (func, args, keywords), as generic_visit would
         get = self._dispatch.get
         method = get(type(func))
