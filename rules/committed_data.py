@@ -14,7 +14,26 @@ SOFT_EXCLUDED_DIRS = {"samples", "sample", "assets"}
 NOT_TRAINING_DATA_DIRS = {"examples", "example", "docs", "doc", "tests", "test", "fixtures", "samples", "sample",
                           "assets", "static", ".github", "results", "benchmarks", "notebooks"}
 MIN_BYTES = 10 * 1024
-MIN_BYTES_READ = 1024     # a smaller file counts when it sits in a data folder and the code reads it
+EXAMPLE_TOKENS = {"example", "examples"}   # `example_model/data/` holds an example's data, not the project's
+# a pickle named or filed as a fitted model or transform (`models/model.pkl`, `scaler.pkl`) is an artefact, not data
+FITTED_ARTEFACT = re.compile(r"(?i)(^|[/_.-])(models?|saved_models?|artifacts?|checkpoints?|weights|pipelines?|"
+                             r"preprocessors?|scalers?|encoders?|vectori[sz]ers?|classifiers?|regressors?|estimators?|"
+                             r"transformers?|imputers?|clf|tokenizers?)([/_.-]|$)|[a-z]+_model(s)?([/_.-]|$)")
+PICKLES = (".pkl", ".pickle", ".joblib")
+# suffixes that are never a dataset's own format; any other sizeable file in a data folder is data (`cora.cites`, `ind.cora.x`)
+NOT_DATA_SUFFIXES = {".py", ".pyc", ".ipynb", ".r", ".js", ".ts", ".java", ".c", ".cc", ".cpp", ".h", ".cu", ".go", ".rs",
+                     ".sh", ".bat", ".ps1", ".md", ".rst", ".pdf", ".html", ".htm", ".tex", ".doc", ".docx", ".ppt", ".pptx",
+                     ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".xml", ".lock", ".dvc", ".gitkeep", ".keep",
+                     ".gitignore", ".gitattributes", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".bmp", ".tif", ".tiff", ".webp",
+                     ".ico", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".wav", ".mp3", ".flac", ".ogg", ".pt", ".pth",
+                     ".ckpt", ".onnx", ".safetensors", ".bin", ".pb", ".tflite", ".keras", ".model", ".joblib", ".pickle",
+                     ".sqlite", ".sqlite3", ".db", ".log", ".whl", ".so", ".dll", ".exe", ".jar", ".ttf", ".woff", ".css"}
+MIN_BYTES_READ = 128      # a smaller file counts when it sits in a data folder and the code reads it
+
+
+def fitted_artefact(path: str) -> bool:
+    """A pickle of a fitted model or transform (`models/sample_model.pkl`, `train/preprocessors.pkl`)."""
+    return path.lower().endswith(PICKLES) and bool(FITTED_ARTEFACT.search(path))
 
 
 def in_data_dir(folders) -> bool:
@@ -71,6 +90,24 @@ class DataCommittedToGit(Rule):
                  "configs/train.example.yaml": "dataset_path: ./data/samples/tiny.jsonl\nepochs: 1\n",
                  "train.py": "import yaml\ncfg = yaml.safe_load(open('configs/train.example.yaml'))\n"}, "partial",
                 "a sample dataset in data/samples/ that the example training config trains on", commits=({},)),
+        Example({"models/sample_model.pkl": "\x80\x04" + "x" * 20000, "data/features.pkl": "\x80\x04" + "y" * 20000,
+                 "train.py": "import pandas as pd\ndf = pd.read_pickle('data/features.pkl')\n"}, "partial",
+                "a pickled feature table in data/ is data; the model pickle beside it is not", fires=True, commits=({},)),
+        Example({"models/sample_model.pkl": "\x80\x04" + "x" * 20000, "train/preprocessors.pkl": "\x80\x04" + "x" * 20000,
+                 "serve.py": "import pickle\nmodel = pickle.load(open('models/sample_model.pkl', 'rb'))\n"
+                             "prep = pickle.load(open('train/preprocessors.pkl', 'rb'))\n"}, "absent",
+                "fitted models and preprocessors committed as pickles are artefacts, not data", commits=({},)),
+        Example({"data/cora/cora.cites": "35\t1033\n" * 3000, "data/cora/README": "Cora citation graph\n",
+                 "utils.py": "import numpy as np\n\ndef load(path, name):\n"
+                             "    return np.genfromtxt('{}{}.cites'.format(path, name), dtype=np.int32)\n"},
+                "partial", "a dataset in its own format (`.cites`) committed in a data folder", fires=True, commits=({},)),
+        Example({"data/tiny.csv": "text,label\n" + "good movie,1\nbad movie,0\n" * 12,
+                 "train.py": "import argparse\np = argparse.ArgumentParser()\n"
+                             "p.add_argument('--train_csv', default='data/tiny.csv')\n"},
+                "partial", "a tiny CSV in data/ that training reads by default", fires=True, commits=({},)),
+        Example({"example_model/data/sample_train.csv": "a,b\n" + "1,2\n" * 60,
+                 "example_model/train.py": "import pandas as pd\ndf = pd.read_csv('example_model/data/sample_train.csv')\n"},
+                "absent", "a sample table of a framework's example model", commits=({},)),
         Example({"assets/img/data/logo.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a table under assets/ that nothing reads", commits=({},)),
         Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
@@ -92,6 +129,15 @@ class DataCommittedToGit(Rule):
         def training_data(path: str, name: str, size: Optional[int]) -> bool:
             """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
             suffix = PurePosixPath(name).suffix.lower()
+            if fitted_artefact(path):
+                return False
+            if suffix and suffix not in DATA_SUFFIXES and suffix not in NOT_DATA_SUFFIXES and suffix != ".json" \
+                    and size is not None and size >= MIN_BYTES:
+                folders = [p.lower() for p in path.split("/")[:-1]]
+                if in_data_dir(folders) and not set(folders) & NOT_TRAINING_DATA_DIRS and \
+                        not any(PurePosixPath(path).match(p) for p in lfs_patterns) and \
+                        not any(path.startswith(pkg + "/") for pkg in packages):
+                    return True   # a dataset in its own format (`data/cora/cora.cites`, `data/ind.cora.x`)
             if suffix == ".json":
                 # JSON is usually configuration; a sizeable JSON file in a data folder is a dataset
                 # (evaluation splits, records, fitted statistics)
@@ -106,7 +152,7 @@ class DataCommittedToGit(Rule):
                 return False
             folders = [p.lower() for p in path.split("/")[:-1]]
             parts = set(folders)
-            excluded = parts & NOT_TRAINING_DATA_DIRS
+            excluded = parts & NOT_TRAINING_DATA_DIRS | {t for f in folders for t in _NAME_TOKEN.split(f) if t in EXAMPLE_TOKENS}
             if excluded and not (excluded <= SOFT_EXCLUDED_DIRS and in_data_dir(folders)
                                  and (name in referenced or name in configured())):
                 return False   # examples, docs (a sample set in data/samples/ that the code or a config reads stays)
@@ -145,7 +191,7 @@ class DataCommittedToGit(Rule):
                 p = PurePosixPath(ch.path)
                 folders = [x.lower() for x in p.parts[:-1]]
                 parts = set(folders)
-                if p.suffix.lower() not in DATA_SUFFIXES or p.suffix == ".txt" \
+                if p.suffix.lower() not in DATA_SUFFIXES or p.suffix == ".txt" or fitted_artefact(ch.path) \
                         or not in_data_dir(folders) or parts & NOT_TRAINING_DATA_DIRS \
                         or hist.blob_sizes.get(ch.blob, 0) < MIN_BYTES or any(p.match(x) for x in lfs_patterns):
                     continue

@@ -28,7 +28,11 @@ class TrainingDataOrResultsDocumented(Rule):
     a notebook whose markdown holds a results table or a data dictionary, and a root README that
     names both the model (a model family: XGBoost, Prophet, ResNet, DeBERTa, LSTM ...) and the data
     it is trained on, with a link to the data's source (Kaggle, UCI, Hugging Face, any URL), outside
-    how-to sections (download, setup, usage). Only the project's own
+    how-to sections (download, setup, usage), and a dataset's own README shipped in a folder of its data
+    files with no code beside them (MovieLens' `ml-100k/README`), and a document named for the model
+    (`docs/MODELS.md`, `APPROACH.md`) that names its model family in prose. A data section inside a guide
+    ("## Guide" > "### Image Dataset"), Kaggle datasets that hold the trained models and a competition's
+    write-up link describe no training data. Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
 
@@ -165,6 +169,56 @@ class TrainingDataOrResultsDocumented(Rule):
             "README.md": "# ML template\n\nA template for XGBoost and LSTM projects.\n\n## 1.1. Adding a new dataset\n\n"
                          "Put the files from the [data portal](https://example.org/portal) into data/raw, 120 MB in all.\n",
         }, "absent", "a numbered how-to section on adding data", fires=False),
+        Example({
+            "ml-100k/README": "SUMMARY\n=======\n\nMovieLens data sets were collected by the GroupLens Research Project.\n"
+                              "This data set consists of 100,000 ratings (1-5) from 943 users on 1682 movies.\n",
+            "ml-100k/u.data": "196\t242\t3\t881250949\n186\t302\t3\t891717742\n",
+            "train.py": "import pandas as pd\n\nratings = pd.read_csv('ml-100k/u.data', sep='\\t')\n",
+        }, "partial", "a dataset's own README (no file suffix) shipped beside its files", fires=True),
+        Example({
+            "churn/README.md": "# churn\n\nThis is your new project, generated with a template in 2023. Run the pipeline "
+                               "with `make run` and the 3 notebooks in order to get started.\n",
+            "churn/train.csv": "a,b,y\n1,2,0\n",
+            "churn/pipeline.py": "import pandas as pd\n\ndf = pd.read_csv('train.csv')\n",
+        }, "absent", "a project folder's README beside a CSV and its code is not a dataset's README", fires=False),
+        Example({
+            "README.md": "# SimSiam\n\n### Models and Logs\n\nOur pre-trained models:\n<table><tbody>\n"
+                         "<th>pre-train epochs</th>\n<th>batch size</th>\n<th>top-1 acc.</th>\n"
+                         "<tr>\n<td>100</td>\n<td>512</td>\n<td>68.1</td>\n</tr>\n"
+                         "<tr>\n<td>100</td>\n<td>256</td>\n<td>68.3</td>\n</tr>\n</tbody></table>\n",
+        }, "partial", "an HTML results table whose header cells come before its first row", fires=True),
+        Example({
+            "README.md": "# Weights\n\n### Checkpoints\n\n<table><tbody>\n<th>epochs</th>\n<th>checkpoint</th>\n"
+                         "<tr>\n<td>100</td>\n<td><a href='https://x.org/a.pth'>link</a></td>\n</tr>\n"
+                         "<tr>\n<td>200</td>\n<td><a href='https://x.org/b.pth'>link</a></td>\n</tr>\n</tbody></table>\n",
+        }, "absent", "an HTML table of checkpoint links reports no result", fires=False),
+        Example({
+            "README.md": "# NFL contact\n\nA CNN and LSTM pipeline.\n\n## Final submission\n\nHere is our dataset and config "
+                         "for the final sub.\n\nhttps://www.kaggle.com/datasets/someone/nfl2023-model\n",
+        }, "absent", "a Kaggle dataset that holds the trained models is not the training data", fires=False),
+        Example({
+            "README.md": "# 3rd place solution\n\n## Detailed writeup\nhttps://www.kaggle.com/competitions/dfl-shootout/discussion/3602\n\n"
+                         "## Datasets (models used in best submission)\nhttps://www.kaggle.com/datasets/someone/final-fold2-lstm\n"
+                         "https://www.kaggle.com/datasets/someone/final-all\n",
+        }, "absent", "a competition write-up link and a section of model datasets", fires=False),
+        Example({
+            "README.md": "# Torch CNN\n\nA library for multiclass classification.\n\n## Guide\n### Image Dataset\n"
+                         "- Format your dataset like so: data/name/train/class_1/sample_1.jpg, 2 folders per split\n",
+        }, "absent", "a dataset section inside a guide is a procedure", fires=False),
+        Example({
+            "README.md": "# Dog breeds\n\n## About\n### Dataset\nThe Stanford Dogs dataset: 20,580 images of 120 breeds, "
+                         "built from ImageNet.\n",
+        }, "partial", "a dataset section under a heading that is not a guide", fires=True),
+        Example({
+            "docs/MODELS.md": "# Models\n\nThe project compares two approaches for sentiment analysis: a Transformer "
+                              "fine-tuned on social-media posts as the primary model, and a FastText baseline that is "
+                              "lighter and faster.\n\n## Strengths\n\nThe Transformer reads words in context and copes "
+                              "with short, informal text.\n\n## Limitations\n\nIt is heavier than the baseline and needs "
+                              "a GPU to serve many requests at once; sarcasm and mixed sentiment remain hard for both of the models.\n",
+        }, "partial", "a document of its own describes the models", fires=True),
+        Example({
+            "docs/models.md": "::: mypkg.models\n",
+        }, "absent", "an API reference page named models.md", fires=False),
     )
 
     def check(self, facts):
@@ -178,6 +232,18 @@ class TrainingDataOrResultsDocumented(Rule):
                 if (path, line) not in seen:
                     seen.add((path, line))
                     yield self.found("partial", path, line, what)
+        # acc9: a dataset's own README shipped in the folder of its files (MovieLens' `ml-100k/README`)
+        data_folders = _data_folders(facts)
+        for path in project_docs(facts):
+            p = PurePosixPath(path)
+            if str(p.parent) not in data_folders or in_data_dir(path) or not p.name.lower().startswith("readme") \
+                    or any(q == path for q, _ in seen):
+                continue
+            doc = facts.document(path)
+            if doc is not None and facts.per_file(_describes_dataset, path, doc):
+                seen.add((path, 1))
+                yield self.found("partial", path, min((s.line for s in doc.headings), default=1),
+                                 "a README beside the data files describes the dataset")
         for path in project_docs(facts):   # the root README names the model and, with its source, the data
             if "/" in path or not path.lower().startswith("readme") or any(p == path for p, _ in seen):
                 continue
@@ -212,6 +278,30 @@ class TrainingDataOrResultsDocumented(Rule):
                                      f"{art.get('type')} artifact {name!r} is registered with a description")
 
 
+# files that hold a dataset's rows (not .txt, .pkl or archives: notes, models and bundles sit in any folder)
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".arff", ".data", ".xlsx", ".xls", ".npy", ".npz",
+                  ".h5", ".hdf5", ".tfrecord", ".tfrecords")
+
+
+def _data_folders(facts) -> set:
+    """Folders below the root that hold dataset files and no code (a project folder with a CSV beside its
+    modules is not a dataset's folder)."""
+    def compute() -> set:
+        data, code = set(), set()
+        for f in facts.files:
+            folder = str(PurePosixPath(f.path).parent)
+            if f.suffix in TABLE_SUFFIXES and "/" in f.path:
+                data.add(folder)
+            elif f.suffix in (".py", ".ipynb", ".toml", ".cfg") or f.name == "Dockerfile":
+                code.add(folder)
+        return data - code
+    return facts.memo("doc-data-folders", compute)
+
+
+def _describes_dataset(path: str, doc) -> bool:
+    return doc.words >= DATA_README_WORDS and _names_data(doc)
+
+
 def _names_model_and_data(path: str, text: str) -> tuple:
     """(line, model, data sentence) when a README names a model family and links the data it is trained
     on, outside how-to sections and code blocks; () otherwise."""
@@ -230,11 +320,12 @@ def _names_model_and_data(path: str, text: str) -> tuple:
         if skip:
             continue
         if model is None:
-            m = MODEL_FAMILY.search(raw)
+            m = MODEL_FAMILY.search(_URL.sub(" ", raw))   # not a word inside a link ("...-lstm-ft128")
             if m:
                 model = m.group(0)
         if data is None and DATA_SOURCE_LINK.search(raw) and not HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) \
-                and not _FETCH_STEP.search(_URL.sub(" ", raw)):
+                and not _FETCH_STEP.search(_URL.sub(" ", raw)) and not _MODEL_DATASET_LINK.search(raw) \
+                and not _WRITEUP_LINK.search(raw):
             data = (no, re.sub(r"\s+", " ", _LINK_TARGET.sub(r"\1", stripped))[:80])
         if model and data:
             return data[0], model, data[1]
@@ -269,6 +360,12 @@ def _doc_hits(path: str, doc) -> tuple:
     covered = set()
     if in_data_dir(path) and doc.words >= DATA_README_WORDS and _names_data(doc):
         hits.append((min((s.line for s in doc.headings), default=1), "describes a dataset"))
+    if is_primary_doc(path) and MODEL_DOC.match(PurePosixPath(path).name) and doc.words >= MODEL_DOC_WORDS:
+        prose = " ".join(s.prose for s in doc.sections)
+        m = MODEL_FAMILY.search(prose)
+        if m:
+            hits.append((min((s.line for s in doc.headings), default=1),
+                         f"describes the model ({m.group(0)}) in a document of its own"))
     if is_primary_doc(path) or RESULTS_DOC.match(PurePosixPath(path).name):
         for line, header in metric_tables(doc)[:1]:
             hits.append((line, f"reports results in a table ({header})"))
@@ -283,7 +380,7 @@ def _doc_hits(path: str, doc) -> tuple:
             if topic in topics and topic not in covered:
                 line, title = topics[topic]
                 sec = next((s for s in doc.sections if s.line == line), None)
-                if sec is not None and _substantiates(topic, sec):
+                if sec is not None and _substantiates(topic, sec) and not _in_guide(doc, sec):
                     hits.append((line, f"has a \"{title}\" section on {topic}"))
                     covered.add(topic)
         if "evaluation" not in covered:  # a result stated in prose under any other heading
@@ -304,6 +401,9 @@ def _doc_hits(path: str, doc) -> tuple:
 # a document named for the project's results, wherever it sits (src/experiments/REPORT.md)
 RESULTS_DOC = re.compile(r"(?i)^(results?|reports?|experiments?|experiment[_-]?(log|registry|results)|registry|"
                          r"evaluation|model[_-]?report|benchmarks?)\.(md|markdown|rst)$")
+# acc9: a document named for the model(s) (`docs/MODELS.md`, `model_description.md`, `APPROACH.md`)
+MODEL_DOC = re.compile(r"(?i)^(models?|model[_-]?(description|details|overview|summary)|approach|methodology)\.(md|markdown|rst)$")
+MODEL_DOC_WORDS = 60
 DATA_DICTIONARY_FILE = re.compile(r"(?i)^(data[_-]?(description|dictionary|desc)|codebook|feature[_-]?descriptions?|"
                                   r"variable[_-]?descriptions?|column[_-]?descriptions?)\.\w+$")
 # a result is reported ("scored a Dice coefficient of 0.98", "achieves 93% top-1"), not a threshold or a goal
@@ -331,6 +431,28 @@ _LIST_NUMBER = re.compile(r"(^|\s)\d{1,2}[.)]\s")   # "1. Place raw files ..." i
 _FOLDER_GUIDE = re.compile(r"(?i)\b(this|the) (folder|directory)\b")
 
 
+# acc9: a "Datasets" heading or a Kaggle dataset link that holds the trained models, not the training data
+# ("5. Datasets (models used in best submission)", kaggle.com/datasets/user/nfl2023-model)
+_MODEL_DATASETS = re.compile(r"(?i)\bdata ?sets?\b.*\b(models?|weights|checkpoints?)\b")
+_MODEL_DATASET_LINK = re.compile(r"(?i)kaggle\.com/datasets/[^/\s]+/[^\s)]*(model|weight|ckpt|checkpoint)")
+# a competition's discussion or notebook page is the write-up, not the data
+_WRITEUP_LINK = re.compile(r"(?i)kaggle\.com/(competitions|c)/[^\s)/]+/(discussion|code|writeups?)\b")
+# acc9: a section inside a guide ("## Guide" > "### Image Dataset": format your folders like so) is a procedure
+_GUIDE = re.compile(r"(?i)^[\W\d]*(guide|user guide|usage|getting started|quick ?start|how to|installation|"
+                    r"instructions|tutorial|reproduc\w*)\b")
+
+
+def _in_guide(doc, sec) -> bool:
+    """Whether a heading above the section (its parent, grandparent ...) opens a guide or a how-to."""
+    level = sec.level
+    for s in reversed(doc.sections[:doc.sections.index(sec)]):
+        if 0 < s.level < level:
+            if _GUIDE.match(s.title) or HOW_TO.match(s.title):
+                return True
+            level = s.level
+    return False
+
+
 def _substantiates(topic: str, sec) -> bool:
     """A training-data section names the data with a link or a figure; an evaluation section
     states a metric with its value. How-to sections ("Configure training data", "Refer to the
@@ -338,6 +460,8 @@ def _substantiates(topic: str, sec) -> bool:
     if HOW_TO.match(sec.title) or HOW_TO.match(sec.prose):
         return False
     if topic == "training data":
+        if _MODEL_DATASETS.search(sec.title):   # Kaggle "datasets" that ship the trained models
+            return False
         # a figure (size, count, date) names the data; a bare list of links needs a description beside it
         return bool(_DATA_NOUN.search(sec.prose)) and (bool(re.search(r"\d", sec.prose)) or
                                                        (sec.links > 0 and sec.words >= DATA_SECTION_WORDS))

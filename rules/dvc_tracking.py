@@ -9,7 +9,8 @@ class DvcTracksData(Rule):
 
     Evidence: `*.dvc` pointer files, `dvc.yaml` stages with data outputs, a committed `dvc.lock`, and a
     configured remote in `.dvc/config`. DVC initialised with nothing tracked counts as partial, and so
-    does DVC that versions only models, metrics or plots (the input data stays unversioned).
+    does DVC that versions only models, metrics or plots (the input data stays unversioned), and DVC
+    that tracks data with no remote configured: the versions live only in one machine's cache.
     """
 
     id = "dvc-tracked-data"
@@ -27,6 +28,7 @@ class DvcTracksData(Rule):
                 "partial", "DVC versions the model only, not the data", fires=True),
         Example({"dvc.yaml": "stages:\n  prepare:\n    cmd: python prepare.py\n    outs:\n    - data/prepared\n"
                              "  train:\n    cmd: python train.py\n    deps:\n    - data/prepared\n    outs:\n    - model.pkl\n",
+                 ".dvc/config": "[core]\n    remote = s3\n['remote \"s3\"']\n    url = s3://bucket/dvc\n",
                  "prepare.py": "print(1)\n", "train.py": "print(2)\n"}, "present", "prepared data is a versioned output"),
         Example({"dvc.yaml": "stages:\n  preprocess:\n    cmd: python preprocess.py\n    deps:\n    - data/raw/train.csv\n"
                              "  train:\n    cmd: python train.py\n",
@@ -34,9 +36,25 @@ class DvcTracksData(Rule):
                              "    - path: data/raw/train.csv\n      md5: 0123456789abcdef0123456789abcdef\n      size: 42\n",
                  "preprocess.py": "print(1)\n", "train.py": "print(2)\n"},
                 "partial", "the lock hashes inputs git holds; no outputs, pointers or remote", fires=True),
+        Example({"data/train.csv.dvc": "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 42\n  path: train.csv\n",
+                 ".dvc/config": "", ".dvc/.gitignore": "/config.local\n/tmp\n/cache\n",
+                 "train.py": "import pandas as pd\ndf = pd.read_csv('data/train.csv')\n"},
+                "partial", "pointer files but no remote: the data is only in a local cache", fires=True),
     )
 
     def check(self, facts):
+        yield from self._judged(facts, self._remote(facts))
+
+    def _judged(self, facts, remote):
+        """The findings, with "supports" held to partial when no remote stores what DVC tracks."""
+        for finding in self._findings(facts, remote):
+            if not remote and finding.kind == "supports":
+                yield self.found("partial", finding.path, finding.line,
+                                 f"{finding.message}, but no DVC remote is configured: the versions stay in a local cache")
+            else:
+                yield finding
+
+    def _findings(self, facts, remote):
         pointers = [f for f in facts.files if f.suffix == ".dvc" and f.name != ".dvc"]
         tracked = False
         for f in pointers[:20]:
@@ -57,7 +75,6 @@ class DvcTracksData(Rule):
                                  f"DVC pipeline versions the outputs of stage(s) {', '.join(map(str, data_outs[:4]))}")
             elif outs:
                 outputs_only.append((f.path, sorted({p for paths in outs.values() for p in paths})))
-        remote = self._remote(facts)
         for f in facts.glob("dvc.lock"):
             if tracked or not outputs_only:
                 if not tracked and not remote and not _declares_outs(facts):

@@ -18,6 +18,9 @@ STAGE_SCRIPT = re.compile(rf"(?i)({_PIPELINE_WORDS}|deploy|export|serv|app\b|api
 PIPELINE_STAGE = re.compile(rf"(?i)({_PIPELINE_WORDS})")
 _NOT_TRAINING_SCRIPT = re.compile(r"(?i)(bench|export|demo|profil|convert|example|sample|infer|predict|serv|app\b|"
                                   r"visuali[sz]|plot|debug|scratch|test)")
+# an optimizer's constructor (not a scheduler's)
+OPTIMIZER = re.compile(r"^(torch\.optim\.(?!lr_scheduler)[A-Z]\w*|(tensorflow\.)?(tf_)?keras\.optimizers\.[A-Z]\w*|"
+                       r"optax\.[a-z]\w*)(\(\))?$")
 # copy-pasted training: this many top-level definitions repeated across the training scripts
 MIN_COPIED = 6
 MIN_COPIES = 3
@@ -61,7 +64,8 @@ class TrainingCodeIsModular(Rule):
     unit (say, the model) but keeps
     the rest as top-level script code is partial, and so is a script that defines its own data, model
     or optimizer units (by name or by library base class, `class Net(nn.Module)`) around a top-level
-    loop, or a monolithic training script or notebook beside separate scripts for the other stages
+    loop (an optimizer built as module-level code counts: the loop's functions then close over script
+    globals), or a monolithic training script or notebook beside separate scripts for the other stages
     (data preparation, evaluation, registration, serving, monitoring). One monolithic script or
     notebook alone is absent. A declared pipeline (dvc.yaml, MLproject, Airflow, Kedro, Metaflow)
     whose stages run three or more separate scripts counts as modular, and so do two stages whose
@@ -197,6 +201,27 @@ class TrainingCodeIsModular(Rule):
                               "def train_model():\n    x, y = load('train.csv')\n    return RandomForestClassifier().fit(x, y)\n\n\n"
                               "if __name__ == '__main__':\n    train_model()\n",
         }, "present", "a two-stage DVC pipeline whose training stage trains in functions"),
+        Example({
+            "gcn/layers.py": "import torch\n\n\nclass GraphConv(torch.nn.Module):\n    pass\n",
+            "gcn/models.py": "import torch\nfrom gcn.layers import GraphConv\n\n\nclass GCN(torch.nn.Module):\n"
+                             "    def __init__(self):\n        super().__init__()\n        self.gc = GraphConv()\n",
+            "gcn/utils.py": "import numpy as np\n\n\ndef load_data(path):\n    return np.load(path)\n",
+            "gcn/train.py": "import torch\nfrom gcn.models import GCN\nfrom gcn.utils import load_data\n\n"
+                            "data = load_data('cora.npy')\nmodel = GCN()\noptimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n\n\n"
+                            "def train(epoch):\n    optimizer.zero_grad()\n    loss = model(data).sum()\n    loss.backward()\n"
+                            "    optimizer.step()\n\n\nfor epoch in range(200):\n    train(epoch)\n",
+        }, "partial", "separate layer, model and data modules, but the model and optimizer are module globals the loop closes over"),
+        Example({
+            "gcn/layers.py": "import torch\n\n\nclass GraphConv(torch.nn.Module):\n    pass\n",
+            "gcn/models.py": "import torch\nfrom gcn.layers import GraphConv\n\n\nclass GCN(torch.nn.Module):\n"
+                             "    def __init__(self):\n        super().__init__()\n        self.gc = GraphConv()\n",
+            "gcn/utils.py": "import numpy as np\n\n\ndef load_data(path):\n    return np.load(path)\n",
+            "gcn/train.py": "import torch\nfrom gcn.models import GCN\nfrom gcn.utils import load_data\n\n\n"
+                            "def train(epochs):\n    data = load_data('cora.npy')\n    model = GCN()\n"
+                            "    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n    for _ in range(epochs):\n"
+                            "        optimizer.zero_grad()\n        model(data).sum().backward()\n        optimizer.step()\n\n\n"
+                            "if __name__ == '__main__':\n    train(200)\n",
+        }, "present", "the same modules, with the model and optimizer built inside the training function"),
     )
 
     def check(self, facts):
@@ -222,7 +247,10 @@ class TrainingCodeIsModular(Rule):
             own_defs = [q for q, d in idx.defs.items() if "." not in q]
             own_roles = set().union(*(definition_roles(q, idx.defs[q].bases) for q in own_defs)) if own_defs else set()
             trains = [c for c in idx.calls if is_training_call(c)]
-            top_level_training = any(c.scope in ("<module>", "<main>") for c in trains)
+            # acc9: an optimizer built as module-level code makes the training's state script globals, whatever
+            # functions the loop is written in (pygcn's `train(epoch)` closes over the module's model and optimizer)
+            top_level_training = any(c.scope in ("<module>", "<main>") for c in trains) or \
+                any(c.scope == "<module>" and OPTIMIZER.match(c.name) for c in idx.calls)
             if trains and not top_level_training and not idx.is_notebook:
                 structured.add(path)
             # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules

@@ -28,7 +28,14 @@ class ServingReusesTrainingPreprocessing(Rule):
     pandas feature operations) and serving feeds the request to the model training saved, parity
     is trivial and in place. Serving that calls training's own feature functions shares them, even
     with a helper of its own beside them (renaming request columns, explaining a prediction): that
-    helper is not counted as re-implemented preprocessing. Not applicable without serving code.
+    helper is not counted as re-implemented preprocessing. The model's own classes (networks,
+    model wrappers and their methods) are shared by loading the model, not preprocessing. A
+    pipeline that a project function builds (`build_pipeline().fit(...)`) and serving loads carries
+    its preprocessing; functions that only name the columns (`infer_feature_columns`) or run the
+    pipeline's preprocessor are not feature code outside it. Serving that answers requests with
+    the bare model it loads and no preprocessing at all, while training transforms its features
+    (a feature function or an encoder in the training run), is skew. Not applicable without
+    serving code.
     """
 
     id = "serving-shares-preprocessing"
@@ -276,6 +283,42 @@ class ServingReusesTrainingPreprocessing(Rule):
                            "    df = pd.read_csv('test.csv')\n    pred = joblib.load('model.pkl').predict(df[['a']])\n"
                            "    print(((pred - df.y) ** 2).mean())\n",
         }, "not-applicable", "a nightly evaluation of the model on a test set is offline, not serving"),
+        Example({
+            "src/preprocessing.py": "from sklearn.compose import ColumnTransformer\nfrom sklearn.preprocessing import OneHotEncoder\n\n\n"
+                                    "def infer_feature_columns(df):\n    return list(df.select_dtypes('object').columns)\n\n\n"
+                                    "def make_preprocessor(cols):\n    return ColumnTransformer([('cat', OneHotEncoder(), cols)])\n",
+            "src/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\nfrom sklearn.pipeline import Pipeline\n"
+                            "from src.preprocessing import infer_feature_columns, make_preprocessor\n\n\n"
+                            "def build_pipeline(prep):\n    return Pipeline([('prep', prep), ('ridge', Ridge())])\n\n\n"
+                            "if __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                            "    pipe = build_pipeline(make_preprocessor(infer_feature_columns(df)))\n"
+                            "    pipe.fit(df.drop(columns=['y']), df.y)\n    joblib.dump(pipe, 'pipeline.joblib')\n",
+            "api/main.py": "import joblib\nimport pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+                           "def get_pipeline():\n    return joblib.load('pipeline.joblib')\n\n\n@app.post('/predict')\n"
+                           "def predict(row: dict):\n    return {'y': float(get_pipeline().predict(pd.DataFrame([row]))[0])}\n",
+        }, "present", "a pipeline a builder function returns is fitted and loaded by serving: the preprocessing travels with it"),
+        Example({
+            "src/features.py": "import numpy as np\n\n\ndef preprocess(df):\n    df['income'] = np.log1p(df.income)\n    return df\n",
+            "src/train.py": "import pickle\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression\n"
+                            "from src.features import preprocess\n\nif __name__ == '__main__':\n"
+                            "    df = preprocess(pd.read_csv('d.csv'))\n"
+                            "    pickle.dump(LinearRegression().fit(df[['income']], df.y), open('model.pkl', 'wb'))\n",
+            "api/app.py": "import pickle\nfrom fastapi import FastAPI\n\napp = FastAPI()\nMODEL = pickle.load(open('model.pkl', 'rb'))\n\n\n"
+                          "@app.post('/predict')\ndef predict(values: list):\n    return {'y': MODEL.predict([values]).tolist()}\n",
+        }, "absent", "serving feeds raw request values to the bare model while training log-transforms them"),
+        Example({
+            "src/models/transformer_model.py": "import torch\n\n\nclass TransformerSentimentModel(torch.nn.Module):\n"
+                                               "    def forward(self, x):\n        return x\n\n    def predict(self, x):\n"
+                                               "        return self.forward(x)\n",
+            "src/data/preprocessing.py": "import re\n\n\ndef clean_text(text):\n    return re.sub(r'http\\S+', '', text)\n",
+            "train.py": "import torch\nfrom src.data.preprocessing import clean_text\nfrom src.models.transformer_model import TransformerSentimentModel\n\n"
+                        "if __name__ == '__main__':\n    texts = [clean_text(t) for t in open('d.txt')]\n"
+                        "    model = TransformerSentimentModel()\n    model(torch.zeros(1)).sum().backward()\n"
+                        "    torch.save(model.state_dict(), 'model.pt')\n",
+            "api.py": "import torch\nfrom fastapi import FastAPI\nfrom src.models.transformer_model import TransformerSentimentModel\n\n"
+                      "app = FastAPI()\nMODEL = TransformerSentimentModel()\nMODEL.load_state_dict(torch.load('model.pt'))\n\n\n"
+                      "@app.post('/predict')\ndef predict(text: str):\n    return {'y': MODEL.predict(text).tolist()}\n",
+        }, "partial", "sharing the model class is not sharing preprocessing: the trained model is reused, no feature code"),
     )
 
     def check(self, facts):
@@ -291,7 +334,7 @@ class ServingReusesTrainingPreprocessing(Rule):
         train = offline_closure(graph, serving_files)
         all_serving = set().union(*reach.values()) if reach else set()
         shared = sorted(n for n in all_serving & train if node_path(n) not in serving_files)
-        shared = [n for n in shared if not _nested_function(graph, n)]
+        shared = [n for n in shared if not _nested_function(graph, n) and not _model_code(graph, n)]
         by_name = [n for n in shared if FEATURE_WORDS.search(node_name(n))]
         by_path = [n for n in shared if n not in by_name and FEATURE_WORDS.search(node_path(n))]
         # code that fetches data (`features/fetch_weather.py`) acquires inputs; it is not preprocessing
@@ -381,6 +424,12 @@ class ServingReusesTrainingPreprocessing(Rule):
                                      f"trivial parity: training transforms no features (no feature functions, encoders, "
                                      f"scalers or get_dummies), and serving feeds the request to the trained model it loads "
                                      f"({where[2]})")
+                elif not _serving_preprocesses(serving_calls) and _request_serving(graph) \
+                        and _training_feature_step(graph):
+                    yield self.found("gap", where[0], where[1],
+                                     f"serving feeds the request to the trained model it loads ({where[2]}) with no "
+                                     f"preprocessing at all, but training transforms its features "
+                                     f"({_training_feature_step(graph)}): the model sees raw values it was not trained on")
                 else:
                     yield self.found("partial", where[0], where[1],
                                      f"serving loads the trained model ({where[2]}) but shares no preprocessing code with training")
@@ -410,6 +459,47 @@ class ServingReusesTrainingPreprocessing(Rule):
         yield self.found("gap", path, line,
                          f"{what}, but the model server runs the bare model: the feature transformation training "
                          f"applies outside it ({found}) is not part of the deployed artefact")
+
+
+SERVING_PREP = re.compile(r"(?i)(transform|preprocess|feature|encod|scal|normali[sz]|tokeni[sz]|vectori[sz]|"
+                          r"get_dummies|resize|clean|prepare|to_tensor|ToTensor|Compose|apply_chat_template)")
+
+
+BATCH_FRAMEWORKS = {"scheduled-scoring", "batch-scoring"}
+
+
+def _request_serving(graph) -> bool:
+    """Serving answers requests; a batch job may read features a pipeline stage already prepared."""
+    return not any(ep.framework in BATCH_FRAMEWORKS for ep in graph.serving_endpoints)
+
+
+def _training_feature_step(graph):
+    """Where the training run itself transforms features outside the model: a feature function it
+    calls or an encoder, scaler or transform it builds (not a config getter or a column list)."""
+    from mlscan.rules._mlcode import in_example_dir
+    train = graph.training_closure
+    for n in sorted(train):
+        if not n.startswith("def:") or graph.g.nodes.get(n, {}).get("kind") != "function":
+            continue
+        path, qual = n[4:].rsplit(":", 1)
+        name = qual.rsplit(".", 1)[-1]
+        if "." in qual or not _feature_def(name) or FEATURE_LIST.search(name) or NOT_FEATURE_CODE.search(name):
+            continue
+        data = graph.g.nodes.get(n, {})
+        return f"{qual} at {data.get('path', path)}:{data.get('line')}"
+    for idx, call in graph.calls_in(train):
+        if FEATURE_CALLS.search(call.name) and not in_example_dir(idx.path) and not call.name.startswith("?"):
+            return f"{call.name} at {idx.path}:{call.line}"
+    return None
+
+
+NOT_FEATURE_CODE = re.compile(r"(?i)(config|component|artifact|registry|settings)")
+
+
+def _serving_preprocesses(serving_calls) -> bool:
+    """Whether serving does any preprocessing of its own: transform calls, encoders, image
+    transforms, feature or cleaning helpers (by hand or not)."""
+    return any(FEATURE_CALLS.search(c.name) or SERVING_PREP.search(c.attr) for _, c in serving_calls)
 
 
 def _feature_step(graph, train) -> str:
@@ -502,10 +592,16 @@ def _fitted_pipeline(graph, train):
         return None
     builders = {(i.path, c.scope) for i, c in calls if c.name.startswith(TRANSFORM_BUILDERS)}
     estimators = {(i.path, c.scope) for i, c in calls if ESTIMATOR.match(c.name)}
+    # project functions that return a pipeline (`build_pipeline()`, `get_pipeline()`)
+    pipeline_functions = {c.scope.rsplit(".", 1)[-1] for i, c in calls
+                          if c.name.startswith(PIPELINE_BUILDERS) and c.scope not in ("<module>", "<main>")}
     found = None
     for idx, call in calls:
         name = call.name
-        fitted = call.attr == "fit" and name.startswith(tuple(f"{b}()" for b in PIPELINE_BUILDERS))
+        receiver = name[: -len(call.attr) - 1]
+        fitted = call.attr == "fit" and (name.startswith(tuple(f"{b}()" for b in PIPELINE_BUILDERS)) or (
+            receiver.endswith("()") and "()" not in receiver[:-2]
+            and receiver[:-2].rsplit(".", 1)[-1] in pipeline_functions))
         saved = MODEL_SAVES.match(name) and any(r.startswith(tuple(f"{b}()" for b in PIPELINE_BUILDERS)) for r in call.refs)
         ends_in_model = name.startswith(PIPELINE_BUILDERS) and "()" not in name and (idx.path, call.scope) in estimators
         if fitted or saved or ends_in_model:
@@ -519,10 +615,23 @@ def _fitted_pipeline(graph, train):
         path, qual = n[4:].rsplit(":", 1)
         d = graph.code[path].defs.get(qual) if path in graph.code else None
         if d is None or d.kind != "function" or "." in qual or (path, qual) in builders \
-                or _transformer_method(graph, path, qual):
-            continue   # classes, methods and the functions that build the pipeline are not feature code outside it
+                or _transformer_method(graph, path, qual) or FEATURE_LIST.search(qual) \
+                or _runs_builder(graph, n, builders):
+            continue   # classes, methods, the functions that build or run the pipeline, and the ones that
+            # name its columns (`infer_feature_columns`) are not feature code outside it
         return None
     return found
+
+
+# functions that name the features rather than compute them: `infer_feature_columns`, `get_feature_names`
+FEATURE_LIST = re.compile(r"(?i)_(columns?|cols|names|list|types|dtypes)$")
+
+
+def _runs_builder(graph, node: str, builders) -> bool:
+    """A function that reaches a pipeline or column-transformer builder (a `data_transformation`
+    stage that fits the preprocessor the saved pipeline carries)."""
+    reached = graph.reachable(node)
+    return any(f"def:{path}:{scope}" in reached for path, scope in builders)
 
 
 def _transformer_method(graph, path: str, qual: str) -> bool:
@@ -569,6 +678,39 @@ def _loaded_receiver(name: str) -> bool:
     """`load_preprocessor().transform`, `joblib.load().transform`: a transform applied to what a loader returns."""
     receiver = name.rsplit(".", 1)[0]
     return receiver.endswith("()") and bool(LOADER.match(receiver[:-2].rsplit(".", 1)[-1]))
+
+
+MODEL_BASES = re.compile(r"(^|\.)(Module|LightningModule|PreTrainedModel|Model|Sequential)$")
+MODEL_CLASS_NAME = re.compile(r"(Model|Net|Network|Arch)$")
+
+
+def _model_code(graph, node: str) -> bool:
+    """The model itself (a network class, a model wrapper, one of their methods), which serving
+    shares with training by loading it: `TransformerSentimentModel.predict`, `GFPGANv1Clean.forward`.
+    Its name may hold a feature word (a Transformer, a `...Clean` architecture), but it is not
+    preprocessing."""
+    if node.startswith("mod:"):   # a module of model classes only (`transformer_model.py`)
+        index = graph.code.get(node[4:])
+        if index is None:
+            return False
+        tops = [d for q, d in index.defs.items() if "." not in q]
+        classes = [d for d in tops if d.kind == "class"]
+        return bool(classes) and all(_model_code(graph, f"def:{node[4:]}:{d.qualname}") for d in classes) \
+            and not any(d.kind == "function" and _feature_def(d.qualname) for d in tops)
+    if not node.startswith("def:"):
+        return False
+    path, qual = node[4:].rsplit(":", 1)
+    index = graph.code.get(path)
+    if index is None:
+        return False
+    parts = qual.split(".")
+    for i in range(len(parts), 0, -1):
+        d = index.defs.get(".".join(parts[:i]))
+        if d is not None and d.kind == "class":
+            return bool(MODEL_CLASS_NAME.search(d.qualname.rsplit(".", 1)[-1])
+                        or any(MODEL_BASES.search(b) for b in d.bases)
+                        or f"{d.qualname}.forward" in index.defs)
+    return False
 
 
 def _nested_function(graph, node: str) -> bool:

@@ -41,8 +41,13 @@ class PayloadsCaptured(Rule):
     metrics, not payloads. A prediction script a scheduled workflow runs that keeps its predictions
     in files leaves a prediction history, not a record of each input: partial. A recorder function
     named for what it records (`log_prediction`) counts wherever it lives. Logging to stdout only counts as partial (a
-    `print` must carry the request and the prediction, not the bare prediction), and so
+    `print` must carry the request and the prediction, not the bare prediction or a throughput
+    figure; a print of the request and one of the prediction in the same handler do), and so
     does a function that records payloads but that serving never calls ("defined but never called").
+    A write to a local file (`json.dump`, `f.write`, `to_csv`) counts only in a function named for
+    recording payloads, after the model ran (in that function or in the serving function that calls
+    it), or when it writes predictions: a config, cache or model-metadata file a serving route
+    rewrites is not a payload. A free-text line appended to a log file of the service's own is partial.
     Not applicable without serving code.
     """
 
@@ -191,6 +196,37 @@ class PayloadsCaptured(Rule):
             "src/transforms.py": "def eval_transform():\n    return lambda x: x\n",
             "demo.ipynb": NOTEBOOK_DEMO,
         }, "absent", "a notebook's Gradio handler records nothing; a file another cell writes is not a payload"),
+        Example({
+            "app.py": "import json\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/adapters/delete')\n"
+                      "def delete_adapter(name: str):\n    with open('adapters.json') as f:\n        data = json.load(f)\n"
+                      "    data.pop(name)\n    with open('adapters.json', 'w') as f:\n        json.dump(data, f)\n"
+                      "    return {'deleted': name}\n\n\n@app.post('/generate')\ndef generate(prompt: str):\n"
+                      "    return {'text': MODEL.generate(prompt)}\n",
+        }, "absent", "a config file rewritten by a serving route is not a record of requests"),
+        Example({
+            "app.py": "import json\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\ndef log_prediction(features, y):\n"
+                      "    with open('logs/predictions.jsonl', 'a') as f:\n"
+                      "        f.write(json.dumps({'features': features, 'prediction': y}) + '\\n')\n\n\n"
+                      "@app.post('/predict')\ndef predict(features: dict):\n    y = float(MODEL.predict([features])[0])\n"
+                      "    log_prediction(features, y)\n    return {'y': y}\n",
+        }, "present", "each request and its prediction appended as a JSON line"),
+        Example({
+            "server_util.py": "import datetime\n\n\ndef log_info(text):\n    with open('service_log.txt', 'a') as f:\n"
+                       "        f.write('%s %s\\n' % (datetime.datetime.now(), text))\n",
+            "server.py": "from flask import Flask, request, jsonify\nfrom server_util import log_info\n\napp = Flask(__name__)\n\n\n"
+                         "@app.route('/predict', methods=['POST'])\ndef predict():\n    url = request.json['url']\n"
+                         "    y = MODEL.predict(url)\n    log_info('infer %s done' % url)\n    return jsonify(y)\n",
+        }, "partial", "a home-made free-text log of requests is partial"),
+        Example({
+            "app.py": "from flask import Flask, request\n\napp = Flask(__name__)\n\n\n@app.route('/predict', methods=['POST'])\n"
+                      "def predict():\n    data = request.json\n    print('Request:', data)\n"
+                      "    prediction = MODEL.predict(data)\n    print('Prediction:', prediction)\n    return str(prediction)\n",
+        }, "partial", "the request and the prediction printed by two prints in the handler"),
+        Example({
+            "app.py": "import time\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/generate')\n"
+                      "def generate(prompt: str):\n    t0 = time.time()\n    out = MODEL.generate(prompt)\n"
+                      "    throughput = len(out) / (time.time() - t0)\n    print(COLORS.GREEN, throughput)\n    return out\n",
+        }, "absent", "a throughput figure printed after generating records no payload"),
     )
 
     def check(self, facts):
@@ -233,12 +269,19 @@ class PayloadsCaptured(Rule):
             calls = [(i, c) for i, c in calls if _serving_side(i.path, serving_files, serving_dirs)
                      or PAYLOAD_FUNCTION.search(c.scope.rsplit(".", 1)[-1])]
             for idx, call in calls:
-                if _persists(call) and not _records_metrics(idx):
+                if _persists(call) and not _records_metrics(idx) and (
+                        handler in scheduled or _carries_payload(idx, call, calls)):
                     if handler in scheduled and call.attr in LOCAL_FILE_WRITES:
                         # a recurring scoring run that keeps its output files: a prediction history
                         best = best or ("partial", idx.path, call.line,
                                         f"a scheduled scoring run writes its predictions to files via {call.name}, "
                                         f"a prediction history rather than a record of each input")
+                        continue
+                    if call.attr == "write" and not _structured_write(idx, call):
+                        # `f.write('infer %s done' % url)`: a home-made text log, not a record of each payload
+                        best = best or ("partial", idx.path, call.line,
+                                        f"serving appends free text to a log file of its own ({call.name}), "
+                                        f"not a structured record of each request and its prediction")
                         continue
                     best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
                     break
@@ -257,10 +300,10 @@ class PayloadsCaptured(Rule):
                     cand = (level, idx.path, call.line, f"serving logs requests/predictions ({call.name}) {where}")
                     if best is None or (best[0] == "partial" and level == "supports"):
                         best = cand
-                elif call.name == "print" and len(set(call.arg_names)) >= 2 and call.scope not in ("<module>", "<main>") \
-                        and best is None and _after_prediction(idx, call):
-                    # the request and its prediction; a bare print(pred), or the inputs echoed before
-                    # the model runs, records no payload
+                elif call.name == "print" and call.scope not in ("<module>", "<main>") and best is None \
+                        and _prints_payload(idx, call):
+                    # the request and its prediction; a bare print(pred), the inputs echoed before the
+                    # model runs, or a throughput figure records no payload
                     best = ("partial", idx.path, call.line,
                             f"serving prints requests/predictions ({', '.join(call.arg_names[:3])}) to stdout only")
             if best and best[0] == "supports":
@@ -287,12 +330,44 @@ def _logs_request(idx, call) -> bool:
         if other.line == call.line and other.scope == call.scope:
             names |= set(other.arg_names) - {"self", "cls"}
     d = idx.defs.get(call.scope)
-    if names & set(d.params if d else ()) - {"self", "cls"} or any(REQUEST_NAME.fullmatch(n) for n in names):
+    if names & set(d.params if d else ()) - {"self", "cls"} or any(
+            REQUEST_NAME.fullmatch(n) and not RESOURCE_NAME.search(n) for n in names):
         return True
-    if len(names) >= 2 and _after_prediction(idx, call):
+    if len(names) >= 2 and _after_prediction(idx, call) and any(OUTPUT_NAME.search(n) for n in names):
         return True   # the prediction and what it was made from, logged together
     return bool(names) and any(c.scope == call.scope and c.line <= call.line and REQUEST_READ.search(c.name)
                                for c in idx.calls)
+
+
+OUTPUT_NAME = re.compile(r"(?i)(^|_)(preds?|predictions?|predicted|outputs?|results?|responses?|answers?|completions?|"
+                         r"generations?|labels?|scores?|probs?|probabilit(y|ies)|y|y_hat|classes|class_name)(_|$)")
+
+
+def _prints_payload(idx, call) -> bool:
+    """A print that carries the request and its prediction: one print after the model ran naming
+    both, or, in the same function, one naming the request and one after the model naming its output
+    (`print('Request:', data)` ... `print('Prediction:', prediction)`)."""
+    if not _after_prediction(idx, call):
+        return False
+    d = idx.defs.get(call.scope)
+    params = set(d.params if d else ()) - {"self", "cls"}
+
+    def request_like(names):
+        return any(REQUEST_NAME.fullmatch(n) and not RESOURCE_NAME.search(n) or n in params for n in names)
+
+    names = set(call.arg_names)
+    if len(names) >= 2 and request_like(names) and any(OUTPUT_NAME.search(n) for n in names):
+        return True
+    if len(names) >= 2 and any(OUTPUT_NAME.search(n) for n in names) and request_like(names | params):
+        return True
+    if not any(OUTPUT_NAME.search(n) for n in names):
+        return False
+    return any(c.name == "print" and c.scope == call.scope and c.line != call.line and request_like(set(c.arg_names))
+               for c in idx.calls)
+
+
+# names of resources rather than of data: `features_path`, `input_dir`
+RESOURCE_NAME = re.compile(r"(?i)_(path|paths|dir|file|filename|url|uri|name|names|count|size|len|shape|columns|cols)$")
 
 
 def _after_prediction(idx, call) -> bool:
@@ -367,6 +442,13 @@ def _persisting_log_handler(facts, files) -> bool:
     return False
 
 
+def _structured_write(idx, call) -> bool:
+    """A file write of a serialised record: JSON or a model dump made in the same function before it."""
+    return any(c.scope == call.scope and c.line <= call.line and (
+        c.name in ("json.dumps", "orjson.dumps", "ujson.dumps") or c.attr in ("model_dump_json", "to_json", "dumps"))
+        for c in idx.calls)
+
+
 def _structured_record(idx, call) -> bool:
     """The log call emits one JSON/dict record (json.dumps on the same line, or `extra=`)."""
     return call.has_kwarg("extra") or any(
@@ -389,6 +471,47 @@ def _persists(call) -> bool:
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
             "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")
     return name in ("json.dump",) or (call.attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
+
+
+def _carries_payload(idx, call, calls) -> bool:
+    """Whether a write can hold a request's payload. Databases, queues and monitoring clients are
+    sinks for records; a local file written by `json.dump`, `write` or `to_csv` is as often a cache,
+    a config or model metadata (`adapters.json`, `tmdb_ids.json`, `model_metadata.json`), so it counts
+    only in a function named for recording payloads (`log_prediction`), after the model ran in the same
+    function or in the serving function that calls it (`output_data(scored)` after `score_data(df)`),
+    or when what it writes is named for predictions."""
+    if not _file_write(call):
+        return True
+    function = call.scope.rsplit(".", 1)[-1]
+    if PAYLOAD_FUNCTION.search(function) or _after_model_ran(idx, call):
+        return True
+    if call.scope not in ("<module>", "<main>") and any(
+            c.attr == function and _after_model_ran(i, c) for i, c in calls):
+        return True
+    names = set(call.arg_names) | {n for c in idx.calls if c.line == call.line and c.scope == call.scope
+                                   for n in c.arg_names}
+    names |= {call.name.split(".")[0].lstrip("?")}   # `scored_df.to_csv(...)`: the frame written
+    return any(PREDICTION_NAME.search(n) for n in names)
+
+
+# calls that read or load rather than run a model, although `looks_predictive` accepts them
+NOT_A_RUN = {"load", "load_model", "from_pretrained", "load_learner", "pipeline", "transform", "__call__", "call",
+             "encode", "embed"}
+
+
+def _after_model_ran(idx, call) -> bool:
+    """Whether the model ran (predict, generate, score ...) before `call` in the same function."""
+    return any(c.scope == call.scope and c.line < call.line and looks_predictive(c.attr) and c.attr not in NOT_A_RUN
+               for c in idx.calls)
+
+
+PREDICTION_NAME = re.compile(r"(?i)(^|_)(preds?|predictions?|predicted|scored|forecasts?|payloads?|inferences?|"
+                             r"log_entry)(_|$)")
+
+
+def _file_write(call) -> bool:
+    """A write to a local file (`json.dump`, `f.write`, `df.to_csv`, a csv writer), not to a store."""
+    return call.name == "json.dump" or call.attr in LOCAL_FILE_WRITES or call.attr in ("to_json", "write_table")
 
 
 # writes to local files: what a scheduled scoring run leaves behind (predictions, not requests)

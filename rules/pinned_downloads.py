@@ -7,6 +7,9 @@ from mlscan.rules._vocab import CHECKSUM_DOWNLOADS, HASH_KWARGS
 
 DOWNLOAD_ATTR = re.compile(r"(?i)download|fetch|retrieve|get_file|cached_path")
 HEX_DIGEST = re.compile(r"^((md5|sha1|sha256|sha512):)?([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$")
+SHELL_DOWNLOAD = re.compile(r"\b(wget|curl|kaggle\s+(datasets|competitions)\s+download|gsutil\s+cp|aws\s+s3\s+cp)\b")
+SHELL_CHECKSUM = re.compile(r"\b(md5sum|sha1sum|sha256sum|sha512sum|shasum)\b")
+SHELL_DIGEST = re.compile(r"\b([0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})\b")
 WEIGHTS = re.compile(r"(?i)\.(pt|pth|ckpt|safetensors|onnx|bin|tflite|engine)$|weights|checkpoint|pretrained")
 
 
@@ -31,7 +34,8 @@ class ChecksumPinnedDownloads(Rule):
     `download_url(..., md5=)`/`download_and_extract_archive(..., md5=)`, Keras
     `get_file(..., file_hash=)`, `pooch.retrieve(url, known_hash=)`, `torch.hub.download_url_to_file(..., hash_prefix=)`,
     or any download helper called with an `md5=`/`sha256=`/`checksum=` argument, and `pooch.create`
-    registries of file hashes. The digest must be written in the repo (in the call or the same
+    registries of file hashes, and download scripts that check what `wget`/`curl` fetched with
+    `md5sum`/`sha256sum` against a digest written in the script. The digest must be written in the repo (in the call or the same
     module); a hash computed at run time pins nothing. The hash pins one version of the data, so this is partial data
     versioning: the data is fixed, but there is no history of versions. Downloads of model
     weights do not count.
@@ -63,9 +67,16 @@ class ChecksumPinnedDownloads(Rule):
         Example({"model.py": "import torch\n"
                              "torch.hub.download_url_to_file('https://example.org/resnet50.pth', 'w.pth', hash_prefix='abc123')\n"},
                 "absent", "pinned model weights are not data", fires=False),
+        Example({"tools/download_data.sh": "#!/bin/bash\nd=dataset/lang\nwget https://example.org/train.tar.gz -P $d\n"
+                                          "md5=$(md5sum $d/train.tar.gz | awk '{print $1}')\n"
+                                          "[ $md5 != \"c2cea55fd22a2b867d295fb35a2d3340\" ] && echo 'bad md5' && exit 1\n"},
+                "partial", "a download script that checks the archive's md5", fires=True),
+        Example({"tools/download_data.sh": "#!/bin/bash\nwget https://example.org/train.tar.gz\nmd5sum train.tar.gz\n"},
+                "absent", "an md5 printed, compared with nothing", fires=False),
     )
 
     def check(self, facts):
+        yield from self._scripts(facts)
         shown = 0
         for idx, call in facts.call_table.calls(_download_call, facts.non_test_code(), attrs=_download_attr,
                                                       roots=_DOWNLOAD_ROOTS):
@@ -87,6 +98,24 @@ class ChecksumPinnedDownloads(Rule):
             yield self.found("partial", idx.path, call.line,
                              f"checksum-pinned download: {call.attr}() names the expected hash of the data it fetches")
             shown += 1
+
+
+    def _scripts(self, facts):
+        """A download script that compares the fetched file's checksum with a digest it writes down."""
+        by_path: dict = {}
+        for path, line, cmd in facts.shell_commands:
+            by_path.setdefault(path, []).append((line, cmd))
+        for path, cmds in sorted(by_path.items()):
+            downloads = [cmd for _, cmd in cmds if SHELL_DOWNLOAD.search(cmd)]
+            if not downloads or all(WEIGHTS.search(cmd) for cmd in downloads):
+                continue
+            checked = [line for line, cmd in cmds if SHELL_CHECKSUM.search(cmd)]
+            digests = [line for line, cmd in cmds if SHELL_DIGEST.search(cmd)]
+            near = [line for line in checked if any(abs(line - d) <= 3 for d in digests)]
+            if near:
+                yield self.found("partial", path, near[0], "checksum-pinned download: the script checks the data it "
+                                                           "fetches against a digest written in it")
+                return
 
 
 def _fetches_weights(facts, idx, call) -> bool:

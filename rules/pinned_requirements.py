@@ -8,6 +8,11 @@ from mlscan.rulekit import Example, Rule
 PINNED = 0.8      # share of exact pins for a set to count as pinned
 SOME = 0.2        # share of exact pins (or, in install files, of bounded ranges) for "partly pinned"
 BOUNDED = 0.5
+FEW = 0.125       # "some pins" that make up less than an eighth of the set are incidental...
+# ...unless one of them is the ML framework itself
+ML_FRAMEWORKS = {"torch", "torchvision", "tensorflow", "tensorflow-gpu", "tensorflow-cpu", "keras", "jax", "jaxlib",
+                 "transformers", "scikit-learn", "xgboost", "lightgbm", "catboost", "pytorch-lightning", "lightning",
+                 "timm", "paddlepaddle", "paddlepaddle-gpu", "mxnet"}
 # a base image fixed to a patch release or a digest: python:3.11.4-slim, pytorch/pytorch:2.1.0-cuda12.1, image@sha256:...
 PINNED_IMAGE = re.compile(r"^\S+@sha256:[0-9a-f]{64}|^[\w./-]+:v?\d+\.\d+\.\d+")
 
@@ -21,9 +26,10 @@ class PinnedRequirements(Rule):
     A set with at least 80% of its packages pinned supports the practice; one with a few pins
     (two or more, and at least 20%), an install file mostly made of bounded ranges
     (`>=1.3,<1.4`, `~=1.4`), or a set where some packages are pinned or held to a release line
-    (`==1.27.*`, `~=1.5.1`: two or more, or a fifth of the set) is partial ("some pins"). Lower
-    bounds alone pin nothing, and one pin among many floating packages is an exception, not a mix. With no
-    dependency set at all, a base image pinned to a patch release or digest is partial. A Dockerfile that
+    (`==1.27.*`, `~=1.5.1`: a fifth of the set, or two or more that make up an eighth of it or include
+    the ML framework) is partial ("some pins"). Lower bounds alone pin nothing, and one pin among many
+    floating packages is an exception, not a mix; so are two incidental pins (a logger, an audio tool)
+    among seventeen floating packages. With no dependency set at all, a base image pinned to a patch release or digest is partial. A Dockerfile that
     pins one or two extra packages beside the project's own requirements is a side install and says nothing. In a
     template repo (no set of its own), the generated project's sets are judged. Development, test, docs and example sets,
     inputs that a lock resolves, and generated environments (MLflow model folders, templates)
@@ -66,6 +72,15 @@ class PinnedRequirements(Rule):
             "requirements.txt": "torch>=2.0\nnumpy>=1.24\npandas>=2.0\nscikit-learn>=1.3\nmlflow>=2.0\nevidently==0.6.7\n",
         }, "absent", "lower bounds with a single exact pin among them", fires=False),
         Example({
+            "requirements.txt": "numpy>=1.20\nscipy>=1.5\nlibrosa>=0.9\nsoundfile>=0.12\nresampy>=0.2\nnumba>=0.53\n"
+                                "pyyaml>=5.4\nscikit-learn>=1.0\ntqdm>=4.59\nvisualdl==2.5.3\npydub~=0.25.1\n"
+                                "termcolor>=1.1\ntorchinfo>=1.7\nloguru>=0.6\nmatplotlib>=3.5\naudiomentations>=0.30\n"
+                                "av>=10.0\n",
+        }, "absent", "two incidental pins (a logger, an audio tool) among seventeen lower bounds", fires=False),
+        Example({
+            "requirements.txt": "torch==1.11.0\ntransformers==4.20.1\n" + "".join(f"pkg{i}>=1.0\n" for i in range(12)),
+        }, "partial", "the framework pinned among lower bounds", fires=True),
+        Example({
             "requirements.txt": "dvc\nscikit-learn\nmlflow\npandas\n",
             "docker/mlflow/Dockerfile": "FROM python:3.11-slim\nRUN pip install psycopg2-binary==2.9.9\n",
         }, "absent", "one pinned package in a side image does not pin an unpinned project", fires=False),
@@ -79,6 +94,18 @@ class PinnedRequirements(Rule):
                         "    - \"basicsr==1.4.2\"\npredict: \"predict.py:Predictor\"\n",
             "requirements.txt": "torch>=1.7\nnumpy\nbasicsr>=1.4.2\n",
         }, "partial", "the Cog image pins its packages; the training requirements float", fires=True),
+        Example({
+            "requirements_conda.txt": "# This file may be used to create an environment using:\n"
+                                      "# $ conda create --name <env> --file <this file>\n# platform: win-64\n"
+                                      "numpy=1.26.4=py310h055cbcc_0\npytorch=2.3.0=py3.10_cuda12.1_cudnn8_0\n"
+                                      "scikit-learn=1.2.2=py310hd77b12b_1\n",
+        }, "present", "a `conda list --export` file: every package with its version and build", fires=True),
+        Example({
+            "pyproject.toml": '[project]\nname = "pi"\n\n[tool.pixi.dependencies]\ndatasets = ">=3.4.1"\n'
+                              'transformers = ">=4.51.3,<=4.55.4"\npeft = ">=0.17.1,<0.18"\nflash-attn = "2.7.4.*"\n'
+                              'pytorch-gpu = "2.7.1.*"\nnumpy = ">=1.26.0,<3"\n',
+            ".gitignore": "pixi.lock\n",
+        }, "partial", "pixi dependencies in ranges and release lines, the lock not committed", fires=True),
     )
 
     def check(self, facts):
@@ -99,7 +126,7 @@ class PinnedRequirements(Rule):
                 yield self.found("partial", s.path, s.line,
                                  f"only {s.pinned} of {s.size} {_what(s)} pinned exactly"
                                  + (f" ({s.bounded} bounded above)" if s.bounded > s.pinned else ""))
-            elif s.bounded >= 2 or (s.bounded and s.bounded_share >= SOME):
+            elif _some_pins(s):
                 judged = True
                 held = [f"{r.name}{r.specifier}" for r in s.counted if r.pinned or upper_bounded(r.specifier)][:3]
                 yield self.found("partial", s.path, _line_of(facts, s, held),
@@ -113,6 +140,15 @@ class PinnedRequirements(Rule):
                     yield self.found("partial", path, i.line,
                                      f"pinned base image only: {i.value.split()[0]} (the packages installed on it float)")
                     return
+
+
+def _some_pins(s) -> bool:
+    """Some packages pinned or held to a release line: a fifth of the set, or two or more that make up an
+    eighth of it or include the ML framework (two pins among twenty-five floating packages are incidental)."""
+    if s.bounded and s.bounded_share >= SOME:
+        return True
+    held = [r for r in s.counted if r.pinned or upper_bounded(r.specifier)]
+    return len(held) >= 2 and (s.bounded_share >= FEW or any(r.name in ML_FRAMEWORKS for r in held))
 
 
 def side_install(s, sets) -> bool:
@@ -144,4 +180,4 @@ def _line_of(facts, s, held) -> int:
 def _what(s) -> str:
     return {"docker": "packages installed by the Dockerfile", "conda": "conda environment packages",
             "pipfile": "Pipfile packages", "cog": "packages of the Cog image", "setup": "install_requires entries", "pyproject": "project dependencies",
-            "poetry": "Poetry dependencies"}.get(s.source, "requirements")
+            "poetry": "Poetry dependencies", "pixi": "pixi dependencies"}.get(s.source, "requirements")

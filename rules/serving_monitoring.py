@@ -34,8 +34,11 @@ class ServingMonitoring(Rule):
     or has code named for drift, without a detector, in serving or monitoring modules. Dashboards let people watch inputs and
     outputs; nothing here compares them against a reference, hence partial. When every Prometheus
     metric the code defines is named for the service's operation (request counts, latency,
-    errors), the exporters and their dashboards watch the service, not the model, and say nothing;
-    so do they when nothing serves a model (a training pipeline's stage timings, platform health).
+    errors, a count of predictions or their latency), the exporters and their dashboards watch the
+    service, not the model, and say nothing (a count split by predicted class is a distribution);
+    so do they when nothing serves a model (a training pipeline's stage timings, platform health),
+    and dashboards or scrapes when the code exports no metric of its own (node and container
+    exporters). A function named for drift that only returns a literal is a placeholder.
     """
 
     id = "serving-monitoring"
@@ -71,6 +74,35 @@ class ServingMonitoring(Rule):
                         "LogisticRegression().fit([[0], [1]], [0, 1])\npush('train', 1.0, 2)\n",
             "k8s/grafana/dashboards/platform.json": '{"panels": [], "schemaVersion": 36}',
         }, "absent", "no model is served: pipeline metrics and platform dashboards watch no model", fires=False),
+        Example({
+            "app/main.py": "from fastapi import FastAPI\nfrom prometheus_client import Counter, Histogram\n\n"
+                           "PREDICTIONS = Counter('predictions_total', 'Total number of predictions')\n"
+                           "DURATION = Histogram('prediction_duration_seconds', 'Time spent processing prediction')\n"
+                           "app = FastAPI()\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    PREDICTIONS.inc()\n    return {'y': MODEL.predict([row])[0]}\n",
+            "monitoring/prometheus.yml": "scrape_configs:\n  - job_name: api\n    static_configs:\n"
+                                         "      - targets: ['api:8000']\n",
+        }, "absent", "a count of predictions and their latency watch the traffic, not the data", fires=False),
+        Example({
+            "app/main.py": "from fastapi import FastAPI\nfrom prometheus_client import Counter\n\n"
+                           "PREDICTIONS = Counter('predictions_total', 'Predictions by class', ['predicted_class'])\n"
+                           "app = FastAPI()\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    y = MODEL.predict([row])[0]\n    PREDICTIONS.labels(str(y)).inc()\n    return {'y': y}\n",
+        }, "partial", "a count per predicted class is a prediction distribution over time", fires=True),
+        Example({
+            "app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                      "    return {'y': MODEL.predict([row])[0]}\n",
+            "docker-compose.yml": "services:\n  api:\n    build: .\n  grafana:\n    image: grafana/grafana-oss\n"
+                                  "  cadvisor:\n    image: gcr.io/cadvisor/cadvisor\n",
+        }, "absent", "a Grafana service with no metric of the code's own watches the platform", fires=False),
+        Example({
+            "api/monitoring.py": "from fastapi import APIRouter, HTTPException\n\nrouter = APIRouter()\n\n\n"
+                                 "@router.get('/drift')\ndef check_data_drift(window: int = 100):\n"
+                                 "    return {'drift_detected': False, 'message': 'not implemented'}\n",
+            "api/main.py": "from fastapi import FastAPI\nfrom api.monitoring import router\n\napp = FastAPI()\n"
+                           "app.include_router(router)\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    return {'y': MODEL.predict([row])[0]}\n",
+        }, "absent", "a drift endpoint that returns a literal monitors nothing", fires=False),
     )
 
     def check(self, facts):
@@ -78,6 +110,7 @@ class ServingMonitoring(Rule):
             return  # no model in production: exporters and dashboards watch pipelines or the platform
         near_serving = serving_modules(facts)
         operational = _operational_only(facts)
+        exported = False
         metric_calls = facts.call_table.named(_metric_call, attrs=("put_metric_data",), roots=_ROOTS)
         for idx in facts.non_test_code():
             hit = None
@@ -95,24 +128,39 @@ class ServingMonitoring(Rule):
                     break
             if hit is None and (idx.path in near_serving or MONITOR_PATH.search(idx.path)):
                 for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line):
-                    if DRIFT_NAME.search(qual.rsplit(".", 1)[-1]):
+                    if DRIFT_NAME.search(qual.rsplit(".", 1)[-1]) and not _stub(idx, qual):
                         hit = (d.line, f"{qual} is named for drift but compares against no reference")
                         break
             if hit:
+                exported = True
                 yield self.found("partial", idx.path, hit[0], hit[1])
+        exported = exported or bool(metric_calls) and not operational
         for f in facts.files:
             if f.suffix not in (".yml", ".yaml", ".json") or f.size > 512 * 1024:
                 continue
             low = f.path.lower()
             name = PurePosixPath(low).name
-            if operational:
-                break  # dashboards and scrapes of request/latency/error metrics watch the service, not the model
+            if operational or not exported:
+                # dashboards and scrapes of request/latency/error metrics, or of no metric the code
+                # exports at all (node, container and cluster exporters), watch the platform, not the model
+                break
             if name.startswith("prometheus") or "grafana" in low or "dashboard" in low or \
                     name.startswith(("docker-compose", "compose")):
                 doc = facts.config(f.path)
                 what = _monitoring_config(doc.mappings() if doc and not doc.error else [], low)
                 if what:
                     yield self.found("partial", f.path, facts.line_of(f.path, what[1]) if what[1] else 1, what[0])
+
+
+# what a placeholder does: report, raise or answer with a literal
+STUB_CALLS = {"error", "warning", "info", "debug", "exception", "HTTPException", "print", "str", "dict", "jsonify",
+              "JSONResponse", "NotImplementedError"}
+
+
+def _stub(idx, qual: str) -> bool:
+    """A function that computes nothing (`return {"drift_detected": False, "message": "not
+    implemented"}`): named for drift, it monitors nothing."""
+    return all(c.attr in STUB_CALLS for c in idx.calls if c.scope == qual)
 
 
 def _operational_only(facts) -> bool:
@@ -124,8 +172,25 @@ def _operational_only(facts) -> bool:
             text = " ".join(a for a in call.args[:2] if isinstance(a, str))
             if not text:
                 return False  # a metric named at run time may be about data
-            names.append(text)
-    return bool(names) and all(OPERATIONAL.search(n) and not DATA_WORDS.search(n) for n in names)
+            labels = call.args[2] if len(call.args) > 2 else call.kwarg("labelnames", ())
+            labels = [x for x in labels if isinstance(x, str)] if isinstance(labels, (list, tuple)) else []
+            names.append((call.args[0] if isinstance(call.args[0], str) else "", text, labels))
+    return bool(names) and all(_operational(name, text, labels) for name, text, labels in names)
+
+
+# what a metric about the model's data is named for (a count of predictions alone is not)
+DATA_STRONG = re.compile(r"(?i)(input|feature|output|score|drift|distribution|confidence|mean|class|label|value|psi|"
+                         r"(^|_)kl(_|$)|dist|bucket|prob)")
+# label dimensions that split predictions by outcome: a count per predicted class is a distribution
+OUTCOME_LABEL = re.compile(r"(?i)(class|label|sentiment|category|prediction|predicted|outcome|tier|bucket|result|target)")
+
+
+def _operational(name: str, text: str, labels) -> bool:
+    """A metric of the service's operation: requests, predictions made, latency, errors, resources.
+    `predictions_total` counts traffic; `predictions_total{predicted_class}` is a distribution."""
+    if DATA_STRONG.search(text) or any(OUTCOME_LABEL.search(x) for x in labels):
+        return False
+    return bool(OPERATIONAL.search(name) or OPERATIONAL.search(text))
 
 
 def _monitoring_config(maps, low):

@@ -18,14 +18,15 @@ TRACKER_ROOTS = {
 # tracker names inside other libraries' integration modules (ray.air.integrations.mlflow, lightning loggers, ...)
 TRACKER_WORDS = (("mlflow", "MLflow"), ("wandb", "Weights & Biases"), ("neptune", "Neptune"), ("comet", "Comet"),
                  ("dvclive", "DVCLive"), ("clearml", "ClearML"), ("tensorboard", "TensorBoard"),
-                 ("summarywriter", "TensorBoard"), ("aimlogger", "Aim"), ("aimcallback", "Aim"))
+                 ("summarywriter", "TensorBoard"), ("aimlogger", "Aim"), ("aimcallback", "Aim"),
+                 ("setup_tb_logging", "TensorBoard"), ("setup_plx_logging", "Polyaxon"))   # Ignite's common.setup_*_logging
 REPORT_TO_KWARGS = ("report_to", "log_with")
 TF_SUMMARY = re.compile(r"^tensorflow\.(?:compat\.v\d\.)?(?:contrib\.)?summary\.")
 # the last name of a call that records something: runs, parameters, metrics, artefacts
 WRITES = re.compile(r"(?i)^(log(?!in|out)\w*|init\w*|start\w*|autolog|watch|add_\w+|track\w*|report\w*|finish|end_run|end|"
                     r"set_tags?|set_experiment\w*|save\w*|upload\w*|define_metric|create_experiment|create_run|"
                     r"create_file_writer|scalar|histogram|image|text|audio|flush|write|update|use_artifact|artifact|"
-                    r"table|live|next_step|make_report|start_logging|tensorboard|summarywriter)$|"
+                    r"table|live|next_step|make_report|start_logging|tensorboard|summarywriter|setup_\w+_logging)$|"
                     r"(logger|callback|writer|run|experiment|task)$")
 # other platforms' run-tracking APIs, by name prefix
 TRACKER_PREFIXES = (
@@ -50,7 +51,7 @@ _TRACKER_IMPORT = re.compile(r"(?i)mlflow|wandb|neptune|comet|\baim\b|dvclive|cl
                              r"guild|polyaxon|mlrun|swanlab|azureml|sagemaker\.experiments|aiplatform")
 # ... otherwise only calls whose own name or keywords hint at one
 _CALL_HINT = re.compile(r"(?i)mlflow|wandb|neptune|comet|dvclive|clearml|tensorboard|summary|loggers|logger$|"
-                        r"callback$|writer$|aim")
+                        r"callback$|writer$|aim|setup_(tb|plx)_logging")
 
 
 def candidate_calls(facts, idx) -> list:
@@ -174,7 +175,7 @@ class TrackingWiredIntoTraining(Rule):
 
     Looks for calls into experiment trackers: MLflow, Weights & Biases, Neptune, Comet, Aim, DVCLive,
     ClearML, Sacred, TensorBoard writers (`torch.utils.tensorboard.SummaryWriter`, `tf.summary`, the
-    Keras `TensorBoard` callback), Lightning loggers, integrations such as Ray's
+    Keras `TensorBoard` callback), Lightning loggers, Ignite's `common.setup_tb_logging`, integrations such as Ray's
     `MLflowLoggerCallback`, and `report_to=`/`log_with=` in transformers/accelerate. Names are
     resolved through imports, the repo's own re-exports (`from pkg.config import mlflow`) and
     optional-import fallbacks (`try: import wandb / except ImportError: wandb = None`).
@@ -284,6 +285,21 @@ class TrackingWiredIntoTraining(Rule):
                         "    loss = model(torch.zeros(1, 2)).sum()\n    loss.backward()\n    opt.step()\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "absent", "an attribute named wandb holding settings, in a file that never imports wandb", fires=False),
+        Example({
+            "utils.py": "from ignite.contrib.engines import common\n\n\ndef setup_exp_logging(config, trainer, optimizer, evaluators):\n"
+                        "    return common.setup_tb_logging(config.output_dir, trainer, optimizer, evaluators, 1)\n",
+            "main.py": "import yaml\nfrom ignite.engine import Engine\nfrom utils import setup_exp_logging\n\n\n"
+                       "def run(config, model, optimizer):\n    trainer = Engine(lambda e, b: model(b).sum().backward())\n"
+                       "    (config.output_dir / 'config-lock.yaml').write_text(yaml.dump(config))\n"
+                       "    setup_exp_logging(config, trainer, optimizer, {})\n    trainer.run([], max_epochs=1)\n\n\n"
+                       "if __name__ == '__main__':\n    run(None, None, None)\n",
+        }, "present", "Ignite's setup_tb_logging, with the run's config written to its output folder", fires=True),
+        Example({
+            "main.py": "from ignite.contrib.engines import common\nfrom ignite.engine import Engine\n\n\n"
+                       "def run(model, optimizer):\n    trainer = Engine(lambda e, b: model(b).sum().backward())\n"
+                       "    common.setup_tb_logging('runs', trainer, optimizer, {}, 1)\n    trainer.run([], max_epochs=1)\n\n\n"
+                       "if __name__ == '__main__':\n    run(None, None)\n",
+        }, "partial", "Ignite's setup_tb_logging alone: TensorBoard curves without the run's settings", fires=True),
     )
 
     def check(self, facts):

@@ -11,6 +11,8 @@ TRACKER_TARGET = re.compile(r"(?i)(mlflow|wandb|neptune|comet|dvclive|clearml|te
 # training options that switch a tracker on (`use_tb_logger: true` in BasicSR option files)
 SWITCHES = {"use_tb_logger", "use_tensorboard", "tensorboard", "use_wandb", "wandb", "use_mlflow", "mlflow",
             "use_neptune", "use_comet", "use_clearml", "use_aim"}
+# a training config that names the tracker's project (axolotl's `wandb_project: my-runs`)
+PROJECT_KEYS = {"wandb_project", "comet_project", "neptune_project", "mlflow_experiment_name", "clearml_project"}
 TRACKER_VALUE = re.compile(r"(?i)^(mlflow|wandb|neptune|comet(_ml)?|dvclive|clearml|tensorboard|aim)$")
 
 
@@ -22,7 +24,8 @@ class TrackingConfigured(Rule):
       and `dvc plots diff` compare runs) - supports;
     - training configs that pick a tracker: a Hydra/Lightning `_target_` naming a tracker logger
       or callback (`lightning.pytorch.loggers.WandbLogger`), or `report_to:`/`log_with:`/`logger:`
-      naming one, or a switch that turns one on (`use_tb_logger: true`, `use_wandb: true`) - supports;
+      naming one, or a switch that turns one on (`use_tb_logger: true`, `use_wandb: true`), or the
+      tracker's project named in a training config (axolotl's `wandb_project: sql-qa`) - supports;
     - an MLproject file: `mlflow run` records each run with its parameters, but metrics are
       logged only by code - partial.
     CI workflows and files under examples/ or docs/ are not looked at.
@@ -54,6 +57,12 @@ class TrackingConfigured(Rule):
         Example({
             "config.yaml": "train:\n  epochs: 3\nuse_wandb: false\n",
         }, "absent", "a tracker switched off", fires=False),
+        Example({
+            "config/mistral.yml": "base_model: mistralai/Mistral-7B-v0.1\nnum_epochs: 3\nwandb_project: sql-qa\nwandb_entity:\n",
+        }, "present", "an axolotl training config names its W&B project", fires=True),
+        Example({
+            "config/mistral.yml": "base_model: mistralai/Mistral-7B-v0.1\nnum_epochs: 3\nwandb_project:\nwandb_entity:\n",
+        }, "absent", "the W&B project left empty", fires=False),
     )
 
     def check(self, facts):
@@ -104,6 +113,8 @@ def _tracker_setting(docs):
                     return key, v
                 if key in SWITCHES and v is True:   # BasicSR/MMCV-style options: `use_tb_logger: true`
                     return key, "true"
+                if key in PROJECT_KEYS and isinstance(v, str) and v.strip():
+                    return key, v
                 if key in ("report_to", "log_with", "logger", "loggers", "tracker", "experiment_tracker"):
                     vals = v if isinstance(v, list) else [v]
                     for x in vals:

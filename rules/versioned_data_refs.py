@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from mlscan.facts.configs import walk
 from mlscan.rulekit import Example, Rule
 
 DATA_PATTERN = re.compile(r"\.(csv|tsv|parquet|feather|jsonl?|npy|npz|h5|hdf5|tfrecords?|zip|tar|gz|arrow|xlsx|pkl|"
@@ -9,6 +10,15 @@ DATA_PATTERN = re.compile(r"\.(csv|tsv|parquet|feather|jsonl?|npy|npz|h5|hdf5|tf
 REVISION_LOADERS = {"datasets.load_dataset": "revision", "huggingface_hub.snapshot_download": "revision",
                     "huggingface_hub.hf_hub_download": "revision", "dvc.api.open": "rev", "dvc.api.read": "rev",
                     "dvc.api.get_url": "rev"}
+# a data file fetched from a git host at a fixed commit: immutable, unlike a branch name
+COMMIT_URL = re.compile(r"(?i)^https?://(github\.com/[\w.-]+/[\w.-]+/(raw|blob)|raw\.githubusercontent\.com/[\w.-]+/[\w.-]+|"
+                        r"gitlab\.com/[\w./-]+/-/raw|huggingface\.co/datasets/[\w.-]+/[\w.-]+/resolve)/[0-9a-f]{40}/\S+")
+DATA_URL_FILE = re.compile(r"(?i)\.(csv|tsv|parquet|feather|jsonl?|npy|npz|h5|hdf5|tfrecords?|arrow|xlsx?|zip|tar|tgz|gz|bz2|xz|"
+                           r"7z|txt|arff|data|pkl)$")
+# a Hugging Face cache path at one dataset snapshot (`datasets--org--name/snapshots/<commit>/`)
+HF_SNAPSHOT = re.compile(r"datasets--[\w.-]+--[\w.-]+/snapshots/[0-9a-f]{40}")
+# a TFDS dataset named with its version (`cifar10:3.0.0`, `celeb_a_hq/256:2.0.0`)
+TFDS_VERSION = re.compile(r"""['"]([a-z][a-z0-9_]*(?:/[\w.-]+)?):(\d+\.\d+\.\d+)['"]""")
 
 
 class VersionedDataReferences(Rule):
@@ -16,8 +26,12 @@ class VersionedDataReferences(Rule):
 
     Evidence: git-LFS filters for data or model files in `.gitattributes`; datasets read at a pinned
     revision (`load_dataset(..., revision=)`, `dvc.api.open(..., rev=)`); dataset artefacts in
-    W&B (`wandb.Artifact(type="dataset")`, `use_artifact("name:v3")`) or MLflow
-    (`mlflow.log_input`); lakeFS, Delta Lake time travel (`versionAsOf`), ClearML or Pachyderm datasets.
+    W&B (`wandb.Artifact(type="dataset")`, `use_artifact("name:v3")`); lakeFS, Delta Lake time
+    travel (`versionAsOf`), ClearML or Pachyderm datasets.
+    Partial: a dataset logged to MLflow (`mlflow.log_input` records its digest and schema, but stores
+    no version to train from), and data pinned in code or config outside a versioning tool: a TFDS
+    dataset named with its version (`cifar10:3.0.0`), a data file fetched from a git host at a commit
+    (`github.com/org/repo/raw/<sha>/data.zip`), a Hugging Face dataset cache path at one snapshot.
     """
 
     id = "versioned-data-refs"
@@ -64,7 +78,8 @@ class VersionedDataReferences(Rule):
                 if isinstance(rev, str) and rev not in ("main", "master", "latest", "HEAD") and not model_repo:
                     yield self.found("supports", idx.path, call.line, f"{name} reads data at the pinned {key}={rev!r}")
             elif name.endswith("log_input") and name.startswith("mlflow"):
-                yield self.found("supports", idx.path, call.line, "the dataset is logged to MLflow with the run")
+                yield self.found("partial", idx.path, call.line, "the dataset is logged to MLflow with the run (its digest "
+                                                                 "and schema); the data itself is not stored as a version")
             elif name.startswith("wandb") and name.endswith("Artifact") and call.kwarg("type", call.args[1] if len(call.args) > 1 else None) in ("dataset", "data", "raw_data"):
                 yield self.found("supports", idx.path, call.line, "the dataset is versioned as a W&B artifact")
             elif call.attr == "use_artifact" and call.args and isinstance(call.args[0], str) and re.search(r":v\d+$", call.args[0]):
@@ -87,6 +102,31 @@ class VersionedDataReferences(Rule):
                 if value.startswith("lakefs://"):
                     yield self.found("supports", idx.path, line, "data read from a lakeFS repository")
                     break
+        yield from self._pinned_in_code(facts)
+
+    def _pinned_in_code(self, facts):
+        """Data pinned to one version in code or config, with no versioning tool: partial."""
+        found = 0
+        for idx in facts.non_test_code():
+            for value, line in idx.strings:
+                if (COMMIT_URL.match(value) and DATA_URL_FILE.search(value)) or HF_SNAPSHOT.search(value):
+                    yield self.found("partial", idx.path, line, _pinned_message(value))
+                    found += 1
+                    break
+            if idx.imports_module("tensorflow_datasets"):
+                text = facts.text(idx.path) or ""
+                m = TFDS_VERSION.search(text)
+                if m:
+                    yield self.found("partial", idx.path, text.count("\n", 0, m.start()) + 1,
+                                     f"TFDS dataset pinned to version {m.group(2)} ({m.group(1)}:{m.group(2)})")
+                    found += 1
+            if found >= 3:
+                return
+        for doc in facts.yaml_docs():
+            for _, value in walk(doc.docs):
+                if isinstance(value, str) and ((COMMIT_URL.match(value) and DATA_URL_FILE.search(value)) or HF_SNAPSHOT.search(value)):
+                    yield self.found("partial", doc.path, facts.line_of(doc.path, value[:60]), _pinned_message(value))
+                    return
 
     def _lfs(self, facts, rules):
         """git-LFS versions data when what it stores is data: the files its patterns match in the tree
@@ -105,6 +145,12 @@ DATA_FILE = re.compile(r"(?i)\.(csv|tsv|parquet|feather|jsonl?|npy|npz|h5|hdf5|t
                        r"wav|mp3|flac|txt)$")
 MODEL_FILE = re.compile(r"(?i)\.(pt|pth|ckpt|onnx|safetensors|pb|tflite|keras|joblib|pkl|bin|h5)$|(^|/)(models?|weights|"
                         r"checkpoints?|saved_model)(/|$)")
+
+
+def _pinned_message(value: str) -> str:
+    if HF_SNAPSHOT.search(value):
+        return "reads a Hugging Face dataset from its cache at one pinned snapshot commit"
+    return f"downloads data from a git host at a fixed commit: {value[:100]}"
 
 
 def _data_file(path: str) -> bool:

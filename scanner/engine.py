@@ -135,11 +135,8 @@ def _rules_in_worker(indices: List[int]):
         after_fork()  # its own cache connection, to read per-file values (the parent writes what it adds)
     seen_facts, seen_inventory = len(facts._extra_diagnostics), len(facts.inventory.diagnostics)
     found = [(i, _run_rule(facts, rules[i])) for i in indices]
-    maps = facts.computed("file_maps")
-    new = {}
-    if maps is not None:
-        new, maps.new = maps.new, {}   # each task sends the per-file values it added
-    return (found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:], new)
+    news = facts.worker_news()   # each task sends the per-file values it added and used
+    return (found, facts._extra_diagnostics[seen_facts:] + facts.inventory.diagnostics[seen_inventory:], news)
 
 
 def _handout_order(rules) -> List[int]:
@@ -166,7 +163,7 @@ def _run_forked(facts: Facts, rules, jobs: int):
     _FORKED = (facts, rules)
 
     def here(indices: List[int]):
-        return [(i, _run_rule(facts, rules[i])) for i in indices], [], None
+        return [(i, _run_rule(facts, rules[i])) for i in indices], [], {}   # its news are this process's own
 
     try:
         # one rule per chunk, the costly ones first: balanced whatever each rule costs. Between
@@ -180,8 +177,7 @@ def _run_forked(facts: Facts, rules, jobs: int):
     for found, diagnostics, per_file in done:
         results.extend(found)
         facts._extra_diagnostics.extend(diagnostics)
-        if per_file:
-            facts.file_maps.merge(per_file)   # saved with the parent's at the end of the scan
+        facts.merge_worker_news(per_file)   # saved with the parent's at the end of the scan
     return results
 
 

@@ -237,3 +237,88 @@ def test_graph_pieces_computed_in_workers_give_the_same_graph_and_report(tmp_pat
     assert render_json(engine.scan(repo.root, Config(), jobs=2, cache_dir=str(tmp_path / "cache3"))) == reference
     # the pieces the workers encoded are the cache's: a warm scan from them says the same
     assert render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=str(tmp_path / "cache2"))) == reference
+
+
+def test_history_is_read_once_per_commit_and_depth(tmp_path, monkeypatch):
+    """What `git log` gave is kept by commit SHA and depth: the next scan of the same commit (a
+    file changed in the work tree) runs no `git log` and says what an uncached scan says; another
+    commit has its own log."""
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts import cache as cache_mod, history
+    from mlscan.report.json_out import render_json
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    logs = []
+    real = history.run_git
+
+    def spy(root, args, *rest, **kwargs):
+        if args and args[0] == "log":
+            logs.append(args)
+        return real(root, args, *rest, **kwargs)
+    monkeypatch.setattr(history, "run_git", spy)
+    cache = str(tmp_path / "cache")
+    engine.scan(repo.root, Config(), jobs=1, cache_dir=cache)
+    assert len(logs) == 1
+    monkeypatch.setattr(cache_mod, "_STORES", {})   # read back from disk, as another process would
+    train = "src/fraud/train.py"
+    repo.write(train, "import os\n" + (repo.root / train).read_text())
+    warm = render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=cache))
+    assert len(logs) == 1
+    assert warm == render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir="off"))
+    assert len(logs) == 2
+    repo.commit("Another commit")
+    after = json.loads(render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=cache)))
+    assert len(logs) == 3
+    assert after["history"]["commits_read"] == json.loads(warm)["history"]["commits_read"] + 1
+
+
+def test_module_interfaces_are_kept_by_content(tmp_path, monkeypatch):
+    """Checking cached graph pieces asks for the interfaces of the modules they resolved into: a
+    warm scan takes them from the cache, computing only those of changed files."""
+    from mlscan import engine
+    from mlscan.config import Config
+    from mlscan.facts import cache as cache_mod, graph as graph_mod
+    from mlscan.facts.cache import FileMaps
+    from mlscan.report.json_out import render_json
+    repo = make_fixture_repo("serving-skew", tmp_path / "repo")
+    for i in range(12):
+        repo.write(f"pkg/m{i:02d}.py", f"from pkg import m{(i + 1) % 12:02d}\n\n\ndef helper{i}(x):\n"
+                                       f"    return m{(i + 1) % 12:02d}.helper{(i + 1) % 12}(x)\n")
+    repo.write("pkg/__init__.py", "")
+    repo.commit("A package whose modules call each other")
+    cache = str(tmp_path / "cache")
+    engine.scan(repo.root, Config(), jobs=1, cache_dir=cache)
+    computed = []
+    real = graph_mod.CodeGraph._interface_of
+    monkeypatch.setattr(graph_mod.CodeGraph, "_interface_of", lambda self, path: computed.append(path) or real(self, path))
+
+    def scan_changed(extra: str) -> str:
+        monkeypatch.setattr(cache_mod, "_STORES", {})
+        repo.write("pkg/m00.py", (repo.root / "pkg/m00.py").read_text() + extra)
+        return render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir=cache))
+
+    warm = scan_changed("\n\ndef added_one():\n    return 1\n")
+    assert set(computed) <= {"pkg/m00.py"}
+    assert warm == render_json(engine.scan(repo.root, Config(), jobs=1, cache_dir="off"))
+    with sqlite3.connect(Path(cache) / FILE_NAME) as con:
+        con.execute("DELETE FROM facts WHERE kind = ? AND blob = 'graph.interface'", (FileMaps.KIND,))
+    computed.clear()
+    scan_changed("\n\ndef added_two():\n    return 2\n")
+    assert len(set(computed)) >= 12   # without the kept interfaces, every module's is computed again
+
+
+def test_per_file_keys_a_worker_used_are_kept_when_saved():
+    """A forked rule worker reports the per-file values it added and the keys it used: the parent's
+    save keeps both (it keeps only the used entries of a row grown to twice their number)."""
+    from mlscan.facts.cache import FactStore, FileMaps
+    store = FactStore(None)
+    store.memory[("judge", FileMaps.KIND)] = {f"b{i}:f{i}.py": i for i in range(10)}
+    parent, worker = FileMaps(store), FileMaps(store)   # the worker's copy, as after a fork
+    assert worker.get("judge", "b1:f1.py", lambda: -1) == 1
+    assert worker.get("judge", "b2:f2.py", lambda: -1) == 2
+    assert worker.get("judge", "new:g.py", lambda: 99) == 99
+    assert parent.get("judge", "b3:f3.py", lambda: -1) == 3
+    parent.merge(*worker.take_news())
+    assert worker.take_news() == ({}, {})   # each report says what is new since the last one
+    parent.save()
+    assert set(store.memory[("judge", FileMaps.KIND)]) == {"b1:f1.py", "b2:f2.py", "b3:f3.py", "new:g.py"}

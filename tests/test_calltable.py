@@ -99,6 +99,30 @@ def test_may_differ_never_skips_a_renamed_call(facts):
     assert _check_may_differ(facts) >= 3
 
 
+def _brute_renamed(facts: Facts) -> dict:
+    out: dict = {}
+    for idx, call in facts.calls():
+        ext = canonical_name(facts.graph, idx, call.name)
+        if ext != call.name:
+            out.setdefault(call.name, {})[idx.path] = ext
+    return out
+
+
+SHADOWED = {
+    "pkg/logs.py": "try:\n    from torch.utils.tensorboard import SummaryWriter\nexcept ImportError:\n"
+                   "    def SummaryWriter(*a):\n        return None\n\nwriter = SummaryWriter()\n",
+}
+
+
+def test_renamed_is_what_canonical_name_gives_every_call(tmp_path: Path):
+    materialise({**REPO, **SHADOWED}, tmp_path)
+    facts = Facts(tmp_path, ScanOptions(jobs=1, cache_dir="off"))
+    brute = _brute_renamed(facts)
+    assert brute["pkg.logs.SummaryWriter"] == {"pkg/logs.py": "torch.utils.tensorboard.SummaryWriter"}
+    assert brute["pkg.config.wandb.log"] == {"train.py": "wandb.log"}
+    assert facts.call_table.renamed() == brute
+
+
 def test_may_differ_on_every_rule_example(tmp_path: Path):
     n = 0
     for rule in all_rules():
@@ -108,7 +132,9 @@ def test_may_differ_on_every_rule_example(tmp_path: Path):
             root = tmp_path / f"{rule.id}-{n}"
             n += 1
             materialise(example.files, root)
-            _check_may_differ(Facts(root, ScanOptions(jobs=1, cache_dir="off")))
+            facts = Facts(root, ScanOptions(jobs=1, cache_dir="off"))
+            _check_may_differ(facts)
+            assert facts.call_table.renamed() == _brute_renamed(facts), root.name
     assert n > 20
 
 

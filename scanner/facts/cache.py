@@ -86,7 +86,8 @@ def default_dir() -> Path:
 _ALLOWED = {("mlscan.facts.pycode", name) for name in
             ("CodeIndex", "CallSite", "Definition", "ImportRef", "AttrAssign", "Assignment", "Comparison",
              "NOT_LITERAL")} | {("mlscan.facts.docs", name) for name in ("Document", "Section", "Table")} | \
-           {("datetime", name) for name in ("date", "datetime", "time", "timedelta", "timezone")}  # YAML front matter
+           {("datetime", name) for name in ("date", "datetime", "time", "timedelta", "timezone")} | \
+           {("mlscan.facts.history", name) for name in ("History", "Commit", "Change")}
 
 
 def _tuple_new_only(obj, name: str):
@@ -309,7 +310,7 @@ class FileMaps:
         if got is None:
             row = self.store.get_many(self.KIND, [name]).get(name)
             got = self.maps[name] = dict(row) if isinstance(row, dict) else {}
-            self.used[name] = set()
+            self.used.setdefault(name, set())
         return got
 
     def get(self, name: str, key: str, compute):
@@ -321,8 +322,17 @@ class FileMaps:
             self.new.setdefault(name, {})[key] = value
         return value
 
-    def merge(self, news: Dict[str, Dict[str, object]]) -> None:
-        """Entries a forked worker computed (so that they are saved too)."""
+    def take_news(self) -> Tuple[Dict[str, Dict[str, object]], Dict[str, List[str]]]:
+        """(entries added, keys used) since the last call: what a forked worker sends its parent."""
+        new, self.new = self.new, {}
+        used = {name: list(keys) for name, keys in self.used.items() if keys}
+        for keys in self.used.values():
+            keys.clear()
+        return new, used
+
+    def merge(self, news: Dict[str, Dict[str, object]], used: Optional[Dict[str, List[str]]] = None) -> None:
+        """Entries a forked worker computed (so that they are saved too), and the keys it used (so
+        that saving keeps them)."""
         for name, entries in news.items():
             values = self._map(name)
             for key, value in entries.items():
@@ -330,6 +340,8 @@ class FileMaps:
                     values[key] = value
                     self.new.setdefault(name, {})[key] = value
                 self.used[name].add(key)
+        for name, keys in (used or {}).items():
+            self.used.setdefault(name, set()).update(keys)
 
     def save(self, persist: bool = True) -> None:
         """Keep what this scan added for the next scans; with `persist` False in this process only

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from mlscan.facts.pycode import CallSite, CodeIndex
 
@@ -20,9 +20,11 @@ Hint = Union[None, Collection[str], Callable[[str], object]]
 
 
 class CallTable:
-    def __init__(self, code: Dict[str, CodeIndex], external: Callable[[CodeIndex, str], str]):
+    def __init__(self, code: Dict[str, CodeIndex], external: Callable[[CodeIndex, str], str],
+                 alias_cache: Optional[Dict[str, Dict[str, str]]] = None):
         self._code = code
         self._external = external     # Facts.external_name
+        self._alias_cache = alias_cache if alias_cache is not None else {}   # path -> its import aliases, shared with it
         self._renamed: Optional[Dict[str, Dict[str, str]]] = None
         self._paths = sorted(code)
         self._starts: List[int] = []   # position of each file's first call
@@ -118,25 +120,56 @@ class CallTable:
 
     def renamed(self) -> Dict[str, Dict[str, str]]:
         """call name -> {path: its external name there}, for the few calls whose external name
-        (through re-exports and optional-import fallbacks) is not the name itself."""
+        (through re-exports and optional-import fallbacks) is not the name itself.
+
+        `may_differ` is judged per name where it can be: a `?name` by the files' aliases, a name
+        with a re-exported part everywhere it is called, any other only in the files whose own
+        module is a prefix of it (a local fallback shadowing an import): found through the module
+        names, not by visiting every file that makes the call."""
         if self._renamed is None:
-            from mlscan.facts.symbols import _import_targets, may_differ, may_differ_somewhere, reexported_names
+            from mlscan.facts.symbols import _import_targets, reexported_names
             code = self._code
-            aliases = {path: _import_targets(code[path]) for path in self._paths}
+            cache = self._alias_cache
+            aliases = {path: _import_targets(code[path], cache) for path in self._paths}
             every_alias = {a for names in aliases.values() for a in names}
-            modules = {idx.module for idx in code.values() if idx.module}
-            reexported = reexported_names(code.values())
-            memo: Dict[str, bool] = {}
+            by_module: Dict[str, List[str]] = {}
+            for path in self._paths:
+                if code[path].module:
+                    by_module.setdefault(code[path].module, []).append(path)
+            reexported = reexported_names(code.values(), aliases)
             renamed: Dict[str, Dict[str, str]] = {}
-            for name, sites in self._index().items():
-                if not may_differ_somewhere(name, every_alias, modules, reexported):
+            for name, sites in self._index().items():   # one pass over each name's parts
+                if not name:
                     continue
-                for path in self._paths_of(sites):
-                    idx = code[path]
-                    if may_differ(idx, name, aliases[path], reexported, memo):
-                        ext = self._external(idx, name)
-                        if ext != name:
-                            renamed.setdefault(name, {})[path] = ext
+                if name[0] == "?":
+                    head = name[1:].partition(".")[0]
+                    if head not in every_alias:
+                        continue
+                    paths = [p for p in self._paths_of(sites) if head in aliases[p]]
+                else:
+                    parts = name.split(".")
+                    shadowing: Set[str] = set()
+                    prefix = parts[0]
+                    for i in range(1, len(parts)):
+                        head = parts[i]
+                        if "(" in head:
+                            head = head.replace("()", "")
+                        if (parts[i - 1], head) in reexported:
+                            paths = self._paths_of(sites)
+                            break
+                        if head in every_alias:
+                            for p in by_module.get(prefix, ()):
+                                if head in aliases[p]:
+                                    shadowing.add(p)
+                        prefix += "." + parts[i]
+                    else:
+                        if not shadowing:
+                            continue
+                        paths = [p for p in self._paths_of(sites) if p in shadowing]
+                for path in paths:
+                    ext = self._external(code[path], name)
+                    if ext != name:
+                        renamed.setdefault(name, {})[path] = ext
             self._renamed = renamed
         return self._renamed
 

@@ -113,6 +113,9 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+CONDA_EXPORT = re.compile(r"^([A-Za-z0-9_.-]+)=([\w.+!*-]+)(=[\w.+-]+)?$")
+
+
 def parse_requirement_line(path: str, line_no: int, raw: str) -> Optional[Requirement]:
     from packaging.requirements import InvalidRequirement, Requirement as PkgReq
     text = raw.split(" #", 1)[0].strip()
@@ -124,6 +127,9 @@ def parse_requirement_line(path: str, line_no: int, raw: str) -> Optional[Requir
         pinned = bool(re.search(r"@[0-9a-f]{7,40}\b", text))
         name = re.sub(r".*[#&]egg=", "", text) if "egg=" in text else text.rsplit("/", 1)[-1]
         return Requirement(path, line_no, _normalise(name.split("@")[0]), "", pinned, raw.strip())
+    conda = CONDA_EXPORT.match(text)
+    if conda:   # `conda list --export` writes name=version=build
+        return Requirement(path, line_no, _normalise(conda.group(1)), f"=={conda.group(2)}", "*" not in conda.group(2), raw.strip())
     try:
         req = PkgReq(text)
     except InvalidRequirement:

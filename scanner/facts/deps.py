@@ -201,6 +201,21 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
                     out.append(DependencySet(f.path, reqs[0].line, "poetry", False, role, reqs,
                                              f"resolved by {locked}" if locked and kind == "main" else ""))
 
+    # pixi: [tool.pixi.*dependencies] in pyproject.toml, [*dependencies] in pixi.toml (conda and PyPI specs)
+    for f in facts.named("pyproject.toml") + facts.named("pixi.toml"):
+        doc = facts.config(f.path)
+        data = doc.data if doc and isinstance(doc.data, dict) else {}
+        tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+        pixi = tool.get("pixi") if f.name == "pyproject.toml" else data
+        if not isinstance(pixi, dict):
+            continue
+        reqs = [r for key in ("dependencies", "pypi-dependencies") for r in _pixi_table(facts, f.path, pixi.get(key))]
+        if reqs:
+            locked = lock_dirs.get(str(PurePosixPath(f.path).parent), "")
+            role = "input" if locked.endswith("pixi.lock") else role_of(f.path)
+            out.append(DependencySet(f.path, reqs[0].line, "pixi", True, role, reqs,
+                                     f"resolved by {locked}" if role == "input" else ""))
+
     # setup.py / setup.cfg install_requires
     for f in facts.named("setup.py"):
         idx = facts.code.get(f.path)
@@ -296,6 +311,27 @@ def _poetry_table(facts: "Facts", path: str, table) -> List[cfg.Requirement]:
             isinstance(spec, dict) and bool(spec.get("rev") and re.match(r"^[0-9a-f]{7,40}$", str(spec.get("rev")))))
         out.append(cfg.Requirement(path, facts.line_of(path, f"{name}"), cfg._normalise(name), version, pinned,
                                    f"{name} = {version}"))
+    return out
+
+
+def _pixi_table(facts: "Facts", path: str, table) -> List[cfg.Requirement]:
+    """A pixi dependency table: conda match specs (`"2.7.1.*"`, `">=1.5,<2"`, `"1.26.4"`) or PyPI specifiers."""
+    out = []
+    if not isinstance(table, dict):
+        return out
+    for name, spec in table.items():
+        if isinstance(spec, dict):
+            if "path" in spec or "git" in spec and not spec.get("rev"):
+                continue
+            version = str(spec.get("version", "*"))
+        else:
+            version = str(spec)
+        version = version.strip()
+        if re.match(r"^\d", version):          # a bare conda version: that release (`2.7.1.*`: its patch line)
+            version = "==" + version
+        pinned = version.startswith(("==", "===")) and "*" not in version and "," not in version
+        out.append(cfg.Requirement(path, facts.line_of(path, f"{name}"), cfg._normalise(name),
+                                   "" if version == "*" else version, pinned, f"{name} = {spec}"))
     return out
 
 

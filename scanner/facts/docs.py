@@ -90,8 +90,10 @@ _HTML_CELL = re.compile(r"<t([hd])\b[^>]*>(.*?)(?=<t[hd]\b|</tr>|$)", re.I | re.
 
 def _html_table(line_no: int, html: str) -> Optional[Table]:
     """An HTML `<table>` as a Table: the first row of `<th>` cells is the header."""
+    # header cells written before the first `<tr>` (`<tbody><th>..</th>..<tr>`, the model-zoo tables of FAIR repos)
+    lead = re.split(r"<tr\b", html, maxsplit=1, flags=re.I)[0]
     rows = [[(kind.lower(), clean_inline(re.sub(r"</t[hd]>", "", cell, flags=re.I))) for kind, cell in _HTML_CELL.findall(r)]
-            for r in _HTML_ROW.findall(html)]
+            for r in [lead] + _HTML_ROW.findall(html)]
     rows = [r for r in rows if r]
     if not rows or not all(kind == "h" for kind, _ in rows[0]):
         return None

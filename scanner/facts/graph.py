@@ -243,11 +243,15 @@ PIECES_PARALLEL_MIN = 300   # pieces to compute before forked workers pay for th
 _FORKED_GRAPH: Optional["CodeGraph"] = None   # the graph whose pieces forked workers compute
 
 
-def _pieces_in_worker(paths: List[str]) -> List[Tuple[str, bytes]]:
+def _pieces_in_worker(paths: List[str]) -> Tuple[List[Tuple[str, bytes]], Dict[str, str]]:
+    """The pieces of `paths`, encoded, and the module interfaces computed for them (by content key)."""
     from mlscan.facts.cache import dumps
     graph = _FORKED_GRAPH
     assert graph is not None
-    return [(path, dumps(graph._file_piece(path, graph.code[path]))) for path in paths]
+    known = set(graph._interfaces)
+    pieces = [(path, dumps(graph._file_piece(path, graph.code[path]))) for path in paths]
+    keys = graph._code_keys
+    return pieces, {keys[p]: d for p, d in graph._interfaces.items() if p not in known and p in keys}
 
 
 class CodeGraph:
@@ -265,6 +269,7 @@ class CodeGraph:
         self._name_cache: Dict[Tuple[str, str], Tuple[Optional[str], Tuple[str, ...]]] = {}
         self._registered: Dict[str, List[str]] = {}   # path -> functions a framework runs when the module runs
         self._interfaces: Dict[str, str] = {}
+        self._code_keys: Dict[str, str] = getattr(facts, "code_keys", {})   # path -> "blob:path" (see Facts.code)
         self._resolving: Set[Tuple[str, str]] = set()
         self._pieces: Dict[str, tuple] = {}           # path -> its FilePiece (see _file_piece)
         self._build_module_tables()
@@ -429,14 +434,23 @@ class CodeGraph:
 
     def _interface(self, path: str) -> str:
         """A digest of what resolution reads in one module: its definitions (names, kinds), exports and
-        star imports."""
+        star imports. Kept across scans by the file's content (checking each cached piece asks for
+        the interfaces of nearly every module)."""
         found = self._interfaces.get(path)
         if found is None:
-            idx = self.code.get(path)
-            text = "-" if idx is None else repr(([(q, d.kind) for q, d in idx.defs.items()],
-                                                 sorted(idx.exports.items()), star_imports(idx)))
-            found = self._interfaces[path] = hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+            key = self._code_keys.get(path)
+            if key is not None:
+                found = self.facts.file_maps.get("graph.interface", key, lambda: self._interface_of(path))
+            else:
+                found = self._interface_of(path)
+            self._interfaces[path] = found
         return found
+
+    def _interface_of(self, path: str) -> str:
+        idx = self.code.get(path)
+        text = "-" if idx is None else repr(([(q, d.kind) for q, d in idx.defs.items()],
+                                             sorted(idx.exports.items()), star_imports(idx)))
+        return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
     def _still_valid(self, piece: tuple) -> bool:
         if not isinstance(piece, tuple) or len(piece) != _PIECE_FIELDS:
@@ -526,9 +540,17 @@ class CodeGraph:
 
         _FORKED_GRAPH = self
         try:
-            parts = share_out(chunks, _pieces_in_worker, here, jobs,
-                              decode=lambda got: [(path, loads(data), data if encode else None) for path, data in got],
+            interfaces: Dict[str, str] = {}   # what the workers computed (this process's are kept as computed)
+
+            def decode(got) -> List[Tuple[str, tuple, Optional[bytes]]]:
+                pieces, found = got
+                interfaces.update(found)
+                return [(path, loads(data), data if encode else None) for path, data in pieces]
+
+            parts = share_out(chunks, _pieces_in_worker, here, jobs, decode=decode,
                               meanwhile=(self.facts.call_table.prepare,))
+            if interfaces:
+                self.facts.file_maps.merge({"graph.interface": interfaces})   # kept for the next scans
         finally:
             _FORKED_GRAPH = None
         return {path: (piece, data) for part in parts for path, piece, data in part}

@@ -108,8 +108,11 @@ def is_git_work_tree(root: Path) -> bool:
     return bool(lines) and lines[0] == "true"
 
 
-def read_history(root: Path, depth: int, diagnostics: List[Diagnostic], rev: str = "HEAD") -> History:
-    """The history of commit `rev` (HEAD: the work tree's) down to `depth` commits."""
+def read_history(root: Path, depth: int, diagnostics: List[Diagnostic], rev: str = "HEAD",
+                 store=None) -> History:
+    """The history of commit `rev` (HEAD: the work tree's) down to `depth` commits. With `store` (a
+    FactStore), what `git log` gave is kept there by commit SHA and depth, and read back instead of
+    running it again (not for a shallow clone: fetching more changes its log)."""
     import subprocess
 
     def git(*args: str):
@@ -139,6 +142,11 @@ def read_history(root: Path, depth: int, diagnostics: List[Diagnostic], rev: str
     if depth <= 0:
         hist.note = "history reading disabled"
         return hist
+    key = f"{hist.head}:{depth}"
+    if store is not None and not hist.shallow:
+        saved = store.get_many("history", [key]).get(key)
+        if isinstance(saved, History) and saved.head == hist.head and saved.depth_limit == depth:
+            return saved
     sep = "\x1e"
     try:
         log = git("log", hist.head, f"--max-count={depth + 1}", "--no-renames", "--raw", "--no-abbrev", "-z",
@@ -156,7 +164,10 @@ def read_history(root: Path, depth: int, diagnostics: List[Diagnostic], rev: str
         commits = commits[:depth]
         hist.truncated = True
     hist.commits = commits
+    said = len(diagnostics)
     _read_blob_sizes(root, hist, diagnostics)
+    if store is not None and not hist.shallow and len(diagnostics) == said:   # nothing it would have to say again
+        store.put_encoded("history", [(key, hist, None)], later=True)
     return hist
 
 

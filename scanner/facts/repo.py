@@ -389,7 +389,7 @@ class Facts:
         """Call sites indexed by name and keyword: `facts.call_table.named(test)` gives only the
         calls whose name passes `test`, asking it once per distinct name (see facts/calltable.py)."""
         from mlscan.facts.calltable import CallTable
-        return CallTable(self.code, self.external_name)
+        return CallTable(self.code, self.external_name, self.__dict__.setdefault("_import_aliases", {}))
 
     def calls(self, code: Optional[Iterable[CodeIndex]] = None) -> Iterator[Tuple[CodeIndex, CallSite]]:
         for idx in (code if code is not None else [self.code[p] for p in sorted(self.code)]):
@@ -579,7 +579,8 @@ class Facts:
         if self.commit is not None and self.commit.shared is not None:
             return self.commit.shared.history(self.commit.sha, self.options.history_depth, self._extra_diagnostics)
         rev = self.commit.sha if self.commit is not None else "HEAD"
-        return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev)
+        return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev,
+                            store=self._fact_store())
 
     # ---- graph ------------------------------------------------------------------------------
     @cached_property
@@ -662,12 +663,14 @@ class Facts:
 
     @cached_property
     def doc_files(self) -> List[str]:
-        """Markdown / reStructuredText / MDX documents (and README.txt), smallest first."""
+        """Markdown / reStructuredText / MDX documents (and README.txt, and a plain `README` as datasets
+        ship it: MovieLens, Cora), smallest first."""
         from mlscan.facts.docs import DOC_SUFFIXES
         out = []
         for f in self.files:
             low = f.name.lower()
-            if f.suffix in DOC_SUFFIXES and (f.suffix != ".txt" or low.startswith("readme")) and f.size < 1024 * 1024:
+            if (f.suffix in DOC_SUFFIXES and (f.suffix != ".txt" or low.startswith("readme")) or low == "readme") \
+                    and f.size < 1024 * 1024:
                 out.append(f.path)
         return out
 
@@ -726,6 +729,19 @@ class Facts:
         if maps is not None and maps.new:
             maps.save(persist=self.commit is None or self.commit.shared is None)
         self.flush_cache_writes()
+
+    def worker_news(self) -> Dict[str, object]:
+        """What a forked rule worker computed since its last report that later scans can use: the
+        per-file values it added, and the keys of those it used (its parent saves them)."""
+        news: Dict[str, object] = {}
+        maps = self.computed("file_maps")
+        if maps is not None:
+            news["file_maps"] = maps.take_news()
+        return news
+
+    def merge_worker_news(self, news: Dict[str, object]) -> None:
+        if news.get("file_maps"):
+            self.file_maps.merge(*news["file_maps"])  # type: ignore[misc]
 
     def prefetch_documents(self, paths: Optional[List[str]] = None) -> None:
         """Parse every prose document (or those of `paths`) into the per-file values now (to share

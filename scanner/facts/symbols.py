@@ -10,7 +10,7 @@ as the library name (`mlflow.log_metric`, `wandb.log`, `torch.utils.tensorboard.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Iterable, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Collection, Dict, Iterable, Optional, Set, Tuple
 
 from mlscan.facts.pycode import CodeIndex
 
@@ -61,7 +61,7 @@ def may_differ(idx: CodeIndex, name: str, aliases: Dict[str, str], reexported: S
     return got
 
 
-def may_differ_somewhere(name: str, aliases: Set[str], modules: Set[str], reexported: Set[Tuple[str, str]]) -> bool:
+def may_differ_somewhere(name: str, aliases: Set[str], modules: Collection[str], reexported: Set[Tuple[str, str]]) -> bool:
     """`may_differ` for some file of the repo, judged once per name: `aliases` holds every
     file's import aliases, `modules` every module name."""
     if not name:
@@ -78,14 +78,17 @@ def may_differ_somewhere(name: str, aliases: Set[str], modules: Set[str], reexpo
     return False
 
 
-def reexported_names(code: Iterable[CodeIndex]) -> Set[Tuple[str, str]]:
-    """(last part of a module's name, a name the module imports or exports without defining it)."""
+def reexported_names(code: Iterable[CodeIndex], aliases: Optional[Dict[str, Dict[str, str]]] = None) \
+        -> Set[Tuple[str, str]]:
+    """(last part of a module's name, a name the module imports or exports without defining it);
+    `aliases`, when given, holds each file's `_import_targets` by path."""
     out: Set[Tuple[str, str]] = set()
     for idx in code:
         if not idx.module:
             continue
         end = idx.module.rsplit(".", 1)[-1]
-        out.update((end, h) for h in _import_targets(idx) if h not in idx.defs)
+        targets = aliases[idx.path] if aliases is not None and idx.path in aliases else _import_targets(idx)
+        out.update((end, h) for h in targets if h not in idx.defs)
         out.update((end, h) for h in idx.exports if h not in idx.defs)
     return out
 
