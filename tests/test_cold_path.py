@@ -2,13 +2,15 @@
 nothing (facts kept for later reach the cache on disk; every rule is handed out exactly once)."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 from gitrepo import run_mlscan
 from mlscan.engine import COSTLY_RULES, _handout_order
 from mlscan.facts.cache import FILE_NAME, FactStore
-from mlscan.facts.indexing import PARALLEL_MIN_BYTES, index_all
+from mlscan.facts.indexing import PARALLEL_MIN_BYTES, index_all, share_out
 from mlscan.rulekit import all_rules
 from test_cache import FILLER, big_repo
 
@@ -58,3 +60,32 @@ def test_rules_are_handed_out_costly_first_each_once():
     assert costly and ids[:len(costly)] == costly
     rest = [r.id for r in rules if r.id not in COSTLY_RULES]
     assert ids[len(costly):] == rest   # the others keep their order
+
+
+def _slowly_in_worker(chunk):
+    time.sleep(0.2)
+    return ("worker", [x * x for x in chunk])
+
+
+def _dies(chunk):
+    os._exit(3)   # the worker process is gone: its pool breaks
+
+
+def test_share_out_gives_each_chunk_once_in_order_and_this_process_takes_a_share():
+    chunks = [[k, k + 1] for k in range(0, 20, 2)]
+    taken = []
+
+    def here(chunk):
+        taken.append(chunk[0])
+        return ("here", [x * x for x in chunk])
+
+    got = share_out(chunks, _slowly_in_worker, here, jobs=2)
+    assert [squares for _, squares in got] == [[x * x for x in c] for c in chunks]
+    assert {who for who, _ in got} == {"worker", "here"}   # neither side idled
+    assert len(taken) == len(set(taken)) == sum(who == "here" for who, _ in got)
+    assert taken == sorted(taken, reverse=True)   # this process takes from the back
+
+
+def test_share_out_does_what_is_left_here_when_a_worker_dies():
+    chunks = [[k] for k in range(6)]
+    assert share_out(chunks, _dies, lambda c: [c[0] + 100], jobs=2) == [[k + 100] for k in range(6)]

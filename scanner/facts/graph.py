@@ -515,30 +515,45 @@ class CodeGraph:
         jobs = self.facts.options.jobs or default_jobs()
         if jobs < 2:
             return None
-        import concurrent.futures as cf
-        import multiprocessing as mp
-        from mlscan.facts.cache import loads
+        from mlscan.facts.cache import dumps, loads
+        from mlscan.facts.indexing import share_out
         global _FORKED_GRAPH
+        # the costliest files first, in chunks of about equal calls; this process takes chunks
+        # too, after the rules' call index (it needs no graph)
         by_size = sorted(paths, key=lambda p: -len(self.code[p].calls))
-        chunks = [by_size[k::jobs * 4] for k in range(jobs * 4)]
+        target = max(1, sum(len(self.code[p].calls) for p in paths) // (jobs * 16))
+        chunks: List[List[str]] = [[]]
+        size = 0
+        for path in by_size:
+            if size >= target:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(path)
+            size += len(self.code[path].calls)
+
+        def here(chunk: List[str]) -> List[Tuple[str, tuple, Optional[bytes]]]:
+            out = []
+            for path in chunk:
+                piece = self._file_piece(path, self.code[path])
+                out.append((path, piece, dumps(piece) if encode else None))
+            return out
+
         _FORKED_GRAPH = self
-        out: Dict[str, Tuple[tuple, Optional[bytes]]] = {}
         try:
-            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-                futures = [pool.submit(_pieces_in_worker, c) for c in chunks if c]
-                self.facts.call_table.prepare()   # meanwhile: the rules' call index needs no graph
-                interfaces: Dict[str, str] = {}
-                for fut in futures:
-                    pieces, found = fut.result()
-                    for path, data in pieces:
-                        out[path] = (loads(data), data if encode else None)
-                    interfaces.update(found)
+            interfaces: Dict[str, str] = {}   # what the workers computed (this process's are kept as computed)
+
+            def decode(got) -> List[Tuple[str, tuple, Optional[bytes]]]:
+                pieces, found = got
+                interfaces.update(found)
+                return [(path, loads(data), data if encode else None) for path, data in pieces]
+
+            parts = share_out(chunks, _pieces_in_worker, here, jobs, decode=decode,
+                              meanwhile=(self.facts.call_table.prepare,))
+            if interfaces:
                 self.facts.file_maps.merge({"graph.interface": interfaces})   # kept for the next scans
-        except (OSError, RuntimeError, AssertionError, cf.process.BrokenProcessPool):
-            return None
         finally:
             _FORKED_GRAPH = None
-        return out
+        return {path: (piece, data) for part in parts for path, piece, data in part}
 
     def _assemble(self) -> None:
         g = self.g

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import gc
 import os
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -105,6 +106,66 @@ def _encoded_batch(items: Sequence[Tuple[str, bytes]], for_cache: bool) -> List[
 Indexed = Tuple[Tuple[CodeIndex, List[str]], Optional[bytes]]
 
 
+_SHARED_CHUNKS: Sequence[object] = ()   # the chunks of share_out, inherited by its forked workers
+
+
+def _shared_call(fn: Callable[[object], object], k: int) -> object:
+    return fn(_SHARED_CHUNKS[k])
+
+
+def share_out(chunks: Sequence[object], in_worker: Callable[[object], object], here: Callable[[object], object],
+              jobs: int, decode: Callable[[object], object] = lambda r: r,
+              meanwhile: Sequence[Callable[[], object]] = ()) -> List[object]:
+    """Each chunk's result, in chunk order: `jobs - 1` processes forked now run `in_worker(chunk)`
+    (a module-level function; its result goes through `decode` here) and this process runs
+    `here(chunk)`, so that no core idles while the parent waits. The workers take chunks from
+    the front (put the costly ones first), this process from the back, each as it frees up;
+    between chunks, this process decodes what came back, then runs the `meanwhile` tasks (in
+    order; those left at the end are not run). Where fork is missing or fails, this process
+    runs what is left."""
+    results: List[object] = [None] * len(chunks)
+    done = [False] * len(chunks)
+    workers = jobs - 1
+    if workers >= 1 and len(chunks) > 1 and hasattr(os, "fork"):
+        import collections
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        global _SHARED_CHUNKS
+        queue = collections.deque(range(len(chunks)))
+        tasks = list(meanwhile)
+        _SHARED_CHUNKS = chunks   # the workers read their chunks from the memory they inherit
+        try:
+            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                pending: dict = {}
+                while queue or pending:
+                    while queue and len(pending) < 2 * workers:   # one queued behind each worker's current chunk
+                        k = queue.popleft()
+                        pending[pool.submit(_shared_call, in_worker, k)] = k
+                    ready = [f for f in pending if f.done()]
+                    for fut in ready:
+                        k = pending.pop(fut)
+                        results[k] = decode(fut.result())
+                        done[k] = True
+                    if ready:
+                        continue
+                    if tasks:
+                        tasks.pop(0)()
+                    elif queue:
+                        k = queue.pop()
+                        results[k] = here(chunks[k])
+                        done[k] = True
+                    else:
+                        cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        except (OSError, RuntimeError, AssertionError, cf.process.BrokenProcessPool):
+            pass   # what is not done yet is done below
+        finally:
+            _SHARED_CHUNKS = ()
+    for k, chunk in enumerate(chunks):
+        if not done[k]:
+            results[k] = here(chunk)
+    return results
+
+
 def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False,
               meanwhile: Sequence[Callable[[], object]] = ()) -> List[Indexed]:
     """Index every (path, bytes); `jobs` 0 picks the number of free cores (only for work worth splitting).
@@ -123,28 +184,28 @@ def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False,
         out: List[Indexed] = [(r, dumps(r) if encode else None) for r in done]
         out.sort(key=lambda r: r[0][0].path)
         return out
-    import concurrent.futures as cf
-    import multiprocessing as mp
-    # Balanced chunks, biggest files first, interleaved across chunks.
+    # biggest files first, in chunks of about equal bytes: workers take them from the front, this
+    # process from the back (the small ones, between decoding what came back and its other tasks)
     ordered = sorted(items, key=lambda x: -len(x[1]))
-    nchunks = jobs * 8
-    chunks: List[List[Tuple[str, bytes]]] = [[] for _ in range(nchunks)]
-    for i, it in enumerate(ordered):
-        chunks[i % nchunks].append(it)
-    try:
-        ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            out = []
-            pending = {pool.submit(_encoded_batch, c, encode) for c in chunks if c}
-            decode = loads if encode else unpickled
-            while pending:
-                ready, pending = cf.wait(pending, timeout=0 if tasks else None, return_when=cf.FIRST_COMPLETED)
-                for fut in ready:
-                    out.extend((decode(blob), blob if encode else None) for blob in fut.result())
-                if not ready and tasks:
-                    tasks.pop(0)()   # nothing to decode: do other work of the scan on this core
-    except (OSError, RuntimeError, cf.process.BrokenProcessPool):
-        out = [(r, dumps(r) if encode else None) for r in _batch(items)]
+    target = max(1, total // (jobs * 16))
+    chunks: List[List[Tuple[str, bytes]]] = [[]]
+    size = 0
+    for it in ordered:
+        if size >= target:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(it)
+        size += len(it[1])
+
+    def here(chunk: List[Tuple[str, bytes]]) -> List[Indexed]:
+        return [(r, dumps(r) if encode else None) for r in _batch(chunk)]
+
+    decode = loads if encode else unpickled
+    out = []
+    for part in share_out(chunks, functools.partial(_encoded_batch, for_cache=encode), here, jobs,
+                          decode=lambda blobs: [(decode(b), b if encode else None) for b in blobs],
+                          meanwhile=tasks):
+        out.extend(part)
     out.sort(key=lambda r: r[0][0].path)
     return out
 

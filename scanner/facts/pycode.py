@@ -39,6 +39,9 @@ PATHLIKE = re.compile(
     r"arrow|avro|orc|model|sav|cfg|ini|arff|data|dta|sas7bdat)$)", re.I)
 
 
+_new_tuple = tuple.__new__   # a fact tuple built without its Python-level `__new__` (all fields given)
+
+
 def _fast_reduce(self):
     """Pickle a fact tuple as `tuple.__new__(cls, values)`: no Python-level `__new__` call per
     tuple, which makes loading cached facts (hundreds of thousands of tuples) several times faster."""
@@ -185,7 +188,14 @@ def module_name_for(path: str) -> str:
 
 
 def _literal(node: ast.AST) -> Any:
-    if isinstance(node, ast.Constant):
+    if type(node) is ast.Constant:
+        v = node.value
+        t = type(v)
+        if t is str:
+            return v if len(v) <= 300 else v[:300]
+        if t is int or t is float or t is bool or v is None:
+            return v
+    if isinstance(node, ast.Constant):   # a subclass (deprecated ast.Num and kin): as above
         v = node.value
         if isinstance(v, (str, int, float, bool)) or v is None:
             return v if not isinstance(v, str) or len(v) <= 300 else v[:300]
@@ -243,22 +253,23 @@ class _Scope:
 class _Binder(ast.NodeVisitor):
     """First pass over one scope's body: which names it binds, and to what."""
 
-    _dispatch: Dict[type, Any] = {}
+    _dispatch: Dict[type, Any] = {}   # statement type -> method, for the types that bind names
 
     def visit(self, node: ast.AST) -> None:
         method = self._dispatch.get(type(node))
-        if method is None:
-            method = getattr(type(self), "visit_" + type(node).__name__, None) or type(self).generic_visit
-            self._dispatch[type(node)] = method
-        method(self, node)
+        if method is not None:
+            method(self, node)
 
     def __init__(self, indexer: "_Indexer", scope: _Scope):
         self.ix = indexer
         self.scope = scope
 
     def bind_body(self, body: List[ast.stmt]) -> None:
+        get = self._dispatch.get
         for stmt in body:
-            self.visit(stmt)
+            method = get(type(stmt))
+            if method is not None:
+                method(self, stmt)
 
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
@@ -337,6 +348,10 @@ class _Binder(ast.NodeVisitor):
         return
 
 
+_Binder._dispatch = {getattr(ast, name[6:]): method for name, method in vars(_Binder).items()
+                     if name.startswith("visit_") and hasattr(ast, name[6:])}
+
+
 def _leaf_types() -> frozenset:
     """Node types with nothing the index records below them."""
     out = {ast.Name, ast.alias, ast.arg, ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal}
@@ -353,43 +368,104 @@ _CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 
 
 class _Indexer(ast.NodeVisitor):
+    # node type -> method, for every node type but the leaves (filled below the class): one lookup
+    # per child, no `visit` frame in between
     _dispatch: Dict[type, Any] = {}
 
-    def visit(self, node: ast.AST) -> None:  # cached dispatch: NodeVisitor looks the method up per node
+    def visit(self, node: ast.AST) -> None:
         method = self._dispatch.get(type(node))
-        if method is None:
-            method = getattr(type(self), "visit_" + type(node).__name__, None) or type(self).generic_visit
-            self._dispatch[type(node)] = method
-        method(self, node)
+        if method is not None:
+            method(self, node)
 
     def generic_visit(self, node: ast.AST) -> None:
-        # dispatch inlined (no `visit` frame per child), fields that never hold a node skipped
-        skip = _LEAVES
-        dispatch = self._dispatch
-        fields = _CHILD_FIELDS.get(type(node))
-        if fields is None:
-            fields = _CHILD_FIELDS[type(node)] = tuple(f for f in node._fields if f not in _SCALAR_FIELDS)
-        for name in fields:
+        get = self._dispatch.get
+        for name in _CHILD_FIELDS[type(node)]:
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
-                    t = type(item)
-                    if t in skip:
-                        continue
-                    method = dispatch.get(t)   # only node types are ever in it
+                    method = get(type(item))
                     if method is not None:
                         method(self, item)
-                    elif isinstance(item, ast.AST):
-                        self.visit(item)
-            elif value is not None:
-                t = type(value)
-                if t in skip:
-                    continue
-                method = dispatch.get(t)
+            else:
+                method = get(type(value))
                 if method is not None:
                     method(self, value)
-                elif isinstance(value, ast.AST):
-                    self.visit(value)
+
+    # the commonest node types, their children visited in field order as generic_visit would
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        get = self._dispatch.get
+        child = node.left
+        method = get(type(child))
+        if method is not None:
+            method(self, child)
+        child = node.right
+        method = get(type(child))
+        if method is not None:
+            method(self, child)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        get = self._dispatch.get
+        child = node.left
+        method = get(type(child))
+        if method is not None:
+            method(self, child)
+        for child in node.comparators:
+            method = get(type(child))
+            if method is not None:
+                method(self, child)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        get = self._dispatch.get
+        child = node.value
+        method = get(type(child))
+        if method is not None:
+            method(self, child)
+        child = node.slice
+        method = get(type(child))
+        if method is not None:
+            method(self, child)
+
+    def visit_Tuple(self, node: ast.Tuple) -> None:
+        get = self._dispatch.get
+        for child in node.elts:
+            method = get(type(child))
+            if method is not None:
+                method(self, child)
+
+    visit_List = visit_Set = visit_Tuple  # type: ignore[assignment]
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        get = self._dispatch.get
+        for child in node.values:
+            method = get(type(child))
+            if method is not None:
+                method(self, child)
+
+    visit_JoinedStr = visit_BoolOp  # type: ignore[assignment]
+
+    def visit_Return(self, node: ast.Return) -> None:
+        child = node.value
+        method = self._dispatch.get(type(child))
+        if method is not None:
+            method(self, child)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        child = node.operand
+        method = self._dispatch.get(type(child))
+        if method is not None:
+            method(self, child)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
+        get = self._dispatch.get
+        child = node.value
+        method = get(type(child))
+        if method is not None:
+            method(self, child)
+        child = node.format_spec
+        if child is not None:
+            method = get(type(child))
+            if method is not None:
+                method(self, child)
 
     def __init__(self, index: CodeIndex):
         self.index = index
@@ -574,26 +650,66 @@ class _Indexer(ast.NodeVisitor):
                                                 self.scope.qualname or self.toplevel))
 
     def visit_Call(self, node: ast.Call) -> None:
-        name = self.dotted(node.func, self.scope)
-        if name is None and isinstance(node.func, ast.Attribute):
-            recv = node.func.value
-            label = recv.id if isinstance(recv, ast.Name) else recv.attr if isinstance(recv, ast.Attribute) else ""
-            name = f"?{label}.{node.func.attr}"  # method on an unknown object: keep receiver and method names
+        func, args, keywords = node.func, node.args, node.keywords
+        scope = self.scope
+        tf = type(func)
+        if tf is ast.Name:   # what `dotted` answers, inline for the two commonest forms
+            ident = func.id
+            name = scope.lookup(ident)
+            if name is None and not self._is_shadowed(ident, scope):
+                name = ident
+        elif tf is ast.Attribute and type(func.value) is ast.Name:
+            ident = func.value.id
+            base = scope.lookup(ident)
+            if base is None and not self._is_shadowed(ident, scope):
+                base = ident
+            name = f"{base}.{func.attr}" if base else None
+        else:
+            name = self.dotted(func, scope)
+        if name is None and tf is ast.Attribute:
+            recv = func.value
+            label = recv.id if type(recv) is ast.Name else recv.attr if type(recv) is ast.Attribute else ""
+            name = f"?{label}.{func.attr}"  # method on an unknown object: keep receiver and method names
         if name:
-            args = tuple(_literal(a) for a in node.args[:8])
-            kwargs = tuple((k.arg or "**", _literal(k.value)) for k in node.keywords)
+            lits = tuple(map(_literal, args[:8]))
+            kwargs = tuple([(k.arg or "**", _literal(k.value)) for k in keywords]) if keywords else ()
             refs = []
             arg_names: List[str] = []
-            for a in (*node.args, *(k.value for k in node.keywords)):
-                if isinstance(a, (ast.Name, ast.Attribute)):
-                    r = self.dotted(a, self.scope)
+            for a in (*args, *[k.value for k in keywords]) if keywords else args:
+                t = type(a)
+                if t is ast.Constant:
+                    continue   # neither a reference nor an identifier
+                if t is ast.Name:   # what `dotted` answers for a name, inline
+                    ident = a.id
+                    r = scope.lookup(ident)
+                    if r is None and not self._is_shadowed(ident, scope):
+                        r = ident
+                    if r:
+                        refs.append(r)
+                    arg_names.append(ident)
+                    continue
+                if t is ast.Attribute:
+                    r = self.dotted(a, scope)
                     if r:
                         refs.append(r)
                 _identifiers(a, arg_names)
-            self.index.calls.append(CallSite(name, node.lineno, self.scope.qualname or self.toplevel,
-                                             args, kwargs, tuple(refs), tuple(dict.fromkeys(arg_names)),
-                                             sys.intern(name.rpartition(".")[2])))
-        self.generic_visit(node)
+            self.index.calls.append(_new_tuple(CallSite, (
+                name, node.lineno, scope.qualname or self.toplevel, lits, kwargs, tuple(refs),
+                tuple(dict.fromkeys(arg_names)), sys.intern(name.rpartition(".")[2]))))
+        # the children, in field order (func, args, keywords), as generic_visit would
+        get = self._dispatch.get
+        method = get(type(func))
+        if method is not None:
+            method(self, func)
+        for child in args:
+            method = get(type(child))
+            if method is not None:
+                method(self, child)
+        for k in keywords:
+            child = k.value
+            method = get(type(child))
+            if method is not None:
+                method(self, child)
 
     def _record_assignment(self, target: ast.AST, value: Optional[ast.AST], line: int) -> None:
         if value is None or not isinstance(target, ast.Name) or self.scope.kind == "function":
@@ -620,10 +736,15 @@ class _Indexer(ast.NodeVisitor):
             self.visit(node.value)
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        for t in node.targets:
-            self._record_assignment(t, node.value, node.lineno)
-        for t in node.targets:
-            if isinstance(t, ast.Attribute):
+        targets, value = node.targets, node.value
+        if self.scope.kind != "function":
+            for t in targets:
+                self._record_assignment(t, value, node.lineno)
+        for t in targets:
+            tt = type(t)
+            if tt is ast.Name:
+                continue
+            if tt is ast.Attribute:
                 target = self.dotted(t, self.scope)
                 if target:
                     self.index.attr_assigns.append(AttrAssign(target, _literal(node.value), node.lineno,
@@ -634,22 +755,36 @@ class _Indexer(ast.NodeVisitor):
                 if base and isinstance(key, str):
                     self.index.attr_assigns.append(AttrAssign(f"{base}[{key}]", _literal(node.value),
                                                               node.lineno, self.scope.qualname or self.toplevel))
-        self.generic_visit(node)
+        get = self._dispatch.get   # the children: targets, then the value, as generic_visit would
+        for child in targets:
+            method = get(type(child))
+            if method is not None:
+                method(self, child)
+        method = get(type(value))
+        if method is not None:
+            method(self, value)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr not in self.index.attributes:
-            self.index.attributes[node.attr] = node.lineno
-        value = node.value
-        if type(value) is not ast.Name:  # a name holds nothing to index
-            self.visit(value)
+        attributes = self.index.attributes
+        while True:   # down an attribute chain without a call per link
+            if node.attr not in attributes:
+                attributes[node.attr] = node.lineno
+            node = node.value
+            t = type(node)
+            if t is not ast.Attribute:
+                break
+        method = self._dispatch.get(t)   # none for a name: it holds nothing to index
+        if method is not None:
+            method(self, node)
 
     def visit_Name(self, node: ast.Name) -> None:
         return
 
     def visit_keyword(self, node: ast.keyword) -> None:
         value = node.value
-        if type(value) not in _LEAVES:
-            self.visit(value)
+        method = self._dispatch.get(type(value))
+        if method is not None:
+            method(self, value)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, (ast.Constant, ast.JoinedStr)):
@@ -664,6 +799,19 @@ class _Indexer(ast.NodeVisitor):
             self.index.strings.append((v, node.lineno))
         elif len(v) >= TEXT_MIN_CHARS or (len(v) >= 6 and ("\n" in v or ": " in v or "#" in v)):
             self.index.texts.append((v[:TEXT_MAX_CHARS], node.lineno))
+
+
+def _node_types(base: type = ast.AST):
+    for cls in base.__subclasses__():
+        yield cls
+        yield from _node_types(cls)
+
+
+for _cls in set(_node_types()):
+    if _cls in _LEAVES:
+        continue
+    _CHILD_FIELDS[_cls] = tuple(f for f in _cls._fields if f not in _SCALAR_FIELDS)
+    _Indexer._dispatch[_cls] = getattr(_Indexer, "visit_" + _cls.__name__, None) or _Indexer.generic_visit
 
 
 _DISPLAYS = (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.JoinedStr, ast.FormattedValue, ast.Starred)
