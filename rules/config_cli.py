@@ -35,11 +35,12 @@ class HyperparametersFromCommandLine(Rule):
     says nothing. This is partial: values live in shell history and scripts, not in a versioned
     configuration file.
 
-    Options whose values exist only as in-code defaults are literals under another name, so
-    argparse/click/typer/absl options count only when the repo records the values a run uses:
-    a shell script, Makefile or CI step that passes the hyperparameter flags (`--lr=1e-4`), an
-    option that reads a config file (`--config FILE`), or a launcher that hands the training job
-    its hyperparameters (SageMaker `set_hyperparameters(...)`, `Estimator(hyperparameters=...)`).
+    Options whose values exist only as in-code defaults are partial too (issue 7: "argparse-only is
+    partial"): a run can set them, but nothing keeps the values. The reason names what keeps them
+    when something does: a shell script, Makefile or CI step that passes the hyperparameter flags
+    (`--lr=1e-4`), an option that reads a config file (`--config FILE`), or a launcher that hands
+    the training job its hyperparameters (SageMaker `set_hyperparameters(...)`,
+    `Estimator(hyperparameters=...)`).
     Hyperparameters read from environment variables (`LR = float(os.getenv("LR"))`, two or more)
     count the same way, when a Dockerfile, `.env` file or job spec sets them.
     """
@@ -61,7 +62,7 @@ class HyperparametersFromCommandLine(Rule):
                         "args = p.parse_args()\n"
                         "model = torch.nn.Linear(2, 1)\nopt = torch.optim.Adam(model.parameters(), lr=args.lr)\n"
                         "model(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
-        }, "absent", "argparse defaults only: no run records the values", fires=False),
+        }, "partial", "argparse defaults only: settable per run, no file keeps the values (issue 7)", fires=True),
         Example({
             "train.py": "import argparse\nimport yaml\nimport torch\n\np = argparse.ArgumentParser()\n"
                         "p.add_argument('-c', '--config', default='')\np.add_argument('--lr', type=float, default=1e-3)\n"
@@ -86,8 +87,7 @@ class HyperparametersFromCommandLine(Rule):
                               "model = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=args.learning_rate)\n"
                               "model(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
             "README.md": "# SupCon\n\n## Running\n\n```bash\npython main_supcon.py --batch_size 1024 --learning_rate 0.5\n```\n",
-        }, "absent", "a README's example command is documentation, not a recorded run (blind labels of sets 1-3)",
-            fires=False),
+        }, "partial", "a README's example command over argparse defaults: command-line options only", fires=True),
         Example({
             "flow.py": "from metaflow import FlowSpec, Parameter, step\n\n\nclass TrainFlow(FlowSpec):\n"
                        "    epochs = Parameter('epochs', default=5)\n\n    @step\n    def start(self):\n"
@@ -195,6 +195,12 @@ class HyperparametersFromCommandLine(Rule):
                                      f"records: {recorded[2]}; no config file keeps them")
             if judged:
                 return
+            label, hps = sorted(options.items())[0]
+            path, line = where[label]
+            yield self.found("partial", path, line,
+                             f"hyperparameters are {label} options ({ranked(hps, 6)}) with in-code defaults: "
+                             "they can be set per run, but no config file or run script keeps the values")
+            return
         env = _env_hyperparameters(facts, graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code())))
         if env is not None:
             path, line, hps, recorded = env
