@@ -520,16 +520,8 @@ class CodeGraph:
         global _FORKED_GRAPH
         # the costliest files first, in chunks of about equal calls; this process takes chunks
         # too, after the rules' call index (it needs no graph)
-        by_size = sorted(paths, key=lambda p: -len(self.code[p].calls))
-        target = max(1, sum(len(self.code[p].calls) for p in paths) // (jobs * 16))
-        chunks: List[List[str]] = [[]]
-        size = 0
-        for path in by_size:
-            if size >= target:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(path)
-            size += len(self.code[path].calls)
+        from mlscan.facts.indexing import chunks_by_size
+        chunks: List[List[str]] = chunks_by_size(paths, lambda p: len(self.code[p].calls), jobs)
 
         def here(chunk: List[str]) -> List[Tuple[str, tuple, Optional[bytes]]]:
             out = []

@@ -166,6 +166,22 @@ def share_out(chunks: Sequence[object], in_worker: Callable[[object], object], h
     return results
 
 
+def chunks_by_size(items: Sequence, size_of: Callable[[object], int], jobs: int) -> List[list]:
+    """The items, biggest first, cut into chunks of about equal size (some 16 per job), so that workers
+    taking chunks from the front and this process from the back finish together."""
+    ordered = sorted(items, key=lambda x: -size_of(x))
+    target = max(1, sum(size_of(x) for x in items) // (jobs * 16))
+    chunks: List[list] = [[]]
+    size = 0
+    for it in ordered:
+        if size >= target:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(it)
+        size += size_of(it)
+    return chunks
+
+
 def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False,
               meanwhile: Sequence[Callable[[], object]] = ()) -> List[Indexed]:
     """Index every (path, bytes); `jobs` 0 picks the number of free cores (only for work worth splitting).
@@ -186,16 +202,7 @@ def index_all(items: List[Tuple[str, bytes]], jobs: int, encode: bool = False,
         return out
     # biggest files first, in chunks of about equal bytes: workers take them from the front, this
     # process from the back (the small ones, between decoding what came back and its other tasks)
-    ordered = sorted(items, key=lambda x: -len(x[1]))
-    target = max(1, total // (jobs * 16))
-    chunks: List[List[Tuple[str, bytes]]] = [[]]
-    size = 0
-    for it in ordered:
-        if size >= target:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(it)
-        size += len(it[1])
+    chunks = chunks_by_size(items, lambda it: len(it[1]), jobs)
 
     def here(chunk: List[Tuple[str, bytes]]) -> List[Indexed]:
         return [(r, dumps(r) if encode else None) for r in _batch(chunk)]
