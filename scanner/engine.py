@@ -243,10 +243,12 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
             facts.defer_writes = False
         if alongside is not None and rule_jobs >= 2:
             # before the fork, what the other scan can take from memory: the graph's pieces and
-            # the parsed documents (kept by content: a base shares nearly all of them)
+            # the parsed documents (kept by content: a base shares nearly all of them). Written to
+            # disk after the fork, by this process alone (the child drops what is pending), where
+            # its rules finish before the other scan's
             _ = facts.graph
             facts.prefetch_documents()
-            facts.save_file_maps()
+            facts.save_file_maps(later=True)
             if alongside():
                 rule_jobs = 1
         findings = run_rules(facts, cfg, progress, jobs=rule_jobs)

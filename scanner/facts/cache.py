@@ -343,9 +343,10 @@ class FileMaps:
         for name, keys in (used or {}).items():
             self.used.setdefault(name, set()).update(keys)
 
-    def save(self, persist: bool = True) -> None:
+    def save(self, persist: bool = True, later: bool = False) -> None:
         """Keep what this scan added for the next scans; with `persist` False in this process only
-        (many commits of one run: written to disk once per row would cost more than it saves)."""
+        (many commits of one run: written to disk once per row would cost more than it saves);
+        with `later`, written to disk by the store's next flush()."""
         rows = []
         for name in sorted(self.new):
             values, used = self.maps[name], self.used[name]
@@ -360,7 +361,7 @@ class FileMaps:
             rows.append((name, values, data))
         self.new = {}
         if rows:
-            self.store.put_encoded(self.KIND, rows)
+            self.store.put_encoded(self.KIND, rows, later=later)
 
 
 _STORES: Dict[str, FactStore] = {}

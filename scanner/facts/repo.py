@@ -722,13 +722,14 @@ class Facts:
         d = self.__dict__
         return d[name] if name in d else d.get(f"_tracked_{name}")
 
-    def save_file_maps(self) -> None:
+    def save_file_maps(self, later: bool = False) -> None:
         """Write what this scan added to the per-file values, and the facts kept for later (at the
-        end of a scan)."""
+        end of a scan); with `later`, only put them in memory now, and on disk at the next flush."""
         maps = self.computed("file_maps")
         if maps is not None and maps.new:
-            maps.save(persist=self.commit is None or self.commit.shared is None)
-        self.flush_cache_writes()
+            maps.save(persist=self.commit is None or self.commit.shared is None, later=later)
+        if not later:
+            self.flush_cache_writes()
 
     def worker_news(self) -> Dict[str, object]:
         """What a forked rule worker computed since its last report that later scans can use: the
