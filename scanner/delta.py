@@ -88,7 +88,7 @@ def scan_with_base(path: Path, base: str, cfg: Config, progress: Optional[Progre
                                             commit=CommitTree(toplevel, sha, prefix)))
     try:
         head = scan(path, cfg, progress=progress, jobs=jobs, cache_dir=cache_dir,  # its facts are freed already
-                    alongside=alongside.start)
+                    alongside=alongside.start, also_meanwhile=(lambda facts: facts.prefetch_history(sha),))
         if progress and alongside.running:
             progress(f"base {sha[:12]}: finishing its scan")
         before = alongside.result()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mlscan import __version__
 from mlscan.catalogue import load_catalogue
@@ -183,19 +183,22 @@ def _run_forked(facts: Facts, rules, jobs: int):
 
 def scan(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
          cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None,
-         alongside: Optional[Callable[[], bool]] = None) -> Report:
+         alongside: Optional[Callable[[], bool]] = None, also_meanwhile: Sequence[Callable[[Facts], object]] = ()
+         ) -> Report:
     """Scan the work tree at `root`, or, with `commit`, that commit's files read from git objects.
     `alongside()` is called once the facts and graph are built, where the rules would use two or
     more processes; when it returns True (it started other work on the spare core), the rules run
-    in this process alone."""
-    report, facts = scan_with_facts(root, cfg, progress, jobs, cache_dir, commit, alongside)
+    in this process alone. `also_meanwhile`: tasks for this process while workers index the code
+    (where they do), for what other work will ask for (kept in the fact store)."""
+    report, facts = scan_with_facts(root, cfg, progress, jobs, cache_dir, commit, alongside, also_meanwhile)
     facts.release()  # its graph and it refer to each other: free both now, not at the next full collection
     return report
 
 
 def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None, jobs: int = 0,
                     cache_dir: Optional[str] = None, commit: Optional[CommitTree] = None,
-                    alongside: Optional[Callable[[], bool]] = None) -> Tuple[Report, Facts]:
+                    alongside: Optional[Callable[[], bool]] = None,
+                    also_meanwhile: Sequence[Callable[[Facts], object]] = ()) -> Tuple[Report, Facts]:
     """The Report and the Facts it was judged from (`mlscan fix` reads both; the Facts stay lazy
     when the Report is a remembered one)."""
     from mlscan.facts import track
@@ -217,7 +220,7 @@ def scan_with_facts(root: Path, cfg: Config, progress: Optional[Progress] = None
     if progress:
         progress("listing files")
     facts = Facts(root, ScanOptions(history_depth=cfg.history_depth, exclude=cfg.exclude, jobs=jobs,
-                                    cache_dir=cache_dir), commit=commit)
+                                    cache_dir=cache_dir, also_meanwhile=tuple(also_meanwhile)), commit=commit)
     # a work-tree scan writes its new per-file facts while its rule workers run, not on the way there
     facts.defer_writes = commit is None and track.recording() is None
     for problem in installed_plugins().problems:

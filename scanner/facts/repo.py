@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from mlscan.facts import configs as cfg
 from mlscan.facts import track
@@ -43,6 +43,7 @@ class ScanOptions:
     exclude: Tuple[str, ...] = ()
     jobs: int = 0          # 0: pick from free cores
     cache_dir: Optional[str] = None   # None: the default cache folder; "off": no cache on disk
+    also_meanwhile: Tuple[Callable[["Facts"], object], ...] = ()   # more tasks for the indexing's idle moments
 
 
 def _parse_config(path: str, text: str) -> Optional[cfg.ConfigDoc]:
@@ -271,6 +272,7 @@ class Facts:
                     pass
             return run
         tasks = [quietly(lambda: self.history), quietly(lambda: self.ci_jobs)]
+        tasks.extend(quietly(functools.partial(task, self)) for task in self.options.also_meanwhile)
         docs, configs = self.doc_files, self.config_files
         for i in range(0, len(docs), 40):
             tasks.append(quietly(lambda part=docs[i:i + 40]: self.prefetch_documents(part)))
@@ -581,6 +583,12 @@ class Facts:
         rev = self.commit.sha if self.commit is not None else "HEAD"
         return read_history(self.root, self.options.history_depth, self._extra_diagnostics, rev=rev,
                             store=self._fact_store())
+
+    def prefetch_history(self, rev: str) -> None:
+        """Read the history of commit `rev` into the fact store, where a scan of that commit (with
+        the same depth) takes it from (a `--base` scan forked later: see scan_with_base)."""
+        if self.in_git and self.options.history_depth > 0:
+            read_history(self.root, self.options.history_depth, [], rev=rev, store=self._fact_store())
 
     # ---- graph ------------------------------------------------------------------------------
     @cached_property
