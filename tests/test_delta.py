@@ -247,6 +247,28 @@ def test_a_failing_base_scan_is_reported_and_leaves_nothing_behind(tmp_path, mon
     assert not list(tmp_path.glob("mlscan-base-*"))
 
 
+def test_the_base_history_read_while_the_head_indexes_is_the_one_the_base_scan_uses(tmp_path, monkeypatch):
+    """scan_with_base has the head scan read the base commit's history (Facts.prefetch_history);
+    the base scan then takes it from the fact store, without a `git log` of its own."""
+    from mlscan.facts import history
+    from mlscan.facts.repo import CommitTree, Facts, ScanOptions
+    repo = seed_added_repo(tmp_path / "seed-added")
+    sha = repo.git("rev-parse", "HEAD~1").strip()
+    options = ScanOptions(cache_dir="off")
+    expected = history.read_history(repo.root, options.history_depth, [], rev=sha)
+    Facts(repo.root, options).prefetch_history(sha)
+    real_run_git = history.run_git
+
+    def no_log(root, args, **kw):
+        assert args[0] != "log", "the base scan ran git log again"
+        return real_run_git(root, args, **kw)
+
+    monkeypatch.setattr(history, "run_git", no_log)
+    base = Facts(repo.root, options, commit=CommitTree(repo.root, sha, ""))
+    assert base.history.head == sha
+    assert base.history.commits and base.history.commits == expected.commits
+
+
 # --- the delta computation, on synthetic reports --------------------------------------------------
 def _rep(level: int, stages: Dict[str, object], statuses: Dict[str, str], findings=()) -> Report:
     names = {"train": "Train pipeline", "data": "Data pipeline", "deployment": "Deployment"}
