@@ -197,6 +197,17 @@ def test_per_file_values_are_kept_by_content(tmp_path):
     assert "PLANTED" not in changed and changed == scan(repo.root, "--no-cache")
 
 
+def _ring_package_repo(tmp_path):
+    """The serving-skew fixture plus a package of 12 modules that call each other in a ring."""
+    repo = make_fixture_repo("serving-skew", tmp_path / "repo")
+    for i in range(12):
+        repo.write(f"pkg/m{i:02d}.py", f"from pkg import m{(i + 1) % 12:02d}\n\n\ndef helper{i}(x):\n"
+                                       f"    return m{(i + 1) % 12:02d}.helper{(i + 1) % 12}(x)\n")
+    repo.write("pkg/__init__.py", "")
+    repo.commit("A package whose modules call each other")
+    return repo
+
+
 def test_graph_pieces_computed_in_workers_give_the_same_graph_and_report(tmp_path, monkeypatch):
     """A cold scan of a large repo computes the graph's per-file pieces in forked workers; the
     graph, the report and the cached pieces are the ones one process gives."""
@@ -205,12 +216,7 @@ def test_graph_pieces_computed_in_workers_give_the_same_graph_and_report(tmp_pat
     from mlscan.facts import graph as graph_mod
     from mlscan.facts.repo import Facts, ScanOptions
     from mlscan.report.json_out import render_json
-    repo = make_fixture_repo("serving-skew", tmp_path / "repo")
-    for i in range(12):
-        repo.write(f"pkg/m{i:02d}.py", f"from pkg import m{(i + 1) % 12:02d}\n\n\ndef helper{i}(x):\n"
-                                       f"    return m{(i + 1) % 12:02d}.helper{(i + 1) % 12}(x)\n")
-    repo.write("pkg/__init__.py", "")
-    repo.commit("A package whose modules call each other")
+    repo = _ring_package_repo(tmp_path)
     monkeypatch.setattr(graph_mod, "PIECES_PARALLEL_MIN", 1)
     forked = []
     real = graph_mod.CodeGraph._pieces_forked
@@ -280,12 +286,7 @@ def test_module_interfaces_are_kept_by_content(tmp_path, monkeypatch):
     from mlscan.facts import cache as cache_mod, graph as graph_mod
     from mlscan.facts.cache import FileMaps
     from mlscan.report.json_out import render_json
-    repo = make_fixture_repo("serving-skew", tmp_path / "repo")
-    for i in range(12):
-        repo.write(f"pkg/m{i:02d}.py", f"from pkg import m{(i + 1) % 12:02d}\n\n\ndef helper{i}(x):\n"
-                                       f"    return m{(i + 1) % 12:02d}.helper{(i + 1) % 12}(x)\n")
-    repo.write("pkg/__init__.py", "")
-    repo.commit("A package whose modules call each other")
+    repo = _ring_package_repo(tmp_path)
     cache = str(tmp_path / "cache")
     engine.scan(repo.root, Config(), jobs=1, cache_dir=cache)
     computed = []
