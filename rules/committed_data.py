@@ -25,6 +25,10 @@ FITTED_ARTEFACT = re.compile(r"(?i)(^|[/_.-])(models?|saved_models?|artifacts?|c
                              r"preprocessors?|scalers?|encoders?|vectori[sz]ers?|classifiers?|regressors?|estimators?|"
                              r"transformers?|imputers?|clf|tokenizers?)([/_.-]|$)|[a-z]+_model(s)?([/_.-]|$)")
 PICKLES = (".pkl", ".pickle", ".joblib")
+# acc10: what the code writes out (predictions, Kaggle submissions, out-of-fold predictions, scratch files) is
+# output, not the data a model is trained on (`reports/predictions.csv`, `Submission/submission-effnet.csv`)
+MODEL_OUTPUT = re.compile(r"(?i)(^|/)(submissions?|predictions?|preds|oof|outputs?|reports?|tmp)(/|$)|"
+                          r"(^|/)(submission|predictions?|preds|oof)([_.-][^/]*)?\.\w+$")
 # suffixes that are never a dataset's own format; any other sizeable file in a data folder is data (`cora.cites`, `ind.cora.x`)
 NOT_DATA_SUFFIXES = {".py", ".pyc", ".ipynb", ".r", ".js", ".ts", ".java", ".c", ".cc", ".cpp", ".h", ".cu", ".go", ".rs",
                      ".sh", ".bat", ".ps1", ".md", ".rst", ".pdf", ".html", ".htm", ".tex", ".doc", ".docx", ".ppt", ".pptx",
@@ -39,6 +43,11 @@ MIN_BYTES_READ = 128      # a smaller file counts when it sits in a data folder 
 def fitted_artefact(path: str) -> bool:
     """A pickle of a fitted model or transform (`models/sample_model.pkl`, `train/preprocessors.pkl`)."""
     return path.lower().endswith(PICKLES) and bool(FITTED_ARTEFACT.search(path))
+
+
+def model_output(path: str) -> bool:
+    """A file the code writes out (`reports/predictions.csv`, `subs/submission_v3.csv`) outside any data folder."""
+    return bool(MODEL_OUTPUT.search(path)) and not in_data_dir(p.lower() for p in path.split("/")[:-1])
 
 
 def in_data_dir(folders) -> bool:
@@ -59,6 +68,8 @@ class DataCommittedToGit(Rule):
     out), or (once added, since removed) in the history read. Files under 10 KiB count only when
     they sit in a data folder and the code reads them. A SQLite database in a data folder, and an
     image or audio dataset (twenty files or more) in one, count too; a few images are assets.
+    What the code writes out outside a data folder (predictions, Kaggle submissions, out-of-fold
+    predictions, files under `outputs/`, `reports/` or `tmp/`) is output, not training data.
     Git keeps every version, so this is partial evidence of data versioning: nothing ties a
     model to the data version it was trained on.
     """
@@ -128,6 +139,15 @@ class DataCommittedToGit(Rule):
                 "a tracking database at the root is not training data", commits=({},)),
         Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a compound data-folder name deep in the tree (load-test logs) is not training data", commits=({},)),
+        Example({"reports/predictions.csv": "id,score\n" + "1,0.5\n" * 3000,
+                 "predict.py": "import pandas as pd\n\ndef main(out):\n"
+                               "    pd.DataFrame({'score': [0.5]}).to_csv(out / 'predictions.csv')\n"}, "absent",
+                "predictions the code writes to reports/ are output, not training data", commits=({},)),
+        Example({"final/Submission/submission-effnet-b3.csv": "id,target\n" + "1,0\n" * 3000,
+                 "input/train_folds.csv": "id,fold\n" + "1,0\n" * 3000,
+                 "train.py": "import pandas as pd\n\ndf = pd.read_csv('input/train_folds.csv')\n"
+                             "df.to_csv('submission-effnet-b3.csv')\n"}, "partial",
+                "the fold table in input/ is data; the committed submission beside it is not", fires=True, commits=({},)),
     )
 
     def check(self, facts):
@@ -145,7 +165,7 @@ class DataCommittedToGit(Rule):
         def training_data(path: str, name: str, size: Optional[int]) -> bool:
             """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
             suffix = PurePosixPath(name).suffix.lower()
-            if fitted_artefact(path):
+            if fitted_artefact(path) or model_output(path):
                 return False
             if suffix and suffix not in DATA_SUFFIXES and suffix not in NOT_DATA_SUFFIXES and suffix != ".json" \
                     and size is not None and size >= MIN_BYTES:
