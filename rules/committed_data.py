@@ -38,6 +38,9 @@ NOT_DATA_SUFFIXES = {".py", ".pyc", ".ipynb", ".r", ".js", ".ts", ".java", ".c",
                      ".ckpt", ".onnx", ".safetensors", ".bin", ".pb", ".tflite", ".keras", ".model", ".joblib", ".pickle",
                      ".sqlite", ".sqlite3", ".db", ".log", ".whl", ".so", ".dll", ".exe", ".jar", ".ttf", ".woff", ".css"}
 MIN_BYTES_READ = 128      # a smaller file counts when it sits in a data folder and the code reads it
+# small JSON files that hold settings, label maps or logs rather than records
+JSON_NOT_RECORDS = re.compile(r"(?i)(config|settings|param|meta|label|class|vocab|schema|log|report|summary|"
+                              r"manifest|mapping|map)")
 
 
 def fitted_artefact(path: str) -> bool:
@@ -139,6 +142,17 @@ class DataCommittedToGit(Rule):
                 "a tracking database at the root is not training data", commits=({},)),
         Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a compound data-folder name deep in the tree (load-test logs) is not training data", commits=({},)),
+        Example({"data/test_set.json": "[" + ", ".join(['{"question": "What is RAG?", "answer": "retrieval"}'] * 60) + "]",
+                 "src/config.py": "from pydantic import BaseModel\n\n\nclass Settings(BaseModel):\n"
+                                  "    test_set_path: str = 'data/test_set.json'\n"}, "partial",
+                "a small evaluation set in data/ that the code reads", fires=True, commits=({},)),
+        Example({"data/class_map.json": '{"0": "cat", "1": "dog", "2": "bird", "3": "fish", "4": "horse", "5": "cow"}' * 3,
+                 "train.py": "import json\nclasses = json.load(open('data/class_map.json'))\n"}, "absent",
+                "a small label map the code reads is not a dataset", fires=False, commits=({},)),
+        Example({"data/sample/time_series_sample.sqlite": "SQLite format 3\x00" + "x" * 12000,
+                 "configs/run.yaml": "data:\n  source: data/sample/time_series_sample.sqlite\n",
+                 "train.py": "print(1)\n"}, "partial",
+                "a sample database in data/sample/ that the run config points at", fires=True, commits=({},)),
         Example({"reports/predictions.csv": "id,score\n" + "1,0.5\n" * 3000,
                  "predict.py": "import pandas as pd\n\ndef main(out):\n"
                                "    pd.DataFrame({'score': [0.5]}).to_csv(out / 'predictions.csv')\n"}, "absent",
@@ -177,15 +191,21 @@ class DataCommittedToGit(Rule):
             if suffix == ".json":
                 # JSON is usually configuration; a sizeable JSON file in a data folder is a dataset
                 # (evaluation splits, records, fitted statistics)
+                # (evaluation splits, records, fitted statistics); a smaller one counts when the code reads it
+                # as its data (`data/test_set.json`), unless it is named as settings, labels or a log
                 folders = [p.lower() for p in path.split("/")[:-1]]
-                return size is not None and size >= MIN_BYTES and in_data_dir(folders) and \
-                    not set(folders) & NOT_TRAINING_DATA_DIRS and \
+                read_records = name in referenced and not JSON_NOT_RECORDS.search(name)
+                return size is not None and (size >= MIN_BYTES or read_records and size >= MIN_BYTES_READ) and \
+                    in_data_dir(folders) and not set(folders) & NOT_TRAINING_DATA_DIRS and \
                     not any(PurePosixPath(path).match(p) for p in lfs_patterns) and \
                     not any(path.startswith(pkg + "/") for pkg in packages)   # label tables a package ships
             if suffix in DB_SUFFIXES:
+                # a sample database in `data/sample/` counts when the code or a config points at it, as a table does
                 folders = [p.lower() for p in path.split("/")[:-1]]
+                excluded = set(folders) & NOT_TRAINING_DATA_DIRS
                 return size is not None and size >= MIN_BYTES and in_data_dir(folders) and \
-                    not set(folders) & NOT_TRAINING_DATA_DIRS and not any(PurePosixPath(path).match(p) for p in lfs_patterns)
+                    (not excluded or excluded <= SOFT_EXCLUDED_DIRS and (name in referenced or name in configured())) and \
+                    not any(PurePosixPath(path).match(p) for p in lfs_patterns)
             if suffix not in DATA_SUFFIXES:
                 return False
             if suffix == ".txt" and (name.startswith(("requirements", "README", "LICENSE")) or "requirements" in path):
@@ -276,7 +296,7 @@ def _config_file_names(facts) -> set:
     out = set()
     for doc in facts.yaml_docs():
         for _, value in walk(doc.docs):
-            if isinstance(value, str) and "/" in value and PurePosixPath(value).suffix.lower() in DATA_SUFFIXES:
+            if isinstance(value, str) and "/" in value and PurePosixPath(value).suffix.lower() in DATA_SUFFIXES + DB_SUFFIXES:
                 out.add(PurePosixPath(value).name)
     return out
 
