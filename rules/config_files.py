@@ -81,6 +81,29 @@ def config_hyperparameters(docs) -> Set[str]:
     return found
 
 
+# acc10: a file named as the project's configuration (`config.json`, `settings.yaml`, `params.yml`)
+CONFIG_FILE_NAME = re.compile(r"(?i)^(\w+[_.-])?(config|configs|conf|cfg|settings|params|parameters)([_.-]\w+)?\.(ya?ml|json|toml|ini|cfg)$")
+MIN_RUN_SETTINGS = 2
+
+
+def _run_settings(docs) -> List[str]:
+    """The keys of a parsed config that hold a scalar setting (a number, a flag, a name), paths and
+    folders left out: a file of locations configures no run."""
+    from mlscan.facts.configs import walk
+    out: List[str] = []
+    for doc in docs:
+        for key, value in walk(doc):
+            if key is None or not isinstance(value, (str, int, float, bool)) or str(key) in out or \
+                    _LOCATION_KEY.search(str(key)) or isinstance(value, str) and _LOCATION_VALUE.search(value):
+                continue
+            out.append(str(key))
+    return out
+
+
+_LOCATION_KEY = re.compile(r"(?i)(path|dir|folder|file|url|uri|host|port|bucket|location)s?$")
+_LOCATION_VALUE = re.compile(r"[/\\]|\.\w{1,5}$|^(s3|gs|https?|file)://")
+
+
 def _is_candidate(path: str) -> bool:
     from mlscan.facts.repo import is_test_path
     p = PurePosixPath(path)
@@ -198,6 +221,19 @@ class HyperparametersInConfigFiles(Rule):
                                 "if __name__ == '__main__':\n    train_pipeline(osp.abspath(osp.join(__file__, osp.pardir)))\n",
             "README.md": "# FaceFix\n\n## Training\n\n```bash\npython facefix/train.py -opt options/train_x4.yml --auto_resume\n```\n",
         }, "present", "a framework reads the option file the documented training command passes", fires=True),
+        Example({
+            "config.json": '{"stock_ticker": "DAI.DE", "outperformance_threshold": 0.01, "test_split_size": 0.2, '
+                           '"save_model": true}',
+            "main_training.py": "import json\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                                "with open('config.json') as f:\n    cfg = json.load(f)\n\nif __name__ == '__main__':\n"
+                                "    LogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n",
+        }, "partial", "the training reads its run settings from config.json; the hyperparameters stay in code", fires=True),
+        Example({
+            "columns.json": '{"target": "churn", "id": "customer_id", "drop": "notes"}',
+            "main_training.py": "import json\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                                "cols = json.load(open('columns.json'))\n\nif __name__ == '__main__':\n"
+                                "    LogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a column list the training reads is not a configuration file", fires=False),
     )
 
     def check(self, facts):
@@ -284,6 +320,12 @@ class HyperparametersInConfigFiles(Rule):
             elif hps:
                 yield "partial", via[0], via[1], (f"{via[0]} {via[2]} {path}, but it holds only a search budget "
                                                   f"({next(iter(hps))}); the hyperparameters live elsewhere"), indirect
+            elif via[2] == "reads" and CONFIG_FILE_NAME.search(PurePosixPath(path).name) and \
+                    len(settings := _run_settings(doc.docs)) >= MIN_RUN_SETTINGS:
+                # acc10: a config file the training reads for its run settings (split size, threshold, folders), with
+                # the hyperparameters left in code: a few values externalised
+                yield "partial", via[0], via[1], (f"{via[0]} {via[2]} {path} for its run settings "
+                                                  f"({', '.join(settings[:4])}), but no hyperparameters are in it"), indirect
 
     def _python(self, facts, code_paths: List[str], execs):
         graph = facts.graph
