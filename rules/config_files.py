@@ -229,6 +229,12 @@ class HyperparametersInConfigFiles(Rule):
                                 "    LogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n",
         }, "partial", "the training reads its run settings from config.json; the hyperparameters stay in code", fires=True),
         Example({
+            "config/model.yaml": "class_path: proj.Model\ninit_args:\n  learning_rate: 5e-4\n  hidden_dim: 64\n  dropout: 0.3\n",
+            "scripts/main.py": "from lightning.pytorch.cli import LightningCLI\n\n\ndef main():\n    LightningCLI()\n\n\n"
+                               "if __name__ == '__main__':\n    main()\n",
+            "README.md": "# TDGU\n\n## Quickstart\n\n```bash\npython scripts/main.py fit --model config/model.yaml\n```\n",
+        }, "present", "LightningCLI's fit command reads the model's hyperparameters from a YAML file", fires=True),
+        Example({
             "columns.json": '{"target": "churn", "id": "customer_id", "drop": "notes"}',
             "main_training.py": "import json\nfrom sklearn.linear_model import LogisticRegression\n\n"
                                 "cols = json.load(open('columns.json'))\n\nif __name__ == '__main__':\n"
@@ -426,8 +432,9 @@ def _kedro_parameters(facts, name: str, call) -> list:
     return wanted if wanted and has_files else []
 
 
-# a command that runs Python training code (`python gfpgan/train.py -opt options/train.yml`)
-_RUNS_TRAINING = re.compile(r"(?i)\b(python3?|torchrun|accelerate launch|deepspeed)\b.*\btrain\w*\b")
+# a command that runs Python training code (`python gfpgan/train.py -opt options/train.yml`, LightningCLI's
+# `python scripts/main.py fit --model config/model.yaml`)
+_RUNS_TRAINING = re.compile(r"(?i)\b(python3?|torchrun|accelerate launch|deepspeed)\b.*(\btrain\w*\b|\.py\s+fit\b)")
 _CONFIG_TOKEN = re.compile(r"(?:^|[\s=])(?:\./)?([\w./-]+\.(?:ya?ml|json|toml))\b")
 
 
