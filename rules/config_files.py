@@ -123,7 +123,8 @@ class HyperparametersInConfigFiles(Rule):
       calls a config loader
       (`yaml.safe_load`, `OmegaConf.load`, `json.load`...), that sit where configs live
       (`configs/`, `params*.yaml`, `hyp*.yaml`);
-    - Hydra (`@hydra.main`) and dvc.yaml stage `params:`;
+    - Hydra (`@hydra.main`, also on a training script the import graph cannot follow to the
+      training code, `src/trainer.py` choosing its agent class from the config) and dvc.yaml stage `params:`;
     - config files that a training command passes (`python train.py -opt options/train.yml` in a
       script, Makefile, CI step or a README's shell block), which a framework then reads;
     - Python configuration: a config module the training imports (`from config import LR`,
@@ -235,6 +236,20 @@ class HyperparametersInConfigFiles(Rule):
             "README.md": "# TDGU\n\n## Quickstart\n\n```bash\npython scripts/main.py fit --model config/model.yaml\n```\n",
         }, "present", "LightningCLI's fit command reads the model's hyperparameters from a YAML file", fires=True),
         Example({
+            "config/breakout_train.yaml": "agent_class: DQNAgent\nlr: 0.00025\nbatch_size: 32\nepochs: 10\n",
+            "src/agents.py": "import torch\n\n\nclass DQNAgent:\n    def __init__(self, lr):\n"
+                             "        self.net = torch.nn.Linear(4, 2)\n"
+                             "        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)\n\n"
+                             "    def train(self, batch):\n        loss = self.net(batch).sum()\n        loss.backward()\n"
+                             "        self.opt.step()\n",
+            "src/trainer.py": "import importlib\nimport hydra\n\n\n@hydra.main(config_path='../config/', config_name='train')\n"
+                              "def trainer(config):\n    agents = importlib.import_module('src.agents')\n"
+                              "    agent = getattr(agents, config.agent_class)(config.lr)\n\n\n"
+                              "if __name__ == '__main__':\n    trainer()\n",
+            "scripts/fit_agent.py": "from src.agents import DQNAgent\n\nif __name__ == '__main__':\n"
+                                    "    DQNAgent(0.1).train(None)\n",
+        }, "present", "a Hydra training script that picks its agent class from the config at run time", fires=True),
+        Example({
             "columns.json": '{"target": "churn", "id": "customer_id", "drop": "notes"}',
             "main_training.py": "import json\nfrom sklearn.linear_model import LogisticRegression\n\n"
                                 "cols = json.load(open('columns.json'))\n\nif __name__ == '__main__':\n"
@@ -270,6 +285,11 @@ class HyperparametersInConfigFiles(Rule):
             if execs is None and (name in PY_CONFIG_RUNNERS or
                                   call.attr == "DEFINE_config_file" and name.startswith(("ml_collections", "absl"))):
                 execs = (idx.path, call.line, name)
+        hydra = _hydra_entry_point(facts)
+        if hydra is not None:
+            yield self.found("supports", hydra[0], hydra[1], f"@hydra.main composes the configuration of the {hydra[0]} "
+                                                             f"script{f' from {hydra[2]}/' if hydra[2] else ''}")
+            return
         got = list(self._files(facts, code_paths, loader))
         direct = [g for g in got if not g[4]]
         chosen = direct or got
@@ -364,6 +384,23 @@ class HyperparametersInConfigFiles(Rule):
                 more = f" and {len(good) - 1} more" if len(good) > 1 else ""
                 yield "supports", execs[0], execs[1], (f"{execs[0]} runs Python config files with {execs[2]}: {f}{more} "
                                                        f"({ranked(hps)})")
+
+
+def _hydra_entry_point(facts) -> Optional[Tuple[str, int, str]]:
+    """(path, line, config folder) of a script entry point named for training (`src/trainer.py`) whose main
+    function is `@hydra.main`, when the graph cannot follow it to the training code (the agent or model
+    class is chosen from the config at run time)."""
+    from mlscan.facts.repo import is_test_path
+    scripts = {ep.path for ep in facts.graph.entry_points if ep.kind == "script" and not is_test_path(ep.path)
+               and _TRAINING_SCRIPT.search(PurePosixPath(ep.path).stem)}
+    for idx, call in facts.calls(facts.non_test_code()):
+        if idx.path in scripts and call.attr == "main" and facts.external_name(idx, call.name) == "hydra.main":
+            where = call.kwarg("config_path")
+            return idx.path, call.line, where.rstrip("/") if isinstance(where, str) else ""
+    return None
+
+
+_TRAINING_SCRIPT = re.compile(r"(?i)(^|_)(train\w*|trainer|fit|finetune|fine_tune)$")
 
 
 def _config_object_settings(facts, path: str) -> Set[str]:
