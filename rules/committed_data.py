@@ -37,6 +37,9 @@ NOT_DATA_SUFFIXES = {".py", ".pyc", ".ipynb", ".r", ".js", ".ts", ".java", ".c",
                      ".ico", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".wav", ".mp3", ".flac", ".ogg", ".pt", ".pth",
                      ".ckpt", ".onnx", ".safetensors", ".bin", ".pb", ".tflite", ".keras", ".model", ".joblib", ".pickle",
                      ".sqlite", ".sqlite3", ".db", ".log", ".whl", ".so", ".dll", ".exe", ".jar", ".ttf", ".woff", ".css"}
+# acc10: an archive named for data wherever it sits (`dataset.zip`, `NewData.zip`)
+ARCHIVE_SUFFIXES = (".zip", ".gz")
+DATA_ARCHIVE = re.compile(r"(?i)data|corpus")
 MIN_BYTES_READ = 128      # a smaller file counts when it sits in a data folder and the code reads it
 # small JSON files that hold settings, label maps or logs rather than records
 JSON_NOT_RECORDS = re.compile(r"(?i)(config|settings|param|meta|label|class|vocab|schema|log|report|summary|"
@@ -71,6 +74,7 @@ class DataCommittedToGit(Rule):
     out), or (once added, since removed) in the history read. Files under 10 KiB count only when
     they sit in a data folder and the code reads them. A SQLite database in a data folder, and an
     image or audio dataset (twenty files or more) in one, count too; a few images are assets.
+    An archive named for its data (`dataset.zip` at the root, unzipped by hand) counts wherever it sits.
     What the code writes out outside a data folder (predictions, Kaggle submissions, out-of-fold
     predictions, files under `outputs/`, `reports/` or `tmp/`) is output, not training data.
     Git keeps every version, so this is partial evidence of data versioning: nothing ties a
@@ -153,6 +157,11 @@ class DataCommittedToGit(Rule):
                  "configs/run.yaml": "data:\n  source: data/sample/time_series_sample.sqlite\n",
                  "train.py": "print(1)\n"}, "partial",
                 "a sample database in data/sample/ that the run config points at", fires=True, commits=({},)),
+        Example({"dataset.zip": "PK\x03\x04" + "x" * 20000, "util.py": "def load(name):\n"
+                 "    return open('dataset/%s/%s.txt' % (name, name)).read()\n"}, "partial",
+                "a data archive committed at the root, unzipped by hand", fires=True, commits=({},)),
+        Example({"release.zip": "PK\x03\x04" + "x" * 20000, "util.py": "print(1)\n"}, "absent",
+                "an archive not named for data", fires=False, commits=({},)),
         Example({"reports/predictions.csv": "id,score\n" + "1,0.5\n" * 3000,
                  "predict.py": "import pandas as pd\n\ndef main(out):\n"
                                "    pd.DataFrame({'score': [0.5]}).to_csv(out / 'predictions.csv')\n"}, "absent",
@@ -208,6 +217,10 @@ class DataCommittedToGit(Rule):
                     not any(PurePosixPath(path).match(p) for p in lfs_patterns)
             if suffix not in DATA_SUFFIXES:
                 return False
+            if suffix in ARCHIVE_SUFFIXES and DATA_ARCHIVE.search(PurePosixPath(name).stem) and \
+                    (size is None or size >= MIN_BYTES) and not set(p.lower() for p in path.split("/")[:-1]) & NOT_TRAINING_DATA_DIRS \
+                    and not any(PurePosixPath(path).match(p) for p in lfs_patterns):
+                return True   # acc10: an archive named for the data (`dataset.zip` at the root, unzipped by hand)
             if suffix == ".txt" and (name.startswith(("requirements", "README", "LICENSE")) or "requirements" in path):
                 return False
             folders = [p.lower() for p in path.split("/")[:-1]]
