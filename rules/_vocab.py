@@ -45,7 +45,7 @@ HYPERPARAMETER = re.compile(r"""^(?:
     n_estimators|num_boost_round|max_depth|depth|min_samples_(?:split|leaf)|min_child_(?:weight|samples)|
     num_leaves|subsample|colsample_by\w+|reg_(?:alpha|lambda)|l1_ratio|l2_leaf_reg|max_features|max_leaf_nodes|
     criterion|bootstrap|class_weight|penalty|gamma|alpha|c|kernel|degree|iterations|n_neighbors|n_components|
-    n_clusters|early_stopping(?:_\w+)?|patience|n_trials|trials|num_samples|temperature|top_k|top_p|
+    n_clusters|early_stopping(?:_\w+)?|patience|n_trials|num_trials|trials|num_samples|temperature|top_k|top_p|
     filters|kernel_size|units|activation|layers|hidden_layer_sizes|num_classes|img_?size|image_size|imgsz|
     input_size|loss|loss_fn|metric|objective|ema_decay|mixup\w*|cutmix\w*|augment\w*|hsv_\w|degrees|
     translate|scale|shear|perspective|flipud|fliplr|mosaic|max_features|ngrams?|min_df|max_df|

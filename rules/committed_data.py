@@ -25,6 +25,10 @@ FITTED_ARTEFACT = re.compile(r"(?i)(^|[/_.-])(models?|saved_models?|artifacts?|c
                              r"preprocessors?|scalers?|encoders?|vectori[sz]ers?|classifiers?|regressors?|estimators?|"
                              r"transformers?|imputers?|clf|tokenizers?)([/_.-]|$)|[a-z]+_model(s)?([/_.-]|$)")
 PICKLES = (".pkl", ".pickle", ".joblib")
+# acc10: what the code writes out (predictions, Kaggle submissions, out-of-fold predictions, scratch files) is
+# output, not the data a model is trained on (`reports/predictions.csv`, `Submission/submission-effnet.csv`)
+MODEL_OUTPUT = re.compile(r"(?i)(^|/)(submissions?|predictions?|preds|oof|outputs?|reports?|tmp)(/|$)|"
+                          r"(^|/)(submission|predictions?|preds|oof)([_.-][^/]*)?\.\w+$")
 # suffixes that are never a dataset's own format; any other sizeable file in a data folder is data (`cora.cites`, `ind.cora.x`)
 NOT_DATA_SUFFIXES = {".py", ".pyc", ".ipynb", ".r", ".js", ".ts", ".java", ".c", ".cc", ".cpp", ".h", ".cu", ".go", ".rs",
                      ".sh", ".bat", ".ps1", ".md", ".rst", ".pdf", ".html", ".htm", ".tex", ".doc", ".docx", ".ppt", ".pptx",
@@ -33,12 +37,23 @@ NOT_DATA_SUFFIXES = {".py", ".pyc", ".ipynb", ".r", ".js", ".ts", ".java", ".c",
                      ".ico", ".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".wav", ".mp3", ".flac", ".ogg", ".pt", ".pth",
                      ".ckpt", ".onnx", ".safetensors", ".bin", ".pb", ".tflite", ".keras", ".model", ".joblib", ".pickle",
                      ".sqlite", ".sqlite3", ".db", ".log", ".whl", ".so", ".dll", ".exe", ".jar", ".ttf", ".woff", ".css"}
+# acc10: an archive named for data wherever it sits (`dataset.zip`, `NewData.zip`)
+ARCHIVE_SUFFIXES = (".zip", ".gz")
+DATA_ARCHIVE = re.compile(r"(?i)data|corpus")
 MIN_BYTES_READ = 128      # a smaller file counts when it sits in a data folder and the code reads it
+# small JSON files that hold settings, label maps or logs rather than records
+JSON_NOT_RECORDS = re.compile(r"(?i)(config|settings|param|meta|label|class|vocab|schema|log|report|summary|"
+                              r"manifest|mapping|map)")
 
 
 def fitted_artefact(path: str) -> bool:
     """A pickle of a fitted model or transform (`models/sample_model.pkl`, `train/preprocessors.pkl`)."""
     return path.lower().endswith(PICKLES) and bool(FITTED_ARTEFACT.search(path))
+
+
+def model_output(path: str) -> bool:
+    """A file the code writes out (`reports/predictions.csv`, `subs/submission_v3.csv`) outside any data folder."""
+    return bool(MODEL_OUTPUT.search(path)) and not in_data_dir(p.lower() for p in path.split("/")[:-1])
 
 
 def in_data_dir(folders) -> bool:
@@ -59,6 +74,9 @@ class DataCommittedToGit(Rule):
     out), or (once added, since removed) in the history read. Files under 10 KiB count only when
     they sit in a data folder and the code reads them. A SQLite database in a data folder, and an
     image or audio dataset (twenty files or more) in one, count too; a few images are assets.
+    An archive named for its data (`dataset.zip` at the root, unzipped by hand) counts wherever it sits.
+    What the code writes out outside a data folder (predictions, Kaggle submissions, out-of-fold
+    predictions, files under `outputs/`, `reports/` or `tmp/`) is output, not training data.
     Git keeps every version, so this is partial evidence of data versioning: nothing ties a
     model to the data version it was trained on.
     """
@@ -128,6 +146,31 @@ class DataCommittedToGit(Rule):
                 "a tracking database at the root is not training data", commits=({},)),
         Example({"milestones/m3/raw-data/requests.csv": "a,b\n" + "1,2\n" * 6000, "train.py": "print(1)\n"}, "absent",
                 "a compound data-folder name deep in the tree (load-test logs) is not training data", commits=({},)),
+        Example({"data/test_set.json": "[" + ", ".join(['{"question": "What is RAG?", "answer": "retrieval"}'] * 60) + "]",
+                 "src/config.py": "from pydantic import BaseModel\n\n\nclass Settings(BaseModel):\n"
+                                  "    test_set_path: str = 'data/test_set.json'\n"}, "partial",
+                "a small evaluation set in data/ that the code reads", fires=True, commits=({},)),
+        Example({"data/class_map.json": '{"0": "cat", "1": "dog", "2": "bird", "3": "fish", "4": "horse", "5": "cow"}' * 3,
+                 "train.py": "import json\nclasses = json.load(open('data/class_map.json'))\n"}, "absent",
+                "a small label map the code reads is not a dataset", fires=False, commits=({},)),
+        Example({"data/sample/time_series_sample.sqlite": "SQLite format 3\x00" + "x" * 12000,
+                 "configs/run.yaml": "data:\n  source: data/sample/time_series_sample.sqlite\n",
+                 "train.py": "print(1)\n"}, "partial",
+                "a sample database in data/sample/ that the run config points at", fires=True, commits=({},)),
+        Example({"dataset.zip": "PK\x03\x04" + "x" * 20000, "util.py": "def load(name):\n"
+                 "    return open('dataset/%s/%s.txt' % (name, name)).read()\n"}, "partial",
+                "a data archive committed at the root, unzipped by hand", fires=True, commits=({},)),
+        Example({"release.zip": "PK\x03\x04" + "x" * 20000, "util.py": "print(1)\n"}, "absent",
+                "an archive not named for data", fires=False, commits=({},)),
+        Example({"reports/predictions.csv": "id,score\n" + "1,0.5\n" * 3000,
+                 "predict.py": "import pandas as pd\n\ndef main(out):\n"
+                               "    pd.DataFrame({'score': [0.5]}).to_csv(out / 'predictions.csv')\n"}, "absent",
+                "predictions the code writes to reports/ are output, not training data", commits=({},)),
+        Example({"final/Submission/submission-effnet-b3.csv": "id,target\n" + "1,0\n" * 3000,
+                 "input/train_folds.csv": "id,fold\n" + "1,0\n" * 3000,
+                 "train.py": "import pandas as pd\n\ndf = pd.read_csv('input/train_folds.csv')\n"
+                             "df.to_csv('submission-effnet-b3.csv')\n"}, "partial",
+                "the fold table in input/ is data; the committed submission beside it is not", fires=True, commits=({},)),
     )
 
     def check(self, facts):
@@ -145,7 +188,7 @@ class DataCommittedToGit(Rule):
         def training_data(path: str, name: str, size: Optional[int]) -> bool:
             """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
             suffix = PurePosixPath(name).suffix.lower()
-            if fitted_artefact(path):
+            if fitted_artefact(path) or model_output(path):
                 return False
             if suffix and suffix not in DATA_SUFFIXES and suffix not in NOT_DATA_SUFFIXES and suffix != ".json" \
                     and size is not None and size >= MIN_BYTES:
@@ -157,17 +200,27 @@ class DataCommittedToGit(Rule):
             if suffix == ".json":
                 # JSON is usually configuration; a sizeable JSON file in a data folder is a dataset
                 # (evaluation splits, records, fitted statistics)
+                # (evaluation splits, records, fitted statistics); a smaller one counts when the code reads it
+                # as its data (`data/test_set.json`), unless it is named as settings, labels or a log
                 folders = [p.lower() for p in path.split("/")[:-1]]
-                return size is not None and size >= MIN_BYTES and in_data_dir(folders) and \
-                    not set(folders) & NOT_TRAINING_DATA_DIRS and \
+                read_records = name in referenced and not JSON_NOT_RECORDS.search(name)
+                return size is not None and (size >= MIN_BYTES or read_records and size >= MIN_BYTES_READ) and \
+                    in_data_dir(folders) and not set(folders) & NOT_TRAINING_DATA_DIRS and \
                     not any(PurePosixPath(path).match(p) for p in lfs_patterns) and \
                     not any(path.startswith(pkg + "/") for pkg in packages)   # label tables a package ships
             if suffix in DB_SUFFIXES:
+                # a sample database in `data/sample/` counts when the code or a config points at it, as a table does
                 folders = [p.lower() for p in path.split("/")[:-1]]
+                excluded = set(folders) & NOT_TRAINING_DATA_DIRS
                 return size is not None and size >= MIN_BYTES and in_data_dir(folders) and \
-                    not set(folders) & NOT_TRAINING_DATA_DIRS and not any(PurePosixPath(path).match(p) for p in lfs_patterns)
+                    (not excluded or excluded <= SOFT_EXCLUDED_DIRS and (name in referenced or name in configured())) and \
+                    not any(PurePosixPath(path).match(p) for p in lfs_patterns)
             if suffix not in DATA_SUFFIXES:
                 return False
+            if suffix in ARCHIVE_SUFFIXES and DATA_ARCHIVE.search(PurePosixPath(name).stem) and \
+                    (size is None or size >= MIN_BYTES) and not set(p.lower() for p in path.split("/")[:-1]) & NOT_TRAINING_DATA_DIRS \
+                    and not any(PurePosixPath(path).match(p) for p in lfs_patterns):
+                return True   # acc10: an archive named for the data (`dataset.zip` at the root, unzipped by hand)
             if suffix == ".txt" and (name.startswith(("requirements", "README", "LICENSE")) or "requirements" in path):
                 return False
             folders = [p.lower() for p in path.split("/")[:-1]]
@@ -256,7 +309,7 @@ def _config_file_names(facts) -> set:
     out = set()
     for doc in facts.yaml_docs():
         for _, value in walk(doc.docs):
-            if isinstance(value, str) and "/" in value and PurePosixPath(value).suffix.lower() in DATA_SUFFIXES:
+            if isinstance(value, str) and "/" in value and PurePosixPath(value).suffix.lower() in DATA_SUFFIXES + DB_SUFFIXES:
                 out.add(PurePosixPath(value).name)
     return out
 

@@ -30,7 +30,8 @@ class HyperparametersFromCommandLine(Rule):
     `fire.Fire(train)`, transformers `HfArgumentParser`, `LightningCLI`, MLproject entry-point
     `parameters:`, papermill `execute_notebook(parameters=...)`, and an orchestrator's run parameters
     (Metaflow `Parameter`, SageMaker Pipelines `ParameterString`/`ParameterInteger`, ZenML step
-    parameters, Dagster run config, a Kubeflow pipeline function's arguments). Only options named like
+    parameters, Dagster run config, a Kubeflow pipeline function's arguments, a Prefect flow's
+    hyperparameter arguments). Only options named like
     hyperparameters (`--lr`, `--epochs`, `--batch_size`, `--max_depth`...) count, so a CLI of paths
     says nothing. This is partial: values live in shell history and scripts, not in a versioned
     configuration file.
@@ -123,6 +124,18 @@ class HyperparametersFromCommandLine(Rule):
                         "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.Adam(model.parameters(), lr=LR)\n"
                         "    for _ in range(EPOCHS):\n        model(torch.zeros(1, 2)).sum().backward()\n        opt.step()\n",
         }, "absent", "environment variables whose values exist only as in-code defaults", fires=False),
+        Example({
+            "training/train.py": "from prefect import flow\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                                 "@flow\ndef train_model(n_trials: int = 20, n_epochs: int = 5):\n"
+                                 "    return LogisticRegression(max_iter=n_epochs).fit([[0], [1]], [0, 1])\n\n\n"
+                                 "if __name__ == '__main__':\n    train_model()\n",
+        }, "partial", "a Prefect flow that takes the search budget and epochs as run parameters", fires=True),
+        Example({
+            "flows/train.py": "from prefect import flow\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                              "@flow(name='retrain')\ndef retrain(date: str = '2024-01-01', bucket_name: str = 'raw'):\n"
+                              "    return LogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n\n\n"
+                              "if __name__ == '__main__':\n    retrain()\n",
+        }, "absent", "a Prefect flow that takes a date and a bucket: no hyperparameter is a run parameter", fires=False),
     )
 
     def check(self, facts):
@@ -254,6 +267,9 @@ PIPELINE_PARAMETER_BASES = {
 }
 PIPELINE_DECORATORS = {"kfp.dsl.pipeline": "Kubeflow pipeline arguments", "kfp.v2.dsl.pipeline": "Kubeflow pipeline arguments",
                        "kfp.dsl.pipeline()": "Kubeflow pipeline arguments"}
+# acc10: a Prefect flow's parameters are run parameters too, when some of them are hyperparameters (`n_trials`,
+# `n_epochs`); flows that take dates, buckets or paths configure no training
+HYPERPARAMETER_FLOW_DECORATORS = {"prefect.flow": "Prefect flow parameters", "prefect.flow()": "Prefect flow parameters"}
 
 
 def _is_pipeline_parameter(name: str) -> bool:
@@ -279,6 +295,9 @@ def _pipeline_parameters(facts) -> Optional[Tuple[str, int, str]]:
             deco = next((PIPELINE_DECORATORS[x] for x in d.decorators if x in PIPELINE_DECORATORS), None)
             if d.kind == "function" and deco and d.params:
                 return idx.path, d.line, f"{deco} ({', '.join(d.params[:4])})"
+            flow = next((HYPERPARAMETER_FLOW_DECORATORS[x] for x in d.decorators if x in HYPERPARAMETER_FLOW_DECORATORS), None)
+            if d.kind == "function" and flow and strong_hyperparameters(d.params):
+                return idx.path, d.line, f"{flow} ({ranked(strong_hyperparameters(d.params), 4)} of {qual})"
     return None
 
 

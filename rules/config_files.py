@@ -81,6 +81,29 @@ def config_hyperparameters(docs) -> Set[str]:
     return found
 
 
+# acc10: a file named as the project's configuration (`config.json`, `settings.yaml`, `params.yml`)
+CONFIG_FILE_NAME = re.compile(r"(?i)^(\w+[_.-])?(config|configs|conf|cfg|settings|params|parameters)([_.-]\w+)?\.(ya?ml|json|toml|ini|cfg)$")
+MIN_RUN_SETTINGS = 2
+
+
+def _run_settings(docs) -> List[str]:
+    """The keys of a parsed config that hold a scalar setting (a number, a flag, a name), paths and
+    folders left out: a file of locations configures no run."""
+    from mlscan.facts.configs import walk
+    out: List[str] = []
+    for doc in docs:
+        for key, value in walk(doc):
+            if key is None or not isinstance(value, (str, int, float, bool)) or str(key) in out or \
+                    _LOCATION_KEY.search(str(key)) or isinstance(value, str) and _LOCATION_VALUE.search(value):
+                continue
+            out.append(str(key))
+    return out
+
+
+_LOCATION_KEY = re.compile(r"(?i)(path|dir|folder|file|url|uri|host|port|bucket|location)s?$")
+_LOCATION_VALUE = re.compile(r"[/\\]|\.\w{1,5}$|^(s3|gs|https?|file)://")
+
+
 def _is_candidate(path: str) -> bool:
     from mlscan.facts.repo import is_test_path
     p = PurePosixPath(path)
@@ -100,7 +123,8 @@ class HyperparametersInConfigFiles(Rule):
       calls a config loader
       (`yaml.safe_load`, `OmegaConf.load`, `json.load`...), that sit where configs live
       (`configs/`, `params*.yaml`, `hyp*.yaml`);
-    - Hydra (`@hydra.main`) and dvc.yaml stage `params:`;
+    - Hydra (`@hydra.main`, also on a training script the import graph cannot follow to the
+      training code, `src/trainer.py` choosing its agent class from the config) and dvc.yaml stage `params:`;
     - config files that a training command passes (`python train.py -opt options/train.yml` in a
       script, Makefile, CI step or a README's shell block), which a framework then reads;
     - Python configuration: a config module the training imports (`from config import LR`,
@@ -198,6 +222,39 @@ class HyperparametersInConfigFiles(Rule):
                                 "if __name__ == '__main__':\n    train_pipeline(osp.abspath(osp.join(__file__, osp.pardir)))\n",
             "README.md": "# FaceFix\n\n## Training\n\n```bash\npython facefix/train.py -opt options/train_x4.yml --auto_resume\n```\n",
         }, "present", "a framework reads the option file the documented training command passes", fires=True),
+        Example({
+            "config.json": '{"stock_ticker": "DAI.DE", "outperformance_threshold": 0.01, "test_split_size": 0.2, '
+                           '"save_model": true}',
+            "main_training.py": "import json\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                                "with open('config.json') as f:\n    cfg = json.load(f)\n\nif __name__ == '__main__':\n"
+                                "    LogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n",
+        }, "partial", "the training reads its run settings from config.json; the hyperparameters stay in code", fires=True),
+        Example({
+            "config/model.yaml": "class_path: proj.Model\ninit_args:\n  learning_rate: 5e-4\n  hidden_dim: 64\n  dropout: 0.3\n",
+            "scripts/main.py": "from lightning.pytorch.cli import LightningCLI\n\n\ndef main():\n    LightningCLI()\n\n\n"
+                               "if __name__ == '__main__':\n    main()\n",
+            "README.md": "# TDGU\n\n## Quickstart\n\n```bash\npython scripts/main.py fit --model config/model.yaml\n```\n",
+        }, "present", "LightningCLI's fit command reads the model's hyperparameters from a YAML file", fires=True),
+        Example({
+            "config/breakout_train.yaml": "agent_class: DQNAgent\nlr: 0.00025\nbatch_size: 32\nepochs: 10\n",
+            "src/agents.py": "import torch\n\n\nclass DQNAgent:\n    def __init__(self, lr):\n"
+                             "        self.net = torch.nn.Linear(4, 2)\n"
+                             "        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)\n\n"
+                             "    def train(self, batch):\n        loss = self.net(batch).sum()\n        loss.backward()\n"
+                             "        self.opt.step()\n",
+            "src/trainer.py": "import importlib\nimport hydra\n\n\n@hydra.main(config_path='../config/', config_name='train')\n"
+                              "def trainer(config):\n    agents = importlib.import_module('src.agents')\n"
+                              "    agent = getattr(agents, config.agent_class)(config.lr)\n\n\n"
+                              "if __name__ == '__main__':\n    trainer()\n",
+            "scripts/fit_agent.py": "from src.agents import DQNAgent\n\nif __name__ == '__main__':\n"
+                                    "    DQNAgent(0.1).train(None)\n",
+        }, "present", "a Hydra training script that picks its agent class from the config at run time", fires=True),
+        Example({
+            "columns.json": '{"target": "churn", "id": "customer_id", "drop": "notes"}',
+            "main_training.py": "import json\nfrom sklearn.linear_model import LogisticRegression\n\n"
+                                "cols = json.load(open('columns.json'))\n\nif __name__ == '__main__':\n"
+                                "    LogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n",
+        }, "absent", "a column list the training reads is not a configuration file", fires=False),
     )
 
     def check(self, facts):
@@ -228,6 +285,11 @@ class HyperparametersInConfigFiles(Rule):
             if execs is None and (name in PY_CONFIG_RUNNERS or
                                   call.attr == "DEFINE_config_file" and name.startswith(("ml_collections", "absl"))):
                 execs = (idx.path, call.line, name)
+        hydra = _hydra_entry_point(facts)
+        if hydra is not None:
+            yield self.found("supports", hydra[0], hydra[1], f"@hydra.main composes the configuration of the {hydra[0]} "
+                                                             f"script{f' from {hydra[2]}/' if hydra[2] else ''}")
+            return
         got = list(self._files(facts, code_paths, loader))
         direct = [g for g in got if not g[4]]
         chosen = direct or got
@@ -284,6 +346,12 @@ class HyperparametersInConfigFiles(Rule):
             elif hps:
                 yield "partial", via[0], via[1], (f"{via[0]} {via[2]} {path}, but it holds only a search budget "
                                                   f"({next(iter(hps))}); the hyperparameters live elsewhere"), indirect
+            elif via[2] == "reads" and CONFIG_FILE_NAME.search(PurePosixPath(path).name) and \
+                    len(settings := _run_settings(doc.docs)) >= MIN_RUN_SETTINGS:
+                # acc10: a config file the training reads for its run settings (split size, threshold, folders), with
+                # the hyperparameters left in code: a few values externalised
+                yield "partial", via[0], via[1], (f"{via[0]} {via[2]} {path} for its run settings "
+                                                  f"({', '.join(settings[:4])}), but no hyperparameters are in it"), indirect
 
     def _python(self, facts, code_paths: List[str], execs):
         graph = facts.graph
@@ -316,6 +384,23 @@ class HyperparametersInConfigFiles(Rule):
                 more = f" and {len(good) - 1} more" if len(good) > 1 else ""
                 yield "supports", execs[0], execs[1], (f"{execs[0]} runs Python config files with {execs[2]}: {f}{more} "
                                                        f"({ranked(hps)})")
+
+
+def _hydra_entry_point(facts) -> Optional[Tuple[str, int, str]]:
+    """(path, line, config folder) of a script entry point named for training (`src/trainer.py`) whose main
+    function is `@hydra.main`, when the graph cannot follow it to the training code (the agent or model
+    class is chosen from the config at run time)."""
+    from mlscan.facts.repo import is_test_path
+    scripts = {ep.path for ep in facts.graph.entry_points if ep.kind == "script" and not is_test_path(ep.path)
+               and _TRAINING_SCRIPT.search(PurePosixPath(ep.path).stem)}
+    for idx, call in facts.calls(facts.non_test_code()):
+        if idx.path in scripts and call.attr == "main" and facts.external_name(idx, call.name) == "hydra.main":
+            where = call.kwarg("config_path")
+            return idx.path, call.line, where.rstrip("/") if isinstance(where, str) else ""
+    return None
+
+
+_TRAINING_SCRIPT = re.compile(r"(?i)(^|_)(train\w*|trainer|fit|finetune|fine_tune)$")
 
 
 def _config_object_settings(facts, path: str) -> Set[str]:
@@ -384,8 +469,9 @@ def _kedro_parameters(facts, name: str, call) -> list:
     return wanted if wanted and has_files else []
 
 
-# a command that runs Python training code (`python gfpgan/train.py -opt options/train.yml`)
-_RUNS_TRAINING = re.compile(r"(?i)\b(python3?|torchrun|accelerate launch|deepspeed)\b.*\btrain\w*\b")
+# a command that runs Python training code (`python gfpgan/train.py -opt options/train.yml`, LightningCLI's
+# `python scripts/main.py fit --model config/model.yaml`)
+_RUNS_TRAINING = re.compile(r"(?i)\b(python3?|torchrun|accelerate launch|deepspeed)\b.*(\btrain\w*\b|\.py\s+fit\b)")
 _CONFIG_TOKEN = re.compile(r"(?:^|[\s=])(?:\./)?([\w./-]+\.(?:ya?ml|json|toml))\b")
 
 

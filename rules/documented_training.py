@@ -30,7 +30,9 @@ class TrainingDataOrResultsDocumented(Rule):
     it is trained on, with a link to the data's source (Kaggle, UCI, Hugging Face, any URL), outside
     how-to sections (download, setup, usage), and a dataset's own README shipped in a folder of its data
     files with no code beside them (MovieLens' `ml-100k/README`), and a document named for the model
-    (`docs/MODELS.md`, `APPROACH.md`) that names its model family in prose. A data section inside a guide
+    (`docs/MODELS.md`, `APPROACH.md`) that names its model family in prose, and a root README sentence
+    that says which named dataset the model was trained or fine-tuned on ("fine-tuned on the IMDB
+    dataset"; not "your own" or "a custom" dataset). A data section inside a guide
     ("## Guide" > "### Image Dataset"), Kaggle datasets that hold the trained models and a competition's
     write-up link describe no training data. Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
@@ -210,6 +212,13 @@ class TrainingDataOrResultsDocumented(Rule):
                          "built from ImageNet.\n",
         }, "partial", "a dataset section under a heading that is not a guide", fires=True),
         Example({
+            "README.md": "# Plant classifier\n\n## Dataset\n\nThis project uses the **New Plant Diseases Dataset "
+                         "(Augmented)** from Kaggle.\n\n## Features\n\n* MobileNetV2-based leaf disease classifier\n",
+        }, "partial", "a dataset section that names the dataset and where it comes from in words", fires=True),
+        Example({
+            "README.md": "# Plant classifier\n\n## Dataset\n\nPut your images under data/train, one folder per class.\n",
+        }, "absent", "a dataset section that only says where to put the files", fires=False),
+        Example({
             "docs/MODELS.md": "# Models\n\nThe project compares two approaches for sentiment analysis: a Transformer "
                               "fine-tuned on social-media posts as the primary model, and a FastText baseline that is "
                               "lighter and faster.\n\n## Strengths\n\nThe Transformer reads words in context and copes "
@@ -219,6 +228,18 @@ class TrainingDataOrResultsDocumented(Rule):
         Example({
             "docs/models.md": "::: mypkg.models\n",
         }, "absent", "an API reference page named models.md", fires=False),
+        Example({
+            "README.md": "# Movie review sentiment\n\n## Features\n\n* **Fine-tuned DistilBERT:** a pre-trained model, "
+                         "fine-tuned on the IMDB dataset of 50,000 reviews.\n\n## Usage\n\n```bash\npython main.py\n```\n",
+        }, "partial", "the README says which named dataset the model was fine-tuned on", fires=True),
+        Example({
+            "README.md": "# Segmentation kit\n\n## Usage\n\nThe U-Net can be trained on your own dataset: put the images "
+                         "in data/.\n\n## Notes\n\nModels trained on a custom dataset are saved in runs/.\n",
+        }, "absent", "training on your own or a custom dataset names no training data", fires=False),
+        Example({
+            "README.md": "# GAT\n\n## Overview\n\n- `pre_trained/` contains a pre-trained Cora model (achieving 84.4% "
+                         "accuracy on the test set);\n- `models/` contains the implementation.\n",
+        }, "partial", "a result stated with an -ing verb in a list item", fires=True),
     )
 
     def check(self, facts):
@@ -252,6 +273,11 @@ class TrainingDataOrResultsDocumented(Rule):
                 line, model, source = got
                 yield self.found("partial", path, line, f"the README names the model ({model}) and the data it is "
                                                         f"trained on, with its source (\"{source}\")")
+                continue
+            got = facts.per_file(_says_trained_on, path, facts.text(path) or "")
+            if got:
+                yield self.found("partial", path, got[0], f"the README says which data the model is trained on "
+                                                          f"(\"{got[1]}\")")
         for idx in facts.non_test_code():   # a notebook's markdown: a results table or a data dictionary
             if not idx.is_notebook or in_example_dir(idx.path) or idx.path in seen_notebooks:
                 continue
@@ -332,6 +358,33 @@ def _names_model_and_data(path: str, text: str) -> tuple:
     return ()
 
 
+def _says_trained_on(path: str, text: str) -> tuple:
+    """(line, sentence) when a README's prose says which dataset the model was trained or fine-tuned on
+    ("fine-tuned on the IMDB dataset", "Trained on the Jigsaw toxic-comment corpus"), outside how-to
+    sections and code blocks; () otherwise."""
+    skip = fence = False
+    for no, raw in enumerate(text.splitlines()[:3000], 1):
+        stripped = raw.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = not fence
+            continue
+        if fence:
+            continue
+        if stripped.startswith("#"):
+            skip = bool(HOW_TO.match(stripped.lstrip("#").strip()) or _NOT_RESULT.search(stripped))
+            continue
+        m = None if skip or HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) else TRAINED_ON_DATA.search(raw)
+        if m:
+            return no, m.group(0)[:80]
+    return ()
+
+
+# acc10: a sentence that says what the model was trained on, naming the dataset (set 10's labels read it as
+# documenting the training data: `shreshthkapai/...`, `JonNData/...`)
+TRAINED_ON_DATA = re.compile(r"(?i)\b(trained|fine-?tuned|pre-?trained|finetuned)\b[^.\n]{0,40}?\b(on|with|using)\s+"
+                             r"(the\s+)?(?!(this|that|these|your|our|their|its|a|an|the|same|given|custom|own|new|any|"
+                             r"some|other|different|proprietary|private|public)\b)[\w\-'’]+(\s+[\w\-'’]+){0,9}?\s+"
+                             r"(data ?sets?|corpus|corpora)\b")
 # a sentence that names the data with a link to its source: "trained on the [Birds Dataset](https://...)",
 # "this Kaggle dataset: https://www.kaggle.com/...", "Source: https://archive.ics.uci.edu/..."
 DATA_SOURCE_LINK = re.compile(r"(?i)\b(data ?sets?|corpus|corpora|training data|data source|competition data|"
@@ -407,7 +460,7 @@ MODEL_DOC_WORDS = 60
 DATA_DICTIONARY_FILE = re.compile(r"(?i)^(data[_-]?(description|dictionary|desc)|codebook|feature[_-]?descriptions?|"
                                   r"variable[_-]?descriptions?|column[_-]?descriptions?)\.\w+$")
 # a result is reported ("scored a Dice coefficient of 0.98", "achieves 93% top-1"), not a threshold or a goal
-_RESULT_VERB = re.compile(r"\b(scor(ed|es)|achiev(ed|es)|reach(ed|es)|obtain(ed|s)|gets?|got|yield(ed|s)|"
+_RESULT_VERB = re.compile(r"\b(scor(ed|es|ing)|achiev(ed|es|ing)|reach(ed|es|ing)|obtain(ed|s|ing)|gets?|got|yield(ed|s)|"
                           r"trained\b.{0,80}\b(with|to)|results? (in|of)|performs?|reports?)\b", re.I)
 _NOT_RESULT = re.compile(r"\b(install|usage|contribut|licen[cs]e|citation|changelog|todo|roadmap|requirements?|"
                          r"monitoring|alert)", re.I)
@@ -453,6 +506,11 @@ def _in_guide(doc, sec) -> bool:
     return False
 
 
+# acc10: a data section that names where its dataset comes from in words ("uses the New Plant Diseases Dataset
+# from Kaggle"), without a link or a figure
+_NAMED_SOURCE = re.compile(r"(?i)\b(from|on|via)\s+(the\s+)?(kaggle|uci|hugging ?face|openml|yahoo!? finance)\b")
+
+
 def _substantiates(topic: str, sec) -> bool:
     """A training-data section names the data with a link or a figure; an evaluation section
     states a metric with its value. How-to sections ("Configure training data", "Refer to the
@@ -464,5 +522,6 @@ def _substantiates(topic: str, sec) -> bool:
             return False
         # a figure (size, count, date) names the data; a bare list of links needs a description beside it
         return bool(_DATA_NOUN.search(sec.prose)) and (bool(re.search(r"\d", sec.prose)) or
-                                                       (sec.links > 0 and sec.words >= DATA_SECTION_WORDS))
+                                                       (sec.links > 0 and sec.words >= DATA_SECTION_WORDS) or
+                                                       bool(_NAMED_SOURCE.search(sec.prose)))
     return bool(REPORTED_METRIC.search(sec.prose))

@@ -446,3 +446,12 @@ def test_stage_runner_beside_training_notebooks_is_the_training_script(tmp_path:
     (tmp_path / "main.py").write_text("from src.stages import ModelTrainerPipeline\n\nobj = ModelTrainerPipeline()\n")
     graph = Facts(tmp_path, ScanOptions(jobs=1, cache_dir="off")).graph
     assert [ep.path for ep in graph.primary_training_entry_points] == ["research/trainer.ipynb"]
+
+
+def test_readme_commands_continued_with_backslashes_are_one_command(tmp_path: Path):
+    (tmp_path / "README.md").write_text("# Demo\n\n```bash\npython scripts/main.py fit \\\n  --model config/model.yaml \\\n"
+                                        "  --data config/data.yaml\npip install -e .\n```\n", encoding="utf-8")
+    commands = Facts(tmp_path, ScanOptions(jobs=1)).doc_commands
+    assert ("README.md", 4, "python scripts/main.py fit --model config/model.yaml --data config/data.yaml") in commands
+    assert ("README.md", 7, "pip install -e .") in commands
+    assert len(commands) == 2

@@ -548,7 +548,8 @@ class Facts:
     def doc_commands(self) -> List[Tuple[str, int, str]]:
         """(path, line, command) of the shell lines in fenced code blocks of the project's own READMEs
         and docs (the root, one folder deep, docs/), and of prose lines that are a Python command
-        (`> python train.py -opt x.yml`): the run recipes a project documents."""
+        (`> python train.py -opt x.yml`): the run recipes a project documents. A command continued
+        over lines with trailing backslashes is one command, at its first line."""
         out = []
         for path in self.doc_files:
             parts = PurePosixPath(path).parts
@@ -556,19 +557,31 @@ class Facts:
                     len(parts) <= 2 or parts[0].lower() in ("docs", "doc")):
                 continue
             fence = None
+            pending: Optional[Tuple[int, str]] = None   # a command continued with a trailing backslash
             for i, line in enumerate((self.text(path) or "").splitlines(), 1):
                 m = DOC_FENCE.match(line)
                 if m:
+                    if pending is not None:
+                        out.append((path, pending[0], pending[1]))
+                        pending = None
                     if fence is None:
                         fence = m.group(1)[0] if (m.group(2) or "").lower() in SHELL_FENCES else ""
                     elif not line.strip()[len(m.group(1)):].strip():
                         fence = None
                     continue
                 s = line.strip().lstrip("$ ").strip()
+                if fence and pending is not None:
+                    s = f"{pending[1]} {s}".strip()
                 if fence and s and not s.startswith("#"):
-                    out.append((path, i, s))
+                    if s.endswith("\\"):
+                        pending = (pending[0] if pending is not None else i, s[:-1].rstrip())
+                        continue
+                    out.append((path, pending[0] if pending is not None else i, s))
+                    pending = None
                 elif fence is None and PROSE_COMMAND.match(line):   # `> python train.py ...` outside a fence
                     out.append((path, i, PROSE_COMMAND.match(line).group(1).strip()))
+            if pending is not None:
+                out.append((path, pending[0], pending[1]))
         return out
 
     # ---- history ----------------------------------------------------------------------------
