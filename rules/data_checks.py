@@ -140,6 +140,12 @@ class CustomDataChecks(Rule):
             "train.py": "from src.postprocess.postprocess import run\n\nif __name__ == '__main__':\n    run([], [])\n",
         }, "absent", "a check of predicted labels in post-processing is not data validation", fires=False),
         Example({
+            "dags/functions/data.py": "import pandas as pd\n\n\ndef check_data(src, dst):\n    data = pd.read_csv(src)\n"
+                                      "    data = data.dropna(subset=['title'])\n    data.to_csv(dst, index=False)\n"
+                                      "    print('processed data shape is:', data.shape)\n\n\n"
+                                      "if __name__ == '__main__':\n    check_data('raw.csv', 'clean.csv')\n",
+        }, "absent", "a function named check_data that only drops rows and saves them checks nothing", fires=False),
+        Example({
             "predict.py": "import cv2\n\n\ndef run(path, mask):\n    img = cv2.imread(path)\n    if mask is None:\n"
                           "        mask = img[..., 0] > 0\n    return img, mask\n",
         }, "absent", "a None test that does not refuse the image is no decode check", fires=False),
@@ -152,6 +158,7 @@ class CustomDataChecks(Rule):
             outputs = bool(OUTPUT_MODULE.search(idx.path))   # checks of predictions or scores, not of data
             checks = [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
                       if d.kind == "function" and not outputs and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
+            checks = [(q, d) for q, d in checks if _tests_something(facts, idx, d)]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
             if not on_load:  # a check nothing calls checks nothing
                 called = _called_names(facts)
@@ -195,6 +202,23 @@ class CustomDataChecks(Rule):
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break
+
+
+# what checking code does: compares, branches, asserts, raises, warns or asks a predicate
+_CHECKING = re.compile(r"\b(assert|raise|if|warn\w*|isinstance|any|all|isnull|isna|notna|notnull|duplicated|empty)\b"
+                       r"|[<>]=?|[!=]=|\bin\b|\bnot\b")
+
+
+def _tests_something(facts, idx, d) -> bool:
+    """Whether a function named for checking tests anything: `check_data` that only drops missing
+    rows and saves the table is cleaning under a checking name."""
+    text = facts.text(idx.path) if not idx.is_notebook else None
+    if not text:
+        return True
+    body = text.splitlines()[d.line:d.end_line]   # after the `def` line
+    code = "\n".join(line.split("#", 1)[0] for line in body)
+    code = re.sub(r"(\"\"\"|''')[\s\S]*?\1|'[^'\n]*'|\"[^\"\n]*\"", "''", code)  # docstrings and strings say nothing
+    return bool(_CHECKING.search(code))
 
 
 # readers that return None for a missing or corrupt file instead of raising
