@@ -60,7 +60,8 @@ class CustomDataChecks(Rule):
     sound, are partial; so is serving code checking its request inputs by hand
     (`is_valid_json_input`). A check function nothing calls checks nothing, and one in a module
     about the model's outputs (`postprocess/`, `metrics.py`, `evaluation/`) checks predictions, not
-    data. Test code does not count here.
+    data. A function named for checking that tests nothing (no comparison, branch, assert, raise or
+    predicate: `check_data` that drops rows and saves them) is cleaning. Test code does not count here.
     """
 
     id = "custom-data-checks"

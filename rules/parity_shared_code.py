@@ -34,8 +34,10 @@ class ServingReusesTrainingPreprocessing(Rule):
     its preprocessing; functions that only name the columns (`infer_feature_columns`) or run the
     pipeline's preprocessor are not feature code outside it. Serving that answers requests with
     the bare model it loads and no preprocessing at all, while training transforms its features
-    (a feature function or an encoder in the training run), is skew. Not applicable without
-    serving code.
+    (a feature function or an encoder in the training run), is skew. A shared function with a mode
+    parameter (`process_data(X, training=False, encoder=enc)`) that fits in training and applies the
+    fitted encoder otherwise re-fits nothing; a serving function whose only feature word is a
+    Transformer (`predict_transformer`) names the model. Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"

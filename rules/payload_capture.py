@@ -47,7 +47,8 @@ class PayloadsCaptured(Rule):
     A write to a local file (`json.dump`, `f.write`, `to_csv`) counts only in a function named for
     recording payloads, after the model ran (in that function or in the serving function that calls
     it), or when it writes predictions: a config, cache or model-metadata file a serving route
-    rewrites is not a payload. A free-text line appended to a log file of the service's own is partial.
+    rewrites is not a payload, nor is a result file the route opens for writing (`open(p, 'w')`) and
+    replaces on each request. A free-text line appended to a log file of the service's own is partial.
     Not applicable without serving code.
     """
 

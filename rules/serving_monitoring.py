@@ -42,7 +42,9 @@ class ServingMonitoring(Rule):
     service, not the model, and say nothing (a count split by predicted class is a distribution);
     so do they when nothing serves a model (a training pipeline's stage timings, platform health),
     and dashboards or scrapes when the code exports no metric of its own (node and container
-    exporters). A function named for drift that only returns a literal is a placeholder.
+    exporters). A function named for drift that only returns a literal is a placeholder. A function
+    named for checking drift (`drift_audit`, `check_data_drift`) that an entry point runs is partial
+    wherever it lives; a drift term (`drift_coef`) is not monitoring.
     """
 
     id = "serving-monitoring"
