@@ -58,9 +58,11 @@ class CustomDataChecks(Rule):
     or more that the training entry points reach runs on every load and supports the practice;
     other checks, and checksums, which prove a file is intact but not that its content is
     sound, are partial; so is serving code checking its request inputs by hand
-    (`is_valid_json_input`). A check function nothing calls checks nothing, and one in a module
+    (`is_valid_json_input`, or an `if` that raises on what the handler was sent: `if 'title' not in
+    request: raise ValueError(...)`; an emptiness test or a check of which model to run does not count). A check function nothing calls checks nothing, and one in a module
     about the model's outputs (`postprocess/`, `metrics.py`, `evaluation/`) checks predictions, not
-    data. Test code does not count here.
+    data. A function named for checking that tests nothing (no comparison, branch, assert, raise or
+    predicate: `check_data` that drops rows and saves them) is cleaning. Test code does not count here.
     """
 
     id = "custom-data-checks"
@@ -114,6 +116,20 @@ class CustomDataChecks(Rule):
                                   "    return jsonify(MODEL.predict(rows).tolist())\n",
         }, "partial", "serving checks its request inputs by hand", fires=True),
         Example({
+            "services/api/app.py": "from litserve import LitAPI, LitServer\n\n\nclass TextAPI(LitAPI):\n"
+                                   "    def setup(self, device):\n        self.model = load()\n\n"
+                                   "    def decode_request(self, request):\n        if 'title' not in request:\n"
+                                   "            raise ValueError(\"Missing 'title' field in request.\")\n"
+                                   "        return request['title']\n\n    def predict(self, x):\n"
+                                   "        return self.model.predict(x)\n\n\nLitServer(TextAPI()).run()\n",
+        }, "partial", "a serving method refuses a request that lacks the field the model needs", fires=True),
+        Example({
+            "app.py": "from fastapi import FastAPI, HTTPException\n\napp = FastAPI()\nMODELS = {'a': None}\n\n\n"
+                      "@app.post('/predict')\ndef predict(text: str, model_name: str):\n    if text == '':\n"
+                      "        raise HTTPException(400, 'empty')\n    if model_name not in MODELS:\n"
+                      "        raise HTTPException(404, 'unknown model')\n    return {'y': MODELS[model_name].predict([text])}\n",
+        }, "absent", "an emptiness test and a check of which model to run do not check the data", fires=False),
+        Example({
             "data/parse.py": "import pandas as pd\n\nREQUIRED = {'speaker', 'line', 'episode'}\n\n\ndef parse(path):\n"
                              "    df = pd.read_csv(path)\n    missing = REQUIRED - set(df.columns)\n    if missing:\n"
                              "        raise ValueError(f'Missing columns in CSV: {missing}')\n    return df\n",
@@ -140,6 +156,12 @@ class CustomDataChecks(Rule):
             "train.py": "from src.postprocess.postprocess import run\n\nif __name__ == '__main__':\n    run([], [])\n",
         }, "absent", "a check of predicted labels in post-processing is not data validation", fires=False),
         Example({
+            "dags/functions/data.py": "import pandas as pd\n\n\ndef check_data(src, dst):\n    data = pd.read_csv(src)\n"
+                                      "    data = data.dropna(subset=['title'])\n    data.to_csv(dst, index=False)\n"
+                                      "    print('processed data shape is:', data.shape)\n\n\n"
+                                      "if __name__ == '__main__':\n    check_data('raw.csv', 'clean.csv')\n",
+        }, "absent", "a function named check_data that only drops rows and saves them checks nothing", fires=False),
+        Example({
             "predict.py": "import cv2\n\n\ndef run(path, mask):\n    img = cv2.imread(path)\n    if mask is None:\n"
                           "        mask = img[..., 0] > 0\n    return img, mask\n",
         }, "absent", "a None test that does not refuse the image is no decode check", fires=False),
@@ -148,10 +170,14 @@ class CustomDataChecks(Rule):
     def check(self, facts):
         closure = facts.graph.training_closure
         serving = facts.graph.serving_files
+        refused = _request_refused(facts, serving)
+        if refused:
+            yield self.found("partial", *refused)
         for idx in facts.non_test_code():
             outputs = bool(OUTPUT_MODULE.search(idx.path))   # checks of predictions or scores, not of data
             checks = [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
                       if d.kind == "function" and not outputs and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
+            checks = [(q, d) for q, d in checks if _tests_something(facts, idx, d)]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
             if not on_load:  # a check nothing calls checks nothing
                 called = _called_names(facts)
@@ -195,6 +221,53 @@ class CustomDataChecks(Rule):
                     if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
                         yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
                         break
+
+
+# what checking code does: compares, branches, asserts, raises, warns or asks a predicate
+_CHECKING = re.compile(r"\b(assert|raise|if|warn\w*|isinstance|any|all|isnull|isna|notna|notnull|duplicated|empty)\b"
+                       r"|[<>]=?|[!=]=|\bin\b|\bnot\b")
+
+
+def _tests_something(facts, idx, d) -> bool:
+    """Whether a function named for checking tests anything: `check_data` that only drops missing
+    rows and saves the table is cleaning under a checking name."""
+    text = facts.text(idx.path) if not idx.is_notebook else None
+    if not text:
+        return True
+    body = text.splitlines()[d.line:d.end_line]   # after the `def` line
+    code = "\n".join(line.split("#", 1)[0] for line in body)
+    code = re.sub(r"(\"\"\"|''')[\s\S]*?\1|'[^'\n]*'|\"[^\"\n]*\"", "''", code)  # docstrings and strings say nothing
+    return bool(_CHECKING.search(code))
+
+
+# what a request carries besides data: which model to run, who asks, how many results
+NOT_DATA = re.compile(r"(?i)(model|version|name|_id$|^id$|user|token|key|auth|top_?k|limit|page|lang)")
+EMPTY = {None, "", 0}
+
+
+def _request_refused(facts, serving):
+    """(path, line, message) for serving code that refuses a malformed request by hand: an `if` that
+    raises (or an assert) on what the handler was sent (`if 'title' not in request: raise`,
+    `if file.content_type not in ALLOWED: raise HTTPException(400)`). An emptiness test alone
+    (`if text == ''`), or a check of which model to run, is not a check of the data."""
+    for path in sorted(serving):
+        idx = facts.code.get(path)
+        if idx is None or idx.is_notebook:
+            continue
+        for cmp in idx.comparisons:
+            if cmp.context not in ("if-fails", "assert") or (cmp.literals and set(cmp.literals) <= EMPTY) \
+                    or set(cmp.ops) <= {"Is", "IsNot"}:
+                continue
+            d = idx.defs.get(cmp.scope)
+            sent = (set(d.params) if d else set()) - {"self", "cls", "device", "context"}
+            sent |= {"request"}
+            for operand in cmp.operands:
+                root = re.match(r"(?:len\()?([A-Za-z_]\w*)((?:\.\w+)*)", operand)
+                if root and root.group(1) in sent and not NOT_DATA.search(root.group(1) + root.group(2)) \
+                        and not (cmp.literals and all(isinstance(x, str) and NOT_DATA.search(x) for x in cmp.literals)):
+                    return (path, cmp.line, f"serving refuses a malformed request by hand (raises or asserts on {operand}, "
+                                            f"what the handler was sent); the training data is not checked by it")
+    return None
 
 
 # readers that return None for a missing or corrupt file instead of raising

@@ -34,8 +34,10 @@ class ServingReusesTrainingPreprocessing(Rule):
     its preprocessing; functions that only name the columns (`infer_feature_columns`) or run the
     pipeline's preprocessor are not feature code outside it. Serving that answers requests with
     the bare model it loads and no preprocessing at all, while training transforms its features
-    (a feature function or an encoder in the training run), is skew. Not applicable without
-    serving code.
+    (a feature function or an encoder in the training run), is skew. A shared function with a mode
+    parameter (`process_data(X, training=False, encoder=enc)`) that fits in training and applies the
+    fitted encoder otherwise re-fits nothing; a serving function whose only feature word is a
+    Transformer (`predict_transformer`) names the model. Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"
@@ -319,6 +321,50 @@ class ServingReusesTrainingPreprocessing(Rule):
                       "app = FastAPI()\nMODEL = TransformerSentimentModel()\nMODEL.load_state_dict(torch.load('model.pt'))\n\n\n"
                       "@app.post('/predict')\ndef predict(text: str):\n    return {'y': MODEL.predict(text).tolist()}\n",
         }, "partial", "sharing the model class is not sharing preprocessing: the trained model is reused, no feature code"),
+        Example({
+            "src/ml/data.py": "import numpy as np\nfrom sklearn.preprocessing import OneHotEncoder\n\n\n"
+                              "def process_data(X, cats, training=True, encoder=None):\n    if training:\n"
+                              "        encoder = OneHotEncoder(handle_unknown='ignore')\n"
+                              "        Xc = encoder.fit_transform(X[cats])\n    else:\n        Xc = encoder.transform(X[cats])\n"
+                              "    return np.hstack([X.drop(columns=cats).values, Xc]), encoder\n",
+            "src/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.ml.data import process_data\n\nif __name__ == '__main__':\n    df = pd.read_csv('census.csv')\n"
+                            "    X, enc = process_data(df.drop(columns=['y']), ['job'], training=True)\n"
+                            "    joblib.dump(LogisticRegression().fit(X, df.y), 'model.pkl')\n    joblib.dump(enc, 'encoder.pkl')\n",
+            "api/main.py": "import joblib\nimport pandas as pd\nfrom fastapi import FastAPI\nfrom src.ml.data import process_data\n\n"
+                           "app = FastAPI()\nMODEL, ENC = joblib.load('model.pkl'), joblib.load('encoder.pkl')\n\n\n"
+                           "@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    X, _ = process_data(pd.DataFrame([row]), ['job'], training=False, encoder=ENC)\n"
+                           "    return {'y': int(MODEL.predict(X)[0])}\n",
+        }, "present", "a shared function fits its encoder only in training mode and applies the fitted one otherwise"),
+        Example({
+            "src/ml/data.py": "from sklearn.preprocessing import StandardScaler\n\n\ndef process_data(X, training=True):\n"
+                              "    return StandardScaler().fit_transform(X)\n",
+            "src/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.ml.data import process_data\n\nif __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                            "    joblib.dump(LogisticRegression().fit(process_data(df[['a']]), df.y), 'model.pkl')\n",
+            "api/main.py": "import joblib\nimport pandas as pd\nfrom fastapi import FastAPI\nfrom src.ml.data import process_data\n\n"
+                           "app = FastAPI()\nMODEL = joblib.load('model.pkl')\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    return {'y': int(MODEL.predict(process_data(pd.DataFrame([row]), training=False))[0])}\n",
+        }, "absent", "a mode flag that never switches the fit off: the scaler is re-fitted on each request"),
+        Example({
+            "scripts/train.py": "import joblib\nfrom sklearn.feature_extraction.text import TfidfVectorizer\n"
+                                "from sklearn.linear_model import LogisticRegression\nfrom sklearn.pipeline import Pipeline\n\n"
+                                "if __name__ == '__main__':\n"
+                                "    pipe = Pipeline([('tfidf', TfidfVectorizer()), ('clf', LogisticRegression())])\n"
+                                "    pipe.fit(['a b', 'c d'], [0, 1])\n    joblib.dump(pipe, 'model.joblib')\n",
+            "app/main.py": "import joblib\nfrom fastapi import FastAPI\n\napp = FastAPI()\nMODEL = joblib.load('model.joblib')\n\n\n"
+                           "def predict_transformer(texts):\n    return MODEL.predict(texts).tolist()\n\n\n"
+                           "@app.post('/predict')\ndef predict(texts: list):\n    return {'y': predict_transformer(texts)}\n",
+        }, "present", "a function named for the Transformer model it runs is not preprocessing of serving's own"),
+        Example({
+            "web/__init__.py": "from flask import Flask\n\napp = Flask(__name__)\nfrom web import views\n",
+            "web/views.py": "import joblib\nfrom flask import request, jsonify\nfrom web import app\n\nMODEL = joblib.load('model.pkl')\n\n\n"
+                            "@app.route('/predict', methods=['POST'])\ndef predict():\n"
+                            "    return jsonify(MODEL.predict([request.json['x']]).tolist())\n",
+            "train.py": "import joblib\nfrom sklearn.linear_model import LogisticRegression\n\nif __name__ == '__main__':\n"
+                        "    joblib.dump(LogisticRegression().fit([[0], [1]], [0, 1]), 'model.pkl')\n",
+        }, "present", "routes declared on an app imported from the package's __init__ are serving (trivial parity)"),
     )
 
     def check(self, facts):
@@ -348,7 +394,8 @@ class ServingReusesTrainingPreprocessing(Rule):
         for idx, call in serving_calls:
             if call.attr in ("fit", "fit_transform", "partial_fit") and (
                     TRANSFORMERS.search(call.name)
-                    or ((idx.path, call.scope) in builds and f"def:{idx.path}:{call.scope}" not in train)):
+                    or ((idx.path, call.scope) in builds and f"def:{idx.path}:{call.scope}" not in train)) \
+                    and not _fits_in_training_mode(graph, idx, call.scope, train):
                 refits.append((idx, call))
         for idx, call in refits[:3]:
             yield self.found("gap", idx.path, call.line,
@@ -385,7 +432,8 @@ class ServingReusesTrainingPreprocessing(Rule):
         for n in sorted(all_serving):
             if n.startswith("def:") and node_path(n) in serving_files and FEATURE_WORDS.search(node_name(n)) \
                     and n not in train and graph.g.nodes[n].get("kind") == "function" \
-                    and not LOADER.match(node_name(n).rsplit(".", 1)[-1]) and not _loads_fitted(graph, n):
+                    and not LOADER.match(node_name(n).rsplit(".", 1)[-1]) and not _loads_fitted(graph, n) \
+                    and not _names_the_model(node_name(n)) and not _model_code(graph, n):
                 own_features.append(n)
         # serving that calls training's own feature functions shares them: a helper of its own beside
         # them (formatting a request, naming columns, explaining a prediction) is no re-implementation
@@ -459,6 +507,28 @@ class ServingReusesTrainingPreprocessing(Rule):
         yield self.found("gap", path, line,
                          f"{what}, but the model server runs the bare model: the feature transformation training "
                          f"applies outside it ({found}) is not part of the deployed artefact")
+
+
+# a parameter that switches a shared preprocessing function between fitting (training) and applying
+MODE_FLAG = re.compile(r"(?i)^(is_)?(training|train|fit|is_train|fitting)$")
+
+
+def _fits_in_training_mode(graph, idx, scope: str, train) -> bool:
+    """`process_data(X, training=True)` fits the encoder, `training=False` applies the one it is
+    handed: a shared function with a mode flag that training also runs, which both fits and
+    applies (`encoder.transform`), fits only in training."""
+    d = idx.defs.get(scope)
+    if d is None or f"def:{idx.path}:{scope}" not in train or not any(MODE_FLAG.match(p) for p in d.params):
+        return False
+    return any(c.attr == "transform" and c.scope == scope for c in idx.calls)
+
+
+def _names_the_model(name: str) -> bool:
+    """`predict_transformer`, `SentenceTransformerModel._predict`: a Transformer is the network
+    architecture, not preprocessing, when it is the name's only feature word."""
+    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()) if w]
+    found = [w for w in words if FEATURE_WORDS.search(w)]
+    return bool(found) and all(w in ("transformer", "transformers") for w in found)
 
 
 SERVING_PREP = re.compile(r"(?i)(transform|preprocess|feature|encod|scal|normali[sz]|tokeni[sz]|vectori[sz]|"

@@ -47,7 +47,8 @@ class PayloadsCaptured(Rule):
     A write to a local file (`json.dump`, `f.write`, `to_csv`) counts only in a function named for
     recording payloads, after the model ran (in that function or in the serving function that calls
     it), or when it writes predictions: a config, cache or model-metadata file a serving route
-    rewrites is not a payload. A free-text line appended to a log file of the service's own is partial.
+    rewrites is not a payload, nor is a result file the route opens for writing (`open(p, 'w')`) and
+    replaces on each request. A free-text line appended to a log file of the service's own is partial.
     Not applicable without serving code.
     """
 
@@ -64,6 +65,12 @@ class PayloadsCaptured(Rule):
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    y = MODEL.predict(request.json)\n"
                       "    log.info('input=%s prediction=%s', request.json, y)\n    return str(y)\n",
         }, "partial", "stdout logging only"),
+        Example({
+            "app.py": "import joblib\nfrom flask import Flask, request, render_template\n\napp = Flask(__name__)\n"
+                      "MODEL = joblib.load('m.pkl')\n\n\n@app.route('/upload', methods=['POST'])\ndef upload():\n"
+                      "    pred = MODEL.predict([request.json['x']])\n    with open('static/prediction.txt', 'w') as f:\n"
+                      "        f.write(str(pred[0]))\n    return render_template('result.html')\n",
+        }, "absent", "a result file rewritten on every request for the page to show keeps no record"),
         Example({
             "app.py": "from flask import Flask, request\nimport joblib\napp = Flask(__name__)\nMODEL = joblib.load('m.pkl')\n\n"
                       "@app.route('/predict', methods=['POST'])\ndef predict():\n    features = request.get_json()\n"
@@ -278,6 +285,8 @@ class PayloadsCaptured(Rule):
                                         f"a prediction history rather than a record of each input")
                         continue
                     if call.attr == "write" and not _structured_write(idx, call):
+                        if _overwritten(idx, call):
+                            continue  # `open('prediction.txt', 'w')` per request: a scratch file, rewritten each time
                         # `f.write('infer %s done' % url)`: a home-made text log, not a record of each payload
                         best = best or ("partial", idx.path, call.line,
                                         f"serving appends free text to a log file of its own ({call.name}), "
@@ -447,6 +456,19 @@ def _structured_write(idx, call) -> bool:
     return any(c.scope == call.scope and c.line <= call.line and (
         c.name in ("json.dumps", "orjson.dumps", "ujson.dumps") or c.attr in ("model_dump_json", "to_json", "dumps"))
         for c in idx.calls)
+
+
+def _overwritten(idx, call) -> bool:
+    """The file written was opened for writing (`open(p, 'w')`), not appending, in the same function:
+    each request replaces the last one (a result file a page renders), so nothing is kept."""
+    opened = [c for c in idx.calls if c.scope == call.scope and c.line <= call.line
+              and (c.name in ("open", "io.open", "builtins.open") or c.attr == "open")]
+    if not opened:
+        return False
+    last = max(opened, key=lambda c: c.line)
+    at = 0 if last.attr == "open" and last.name not in ("open", "io.open", "builtins.open") else 1   # Path().open(mode)
+    mode = last.kwarg("mode", last.args[at] if len(last.args) > at else None)
+    return isinstance(mode, str) and mode.startswith("w")
 
 
 def _structured_record(idx, call) -> bool:

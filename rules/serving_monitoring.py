@@ -6,6 +6,7 @@ from pathlib import PurePosixPath
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._monitoring import serving_modules
 from mlscan.rules._serving import has_serving
+from mlscan.rules._wiring import is_wired
 
 METRIC_LIBS = {"prometheus_client": "Prometheus client", "prometheus_fastapi_instrumentator": "Prometheus instrumentator",
                "prometheus_flask_exporter": "Prometheus exporter", "starlette_exporter": "Prometheus exporter",
@@ -14,6 +15,9 @@ METRIC_LIBS = {"prometheus_client": "Prometheus client", "prometheus_fastapi_ins
                "arthurai": "Arthur", "seldon_core.metrics": "Seldon metrics"}
 _ROOTS = {p.split(".")[0] for p in METRIC_LIBS}
 DRIFT_NAME = re.compile(r"drift", re.I)
+# a function named for checking drift (`drift_audit`, `check_data_drift`), not a drift term (`sde.drift`, `drift_coef`)
+DRIFT_CHECK_NAME = re.compile(r"(?i)((^|_)(audit|check|detect|monitor|report|alert)\w*_drift|(^|_)drift_(audit|check|"
+                              r"detect\w*|monitor\w*|report|alert\w*|test)s?)($|_)")
 MONITOR_PATH = re.compile(r"monitor", re.I)
 METRIC_TYPES = ("Counter", "Gauge", "Histogram", "Summary", "Enum", "Info")
 # what a service's own health metrics are named for: requests, latency, errors, throughput
@@ -38,7 +42,9 @@ class ServingMonitoring(Rule):
     service, not the model, and say nothing (a count split by predicted class is a distribution);
     so do they when nothing serves a model (a training pipeline's stage timings, platform health),
     and dashboards or scrapes when the code exports no metric of its own (node and container
-    exporters). A function named for drift that only returns a literal is a placeholder.
+    exporters). A function named for drift that only returns a literal is a placeholder. A function
+    named for checking drift (`drift_audit`, `check_data_drift`) that an entry point runs is partial
+    wherever it lives; a drift term (`drift_coef`) is not monitoring.
     """
 
     id = "serving-monitoring"
@@ -103,6 +109,19 @@ class ServingMonitoring(Rule):
                            "app.include_router(router)\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
                            "    return {'y': MODEL.predict([row])[0]}\n",
         }, "absent", "a drift endpoint that returns a literal monitors nothing", fires=False),
+        Example({
+            "serving/app.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\ndef predict(row: dict):\n"
+                              "    return {'y': MODEL.predict([row])[0]}\n",
+            "retrain_monthly.py": "import logging\nimport pandas as pd\n\n\ndef drift_audit(served, recomputed):\n"
+                                  "    diff = (served - recomputed).abs().max().max()\n"
+                                  "    logging.info('drift audit: max feature drift %.3e', diff)\n\n\n"
+                                  "if __name__ == '__main__':\n    drift_audit(pd.read_csv('served.csv'), pd.read_csv('recomputed.csv'))\n",
+        }, "partial", "a drift audit a job runs, with no drift statistic against a reference", fires=True),
+        Example({
+            "app.py": "import gradio as gr\n\n\ndef predict(x):\n    return MODEL.predict([x])[0]\n\n\n"
+                      "gr.Interface(fn=predict, inputs='text', outputs='text').launch()\n",
+            "sde.py": "def drift_coef(x, t):\n    return -0.5 * x\n\n\nif __name__ == '__main__':\n    print(drift_coef(1.0, 0.1))\n",
+        }, "absent", "the drift term of a stochastic differential equation is not drift monitoring", fires=False),
     )
 
     def check(self, facts):
@@ -130,6 +149,14 @@ class ServingMonitoring(Rule):
                 for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line):
                     if DRIFT_NAME.search(qual.rsplit(".", 1)[-1]) and not _stub(idx, qual):
                         hit = (d.line, f"{qual} is named for drift but compares against no reference")
+                        break
+            if hit is None and not idx.is_notebook:
+                # a drift check a job runs wherever it lives (`drift_audit()` in the monthly retraining script)
+                for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line):
+                    if d.kind == "function" and DRIFT_CHECK_NAME.search(qual.rsplit(".", 1)[-1]) \
+                            and not _stub(idx, qual) and is_wired(facts, idx.path, qual):
+                        hit = (d.line, f"{qual}() checks for drift, run from an entry point, but with no drift "
+                                       f"statistic against a reference")
                         break
             if hit:
                 exported = True

@@ -1387,6 +1387,19 @@ def _scheduled_scoring_job(path: str, idx: CodeIndex) -> Optional[Tuple[int, str
     return (predicts or loads).line, loads.name
 
 
+_WEB_ROOTS = {w.split(".")[0] for w in WEB_FRAMEWORKS}
+
+
+def _imported_web_app(head: str, attr: str, route, roots: Set[str]) -> Optional[str]:
+    """The framework of a route declared on an app object imported from another module of the
+    project (`from tutorial import app`, `@app.post('/uploadfile/')`) in a file that imports the
+    framework itself, or None."""
+    if attr not in ROUTE_METHODS or not head or head.endswith("()") or not isinstance(route, str) \
+            or not route.startswith("/") or any(head.startswith(w) for w in WEB_FRAMEWORKS):
+        return None
+    return next((w for w in WEB_FRAMEWORKS if w in roots), None)
+
+
 def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
     out: List[ServingEndpoint] = []
     roots = idx.imported_roots
@@ -1404,6 +1417,11 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
                 route = d.decorator_args[d.decorators.index(dec)]
                 out.append(ServingEndpoint(path, d.line, fw, f"def:{path}:{qual}",
                                            f"{fw} route {route if isinstance(route, str) else qual}"))
+                break
+            route = d.decorator_args[d.decorators.index(dec)]
+            fw = _imported_web_app(head, attr, route, roots)
+            if fw:  # `from app import app` then `@app.route('/predict')`: the app object lives in another module
+                out.append(ServingEndpoint(path, d.line, fw, f"def:{path}:{qual}", f"{fw} route {route}"))
                 break
             if dec.startswith(("bentoml.api", "bentoml.service", "ray.serve.deployment", "modal.web_endpoint",
                                "modal.fastapi_endpoint")) or (attr == "api" and "bentoml" in head):
