@@ -17,7 +17,8 @@ _PIPELINE_WORDS = (r"prepare|preprocess|process|featur|ingest|etl|split|clean|do
 STAGE_SCRIPT = re.compile(rf"(?i)({_PIPELINE_WORDS}|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|batch)")
 PIPELINE_STAGE = re.compile(rf"(?i)({_PIPELINE_WORDS})")
 # a script that prepares the training data as its own stage (make_dataset.py, build_features.py, create_folds.py)
-DATA_STAGE = re.compile(r"(?i)(^|[/_-])(prepar|preprocess|process|featur|ingest|etl|split|clean|download|fetch|"
+DATA_STAGE = re.compile(r"(?i)^(?!.*(model|monitor|deploy|serv|referen|predict|infer|stat|report|plot|visual))"
+                        r"(.*[_-])?(prepar|preprocess|process|featur|ingest|etl|split|clean|download|fetch|"
                         r"make_data|dataset|fold)")
 # a training function longer than this is the whole script in one function (one long main())
 MAX_TRAINING_FUNCTION = 100
@@ -346,7 +347,7 @@ class TrainingCodeIsModular(Rule):
         targets = {e.target for e in entries + others}
         # the data preparation is a stage script of its own and the training trains in functions
         if best is not None and best[0] < 3 and best[1].path in short_training:
-            data_stages = self._stage_scripts(facts, targets, DATA_STAGE)
+            data_stages = self._stage_scripts(facts, targets, DATA_STAGE, stem_only=True)
             if data_stages:
                 path = best[1].path
                 best = (3, self.found("supports", path, facts.code[path].main_line or best[1].line or 1,
@@ -384,7 +385,7 @@ class TrainingCodeIsModular(Rule):
             yield best[1]
 
     @staticmethod
-    def _stage_scripts(facts, training_targets: Set[str], named=STAGE_SCRIPT) -> List[tuple]:
+    def _stage_scripts(facts, training_targets: Set[str], named=STAGE_SCRIPT, stem_only=False) -> List[tuple]:
         """(path, line) of Python scripts, other than the training ones, that run another stage of the
         pipeline (data preparation, evaluation, registration, serving, monitoring), one per file."""
         from mlscan.facts.repo import is_test_path
@@ -396,7 +397,7 @@ class TrainingCodeIsModular(Rule):
             p = PurePosixPath(path)
             if p.suffix != ".py" or is_test_path(path) or in_example_dir(path) or p.parts[0] in ("hooks", "docs") \
                     or p.name in ("setup.py", "conftest.py", "noxfile.py", "manage.py") \
-                    or not named.search(f"{p.parent.name}/{p.stem}"):
+                    or not named.search(p.stem if stem_only else f"{p.parent.name}/{p.stem}"):
                 continue
             found.setdefault(path, (facts.code[path].main_line if path in facts.code else None) or 1)
         return sorted(found.items())
