@@ -12,7 +12,7 @@ from mlscan.rules._vocab import FRAMEWORK_TRAINING_RUNNERS, definition_roles, ro
 # scripts of the other lifecycle stages, by file name: data preparation, evaluation, registration,
 # serving, batch scoring, monitoring
 # (of them, the stages that belong to the model's pipeline, not to using the model)
-_PIPELINE_WORDS = (r"prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
+_PIPELINE_WORDS = (r"prepare|preprocess|process|featur|ingest|etl|split|clean|download|fetch|evaluat|eval\b|"
                    r"valid|register|registry|promot|monitor|drift")
 STAGE_SCRIPT = re.compile(rf"(?i)({_PIPELINE_WORDS}|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|batch)")
 PIPELINE_STAGE = re.compile(rf"(?i)({_PIPELINE_WORDS})")
@@ -236,6 +236,14 @@ class TrainingCodeIsModular(Rule):
                             "        optimizer.zero_grad()\n        model(data).sum().backward()\n        optimizer.step()\n\n\n"
                             "if __name__ == '__main__':\n    train(200)\n",
         }, "present", "the same modules, with the model and optimizer built inside the training function"),
+        Example({
+            "fetch_prices.py": "import pandas as pd\n\nif __name__ == '__main__':\n"
+                               "    pd.read_csv('https://example.com/prices.csv').to_csv('prices.csv')\n",
+            "predict_prices.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                                 "    print(joblib.load('m.pkl').predict(pd.read_csv('prices.csv')))\n",
+            "train_prices.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\n\n"
+                               "df = pd.read_csv('prices.csv')\nmodel = Ridge().fit(df[['a']], df.y)\njoblib.dump(model, 'm.pkl')\n",
+        }, "partial", "fetching and prediction are scripts of their own; training is one monolithic script"),
         Example({
             "src/data_loader.py": "import pandas as pd\n\n\ndef load_csv(path, target):\n    df = pd.read_csv(path)\n"
                                   "    return df.drop(columns=target), df[target]\n",
