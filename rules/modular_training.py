@@ -12,15 +12,25 @@ from mlscan.rules._vocab import FRAMEWORK_TRAINING_RUNNERS, definition_roles, ro
 # scripts of the other lifecycle stages, by file name: data preparation, evaluation, registration,
 # serving, batch scoring, monitoring
 # (of them, the stages that belong to the model's pipeline, not to using the model)
-_PIPELINE_WORDS = (r"prepare|preprocess|process|featur|ingest|etl|split|clean|download|evaluat|eval\b|"
+_PIPELINE_WORDS = (r"prepare|preprocess|process|featur|ingest|etl|split|clean|download|fetch|evaluat|eval\b|"
                    r"valid|register|registry|promot|monitor|drift")
 STAGE_SCRIPT = re.compile(rf"(?i)({_PIPELINE_WORDS}|deploy|export|serv|app\b|api\b|predict|infer|score|scoring|batch)")
 PIPELINE_STAGE = re.compile(rf"(?i)({_PIPELINE_WORDS})")
+# a script that prepares the training data as its own stage (make_dataset.py, build_features.py, create_folds.py)
+DATA_STAGE = re.compile(r"(?i)^(?!.*(model|monitor|deploy|serv|referen|predict|infer|stat|report|plot|visual))"
+                        r"(.*[_-])?(prepar|preprocess|process|featur|ingest|etl|split|clean|download|fetch|"
+                        r"make_data|dataset|fold)")
+# a training function longer than this is the whole script in one function (one long main())
+MAX_TRAINING_FUNCTION = 100
 _NOT_TRAINING_SCRIPT = re.compile(r"(?i)(bench|export|demo|profil|convert|example|sample|infer|predict|serv|app\b|"
                                   r"visuali[sz]|plot|debug|scratch|test)")
 # an optimizer's constructor (not a scheduler's)
 OPTIMIZER = re.compile(r"^(torch\.optim\.(?!lr_scheduler)[A-Z]\w*|(tensorflow\.)?(tf_)?keras\.optimizers\.[A-Z]\w*|"
                        r"optax\.[a-z]\w*)(\(\))?$")
+# steps of a training loop written in the script (a whole fit is `.fit()`, `trainer.train()`)
+LOOP_STEPS = {"backward", "step", "zero_grad", "apply_gradients", "train_on_batch", "partial_fit"}
+# a thin wiring script imports at least this many of the project's modules (data and model among them)
+MIN_WIRED = 3
 # copy-pasted training: this many top-level definitions repeated across the training scripts
 MIN_COPIED = 6
 MIN_COPIES = 3
@@ -71,7 +81,11 @@ class TrainingCodeIsModular(Rule):
     whose stages run three or more separate scripts counts as modular, and so do two stages whose
     training stage trains inside functions, and so does a script that hands the project's own data and model
     modules to a training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's
-    `train_pipeline`). Only stages of the model's pipeline (preparation, evaluation, registration,
+    `train_pipeline`), and so does a thin top-level script that imports three or more of the
+    project's modules (data and model among them) and only calls a whole fit on what they build
+    (no `loss.backward()` or `opt.step()` of its own; with one or two modules it stays partial), and
+    so does a training script that trains in short functions of its own beside a separate
+    data-preparation stage script (`make_dataset.py`, `prepare_data.py`, `create_folds.py`). Only stages of the model's pipeline (preparation, evaluation, registration,
     monitoring) make a notebook's training partial; serving and batch-scoring scripts use the model.
     Three or more training scripts that each repeat the same definitions (their own `Config`,
     loaders, feature code) are copies, not shared units: one rank lower. A model-building function
@@ -222,6 +236,48 @@ class TrainingCodeIsModular(Rule):
                             "        optimizer.zero_grad()\n        model(data).sum().backward()\n        optimizer.step()\n\n\n"
                             "if __name__ == '__main__':\n    train(200)\n",
         }, "present", "the same modules, with the model and optimizer built inside the training function"),
+        Example({
+            "fetch_prices.py": "import pandas as pd\n\nif __name__ == '__main__':\n"
+                               "    pd.read_csv('https://example.com/prices.csv').to_csv('prices.csv')\n",
+            "predict_prices.py": "import joblib\nimport pandas as pd\n\nif __name__ == '__main__':\n"
+                                 "    print(joblib.load('m.pkl').predict(pd.read_csv('prices.csv')))\n",
+            "train_prices.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\n\n"
+                               "df = pd.read_csv('prices.csv')\nmodel = Ridge().fit(df[['a']], df.y)\njoblib.dump(model, 'm.pkl')\n",
+        }, "partial", "fetching and prediction are scripts of their own; training is one monolithic script"),
+        Example({
+            "src/data_loader.py": "import pandas as pd\n\n\ndef load_csv(path, target):\n    df = pd.read_csv(path)\n"
+                                  "    return df.drop(columns=target), df[target]\n",
+            "src/features.py": "from sklearn.preprocessing import StandardScaler\n\n\ndef build_preprocessor(x):\n"
+                               "    return StandardScaler()\n",
+            "src/models.py": "from sklearn.linear_model import LogisticRegression\n\n\ndef model_candidates(c):\n"
+                             "    return LogisticRegression(C=c)\n",
+            "src/train.py": "import joblib\nfrom sklearn.pipeline import Pipeline\nfrom src.data_loader import load_csv\n"
+                            "from src.features import build_preprocessor\nfrom src.models import model_candidates\n\n"
+                            "x, y = load_csv('d.csv', 'y')\npipe = Pipeline([('pre', build_preprocessor(x)), "
+                            "('model', model_candidates(1.0))])\npipe.fit(x, y)\njoblib.dump(pipe, 'm.joblib')\n",
+        }, "present", "a thin top-level script wires the project's data, feature and model modules into one fit"),
+        Example({
+            "src/dataset.py": "import torch\n\n\nclass Pairs(torch.utils.data.Dataset):\n    pass\n",
+            "src/model.py": "import torch\n\n\nclass Net(torch.nn.Module):\n    pass\n",
+            "src/losses.py": "import torch\n\n\ndef pair_loss(a, b):\n    return (a - b).abs().mean()\n",
+            "src/train.py": "import torch\nfrom src.dataset import Pairs\nfrom src.model import Net\nfrom src.losses import pair_loss\n\n"
+                            "net = Net()\nfor x, y in torch.utils.data.DataLoader(Pairs()):\n    loss = pair_loss(net(x), y)\n"
+                            "    loss.backward()\n",
+        }, "partial", "three modules imported, but the loop's steps are written in the script"),
+        Example({
+            "src/prepare_data.py": "import pandas as pd\n\n\ndef clean(path):\n    return pd.read_csv(path).dropna()\n\n\n"
+                                   "if __name__ == '__main__':\n    clean('raw.csv').to_csv('clean.csv')\n",
+            "src/train_model.py": "import pandas as pd\nfrom sklearn.ensemble import RandomForestRegressor\n\n\n"
+                                  "def load(path):\n    df = pd.read_csv(path)\n    return df.drop(columns='y'), df.y\n\n\n"
+                                  "def train(x, y):\n    return RandomForestRegressor().fit(x, y)\n\n\n"
+                                  "def main():\n    train(*load('clean.csv'))\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "present", "data preparation is a stage script of its own and training is split into functions"),
+        Example({
+            "src/prepare_data.py": "import pandas as pd\n\n\ndef clean(path):\n    return pd.read_csv(path).dropna()\n\n\n"
+                                   "if __name__ == '__main__':\n    clean('raw.csv').to_csv('clean.csv')\n",
+            "src/train_model.py": "import pandas as pd\nfrom sklearn.ensemble import RandomForestRegressor\n\n"
+                                  "df = pd.read_csv('clean.csv')\nRandomForestRegressor().fit(df.drop(columns='y'), df.y)\n",
+        }, "absent", "a data-preparation script beside a training script that is top-level code"),
     )
 
     def check(self, facts):
@@ -233,6 +289,7 @@ class TrainingCodeIsModular(Rule):
                   and not _NOT_TRAINING_SCRIPT.search(ep.target)]
         best = None  # (rank, finding)
         structured: Set[str] = set()   # training scripts that train inside functions, not top-level code
+        short_training: Set[str] = set()   # ... in functions of their own, not in one long main()
         for ep in entries + others:
             path = ep.target[4:].rsplit(":", 1)[0] if ep.target.startswith("def:") else ep.target[4:]
             idx = facts.code.get(path)
@@ -253,12 +310,22 @@ class TrainingCodeIsModular(Rule):
                 any(c.scope == "<module>" and OPTIMIZER.match(c.name) for c in idx.calls)
             if trains and not top_level_training and not idx.is_notebook:
                 structured.add(path)
+                spans = [idx.defs[c.scope].end_line - idx.defs[c.scope].line for c in trains if c.scope in idx.defs]
+                if spans and max(spans) <= MAX_TRAINING_FUNCTION:
+                    short_training.add(path)
             # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules
             delegated = bool(trains) and all(_repo_callee(graph, path, c) for c in trains)
             nb = idx.is_notebook or _beside_notebooks(path)   # scripts kept in notebooks/ are exploration too
+            wired = {m: r for m, r in (_imported_units(facts, path) if top_level_training and not nb else {}).items()
+                     if facts.code[m].defs}
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"
                 msg = f"{path} composes {len(other_modules)} separate modules ({', '.join(other_modules[:4])})"
+            elif len(wired) >= MIN_WIRED and {"data", "model"} <= set().union(*wired.values()) \
+                    and _whole_fit_only(idx, trains):
+                rank, kind = 3, "supports"
+                msg = (f"{path} only wires {len(wired)} of the project's modules ({', '.join(sorted(wired)[:4])}) "
+                       f"into one fit; the loop is not written in the script")
             elif other_modules and not top_level_training and not nb and len(own_defs) >= 2 \
                     and {"data", "model", "training"} <= roles | own_roles and roles - own_roles:
                 rank, kind = 3, "supports"
@@ -285,6 +352,15 @@ class TrainingCodeIsModular(Rule):
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
             if best is None or rank > best[0]:
                 best = (rank, self.found(kind, path, ep.line if not nb else 1, msg))
+        targets = {e.target for e in entries + others}
+        # the data preparation is a stage script of its own and the training trains in functions
+        if best is not None and best[0] < 3 and best[1].path in short_training:
+            data_stages = self._stage_scripts(facts, targets, DATA_STAGE, stem_only=True)
+            if data_stages:
+                path = best[1].path
+                best = (3, self.found("supports", path, facts.code[path].main_line or best[1].line or 1,
+                                      f"the data preparation is a separate stage script "
+                                      f"({', '.join(p for p, _ in data_stages[:3])}) and {path} trains in functions"))
         copied = _copied_definitions(facts, entries + others)
         # three or more scripts that each carry the same definitions: copies, one rank lower
         if best is not None and len(copied[1]) >= MIN_COPIED and len(copied[0]) >= MIN_COPIES:
@@ -302,7 +378,7 @@ class TrainingCodeIsModular(Rule):
                                   f"{path} hands the project's own units ({', '.join(units[:4])}) to {runner}, "
                                   "which runs the training loop"))
         if best is not None and best[0] == 1:
-            stages = self._stage_scripts(facts, {e.target for e in entries + others})
+            stages = self._stage_scripts(facts, targets)
             if len(stages) >= 2 and any(PIPELINE_STAGE.search(_stage_name(p)) for p, _ in stages):
                 path = best[1].path
                 best = (2, self.found("partial", stages[0][0], stages[0][1],
@@ -317,7 +393,7 @@ class TrainingCodeIsModular(Rule):
             yield best[1]
 
     @staticmethod
-    def _stage_scripts(facts, training_targets: Set[str]) -> List[tuple]:
+    def _stage_scripts(facts, training_targets: Set[str], named=STAGE_SCRIPT, stem_only=False) -> List[tuple]:
         """(path, line) of Python scripts, other than the training ones, that run another stage of the
         pipeline (data preparation, evaluation, registration, serving, monitoring), one per file."""
         from mlscan.facts.repo import is_test_path
@@ -329,7 +405,7 @@ class TrainingCodeIsModular(Rule):
             p = PurePosixPath(path)
             if p.suffix != ".py" or is_test_path(path) or in_example_dir(path) or p.parts[0] in ("hooks", "docs") \
                     or p.name in ("setup.py", "conftest.py", "noxfile.py", "manage.py") \
-                    or not STAGE_SCRIPT.search(f"{p.parent.name}/{p.stem}"):
+                    or not named.search(p.stem if stem_only else f"{p.parent.name}/{p.stem}"):
                 continue
             found.setdefault(path, (facts.code[path].main_line if path in facts.code else None) or 1)
         return sorted(found.items())
@@ -339,19 +415,13 @@ class TrainingCodeIsModular(Rule):
         """(path, line, runner, units) of scripts that hand the project's own data and model units to a
         training framework's runner (`LightningCLI(Model, DataModule)`, BasicSR's `train_pipeline`)."""
         from mlscan.facts.repo import is_test_path
-        graph = facts.graph
         out = []
         for path, calls in sorted(facts.call_table.named(_framework_runner, external=True,
                                                          roots=_RUNNER_ROOTS).items()):
             idx = facts.code.get(path)
             if idx is None or idx.is_notebook or is_test_path(path) or in_example_dir(path):
                 continue
-            units: Dict[str, Set[str]] = {}
-            for ref in idx.imports:
-                target = (graph.resolve_module(path, f"{ref.module}.{ref.name}") if ref.name else None) \
-                    or graph.resolve_module(path, ref.module)
-                if target and target != path and target in facts.code and not is_test_path(target):
-                    units[target] = _unit_roles(facts, target)
+            units = _imported_units(facts, path)
             roles = set().union(*units.values()) if units else set()
             if {"data", "model"} <= roles:
                 name = facts.external_name(idx, calls[0].name)
@@ -366,6 +436,27 @@ class TrainingCodeIsModular(Rule):
             if ep.kind == "pipeline":
                 targets.setdefault(ep.target, (ep.path, ep.line))
         return [v for _, v in sorted(targets.items())]
+
+
+def _imported_units(facts, path: str) -> Dict[str, Set[str]]:
+    """The project's own modules a file imports directly (tests left out), with their roles."""
+    from mlscan.facts.repo import is_test_path
+    graph = facts.graph
+    units: Dict[str, Set[str]] = {}
+    for ref in facts.code[path].imports:
+        target = (graph.resolve_module(path, f"{ref.module}.{ref.name}") if ref.name else None) \
+            or graph.resolve_module(path, ref.module)
+        if target and target != path and target in facts.code and not is_test_path(target):
+            units[target] = _unit_roles(facts, target)
+    return units
+
+
+def _whole_fit_only(idx, trains) -> bool:
+    """The script's own code trains only by whole fits (`trainer.fit(model, loader)`): no loop step
+    (`loss.backward()`, `opt.step()`) and no optimizer built at module level."""
+    if any(c.attr in LOOP_STEPS for c in trains):
+        return False
+    return not any(c.scope in ("<module>", "<main>") and OPTIMIZER.match(c.name) for c in idx.calls)
 
 
 def _stage_name(path: str) -> str:

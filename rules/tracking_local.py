@@ -16,6 +16,7 @@ RUN_METRICS = re.compile(r"(?i)^(\w*_)?(metrics?|scores?|results?|report|history
                          r"accurac(y|ies)|rmse|mae|mse|auc|f1)(_\w*)?$")
 NOT_METRICS = re.compile(r"(?i)(config|cfg|param|meta|args|setting|schema|vocab|label|feature|column|path|dir|file)")
 FILE_SAVES = {"write", "writelines", "save_file", "write_text"}
+ARRAY_SAVES = {"numpy.savetxt"}
 SAGEMAKER_METRICS = ("metric_definitions", "objective_metric_name")
 # training frameworks' own run-log writers: a CSV or JSON log of each run's metrics in its output folder
 FILE_LOGGERS = {"CSVLogger", "LogReport"}
@@ -42,7 +43,9 @@ class RunsRecordedWithoutTracker(Rule):
     installed; a Lightning `Trainer` given no `logger=`, whose default logger keeps each run's metrics
     and hyperparameters in a local `lightning_logs/version_N` folder; a framework's own run-log writer
     (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); the run's metrics serialised to a
-    JSON or CSV file (`json.dump(metrics, f)`, `results_df.to_csv(...)`; a pickle is a value, not a record); a training loop that appends JSON lines of its metrics to a run file
+    JSON or CSV file or a NumPy text array (`json.dump(metrics, f)`, `results_df.to_csv(...)`,
+    `np.savetxt('loss.txt', loss_history)`; a pickle is a value, not a record, and a metrics text file
+    written by hand is not counted); a training loop that appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
     job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
     only in code that a training entry point or a declared pipeline reaches (a method of a plain class
@@ -142,6 +145,20 @@ class RunsRecordedWithoutTracker(Rule):
                         "    ev.evaluate(m, [[0], [1]], [0, 1])\n    ev.save_report('metrics.json')\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "partial", "the evaluator's metrics writer the training calls", fires=True),
+        Example({
+            "train.py": "import numpy as np\nimport torch\n\n\ndef main():\n    model = torch.nn.Linear(2, 1)\n"
+                        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    loss_history = []\n"
+                        "    for _ in range(10):\n        loss = model(torch.zeros(1, 2)).sum()\n        loss.backward()\n"
+                        "        opt.step()\n        loss_history.append(loss.item())\n"
+                        "    np.savetxt('run/loss.txt', loss_history)\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "partial", "the loss history saved as a text array in the run's folder", fires=True),
+        Example({
+            "train.py": "from pathlib import Path\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                        "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n"
+                        "    metrics = {'accuracy': m.score([[0], [1]], [0, 1])}\n"
+                        "    Path('model_metrics.txt').write_text(str(metrics))\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "metrics written by hand to a text file: the labels split on it, so it is not counted", fires=False),
     )
 
     def check(self, facts):
@@ -275,6 +292,12 @@ def _metrics_file(calls):
     for c in calls:
         if c.name == "json.dump" and len(c.args) >= 2 or c.name == "json.dumps" and c.scope in scopes_writing:
             what = _metrics_name(n.rsplit(".", 1)[-1] for n in (*c.arg_names, *c.refs))
+            if what:
+                return c, what
+        elif c.name in ARRAY_SAVES:
+            # `np.savetxt('loss.txt', loss_history)`: a metrics array of the run; a text file written by hand is
+            # not counted (labels split: a metrics .txt is "no" in two repos, partial in two)
+            what = _metrics_name(n.rsplit(".", 1)[-1] for n in c.arg_names)
             if what:
                 return c, what
         elif c.attr == "to_csv":
