@@ -3,6 +3,7 @@ or binary files, and turns every problem into a diagnostic."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,15 @@ class Inventory:
         return found
 
     def _stat(self, rel: str, tracked: bool) -> Optional[FileEntry]:
+        try:   # the common case in one system call: a regular file, not a link
+            st = os.lstat(os.path.join(self.root, rel))
+        except OSError:
+            return self._stat_slowly(rel, tracked)
+        if stat.S_ISLNK(st.st_mode):
+            return self._stat_slowly(rel, tracked)
+        return FileEntry(rel, st.st_size, tracked) if stat.S_ISREG(st.st_mode) else None
+
+    def _stat_slowly(self, rel: str, tracked: bool) -> Optional[FileEntry]:
         full = self.root / rel
         try:
             if full.is_symlink():
