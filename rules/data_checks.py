@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
@@ -229,10 +230,11 @@ def _called_names(facts) -> set:
     def compute():
         names = set()
         refs = set()
-        for _, c in facts.calls(facts.non_test_code()):
-            names.add(c.attr or c.name.rsplit(".", 1)[-1])
-            if c.refs:
-                refs.update(c.refs)
+        for idx in facts.non_test_code():   # `c.attr` is the name's last part
+            names.update(map(attrgetter("attr"), idx.calls))
+            for r in map(attrgetter("refs"), idx.calls):
+                if r:
+                    refs.update(r)
         names.update(r.rsplit(".", 1)[-1] for r in refs)  # `pool.imap(verify_image_label, files)`
         return names
     return facts.memo("data-checks.called", compute)
