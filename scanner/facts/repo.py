@@ -60,6 +60,9 @@ def _parse_config(path: str, text: str) -> Optional[cfg.ConfigDoc]:
     return None
 
 
+PARSED_KEPT_BYTES = 256 * 1024   # a larger file's parsed form is not kept across scans (nor read whole with the others)
+
+
 @functools.lru_cache(maxsize=65536)
 @functools.lru_cache(maxsize=None)
 def _function_key(fn) -> str:
@@ -416,7 +419,12 @@ class Facts:
         """parse() of a file's text; when many commits of one repository are scanned, parsed
         once per blob for all of them (parsers are pure functions of the path and the text)."""
         shared = self.commit.shared if self.commit is not None else None
-        blob = self.inventory.blob_of(path) if shared is not None else None
+        if shared is None:   # one scan: kept by content for the next scans (documents keep themselves)
+            entry = self.inventory.get(path)
+            if kind != "document" and entry is not None and entry.size <= PARSED_KEPT_BYTES:
+                return self._per_file_value(f"parsed:{kind}", path, parse)
+            return parse()
+        blob = self.inventory.blob_of(path)
         if blob is None:
             return parse()
         key = (kind, path, blob)
