@@ -326,7 +326,7 @@ def test_per_file_keys_a_worker_used_are_kept_when_saved():
 
 
 def test_parsed_configs_are_kept_by_content(tmp_path):
-    """Parsed YAML/TOML/JSON/INI documents, requirements files and Dockerfiles are per-file values:
+    """Parsed YAML/TOML/JSON/INI documents, requirements files, Dockerfiles and CI jobs are per-file values:
     whatever their parsers build loads back from the cache equal (dates, sets, bytes, tags), and a
     warm scan reads them from there with the report unchanged."""
     from mlscan.facts import configs as cfg
@@ -346,7 +346,9 @@ def test_parsed_configs_are_kept_by_content(tmp_path):
     repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
     repo.write("requirements.txt", "fastapi==0.110.0\nscikit-learn>=1.3\n")
     repo.write("params.yaml", "train:\n  lr: 0.01\n  epochs: 3\n  started: 2024-01-02\n")
-    repo.commit("Requirements and params")
+    repo.write(".github/workflows/tests.yml", "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                               "      - uses: actions/checkout@v4\n      - run: pytest -q\n")
+    repo.commit("Requirements, params and CI")
     cache = tmp_path / "cache"
     reference = scan(repo.root, "--no-cache")
     assert scan(repo.root, "--cache-dir", str(cache)) == reference
@@ -354,6 +356,8 @@ def test_parsed_configs_are_kept_by_content(tmp_path):
         rows = dict(con.execute("SELECT blob, value FROM facts WHERE kind = ?", (FileMaps.KIND,)).fetchall())
         assert any(k.endswith(":requirements.txt") for k in loads(rows["parsed:requirements"]))
         assert any(k.endswith(":params.yaml") for k in loads(rows["parsed:config"]))
+        jobs = loads(rows["ci-jobs"])
+        assert any(k.endswith(":.github/workflows/tests.yml") and v and v[0].steps for k, v in jobs.items())
         con.execute("DELETE FROM facts WHERE kind = 'report'")
     warm = scan(repo.root, "--cache-dir", str(cache))
     assert warm == reference and cache_diagnostics(warm) == []

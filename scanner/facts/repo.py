@@ -503,8 +503,10 @@ class Facts:
             if system != "jenkins":
                 doc = self.config(f.path)
                 docs = doc.docs if doc else []
-            jobs.extend(self.guarded(f.path, "CI configuration", lambda f=f, system=system, docs=docs, text=text: parse_ci(
-                f.path, system, docs, text, lambda s, after=0, p=f.path: self.line_of(p, s, after=after)), []))
+            jobs.extend(self.guarded(f.path, "CI configuration", lambda f=f, system=system, docs=docs, text=text:
+                                     self._per_file_value("ci-jobs", f.path, lambda: parse_ci(
+                                         f.path, system, docs, text,
+                                         lambda s, after=0, p=f.path: self.line_of(p, s, after=after))), []))
         return jobs
 
     @cached_property
