@@ -262,6 +262,11 @@ def _pieces_in_worker(paths: List[str]) -> Tuple[List[Tuple[str, bytes]], Dict[s
     return pieces, {keys[p]: d for p, d in graph._interfaces.items() if p not in known and p in keys}
 
 
+def _framework_call(name: str) -> bool:
+    """The calls `_add_framework_tasks` looks at (Kedro nodes, Airflow operators and DAGs)."""
+    return name.startswith(("kedro.pipeline", "airflow"))
+
+
 class CodeGraph:
     def __init__(self, facts: "Facts"):
         self.facts = facts
@@ -830,12 +835,13 @@ class CodeGraph:
         `PythonOperator(python_callable=func)`, DAG files, which the scheduler executes, and the
         `@step` methods of a Metaflow `FlowSpec`."""
         from mlscan.facts.repo import is_test_path
+        framework_calls = self.facts.call_table.named(_framework_call, roots=("kedro", "airflow"))
         for path in sorted(self.code):
             if is_test_path(path):
                 continue
             idx = self.code[path]
             dag_file = False
-            for call in idx.calls:
+            for call in framework_calls.get(path, ()):
                 name = call.name
                 if name.startswith("kedro.pipeline") and call.attr in ("node", "Node") and call.refs:
                     target = self.resolve_name(path, call.refs[0])
