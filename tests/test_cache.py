@@ -361,3 +361,37 @@ def test_parsed_configs_are_kept_by_content(tmp_path):
         con.execute("DELETE FROM facts WHERE kind = 'report'")
     warm = scan(repo.root, "--cache-dir", str(cache))
     assert warm == reference and cache_diagnostics(warm) == []
+
+
+def test_unchanged_work_tree_files_are_not_read_again_for_their_blobs(tmp_path, monkeypatch):
+    """A file whose lstat (mtime, ctime, inode, size) is what it was when a scan hashed it keeps its
+    blob without being read; a file rewritten with the same size and its old mtime put back is read
+    again (its ctime moved), and so are files changed too recently to be sure of."""
+    import os
+    import time
+    from mlscan.facts.inventory import Inventory
+    from mlscan.facts.repo import Facts, ScanOptions
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    train = "src/fraud/train.py"
+    time.sleep(2.2)   # older than the racy window of the listing below
+    reads = []
+    real_read = Inventory.read_bytes
+    monkeypatch.setattr(Inventory, "read_bytes", lambda self, rel: (reads.append(rel), real_read(self, rel))[1])
+
+    def digest():
+        reads.clear()
+        return Facts(repo.root, ScanOptions(cache_dir=str(tmp_path / "cache"))).input_digest("settings")
+
+    first = digest()
+    assert train in reads   # nothing known yet: every file is hashed
+    assert digest() == first and reads == []
+    st = os.stat(repo.root / train)
+    text = (repo.root / train).read_text()
+    (repo.root / train).write_text(text.replace("import", "IMPORT", 1))   # same size
+    os.utime(repo.root / train, ns=(st.st_atime_ns, st.st_mtime_ns))
+    changed = digest()
+    assert changed != first and reads == [train]
+    assert digest() == changed and reads == [train]   # changed just now: not trusted yet
+    (repo.root / train).write_text(text)
+    assert digest() == first
+    assert Facts(repo.root, ScanOptions(cache_dir="off")).input_digest("settings") == first
