@@ -1021,8 +1021,8 @@ class CodeGraph:
     def _reachable(self, start: str) -> Set[str]:
         return self.reach_all((start,))
 
-    @cached_property
     def _exec_predecessors(self) -> Dict[str, List[str]]:
+        """The execution edges reversed (built per ask: kept, it would stay on the heap for no one)."""
         radj: Dict[str, List[str]] = {}
         for u, vs in self._exec_adjacency.items():
             for v in vs:
@@ -1036,7 +1036,7 @@ class CodeGraph:
     def reaching(self, targets: Iterable[str]) -> Set[str]:
         """Every node from which one of `targets` is reachable (`targets` included): the nodes
         whose `reachable` meets `targets`, in one walk backwards."""
-        radj = self._exec_predecessors
+        radj = self._exec_predecessors()
         seen: Set[str] = set(targets)
         stack = list(seen)
         while stack:
