@@ -169,8 +169,10 @@ def _ml_classes(facts: "Facts", idx: "CodeIndex") -> bool:
 
 def _closure_paths(facts: "Facts") -> Set[str]:
     from mlscan.facts.repo import is_test_path
-    return facts.memo("closure-paths", lambda: {n.split(":")[1] for n in facts.graph.training_closure
-                                               if not is_test_path(n.split(":")[1])})
+    def compute() -> Set[str]:
+        paths = {n.split(":", 2)[1] for n in facts.graph.training_closure}   # each node's file once
+        return {p for p in paths if not is_test_path(p)}
+    return facts.memo("closure-paths", compute)
 
 
 def pipeline_nodes(facts: "Facts") -> Set[str]:

@@ -99,8 +99,10 @@ class HyperparametersHardCoded(Rule):
         if sum(len(h[3]) for h in hits) >= 2:
             for path, line, name, hps in hits[:5]:
                 yield self.found("gap", path, line, f"{name} gets literal {', '.join(hps)}{_cell(facts, path, line)}")
+        suggestions = facts.call_table.named(_suggestion_name, attrs=SUGGESTIONS)
         space = [(idx.path, call) for idx in facts.non_test_code() if not in_example_dir(idx.path)
-                 and not (pipeline and in_exploration_dir(idx.path)) for call in idx.calls if _literal_suggestion(call)]
+                 and not (pipeline and in_exploration_dir(idx.path))
+                 for call in suggestions.get(idx.path, ()) if _literal_suggestion(call)]
         if len(space) >= 2:
             path, call = space[0]
             shown = ", ".join(repr(a) for a in call.args[:3])
@@ -111,6 +113,11 @@ class HyperparametersHardCoded(Rule):
 
 SUGGESTIONS = {"suggest_int", "suggest_float", "suggest_uniform", "suggest_loguniform", "suggest_discrete_uniform",
                "suggest_categorical"}
+
+
+def _suggestion_name(name: str) -> bool:
+    """The calls `_literal_suggestion` can pass: those whose last name part is a suggest_* method."""
+    return name.rpartition(".")[2] in SUGGESTIONS
 
 
 def _literal_suggestion(call) -> bool:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
@@ -174,9 +175,10 @@ class CustomDataChecks(Rule):
         if refused:
             yield self.found("partial", *refused)
         for idx in facts.non_test_code():
-            outputs = bool(OUTPUT_MODULE.search(idx.path))   # checks of predictions or scores, not of data
-            checks = [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
-                      if d.kind == "function" and not outputs and is_check_name(qual.rsplit(".", 1)[-1], idx.path in serving)]
+            # what the file alone says, kept by its content: (check functions, those counting serving
+            # inputs as data, a missing-columns message, a checksum-mismatch message, a decode check)
+            plain_checks, serving_checks, missing, mismatch, decoded = facts.per_file(_file_evidence, idx.path, idx)
+            checks = serving_checks if idx.path in serving else plain_checks
             checks = [(q, d) for q, d in checks if _tests_something(facts, idx, d)]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
             if not on_load:  # a check nothing calls checks nothing
@@ -205,22 +207,32 @@ class CustomDataChecks(Rule):
                     yield self.found("partial", idx.path, opened.line,
                                      "opens each image and verifies that it decodes (PIL verify); corrupt files are caught")
             if not in_example_dir(idx.path) and not idx.is_notebook:
-                decoded = _decode_checked(idx)
                 if decoded is not None:
                     yield self.found("partial", idx.path, decoded[0],
                                      f"fails when an image does not decode ({decoded[1]} result checked against None)")
-            literals = facts.string_literals(idx.path)
             if not in_example_dir(idx.path):
-                hit = next(((s, line) for s, line in literals if _MISSING_COLUMNS.search(s)), None)
-                if hit:
-                    yield self.found("partial", idx.path, hit[1], f"refuses data without the columns it needs: {hit[0][:70]!r}")
-            literals = literals if not verified else []
-            if literals and any(_PREFILTER.search(s) for s, _ in literals):
-                data_module = bool(_DATA_PATH.search(idx.path))
-                for s, line in literals:
-                    if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s)):
-                        yield self.found("partial", idx.path, line, f"raises on a checksum mismatch: {s[:70]!r}")
-                        break
+                if missing:
+                    yield self.found("partial", idx.path, missing[1], f"refuses data without the columns it needs: {missing[0][:70]!r}")
+            if mismatch and not verified:
+                yield self.found("partial", idx.path, mismatch[1], f"raises on a checksum mismatch: {mismatch[0][:70]!r}")
+
+
+def _file_evidence(path: str, idx):
+    """CustomDataChecks' judgement of one file's own facts (a per-file value, see `check`)."""
+    outputs = bool(OUTPUT_MODULE.search(path))   # checks of predictions or scores, not of data
+    by_line = [] if outputs else [(qual, d) for qual, d in sorted(idx.defs.items(), key=lambda kv: kv[1].line)
+                                  if d.kind == "function"]
+    plain = tuple((q, d) for q, d in by_line if is_check_name(q.rsplit(".", 1)[-1], False))
+    serving = tuple((q, d) for q, d in by_line if is_check_name(q.rsplit(".", 1)[-1], True))
+    literals = sorted(set(idx.strings) | set(idx.texts), key=lambda t: (t[1], t[0]))   # Facts.string_literals
+    missing = next(((s, line) for s, line in literals if _MISSING_COLUMNS.search(s)), None)
+    mismatch = None
+    if literals and any(_PREFILTER.search(s) for s, _ in literals):
+        data_module = bool(_DATA_PATH.search(path))
+        mismatch = next(((s, line) for s, line in literals
+                         if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s))), None)
+    decoded = None if idx.is_notebook else _decode_checked(idx)
+    return plain, serving, missing, mismatch, decoded
 
 
 # what checking code does: compares, branches, asserts, raises, warns or asks a predicate
@@ -302,10 +314,11 @@ def _called_names(facts) -> set:
     def compute():
         names = set()
         refs = set()
-        for _, c in facts.calls(facts.non_test_code()):
-            names.add(c.attr or c.name.rsplit(".", 1)[-1])
-            if c.refs:
-                refs.update(c.refs)
+        for idx in facts.non_test_code():   # `c.attr` is the name's last part
+            names.update(map(attrgetter("attr"), idx.calls))
+            for r in map(attrgetter("refs"), idx.calls):
+                if r:
+                    refs.update(r)
         names.update(r.rsplit(".", 1)[-1] for r in refs)  # `pool.imap(verify_image_label, files)`
         return names
     return facts.memo("data-checks.called", compute)

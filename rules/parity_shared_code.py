@@ -417,7 +417,7 @@ class ServingReusesTrainingPreprocessing(Rule):
         # fitted artefacts that training writes and serving reads
         written = {v for u in train if u in graph.g for _, v, k in graph.g.out_edges(u, data="kind") if k == "writes"}
         loaded_model = None
-        for u, v, data in graph.g.edges(data=True):
+        for u, v, data in graph.g.edges_from(all_serving, data=True):
             if data.get("kind") == "reads" and u in all_serving and v.startswith("art:"):
                 name = v[4:]
                 if FEATURE_WORDS.search(name) and (v in written or artefact_kind(name) == "model"):

@@ -426,13 +426,15 @@ def _recorder_methods(facts):
     holds such a recorder as an injected object (`self.db_logger.log_prediction(...)`) cannot be
     followed through the call graph, but the method's name still says what it does."""
     out = {}
+    persisting = facts.call_table.named(_persists_name)
     for idx in facts.non_test_code():
-        if not idx.defs or not any(_persists(c) for c in idx.calls):
+        sinks = persisting.get(idx.path)
+        if not idx.defs or not sinks:
             continue
         for qual, d in idx.defs.items():
             name = qual.rsplit(".", 1)[-1]
             if d.kind == "function" and name not in out:
-                sink = next((c.name for c in idx.calls if c.scope == qual and _persists(c)), None)
+                sink = next((c.name for c in sinks if c.scope == qual), None)
                 if sink:
                     out[name] = (idx.path, d.line, sink)
     return out
@@ -480,19 +482,24 @@ def _structured_record(idx, call) -> bool:
 
 
 def _persists(call) -> bool:
-    name = call.name
+    return _persists_name(call.name)
+
+
+def _persists_name(name: str) -> bool:
+    """`_persists` judged on the call's name alone (its last part is `call.attr`)."""
+    attr = name.rpartition(".")[2]
     if name.startswith(MONITOR_CLIENTS):
         return True
-    if call.attr in PERSIST_ATTRS:
-        head = name[: -len(call.attr) - 1]
-        if call.attr in ("execute", "executemany") and head.endswith("cursor()"):
+    if attr in PERSIST_ATTRS:
+        head = name[: -len(attr) - 1]
+        if attr in ("execute", "executemany") and head.endswith("cursor()"):
             return True  # a DB-API cursor, however the connection was reached (`self.connection.cursor()`)
-        if call.attr in STORE_ONLY_ATTRS:
+        if attr in STORE_ONLY_ATTRS:
             return True  # only a store has these, however it was reached (`get_mongo_collection().insert_one`)
-        return head.startswith(PERSIST_PREFIXES) or head.startswith("?") and call.attr in (
+        return head.startswith(PERSIST_PREFIXES) or head.startswith("?") and attr in (
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
             "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")
-    return name in ("json.dump",) or (call.attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
+    return name in ("json.dump",) or (attr == "write" and name.startswith(("open", "?f", "?fh", "?file")))
 
 
 def _carries_payload(idx, call, calls) -> bool:

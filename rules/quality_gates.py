@@ -63,6 +63,32 @@ def gate_in(comp, written=()):
     return None
 
 
+class _OneFile:
+    """What `_gate` and `_describe` ask of the facts, for one file: its source lines, read when first asked."""
+
+    def __init__(self, read_lines):
+        self._read_lines = read_lines
+        self._lines = None
+
+    def source_lines(self, path: str):
+        if self._lines is None:
+            self._lines = self._read_lines()
+        return self._lines
+
+
+def _gated_comparison(path: str, idx, read_lines):
+    """(line, description) of the file's first assert or failing `if` that gates a metric, else None
+    (a per-file value: it depends on the file's code index and source lines alone)."""
+    one = _OneFile(read_lines)
+    for comp in idx.comparisons:
+        if comp.context not in ("assert", "if-fails"):
+            continue
+        g = _gate(one, idx, comp)
+        if g and not (comp.literals and _validates_argument(idx, comp.scope, g[0])):
+            return comp.line, _describe(one, idx, comp, g)
+    return None
+
+
 def _gate(facts, idx, comp):
     if len(comp.ops) != 1 or comp.ops[0] not in ORDER:
         return None
@@ -145,13 +171,9 @@ class QualityGated(Rule):
         serving = facts.graph.serving_files
         for idx in facts.non_test_code():
             found = None
-            for comp in idx.comparisons if idx.path not in serving else ():   # a handler rejecting a low score is no gate
-                if comp.context not in ("assert", "if-fails"):
-                    continue
-                g = _gate(facts, idx, comp)
-                if g and not (comp.literals and _validates_argument(idx, comp.scope, g[0])):
-                    found = (comp.line, _describe(facts, idx, comp, g))
-                    break
+            if idx.path not in serving:   # a handler rejecting a low score is no gate
+                found = facts.per_file(_gated_comparison, idx.path, idx,
+                                       lambda path=idx.path: facts.source_lines(path))
             if found:
                 if idx.is_notebook:
                     yield self.found("partial", idx.path, found[0],

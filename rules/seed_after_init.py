@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Set, Tuple
 
+from mlscan.facts.graph import CODE_PREFIXES
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._seeding import ALL, seeded_family, seeding_closure
 
@@ -106,12 +107,19 @@ def _seeded_late(graph, closure):
         return fresh_memo[target]
 
     seed_nodes = {n for n in closure if any(seeded_family(c) in (ALL, "torch") for _, c in graph.node_calls(n))}
+    # the targets whose `reach` meets seed_nodes (one walk backwards instead of a walk per target)
+    reaches_seed = graph.reaching(n for n in seed_nodes if n.startswith(CODE_PREFIXES))
+
+    def seeds(target: str) -> bool:
+        init = f"{target}.__init__"
+        return target in reaches_seed or (init in closure and init in reaches_seed)
+
     for node in sorted(_ancestors(graph, closure, seed_nodes)):
         callees = _callees_by_line(graph, node)
         model: Optional[Tuple[object, object, object]] = None
         for idx, call in graph.node_calls(node):
             targets = callees.get(call.line, ())
-            if seeded_family(call) in (ALL, "torch") or any(reach(t) & seed_nodes for t in targets):
+            if seeded_family(call) in (ALL, "torch") or any(seeds(t) for t in targets):
                 if model is None:
                     break
                 late: Set[str] = {node}

@@ -87,6 +87,10 @@ def tracker_of(facts, idx, call) -> Optional[Tuple[str, str]]:
     by_name = memo.get(memo_key, memo)
     if by_name is memo:
         by_name = memo[memo_key] = _tracker_of_name(facts, idx, call.name)
+    if by_name is _UNRESOLVED:   # None or _BY_KEYWORDS: which one matters only to a call passing report_to=/log_with=
+        if not call.kwargs or not any(call.has_kwarg(key) for key in REPORT_TO_KWARGS):
+            return None
+        by_name = memo[memo_key] = _resolved(facts, idx, facts.external_name(idx, call.name), None, _BY_KEYWORDS)
     if by_name is not _BY_KEYWORDS:
         return by_name
     if not call.kwargs:
@@ -107,6 +111,7 @@ def tracker_of(facts, idx, call) -> Optional[Tuple[str, str]]:
 
 
 _BY_KEYWORDS = ("", "")  # the name alone says nothing: the call's report_to=/log_with= may
+_UNRESOLVED = ("", "?")  # None or _BY_KEYWORDS, as `_resolved` decides when a call needs to know
 
 
 def _tracker_of_name(facts, idx, call_name: str):
@@ -115,14 +120,24 @@ def _tracker_of_name(facts, idx, call_name: str):
     held = _held_tracker(idx, name)
     if held is not None:
         return held
-    if name.startswith("?") or facts.graph.resolve_name(idx.path, name) is not None:
-        return None  # the repo's own wrapper: its body is looked at on its own
+    if name.startswith("?"):
+        return None
     library = _tracker_library(name)
+    word = _tracker_word(name) if library is None else None
+    if word is _BY_KEYWORDS:
+        return _UNRESOLVED   # the names most calls have: resolved only for a call with report_to=/log_with=
+    return _resolved(facts, idx, name, library, word)
+
+
+def _resolved(facts, idx, name: str, library, word):
+    """The rest of `_tracker_of_name`, which looks the name up in the repo's own code."""
+    if facts.graph.resolve_name(idx.path, name) is not None:
+        return None  # the repo's own wrapper: its body is looked at on its own
     if library is not None:
         return library
     if facts.graph.resolve_module(None, _root_of(name)) is not None:
         return None  # the repo's own package (`fastapi_mlflow._mlflow_types...`): a name, not a tracker
-    return _tracker_word(name)
+    return word
 
 
 # acc6b: a tracker module kept on an object (`import wandb; self._wandb = wandb; self._wandb.init(...)`)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 
 from mlscan.facts.calltable import calls_in_scopes
 from mlscan.rulekit import Example, Rule
@@ -175,7 +176,8 @@ class RunsRecordedWithoutTracker(Rule):
                 continue
             wanted = scopes[path]
             by_line = {}
-            for call in calls_in_scopes(idx.calls, wanted):
+            in_scope = calls_in_scopes(idx.calls, wanted)
+            for call in in_scope:
                 by_line.setdefault(call.line, []).append(call)
                 # only a Trainer, or a call that may construct a repo class subclassing one, can be one
                 trainer = self._hf_trainer(facts, idx, call) if subclasses or call in trainers.get(path, ()) else None
@@ -196,7 +198,6 @@ class RunsRecordedWithoutTracker(Rule):
                                  f"{facts.external_name(idx, call.name).lstrip('?')} writes each run's metrics to a local "
                                  "log file; no experiment tracker")
                 return
-            in_scope = calls_in_scopes(idx.calls, wanted)
             uncalled = {scope: _uncalled_method(facts, idx, scope) for scope in {c.scope for c in in_scope}}
             metrics_file = _metrics_file([c for c in in_scope if not uncalled[c.scope]])
             if metrics_file is not None:
@@ -277,10 +278,10 @@ def _uncalled_method(facts, idx, scope: str) -> bool:
         out = set()
         refs = set()
         for idx in facts.code.values():
-            for c in idx.calls:
-                out.add(c.attr)
-                if c.refs:
-                    refs.update(c.refs)
+            out.update(map(attrgetter("attr"), idx.calls))
+            for r in map(attrgetter("refs"), idx.calls):
+                if r:
+                    refs.update(r)
         out.update(r.rpartition(".")[2] for r in refs)
         return frozenset(out)
     return name not in facts.memo("called-names", names)

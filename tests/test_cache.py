@@ -323,3 +323,75 @@ def test_per_file_keys_a_worker_used_are_kept_when_saved():
     assert worker.take_news() == ({}, {})   # each report says what is new since the last one
     parent.save()
     assert set(store.memory[("judge", FileMaps.KIND)]) == {"b1:f1.py", "b2:f2.py", "b3:f3.py", "new:g.py"}
+
+
+def test_parsed_configs_are_kept_by_content(tmp_path):
+    """Parsed YAML/TOML/JSON/INI documents, requirements files, Dockerfiles and CI jobs are per-file values:
+    whatever their parsers build loads back from the cache equal (dates, sets, bytes, tags), and a
+    warm scan reads them from there with the report unchanged."""
+    from mlscan.facts import configs as cfg
+    from mlscan.facts.cache import FileMaps, dumps, loads
+    parsed = [
+        cfg.parse_yaml("a.yaml", "when: 2024-01-02\nat: 2024-01-02T03:04:05+01:00\nbag: !!set {a, b}\n"
+                                 "raw: !!binary aGk=\nref: !Ref Thing\nlist: [1, 2.5, null, true]\n---\nsecond: doc\n"),
+        cfg.parse_toml("p.toml", "[t]\nwhen = 1979-05-27T07:32:00-08:00\nday = 1979-05-27\nhour = 07:32:00\n"),
+        cfg.parse_json("c.json", '{"a": [1, {"b": null}]}'),
+        cfg.parse_ini("setup.cfg", "[metadata]\nname = x\n"),
+        cfg.parse_yaml("bad.yaml", "a: [\n"),
+        cfg.parse_requirements("requirements.txt", "torch==2.1.0\nnumpy>=1\n-r other.txt\n"),
+        cfg.parse_dockerfile("FROM python:3.11\nRUN pip install -r requirements.txt\nCMD [\"python\", \"serve.py\"]\n"),
+    ]
+    for value in parsed:
+        assert loads(dumps(value)) == value
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    repo.write("requirements.txt", "fastapi==0.110.0\nscikit-learn>=1.3\n")
+    repo.write("params.yaml", "train:\n  lr: 0.01\n  epochs: 3\n  started: 2024-01-02\n")
+    repo.write(".github/workflows/tests.yml", "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                               "      - uses: actions/checkout@v4\n      - run: pytest -q\n")
+    repo.commit("Requirements, params and CI")
+    cache = tmp_path / "cache"
+    reference = scan(repo.root, "--no-cache")
+    assert scan(repo.root, "--cache-dir", str(cache)) == reference
+    with sqlite3.connect(cache / FILE_NAME) as con:
+        rows = dict(con.execute("SELECT blob, value FROM facts WHERE kind = ?", (FileMaps.KIND,)).fetchall())
+        assert any(k.endswith(":requirements.txt") for k in loads(rows["parsed:requirements"]))
+        assert any(k.endswith(":params.yaml") for k in loads(rows["parsed:config"]))
+        jobs = loads(rows["ci-jobs"])
+        assert any(k.endswith(":.github/workflows/tests.yml") and v and v[0].steps for k, v in jobs.items())
+        con.execute("DELETE FROM facts WHERE kind = 'report'")
+    warm = scan(repo.root, "--cache-dir", str(cache))
+    assert warm == reference and cache_diagnostics(warm) == []
+
+
+def test_unchanged_work_tree_files_are_not_read_again_for_their_blobs(tmp_path, monkeypatch):
+    """A file whose lstat (mtime, ctime, inode, size) is what it was when a scan hashed it keeps its
+    blob without being read; a file rewritten with the same size and its old mtime put back is read
+    again (its ctime moved), and so are files changed too recently to be sure of."""
+    import os
+    import time
+    from mlscan.facts.inventory import Inventory
+    from mlscan.facts.repo import Facts, ScanOptions
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
+    train = "src/fraud/train.py"
+    time.sleep(2.2)   # older than the racy window of the listing below
+    reads = []
+    real_read = Inventory.read_bytes
+    monkeypatch.setattr(Inventory, "read_bytes", lambda self, rel: (reads.append(rel), real_read(self, rel))[1])
+
+    def digest():
+        reads.clear()
+        return Facts(repo.root, ScanOptions(cache_dir=str(tmp_path / "cache"))).input_digest("settings")
+
+    first = digest()
+    assert train in reads   # nothing known yet: every file is hashed
+    assert digest() == first and reads == []
+    st = os.stat(repo.root / train)
+    text = (repo.root / train).read_text()
+    (repo.root / train).write_text(text.replace("import", "IMPORT", 1))   # same size
+    os.utime(repo.root / train, ns=(st.st_atime_ns, st.st_mtime_ns))
+    changed = digest()
+    assert changed != first and reads == [train]
+    assert digest() == changed and reads == [train]   # changed just now: not trusted yet
+    (repo.root / train).write_text(text)
+    assert digest() == first
+    assert Facts(repo.root, ScanOptions(cache_dir="off")).input_digest("settings") == first

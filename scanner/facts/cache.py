@@ -87,7 +87,9 @@ _ALLOWED = {("mlscan.facts.pycode", name) for name in
             ("CodeIndex", "CallSite", "Definition", "ImportRef", "AttrAssign", "Assignment", "Comparison",
              "NOT_LITERAL")} | {("mlscan.facts.docs", name) for name in ("Document", "Section", "Table")} | \
            {("datetime", name) for name in ("date", "datetime", "time", "timedelta", "timezone")} | \
-           {("mlscan.facts.history", name) for name in ("History", "Commit", "Change")}
+           {("mlscan.facts.history", name) for name in ("History", "Commit", "Change")} | \
+           {("mlscan.facts.configs", name) for name in ("ConfigDoc", "Requirement", "DockerInstruction")} | \
+           {("mlscan.facts.ci", name) for name in ("CIJob", "CIStep")}
 
 
 def _tuple_new_only(obj, name: str):

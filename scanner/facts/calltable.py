@@ -29,7 +29,6 @@ class CallTable:
         self._paths = sorted(code)
         self._starts: List[int] = []   # position of each file's first call
         self._by_name: Optional[Dict[str, "array[int]"]] = None
-        self._by_keyword: Optional[Dict[str, "array[int]"]] = None
         self._by_part: Optional[Tuple[Dict[str, List[str]], Dict[str, List[str]]]] = None
         self._named: Dict[tuple, Dict[str, List[CallSite]]] = {}
         self._keyword_calls: Dict[Tuple[str, ...], Dict[str, List[CallSite]]] = {}
@@ -193,21 +192,19 @@ class CallTable:
         got = self._keyword_calls.get(keys)
         if got is not None:
             return got
-        if self._by_keyword is None:
-            self._index()
-            by_keyword: Dict[str, "array[int]"] = {}
-            pos = 0
-            for path in self._paths:
-                for call in self._code[path].calls:
+        self._index()
+        wanted = frozenset(keys)
+        positions: List[int] = []   # one pass for the keys asked (rules ask for one set of keys)
+        pos = 0
+        for path in self._paths:
+            for call in self._code[path].calls:
+                if call.kwargs:
                     for k, _ in call.kwargs:
-                        got = by_keyword.get(k)
-                        if got is None:
-                            by_keyword[k] = array("l", (pos,))
-                        else:
-                            got.append(pos)
-                    pos += 1
-            self._by_keyword = by_keyword
-        got = self._keyword_calls[keys] = self._gather(self._by_keyword.get(k, ()) for k in dict.fromkeys(keys))
+                        if k in wanted:
+                            positions.append(pos)
+                            break
+                pos += 1
+        got = self._keyword_calls[keys] = self._gather((positions,))
         return got
 
     def _gather(self, groups: Iterable[Iterable[int]]) -> Dict[str, List[CallSite]]:

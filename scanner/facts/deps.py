@@ -117,8 +117,8 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
     from mlscan.facts.repo import REQUIREMENT_FILE
     out: List[DependencySet] = []
     dirs_with: Dict[str, set] = {}
-    for f in facts.files:
-        dirs_with.setdefault(str(PurePosixPath(f.path).parent), set()).add(f.name)
+    for f in facts.files:   # the parent folder as PurePosixPath names it ("." at the top)
+        dirs_with.setdefault(f.path.rpartition("/")[0] or ".", set()).add(f.name)
 
     def role_of(path: str) -> str:
         parent = str(PurePosixPath(path).parent)
@@ -280,10 +280,7 @@ def dependency_sets(facts: "Facts") -> List[DependencySet]:
 
     # pip / conda installs in Dockerfiles
     for path, instructions in sorted(facts.dockerfiles.items()):
-        reqs: List[cfg.Requirement] = []
-        for ins in instructions:
-            if ins.keyword == "RUN":
-                reqs.extend(_docker_installs(path, ins.line, ins.command()))
+        reqs = facts.per_file(_dockerfile_installs, path, instructions)
         if reqs:
             names = {r.name for r in reqs if r.name not in TOOLING}
             runs = " ".join(i.value for i in instructions if i.keyword in ("CMD", "ENTRYPOINT"))
@@ -417,6 +414,15 @@ def _install_args(words: List[str]) -> Tuple[str, List[str]]:
         if base in ("conda", "mamba", "micromamba") and nxt == "install":
             return "conda", words[i + 2:]
     return "", []
+
+
+def _dockerfile_installs(path: str, instructions) -> List[cfg.Requirement]:
+    """The packages a Dockerfile's RUN lines install (a per-file value: kept by content)."""
+    reqs: List[cfg.Requirement] = []
+    for ins in instructions:
+        if ins.keyword == "RUN":
+            reqs.extend(_docker_installs(path, ins.line, ins.command()))
+    return reqs
 
 
 def _docker_installs(path: str, line: int, command: str) -> List[cfg.Requirement]:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Collection, Dict, Iterable, List, Optional, Set, Tuple
 
 from mlscan.facts.configs import CommandTarget, command_targets
 from mlscan.facts.pycode import CallSite, CodeIndex
@@ -211,6 +211,14 @@ class MultiDiGraph:
                 for d in datas:
                     yield _edge(u, v, d, data)
 
+    def edges_from(self, nodes: Collection[str], data=False):
+        """`edges()` of the sources in `nodes` alone, in the same order."""
+        for u, nbrs in self._succ.items():
+            if u in nodes:
+                for v, datas in nbrs.items():
+                    for d in datas:
+                        yield _edge(u, v, d, data)
+
     def out_edges(self, n: str, data=False):
         for v, datas in self._succ.get(n, {}).items():
             for d in datas:
@@ -252,6 +260,11 @@ def _pieces_in_worker(paths: List[str]) -> Tuple[List[Tuple[str, bytes]], Dict[s
     pieces = [(path, dumps(graph._file_piece(path, graph.code[path]))) for path in paths]
     keys = graph._code_keys
     return pieces, {keys[p]: d for p, d in graph._interfaces.items() if p not in known and p in keys}
+
+
+def _framework_call(name: str) -> bool:
+    """The calls `_add_framework_tasks` looks at (Kedro nodes, Airflow operators and DAGs)."""
+    return name.startswith(("kedro.pipeline", "airflow"))
 
 
 class CodeGraph:
@@ -822,12 +835,13 @@ class CodeGraph:
         `PythonOperator(python_callable=func)`, DAG files, which the scheduler executes, and the
         `@step` methods of a Metaflow `FlowSpec`."""
         from mlscan.facts.repo import is_test_path
+        framework_calls = self.facts.call_table.named(_framework_call, roots=("kedro", "airflow"))
         for path in sorted(self.code):
             if is_test_path(path):
                 continue
             idx = self.code[path]
             dag_file = False
-            for call in idx.calls:
+            for call in framework_calls.get(path, ()):
                 name = call.name
                 if name.startswith("kedro.pipeline") and call.attr in ("node", "Node") and call.refs:
                     target = self.resolve_name(path, call.refs[0])
@@ -922,7 +936,7 @@ class CodeGraph:
     def _reaches_training(self) -> Set[str]:
         """Nodes from which some training call node is reachable (one walk backwards over the
         execution edges, instead of one forward walk per entry point)."""
-        return self._walk_back_from_training(self._exec_adjacency)
+        return self.reaching(self.training_call_nodes)
 
     @cached_property
     def _dispatch_edges(self) -> Dict[str, List[str]]:
@@ -1006,6 +1020,31 @@ class CodeGraph:
 
     def _reachable(self, start: str) -> Set[str]:
         return self.reach_all((start,))
+
+    def _exec_predecessors(self) -> Dict[str, List[str]]:
+        """The execution edges reversed (built per ask: kept, it would stay on the heap for no one)."""
+        radj: Dict[str, List[str]] = {}
+        for u, vs in self._exec_adjacency.items():
+            for v in vs:
+                got = radj.get(v)
+                if got is None:
+                    radj[v] = [u]
+                else:
+                    got.append(u)
+        return radj
+
+    def reaching(self, targets: Iterable[str]) -> Set[str]:
+        """Every node from which one of `targets` is reachable (`targets` included): the nodes
+        whose `reachable` meets `targets`, in one walk backwards."""
+        radj = self._exec_predecessors()
+        seen: Set[str] = set(targets)
+        stack = list(seen)
+        while stack:
+            for u in radj.get(stack.pop(), ()):
+                if u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return seen
 
     @cached_property
     def class_methods(self) -> Dict[str, Tuple[str, ...]]:

@@ -3,7 +3,9 @@ or binary files, and turns every problem into a diagnostic."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
@@ -79,6 +81,10 @@ class Inventory:
         self._by_path: Dict[str, FileEntry] = {}
         self._text_cache: Dict[str, Optional[str]] = {}
         self._absent: List[str] = []       # listed by git's index, missing from the work tree
+        # what the listing's lstat said of each plain file (mtime, ctime, inode, device, size), and
+        # when the listing began: see Facts.input_digest, which trusts a blob known for a file unchanged since
+        self.stat_keys: Dict[str, Tuple[int, int, int, int, int]] = {}
+        self.listed_at_ns = time.time_ns()
         self._collect()
 
     # ---- collection -------------------------------------------------------------------------
@@ -192,6 +198,18 @@ class Inventory:
         return found
 
     def _stat(self, rel: str, tracked: bool) -> Optional[FileEntry]:
+        try:   # the common case in one system call: a regular file, not a link
+            st = os.lstat(os.path.join(self.root, rel))
+        except OSError:
+            return self._stat_slowly(rel, tracked)
+        if stat.S_ISLNK(st.st_mode):
+            return self._stat_slowly(rel, tracked)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        self.stat_keys[rel] = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_size)
+        return FileEntry(rel, st.st_size, tracked)
+
+    def _stat_slowly(self, rel: str, tracked: bool) -> Optional[FileEntry]:
         full = self.root / rel
         try:
             if full.is_symlink():

@@ -60,6 +60,9 @@ def _parse_config(path: str, text: str) -> Optional[cfg.ConfigDoc]:
     return None
 
 
+PARSED_KEPT_BYTES = 256 * 1024   # a larger file's parsed form is not kept across scans (nor read whole with the others)
+
+
 @functools.lru_cache(maxsize=65536)
 @functools.lru_cache(maxsize=None)
 def _function_key(fn) -> str:
@@ -299,19 +302,27 @@ class Facts:
         h = hashlib.sha256(extra.encode("utf-8", "surrogateescape"))
         h.update(f"\0{self.root}\0{self.in_git}\0".encode("utf-8", "surrogateescape"))
         ids = self._blob_ids
+        stat_keys = self.inventory.stat_keys
+        known = self._known_blobs() if stat_keys else {}
         for f in self.files:
             blob = self.inventory.blob_of(f.path)
             limit = MAX_TEXT_BYTES * 4 if f.suffix == ".ipynb" else MAX_TEXT_BYTES
             if blob is None and f.size <= limit:
-                data, _ = self.inventory.read_bytes(f.path)
-                if data is None:
-                    return None  # unreadable now, perhaps not later: nothing to reuse or remember
-                blob = ids[f.path] = blob_sha(data)
-                if f.suffix in (".py", ".ipynb"):
-                    self._code_bytes[f.path] = data
+                got = known.get(f.path)
+                if got is not None and got[0] == stat_keys.get(f.path):
+                    blob = ids[f.path] = got[1]   # unchanged since a scan hashed it: not read again
+                else:
+                    data, _ = self.inventory.read_bytes(f.path)
+                    if data is None:
+                        return None  # unreadable now, perhaps not later: nothing to reuse or remember
+                    blob = ids[f.path] = blob_sha(data)
+                    if f.suffix in (".py", ".ipynb"):
+                        self._code_bytes[f.path] = data
             if blob is None:  # too large to be read as text: only its size can reach the report
                 blob = f"size:{f.size}"
             h.update(f"{f.path}\0{f.tracked}\0{f.size}\0{blob}\n".encode("utf-8", "surrogateescape"))
+        if stat_keys:
+            self._keep_known_blobs(known)
         for d in self.inventory.diagnostics:
             h.update(f"diag\0{d.path}\0{d.message}\n".encode("utf-8", "surrogateescape"))
         if self.in_git and self.options.history_depth > 0 or self.commit is not None:
@@ -320,6 +331,26 @@ class Facts:
                 return None
             h.update(f"head\0{head}\0{self.options.history_depth}\n".encode())
         return h.hexdigest()
+
+    # Blobs of work-tree files by what lstat says of them, kept for the next scan of the same tree,
+    # as git's index keeps them: a file whose mtime, ctime, inode, device and size are those it had
+    # when hashed has the same content. Only files last changed well before the listing began are
+    # kept ("racily clean" ones could change again within the clock's resolution unnoticed); any
+    # write, chmod or replacement moves the ctime, which no one can set back.
+    KNOWN_BLOBS_KIND = "stat-blobs"
+    RACY_NS = 2_000_000_000
+
+    def _known_blobs(self) -> Dict[str, Tuple[tuple, str]]:
+        got = self._fact_store().get_many(self.KNOWN_BLOBS_KIND, [str(self.root)]).get(str(self.root))
+        return got if isinstance(got, dict) else {}
+
+    def _keep_known_blobs(self, known: Dict[str, Tuple[tuple, str]]) -> None:
+        before = self.inventory.listed_at_ns - self.RACY_NS
+        ids, stat_keys = self._blob_ids, self.inventory.stat_keys
+        keep = {path: (key, ids[path]) for path, key in stat_keys.items()
+                if path in ids and key[0] < before and key[1] < before}
+        if keep != known:
+            self._fact_store().put_many(self.KNOWN_BLOBS_KIND, [(str(self.root), keep)])
 
     def _git_head(self) -> Optional[str]:
         import subprocess
@@ -416,7 +447,12 @@ class Facts:
         """parse() of a file's text; when many commits of one repository are scanned, parsed
         once per blob for all of them (parsers are pure functions of the path and the text)."""
         shared = self.commit.shared if self.commit is not None else None
-        blob = self.inventory.blob_of(path) if shared is not None else None
+        if shared is None:   # one scan: kept by content for the next scans (documents keep themselves)
+            entry = self.inventory.get(path)
+            if kind != "document" and entry is not None and entry.size <= PARSED_KEPT_BYTES:
+                return self._per_file_value(f"parsed:{kind}", path, parse)
+            return parse()
+        blob = self.inventory.blob_of(path)
         if blob is None:
             return parse()
         key = (kind, path, blob)
@@ -495,8 +531,10 @@ class Facts:
             if system != "jenkins":
                 doc = self.config(f.path)
                 docs = doc.docs if doc else []
-            jobs.extend(self.guarded(f.path, "CI configuration", lambda f=f, system=system, docs=docs, text=text: parse_ci(
-                f.path, system, docs, text, lambda s, after=0, p=f.path: self.line_of(p, s, after=after)), []))
+            jobs.extend(self.guarded(f.path, "CI configuration", lambda f=f, system=system, docs=docs, text=text:
+                                     self._per_file_value("ci-jobs", f.path, lambda: parse_ci(
+                                         f.path, system, docs, text,
+                                         lambda s, after=0, p=f.path: self.line_of(p, s, after=after))), []))
         return jobs
 
     @cached_property
