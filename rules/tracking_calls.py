@@ -191,7 +191,8 @@ class TrackingWiredIntoTraining(Rule):
 
     Looks for calls into experiment trackers: MLflow, Weights & Biases, Neptune, Comet, Aim, DVCLive,
     ClearML, Sacred, TensorBoard writers (`torch.utils.tensorboard.SummaryWriter`, `tf.summary`, the
-    Keras `TensorBoard` callback, `clu.metric_writers`), Lightning loggers, Ignite's `common.setup_tb_logging`, integrations such as Ray's
+    Keras `TensorBoard` callback, `clu.metric_writers`), Lightning loggers, Ignite's `common.setup_tb_logging`,
+    integrations such as Ray's
     `MLflowLoggerCallback`, and `report_to=`/`log_with=` in transformers/accelerate. Names are
     resolved through imports, the repo's own re-exports (`from pkg.config import mlflow`) and
     optional-import fallbacks (`try: import wandb / except ImportError: wandb = None`).
@@ -296,7 +297,8 @@ class TrackingWiredIntoTraining(Rule):
         }, "present", "clu metric writers: TensorBoard summaries with the config as hparams", fires=True),
         Example({
             "train.py": "import torch\nfrom clu import platform\n\n\n"
-                        "def main():\n    platform.work_unit().set_task_status('training')\n    model = torch.nn.Linear(2, 1)\n"
+                        "def main():\n    platform.work_unit().set_task_status('training')\n"
+                        "    model = torch.nn.Linear(2, 1)\n"
                         "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
                         "    loss = model(torch.zeros(1, 2)).sum()\n    loss.backward()\n    opt.step()\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",

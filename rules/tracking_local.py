@@ -45,8 +45,8 @@ class RunsRecordedWithoutTracker(Rule):
     and hyperparameters in a local `lightning_logs/version_N` folder; a framework's own run-log writer
     (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); the run's metrics serialised to a
     JSON or CSV file or a NumPy text array (`json.dump(metrics, f)`, `results_df.to_csv(...)`,
-    `np.savetxt('loss.txt', loss_history)`, `np.save('results/td3_hopper_0', evaluations)`; a pickle is a value, not a record, and a metrics text file
-    written by hand is not counted); a training loop that appends JSON lines of its metrics to a run file
+    `np.savetxt('loss.txt', loss_history)`, `np.save('results/td3_hopper_0', evaluations)`; a pickle is a
+    value, not a record, and a metrics text file written by hand is not counted); a training loop that appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
     job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
     only in code that a training entry point or a declared pipeline reaches (a method of a plain class
@@ -163,15 +163,19 @@ class RunsRecordedWithoutTracker(Rule):
         Example({
             "main.py": "import numpy as np\nimport torch\n\n\ndef main():\n    policy = torch.nn.Linear(2, 1)\n"
                        "    opt = torch.optim.Adam(policy.parameters(), lr=3e-4)\n    evaluations = []\n"
-                       "    for t in range(10):\n        loss = policy(torch.zeros(1, 2)).sum()\n        loss.backward()\n"
+                       "    for t in range(10):\n        loss = policy(torch.zeros(1, 2)).sum()\n"
+                       "        loss.backward()\n"
                        "        opt.step()\n        evaluations.append(loss.item())\n"
-                       "        np.save('./results/TD3_Hopper_0', evaluations)\n\n\nif __name__ == '__main__':\n    main()\n",
+                       "        np.save('./results/TD3_Hopper_0', evaluations)\n\n\n"
+                       "if __name__ == '__main__':\n    main()\n",
         }, "partial", "the evaluation returns saved per run as a NumPy array", fires=True),
         Example({
             "main.py": "import numpy as np\nimport torch\n\n\ndef main():\n    model = torch.nn.Linear(2, 1)\n"
-                       "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    loss = model(torch.zeros(4, 2)).sum()\n"
+                       "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                       "    loss = model(torch.zeros(4, 2)).sum()\n"
                        "    loss.backward()\n    opt.step()\n"
-                       "    preds = model(torch.zeros(4, 2)).detach().numpy()\n    np.save('out/preds.npy', preds)\n\n\n"
+                       "    preds = model(torch.zeros(4, 2)).detach().numpy()\n"
+                       "    np.save('out/preds.npy', preds)\n\n\n"
                        "if __name__ == '__main__':\n    main()\n",
         }, "absent", "predictions saved as a NumPy array are outputs, not a run record", fires=False),
     )
