@@ -46,7 +46,8 @@ class RunsRecordedWithoutTracker(Rule):
     (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); the run's metrics serialised to a
     JSON or CSV file or a NumPy text array (`json.dump(metrics, f)`, `results_df.to_csv(...)`,
     `np.savetxt('loss.txt', loss_history)`, `np.save('results/td3_hopper_0', evaluations)`; a pickle is a
-    value, not a record, and a metrics text file written by hand is not counted); a training loop that appends JSON lines of its metrics to a run file
+    value, not a record, and a metrics text file written by hand is not counted); a training loop that
+    appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
     job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
     only in code that a training entry point or a declared pipeline reaches (a method of a plain class
