@@ -185,17 +185,30 @@ _RELEASE_COLUMN = re.compile(r"(?i)^\W*(version|versions|release|model|models|mo
 _DESCRIPTION_COLUMN = re.compile(r"(?i)^\W*(description|descriptions|notes?|remarks?|comments?|details|strengths|"
                                  r"weaknesses|summary|trained (on|with))\W*$")
 _WORDS = re.compile(r"[A-Za-z]{2,}")
+# acc11: a released-models table that names each model's training data (`Folder Name | Generator | Dataset`)
+_TRAINING_DATA_COLUMN = re.compile(r"(?i)^\W*((pre-?)?training |train )?(data ?sets?|corpus|corpora)\W*$|"
+                                   r"^\W*(training data|trained on)\W*$")
+_RELEASE_SECTION = re.compile(r"(?i)\b(pre-?trained|released?|model zoo|checkpoints?)\b")
 
 
 def model_zoo_tables(doc) -> List[Tuple[int, str]]:
     """(line, header) of tables that describe released models (`Version | Model Name | Description`),
-    one row per model, with at least a few words about each."""
+    one row per model, with at least a few words about each, or the data each was trained on
+    (`Folder Name | Generator | Dataset` under a "Pretrained Model" heading)."""
     out = []
     for sec in doc.sections:
         for t in sec.tables:
             heads = [h.strip() for h in t.header]
             names = [i for i, h in enumerate(heads) if _RELEASE_COLUMN.match(h)]
+            if not names and _RELEASE_SECTION.search(sec.title):
+                names = [0]   # a pretrained-models section lists its models in the first column ("Folder Name")
             descs = [i for i, h in enumerate(heads) if _DESCRIPTION_COLUMN.match(h)]
+            data = [i for i, h in enumerate(heads) if _TRAINING_DATA_COLUMN.match(h)]
+            if names and data and len(t.rows) >= 2 and \
+                    sum(1 for r in t.rows if any(i < len(r) and _WORDS.search(r[i]) for i in data)) >= 2:
+                # acc11: the data each released model is trained on
+                out.append((t.line, " | ".join(h for h in heads if h)[:80]))
+                continue
             if not names or not descs or len(t.rows) < 2:
                 continue
             described = sum(1 for r in t.rows if any(i < len(r) and len(_WORDS.findall(r[i])) >= 3 for i in descs))

@@ -32,9 +32,10 @@ class TrainingDataOrResultsDocumented(Rule):
     files with no code beside them (MovieLens' `ml-100k/README`), and a document named for the model
     (`docs/MODELS.md`, `APPROACH.md`) that names its model family in prose, and a root README sentence
     that says which named dataset the model was trained or fine-tuned on ("fine-tuned on the IMDB
-    dataset"; not "your own" or "a custom" dataset). A data section inside a guide
-    ("## Guide" > "### Image Dataset"), Kaggle datasets that hold the trained models and a competition's
-    write-up link describe no training data. Only the project's own
+    dataset"; not "your own" or "a custom" dataset), or that names the dataset the project uses with a link
+    to its source ("I'm using the [Hotel booking demand](https://...) dataset"; not "a setup to use the ...").
+    A data section inside a guide ("## Guide" > "### Image Dataset"), Kaggle datasets that hold the
+    trained models and a competition's write-up link describe no training data. Only the project's own
     documents count: the root README, documents one folder deep and docs folders.
     """
 
@@ -118,6 +119,15 @@ class TrainingDataOrResultsDocumented(Rule):
                          "low-quality inputs. |\n| V1.2 | [facefix-1.2.pth](https://example.org/1.2) | No colorization; "
                          "trained with more data. |\n",
         }, "partial", "a model zoo table that describes each released version", fires=True),
+        Example({
+            "README.md": "# Vocoder\n\n## Pretrained Model\n\nDetails of each folder:\n\n"
+                         "|Folder Name|Generator|Dataset|Fine-Tuned|\n|---|---|---|---|\n|LJ_V1|V1|LJSpeech|No|\n"
+                         "|VCTK_V1|V1|VCTK|No|\n",
+        }, "partial", "released models listed with the dataset each was trained on", fires=True),
+        Example({
+            "README.md": "# Vocoder\n\n## Pretrained Model\n\n|Folder Name|Generator|Size|\n|---|---|---|\n"
+                         "|LJ_V1|V1|55 MB|\n|VCTK_V1|V1|55 MB|\n",
+        }, "absent", "released models without descriptions or training data", fires=False),
         Example({
             "README.md": "# FaceFix\n\n## Downloads\n\n| Model | Link |\n| --- | --- |\n| small | [weights](https://x.org/s) |\n"
                          "| large | [weights](https://x.org/l) |\n",
@@ -240,6 +250,17 @@ class TrainingDataOrResultsDocumented(Rule):
             "README.md": "# GAT\n\n## Overview\n\n- `pre_trained/` contains a pre-trained Cora model (achieving 84.4% "
                          "accuracy on the test set);\n- `models/` contains the implementation.\n",
         }, "partial", "a result stated with an -ing verb in a list item", fires=True),
+        Example({
+            "README.md": "# Hotel cancellations\n\n## Problem\n\nFor this project, I'm using the [Hotel booking demand]"
+                         "(https://www.kaggle.com/datasets/x/hotel-booking) dataset. It has two hotels' bookings.\n",
+        }, "partial", "the README names the dataset the project uses, linked to its source", fires=True),
+        Example({
+            "README.md": "# Starters\n\n* `iris`: a minimum setup to use the traditional "
+                         "[Iris dataset](https://example.org/iris) with the catalog.\n"
+                         "* It uses [HuggingFace Models](https://hf.co/models) and [Datasets]"
+                         "(https://hf.co/docs/datasets) to load models and datasets.\n",
+        }, "absent", "a template's 'to use the ... dataset' and a library's 'Datasets' link name no training data",
+            fires=False),
     )
 
     def check(self, facts):
@@ -373,10 +394,31 @@ def _says_trained_on(path: str, text: str) -> tuple:
         if stripped.startswith("#"):
             skip = bool(HOW_TO.match(stripped.lstrip("#").strip()) or _NOT_RESULT.search(stripped))
             continue
-        m = None if skip or HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) else TRAINED_ON_DATA.search(raw)
+        m = None if skip or HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) else \
+            (TRAINED_ON_DATA.search(raw) or _uses_linked_dataset(raw))
         if m:
-            return no, m.group(0)[:80]
+            return no, _LINK_TARGET.sub(r"\1", m.group(0))[:80]
     return ()
+
+
+# acc11: "For this project, I'm using the [Hotel booking demand](https://www.kaggle.com/...) dataset", "This
+# example takes the [Movielens 1M dataset](https://grouplens.org/...)": the project's data named, with its source
+USES_LINKED_DATA = re.compile(r"(?i)(?<!\bto )(?<!\bcan )\b(us(e|es|ing)|takes?|based on|built on|leverag\w+|"
+                              r"employ\w*)\b[^.\n\[]{0,40}?\[(?P<text>[^\]]{2,80})\]\(https?://[^)]+\)"
+                              r"(?P<after>[^.\n\[]{0,25})")
+_POINTER = re.compile(r"(?i)\b(can be found|available (at|here|from)|place (it|them)|put (it|them))\b")
+_GENERIC_LINK_TEXT = re.compile(r"(?i)^\W*(the\s+)?(data ?sets?|data|here|this|link|hugging ?face( datasets)?|"
+                                r"tensorflow datasets|torchvision( datasets)?)\W*$")
+_DATA_WORD = re.compile(r"(?i)\b(data ?sets?|corpus|corpora)\b")
+
+
+def _uses_linked_dataset(raw: str):
+    for m in USES_LINKED_DATA.finditer(raw):
+        if _DATA_WORD.search(m["text"] + " " + m["after"]) and not _GENERIC_LINK_TEXT.match(m["text"]) \
+                and not _FETCH_STEP.search(_URL.sub(" ", raw)) and not _MODEL_DATASET_LINK.search(raw) \
+                and not _POINTER.search(raw):
+            return m
+    return None
 
 
 # acc10: a sentence that says what the model was trained on, naming the dataset (set 10's labels read it as

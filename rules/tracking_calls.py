@@ -32,6 +32,7 @@ WRITES = re.compile(r"(?i)^(log(?!in|out)\w*|init\w*|start\w*|autolog|watch|add_
 TRACKER_PREFIXES = (
     (re.compile(r"^azureml\.core\.(run\.)?(Run|Experiment)\b"), "Azure ML run tracking"),
     (re.compile(r"^sagemaker\.experiments\b"), "SageMaker Experiments"),
+    (re.compile(r"^clu\.metric_writers\b"), "TensorBoard"),   # Google's clu: TensorBoard summaries and hparams (acc11)
     (re.compile(r"^google\.cloud\.aiplatform\.(start_run|end_run|log_\w+|autolog|start_execution)\b"),
      "Vertex AI Experiments"),
 )
@@ -48,10 +49,10 @@ def writes(name: str) -> bool:
 
 # imports that name a tracker (then every call of the file is looked at) ...
 _TRACKER_IMPORT = re.compile(r"(?i)mlflow|wandb|neptune|comet|\baim\b|dvclive|clearml|\btrains\b|tensorboard|sacred|"
-                             r"guild|polyaxon|mlrun|swanlab|azureml|sagemaker\.experiments|aiplatform")
+                             r"guild|polyaxon|mlrun|swanlab|\bclu\b|azureml|sagemaker\.experiments|aiplatform")
 # ... otherwise only calls whose own name or keywords hint at one
 _CALL_HINT = re.compile(r"(?i)mlflow|wandb|neptune|comet|dvclive|clearml|tensorboard|summary|loggers|logger$|"
-                        r"callback$|writer$|aim|setup_(tb|plx)_logging")
+                        r"callback$|writer$|aim|setup_(tb|plx)_logging|metric_writers")
 
 
 def candidate_calls(facts, idx) -> list:
@@ -190,7 +191,8 @@ class TrackingWiredIntoTraining(Rule):
 
     Looks for calls into experiment trackers: MLflow, Weights & Biases, Neptune, Comet, Aim, DVCLive,
     ClearML, Sacred, TensorBoard writers (`torch.utils.tensorboard.SummaryWriter`, `tf.summary`, the
-    Keras `TensorBoard` callback), Lightning loggers, Ignite's `common.setup_tb_logging`, integrations such as Ray's
+    Keras `TensorBoard` callback, `clu.metric_writers`), Lightning loggers, Ignite's `common.setup_tb_logging`,
+    integrations such as Ray's
     `MLflowLoggerCallback`, and `report_to=`/`log_with=` in transformers/accelerate. Names are
     resolved through imports, the repo's own re-exports (`from pkg.config import mlflow`) and
     optional-import fallbacks (`try: import wandb / except ImportError: wandb = None`).
@@ -284,6 +286,23 @@ class TrackingWiredIntoTraining(Rule):
                         "    writer.add_scalar('loss', loss.item(), 0)\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "present", "TensorBoard scalars with the run's arguments saved in its log folder", fires=True),
+        Example({
+            "train.py": "import torch\nfrom clu import metric_writers\n\n\n"
+                        "def main(config, workdir):\n    writer = metric_writers.create_default_writer(workdir)\n"
+                        "    writer.write_hparams(config)\n    model = torch.nn.Linear(2, 1)\n"
+                        "    opt = torch.optim.SGD(model.parameters(), lr=config['lr'])\n"
+                        "    loss = model(torch.zeros(1, 2)).sum()\n    loss.backward()\n    opt.step()\n"
+                        "    writer.write_scalars(0, {'loss': loss.item()})\n\n\n"
+                        "if __name__ == '__main__':\n    main({'lr': 0.1}, 'runs')\n",
+        }, "present", "clu metric writers: TensorBoard summaries with the config as hparams", fires=True),
+        Example({
+            "train.py": "import torch\nfrom clu import platform\n\n\n"
+                        "def main():\n    platform.work_unit().set_task_status('training')\n"
+                        "    model = torch.nn.Linear(2, 1)\n"
+                        "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                        "    loss = model(torch.zeros(1, 2)).sum()\n    loss.backward()\n    opt.step()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "clu's platform status is not a tracker", fires=False),
         Example({
             "utils.py": "class WandbLogger:\n    def __init__(self, args):\n        import wandb\n        self._wandb = wandb\n"
                         "        self._wandb.init(config=args)\n\n    def log(self, metrics):\n        self._wandb.log(metrics)\n",
@@ -386,7 +405,7 @@ _MODEL_ONLY = {"log_model", "save_model", "register_model", "set_experiment", "s
 
 # acc6b: a run's settings recorded beside its TensorBoard curves: hyperparameters given to the writer, or the
 # run's config/arguments dumped or copied into its output (`yaml.dump(args, f)`, `shutil.copy(cfg.config_path, out)`)
-SETTINGS_CALLS = {"add_hparams", "log_hyperparams", "save_hyperparameters", "hparams"}
+SETTINGS_CALLS = {"add_hparams", "log_hyperparams", "save_hyperparameters", "hparams", "write_hparams"}
 SETTINGS_DUMPS = {"dump", "safe_dump", "save", "copy", "copyfile", "copy2", "add_text", "text"}
 SETTINGS_NAME = re.compile(r"(?i)(^|[._])(config|configs|cfg|conf|args|opt|opts|options|hparams?|hyp|hyps|params|"
                            r"hyperparam\w*|flags|kwargs|settings)([._]|$)")

@@ -17,7 +17,7 @@ RUN_METRICS = re.compile(r"(?i)^(\w*_)?(metrics?|scores?|results?|report|history
                          r"accurac(y|ies)|rmse|mae|mse|auc|f1)(_\w*)?$")
 NOT_METRICS = re.compile(r"(?i)(config|cfg|param|meta|args|setting|schema|vocab|label|feature|column|path|dir|file)")
 FILE_SAVES = {"write", "writelines", "save_file", "write_text"}
-ARRAY_SAVES = {"numpy.savetxt"}
+ARRAY_SAVES = {"numpy.savetxt", "numpy.save"}
 SAGEMAKER_METRICS = ("metric_definitions", "objective_metric_name")
 # training frameworks' own run-log writers: a CSV or JSON log of each run's metrics in its output folder
 FILE_LOGGERS = {"CSVLogger", "LogReport"}
@@ -45,8 +45,9 @@ class RunsRecordedWithoutTracker(Rule):
     and hyperparameters in a local `lightning_logs/version_N` folder; a framework's own run-log writer
     (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); the run's metrics serialised to a
     JSON or CSV file or a NumPy text array (`json.dump(metrics, f)`, `results_df.to_csv(...)`,
-    `np.savetxt('loss.txt', loss_history)`; a pickle is a value, not a record, and a metrics text file
-    written by hand is not counted); a training loop that appends JSON lines of its metrics to a run file
+    `np.savetxt('loss.txt', loss_history)`, `np.save('results/td3_hopper_0', evaluations)`; a pickle is a
+    value, not a record, and a metrics text file written by hand is not counted); a training loop that
+    appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
     job's metrics (`metric_definitions=`, `objective_metric_name=`). Trainers and run files count
     only in code that a training entry point or a declared pipeline reaches (a method of a plain class
@@ -160,6 +161,24 @@ class RunsRecordedWithoutTracker(Rule):
                         "    Path('model_metrics.txt').write_text(str(metrics))\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "absent", "metrics written by hand to a text file: the labels split on it, so it is not counted", fires=False),
+        Example({
+            "main.py": "import numpy as np\nimport torch\n\n\ndef main():\n    policy = torch.nn.Linear(2, 1)\n"
+                       "    opt = torch.optim.Adam(policy.parameters(), lr=3e-4)\n    evaluations = []\n"
+                       "    for t in range(10):\n        loss = policy(torch.zeros(1, 2)).sum()\n"
+                       "        loss.backward()\n"
+                       "        opt.step()\n        evaluations.append(loss.item())\n"
+                       "        np.save('./results/TD3_Hopper_0', evaluations)\n\n\n"
+                       "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "the evaluation returns saved per run as a NumPy array", fires=True),
+        Example({
+            "main.py": "import numpy as np\nimport torch\n\n\ndef main():\n    model = torch.nn.Linear(2, 1)\n"
+                       "    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                       "    loss = model(torch.zeros(4, 2)).sum()\n"
+                       "    loss.backward()\n    opt.step()\n"
+                       "    preds = model(torch.zeros(4, 2)).detach().numpy()\n"
+                       "    np.save('out/preds.npy', preds)\n\n\n"
+                       "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "predictions saved as a NumPy array are outputs, not a run record", fires=False),
     )
 
     def check(self, facts):
