@@ -621,7 +621,7 @@ def _applies_loaded_transform(graph, all_serving, train):
     if not any(c.attr in SERVING_LOAD_ATTRS for _, c in serving_calls):
         return None
     fitted = next((c.name.rsplit(".", 1)[0] for _, c in graph.calls_in(train)
-                   if c.attr in ("fit", "fit_transform") and TRANSFORMERS.search(c.name)), None)
+                   if c.attr in ("fit", "fit_transform") and _fits_transform(c.name)), None)
     if fitted is None:
         return None
     for idx, call in serving_calls:
@@ -629,10 +629,21 @@ def _applies_loaded_transform(graph, all_serving, train):
         if call.attr != "transform" or receiver in ("self", "?self"):
             continue   # a class's own transform method, not a fitted object
         loaded = receiver.endswith("()") and receiver[:-2].rsplit(".", 1)[-1] in SERVING_LOAD_ATTRS
-        held = receiver.rsplit(".", 1)[-1]    # `self.dv.transform`, `SCALER.transform`
-        if loaded or ("(" not in receiver and (FEATURE_WORDS.search(held) or held.lower() in FITTED_NAMES)):
+        held = receiver.rsplit(".", 1)[-1]    # `self.dv.transform`, `SCALER.transform`, `Predictor().preprocessor`
+        if loaded or ("(" not in held and (FEATURE_WORDS.search(held) or held.lower() in FITTED_NAMES)):
             return idx.path, call.line, call.name, fitted
     return None
+
+
+def _fits_transform(name: str) -> bool:
+    """A fit of a preprocessing object: a library transformer (`StandardScaler().fit`), a column
+    transformer, or an object held under a preprocessing name (`self.feature_engineer.fit_transform`,
+    `preprocessor.fit`), as a project's own transformer class is."""
+    receiver = name.rsplit(".", 1)[0]
+    held = receiver[:-2] if receiver.endswith("()") else receiver
+    held = held.rsplit(".", 1)[-1]
+    return bool(TRANSFORMERS.search(name)) or name.startswith("sklearn.compose.") \
+        or (held not in ("self", "?self") and FEATURE_WORDS.search(held) and held.lower() != "pipeline")
 
 
 # short names a fitted transform is usually held under (`dv = DictVectorizer()`, `le`, `ohe`)
