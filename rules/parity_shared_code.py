@@ -37,7 +37,12 @@ class ServingReusesTrainingPreprocessing(Rule):
     (a feature function or an encoder in the training run), is skew. A shared function with a mode
     parameter (`process_data(X, training=False, encoder=enc)`) that fits in training and applies the
     fitted encoder otherwise re-fits nothing; a serving function whose only feature word is a
-    Transformer (`predict_transformer`) names the model. Not applicable without serving code.
+    Transformer (`predict_transformer`) names the model. What the app's startup hook runs
+    (`@app.on_event("startup")`, `before_first_request`) is serving: where the model and fitted
+    transforms are loaded. A fitted preprocessing object applied through a serving object
+    (`Predictor().preprocessor.transform`) shares training's preprocessing when training fits a whole
+    one (a column transformer, a project's feature transformer), not when it is one library encoder,
+    which sits beside feature logic typed into the service. Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"
