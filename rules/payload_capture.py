@@ -340,7 +340,8 @@ class PayloadsCaptured(Rule):
 def _gradio_flags(facts, graph):
     """A Gradio app beside the log its flag button wrote (`flagged/log.csv` committed): users flagged
     some requests with their outputs, by hand: partial, not a record of every request."""
-    if not any(ep.framework == "gradio" for ep in graph.serving_endpoints):
+    if not any(ep.framework == "gradio" or ep.path in graph.code and "gradio" in graph.code[ep.path].imported_roots
+               for ep in graph.serving_endpoints):   # a Gradio app, or a server class wrapping one (`ServeGradio`)
         return None
     log = next((f.path for f in facts.files if re.search(r"(^|/)\.?flagged/[^/]*\.csv$", f.path)
                 or re.search(r"(^|/)\.gradio/flagged/", f.path) and f.path.endswith(".csv")), None)
