@@ -134,6 +134,8 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
         nodes = graph.reachable(ep.handler)
         if with_startup or ep.handler.startswith("mod:"):
             nodes |= graph.reachable(f"mod:{ep.path}")
+            for hook in startup_hooks(graph, ep.path):
+                nodes |= graph.reachable(hook)
             if f"main:{ep.path}" in graph.g:  # served apps are usually started from their main block
                 nodes |= graph.reachable(f"main:{ep.path}")
         if graph.g.nodes.get(ep.handler, {}).get("kind") == "class":  # a model-server class: every method serves
@@ -142,6 +144,27 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
                 nodes |= graph.reachable(n)
         out[ep.handler] = with_methods(graph, {n for n in nodes if n.startswith(CODE_PREFIXES)})
     return out
+
+
+# decorators by which a web framework runs a function when the app starts (`@app.on_event("startup")`)
+STARTUP_DECORATORS = {"before_first_request", "before_serving", "on_startup", "startup"}
+
+
+def startup_hooks(graph, path: str) -> List[str]:
+    """Functions of a serving file its framework runs when the app starts (FastAPI's
+    `@app.on_event("startup")`, Flask's `@app.before_first_request`, Quart's `@app.before_serving`):
+    where served apps load their model and fitted transforms."""
+    idx = graph.code.get(path)
+    if idx is None:
+        return []
+    out = []
+    for qual, d in idx.defs.items():
+        for dec, arg in zip(d.decorators, d.decorator_args):
+            attr = dec.rsplit(".", 1)[-1]
+            if attr in STARTUP_DECORATORS or (attr == "on_event" and arg == "startup"):
+                out.append(f"def:{path}:{qual}")
+                break
+    return [n for n in out if n in graph.g]
 
 
 def with_methods(graph, nodes: Set[str]) -> Set[str]:

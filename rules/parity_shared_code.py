@@ -37,7 +37,12 @@ class ServingReusesTrainingPreprocessing(Rule):
     (a feature function or an encoder in the training run), is skew. A shared function with a mode
     parameter (`process_data(X, training=False, encoder=enc)`) that fits in training and applies the
     fitted encoder otherwise re-fits nothing; a serving function whose only feature word is a
-    Transformer (`predict_transformer`) names the model. Not applicable without serving code.
+    Transformer (`predict_transformer`) names the model. What the app's startup hook runs
+    (`@app.on_event("startup")`, `before_first_request`) is serving: where the model and fitted
+    transforms are loaded. A fitted preprocessing object applied through a serving object
+    (`Predictor().preprocessor.transform`) shares training's preprocessing when training fits a whole
+    one (a column transformer, a project's feature transformer), not when it is one library encoder,
+    which sits beside feature logic typed into the service. Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"
@@ -365,6 +370,67 @@ class ServingReusesTrainingPreprocessing(Rule):
             "train.py": "import joblib\nfrom sklearn.linear_model import LogisticRegression\n\nif __name__ == '__main__':\n"
                         "    joblib.dump(LogisticRegression().fit([[0], [1]], [0, 1]), 'model.pkl')\n",
         }, "present", "routes declared on an app imported from the package's __init__ are serving (trivial parity)"),
+        Example({
+            "src/train.py": "import joblib\nfrom sklearn.linear_model import LogisticRegression\nfrom sklearn.pipeline import Pipeline\n"
+                            "from sklearn.preprocessing import StandardScaler\n\n\ndef main():\n"
+                            "    pipe = Pipeline([('scale', StandardScaler()), ('clf', LogisticRegression())])\n"
+                            "    pipe.fit([[0], [1]], [0, 1])\n    joblib.dump(pipe, 'model/model.pkl')\n\n\n"
+                            "if __name__ == '__main__':\n    main()\n",
+            "api/main.py": "import joblib\nimport pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\nMODEL = None\n\n\n"
+                           "@app.on_event('startup')\ndef load_resources():\n    global MODEL\n    MODEL = joblib.load('model/model.pkl')\n\n\n"
+                           "@app.post('/predict')\ndef predict(row: dict):\n    return {'y': int(MODEL.predict(pd.DataFrame([row]))[0])}\n",
+        }, "present", "the model a startup hook loads is served: the fitted pipeline carries the preprocessing"),
+        Example({
+            "src/features.py": "import numpy as np\n\n\ndef preprocess(df):\n    df['income'] = np.log1p(df.income)\n    return df\n",
+            "src/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression\n"
+                            "from src.features import preprocess\n\nif __name__ == '__main__':\n"
+                            "    df = preprocess(pd.read_csv('d.csv'))\n    joblib.dump(LinearRegression().fit(df[['income']], df.y), 'm.pkl')\n",
+            "api/main.py": "import joblib\nfrom fastapi import FastAPI\n\napp = FastAPI()\nMODEL = None\n\n\n"
+                           "@app.on_event('startup')\ndef startup():\n    global MODEL\n    MODEL = joblib.load('m.pkl')\n\n\n"
+                           "@app.post('/predict')\ndef predict(values: list):\n    return {'y': MODEL.predict([values]).tolist()}\n",
+        }, "absent", "the bare model a startup hook loads is fed raw values while training transforms its features"),
+        Example({
+            "src/features/engineer.py": "class FeatureEngineer:\n    def fit_transform(self, df):\n        return self.transform(df)\n\n"
+                                        "    def transform(self, df):\n        df['ratio'] = df.a / df.b\n        return df\n",
+            "src/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.features.engineer import FeatureEngineer\n\nif __name__ == '__main__':\n"
+                            "    feature_engineer = FeatureEngineer()\n    df = feature_engineer.fit_transform(pd.read_csv('d.csv'))\n"
+                            "    joblib.dump(LogisticRegression().fit(df[['ratio']], df.y), 'model.pkl')\n"
+                            "    joblib.dump(feature_engineer, 'feature_engineer.pkl')\n",
+            "api/main.py": "import os\nimport joblib\nimport pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\n"
+                           "MODEL = joblib.load('model.pkl')\nfeature_engineer = joblib.load(os.environ['FE_PATH'])\n\n\n"
+                           "@app.post('/predict')\ndef predict(row: dict):\n"
+                           "    return {'y': int(MODEL.predict(feature_engineer.transform(pd.DataFrame([row]))[['ratio']])[0])}\n",
+        }, "present", "serving applies the project's own feature transformer that training fitted and saved"),
+        Example({
+            "src/data.py": "from sklearn.compose import ColumnTransformer\nfrom sklearn.preprocessing import OneHotEncoder\n\n\n"
+                           "def create_preprocessing_pipeline():\n    return ColumnTransformer([('cat', OneHotEncoder(), ['job'])])\n\n\n"
+                           "def prepare_data(df):\n    preprocessor = create_preprocessing_pipeline()\n"
+                           "    return preprocessor.fit_transform(df), preprocessor\n",
+            "src/train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+                            "from src.data import prepare_data\n\nif __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                            "    X, preprocessor = prepare_data(df)\n    joblib.dump(LogisticRegression().fit(X, df.y), 'model.joblib')\n"
+                            "    joblib.dump(preprocessor, 'preprocessing_pipeline.joblib')\n",
+            "src/predict.py": "import joblib\nimport pandas as pd\n\n\nclass Predictor:\n    def __init__(self, model_path, pipeline_path):\n"
+                              "        self.model = joblib.load(model_path)\n        self.preprocessor = joblib.load(pipeline_path)\n\n"
+                              "    def predict(self, row):\n        X = self.preprocessor.transform(pd.DataFrame([row]))\n"
+                              "        return int(self.model.predict(X)[0])\n",
+            "src/app.py": "from fastapi import FastAPI\nfrom src.predict import Predictor\n\napp = FastAPI()\n"
+                          "PREDICTOR = Predictor('model.joblib', 'preprocessing_pipeline.joblib')\n\n\n"
+                          "@app.post('/predict')\ndef predict(row: dict):\n    return {'y': PREDICTOR.predict(row)}\n",
+        }, "present", "a serving object applies the column transformer training fitted and saved"),
+        Example({
+            "train.py": "import joblib\nimport pandas as pd\nfrom sklearn.linear_model import LinearRegression\n"
+                        "from sklearn.preprocessing import LabelEncoder\n\nif __name__ == '__main__':\n    df = pd.read_csv('d.csv')\n"
+                        "    le = LabelEncoder()\n    df['sex'] = le.fit_transform(df.sex)\n"
+                        "    joblib.dump((LinearRegression().fit(df[['sex', 'w']], df.y), le), 'model.pkl')\n",
+            "service.py": "import joblib\n\n\nclass ModelService:\n    def __init__(self):\n"
+                          "        self.model, self.le = joblib.load('model.pkl')\n\n    def predict(self, row):\n"
+                          "        sex = self.le.transform([row['sex']])[0]\n        return self.model.predict([[sex, row['w'] * 1000]])\n",
+            "app.py": "from flask import Flask, request\nfrom service import ModelService\n\napp = Flask(__name__)\n"
+                      "SERVICE = ModelService()\n\n\n@app.route('/predict', methods=['POST'])\n"
+                      "def predict():\n    return str(SERVICE.predict(request.json))\n",
+        }, "partial", "one encoder a serving object holds sits beside feature logic typed into the service"),
     )
 
     def check(self, facts):
@@ -620,19 +686,37 @@ def _applies_loaded_transform(graph, all_serving, train):
     serving_calls = graph.calls_in(all_serving)
     if not any(c.attr in SERVING_LOAD_ATTRS for _, c in serving_calls):
         return None
-    fitted = next((c.name.rsplit(".", 1)[0] for _, c in graph.calls_in(train)
-                   if c.attr in ("fit", "fit_transform") and TRANSFORMERS.search(c.name)), None)
-    if fitted is None:
+    fits = [c.name.rsplit(".", 1)[0] for _, c in graph.calls_in(train)
+            if c.attr in ("fit", "fit_transform") and _fits_transform(c.name)]
+    if not fits:
         return None
+    fitted = fits[0]
+    # a whole preprocessing object (a column transformer, a project's feature transformer), not one encoder
+    whole = next((f for f in fits if f.startswith("sklearn.compose.") or not TRANSFORMERS.search(f)), None)
     for idx, call in serving_calls:
         receiver = call.name.rsplit(".", 1)[0]
         if call.attr != "transform" or receiver in ("self", "?self"):
             continue   # a class's own transform method, not a fitted object
         loaded = receiver.endswith("()") and receiver[:-2].rsplit(".", 1)[-1] in SERVING_LOAD_ATTRS
-        held = receiver.rsplit(".", 1)[-1]    # `self.dv.transform`, `SCALER.transform`
+        held = receiver.rsplit(".", 1)[-1]    # `self.dv.transform`, `SCALER.transform`, `Predictor().preprocessor`
         if loaded or ("(" not in receiver and (FEATURE_WORDS.search(held) or held.lower() in FITTED_NAMES)):
             return idx.path, call.line, call.name, fitted
+        # held by a serving object (`Predictor().preprocessor.transform`): only a whole preprocessing
+        # object counts, as a single encoder there sits beside feature logic typed into the service
+        if whole and "(" not in held and FEATURE_WORDS.search(held):
+            return idx.path, call.line, call.name, whole
     return None
+
+
+def _fits_transform(name: str) -> bool:
+    """A fit of a preprocessing object: a library transformer (`StandardScaler().fit`), a column
+    transformer, or an object held under a preprocessing name (`self.feature_engineer.fit_transform`,
+    `preprocessor.fit`), as a project's own transformer class is."""
+    receiver = name.rsplit(".", 1)[0]
+    held = receiver[:-2] if receiver.endswith("()") else receiver
+    held = held.rsplit(".", 1)[-1]
+    return bool(TRANSFORMERS.search(name)) or name.startswith("sklearn.compose.") \
+        or (held not in ("self", "?self") and FEATURE_WORDS.search(held) and held.lower() != "pipeline")
 
 
 # short names a fitted transform is usually held under (`dv = DictVectorizer()`, `le`, `ohe`)

@@ -49,7 +49,8 @@ class PayloadsCaptured(Rule):
     it), or when it writes predictions: a config, cache or model-metadata file a serving route
     rewrites is not a payload, nor is a result file the route opens for writing (`open(p, 'w')`) and
     replaces on each request. A free-text line appended to a log file of the service's own is partial.
-    Not applicable without serving code.
+    A Gradio app beside the log its flag button wrote (`flagged/log.csv` committed) records only the
+    requests a user chose to flag: partial. Not applicable without serving code.
     """
 
     id = "payload-capture"
@@ -143,6 +144,17 @@ class PayloadsCaptured(Rule):
                            "    def flag(self, flag_data, flag_option=None, flag_index=None, username=None):\n"
                            "        DB.execute('insert into flags values (?)', (str(flag_data),))\n",
         }, "present", "a Gradio flagging callback that the framework calls records inputs and outputs"),
+        Example({
+            "app.py": "import gradio as gr\nimport joblib\n\nMODEL = joblib.load('model.pkl')\n\n\n"
+                      "def predict(text):\n    return str(MODEL.predict([text])[0])\n\n\n"
+                      "demo = gr.Interface(fn=predict, inputs='text', outputs='text')\ndemo.launch()\n",
+            "flagged/log.csv": "text,output,flag,username,timestamp\ngreat,positive,,,2024-01-01\n",
+        }, "partial", "only Gradio's flag button wrote flagged/log.csv: requests a user chose to flag"),
+        Example({
+            "app.py": "import gradio as gr\nimport joblib\n\nMODEL = joblib.load('model.pkl')\n\n\n"
+                      "def predict(text):\n    return str(MODEL.predict([text])[0])\n\n\n"
+                      "demo = gr.Interface(fn=predict, inputs='text', outputs='text')\ndemo.launch()\n",
+        }, "absent", "a Gradio app with the default flag button and no flagged log records nothing"),
         Example({
             "app.py": "import pandas as pd\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
                       "def predict(rows: list):\n    df = pd.DataFrame(rows)\n    df['pred'] = MODEL.predict(df)\n"
@@ -319,8 +331,24 @@ class PayloadsCaptured(Rule):
                 break
         if best is None:
             best = _unwired_recorder(facts, graph, set().union(*reach.values()) if reach else set())
+        if best is None:
+            best = _gradio_flags(facts, graph)
         if best:
             yield self.found(*best)
+
+
+def _gradio_flags(facts, graph):
+    """A Gradio app beside the log its flag button wrote (`flagged/log.csv` committed): users flagged
+    some requests with their outputs, by hand: partial, not a record of every request."""
+    if not any(ep.framework == "gradio" or ep.path in graph.code and "gradio" in graph.code[ep.path].imported_roots
+               for ep in graph.serving_endpoints):   # a Gradio app, or a server class wrapping one (`ServeGradio`)
+        return None
+    log = next((f.path for f in facts.files if re.search(r"(^|/)\.?flagged/[^/]*\.csv$", f.path)
+                or re.search(r"(^|/)\.gradio/flagged/", f.path) and f.path.endswith(".csv")), None)
+    if log is None:
+        return None
+    return ("partial", log, None, f"only Gradio's flag button records requests with their outputs ({log}), "
+                                  f"when a user clicks it: not every request")
 
 
 REQUEST_NAME = re.compile(r"(?i)(request|payload|inputs?|features?|body|data|record|row|rows|sample|query|text|prompt|"
