@@ -196,6 +196,18 @@ class TrainingCodeIsModular(Rule):
                for m in ("lgb", "xgb", "cat")},
         }, "absent", "three copies of one training script, each with its own loaders and features"),
         Example({
+            **{f"{m}.py": "import torch\n\n\nclass ReplayBuffer:\n    def sample(self, n):\n        return []\n\n\n"
+                          "class QNet(torch.nn.Module):\n    pass\n\n\nclass Agent:\n    pass\n\n\n"
+                          "def soft_update(a, b):\n    return a\n\n\ndef compute_target(q, r):\n    return r\n\n\n"
+                          "def test(env, q):\n    return 0\n\n\n"
+                          "def train(q, memory, optimizer):\n    loss = q(memory.sample(32)).sum()\n"
+                          "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n\n\n"
+                          "def main():\n    q = QNet()\n    optimizer = torch.optim.Adam(q.parameters())\n"
+                          "    train(q, ReplayBuffer(), optimizer)\n\n\nif __name__ == '__main__':\n    main()\n"
+               for m in ("dqn", "ddqn", "sac")},
+        }, "partial", "three copies of one script, each training in short functions of its own: split within "
+                      "each file, not shared"),
+        Example({
             "src/model/lstm.py": "from tensorflow import keras\n\n\ndef get_model(n):\n"
                                  "    return keras.Sequential([keras.layers.LSTM(n), keras.layers.Dense(1)])\n",
             "src/flow.py": "from metaflow import FlowSpec, step\n\n\nclass TrainFlow(FlowSpec):\n    @step\n"
@@ -365,10 +377,14 @@ class TrainingCodeIsModular(Rule):
         # three or more scripts that each carry the same definitions: copies, one rank lower
         if best is not None and len(copied[1]) >= MIN_COPIED and len(copied[0]) >= MIN_COPIES:
             files, names = copied
-            rank = best[0] - 1
+            # acc11: copies whose training is short functions of their own (a `train()` and `main()` per
+            # script) are still split into units within each file: partial, never a monolith
+            floor = 2 if short_training & set(files) else 1
+            rank = max(best[0] - 1, min(best[0], floor))
             first = next(f for f in files if names[0] in facts.code[f].defs)
             what = (f"{len(files)} training scripts ({', '.join(files[:3])}) repeat the same definitions "
-                    f"({', '.join(names[:5])}) instead of sharing them")
+                    f"({', '.join(names[:5])}) instead of sharing them"
+                    + (", though each trains in short functions of its own" if rank == 2 and best[0] == 2 else ""))
             best = (rank, self.found("partial" if rank == 2 else "gap", first,
                                      facts.code[first].defs[names[0]].line, what))
         runs = self._framework_runs(facts)
