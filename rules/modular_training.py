@@ -380,8 +380,9 @@ class TrainingCodeIsModular(Rule):
                 msg = f"{path} splits training into functions ({', '.join(own_defs[:4])}) within one file"
             elif len(own_defs) >= 3 and len(own_roles) >= 2 and not nb:
                 rank, kind = 2, "partial"
-                msg = (f"{path} defines its own data/model/training units ({', '.join(own_defs[:4])}) but keeps "
-                       f"the training loop as top-level script code")
+                msg = (f"{path} defines its own data/model/training units ({', '.join(own_defs[:4])}) but "
+                       + ("calls them as import-time script code" if import_time else
+                          "keeps the training loop as top-level script code"))
             else:
                 rank, kind = 1, "gap"
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
