@@ -25,6 +25,10 @@ FITTED_ARTEFACT = re.compile(r"(?i)(^|[/_.-])(models?|saved_models?|artifacts?|c
                              r"preprocessors?|scalers?|encoders?|vectori[sz]ers?|classifiers?|regressors?|estimators?|"
                              r"transformers?|imputers?|clf|tokenizers?)([/_.-]|$)|[a-z]+_model(s)?([/_.-]|$)")
 PICKLES = (".pkl", ".pickle", ".joblib")
+# acc11: Keras saves whole models as HDF5 (`model/sixthSubmission.h5`): filed as a model, it is one
+SAVED_MODELS = PICKLES + (".h5", ".hdf5")
+# acc11: a small text file that lists classes, labels, anchors or a vocabulary is model metadata, not records
+TEXT_NOT_RECORDS = re.compile(r"(?i)(class|label|anchor|vocab|names)[^/]*\.txt$")
 # acc10: what the code writes out (predictions, Kaggle submissions, out-of-fold predictions, scratch files) is
 # output, not the data a model is trained on (`reports/predictions.csv`, `Submission/submission-effnet.csv`)
 MODEL_OUTPUT = re.compile(r"(?i)(^|/)(submissions?|predictions?|preds|oof|outputs?|reports?|tmp)(/|$)|"
@@ -48,7 +52,7 @@ JSON_NOT_RECORDS = re.compile(r"(?i)(config|settings|param|meta|label|class|voca
 
 def fitted_artefact(path: str) -> bool:
     """A pickle of a fitted model or transform (`models/sample_model.pkl`, `train/preprocessors.pkl`)."""
-    return path.lower().endswith(PICKLES) and bool(FITTED_ARTEFACT.search(path))
+    return path.lower().endswith(SAVED_MODELS) and bool(FITTED_ARTEFACT.search(path))
 
 
 def model_output(path: str) -> bool:
@@ -122,6 +126,14 @@ class DataCommittedToGit(Rule):
                  "serve.py": "import pickle\nmodel = pickle.load(open('models/sample_model.pkl', 'rb'))\n"
                              "prep = pickle.load(open('train/preprocessors.pkl', 'rb'))\n"}, "absent",
                 "fitted models and preprocessors committed as pickles are artefacts, not data", commits=({},)),
+        Example({"model/sixthSubmission.h5": "\x89HDF" + "x" * 20000, "model_data/coco_classes.txt": "person\nbicycle\n" * 40,
+                 "predict.py": "from tensorflow import keras\nm = keras.models.load_model('model/sixthSubmission.h5')\n"
+                               "names = open('model_data/coco_classes.txt').read().split()\n"}, "absent",
+                "a Keras model saved as HDF5 in model/ and a class-name list are artefacts, not data", commits=({},)),
+        Example({"data/train_signals.h5": "\x89HDF" + "x" * 20000, "data/sentences.txt": "a short sentence\n" * 20,
+                 "train.py": "import h5py\nx = h5py.File('data/train_signals.h5')\n"
+                             "lines = open('data/sentences.txt').read().split()\n"}, "partial",
+                "an HDF5 table and a small text corpus in data/ are the training data", fires=True, commits=({},)),
         Example({"data/cora/cora.cites": "35\t1033\n" * 3000, "data/cora/README": "Cora citation graph\n",
                  "utils.py": "import numpy as np\n\ndef load(path, name):\n"
                              "    return np.genfromtxt('{}{}.cites'.format(path, name), dtype=np.int32)\n"},
@@ -233,6 +245,8 @@ class DataCommittedToGit(Rule):
                 return False   # LFS-tracked files, resources shipped inside a package
             data_dir, read = in_data_dir(folders), name in referenced or name in configured()
             if size is not None and size < MIN_BYTES and not (data_dir and read and size >= MIN_BYTES_READ):
+                return False
+            if size is not None and size < MIN_BYTES and TEXT_NOT_RECORDS.search(name):
                 return False
             return data_dir or read
 

@@ -196,6 +196,36 @@ class TrainingCodeIsModular(Rule):
                for m in ("lgb", "xgb", "cat")},
         }, "absent", "three copies of one training script, each with its own loaders and features"),
         Example({
+            **{f"{m}.py": "import torch\n\n\nclass ReplayBuffer:\n    def sample(self, n):\n        return []\n\n\n"
+                          "class QNet(torch.nn.Module):\n    pass\n\n\nclass Agent:\n    pass\n\n\n"
+                          "def soft_update(a, b):\n    return a\n\n\ndef compute_target(q, r):\n    return r\n\n\n"
+                          "def test(env, q):\n    return 0\n\n\n"
+                          "def train(q, memory, optimizer):\n    loss = q(memory.sample(32)).sum()\n"
+                          "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n\n\n"
+                          "def main():\n    q = QNet()\n    optimizer = torch.optim.Adam(q.parameters())\n"
+                          "    train(q, ReplayBuffer(), optimizer)\n\n\nif __name__ == '__main__':\n    main()\n"
+               for m in ("dqn", "ddqn", "sac")},
+        }, "partial", "three copies of one script, each training in short functions of its own: split within "
+                      "each file, not shared"),
+        Example({
+            "utils/io.py": "import numpy as np\n\n\ndef read_dataset(name):\n    return np.load(name)\n",
+            "classifiers/fcn.py": "from tensorflow import keras\n\n\nclass Classifier_FCN:\n"
+                                  "    def build_model(self):\n        return keras.Sequential([keras.layers.Dense(2)])\n",
+            "main.py": "import sys\nfrom utils.io import read_dataset\nfrom classifiers.fcn import Classifier_FCN\n\n\n"
+                       "def fit_classifier():\n    x, y = datasets[name]\n    Classifier_FCN().build_model().fit(x, y)\n\n\n"
+                       "name = sys.argv[2]\nif sys.argv[1] == 'run_all':\n    datasets = {name: read_dataset(name)}\n"
+                       "    fit_classifier()\n",
+        }, "partial", "a training function called under a module-level `if sys.argv[1] == ...` reads the script's "
+                      "globals: import-time script code"),
+        Example({
+            "utils/io.py": "import numpy as np\n\n\ndef read_dataset(name):\n    return np.load(name)\n",
+            "classifiers/fcn.py": "from tensorflow import keras\n\n\nclass Classifier_FCN:\n"
+                                  "    def build_model(self):\n        return keras.Sequential([keras.layers.Dense(2)])\n",
+            "main.py": "import sys\nfrom utils.io import read_dataset\nfrom classifiers.fcn import Classifier_FCN\n\n\n"
+                       "def fit_classifier(name):\n    x, y = read_dataset(name)\n    Classifier_FCN().build_model().fit(x, y)\n\n\n"
+                       "if __name__ == '__main__':\n    fit_classifier(sys.argv[1])\n",
+        }, "present", "the same units, run from a main guard: the training function takes what it trains on"),
+        Example({
             "src/model/lstm.py": "from tensorflow import keras\n\n\ndef get_model(n):\n"
                                  "    return keras.Sequential([keras.layers.LSTM(n), keras.layers.Dense(1)])\n",
             "src/flow.py": "from metaflow import FlowSpec, step\n\n\nclass TrainFlow(FlowSpec):\n    @step\n"
@@ -308,6 +338,10 @@ class TrainingCodeIsModular(Rule):
             # functions the loop is written in (pygcn's `train(epoch)` closes over the module's model and optimizer)
             top_level_training = any(c.scope in ("<module>", "<main>") for c in trains) or \
                 any(c.scope == "<module>" and OPTIMIZER.match(c.name) for c in idx.calls)
+            # acc11: a training function the module calls as import-time code (no main guard, say under an
+            # `if sys.argv[1] == ...` chain) trains on the script's globals, like a top-level loop
+            import_time = not top_level_training and _called_at_import(idx, trains)
+            top_level_training = top_level_training or import_time
             if trains and not top_level_training and not idx.is_notebook:
                 structured.add(path)
                 spans = [idx.defs[c.scope].end_line - idx.defs[c.scope].line for c in trains if c.scope in idx.defs]
@@ -316,7 +350,7 @@ class TrainingCodeIsModular(Rule):
             # `LazyClassifier().fit(...)` on the project's own class: the loop lives in the project's modules
             delegated = bool(trains) and all(_repo_callee(graph, path, c) for c in trains)
             nb = idx.is_notebook or _beside_notebooks(path)   # scripts kept in notebooks/ are exploration too
-            wired = {m: r for m, r in (_imported_units(facts, path) if top_level_training and not nb else {}).items()
+            wired = {m: r for m, r in (_imported_units(facts, path) if top_level_training and not nb and not import_time else {}).items()
                      if facts.code[m].defs}
             if len(other_modules) >= 2 and len(roles) >= 2 and not top_level_training and not nb:
                 rank, kind = 3, "supports"
@@ -337,7 +371,8 @@ class TrainingCodeIsModular(Rule):
                        f"modules ({', '.join(other_modules[:4])})")
             elif other_modules and (len(roles) >= 2 or not nb):
                 rank, kind = 2, "partial"
-                how = "trains in a notebook" if nb else "keeps the training loop as top-level script code" \
+                how = "trains in a notebook" if nb else "calls its training function as import-time script code" \
+                    if import_time else "keeps the training loop as top-level script code" \
                     if top_level_training else "imports few separate units"
                 msg = f"{path} imports {', '.join(other_modules[:3])} but {how}"
             elif len(own_defs) >= 3 and len(own_roles) >= 2 and not top_level_training and not nb:
@@ -345,8 +380,9 @@ class TrainingCodeIsModular(Rule):
                 msg = f"{path} splits training into functions ({', '.join(own_defs[:4])}) within one file"
             elif len(own_defs) >= 3 and len(own_roles) >= 2 and not nb:
                 rank, kind = 2, "partial"
-                msg = (f"{path} defines its own data/model/training units ({', '.join(own_defs[:4])}) but keeps "
-                       f"the training loop as top-level script code")
+                msg = (f"{path} defines its own data/model/training units ({', '.join(own_defs[:4])}) but "
+                       + ("calls them as import-time script code" if import_time else
+                          "keeps the training loop as top-level script code"))
             else:
                 rank, kind = 1, "gap"
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
@@ -365,10 +401,14 @@ class TrainingCodeIsModular(Rule):
         # three or more scripts that each carry the same definitions: copies, one rank lower
         if best is not None and len(copied[1]) >= MIN_COPIED and len(copied[0]) >= MIN_COPIES:
             files, names = copied
-            rank = best[0] - 1
+            # acc11: copies whose training is short functions of their own (a `train()` and `main()` per
+            # script) are still split into units within each file: partial, never a monolith
+            floor = 2 if short_training & set(files) else 1
+            rank = max(best[0] - 1, min(best[0], floor))
             first = next(f for f in files if names[0] in facts.code[f].defs)
             what = (f"{len(files)} training scripts ({', '.join(files[:3])}) repeat the same definitions "
-                    f"({', '.join(names[:5])}) instead of sharing them")
+                    f"({', '.join(names[:5])}) instead of sharing them"
+                    + (", though each trains in short functions of its own" if rank == 2 and best[0] == 2 else ""))
             best = (rank, self.found("partial" if rank == 2 else "gap", first,
                                      facts.code[first].defs[names[0]].line, what))
         runs = self._framework_runs(facts)
@@ -457,6 +497,13 @@ def _whole_fit_only(idx, trains) -> bool:
     if any(c.attr in LOOP_STEPS for c in trains):
         return False
     return not any(c.scope in ("<module>", "<main>") and OPTIMIZER.match(c.name) for c in idx.calls)
+
+
+def _called_at_import(idx, trains) -> bool:
+    """The module's own training function is called from module-level code, outside a main guard."""
+    own = {c.scope for c in trains if c.scope in idx.defs and "." not in c.scope}
+    return any(c.scope == "<module>" and "()" not in c.name and c.name.rpartition(".")[2] in own
+               for c in idx.calls)
 
 
 def _stage_name(path: str) -> str:

@@ -69,6 +69,13 @@ def test_main_block_and_definitions():
     assert "main" in ix.defs and ix.defs["main"].kind == "function"
 
 
+def test_statements_under_a_module_level_argv_dispatch_count_as_top_level_work():
+    dispatch = "import sys\nroot = '/data'\nif sys.argv[1] == 'run_all':\n    load()\n    fit()\nelse:\n    plot()\n"
+    assert index_source("main.py", dispatch).top_level_statements == 5
+    other = "import os\nroot = '/data'\nif os.environ.get('X'):\n    load()\n    fit()\n"
+    assert index_source("main.py", other).top_level_statements == 2
+
+
 def test_python2_and_syntax_errors_are_described():
     assert "Python 2" in index_source("a.py", "print 'hello'\n").error
     err = index_source("b.py", "def f(:\n  pass\n").error

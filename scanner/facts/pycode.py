@@ -542,7 +542,8 @@ class _Indexer(ast.NodeVisitor):
         self.index.top_level_statements = sum(
             1 for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom, ast.FunctionDef,
                                                        ast.AsyncFunctionDef, ast.ClassDef))
-            and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)))
+            and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))) + sum(
+            _argv_dispatch_size(s) for s in tree.body)
         for stmt in tree.body:
             self.visit(stmt)
 
@@ -869,6 +870,15 @@ def _is_main_test(test: ast.AST) -> bool:
         has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
         return has_name and has_main
     return False
+
+
+def _argv_dispatch_size(stmt: ast.stmt) -> int:
+    """Statements under a module-level `if sys.argv[1] == 'run_all':` chain: a script that dispatches
+    its commands on argv without a main guard does its work at import time all the same."""
+    if not isinstance(stmt, ast.If) or not any(
+            isinstance(n, ast.Attribute) and n.attr == "argv" for n in ast.walk(stmt.test)):
+        return 0
+    return sum(1 for branch in (stmt.body, stmt.orelse) for _ in branch)
 
 
 _PY2_HINTS = ("Missing parentheses in call to 'print'", "Missing parentheses in call to 'exec'")
