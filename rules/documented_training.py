@@ -349,10 +349,9 @@ def _describes_dataset(path: str, doc) -> bool:
     return doc.words >= DATA_README_WORDS and _names_data(doc)
 
 
-def _names_model_and_data(path: str, text: str) -> tuple:
-    """(line, model, data sentence) when a README names a model family and links the data it is trained
-    on, outside how-to sections and code blocks; () otherwise."""
-    model = data = None
+def _prose_lines(text: str):
+    """(line number, line, stripped) of a README's first 3000 lines outside code blocks, headings, and
+    sections that are how-to guides or not about results."""
     skip = fence = False
     for no, raw in enumerate(text.splitlines()[:3000], 1):
         stripped = raw.strip()
@@ -364,8 +363,15 @@ def _names_model_and_data(path: str, text: str) -> tuple:
         if stripped.startswith("#"):
             skip = bool(HOW_TO.match(stripped.lstrip("#").strip()) or _NOT_RESULT.search(stripped))
             continue
-        if skip:
-            continue
+        if not skip:
+            yield no, raw, stripped
+
+
+def _names_model_and_data(path: str, text: str) -> tuple:
+    """(line, model, data sentence) when a README names a model family and links the data it is trained
+    on, outside how-to sections and code blocks; () otherwise."""
+    model = data = None
+    for no, raw, stripped in _prose_lines(text):
         if model is None:
             m = MODEL_FAMILY.search(_URL.sub(" ", raw))   # not a word inside a link ("...-lstm-ft128")
             if m:
@@ -383,18 +389,8 @@ def _says_trained_on(path: str, text: str) -> tuple:
     """(line, sentence) when a README's prose says which dataset the model was trained or fine-tuned on
     ("fine-tuned on the IMDB dataset", "Trained on the Jigsaw toxic-comment corpus"), outside how-to
     sections and code blocks; () otherwise."""
-    skip = fence = False
-    for no, raw in enumerate(text.splitlines()[:3000], 1):
-        stripped = raw.strip()
-        if stripped.startswith(("```", "~~~")):
-            fence = not fence
-            continue
-        if fence:
-            continue
-        if stripped.startswith("#"):
-            skip = bool(HOW_TO.match(stripped.lstrip("#").strip()) or _NOT_RESULT.search(stripped))
-            continue
-        m = None if skip or HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) else \
+    for no, raw, stripped in _prose_lines(text):
+        m = None if HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) else \
             (TRAINED_ON_DATA.search(raw) or _uses_linked_dataset(raw))
         if m:
             return no, _LINK_TARGET.sub(r"\1", m.group(0))[:80]

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Collection, Dict, Iterable, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Collection, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from mlscan.facts.configs import CommandTarget, command_targets
 from mlscan.facts.pycode import CallSite, CodeIndex
@@ -992,18 +992,7 @@ class CodeGraph:
         return seen
 
     def _walk_back_from_training(self, adjacency) -> Set[str]:
-        radj: Dict[str, List[str]] = {}
-        for u, vs in adjacency.items():
-            for v in vs:
-                radj.setdefault(v, []).append(u)
-        seen = set(self.training_call_nodes)
-        stack = list(seen)
-        while stack:
-            for u in radj.get(stack.pop(), ()):
-                if u not in seen:
-                    seen.add(u)
-                    stack.append(u)
-        return seen
+        return _nodes_reaching(adjacency, self.training_call_nodes)
 
     @cached_property
     def _exec_adjacency(self) -> Dict[str, Tuple[str, ...]]:
@@ -1021,30 +1010,11 @@ class CodeGraph:
     def _reachable(self, start: str) -> Set[str]:
         return self.reach_all((start,))
 
-    def _exec_predecessors(self) -> Dict[str, List[str]]:
-        """The execution edges reversed (built per ask: kept, it would stay on the heap for no one)."""
-        radj: Dict[str, List[str]] = {}
-        for u, vs in self._exec_adjacency.items():
-            for v in vs:
-                got = radj.get(v)
-                if got is None:
-                    radj[v] = [u]
-                else:
-                    got.append(u)
-        return radj
-
     def reaching(self, targets: Iterable[str]) -> Set[str]:
         """Every node from which one of `targets` is reachable (`targets` included): the nodes
-        whose `reachable` meets `targets`, in one walk backwards."""
-        radj = self._exec_predecessors()
-        seen: Set[str] = set(targets)
-        stack = list(seen)
-        while stack:
-            for u in radj.get(stack.pop(), ()):
-                if u not in seen:
-                    seen.add(u)
-                    stack.append(u)
-        return seen
+        whose `reachable` meets `targets`, in one walk backwards over the execution edges (reversed
+        per ask: kept, they would stay on the heap for no one)."""
+        return _nodes_reaching(self._exec_adjacency, targets)
 
     @cached_property
     def class_methods(self) -> Dict[str, Tuple[str, ...]]:
@@ -1520,3 +1490,19 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
     for ep in out:
         uniq.setdefault(ep.handler, ep)
     return sorted(uniq.values(), key=lambda e: (e.path, e.line, e.handler))
+
+
+def _nodes_reaching(adjacency: Dict[str, Sequence[str]], targets: Iterable[str]) -> Set[str]:
+    """Every node of `adjacency` from which one of `targets` is reachable (`targets` included)."""
+    radj: Dict[str, List[str]] = {}
+    for u, vs in adjacency.items():
+        for v in vs:
+            radj.setdefault(v, []).append(u)
+    seen: Set[str] = set(targets)
+    stack = list(seen)
+    while stack:
+        for u in radj.get(stack.pop(), ()):
+            if u not in seen:
+                seen.add(u)
+                stack.append(u)
+    return seen
