@@ -179,7 +179,11 @@ class CustomDataChecks(Rule):
             # inputs as data, a missing-columns message, a checksum-mismatch message, a decode check)
             plain_checks, serving_checks, missing, mismatch, decoded = facts.per_file(_file_evidence, idx.path, idx)
             checks = serving_checks if idx.path in serving else plain_checks
-            checks = [(q, d) for q, d in checks if _tests_something(facts, idx, d)]
+            if checks and not idx.is_notebook:
+                text = facts.text(idx.path)
+                if text:   # which of the file's check-named functions test anything, kept by its content
+                    testing = facts.per_file(_functions_testing_something, idx.path, plain_checks + serving_checks, text)
+                    checks = [(q, d) for q, d in checks if q in testing]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
             if not on_load:  # a check nothing calls checks nothing
                 called = _called_names(facts)
@@ -240,16 +244,18 @@ _CHECKING = re.compile(r"\b(assert|raise|if|warn\w*|isinstance|any|all|isnull|is
                        r"|[<>]=?|[!=]=|\bin\b|\bnot\b")
 
 
-def _tests_something(facts, idx, d) -> bool:
-    """Whether a function named for checking tests anything: `check_data` that only drops missing
-    rows and saves the table is cleaning under a checking name."""
-    text = facts.text(idx.path) if not idx.is_notebook else None
-    if not text:
-        return True
-    body = text.splitlines()[d.line:d.end_line]   # after the `def` line
-    code = "\n".join(line.split("#", 1)[0] for line in body)
-    code = re.sub(r"(\"\"\"|''')[\s\S]*?\1|'[^'\n]*'|\"[^\"\n]*\"", "''", code)  # docstrings and strings say nothing
-    return bool(_CHECKING.search(code))
+def _functions_testing_something(path: str, checks, text: str) -> tuple:
+    """The names of the check-named functions `checks` that test anything: `check_data` that only
+    drops missing rows and saves the table is cleaning under a checking name."""
+    lines = text.splitlines()
+    testing = set()
+    for qual, d in checks:
+        body = lines[d.line:d.end_line]   # after the `def` line
+        code = "\n".join(line.split("#", 1)[0] for line in body)
+        code = re.sub(r"(\"\"\"|''')[\s\S]*?\1|'[^'\n]*'|\"[^\"\n]*\"", "''", code)  # docstrings and strings say nothing
+        if _CHECKING.search(code):
+            testing.add(qual)
+    return tuple(sorted(testing))
 
 
 # what a request carries besides data: which model to run, who asks, how many results
