@@ -10,7 +10,7 @@ In one run, on this machine, it times:
 
   ast.parse         one process, every .py file git lists (the floor a Python-based scan works against)
   ruff              `ruff check --select ALL --no-cache` (when ruff is on PATH)
-  cold              `mlscan scan --format json`, empty cache
+  cold              `mlscan scan --format json`, empty cache (median of --cold-samples runs)
   warm              the same again, nothing changed
   one file changed  one .py file edited, warm cache
   --base cold/warm  `mlscan scan --base HEAD~1` of a branch that changes 3 files; empty, then warm cache
@@ -29,6 +29,7 @@ import ast
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,9 @@ def main() -> int:
     ap.add_argument("--history-commits", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=1,
                     help="run the history step and its head scan K times each and compare medians")
+    ap.add_argument("--cold-samples", type=int, default=3,
+                    help="cold scans to time, each with its own empty cache; the median is the cold time "
+                         "every ratio is taken against (one sample let one disturbed run move them all)")
     ap.add_argument("--only", choices=["history"], help="run only this step (--history TREE needed; TREE not)")
     ap.add_argument("--mlscan", default=f"{shlex.quote(sys.executable)} -m mlscan")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -252,6 +256,17 @@ def run(a, work: Path) -> int:
 
     cache = work / "cache"
     cold = b.scan("mlscan cold (empty cache)", repo, cache, work / "cold.json")
+    cold_note = "cold scan: one sample"
+    if a.cold_samples > 1:
+        samples = [b.rows[-1][1:]]
+        for k in range(1, a.cold_samples):
+            b.scan("extra cold sample", repo, work / f"cache-cold-{k}", None)
+            samples.append(b.rows.pop()[1:])
+        walls = sorted(s[0] for s in samples)
+        cold = statistics.median(walls)
+        cold_note = f"cold scan: median of {len(walls)} samples ({', '.join(f'{w:.2f}' for w in walls)} s)"
+        b.rows[-1] = ("mlscan cold (empty cache)", cold, statistics.median(s[1] for s in samples),
+                      statistics.median(s[2] for s in samples))
     b.scan("mlscan warm (nothing changed)", repo, cache, work / "warm.json")
     b.scan("mlscan --no-cache", repo, None, work / "nocache.json")
     same = (work / "cold.json").read_bytes() == (work / "warm.json").read_bytes() == (work / "nocache.json").read_bytes()
@@ -285,7 +300,7 @@ def run(a, work: Path) -> int:
     rows = {label: (wall, rss) for label, wall, rss, _ in b.rows}
     print(f"tree: {a.tree} @ {git(repo, 'rev-parse', 'HEAD~1').strip()[:12]} "
           f"({len(files)} .py files, {ok} parsed, {size / 1e6:.1f} MB)")
-    print(f"cores: {os.cpu_count()}, load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    print(f"cores: {os.cpu_count()}, load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {cold_note}")
     print()
     if a.markdown:
         print("| step | wall (s) | x ast.parse | x cold scan | CPU (s) | peak RSS (MB) |")

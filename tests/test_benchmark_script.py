@@ -73,6 +73,7 @@ def test_bench_runs_every_step_and_checks_reports_are_identical(tmp_path):
     assert "ok     cold, warm and --no-cache reports byte-identical" in r.stdout
     assert "ok     --base reports byte-identical cold and warm" in r.stdout
     assert "warm re-scan <= 0.10x cold:" in r.stdout and "load average" in r.stdout
+    assert "cold scan: median of 3 samples (" in r.stdout and "extra cold sample" not in r.stdout
     assert (repo.head(), repo.status()) == before  # the measured tree is never touched
 
 
