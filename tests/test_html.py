@@ -3,6 +3,7 @@ they open with no network access. Real scans of real git repos; fleet and histor
 assembled from real reports in the shapes `mlscan fleet` / `mlscan history` write (tests/pages.py)."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -135,6 +136,9 @@ def test_scan_page_shows_the_ladder_the_evidence_links_and_the_next_steps(mature
         label = f"{stage['level']} · " if stage["level"] is not None else "n/a"
         assert label in ladder
     assert f"Level {report['level']}/5" in text
+    # what the overall number measures, and why it is what it is, beside the ladder
+    assert f"overall ({report['overall']['measure']})" in text
+    assert html.escape(report["overall"]["reason"], quote=True) in text
 
     evidence = [(e["path"], e["line"]) for p in report["practices"] for e in p["evidence"]]
     assert len(evidence) > 20

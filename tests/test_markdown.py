@@ -42,6 +42,9 @@ def test_without_delta_the_verdict_is_the_overall_level(scanned, name):
     md = markdown_scan(run.repo.root)
     assert md.startswith(MARKER + "\n")
     assert f"Overall maturity level {run.report['level']}/5" in verdict(md)
+    overall = run.report["overall"]
+    assert f"Overall level ({overall['measure']}): " in md  # why the number is what it is
+    assert overall["reason"].split(";")[0] in md
     assert "<details>" in md and "</details>" in md
     for stage in run.report["stages"]:
         assert stage["name"] in md

@@ -480,6 +480,16 @@ def _practice_card(p: PracticeResult, base: str) -> List[str]:
     return out
 
 
+def _measure(report: Report) -> str:
+    measure = (report.overall or {}).get("measure")
+    return f" ({esc(measure)})" if measure else ""
+
+
+def _overall_reason(report: Report) -> List[str]:
+    reason = (report.overall or {}).get("reason")
+    return [f'<div class="meta">why: {esc(reason)}</div>'] if reason else []
+
+
 def render_scan(report: Report, files: str = "") -> str:
     """One repository: the ladder per stage, next steps, and each practice with its evidence as
     links. `files` is the prefix from the page to the scanned folder (see `files_base`), or a URL
@@ -488,7 +498,8 @@ def render_scan(report: Report, files: str = "") -> str:
     stages = [(s.id, s.name, s.level) for s in report.stages]
     header = [f"<h1>mlscan: {esc(name)}</h1>",
               f'<div><span class="big">Level {esc(report.level)}/5</span>'
-              f'<span class="why">overall · {esc(LEVEL_NAMES.get(report.level, ""))}</span></div>',
+              f'<span class="why">overall{_measure(report)} · {esc(LEVEL_NAMES.get(report.level, ""))}</span></div>',
+              *_overall_reason(report),
               f'<div class="meta"><code>{esc(report.root)}</code>'
               + (f" · commit <code>{_short(report.commit)}</code>" if report.commit else " · no git commit")
               + f" · model <code>{esc(report.model)}</code></div>"]

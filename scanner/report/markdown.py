@@ -73,7 +73,17 @@ def _verdict(report: Report) -> List[str]:
         lines += ["", f"{where}model {code(report.model)}"]
     else:
         lines += ["", f"**{overall}** · {where}model {code(report.model)}"]
+    lines += _overall_why(report)
     return lines
+
+
+def _overall_why(report: Report) -> List[str]:
+    """What the overall number measures and why it is what it is (the stage table beside it)."""
+    overall = report.overall or {}
+    if not overall.get("reason"):
+        return []
+    measure = overall.get("measure")
+    return ["", f"Overall level{f' ({text(measure)})' if measure else ''}: {text(overall['reason'])}"]
 
 
 def _stage_table(report: Report) -> List[str]:
