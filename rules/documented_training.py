@@ -384,8 +384,8 @@ def _prose_lines(text: str):
     skip = fence = False
     for no, raw in enumerate(text.splitlines()[:3000], 1):
         stripped = raw.strip()
-        if stripped.startswith(("```", "~~~")):
-            fence = not fence
+        if stripped.startswith(("```", "~~~")) and not (stripped[0] == "`" and "`" in stripped.lstrip("`")):
+            fence = not fence   # not "```data```| a folder ...": a code span, not a fence
             continue
         if fence:
             continue
