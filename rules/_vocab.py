@@ -49,7 +49,9 @@ HYPERPARAMETER = re.compile(r"""^(?:
     filters|kernel_size|units|activation|layers|hidden_layer_sizes|num_classes|img_?size|image_size|imgsz|
     input_size|loss|loss_fn|metric|objective|ema_decay|mixup\w*|cutmix\w*|augment\w*|hsv_\w|degrees|
     translate|scale|shear|perspective|flipud|fliplr|mosaic|max_features|ngrams?|min_df|max_df|
-    n_iter|max_iter|tol|solver|seed|random_state|random_seed
+    n_iter|max_iter|tol|solver|seed|random_state|random_seed|
+    discount|tau|gae_lambda|entropy_coef|value_loss_coef|clip_param|expl_noise|policy_noise|noise_clip|
+    replay_buffer_size|target_update_\w+
 )$""", re.X | re.I)
 
 # names a project's hyperparameters are rarely called; "seed"/"loss"/... alone do not make a config

@@ -22,6 +22,10 @@ RUN_PARAMETERS = {
 }
 
 
+# options with in-code defaults only: how many hyperparameters make the run's configuration
+MIN_DEFAULT_OPTIONS = 2
+
+
 class HyperparametersFromCommandLine(Rule):
     """Hyperparameters are run-time parameters (command line, MLproject, papermill)
 
@@ -37,9 +41,10 @@ class HyperparametersFromCommandLine(Rule):
     configuration file.
 
     Options whose values exist only as in-code defaults are partial too (issue 7: "argparse-only is
-    partial"): a run can set them, but nothing keeps the values. The reason names what keeps them
-    when something does: a shell script, Makefile or CI step that passes the hyperparameter flags
-    (`--lr=1e-4`), an option that reads a config file (`--config FILE`), or a launcher that hands
+    partial"): a run can set them, but nothing keeps the values; one such option alone (`--batch_size`
+    beside paths) is a value externalised, not the run's configuration (round 12: 4 labels no, 1
+    partial). The reason names what keeps them when something does: a shell script, Makefile or CI
+    step that passes the hyperparameter flags (`--lr=1e-4`), an option that reads a config file (`--config FILE`), or a launcher that hands
     the training job its hyperparameters (SageMaker `set_hyperparameters(...)`,
     `Estimator(hyperparameters=...)`).
     Hyperparameters read from environment variables (`LR = float(os.getenv("LR"))`, two or more)
@@ -64,6 +69,13 @@ class HyperparametersFromCommandLine(Rule):
                         "model = torch.nn.Linear(2, 1)\nopt = torch.optim.Adam(model.parameters(), lr=args.lr)\n"
                         "model(torch.zeros(1, 2)).sum().backward()\nopt.step()\n",
         }, "partial", "argparse defaults only: settable per run, no file keeps the values (issue 7)", fires=True),
+        Example({
+            "train.py": "import argparse\nimport torch\n\np = argparse.ArgumentParser()\n"
+                        "p.add_argument('--data_dir', default='data/')\np.add_argument('--batch_size', type=int, default=32)\n"
+                        "args = p.parse_args()\n"
+                        "model = torch.nn.Linear(2, 1)\nopt = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+                        "model(torch.zeros(args.batch_size, 2)).sum().backward()\nopt.step()\n",
+        }, "absent", "one hyperparameter flag beside paths, with an in-code default, configures no run", fires=False),
         Example({
             "train.py": "import argparse\nimport yaml\nimport torch\n\np = argparse.ArgumentParser()\n"
                         "p.add_argument('-c', '--config', default='')\np.add_argument('--lr', type=float, default=1e-3)\n"
@@ -208,12 +220,14 @@ class HyperparametersFromCommandLine(Rule):
                                      f"records: {recorded[2]}; no config file keeps them")
             if judged:
                 return
-            label, hps = sorted(options.items())[0]
-            path, line = where[label]
-            yield self.found("partial", path, line,
-                             f"hyperparameters are {label} options ({ranked(hps, 6)}) with in-code defaults: "
-                             "they can be set per run, but no config file or run script keeps the values")
-            return
+            # r12: one hyperparameter flag with an in-code default (`--batch_size` beside paths) configures no run
+            if len(all_hps) >= MIN_DEFAULT_OPTIONS:
+                label, hps = sorted(options.items())[0]
+                path, line = where[label]
+                yield self.found("partial", path, line,
+                                 f"hyperparameters are {label} options ({ranked(hps, 6)}) with in-code defaults: "
+                                 "they can be set per run, but no config file or run script keeps the values")
+                return
         env = _env_hyperparameters(facts, graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code())))
         if env is not None:
             path, line, hps, recorded = env

@@ -127,8 +127,10 @@ class HyperparametersInConfigFiles(Rule):
       training code, `src/trainer.py` choosing its agent class from the config) and dvc.yaml stage `params:`;
     - config files that a training command passes (`python train.py -opt options/train.yml` in a
       script, Makefile, CI step or a README's shell block), which a framework then reads;
-    - Python configuration: a config module the training imports (`from config import LR`,
-      dataclass configs) or `config/*.py` files the training `exec`s (nanoGPT's configurator).
+    - Python configuration: `config/*.py` files the training `exec`s (nanoGPT's configurator), or a
+      config module the training imports (`from config import LR`, dataclass configs) that fills its
+      values from config files; one whose hyperparameters are edited in the module itself, with no
+      per-run file, is partial.
     A config file whose only hyperparameter is a search budget (`n_trials`) is partial; one holding
     a single model hyperparameter (`alpha`) supports the practice, and literals elsewhere in the
     training are config-hardcoded's gaps; one holding only paths,
@@ -145,6 +147,13 @@ class HyperparametersInConfigFiles(Rule):
                         "model = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=params['lr'])\n"
                         "for _ in range(params['epochs']):\n    model(torch.zeros(1, 2)).sum().backward()\n    opt.step()\n",
         }, "present", "params.yaml read by the training script", fires=True),
+        Example({
+            "trainer/configuration.py": "from dataclasses import dataclass\n\n\n@dataclass\nclass TrainerConfig:\n"
+                                        "    learning_rate: float = 1e-3\n    batch_size: int = 32\n    epochs: int = 10\n",
+            "train.py": "import torch\nfrom trainer.configuration import TrainerConfig\n\ncfg = TrainerConfig()\n"
+                        "model = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate)\n"
+                        "for _ in range(cfg.epochs):\n    model(torch.zeros(1, 2)).sum().backward()\n    opt.step()\n",
+        }, "partial", "a dataclass config edited in place, with no per-run config file", fires=True),
         Example({
             "config/train_small.py": "batch_size = 12\nlearning_rate = 6e-4\nmax_iters = 5000\nn_layer = 4\n",
             "train.py": "import sys\nimport torch\nbatch_size = 64\nlearning_rate = 1e-3\n"
@@ -373,7 +382,13 @@ class HyperparametersInConfigFiles(Rule):
                 if len(hps) >= 2:
                     reported.add(target)
                     what = f"config class {cls}" if cls else "its hyperparameters"
-                    yield "supports", p, ref.line, f"{p} imports {what} from {target} ({ranked(hps)})"
+                    if reads_config_files(facts, target):
+                        yield "supports", p, ref.line, (f"{p} imports {what} from {target} ({ranked(hps)}), "
+                                                        f"which fills it from config files")
+                    else:   # r12: one module edited in place, no per-run file (the 352's labels: partial 5, yes 2)
+                        yield "partial", p, ref.line, (f"{p} imports {what} from {target} ({ranked(hps)}): the "
+                                                       f"hyperparameters are edited in that module, not set per run "
+                                                       f"by a config file")
         if execs:
             files = [f.path for f in facts.files if f.suffix == ".py" and CONFIG_MODULE.search(str(PurePosixPath(f.path).parent))
                      and _is_candidate(f.path)]
@@ -384,6 +399,13 @@ class HyperparametersInConfigFiles(Rule):
                 more = f" and {len(good) - 1} more" if len(good) > 1 else ""
                 yield "supports", execs[0], execs[1], (f"{execs[0]} runs Python config files with {execs[2]}: {f}{more} "
                                                        f"({ranked(hps)})")
+
+
+def reads_config_files(facts, path: str) -> bool:
+    """The Python module calls a config-file loader (`yaml.safe_load`, `OmegaConf.load`, `from_yaml`): its
+    classes are filled from files set per run, not only edited in place."""
+    idx = facts.code.get(path)
+    return idx is not None and any(c.name in LOADERS or c.attr in LOADER_ATTRS for c in idx.calls)
 
 
 def _hydra_entry_point(facts) -> Optional[Tuple[str, int, str]]:

@@ -8,6 +8,7 @@ from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir, ranked, strong_hyperparameters, training_code_nodes
 from mlscan.rules._vocab import CONFIG_MODULE
+from mlscan.rules.config_files import reads_config_files
 
 SETTINGS_BASES = ("pydantic_settings.BaseSettings", "pydantic.BaseSettings", "pydantic.v1.BaseSettings",
                   "pydantic_settings.main.BaseSettings")
@@ -67,7 +68,9 @@ class CentralConfigModule(Rule):
     A central configuration module is configuration management in Python: a `config.py` /
     `settings.py` / `constants.py` (or `conf/`, `params.py`...) module, a dataclass config, or a
     pydantic `BaseSettings` class that reads its values from environment variables, imported by
-    the project's other modules. One holding hyperparameters (two or more) supports the practice;
+    the project's other modules. One holding hyperparameters (two or more) that it fills from config
+    files (`yaml.safe_load`, `OmegaConf.load`) supports the practice; one whose hyperparameters are
+    edited in the module itself, with no per-run file, is partial (round 12: 5 labels partial, 2 yes);
     one holding other settings only (model names, feature lists, thresholds, environment
     variables: three or more) that training code imports is partial: a few values externalised.
     A module of paths only, one nothing imports, settings only a service or library reads, or
@@ -85,7 +88,14 @@ class CentralConfigModule(Rule):
             "src/config.py": "MODEL_NAME = 'distilbert-base-uncased'\nLEARNING_RATE = 3e-5\nBATCH_SIZE = 16\nEPOCHS = 3\n",
             "src/train.py": "from src import config\n\n\ndef main():\n"
                             "    return config.MODEL_NAME, config.LEARNING_RATE * config.BATCH_SIZE * config.EPOCHS\n",
-        }, "present", "a constants module with hyperparameters, imported by training", fires=True),
+        }, "partial", "a constants module with hyperparameters, edited in place, imported by training", fires=True),
+        Example({
+            "src/config.py": "import yaml\nfrom dataclasses import dataclass\n\n\n@dataclass\nclass TrainConfig:\n"
+                             "    learning_rate: float = 3e-5\n    batch_size: int = 16\n    epochs: int = 3\n\n\n"
+                             "def load(path):\n    return TrainConfig(**yaml.safe_load(open(path)))\n",
+            "src/train.py": "import sys\nfrom src import config\n\n\ndef main():\n    cfg = config.load(sys.argv[1])\n"
+                            "    return cfg.learning_rate * cfg.batch_size * cfg.epochs\n",
+        }, "present", "a config class filled from a per-run YAML file", fires=True),
         Example({
             "app/settings.py": "from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n"
                                "    model_name: str = 'churn-xgb'\n    threshold: float = 0.5\n    top_k: int = 5\n"
@@ -190,10 +200,16 @@ class CentralConfigModule(Rule):
             hps = strong_hyperparameters(names + env)
             user, user_line = sorted(users)[0]
             more = f" and {len(users) - 1} more module(s)" if len(users) > 1 else ""
-            if len(hps) >= 2:
+            if len(hps) >= 2 and reads_config_files(facts, path):
                 shown += 1
                 yield self.found("supports", path, line, f"central config module: {what} holds hyperparameters "
-                                                         f"({ranked(hps)}), imported by {user}:{user_line}{more}")
+                                                         f"({ranked(hps)}) and fills them from config files, "
+                                                         f"imported by {user}:{user_line}{more}")
+            elif len(hps) >= 2:   # r12: edited in place, no per-run config file (the 352's labels: partial 5, yes 2)
+                shown += 1
+                yield self.found("partial", path, line, f"central config module: {what} holds hyperparameters "
+                                                        f"({ranked(hps)}), imported by {user}:{user_line}{more}; "
+                                                        f"edited in the module, not set per run by a config file")
             elif self._config_class_parameters(facts, path):
                 shown += 1
                 qual, params = self._config_class_parameters(facts, path)

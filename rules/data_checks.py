@@ -62,8 +62,9 @@ class CustomDataChecks(Rule):
     (`is_valid_json_input`, or an `if` that raises on what the handler was sent: `if 'title' not in
     request: raise ValueError(...)`; an emptiness test or a check of which model to run does not count). A check function nothing calls checks nothing, and one in a module
     about the model's outputs (`postprocess/`, `metrics.py`, `evaluation/`) checks predictions, not
-    data. A function named for checking that tests nothing (no comparison, branch, assert, raise or
-    predicate: `check_data` that drops rows and saves them) is cleaning. Test code does not count here.
+    data. A function named for checking that tests nothing (no comparison, assert, raise, negation or
+    predicate call in its body, `Definition.checks`; a loop or a branch on a bare flag is no test:
+    `check_data` that drops rows and saves them) is cleaning. Test code does not count here.
     """
 
     id = "custom-data-checks"
@@ -179,11 +180,8 @@ class CustomDataChecks(Rule):
             # inputs as data, a missing-columns message, a checksum-mismatch message, a decode check)
             plain_checks, serving_checks, missing, mismatch, decoded = facts.per_file(_file_evidence, idx.path, idx)
             checks = serving_checks if idx.path in serving else plain_checks
-            if checks and not idx.is_notebook:
-                text = facts.text(idx.path)
-                if text:   # which of the file's check-named functions test anything, kept by its content
-                    testing = facts.per_file(_functions_testing_something, idx.path, plain_checks + serving_checks, text)
-                    checks = [(q, d) for q, d in checks if q in testing]
+            if not idx.is_notebook:   # a check-named function that tests nothing is cleaning (Definition.checks)
+                checks = [(q, d) for q, d in checks if d.checks]
             on_load = [(q, d) for q, d in checks if f"def:{idx.path}:{q}" in closure and d.end_line - d.line + 1 >= SUBSTANTIAL]
             if not on_load:  # a check nothing calls checks nothing
                 called = _called_names(facts)
@@ -237,25 +235,6 @@ def _file_evidence(path: str, idx):
                          if _MISMATCH.search(s) and (data_module or _DATA_WORD.search(s))), None)
     decoded = None if idx.is_notebook else _decode_checked(idx)
     return plain, serving, missing, mismatch, decoded
-
-
-# what checking code does: compares, branches, asserts, raises, warns or asks a predicate
-_CHECKING = re.compile(r"\b(assert|raise|if|warn\w*|isinstance|any|all|isnull|isna|notna|notnull|duplicated|empty)\b"
-                       r"|[<>]=?|[!=]=|\bin\b|\bnot\b")
-
-
-def _functions_testing_something(path: str, checks, text: str) -> tuple:
-    """The names of the check-named functions `checks` that test anything: `check_data` that only
-    drops missing rows and saves the table is cleaning under a checking name."""
-    lines = text.splitlines()
-    testing = set()
-    for qual, d in checks:
-        body = lines[d.line:d.end_line]   # after the `def` line
-        code = "\n".join(line.split("#", 1)[0] for line in body)
-        code = re.sub(r"(\"\"\"|''')[\s\S]*?\1|'[^'\n]*'|\"[^\"\n]*\"", "''", code)  # docstrings and strings say nothing
-        if _CHECKING.search(code):
-            testing.add(qual)
-    return tuple(sorted(testing))
 
 
 # what a request carries besides data: which model to run, who asks, how many results

@@ -255,6 +255,18 @@ class TrainingDataOrResultsDocumented(Rule):
                          "(https://www.kaggle.com/datasets/x/hotel-booking) dataset. It has two hotels' bookings.\n",
         }, "partial", "the README names the dataset the project uses, linked to its source", fires=True),
         Example({
+            "README.md": "# ML homework\n\nSee the folder of each assignment.\n",
+            "hw1/README.md": "# Heart disease\n\nA Gradient Boosting classifier on the heart-disease-cleveland-uci "
+                             "dataset: https://www.kaggle.com/datasets/someone/heart-disease-cleveland-uci\n",
+            "hw1/train.py": "print('train')\n",
+        }, "partial", "a part's own README names the model and links the data it is trained on", fires=True),
+        Example({
+            "README.md": "# Starters\n\nProject templates.\n",
+            "iris-starter/cookiecutter.json": "{\"repo_name\": \"iris\"}\n",
+            "iris-starter/README.md": "# Iris starter\n\nThis starter uses the familiar [Iris dataset]"
+                                      "(https://www.kaggle.com/uciml/iris) and trains a random forest classifier.\n",
+        }, "absent", "a project template's README describes what the template generates", fires=False),
+        Example({
             "README.md": "# Starters\n\n* `iris`: a minimum setup to use the traditional "
                          "[Iris dataset](https://example.org/iris) with the catalog.\n"
                          "* It uses [HuggingFace Models](https://hf.co/models) and [Datasets]"
@@ -286,19 +298,23 @@ class TrainingDataOrResultsDocumented(Rule):
                 seen.add((path, 1))
                 yield self.found("partial", path, min((s.line for s in doc.headings), default=1),
                                  "a README beside the data files describes the dataset")
-        for path in project_docs(facts):   # the root README names the model and, with its source, the data
-            if "/" in path or not path.lower().startswith("readme") or any(p == path for p, _ in seen):
+        # the root README names the model and, with its source, the data; so may the project's own documents
+        # outside it (r12: a part's README `hw1/README.md`, a `docs/` page), but not a project template's README
+        for path in sorted(project_docs(facts), key=lambda p: ("/" in p, p)):
+            if any(p == path for p, _ in seen) or not _own_prose_doc(facts, path):
                 continue
+            what = "the README" if "/" not in path else path
             got = facts.per_file(_names_model_and_data, path, facts.text(path) or "")
             if got:
                 line, model, source = got
-                yield self.found("partial", path, line, f"the README names the model ({model}) and the data it is "
+                yield self.found("partial", path, line, f"{what} names the model ({model}) and the data it is "
                                                         f"trained on, with its source (\"{source}\")")
-                continue
+                break
             got = facts.per_file(_says_trained_on, path, facts.text(path) or "")
             if got:
-                yield self.found("partial", path, got[0], f"the README says which data the model is trained on "
+                yield self.found("partial", path, got[0], f"{what} says which data the model is trained on "
                                                           f"(\"{got[1]}\")")
+                break
         for idx in facts.non_test_code():   # a notebook's markdown: a results table or a data dictionary
             if not idx.is_notebook or in_example_dir(idx.path) or idx.path in seen_notebooks:
                 continue
@@ -330,6 +346,19 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".arff", ".d
                   ".h5", ".hdf5", ".tfrecord", ".tfrecords")
 
 
+def _own_prose_doc(facts, path: str) -> bool:
+    """The root README, or a document of the project's own one folder deep or in a docs folder (`hw1/README.md`,
+    `docs/Concepts.md`): prose (Markdown, reST or a README), not an example's or a project template's
+    (a folder with `cookiecutter.json`, whose README describes what the template generates)."""
+    p = PurePosixPath(path)
+    if "/" not in path:
+        return p.name.lower().startswith("readme")
+    if not (p.name.lower().startswith("readme") or p.suffix.lower() in (".md", ".rst")) or not is_primary_doc(path) \
+            or in_example_dir(path):
+        return False
+    return not any(facts.exists(f"{folder}/cookiecutter.json") for folder in map(str, p.parents) if folder != ".")
+
+
 def _data_folders(facts) -> set:
     """Folders below the root that hold dataset files and no code (a project folder with a CSV beside its
     modules is not a dataset's folder)."""
@@ -355,8 +384,8 @@ def _prose_lines(text: str):
     skip = fence = False
     for no, raw in enumerate(text.splitlines()[:3000], 1):
         stripped = raw.strip()
-        if stripped.startswith(("```", "~~~")):
-            fence = not fence
+        if stripped.startswith(("```", "~~~")) and not (stripped[0] == "`" and "`" in stripped.lstrip("`")):
+            fence = not fence   # not "```data```| a folder ...": a code span, not a fence
             continue
         if fence:
             continue
@@ -421,7 +450,9 @@ def _uses_linked_dataset(raw: str):
 # documenting the training data: `shreshthkapai/...`, `JonNData/...`)
 TRAINED_ON_DATA = re.compile(r"(?i)\b(trained|fine-?tuned|pre-?trained|finetuned)\b[^.\n]{0,40}?\b(on|with|using)\s+"
                              r"(the\s+)?(?!(this|that|these|your|our|their|its|a|an|the|same|given|custom|own|new|any|"
-                             r"some|other|different|proprietary|private|public)\b)[\w\-'’]+(\s+[\w\-'’]+){0,9}?\s+"
+                             r"some|other|different|proprietary|private|public|full|entire|whole|complete|reference|training|original|"
+                             r"combined|resulting|processed|cleaned|augmented|generated|synthetic|sample|above|following|"
+                             r"provided|prepared|downloaded|current|latest|updated|historical)\b)[\w\-'’]+(\s+[\w\-'’]+){0,9}?\s+"
                              r"(data ?sets?|corpus|corpora)\b")
 # a sentence that names the data with a link to its source: "trained on the [Birds Dataset](https://...)",
 # "this Kaggle dataset: https://www.kaggle.com/...", "Source: https://archive.ics.uci.edu/..."

@@ -106,6 +106,24 @@ def test_comparisons_record_quality_gates():
     assert ("if-fails", (0.8,)) in ctx and ("assert", (0.5,)) in ctx
 
 
+def test_a_function_checks_when_it_asserts_raises_compares_or_asks_a_predicate():
+    src = ("def check_a(df):\n    for c in df.columns:\n        print(c)\n\n"
+           "def check_b(df, verbose):\n    if verbose:\n        df = df.dropna()\n    return df\n\n"
+           "def check_c(df):\n    return df.isnull().any()\n\n"
+           "def check_d(df):\n    def inner(x):\n        assert x > 0\n    inner(df)\n\n"
+           "def check_e(df):\n    return validate_schema(df)\n")
+    checks = {q: d.checks for q, d in index_source("c.py", src).defs.items()}
+    assert checks == {"check_a": False, "check_b": False, "check_c": True, "check_d": True, "check_d.inner": True,
+                      "check_e": True}
+
+
+def test_a_line_opening_with_a_code_span_is_not_a_fence():
+    from mlscan.facts.docs import parse_document
+    doc = parse_document("README.md", "# P\n\n| Column | Description |\n|---|---|\n```data```| the data folder\n\n"
+                                      "## Results\n\nThe model's accuracy is 23%.\n\n```bash\n# not a heading\n```\n")
+    assert [s.title for s in doc.headings] == ["P", "Results"]
+
+
 # ---- notebooks --------------------------------------------------------------------------------
 def _nb(*cells):
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},

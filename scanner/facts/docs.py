@@ -14,6 +14,12 @@ from typing import Any, Dict, List, Optional, Tuple
 DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt")
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")   # also fences indented under a list item
+
+
+def is_inline_code_line(raw: str, opener: str) -> bool:
+    """A line that starts with backticks but holds a code span, not a fence ("```data```| a folder ..." in a
+    table): a backtick fence's info string holds no backtick (CommonMark)."""
+    return opener[0] == "`" and "`" in raw.strip()[len(opener):]
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _HTML_H = re.compile(r"<h([1-6])[^>]*>(.*?)</h\1>", re.I | re.S)
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
@@ -156,7 +162,7 @@ def parse_document(path: str, text: str) -> Document:
                 fence = None
             i += 1
             continue
-        if m:
+        if m and not is_inline_code_line(raw, m.group(1)):
             fence = m.group(1)
             i += 1
             continue

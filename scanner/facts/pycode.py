@@ -79,6 +79,10 @@ class Definition(NamedTuple):
     decorator_args: Tuple[Any, ...]  # first literal argument of each decorator call, or None
     bases: Tuple[str, ...] = ()  # resolved base classes
     params: Tuple[str, ...] = ()
+    # a function's body tests something (nested defs and lambdas included): it asserts, raises,
+    # compares (`==`, `<`, `in`, `is`), negates a condition, or asks a predicate (`isinstance`,
+    # `any`, `isnull`, `is_*`, `warn`); a loop (`for x in y`) or a branch on a bare flag does not
+    checks: bool = False
 
     __reduce__ = _fast_reduce
 
@@ -229,8 +233,20 @@ def _mapping_entries(node: ast.Dict, prefix: str, out: List[Tuple[str, Any, int]
             out.append((name, lit, getattr(v, "lineno", node.lineno)))
 
 
+# calls that ask a question of a value (Definition.checks): type and emptiness tests, missing values,
+# duplicates, membership, existence, a pattern match, a warning (a finding reported)
+PREDICATE_CALLS = frozenset({
+    "isinstance", "issubclass", "callable", "hasattr", "any", "all", "isnull", "isna", "notna", "notnull",
+    "duplicated", "isin", "exists", "isfile", "isdir", "is_file", "is_dir", "match", "fullmatch",
+    "startswith", "endswith", "warn", "warning", "allclose", "isclose", "array_equal", "equals", "isfinite",
+    "isnan", "isinf", "validate", "verify"})
+# `is_numeric_dtype`, `has_nans`, `assert_frame_equal`, and a call to another checker (`check_schema(df)`)
+PREDICATE_PREFIXES = ("is_", "has_", "assert", "check_", "validate_", "verify_", "ensure_")
+PREDICATE_ATTRS = frozenset({"empty", "hasnans", "is_unique", "is_monotonic_increasing", "is_monotonic_decreasing"})
+
+
 class _Scope:
-    __slots__ = ("kind", "qualname", "names", "parent", "cls")
+    __slots__ = ("kind", "qualname", "names", "parent", "cls", "checks")
 
     def __init__(self, kind: str, qualname: str, parent: Optional["_Scope"], cls: Optional[str] = None):
         self.kind = kind
@@ -238,6 +254,7 @@ class _Scope:
         self.names: Dict[str, Optional[str]] = {}
         self.parent = parent
         self.cls = cls
+        self.checks = False   # the body tests something (Definition.checks)
 
     def lookup(self, name: str) -> Optional[str]:
         scope: Optional[_Scope] = self
@@ -404,6 +421,7 @@ class _Indexer(ast.NodeVisitor):
             method(self, child)
 
     def visit_Compare(self, node: ast.Compare) -> None:
+        self.scope.checks = True
         get = self._dispatch.get
         child = node.left
         method = get(type(child))
@@ -450,6 +468,8 @@ class _Indexer(ast.NodeVisitor):
             method(self, child)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        if type(node.op) is ast.Not:
+            self.scope.checks = True
         child = node.operand
         method = self._dispatch.get(type(child))
         if method is not None:
@@ -559,10 +579,17 @@ class _Indexer(ast.NodeVisitor):
             return
         else:
             self._record_comparisons(node.test, "if-fails" if _fails(node.body) else "if")
+            if type(node.test) is ast.Attribute and node.test.attr in PREDICATE_ATTRS:
+                self.scope.checks = True   # `if df.empty:`
         self.generic_visit(node)
 
     def visit_Assert(self, node: ast.Assert) -> None:
+        self.scope.checks = True
         self._record_comparisons(node.test, "assert")
+        self.generic_visit(node)
+
+    def visit_Raise(self, node: ast.Raise) -> None:
+        self.scope.checks = True
         self.generic_visit(node)
 
     def _record_comparisons(self, test: ast.AST, context: str) -> None:
@@ -626,6 +653,10 @@ class _Indexer(ast.NodeVisitor):
         for stmt in node.body:
             self.visit(stmt)
         self.scope = parent
+        if scope.checks and kind == "function":
+            self.index.defs[qual] = self.index.defs[qual]._replace(checks=True)
+            if parent.kind == "function":
+                parent.checks = True   # a nested helper's test is the enclosing function's too
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._visit_def(node, "function")
@@ -667,6 +698,10 @@ class _Indexer(ast.NodeVisitor):
             name = f"{base}.{func.attr}" if base else None
         else:
             name = self.dotted(func, scope)
+        if scope.kind == "function" and not scope.checks:
+            last = func.id if tf is ast.Name else func.attr if tf is ast.Attribute else ""
+            if last in PREDICATE_CALLS or last.startswith(PREDICATE_PREFIXES):
+                scope.checks = True
         if name is None and tf is ast.Attribute:
             recv = func.value
             label = recv.id if type(recv) is ast.Name else recv.attr if type(recv) is ast.Attribute else ""
