@@ -461,6 +461,24 @@ class ServingReusesTrainingPreprocessing(Rule):
                               "df = pd.read_csv(st.file_uploader('data'))\nmodel = LinearRegression().fit(df[['x']], df.y)\n"
                               "st.write(model.predict(df[['x']]))\n",
         }, "not-applicable", "a Streamlit page that fits the model in the session is a training UI, not serving"),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+                        "    joblib.dump(SVC().fit([[0], [1]], [0, 1]), 'm.pkl')\n",
+            "server/__init__.py": "from flask import Flask\nfrom flask_restful import Api\n\napp = Flask(__name__)\napi = Api(app)\n",
+            "server/resources.py": "import joblib\nfrom flask import request\nfrom flask_restful import Resource\n\n"
+                                   "MODEL = joblib.load('m.pkl')\n\n\nclass Predict(Resource):\n    def post(self):\n"
+                                   "        return MODEL.predict([[request.json['x']]]).tolist()\n",
+            "server/views.py": "from server import api\nfrom server.resources import Predict\n\n"
+                               "api.add_resource(Predict, '/predict')\n",
+        }, "present", "a Flask-RESTful resource registered on the project's Api serves: trivial parity"),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+                        "    joblib.dump(SVC().fit([[0], [1]], [0, 1]), 'm.pkl')\n",
+            "server.py": "import flask\nimport joblib\n\nMODEL = joblib.load('m.pkl')\n\n\nclass Server:\n"
+                         "    def __init__(self):\n        self.app = flask.Flask(__name__)\n\n"
+                         "        @self.app.route('/predict')\n        def predict():\n"
+                         "            return str(MODEL.predict([[1]]))\n",
+        }, "present", "a route on an app an object holds (`self.app`) cannot be followed: the file imports flask"),
     )
 
     def check(self, facts):

@@ -460,8 +460,8 @@ class CodeGraph:
                 return None, ()
             idx = self.code[mod_path]
             defined = _defined_in(mod_path, idx, [q.replace("()", "") for q in rest])
-            if defined:
-                return defined, (mod_path,)
+            if defined:   # past the definition (`S().app`, an instance's attribute) it cannot be followed
+                return (defined if defined.count(".") - mod_path.count(".") >= len(rest) - 1 else name), (mod_path,)
             head = rest[0].replace("()", "")
             target = idx.exports.get(head)
             if not target:
@@ -1440,6 +1440,8 @@ def _scheduled_scoring_job(path: str, idx: CodeIndex) -> Optional[Tuple[int, str
 
 
 _WEB_ROOTS = {w.split(".")[0] for w in WEB_FRAMEWORKS}
+RESTFUL_APIS = ("flask_restful.Api()", "flask_restx.Api()", "flask_restplus.Api()", "flask_restx.Namespace()",
+                "flask_restplus.Namespace()")
 
 
 def _imported_web_app(head: str, attr: str, route, roots: Set[str], app_origin) -> Optional[str]:
@@ -1501,6 +1503,15 @@ def _serving_in_module(path: str, idx: CodeIndex, app_origin=None) -> List[Servi
         head, _, attr = call.name.rpartition(".")
         if attr in ("add_api_route", "add_url_rule") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
             out.append(ServingEndpoint(path, call.line, head.split(".")[0], f"mod:{path}", f"{call.name}"))
+        elif attr == "add_resource" and call.refs and app_origin and \
+                (app_origin(head) or "").startswith(RESTFUL_APIS):
+            # Flask-RESTful/RESTX `api.add_resource(PredictResource, '/predict')`: the framework calls the
+            # resource class's get/post methods; the Api object may be built in another module
+            resource = app_origin(call.refs[0])
+            if resource and resource.startswith("def:"):
+                out.append(ServingEndpoint(path, call.line, "flask", resource,
+                                           f"flask-restful resource {resource.rsplit(':', 1)[-1]} "
+                                           f"{call.args[1] if len(call.args) > 1 and isinstance(call.args[1], str) else ''}".rstrip()))
         elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface", "gradio.Blocks",
                                    "gradio.TabbedInterface")) and not (idx.is_notebook and "()" in call.name) and (
                 predicts() or any(looks_predictive(r.rsplit(".", 1)[-1]) for r in call.refs)):
