@@ -123,6 +123,13 @@ NO_SERVING = ("no serving code found (looked for web-framework routes, model-ser
               "or Triton)")
 
 
+# the functions of an inference script a model server calls by name, for each request or when the
+# model is loaded: nothing in the script calls them, so the module's own reach misses them
+FRAMEWORK_RUNS = {"sagemaker": ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn"),
+                  "azureml": ("init", "run"), "torchserve": ("initialize", "preprocess", "inference", "postprocess",
+                                                             "handle")}
+
+
 def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
     """Serving endpoint handler -> the code nodes it reaches; `with_startup` adds what the serving
     module runs when it starts (loading models and transforms), not only per request."""
@@ -132,6 +139,9 @@ def serving_reach(facts, with_startup: bool = True) -> Dict[str, Set[str]]:
         if ep.framework in MODEL_SERVER_FRAMEWORKS:
             continue  # deployment code: the model server runs the artefact, not this code
         nodes = graph.reachable(ep.handler)
+        for name in FRAMEWORK_RUNS.get(ep.framework, ()) if ep.handler.startswith("mod:") else ():
+            if f"def:{ep.path}:{name}" in graph.g:   # the server calls them by name: nothing in the file does
+                nodes |= graph.reachable(f"def:{ep.path}:{name}")
         if with_startup or ep.handler.startswith("mod:"):
             nodes |= graph.reachable(f"mod:{ep.path}")
             for hook in startup_hooks(graph, ep.path):

@@ -59,7 +59,8 @@ class DriftDetection(Rule):
     chi-squared, Wasserstein, Jensen-Shannon, KL) or a population-stability-index function in
     code named for drift or monitoring. Pipeline and service code that an entry point, pipeline
     stage, CI job or schedule reaches supports the practice; drift code nothing calls ("defined
-    but never called") and a notebook (an analysis run by hand, not a monitor) are partial.
+    but never called") and a notebook (an analysis run by hand, not a monitor) are partial. Every
+    detector of a file is weighed: an unused helper does not hide the detector the monitor runs.
     Tests do not count.
     """
 
@@ -92,6 +93,14 @@ class DriftDetection(Rule):
                         "    LogisticRegression().fit([[0], [1]], [0, 1])\n",
         }, "partial", "drift code that nothing calls: defined but never called", fires=True),
         Example({
+            "monitoring/monitor.py": "import pandas as pd\nfrom scipy.stats import ks_2samp\nfrom evidently.report import Report\n"
+                                     "from evidently.metric_preset import DataDriftPreset\n\n\n"
+                                     "def significance(ref, cur):\n    return ks_2samp(ref, cur).pvalue\n\n\n"
+                                     "def update():\n    report = Report(metrics=[DataDriftPreset()])\n"
+                                     "    report.run(reference_data=pd.read_csv('ref.csv'), current_data=pd.read_csv('live.csv'))\n"
+                                     "    return report.as_dict()\n\n\nif __name__ == '__main__':\n    print(update())\n",
+        }, "present", "the monitor runs its Evidently report; an unused KS helper beside it does not hide that", fires=True),
+        Example({
             "analysis.py": "from scipy import stats\n\ndef compare_models(a, b):\n    return stats.mannwhitneyu(a, b)\n",
         }, "absent", "a statistical test outside monitoring code is not drift detection", fires=False),
         Example({
@@ -105,7 +114,7 @@ class DriftDetection(Rule):
 
     def check(self, facts):
         for idx in facts.non_test_code():
-            hit = None
+            hits = []   # every detector of the file: one nothing calls must not hide one the monitor runs
             for call in facts.library_calls(idx, facts.call_table.named(_drift_root, roots=_ROOTS).get(idx.path, ())):
                 if call.name.split(".", 1)[0].split("(", 1)[0] not in _ROOTS:
                     continue
@@ -116,29 +125,29 @@ class DriftDetection(Rule):
                 if tool is None and call.name in STAT_TESTS and (CONTEXT.search(idx.path) or CONTEXT.search(call.scope)):
                     tool = f"{call.name.rsplit('.', 1)[-1]} test"
                 if tool:
-                    hit = (call.line, f"{tool} ({call.name.rsplit('.', 1)[-1].replace('()', '')})", call.scope)
+                    hits.append((call.line, f"{tool} ({call.name.rsplit('.', 1)[-1].replace('()', '')})", call.scope))
+            for a in idx.attr_assigns:
+                if a.target.endswith((".drift_comparator.infinity_norm.threshold", ".skew_comparator.infinity_norm.threshold",
+                                      ".drift_comparator.jensen_shannon_divergence.threshold")):
+                    hits.append((a.line, "TFDV drift comparator threshold", a.scope))
                     break
-            if hit is None:
-                for a in idx.attr_assigns:
-                    if a.target.endswith((".drift_comparator.infinity_norm.threshold", ".skew_comparator.infinity_norm.threshold",
-                                          ".drift_comparator.jensen_shannon_divergence.threshold")):
-                        hit = (a.line, "TFDV drift comparator threshold", a.scope)
-                        break
-            if hit is None:
-                for qual, d in idx.defs.items():
-                    if d.kind == "function" and PSI_DEF.search(qual.rsplit(".", 1)[-1]) and \
-                            (CONTEXT.search(idx.path) or "population" in qual.lower()):
-                        hit = (d.line, f"population stability index ({qual})", qual)
-                        break
-            if hit is None:
+            for qual, d in idx.defs.items():
+                if d.kind == "function" and PSI_DEF.search(qual.rsplit(".", 1)[-1]) and \
+                        (CONTEXT.search(idx.path) or "population" in qual.lower()):
+                    hits.append((d.line, f"population stability index ({qual})", qual))
+                    break
+            if not hits:
                 continue
-            line, what, scope = hit
             if idx.is_notebook:
+                line, what, _ = hits[0]
                 yield self.found("partial", idx.path, line, f"{what} in a notebook (cell {idx.cell_of(line)}), run by hand")
-            elif not is_wired(facts, idx.path, scope):
-                yield self.found("partial", idx.path, line, f"{what} detects drift, but {_where(scope)} is {NOT_WIRED}")
+                continue
+            wired = next((h for h in hits if is_wired(facts, idx.path, h[2])), None)
+            if wired:
+                yield self.found("supports", idx.path, wired[0], f"{wired[1]} detects drift")
             else:
-                yield self.found("supports", idx.path, line, f"{what} detects drift")
+                line, what, scope = hits[0]
+                yield self.found("partial", idx.path, line, f"{what} detects drift, but {_where(scope)} is {NOT_WIRED}")
 
 
 def _where(scope: str) -> str:

@@ -10,6 +10,13 @@ from mlscan.rules._serving import (FEATURE_WORDS, NO_SERVING, NOTEBOOK_DEMO, TRA
 from mlscan.rules._vocab import MODEL_LOAD_ATTRS
 
 SERVING_LOAD_ATTRS = MODEL_LOAD_ATTRS | {"load", "read_pickle"}
+
+
+def _loads_model(call) -> bool:
+    """A call that loads a saved model or fitted object: `joblib.load`, `from_pretrained`, or a model
+    fetched from BentoML's model store (`bentoml.pytorch.get('mnist:latest')`)."""
+    return call.attr in SERVING_LOAD_ATTRS or (call.attr == "get" and call.name.startswith("bentoml.")
+                                               and call.name.count(".") == 2)
 # a function that loads a fitted object (`load_preprocessor`, `_load_pipeline`) reuses it; it does not re-implement it
 LOADER = re.compile(r"^_*(load|read|fetch|download|restore)(_|$)", re.I)
 
@@ -42,7 +49,10 @@ class ServingReusesTrainingPreprocessing(Rule):
     transforms are loaded. A fitted preprocessing object applied through a serving object
     (`Predictor().preprocessor.transform`) shares training's preprocessing when training fits a whole
     one (a column transformer, a project's feature transformer), not when it is one library encoder,
-    which sits beside feature logic typed into the service. Not applicable without serving code.
+    which sits beside feature logic typed into the service. An inference script's functions the model
+    server calls by name (SageMaker `model_fn`/`predict_fn`, Azure ML `init`/`run`, TorchServe
+    `handle`) are serving, and a model fetched from BentoML's store (`bentoml.pytorch.get(tag)`) is a
+    model load. Not applicable without serving code.
     """
 
     id = "serving-shares-preprocessing"
@@ -431,6 +441,44 @@ class ServingReusesTrainingPreprocessing(Rule):
                       "SERVICE = ModelService()\n\n\n@app.route('/predict', methods=['POST'])\n"
                       "def predict():\n    return str(SERVICE.predict(request.json))\n",
         }, "partial", "one encoder a serving object holds sits beside feature logic typed into the service"),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+                        "    joblib.dump(SVC().fit([[0], [1]], [0, 1]), 'm.pkl')\n",
+            "orders/events.py": "class EventBus:\n    def route(self, topic):\n        return lambda f: f\n\n\nbus = EventBus()\n",
+            "orders/handlers.py": "import flask\nimport joblib\nfrom orders.events import bus as app\n\nM = joblib.load('m.pkl')\n\n\n"
+                                  "@app.route('/orders')\ndef on_order(order):\n    return str(M.predict([[order]]))\n",
+        }, "not-applicable", "`app` is the project's event bus (followed to `EventBus()`), not a web app: no route"),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+                        "    joblib.dump(SVC().fit([[0], [1]], [0, 1]), 'm.pkl')\n",
+            "web/factory.py": "from flask import Flask\n\n\ndef create_app():\n    return Flask(__name__)\n",
+            "web/serve.py": "import flask\nimport joblib\nfrom web.factory import create_app\n\napp = create_app()\n"
+                            "M = joblib.load('m.pkl')\n\n\n@app.route('/predict')\ndef predict():\n"
+                            "    return str(M.predict([[float(flask.request.args['x'])]]))\n",
+        }, "present", "routes on the app a factory function returns serve: trivial parity"),
+        Example({
+            "pages/train.py": "import pandas as pd\nimport streamlit as st\nfrom sklearn.linear_model import LinearRegression\n\n"
+                              "df = pd.read_csv(st.file_uploader('data'))\nmodel = LinearRegression().fit(df[['x']], df.y)\n"
+                              "st.write(model.predict(df[['x']]))\n",
+        }, "not-applicable", "a Streamlit page that fits the model in the session is a training UI, not serving"),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+                        "    joblib.dump(SVC().fit([[0], [1]], [0, 1]), 'm.pkl')\n",
+            "server/__init__.py": "from flask import Flask\nfrom flask_restful import Api\n\napp = Flask(__name__)\napi = Api(app)\n",
+            "server/resources.py": "import joblib\nfrom flask import request\nfrom flask_restful import Resource\n\n"
+                                   "MODEL = joblib.load('m.pkl')\n\n\nclass Predict(Resource):\n    def post(self):\n"
+                                   "        return MODEL.predict([[request.json['x']]]).tolist()\n",
+            "server/views.py": "from server import api\nfrom server.resources import Predict\n\n"
+                               "api.add_resource(Predict, '/predict')\n",
+        }, "present", "a Flask-RESTful resource registered on the project's Api serves: trivial parity"),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.svm import SVC\n\nif __name__ == '__main__':\n"
+                        "    joblib.dump(SVC().fit([[0], [1]], [0, 1]), 'm.pkl')\n",
+            "server.py": "import flask\nimport joblib\n\nMODEL = joblib.load('m.pkl')\n\n\nclass Server:\n"
+                         "    def __init__(self):\n        self.app = flask.Flask(__name__)\n\n"
+                         "        @self.app.route('/predict')\n        def predict():\n"
+                         "            return str(MODEL.predict([[1]]))\n",
+        }, "present", "a route on an app an object holds (`self.app`) cannot be followed: the file imports flask"),
     )
 
     def check(self, facts):
@@ -520,8 +568,8 @@ class ServingReusesTrainingPreprocessing(Rule):
                                  f"serving applies the fitted transform loaded from {loaded[2]} (saved by training), "
                                  f"but re-implements feature logic by hand ({node_name(n)} in {node_path(n)})")
         if not emitted and not refits and not own_features:
-            if loaded_model or any(c.attr in SERVING_LOAD_ATTRS for _, c in graph.calls_in(all_serving)):
-                where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if c.attr in SERVING_LOAD_ATTRS)
+            if loaded_model or any(_loads_model(c) for _, c in graph.calls_in(all_serving)):
+                where = loaded_model or next((i.path, c.line, c.name) for i, c in graph.calls_in(all_serving) if _loads_model(c))
                 applied = _applies_loaded_transform(graph, all_serving, train)
                 carried = _fitted_pipeline(graph, train)
                 if applied:
@@ -684,7 +732,7 @@ def _applies_loaded_transform(graph, all_serving, train):
     loads (`SCALER.transform(x)` after `SCALER = joblib.load(...)`) and training fits that kind of
     transform (`StandardScaler().fit_transform`)."""
     serving_calls = graph.calls_in(all_serving)
-    if not any(c.attr in SERVING_LOAD_ATTRS for _, c in serving_calls):
+    if not any(_loads_model(c) for _, c in serving_calls):
         return None
     fits = [c.name.rsplit(".", 1)[0] for _, c in graph.calls_in(train)
             if c.attr in ("fit", "fit_transform") and _fits_transform(c.name)]

@@ -35,7 +35,7 @@ class PayloadsCaptured(Rule):
     Evidence: a serving handler that predicts and also writes the request to a persistent sink
     (database, file, queue, monitoring client, or a logger with a file/remote handler) — or request
     capture configured in a deployment manifest (KServe or Seldon `logger`, SageMaker
-    `DataCaptureConfig`, Azure ML data collector). Files count as sinks (`df.to_csv`, `to_parquet`),
+    `DataCaptureConfig`, Azure ML data collector, v2 `Collector` or v1 `ModelDataCollector`). Files count as sinks (`df.to_csv`, `to_parquet`),
     and so does a recorder object serving is handed (`self.db_logger.log_prediction(...)`) whose
     method writes to one. Rows of drift/quality metrics a module computes with Evidently are
     metrics, not payloads. A prediction script a scheduled workflow runs that keeps its predictions
@@ -48,7 +48,8 @@ class PayloadsCaptured(Rule):
     recording payloads, after the model ran (in that function or in the serving function that calls
     it), or when it writes predictions: a config, cache or model-metadata file a serving route
     rewrites is not a payload, nor is a result file the route opens for writing (`open(p, 'w')`) and
-    replaces on each request. A free-text line appended to a log file of the service's own is partial.
+    replaces on each request, nor a frame serialised to text without a file (`df.to_csv(index=False)`
+    for the response or a download button). A free-text line appended to a log file of the service's own is partial.
     A Gradio app beside the log its flag button wrote (`flagged/log.csv` committed) records only the
     requests a user chose to flag: partial. Not applicable without serving code.
     """
@@ -246,6 +247,19 @@ class PayloadsCaptured(Rule):
                       "def generate(prompt: str):\n    t0 = time.time()\n    out = MODEL.generate(prompt)\n"
                       "    throughput = len(out) / (time.time() - t0)\n    print(COLORS.GREEN, throughput)\n    return out\n",
         }, "absent", "a throughput figure printed after generating records no payload"),
+        Example({
+            "serve/inference.py": "import io\nimport joblib\nimport pandas as pd\n\n\ndef model_fn(model_dir):\n"
+                                  "    return joblib.load(model_dir + '/model.joblib')\n\n\ndef input_fn(body, content_type):\n"
+                                  "    return pd.read_csv(io.StringIO(body), header=None)\n\n\ndef predict_fn(data, model):\n"
+                                  "    return pd.DataFrame(model.predict(data))\n\n\ndef output_fn(prediction, accept):\n"
+                                  "    return prediction.to_csv(index=False)\n",
+        }, "absent", "SageMaker's output_fn serialises the response with to_csv(): nothing is written"),
+        Example({
+            "score.py": "import json\nimport logging\nimport joblib\n\n\ndef init():\n    global model\n"
+                        "    model = joblib.load('model.pkl')\n\n\ndef run(raw):\n    data = json.loads(raw)['data']\n"
+                        "    result = model.predict(data)\n    logging.info('input=%s prediction=%s', data, result)\n"
+                        "    return result.tolist()\n",
+        }, "partial", "Azure ML calls run() for each request: its log line is on the serving path"),
     )
 
     def check(self, facts):
@@ -258,7 +272,8 @@ class PayloadsCaptured(Rule):
                                                       roots=("azureml",)):
             if call.attr == "DataCaptureConfig" or call.name.endswith("DataCaptureConfig"):
                 yield self.found("supports", idx.path, call.line, "SageMaker endpoint data capture configured")
-            elif call.name.startswith("azureml.ai.monitoring") or call.attr == "Collector" and "azureml" in call.name:
+            elif call.name.startswith(("azureml.ai.monitoring", "azureml.monitoring")) \
+                    or call.attr == "Collector" and "azureml" in call.name:   # v2 `Collector`, v1 `ModelDataCollector`
                 yield self.found("supports", idx.path, call.line, "Azure ML data collector records payloads")
         for doc in facts.yaml_docs():
             for d in doc.mappings():
@@ -510,7 +525,13 @@ def _structured_record(idx, call) -> bool:
 
 
 def _persists(call) -> bool:
+    if call.attr in SERIALISERS and not call.args and not any(k in SERIALISERS[call.attr] for k, _ in call.kwargs):
+        return False   # `prediction.to_csv(index=False)` returns the response body: nothing is written
     return _persists_name(call.name)
+
+
+# pandas writers that return the text when given no file: (keywords that name the file)
+SERIALISERS = {"to_csv": ("path_or_buf",), "to_json": ("path_or_buf",), "to_parquet": ("path",)}
 
 
 def _persists_name(name: str) -> bool:
@@ -581,14 +602,14 @@ def _has_key(node, key: str) -> bool:
 
 
 def _capture_attr(attr: str) -> bool:
-    return attr.endswith("DataCaptureConfig") or attr == "Collector"
+    return attr.endswith("DataCaptureConfig") or attr in ("Collector", "ModelDataCollector")
 
 
 def _capture_config(name: str) -> bool:
     """The names the first loop of check() acts on: SageMaker data capture, Azure ML collectors."""
     attr = name.rpartition(".")[2]
     return attr == "DataCaptureConfig" or name.endswith("DataCaptureConfig") or \
-        name.startswith("azureml.ai.monitoring") or attr == "Collector" and "azureml" in name
+        name.startswith(("azureml.ai.monitoring", "azureml.monitoring")) or attr == "Collector" and "azureml" in name
 
 
 def _file_handler(name: str) -> bool:

@@ -435,6 +435,42 @@ class CodeGraph:
                     return found, (spath, *via)
         return None, ()
 
+    def name_origin(self, importer: str, name: str, seen: Optional[Set[str]] = None) -> Tuple[Optional[str], Tuple[str, ...]]:
+        """(what a name used in `importer` stands for, the modules looked into): the outside name a
+        project module's variable was bound to, following re-exports (`tutorial.app` ->
+        `fastapi.FastAPI()` when tutorial/__init__.py says `app = FastAPI()`); the name itself when
+        no prefix of it is project code; the node of a project definition it names; None when it
+        names a project module, or a variable whose value is not a name."""
+        seen = set() if seen is None else seen
+        if not name or name[0] == "?" or "[]" in name or name in seen or len(seen) > 20:
+            return None, ()
+        seen.add(name)
+        parts = name.split(".")
+        bare = [q.replace("()", "") for q in parts]
+        for i in range(len(parts), 0, -1):
+            if "()" in "".join(parts[: i - 1]) or bare[i - 1] not in self._last_parts:
+                continue   # a call's result is no module
+            mod_path = self.resolve_module(importer, ".".join(bare[:i]))
+            if mod_path is None:
+                continue
+            rest = parts[i:]
+            if not rest and parts[i - 1].endswith("()"):
+                return None, (mod_path,)
+            if not rest:
+                return None, ()
+            idx = self.code[mod_path]
+            defined = _defined_in(mod_path, idx, [q.replace("()", "") for q in rest])
+            if defined:   # past the definition (`S().app`, an instance's attribute) it cannot be followed
+                return (defined if defined.count(".") - mod_path.count(".") >= len(rest) - 1 else name), (mod_path,)
+            head = rest[0].replace("()", "")
+            target = idx.exports.get(head)
+            if not target:
+                return None, (mod_path,)
+            call = "()" if rest[0].endswith("()") else ""
+            found, via = self.name_origin(mod_path, ".".join([target + call] + rest[1:]), seen)
+            return found, (mod_path, *via)
+        return name, ()
+
     # ---- incremental building: what the pieces depend on --------------------------------------
     def resolution_digest(self) -> str:
         """What name resolution depends on besides the modules it looks into: every code file's
@@ -693,9 +729,16 @@ class CodeGraph:
             if vs:
                 exec_adj[u] = tuple(sorted(vs))
         from mlscan.facts.repo import is_test_path
+
+        def app_origin(head: str) -> Optional[str]:
+            """What a route's app stands for, through the project's modules: an outside name
+            (`fastapi.FastAPI()`), a project function's node (an app factory), or None."""
+            found, via = self.name_origin(path, head)
+            deps.update(via)
+            return found
         # a notebook serves only through an app it launches (a Gradio demo); its other calls are offline
         serving = () if is_test_path(path) else tuple(
-            (e.path, e.line, e.framework, e.handler, e.label) for e in _serving_in_module(path, idx)
+            (e.path, e.line, e.framework, e.handler, e.label) for e in _serving_in_module(path, idx, app_origin)
             if not idx.is_notebook or e.framework == "gradio")
         calls = idx.calls
         training = tuple(sorted({scopes[c.scope] for c in calls if is_training_call(c)}))
@@ -1397,19 +1440,31 @@ def _scheduled_scoring_job(path: str, idx: CodeIndex) -> Optional[Tuple[int, str
 
 
 _WEB_ROOTS = {w.split(".")[0] for w in WEB_FRAMEWORKS}
+RESTFUL_APIS = ("flask_restful.Api()", "flask_restx.Api()", "flask_restplus.Api()", "flask_restx.Namespace()",
+                "flask_restplus.Namespace()")
 
 
-def _imported_web_app(head: str, attr: str, route, roots: Set[str]) -> Optional[str]:
-    """The framework of a route declared on an app object imported from another module of the
-    project (`from tutorial import app`, `@app.post('/uploadfile/')`) in a file that imports the
-    framework itself, or None."""
-    if attr not in ROUTE_METHODS or not head or head.endswith("()") or not isinstance(route, str) \
+def _imported_web_app(head: str, attr: str, route, roots: Set[str], app_origin) -> Optional[str]:
+    """The framework of a route declared on an app object that another module of the project builds
+    (`from tutorial import app`, `@app.post('/uploadfile/')`), found by following the name through
+    the project's modules and re-exports to the framework's constructor (`fastapi.FastAPI()`). What
+    a project function returns (`app = create_app()`), or a name that leads outside the project,
+    is an app when the file imports the framework itself. None for a project object built by
+    anything else (`app = EventBus()`), however its methods are named."""
+    if attr not in ROUTE_METHODS or not head or not isinstance(route, str) \
             or not route.startswith("/") or any(head.startswith(w) for w in WEB_FRAMEWORKS):
         return None
-    return next((w for w in WEB_FRAMEWORKS if w in roots), None)
+    origin = app_origin(head) if app_origin else head
+    if origin is None:
+        return None   # a project module or a value that is no name: no app
+    if origin.startswith("def:"):   # an app factory (`app = create_app()`) or a class of the project
+        return next((w for w in WEB_FRAMEWORKS if w in roots), None) if head.endswith("()") else None
+    if origin != head:
+        return next((w.split(".")[0] for w in WEB_FRAMEWORKS if origin.startswith(w + ".")), None)
+    return None if head.endswith("()") else next((w for w in WEB_FRAMEWORKS if w in roots), None)
 
 
-def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
+def _serving_in_module(path: str, idx: CodeIndex, app_origin=None) -> List[ServingEndpoint]:
     out: List[ServingEndpoint] = []
     roots = idx.imported_roots
     answer: List[bool] = []
@@ -1428,7 +1483,7 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
                                            f"{fw} route {route if isinstance(route, str) else qual}"))
                 break
             route = d.decorator_args[d.decorators.index(dec)]
-            fw = _imported_web_app(head, attr, route, roots)
+            fw = _imported_web_app(head, attr, route, roots, app_origin)
             if fw:  # `from app import app` then `@app.route('/predict')`: the app object lives in another module
                 out.append(ServingEndpoint(path, d.line, fw, f"def:{path}:{qual}", f"{fw} route {route}"))
                 break
@@ -1448,6 +1503,15 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
         head, _, attr = call.name.rpartition(".")
         if attr in ("add_api_route", "add_url_rule") and any(head.startswith(w) for w in WEB_FRAMEWORKS):
             out.append(ServingEndpoint(path, call.line, head.split(".")[0], f"mod:{path}", f"{call.name}"))
+        elif attr == "add_resource" and call.refs and app_origin and \
+                (app_origin(head) or "").startswith(RESTFUL_APIS):
+            # Flask-RESTful/RESTX `api.add_resource(PredictResource, '/predict')`: the framework calls the
+            # resource class's get/post methods; the Api object may be built in another module
+            resource = app_origin(call.refs[0])
+            if resource and resource.startswith("def:"):
+                out.append(ServingEndpoint(path, call.line, "flask", resource,
+                                           f"flask-restful resource {resource.rsplit(':', 1)[-1]} "
+                                           f"{call.args[1] if len(call.args) > 1 and isinstance(call.args[1], str) else ''}".rstrip()))
         elif call.name.startswith(("gradio.Interface", "gradio.ChatInterface", "gradio.Blocks",
                                    "gradio.TabbedInterface")) and not (idx.is_notebook and "()" in call.name) and (
                 predicts() or any(looks_predictive(r.rsplit(".", 1)[-1]) for r in call.refs)):
@@ -1472,7 +1536,8 @@ def _serving_in_module(path: str, idx: CodeIndex) -> List[ServingEndpoint]:
         out.append(ServingEndpoint(path, idx.defs["model_fn"].line, "sagemaker", f"mod:{path}", "SageMaker inference script"))
     if {"init", "run"} <= top and re.search(r"(^|/)(score|scoring|entry_script)[\w-]*\.py$", path):
         out.append(ServingEndpoint(path, idx.defs["run"].line, "azureml", f"mod:{path}", "Azure ML scoring script"))
-    if "streamlit" in roots and not idx.is_notebook and predicts():
+    if "streamlit" in roots and not idx.is_notebook and predicts() and not any(is_training_call(c) for c in idx.calls):
+        # a page that fits the model in the session is a training UI (it scores its own validation split)
         line = next((i.line for i in idx.imports if i.module.startswith("streamlit")), 1)
         out.append(ServingEndpoint(path, line, "streamlit", f"mod:{path}", "streamlit app that predicts"))
     for name in ("handler", "lambda_handler"):
