@@ -105,8 +105,17 @@ def _is_training_name(name: str) -> bool:
     if attr == "train":   # a TF Estimator runs the project's model_fn: the framework's training runner
         return head.startswith(("xgboost", "lightgbm", "catboost")) or "trainer" in head or "yolo" in head \
             or "estimator" in head
-    if attr in ("step", "apply_gradients"):
+    if attr == "step":
         return "optim" in head
+    # round 12: the gradient update of JAX/flax and TF code (`state.apply_gradients(grads=g)` on a flax
+    # TrainState, flax.optim's `apply_gradient`, `optax.apply_updates`) and TF1's `optimizer.minimize(loss)`,
+    # whose op a session runs (`scipy.optimize.minimize` is not an optimizer object)
+    if attr in ("apply_gradients", "apply_gradient"):
+        return True
+    if attr == "apply_updates":
+        return head.startswith("optax")
+    if attr == "minimize":
+        return "optimizer" in head
     if attr == "LightningCLI":   # builds the trainer and runs `fit` from the command line
         return head.startswith(("lightning", "pytorch_lightning"))
     if attr == "train_pipeline":  # BasicSR's trainer, driven by an options file
