@@ -86,7 +86,8 @@ class TrainingCodeIsModular(Rule):
     `train_pipeline`), and so does a thin top-level script that imports three or more of the
     project's modules (data and model among them) and only calls a whole fit on what they build
     (no `loss.backward()` or `opt.step()` of its own; with one or two modules it stays partial), and
-    so does a training script that trains in short functions of its own beside a separate
+    so does a script that makes no training call at all of its own (the loop is a method of a class it
+    imports, `policy.train(buffer)`), and so does a training script that trains in short functions of its own beside a separate
     data-preparation stage script (`make_dataset.py`, `prepare_data.py`, `create_folds.py`). Only stages of the model's pipeline (preparation, evaluation, registration,
     monitoring) make a notebook's training partial; serving and batch-scoring scripts use the model.
     Three or more training scripts that each repeat the same definitions (their own `Config`,
@@ -333,6 +334,16 @@ class TrainingCodeIsModular(Rule):
                             "    step = jax.jit(train_step)\n    for batch in ds:\n        state = step(state, batch)\n\n\n"
                             "if __name__ == '__main__':\n    train_and_evaluate('cifar10')\n",
         }, "present", "a flax TrainState's `apply_gradients` is the training step; data and model are separate modules"),
+        Example({
+            "TD3.py": "import torch\n\n\nclass Actor(torch.nn.Module):\n    pass\n\n\nclass TD3:\n"
+                      "    def __init__(self):\n        self.actor = Actor()\n"
+                      "        self.opt = torch.optim.Adam(self.actor.parameters())\n\n"
+                      "    def train(self, buffer):\n        loss = self.actor(buffer.sample()).sum()\n"
+                      "        self.opt.zero_grad()\n        loss.backward()\n        self.opt.step()\n",
+            "main.py": "import gym\nimport TD3\n\n\nif __name__ == '__main__':\n    env = gym.make('Hopper-v2')\n"
+                       "    policy = TD3.TD3()\n    for t in range(1000):\n        env.step(env.action_space.sample())\n"
+                       "        policy.train(None)\n",
+        }, "present", "the script makes no training call of its own: the loop is the imported agent's `train` method"),
     )
 
     def check(self, facts):
@@ -399,6 +410,12 @@ class TrainingCodeIsModular(Rule):
                 rank, kind = 3, "supports"
                 msg = (f"{path} drives the project's own training code, split into {len(other_modules)} separate "
                        f"modules ({', '.join(other_modules[:4])})")
+            elif other_modules and not trains and not nb and not top_level_training:
+                # r12: the script makes no training call of its own: the loop is a method or function of the
+                # project's modules it imports (`policy.train(replay_buffer)`, `Prophetable(cfg).run()`)
+                rank, kind = 3, "supports"
+                msg = (f"{path} trains only through the project's own units it imports "
+                       f"({', '.join(other_modules[:4])}); the loop is not written in the script")
             elif other_modules and (len(roles) >= 2 or not nb):
                 rank, kind = 2, "partial"
                 how = "trains in a notebook" if nb else "calls its training function as import-time script code" \
