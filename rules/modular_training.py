@@ -344,6 +344,22 @@ class TrainingCodeIsModular(Rule):
                        "    policy = TD3.TD3()\n    for t in range(1000):\n        env.step(env.action_space.sample())\n"
                        "        policy.train(None)\n",
         }, "present", "the script makes no training call of its own: the loop is the imported agent's `train` method"),
+        Example({
+            "config/train.yaml": "agent:\n  class: agent.sac.SACAgent\n  params:\n    lr: 0.001\n",
+            "agent/sac.py": "import torch\n\n\nclass SACAgent:\n    def __init__(self, lr):\n"
+                            "        self.net = torch.nn.Linear(2, 1)\n        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)\n\n"
+                            "    def update(self, batch):\n        loss = self.net(batch).sum()\n        self.opt.zero_grad()\n"
+                            "        loss.backward()\n        self.opt.step()\n",
+            "replay_buffer.py": "import numpy as np\n\n\nclass ReplayBuffer:\n    def sample(self, n):\n"
+                                "        return np.zeros((n, 2))\n",
+            "logger.py": "import csv\n\n\nclass Logger:\n    def log(self, k, v):\n        print(k, v)\n",
+            "train.py": "import hydra\nfrom replay_buffer import ReplayBuffer\nfrom logger import Logger\n\n\n"
+                        "class Workspace:\n    def __init__(self, cfg):\n        self.agent = hydra.utils.instantiate(cfg.agent)\n"
+                        "        self.buffer = ReplayBuffer()\n        self.logger = Logger()\n\n    def run(self):\n"
+                        "        for step in range(10):\n            self.agent.update(self.buffer.sample(32))\n\n\n"
+                        "@hydra.main(config_path='config/train.yaml')\ndef main(cfg):\n    Workspace(cfg).run()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "hydra builds the agent class a YAML config names; its update method trains"),
     )
 
     def check(self, facts):
