@@ -192,10 +192,12 @@ def training_code_nodes(facts: "Facts") -> Set[str]:
     """`pipeline_nodes`, or - in a repo where no code trains (a template, a skeleton) - the code of
     every non-test script and notebook entry point, so that what a would-be training reads still counts."""
     nodes = pipeline_nodes(facts)
-    if nodes:
+    graph = facts.graph
+    # r12: code that trains but that no entry point reaches (a flax step a jitted reference runs) says
+    # nothing of what the scripts read: they count too
+    if nodes and graph.training_entry_points:
         return nodes
     from mlscan.facts.repo import is_test_path
-    graph = facts.graph
     return nodes | graph.code_reach_all(ep.node for ep in graph.entry_points
                                         if ep.kind in ("script", "notebook", "console-script")
                                         and not is_test_path(ep.path))

@@ -96,7 +96,8 @@ class HyperparametersHardCoded(Rule):
                           and not isinstance(v, bool) and v not in (0, 1, -1)})
             if hps:
                 hits.append((idx.path, call.line, name, hps))
-        if sum(len(h[3]) for h in hits) >= 2:
+        # two different hyperparameters: one literal copied into a notebook beside the script is still one
+        if len({hp for h in hits for hp in h[3]}) >= 2:
             for path, line, name, hps in hits[:5]:
                 yield self.found("gap", path, line, f"{name} gets literal {', '.join(hps)}{_cell(facts, path, line)}")
         suggestions = facts.call_table.named(_suggestion_name, attrs=SUGGESTIONS)

@@ -27,6 +27,8 @@ _NOT_TRAINING_SCRIPT = re.compile(r"(?i)(bench|export|demo|profil|convert|exampl
 # an optimizer's constructor (not a scheduler's)
 OPTIMIZER = re.compile(r"^(torch\.optim\.(?!lr_scheduler)[A-Z]\w*|(tensorflow\.)?(tf_)?keras\.optimizers\.[A-Z]\w*|"
                        r"optax\.[a-z]\w*)(\(\))?$")
+# a TF1 session run: the script's own loop runs the graph's train op (`sess.run([model.opt_op, model.loss])`)
+SESSION_RUN = re.compile(r"^(tensorflow\.|tf\.)(compat\.v1\.)?(Interactive|Monitored\w*)?Session\(\)\.run$")
 # steps of a training loop written in the script (a whole fit is `.fit()`, `trainer.train()`)
 LOOP_STEPS = {"backward", "step", "zero_grad", "apply_gradients", "train_on_batch", "partial_fit"}
 # a thin wiring script imports at least this many of the project's modules (data and model among them)
@@ -75,7 +77,7 @@ class TrainingCodeIsModular(Rule):
     the rest as top-level script code is partial, and so is a script that defines its own data, model
     or optimizer units (by name or by library base class, `class Net(nn.Module)`) around a top-level
     loop (an optimizer built as module-level code counts: the loop's functions then close over script
-    globals), or a monolithic training script or notebook beside separate scripts for the other stages
+    globals, and so does a TF1 session run at module level over a `minimize` op built elsewhere), or a monolithic training script or notebook beside separate scripts for the other stages
     (data preparation, evaluation, registration, serving, monitoring). One monolithic script or
     notebook alone is absent. A declared pipeline (dvc.yaml, MLproject, Airflow, Kedro, Metaflow)
     whose stages run three or more separate scripts counts as modular, and so do two stages whose
@@ -84,7 +86,8 @@ class TrainingCodeIsModular(Rule):
     `train_pipeline`), and so does a thin top-level script that imports three or more of the
     project's modules (data and model among them) and only calls a whole fit on what they build
     (no `loss.backward()` or `opt.step()` of its own; with one or two modules it stays partial), and
-    so does a training script that trains in short functions of its own beside a separate
+    so does a script that makes no training call at all of its own (the loop is a method of a class it
+    imports, `policy.train(buffer)`), and so does a training script that trains in short functions of its own beside a separate
     data-preparation stage script (`make_dataset.py`, `prepare_data.py`, `create_folds.py`). Only stages of the model's pipeline (preparation, evaluation, registration,
     monitoring) make a notebook's training partial; serving and batch-scoring scripts use the model.
     Three or more training scripts that each repeat the same definitions (their own `Config`,
@@ -308,6 +311,55 @@ class TrainingCodeIsModular(Rule):
             "src/train_model.py": "import pandas as pd\nfrom sklearn.ensemble import RandomForestRegressor\n\n"
                                   "df = pd.read_csv('clean.csv')\nRandomForestRegressor().fit(df.drop(columns='y'), df.y)\n",
         }, "absent", "a data-preparation script beside a training script that is top-level code"),
+        Example({
+            "gcn/models.py": "import tensorflow as tf\n\n\nclass GCN:\n    def __init__(self, lr):\n"
+                             "        self.loss = tf.reduce_sum(tf.zeros([1]))\n"
+                             "        self.opt_op = tf.train.AdamOptimizer(lr).minimize(self.loss)\n",
+            "gcn/utils.py": "import numpy as np\n\n\ndef load_data(name):\n    return np.load(name)\n",
+            "gcn/train.py": "import tensorflow as tf\nfrom gcn.models import GCN\nfrom gcn.utils import load_data\n\n"
+                            "data = load_data('cora.npy')\nmodel = GCN(0.01)\nsess = tf.Session()\n"
+                            "for epoch in range(200):\n    sess.run([model.opt_op, model.loss])\n",
+        }, "partial", "a TF1 script runs the session's training loop at top level over a model whose "
+                      "`minimize` op lives in another module"),
+        Example({
+            "vit/input_pipeline.py": "import tensorflow_datasets as tfds\n\n\ndef get_data(name):\n"
+                                     "    return tfds.load(name)\n",
+            "vit/models.py": "import flax.linen as nn\n\n\nclass VisionTransformer(nn.Module):\n    pass\n",
+            "vit/train.py": "import jax\nimport optax\nfrom flax.training import train_state\n"
+                            "from vit.input_pipeline import get_data\nfrom vit.models import VisionTransformer\n\n\n"
+                            "def train_step(state, batch):\n    grads = jax.grad(lambda p: 0.0)(state.params)\n"
+                            "    return state.apply_gradients(grads=grads)\n\n\n"
+                            "def train_and_evaluate(cfg):\n    ds = get_data(cfg)\n    model = VisionTransformer()\n"
+                            "    state = train_state.TrainState.create(apply_fn=model.apply, params={}, tx=optax.sgd(0.1))\n"
+                            "    step = jax.jit(train_step)\n    for batch in ds:\n        state = step(state, batch)\n\n\n"
+                            "if __name__ == '__main__':\n    train_and_evaluate('cifar10')\n",
+        }, "present", "a flax TrainState's `apply_gradients` is the training step; data and model are separate modules"),
+        Example({
+            "TD3.py": "import torch\n\n\nclass Actor(torch.nn.Module):\n    pass\n\n\nclass TD3:\n"
+                      "    def __init__(self):\n        self.actor = Actor()\n"
+                      "        self.opt = torch.optim.Adam(self.actor.parameters())\n\n"
+                      "    def train(self, buffer):\n        loss = self.actor(buffer.sample()).sum()\n"
+                      "        self.opt.zero_grad()\n        loss.backward()\n        self.opt.step()\n",
+            "main.py": "import gym\nimport TD3\n\n\nif __name__ == '__main__':\n    env = gym.make('Hopper-v2')\n"
+                       "    policy = TD3.TD3()\n    for t in range(1000):\n        env.step(env.action_space.sample())\n"
+                       "        policy.train(None)\n",
+        }, "present", "the script makes no training call of its own: the loop is the imported agent's `train` method"),
+        Example({
+            "config/train.yaml": "agent:\n  class: agent.sac.SACAgent\n  params:\n    lr: 0.001\n",
+            "agent/sac.py": "import torch\n\n\nclass SACAgent:\n    def __init__(self, lr):\n"
+                            "        self.net = torch.nn.Linear(2, 1)\n        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)\n\n"
+                            "    def update(self, batch):\n        loss = self.net(batch).sum()\n        self.opt.zero_grad()\n"
+                            "        loss.backward()\n        self.opt.step()\n",
+            "replay_buffer.py": "import numpy as np\n\n\nclass ReplayBuffer:\n    def sample(self, n):\n"
+                                "        return np.zeros((n, 2))\n",
+            "logger.py": "import csv\n\n\nclass Logger:\n    def log(self, k, v):\n        print(k, v)\n",
+            "train.py": "import hydra\nfrom replay_buffer import ReplayBuffer\nfrom logger import Logger\n\n\n"
+                        "class Workspace:\n    def __init__(self, cfg):\n        self.agent = hydra.utils.instantiate(cfg.agent)\n"
+                        "        self.buffer = ReplayBuffer()\n        self.logger = Logger()\n\n    def run(self):\n"
+                        "        for step in range(10):\n            self.agent.update(self.buffer.sample(32))\n\n\n"
+                        "@hydra.main(config_path='config/train.yaml')\ndef main(cfg):\n    Workspace(cfg).run()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "present", "hydra builds the agent class a YAML config names; its update method trains"),
     )
 
     def check(self, facts):
@@ -338,6 +390,11 @@ class TrainingCodeIsModular(Rule):
             # functions the loop is written in (pygcn's `train(epoch)` closes over the module's model and optimizer)
             top_level_training = any(c.scope in ("<module>", "<main>") for c in trains) or \
                 any(c.scope == "<module>" and OPTIMIZER.match(c.name) for c in idx.calls)
+            # r12: a TF1 script whose module-level code runs the session (the model's `minimize` op built in
+            # another module) writes its training loop as top-level code all the same (`tkipf/gcn`, `PetarV-/GAT`)
+            session_loop = not trains and any(c.scope in ("<module>", "<main>") and SESSION_RUN.match(c.name)
+                                              for c in idx.calls)
+            top_level_training = top_level_training or session_loop
             # acc11: a training function the module calls as import-time code (no main guard, say under an
             # `if sys.argv[1] == ...` chain) trains on the script's globals, like a top-level loop
             import_time = not top_level_training and _called_at_import(idx, trains)
@@ -356,7 +413,7 @@ class TrainingCodeIsModular(Rule):
                 rank, kind = 3, "supports"
                 msg = f"{path} composes {len(other_modules)} separate modules ({', '.join(other_modules[:4])})"
             elif len(wired) >= MIN_WIRED and {"data", "model"} <= set().union(*wired.values()) \
-                    and _whole_fit_only(idx, trains):
+                    and not session_loop and _whole_fit_only(idx, trains):
                 rank, kind = 3, "supports"
                 msg = (f"{path} only wires {len(wired)} of the project's modules ({', '.join(sorted(wired)[:4])}) "
                        f"into one fit; the loop is not written in the script")
@@ -369,10 +426,17 @@ class TrainingCodeIsModular(Rule):
                 rank, kind = 3, "supports"
                 msg = (f"{path} drives the project's own training code, split into {len(other_modules)} separate "
                        f"modules ({', '.join(other_modules[:4])})")
+            elif other_modules and not trains and not nb and not top_level_training:
+                # r12: the script makes no training call of its own: the loop is a method or function of the
+                # project's modules it imports (`policy.train(replay_buffer)`, `Prophetable(cfg).run()`)
+                rank, kind = 3, "supports"
+                msg = (f"{path} trains only through the project's own units it imports "
+                       f"({', '.join(other_modules[:4])}); the loop is not written in the script")
             elif other_modules and (len(roles) >= 2 or not nb):
                 rank, kind = 2, "partial"
                 how = "trains in a notebook" if nb else "calls its training function as import-time script code" \
-                    if import_time else "keeps the training loop as top-level script code" \
+                    if import_time else "runs the TF session's training loop as top-level script code" \
+                    if session_loop else "keeps the training loop as top-level script code" \
                     if top_level_training else "imports few separate units"
                 msg = f"{path} imports {', '.join(other_modules[:3])} but {how}"
             elif len(own_defs) >= 3 and len(own_roles) >= 2 and not top_level_training and not nb:

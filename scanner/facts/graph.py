@@ -44,6 +44,7 @@ WRITE_ATTRS = {"to_csv", "to_parquet", "to_json", "to_pickle", "to_feather", "to
                "savetxt", "save_model", "save_pretrained", "write_text", "write_bytes", "savez", "export",
                "save_weights", "imwrite", "savefig", "log_model", "save_to_disk"}
 _IO_ATTRS = READ_ATTRS | WRITE_ATTRS
+HYDRA_BUILDERS = {"instantiate", "call", "get_class"}
 MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".onnx", ".h5", ".hdf5", ".safetensors",
                   ".bin", ".model", ".sav", ".pb", ".tflite", ".keras", ".mlmodel", ".cbm", ".ubj")
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz", ".tfrecord", ".tfrecords",
@@ -105,8 +106,17 @@ def _is_training_name(name: str) -> bool:
     if attr == "train":   # a TF Estimator runs the project's model_fn: the framework's training runner
         return head.startswith(("xgboost", "lightgbm", "catboost")) or "trainer" in head or "yolo" in head \
             or "estimator" in head
-    if attr in ("step", "apply_gradients"):
+    if attr == "step":
         return "optim" in head
+    # round 12: the gradient update of JAX/flax and TF code (`state.apply_gradients(grads=g)` on a flax
+    # TrainState, flax.optim's `apply_gradient`, `optax.apply_updates`) and TF1's `optimizer.minimize(loss)`,
+    # whose op a session runs (`scipy.optimize.minimize` is not an optimizer object)
+    if attr in ("apply_gradients", "apply_gradient"):
+        return True
+    if attr == "apply_updates":
+        return head.startswith("optax")
+    if attr == "minimize":
+        return "optimizer" in head
     if attr == "LightningCLI":   # builds the trainer and runs `fit` from the command line
         return head.startswith(("lightning", "pytorch_lightning"))
     if attr == "train_pipeline":  # BasicSR's trainer, driven by an options file
@@ -1000,7 +1010,37 @@ class CodeGraph:
             if any(c.name == "fire.Fire" and not c.args and not c.kwargs for c in idx.calls):
                 extra.setdefault(f"mod:{path}", []).extend(
                     f"def:{path}:{q}" for q, d in defs.items() if "." not in q and d.kind == "function")
+        # r12: hydra `instantiate(cfg.agent)` builds the project's classes that the YAML configs name
+        # (`_target_: agent.sac.SACAgent`, hydra 0.x `class:`): the calling code reaches them
+        named = self._config_named_classes() if any(
+            c.attr in HYDRA_BUILDERS and c.name.startswith(("hydra.", "?hydra")) for idx in self.code.values()
+            for c in idx.calls) else []
+        if named:
+            for path, idx in self.code.items():
+                for c in idx.calls:
+                    if c.attr in HYDRA_BUILDERS and c.name.startswith(("hydra.", "?hydra")):
+                        extra.setdefault(self.scope_node(path, c.scope), []).extend(named)
         return extra
+
+    def _config_named_classes(self) -> List[str]:
+        """Class nodes of the project named by a `_target_`/`class` string in the YAML configs."""
+        found: Set[str] = set()
+        for doc in self.facts.yaml_docs():
+            stack, seen = list(doc.docs), 0
+            while stack and seen < 5000:
+                node, seen = stack.pop(), seen + 1
+                if isinstance(node, dict):
+                    for k, v in node.items():
+                        if k in ("_target_", "class") and isinstance(v, str) and "." in v:
+                            mod, _, cls = v.rpartition(".")
+                            target = self.resolve_module(None, mod)
+                            if target and target in self.code and cls in self.code[target].defs:
+                                found.add(f"def:{target}:{cls}")
+                        elif isinstance(v, (dict, list)):
+                            stack.append(v)
+                elif isinstance(node, list):
+                    stack.extend(node[:500])
+        return sorted(found)
 
     @cached_property
     def _reaches_training_by_dispatch(self) -> Set[str]:
