@@ -498,3 +498,19 @@ def locked_versions(facts: "Facts") -> Dict[str, Dict[str, str]]:
                 out[s.path] = versions
     return out
 
+
+
+def command_installs(facts: "Facts") -> List[cfg.Requirement]:
+    """The packages the install commands outside dependency files name (`pip install torch==2.1.0`,
+    `!pip install efficientnet==1.1.0`, `conda install pytorch=1.9`): in the shell blocks of the
+    project's READMEs and docs, in notebooks' shell lines and in shell scripts, each with its path and line."""
+    def compute() -> List[cfg.Requirement]:
+        out: List[cfg.Requirement] = []
+        commands = list(facts.doc_commands) + list(facts.shell_commands)
+        for idx in facts.notebooks:
+            commands.extend((idx.path, line, text.lstrip("!%").strip()) for text, line in idx.shell_lines)
+        for path, line, command in commands:
+            if "install" in command:
+                out.extend(_docker_installs(path, line, command))
+        return out
+    return facts.memo("command-installs", compute)
