@@ -45,8 +45,8 @@ class CIRunsChecks(Rule):
     kept elsewhere; a project template whose CI tests only the template while the projects it
     generates get no CI. Tests that exercise no ML code still make CI present (what they test is
     the ml-tests question). A test step that cannot fail the build (`continue-on-error: true`,
-    `allow_failure`, `|| true`) is a gap. No CI configuration, or workflows that only run
-    housekeeping bots (stale issues, labels), say nothing.
+    `allow_failure`, `|| true`) is a gap, unless another test step blocks. No CI configuration, or
+    workflows that only run housekeeping bots (stale issues, labels), say nothing.
     """
 
     id = "ci-checks"
@@ -68,6 +68,12 @@ class CIRunsChecks(Rule):
             "tests/test_model.py": "import torch\nfrom src.model import build\n\n"
                                    "def test_shape():\n    assert build()(torch.zeros(1, 4)).shape == (1, 2)\n",
         }, "partial", "the test step can never fail the build", fires=True),
+        Example({
+            ".github/workflows/ci.yml": "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                        "      - uses: actions/checkout@v4\n      - run: pytest tests\n"
+                                        "      - run: python test_integration.py\n        continue-on-error: true\n",
+            "tests/test_model.py": "def test_ok():\n    assert True\n",
+        }, "present", "blocking unit tests; an extra integration run allowed to fail does not undo them", fires=True),
         Example({
             ".github/workflows/docker.yml": "on: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
                                             "      - uses: actions/checkout@v4\n      - run: docker compose build\n",
@@ -160,6 +166,7 @@ class CIRunsChecks(Rule):
         bare_template = not ml_tests_exist(facts) and _template_without_ci(facts)
         supported: Dict[Tuple[str, str], Tuple[str, str, int, str]] = {}
         gapped = False
+        optional: List[Tuple[str, int, str]] = []
         others: List[Tuple[str, int, str]] = []
         duties: Set[str] = set()
         for job in jobs:
@@ -179,9 +186,9 @@ class CIRunsChecks(Rule):
                 kind, desc = what
                 if step.may_fail or job.may_fail:
                     gapped = True
-                    yield self.found("gap", job.path, step.line,
+                    optional.append((job.path, step.line,
                                      f"job {job.name} {desc}, but the step cannot fail the build "
-                                     f"({'continue-on-error/allow_failure' if not _swallows(step.run) else '|| true'})")
+                                     f"({'continue-on-error/allow_failure' if not _swallows(step.run) else '|| true'})"))
                 elif manual:
                     others.append((job.path, step.line, f"job {job.name} {desc}, but only when started by hand"))
                 elif kind == "tests" and bare_template:
@@ -192,9 +199,13 @@ class CIRunsChecks(Rule):
                 elif kind != "training" and supported[(job.path, job.name)][0] == "training":
                     supported[(job.path, job.name)] = (kind, job.path, step.line, f"job {job.name} {desc}")
         if any(kind != "training" for kind, *_ in supported.values()):
+            # a blocking test step: further optional steps (a backtest, an integration run allowed to
+            # fail) do not make the tests optional
             for kind, path, line, msg in list(supported.values())[:6]:
                 yield self.found("supports", path, line, msg)
             return
+        for path, line, msg in optional[:4]:
+            yield self.found("gap", path, line, msg)
         for kind, path, line, msg in list(supported.values())[:4]:
             # a training script run with no test and no pipeline reproduction: a smoke run, not a check
             yield self.found("partial", path, line, f"{msg}, but no job runs tests: a training smoke run is not a check")
