@@ -25,7 +25,8 @@ class PinnedRequirements(Rule):
     packages a Dockerfile `pip install`s (`==`/`===`, conda `=`, `--hash`, a git URL at a commit).
     A set with at least 80% of its packages pinned supports the practice; one with a few pins
     (two or more, and at least 20%), an install file mostly made of bounded ranges
-    (`>=1.3,<1.4`, `~=1.4`), or a set where some packages are pinned or held to a release line
+    (`>=1.3,<1.4`, `~=1.4`; a cap at the next major alone, `>=2.1,<3`, holds nothing), or a set
+    where some packages are pinned or held to a release line
     (`==1.27.*`, `~=1.5.1`: a fifth of the set, or two or more that make up an eighth of it or include
     the ML framework) is partial ("some pins"). Lower bounds alone pin nothing, and one pin among many
     floating packages is an exception, not a mix; so are two incidental pins (a logger, an audio tool)
@@ -68,6 +69,10 @@ class PinnedRequirements(Rule):
         Example({
             "{{ cookiecutter.repo_name }}/requirements.txt": "kedro~=0.19.0\nscikit-learn~=1.5.1\nipython>=8.10\nnotebook\n",
         }, "partial", "a template repo's generated requirements", fires=True),
+        Example({
+            "requirements.txt": "torch>=2.1.0,<3.0.0\ntransformers>=4.40,<5\ndatasets>=2.18,<3\ngradio>=4.0,<5.0\n",
+            "Dockerfile": "FROM python:3.11-slim\nCOPY . .\nRUN pip install -r requirements.txt\n",
+        }, "absent", "caps at the next major version let every minor release in: nothing is held", fires=False),
         Example({
             "requirements.txt": "torch>=2.0\nnumpy>=1.24\npandas>=2.0\nscikit-learn>=1.3\nmlflow>=2.0\nevidently==0.6.7\n",
         }, "absent", "lower bounds with a single exact pin among them", fires=False),

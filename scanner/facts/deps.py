@@ -81,7 +81,14 @@ class DependencySet:
 
 
 def _upper_bounded(spec: str) -> bool:
-    return bool(re.search(r"<|~=|=\s*[\w.]*\*|\^", spec or ""))
+    """A range that holds a package to a release line (`~=1.4`, `==1.27.*`, `^1.2`, `<1.4`, `<=4.55.4`).
+    A cap at the next major version alone (`>=2.1,<3`, `<2.0.0`) lets every minor release in: not held."""
+    spec = spec or ""
+    if re.search(r"~=|=\s*[\w.]*\*|\^", spec):
+        return True
+    caps = re.findall(r"(<=?)\s*v?(\d+)((?:\.\d+)*)", spec)
+    return any(op == "<=" or not re.fullmatch(r"(\.0)*", rest) for op, _, rest in caps) or (
+        "<" in spec and not caps)
 
 
 upper_bounded = _upper_bounded   # for rules: a specifier that holds a package to a release line
