@@ -65,8 +65,8 @@ class LockedDependencies(Rule):
                 yield self.found("partial", s.path, s.line, f"{what}, but only for a development, test, docs or example set")
             else:
                 yield self.found("supports", s.path, s.line, what)
-        relock = _relocked(facts)
-        if relock and any(s.source == "lock" and s.role == "main" for s in facts.dependency_sets):
+        relock = any(s.source == "lock" and s.role == "main" for s in facts.dependency_sets) and _relocked(facts)
+        if relock:
             path, line, text = relock
             yield self.found("gap", path, line, f"the build re-resolves the lock before installing ({text.strip()[:60]}): "
                                                 "the committed lock is not what gets installed")
