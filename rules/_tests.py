@@ -33,6 +33,11 @@ def test_suite(facts: "Facts") -> List["CodeIndex"]:
     return files if has_tests else []
 
 
+def test_functions(idx: "CodeIndex") -> List[str]:
+    """The test functions a file defines (`test_*` functions and methods; a parametrised test counts once)."""
+    return [q for q, d in idx.defs.items() if d.kind == "function" and q.rsplit(".", 1)[-1].startswith("test")]
+
+
 def exercised(facts: "Facts") -> Dict[str, List[Tuple[str, int, str, str]]]:
     """kind ("ml"/"data") -> [(test file, line, repo module, how)] for repo code the test suite imports."""
     return facts.memo("tests-exercised", lambda: _exercised(facts))

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import re
+
 from mlscan.rulekit import Example, Rule
 
+# a command that re-resolves the lock (not `poetry lock --check`, `uv lock --locked`), and one that installs
+RELOCK = re.compile(r"\b(poetry|uv|pdm|pipenv)\s+lock\b(?!.*--(check|locked|frozen))")
+INSTALL = re.compile(r"\b(poetry\s+install|uv\s+sync|pdm\s+(install|sync)|pipenv\s+(install|sync))\b")
 _LOCK_TOOLS = {"poetry.lock": "Poetry", "uv.lock": "uv", "pdm.lock": "PDM", "Pipfile.lock": "Pipenv",
                "pixi.lock": "pixi", "requirements.lock": "Rye", "pylock.toml": "pylock"}
 
@@ -14,7 +19,9 @@ class LockedDependencies(Rule):
     (recognised by its generated header, or by every line being an exact pin with `--hash`) fixes
     the whole dependency tree, transitive packages included. A lock of a development, test,
     docs or example set only (`requirements/dev.txt`, `examples/server/requirements.txt`)
-    counts as partial.
+    counts as partial. A build that re-resolves the lock before installing (`poetry lock && poetry
+    install` in a CI step, a Dockerfile or the make target it runs) installs whatever the ranges
+    resolve to that day: the lock is then partial.
     """
 
     id = "lock-file"
@@ -34,6 +41,17 @@ class LockedDependencies(Rule):
             "requirements.txt": "torch>=2.0\nnumpy\n",
             "train.py": "import torch\n",
         }, "absent", "lower bounds and no lock", fires=False),
+        Example({
+            "pyproject.toml": '[tool.poetry]\nname = "f"\n\n[tool.poetry.dependencies]\npandas = "^2.0"\n',
+            "poetry.lock": '[[package]]\nname = "pandas"\nversion = "2.2.2"\n',
+            ".github/workflows/train.yml": "on: [push]\njobs:\n  train:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                           "      - run: poetry lock && poetry install\n      - run: poetry run python train.py\n",
+        }, "partial", "the workflow re-locks before installing: the committed lock is not what runs", fires=True),
+        Example({
+            "pyproject.toml": '[tool.poetry]\nname = "f"\n\n[tool.poetry.dependencies]\npandas = "^2.0"\n',
+            "poetry.lock": '[[package]]\nname = "pandas"\nversion = "2.2.2"\n',
+            "Makefile": "lock:\n\tpoetry lock\n\ninstall:\n\tpoetry install\n",
+        }, "present", "a make target that updates the lock on request", fires=True),
     )
 
     def check(self, facts):
@@ -47,3 +65,30 @@ class LockedDependencies(Rule):
                 yield self.found("partial", s.path, s.line, f"{what}, but only for a development, test, docs or example set")
             else:
                 yield self.found("supports", s.path, s.line, what)
+        relock = any(s.source == "lock" and s.role == "main" for s in facts.dependency_sets) and _relocked(facts)
+        if relock:
+            path, line, text = relock
+            yield self.found("gap", path, line, f"the build re-resolves the lock before installing ({text.strip()[:60]}): "
+                                                "the committed lock is not what gets installed")
+
+
+def _relocked(facts):
+    """(path, line, command) where a build recipe re-locks and then installs: in one command, or
+    on the next command line of the same CI job, Dockerfile or make recipe."""
+    recipes = [[(j.path, st.line, st.run) for st in j.steps if st.run] for j in facts.ci_jobs]
+    recipes += [[(path, i.line, i.command()) for i in instrs if i.keyword == "RUN"]
+                for path, instrs in sorted(facts.dockerfiles.items())]
+    by_file = {}
+    for path, line, text in facts.shell_commands:
+        by_file.setdefault(path, []).append((path, line, text))
+    recipes += list(by_file.values())
+    for lines in recipes:
+        for k, (path, line, text) in enumerate(lines):
+            m = RELOCK.search(text)
+            if not m:
+                continue
+            rest = text[m.end():]
+            nxt = lines[k + 1][2] if k + 1 < len(lines) else ""
+            if INSTALL.search(rest) or INSTALL.search(nxt):
+                return path, line, text
+    return None

@@ -25,11 +25,13 @@ class PinnedRequirements(Rule):
     packages a Dockerfile `pip install`s (`==`/`===`, conda `=`, `--hash`, a git URL at a commit).
     A set with at least 80% of its packages pinned supports the practice; one with a few pins
     (two or more, and at least 20%), an install file mostly made of bounded ranges
-    (`>=1.3,<1.4`, `~=1.4`), or a set where some packages are pinned or held to a release line
+    (`>=1.3,<1.4`, `~=1.4`; a cap at the next major alone, `>=2.1,<3`, holds nothing), or a set
+    where some packages are pinned or held to a release line
     (`==1.27.*`, `~=1.5.1`: a fifth of the set, or two or more that make up an eighth of it or include
     the ML framework) is partial ("some pins"). Lower bounds alone pin nothing, and one pin among many
     floating packages is an exception, not a mix; so are two incidental pins (a logger, an audio tool)
-    among seventeen floating packages. With no dependency set at all, a base image pinned to a patch release or digest is partial. A Dockerfile that
+    among seventeen floating packages. A Dockerfile's pins on a base image that floats (untagged or
+    `:latest`) that supplies everything else are partial. With no dependency set at all, a base image pinned to a patch release or digest is partial. A Dockerfile that
     pins one or two extra packages beside the project's own requirements is a side install and says nothing. In a
     template repo (no set of its own), the generated project's sets are judged. Development, test, docs and example sets,
     inputs that a lock resolves, and generated environments (MLflow model folders, templates)
@@ -68,6 +70,14 @@ class PinnedRequirements(Rule):
         Example({
             "{{ cookiecutter.repo_name }}/requirements.txt": "kedro~=0.19.0\nscikit-learn~=1.5.1\nipython>=8.10\nnotebook\n",
         }, "partial", "a template repo's generated requirements", fires=True),
+        Example({
+            "Dockerfile": "FROM gcr.io/kaggle-gpu-images/python:latest\nRUN pip install timm==0.9.2 polars==0.18.4 "
+                          "pyturbojpeg==1.7.1\n",
+        }, "partial", "pinned packages on a `:latest` base image that supplies everything else", fires=True),
+        Example({
+            "requirements.txt": "torch>=2.1.0,<3.0.0\ntransformers>=4.40,<5\ndatasets>=2.18,<3\ngradio>=4.0,<5.0\n",
+            "Dockerfile": "FROM python:3.11-slim\nCOPY . .\nRUN pip install -r requirements.txt\n",
+        }, "absent", "caps at the next major version let every minor release in: nothing is held", fires=False),
         Example({
             "requirements.txt": "torch>=2.0\nnumpy>=1.24\npandas>=2.0\nscikit-learn>=1.3\nmlflow>=2.0\nevidently==0.6.7\n",
         }, "absent", "lower bounds with a single exact pin among them", fires=False),
@@ -117,7 +127,12 @@ class PinnedRequirements(Rule):
         for s in main:
             if side_install(s, main):
                 continue
-            if s.pinned_share >= PINNED:
+            if s.pinned_share >= PINNED and s.source == "docker" and _floating_base(facts, s.path):
+                judged = True
+                yield self.found("partial", s.path, s.line,
+                                 f"{s.pinned} of {s.size} {_what(s)} pinned, on a base image that floats "
+                                 f"({_floating_base(facts, s.path)}) and supplies the rest")
+            elif s.pinned_share >= PINNED:
                 judged = True
                 yield self.found("supports", s.path, s.line,
                                  f"{s.pinned} of {s.size} {_what(s)} pinned to exact versions")
@@ -140,6 +155,17 @@ class PinnedRequirements(Rule):
                     yield self.found("partial", path, i.line,
                                      f"pinned base image only: {i.value.split()[0]} (the packages installed on it float)")
                     return
+
+
+def _floating_base(facts, path: str) -> str:
+    """The Dockerfile's base image when every FROM is untagged or `:latest` (an earlier stage's name aside)."""
+    froms = [i.value.split()[0] for i in facts.dockerfiles.get(path, []) if i.keyword == "FROM" and i.value.split()]
+    stages = {i.value.split()[-1].lower() for i in facts.dockerfiles.get(path, [])
+              if i.keyword == "FROM" and " as " in i.value.lower()}
+    images = [f for f in froms if f.lower() not in stages and "$" not in f]
+    if images and all(":" not in f.rsplit("/", 1)[-1] or f.endswith(":latest") for f in images):
+        return images[0]
+    return ""
 
 
 def _some_pins(s) -> bool:

@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._serving import has_serving, node_path, serving_reach
-from mlscan.rules._tests import exercised
+from mlscan.rules._tests import exercised, test_functions, test_suite
+
+# fewer test functions than this in the files that import ML code make a smoke test, not a test suite:
+# labels call one or two such tests partial (13 of 32 over-rated, set-wide), and a suite of three or more yes
+MIN_ML_TESTS = 3
 
 
 class TestsExerciseMLCode(Rule):
@@ -11,7 +15,8 @@ class TestsExerciseMLCode(Rule):
     Follows each test file's imports (tests/, test_*.py, *_test.py, conftest.py; notebooks never
     count) to the repo modules they load. A module is ML code when it uses an ML library (torch,
     tensorflow, scikit-learn, xgboost, transformers...) or handles data inside the training code;
-    a test of it supports the practice. Tests that reach only data-handling code outside the
+    a test of it supports the practice when the files that import it hold three or more test
+    functions; one or two (a single smoke or shape test) are partial. Tests that reach only data-handling code outside the
     training (numpy/pandas helpers, monitoring statistics) are partial. Tests of code that touches
     no data at all - CLI tooling, templating, string helpers - say nothing.
     """
@@ -24,8 +29,17 @@ class TestsExerciseMLCode(Rule):
                             "        super().__init__()\n        self.fc = torch.nn.Linear(4, 2)\n\n"
                             "    def forward(self, x):\n        return self.fc(x)\n",
             "tests/test_model.py": "import torch\nfrom src.model import Net\n\n"
-                                   "def test_output_shape():\n    assert Net()(torch.zeros(3, 4)).shape == (3, 2)\n",
-        }, "present", "a shape test of the model", fires=True),
+                                   "def test_output_shape():\n    assert Net()(torch.zeros(3, 4)).shape == (3, 2)\n\n"
+                                   "def test_no_nan():\n    assert not Net()(torch.zeros(3, 4)).isnan().any()\n\n"
+                                   "def test_grad_flows():\n    Net()(torch.ones(1, 4)).sum().backward()\n",
+        }, "present", "shape, value and gradient tests of the model", fires=True),
+        Example({
+            "src/model.py": "import torch\n\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
+                            "        super().__init__()\n        self.fc = torch.nn.Linear(4, 2)\n\n"
+                            "    def forward(self, x):\n        return self.fc(x)\n",
+            "tests/test_model.py": "import torch\nfrom src.model import Net\n\n"
+                                   "def test_runs():\n    Net()(torch.zeros(3, 4))\n",
+        }, "partial", "a single smoke test of the model is not a test suite", fires=True),
         Example({
             "src/cli.py": "import sys\n\ndef parse(argv):\n    return dict(a.split('=') for a in argv)\n",
             "src/train.py": "from sklearn.svm import SVC\nSVC().fit([[0], [1]], [0, 1])\n",
@@ -80,6 +94,12 @@ class TestsExerciseMLCode(Rule):
             for path, (line, target, name) in sorted(per_file.items())[:4]:
                 yield self.found("partial", path, line, f"tests exercise only the serving code: {name} ({target}), "
                                                         "not the model, data or training")
+            return
+        n_tests = sum(len(test_functions(idx)) for idx in test_suite(facts) if idx.path in per_file)
+        if per_file and n_tests < MIN_ML_TESTS:
+            path, (line, target, name) = sorted(per_file.items())[0]
+            yield self.found("partial", path, line, f"only {n_tests} test function(s) exercise ML code ({name} ({target})): "
+                                                    "a smoke test, not a suite of model, data or training tests")
             return
         for path, (line, target, name) in sorted(per_file.items())[:8]:
             yield self.found("supports", path, line, f"tests exercise ML code: {name} ({target})")

@@ -35,6 +35,10 @@ class CIJob:
     triggers: Tuple[str, ...] = ()
 
 
+# a folder of Azure DevOps pipelines named for them: ado_pipelines/, azdo_pipelines/, devops-pipelines/
+ADO_FOLDER = re.compile(r"(?i)^(ado|azdo|azure|devops|azure[-_]devops)[-_]pipelines?$")
+
+
 def is_ci_path(path: str) -> Optional[str]:
     if path.startswith(".github/workflows/") and path.endswith((".yml", ".yaml")):
         return "github"
@@ -49,7 +53,8 @@ def is_ci_path(path: str) -> Optional[str]:
     if name in ("buildspec.yml", "buildspec.yaml"):
         return "codebuild"   # AWS CodeBuild, wherever a CodePipeline stage points at it
     if path.endswith((".yml", ".yaml")) and (name.startswith("azure-pipelines") or
-                                             path.startswith((".pipelines/", ".azuredevops/", ".ado/"))):
+                                             path.startswith((".pipelines/", ".azuredevops/", ".ado/")) or
+                                             any(ADO_FOLDER.match(part) for part in path.split("/")[:-1])):
         return "azure"
     return None
 
@@ -146,10 +151,15 @@ def _parse_generic_jobs(path: str, system: str, jobs_map: Any, line_of, fail_key
 
 
 def _parse_azure(path: str, doc: Dict[str, Any], line_of) -> List[CIJob]:
+    from mlscan.facts.configs import walk
     script = _script_text_deep(doc)
     j = CIJob(path, "azure", "pipeline", 1)
+    # `pytest ... || true` followed by PublishTestResults with failTaskOnFailedTests: the published
+    # results fail the run, so the swallowed exit code does not make the tests optional
+    results_fail = any(k == "failTaskOnFailedTests" and str(v).lower() == "true" for k, v in walk(doc))
     for chunk in [s for s in script.splitlines() if s.strip()]:
-        j.steps.append(CIStep(line_of(chunk.strip()), chunk, may_fail=_swallows_failure(chunk)))
+        j.steps.append(CIStep(line_of(chunk.strip()), chunk, may_fail=_swallows_failure(chunk) and not (
+            results_fail and "junit" in chunk.lower())))
     return [j]
 
 

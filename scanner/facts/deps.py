@@ -81,7 +81,14 @@ class DependencySet:
 
 
 def _upper_bounded(spec: str) -> bool:
-    return bool(re.search(r"<|~=|=\s*[\w.]*\*|\^", spec or ""))
+    """A range that holds a package to a release line (`~=1.4`, `==1.27.*`, `^1.2`, `<1.4`, `<=4.55.4`).
+    A cap at the next major version alone (`>=2.1,<3`, `<2.0.0`) lets every minor release in: not held."""
+    spec = spec or ""
+    if re.search(r"~=|=\s*[\w.]*\*|\^", spec):
+        return True
+    caps = re.findall(r"(<=?)\s*v?(\d+)((?:\.\d+)*)", spec)
+    return any(op == "<=" or not re.fullmatch(r"(\.0)*", rest) for op, _, rest in caps) or (
+        "<" in spec and not caps)
 
 
 upper_bounded = _upper_bounded   # for rules: a specifier that holds a package to a release line
@@ -498,3 +505,19 @@ def locked_versions(facts: "Facts") -> Dict[str, Dict[str, str]]:
                 out[s.path] = versions
     return out
 
+
+
+def command_installs(facts: "Facts") -> List[cfg.Requirement]:
+    """The packages the install commands outside dependency files name (`pip install torch==2.1.0`,
+    `!pip install efficientnet==1.1.0`, `conda install pytorch=1.9`): in the shell blocks of the
+    project's READMEs and docs, in notebooks' shell lines and in shell scripts, each with its path and line."""
+    def compute() -> List[cfg.Requirement]:
+        out: List[cfg.Requirement] = []
+        commands = list(facts.doc_commands) + list(facts.shell_commands)
+        for idx in facts.notebooks:
+            commands.extend((idx.path, line, text.lstrip("!%").strip()) for text, line in idx.shell_lines)
+        for path, line, command in commands:
+            if "install" in command:
+                out.extend(_docker_installs(path, line, command))
+        return out
+    return facts.memo("command-installs", compute)
