@@ -112,3 +112,24 @@ def test_label_agreement_scores_a_second_labeller_and_mlscan_like_the_corpus_sco
     assert human["level_mae"] == 0.5
     tool = got["mlscan vs first labeller"]
     assert tool["score"]["per_practice"]["seed_control"]["exact"] == 0 and tool["level_mae"] == 1.5
+
+
+def test_where_check_counts_references_and_names_only_the_bad_ones(tmp_path):
+    import yaml
+    repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "work")
+    mirror = tmp_path / "mirror" / "owner+name" / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo.root), str(mirror)], check=True)
+    tracked = subprocess.run(["git", "-C", str(repo.root), "ls-files", "*.py"], capture_output=True, text=True,
+                             check=True).stdout.split()[0]
+    lines = (repo.root / tracked).read_text(encoding="utf-8").count("\n") + 1
+    labels = [{"repo": "owner/name", "commit": repo.head(), "evidence": {
+        "seed_control": {"label": "yes", "where": [f"{tracked}:1-{lines}", tracked, f"{tracked}#cell 2"]},
+        "ci": {"label": "no", "where": ["no/such/file.py:3", f"{tracked}:{lines + 50}"]}}}]
+    (tmp_path / "labels.yaml").write_text(yaml.safe_dump(labels), encoding="utf-8")
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "where_check.py"), str(tmp_path / "labels.yaml"),
+                        "--mirror", str(tmp_path / "mirror")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.splitlines()[0] == "5 references, 2 bad"
+    assert "no/such/file.py  (missing at the commit)" in r.stdout
+    assert f"{tracked}  (line past the end)" in r.stdout
+    assert "label" not in r.stdout.lower().replace("labels.yaml", "")  # counts and paths only
