@@ -18,6 +18,8 @@ RUN_METRICS = re.compile(r"(?i)^(\w*_)?(metrics?|scores?|results?|report|history
 NOT_METRICS = re.compile(r"(?i)(config|cfg|param|meta|args|setting|schema|vocab|label|feature|column|path|dir|file)")
 FILE_SAVES = {"write", "writelines", "save_file", "write_text"}
 ARRAY_SAVES = {"numpy.savetxt", "numpy.save"}
+# a pandas table built in place (the receiver of `.to_csv` when no variable name survives)
+FRAMES = ("pandas.DataFrame", "pandas.DataFrame.from_dict", "pandas.DataFrame.from_records")
 SAGEMAKER_METRICS = ("metric_definitions", "objective_metric_name")
 # training frameworks' own run-log writers: a CSV or JSON log of each run's metrics in its output folder
 FILE_LOGGERS = {"CSVLogger", "LogReport"}
@@ -45,7 +47,8 @@ class RunsRecordedWithoutTracker(Rule):
     and hyperparameters in a local `lightning_logs/version_N` folder; a framework's own run-log writer
     (Keras/fastai `CSVLogger`, pytorch-pfn-extras/Chainer `LogReport`); the run's metrics serialised to a
     JSON or CSV file or a NumPy text array (`json.dump(metrics, f)`, `results_df.to_csv(...)`,
-    `np.savetxt('loss.txt', loss_history)`, `np.save('results/td3_hopper_0', evaluations)`; a pickle is a
+    `np.savetxt('loss.txt', loss_history)`, a table built from them
+    (`pd.DataFrame.from_dict([metrics]).to_csv(path)`), `np.save('results/td3_hopper_0', evaluations)`; a pickle is a
     value, not a record, and a metrics text file written by hand is not counted); a training loop that
     appends JSON lines of its metrics to a run file
     (`print(json.dumps(stats), file=log)`); and SageMaker training or tuning jobs that scrape the
@@ -179,6 +182,20 @@ class RunsRecordedWithoutTracker(Rule):
                        "    np.save('out/preds.npy', preds)\n\n\n"
                        "if __name__ == '__main__':\n    main()\n",
         }, "absent", "predictions saved as a NumPy array are outputs, not a run record", fires=False),
+        Example({
+            "train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                        "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n"
+                        "    metrics = {'acc': m.score([[0], [1]], [0, 1])}\n"
+                        "    pd.DataFrame.from_dict([metrics]).to_csv('reports/metrics.csv')\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "a table built from the run's metrics and written to CSV", fires=True),
+        Example({
+            "train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                        "def main():\n    m = LogisticRegression().fit([[0], [1]], [0, 1])\n"
+                        "    predictions = m.predict([[0], [1]])\n"
+                        "    pd.DataFrame(predictions).to_csv('out/predictions.csv')\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "a table of predictions written to CSV is an output, not a run record", fires=False),
     )
 
     def check(self, facts):
@@ -323,6 +340,11 @@ def _metrics_file(calls):
         elif c.attr == "to_csv":
             receiver = c.name.lstrip("?").rsplit(".", 2)
             what = _metrics_name(receiver[-2:-1]) if len(receiver) >= 2 else ""
+            if not what and c.name.startswith(FRAMES):
+                # r13: a table built from the run's metrics and written out (`pd.DataFrame(results).to_csv(p)`,
+                # `pd.DataFrame.from_dict([metrics]).to_csv(p)`): the frame's own name is lost, its source's is not
+                what = next((w for f in calls if f.scope == c.scope and f.line <= c.line and f.name in FRAMES
+                             for w in [_metrics_name(f.arg_names)] if w), "")
             if what:
                 return c, what
     return None
