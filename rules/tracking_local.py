@@ -196,6 +196,13 @@ class RunsRecordedWithoutTracker(Rule):
                         "    pd.DataFrame(predictions).to_csv('out/predictions.csv')\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "absent", "a table of predictions written to CSV is an output, not a run record", fires=False),
+        Example({
+            "train.py": "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n\n\n"
+                        "def main():\n    X = [[0], [1]]\n    m = LogisticRegression().fit(X, [0, 1])\n"
+                        "    result = m.predict(X)\n"
+                        "    pd.DataFrame({'x': X, 'result': result}).to_csv('out/result.csv')\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "inputs and a `result` column of predictions in one table: an output, not a run record", fires=False),
     )
 
     def check(self, facts):
@@ -343,8 +350,10 @@ def _metrics_file(calls):
             if not what and c.name.startswith(FRAMES):
                 # r13: a table built from the run's metrics and written out (`pd.DataFrame(results).to_csv(p)`,
                 # `pd.DataFrame.from_dict([metrics]).to_csv(p)`): the frame's own name is lost, its source's is not
+                # built from that one value alone: a table of inputs and predictions beside a `result` column is an
+                # output (`pd.DataFrame({'X': X, 'result': preds})`, set 8), and so is `pd.DataFrame(eval_ds, probs)`
                 what = next((w for f in calls if f.scope == c.scope and f.line <= c.line and f.name in FRAMES
-                             for w in [_metrics_name(f.arg_names)] if w), "")
+                             and len(set(f.arg_names)) == 1 for w in [_metrics_name(f.arg_names)] if w), "")
             if what:
                 return c, what
     return None
