@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from mlscan.facts.docs import fence_opener
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
 from mlscan.rules._docs import (LEADERBOARD_SCORE, card_file_name, data_dictionary_tables, document_topics,
@@ -384,8 +385,8 @@ def _prose_lines(text: str):
     skip = fence = False
     for no, raw in enumerate(text.splitlines()[:3000], 1):
         stripped = raw.strip()
-        if stripped.startswith(("```", "~~~")) and not (stripped[0] == "`" and "`" in stripped.lstrip("`")):
-            fence = not fence   # not "```data```| a folder ...": a code span, not a fence
+        if fence_opener(raw):
+            fence = not fence
             continue
         if fence:
             continue

@@ -16,10 +16,14 @@ DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")   # also fences indented under a list item
 
 
-def is_inline_code_line(raw: str, opener: str) -> bool:
-    """A line that starts with backticks but holds a code span, not a fence ("```data```| a folder ..." in a
-    table): a backtick fence's info string holds no backtick (CommonMark)."""
-    return opener[0] == "`" and "`" in raw.strip()[len(opener):]
+def fence_opener(raw: str) -> Optional[str]:
+    """The backtick or tilde run that opens a code fence on this line, or None. A line that starts with
+    backticks but holds a code span ("```data```| a folder ..." in a table) opens none: a backtick
+    fence's info string holds no backtick (CommonMark)."""
+    m = _FENCE.match(raw)
+    if m is None or m.group(1)[0] == "`" and "`" in raw.strip()[len(m.group(1)):]:
+        return None
+    return m.group(1)
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _HTML_H = re.compile(r"<h([1-6])[^>]*>(.*?)</h\1>", re.I | re.S)
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
@@ -162,7 +166,7 @@ def parse_document(path: str, text: str) -> Document:
                 fence = None
             i += 1
             continue
-        if m and not is_inline_code_line(raw, m.group(1)):
+        if m and fence_opener(raw):
             fence = m.group(1)
             i += 1
             continue
