@@ -133,3 +133,44 @@ def test_where_check_counts_references_and_names_only_the_bad_ones(tmp_path):
     assert "no/such/file.py  (missing at the commit)" in r.stdout
     assert f"{tracked}  (line past the end)" in r.stdout
     assert "label" not in r.stdout.lower().replace("labels.yaml", "")  # counts and paths only
+
+
+def test_round_breadth_calls_a_change_broad_only_when_its_gains_span_sets(tmp_path):
+    import json
+
+    import yaml
+
+    def report(**status):
+        return json.dumps({"practices": [{"id": k.replace("_", "-"), "status": v} for k, v in status.items()]})
+
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    sets = {}
+    # tracking gains in three sets (set-c nets one) and loses once; ci gains twice, both in one set
+    for n, (set_name, label, was, now) in enumerate([
+            ("set-a", "partial", "absent", "partial"), ("set-b", "yes", "absent", "present"),
+            ("set-c", "partial", "absent", "partial"), ("set-c", "no", "absent", "partial"),
+            ("set-c", "partial", "absent", "present"), ("set-c", "partial", "absent", "partial")]):
+        repo = f"acme/t{n}"
+        sets.setdefault(set_name, []).append({"repo": repo, "evidence": {
+            "experiment_tracking": {"label": label}, "ci": {"label": "yes"}}})
+        ci_now = "present" if set_name == "set-a" else "absent"
+        (before / f"acme+t{n}.json").write_text(report(experiment_tracking=was, ci="absent"))
+        (after / f"acme+t{n}.json").write_text(report(experiment_tracking=now, ci=ci_now))
+    sets["set-a"].append({"repo": "acme/gone", "evidence": {"ci": {"label": "no"}}})
+    files = []
+    for name, entries in sets.items():
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(entries))
+        files.append(str(tmp_path / f"{name}.yaml"))
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "round_breadth.py"), *files, "--before", str(before),
+                        "--after", str(after), "--json", str(tmp_path / "out.json")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / "out.json").read_text())
+    tracking, ci = out["verdicts"]["experiment_tracking"], out["verdicts"]["ci"]
+    assert (tracking["gains"], tracking["losses"], tracking["shifts"]) == (4, 1, 1)
+    assert tracking["sets_gaining"] == ["set-a", "set-b", "set-c"] and tracking["verdict"] == "broad"
+    assert (ci["gains"], ci["sets_gaining"], ci["verdict"]) == (1, ["set-a"], "narrow")
+    assert out["missing"] == ["acme/gone"]
+    assert "shift experiment_tracking" in r.stdout and "set-c" in r.stdout
