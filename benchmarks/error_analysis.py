@@ -3,6 +3,7 @@
 
     python benchmarks/error_analysis.py LABELS.yaml --scorer evalcorpus.py [--mlscan mlscan] [--work DIR]
     python benchmarks/error_analysis.py LABELS.yaml --reports DIR      # reuse the reports of an earlier run
+    ... --sets SET1.yaml SET2.yaml ...   # name each miss's label set, and count the sets per class
 
 It runs the corpus scorer (`evalcorpus.py`, the same one that produces the headline numbers) with
 mlscan wrapped so that every JSON report is also kept under `--reports` (default: WORK/reports),
@@ -17,7 +18,8 @@ evidence. Directions:
   n/a confusion      one side says not-applicable and the other does not
   unknown            mlscan could not judge (unknown) or did not report the practice
 
-Choose the next round of fixes from the largest group, never from one repo.
+Choose the next round of fixes from the largest group, never from one repo; with --sets, prefer a
+class whose misses come from many label sets over one that a single set's labellers make up.
 """
 from __future__ import annotations
 
@@ -119,6 +121,15 @@ def collect(entries: List[dict], reports: Path) -> Tuple[List[dict], Dict[str, T
     return misses, {k: (v[0], v[1]) for k, v in tally.items()}
 
 
+def set_names(paths: List[str]) -> Dict[str, str]:
+    """repo -> the name (file stem) of the label set that labels it."""
+    out: Dict[str, str] = {}
+    for path in paths:
+        for e in yaml.safe_load(Path(path).read_text("utf-8")) or []:
+            out.setdefault(e["repo"], Path(path).stem)
+    return out
+
+
 def render(misses: List[dict], tally: Dict[str, Tuple[int, int]], evidence_lines: int) -> str:
     out: List[str] = []
     status_misses = [m for m in misses if m["direction"] != "level"]
@@ -140,9 +151,11 @@ def render(misses: List[dict], tally: Dict[str, Tuple[int, int]], evidence_lines
     out.append("classes, biggest first")
     for (kind, d), items in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         out.append("")
-        out.append(f"== {kind} / {d}: {len(items)}")
+        sets = {m["set"] for m in items if m.get("set")}
+        out.append(f"== {kind} / {d}: {len(items)}" + (f" from {len(sets)} sets" if sets else ""))
         for m in items:
-            out.append(f"-- {m['repo']}: label {m['want']}, mlscan {m['have']}")
+            where_from = f" [{m['set']}]" if m.get("set") else ""
+            out.append(f"-- {m['repo']}{where_from}: label {m['want']}, mlscan {m['have']}")
             where = ", ".join(str(w) for w in m["label_where"][:6])
             out.append(f"   label:  {m['label_why']}" + (f"  [{where}]" if where else ""))
             out.append(f"   mlscan: {m['reason'] or '(no reason)'}")
@@ -172,6 +185,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--reports", help="read reports kept by an earlier run from this folder instead of scanning")
     ap.add_argument("--evidence", type=int, default=3, help="evidence lines shown per miss")
     ap.add_argument("--json", help="also write the grouped misses as JSON here")
+    ap.add_argument("--sets", nargs="+", default=[], metavar="LABELS",
+                    help="label files, one per set: each miss is tagged with its set's file name")
     a = ap.parse_args(argv)
     if a.reports:
         reports = Path(a.reports)
@@ -185,6 +200,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         keep = set(a.only.split(","))
         entries = [e for e in entries if e["repo"] in keep]
     misses, tally = collect(entries, reports)
+    if a.sets:
+        set_of = set_names(a.sets)
+        for m in misses:
+            m["set"] = set_of.get(m["repo"], "")
     sys.stdout.write(render(misses, tally, a.evidence))
     if a.json:
         Path(a.json).write_text(json.dumps({"misses": misses, "exact": tally}, indent=1), encoding="utf-8")

@@ -59,6 +59,13 @@ def test_error_analysis_groups_misses_by_practice_and_direction(tmp_path):
     assert {k for k, _ in missed} == set(kinds)
     assert all(f"== {k} / {d}: 1" in r.stdout and f"label:  labelled {k}" in r.stdout for k, d in missed)
     assert "== overall level: 1 off" in r.stdout
+    (tmp_path / "set-x.yaml").write_text(yaml.safe_dump(labels))
+    tagged = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "error_analysis.py"), str(tmp_path / "labels.yaml"),
+                             "--reports", str(tmp_path / "reports"), "--sets", str(tmp_path / "set-x.yaml")],
+                            capture_output=True, text=True, timeout=120)
+    assert tagged.returncode == 0, tagged.stderr
+    assert all(f"== {k} / {d}: 1 from 1 sets" in tagged.stdout for k, d in missed)
+    assert tagged.stdout.count("-- acme/toy [set-x]: label") == 3
 
 def test_bench_runs_every_step_and_checks_reports_are_identical(tmp_path):
     repo = make_fixture_repo("dvc-mlflow-fastapi", tmp_path / "repo")
