@@ -29,7 +29,7 @@ class ReportDocument(Rule):
     `WQD7006_GroupProjectReport.pdf`, `report/report.pdf`, a file in a "Materials for Report" folder.
     Course and capstone projects describe their data sources, features, models and metrics in such
     reports and keep the README to run steps; the labels read them and call them partial (no model
-    card), over five sets (`alemiele/...` set 1, `junyitt/...` set 3, `pierclgr/Atari-DQN` set 10,
+    card), over four sets (`alemiele/...` set 1, `junyitt/...` set 3, `pierclgr/Atari-DQN` set 10,
     `atapia25/...` and `Huzefa-Calcutta/...` set 11). mlscan does not read these formats, so the name
     is the evidence and the status stays partial. Slides, papers, manuals, specifications, documents
     in data folders (corpora of a RAG app), tests and examples do not count.
