@@ -45,6 +45,15 @@ NOT_DATA_SUFFIXES = {".py", ".pyc", ".ipynb", ".r", ".js", ".ts", ".java", ".c",
 ARCHIVE_SUFFIXES = (".zip", ".gz")
 DATA_ARCHIVE = re.compile(r"(?i)data|corpus")
 MIN_BYTES_READ = 128      # a smaller file counts when it sits in a data folder and the code reads it
+# r14: a record table the code reads by file name is the project's data wherever it sits: at the root
+# (`bank.csv`), in a package (`src/pkg/datasets/train.csv`), beside the notebooks that read it, or in a folder
+# of its own (`project/practicedata/`); examples, tests, docs and run output stay out
+READ_TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".xlsx", ".xls", ".jsonl", ".arff", ".dat", ".data",
+                       ".dta", ".sas7bdat")
+READ_TABLE_EXCLUDED = NOT_TRAINING_DATA_DIRS - {"notebooks"}
+TEST_TOKENS = {"test", "tests", "testing", "fixture", "fixtures", "mock", "mocks"}
+# what runs leave behind (`experiments/<timestamp>/metrics.csv`, `runs/`, `logs/`, `mlruns/`) is output too
+RUN_OUTPUT_DIRS = {"experiments", "runs", "logs", "log", "mlruns", "wandb", "lightning_logs", "checkpoints", "artifacts"}
 # small JSON files that hold settings, label maps or logs rather than records
 JSON_NOT_RECORDS = re.compile(r"(?i)(config|settings|param|meta|label|class|vocab|schema|log|report|summary|"
                               r"manifest|mapping|map)")
@@ -79,6 +88,11 @@ class DataCommittedToGit(Rule):
     they sit in a data folder and the code reads them. A SQLite database in a data folder, and an
     image or audio dataset (twenty files or more) in one, count too; a few images are assets.
     An archive named for its data (`dataset.zip` at the root, unzipped by hand) counts wherever it sits.
+    A record table (CSV, TSV, Parquet, Excel, JSON lines, `.dat`, ...) that the code names by its file
+    name counts wherever it sits, from 128 bytes: at the root, in a folder of its own, beside the
+    notebooks that read it, or inside the package (from 10 KiB there: a smaller table shipped in a
+    package is a lookup resource); examples, tests, docs and what runs leave (`experiments/`, `runs/`,
+    `logs/`) stay out.
     What the code writes out outside a data folder (predictions, Kaggle submissions, out-of-fold
     predictions, files under `outputs/`, `reports/` or `tmp/`) is output, not training data.
     Git keeps every version, so this is partial evidence of data versioning: nothing ties a
@@ -178,6 +192,17 @@ class DataCommittedToGit(Rule):
                  "predict.py": "import pandas as pd\n\ndef main(out):\n"
                                "    pd.DataFrame({'score': [0.5]}).to_csv(out / 'predictions.csv')\n"}, "absent",
                 "predictions the code writes to reports/ are output, not training data", commits=({},)),
+        Example({"bank.csv": "age;job;y\n" + "30;admin;no\n" * 60,
+                 "train.py": "import pandas as pd\ndf = pd.read_csv('bank.csv', sep=';')\n"}, "partial",
+                "r14: a small table at the root that the code reads by name", fires=True, commits=({},)),
+        Example({"src/prediction_model/__init__.py": "", "src/prediction_model/datasets/train.csv": "a,b\n" + "1,2\n" * 6000,
+                 "src/prediction_model/config/config.py": "TRAIN_FILE = 'train.csv'\n"}, "partial",
+                "r14: a training table shipped inside the package and named by its config", fires=True, commits=({},)),
+        Example({"experiments/20250710-132946/metrics.csv": "epoch,loss\n" + "1,0.5\n" * 200,
+                 "src/__init__.py": "", "src/data/__init__.py": "", "src/data/latlon2county.csv": "lat,lon,county\n" + "1,2,3\n" * 60,
+                 "train.py": "import pandas as pd\nm = pd.read_csv('metrics.csv')\nc = pd.read_csv('latlon2county.csv')\n"},
+                "absent", "r14: a run's metrics log and a small lookup table in a package are not the training data",
+                fires=False, commits=({},)),
         Example({"final/Submission/submission-effnet-b3.csv": "id,target\n" + "1,0\n" * 3000,
                  "input/train_folds.csv": "id,fold\n" + "1,0\n" * 3000,
                  "train.py": "import pandas as pd\n\ndf = pd.read_csv('input/train_folds.csv')\n"
@@ -197,11 +222,24 @@ class DataCommittedToGit(Rule):
                 config_names.append(_config_file_names(facts))
             return config_names[0]
 
+        def read_table(path: str, name: str, size: Optional[int]) -> bool:
+            """r14: a record table the code reads by its file name, wherever it sits (not examples, tests, docs, run output)."""
+            if not name.lower().endswith(READ_TABLE_SUFFIXES) or name not in referenced or (size is not None and size < MIN_BYTES_READ):
+                return False
+            if any(path.startswith(pkg + "/") for pkg in packages) and size is not None and size < MIN_BYTES:
+                return False   # a small lookup table shipped in a package (`data/processed/latlon2county.csv`) is a resource
+            folders = [p.lower() for p in path.split("/")[:-1]]
+            tokens = {t for f in folders for t in _NAME_TOKEN.split(f)}
+            return not (set(folders) & (READ_TABLE_EXCLUDED | RUN_OUTPUT_DIRS) or tokens & (EXAMPLE_TOKENS | TEST_TOKENS)
+                        or any(PurePosixPath(path).match(p) for p in lfs_patterns))
+
         def training_data(path: str, name: str, size: Optional[int]) -> bool:
             """size None: committed, but the blob is not in this clone (a partial clone's large file)."""
             suffix = PurePosixPath(name).suffix.lower()
             if fitted_artefact(path) or model_output(path):
                 return False
+            if read_table(path, name, size):
+                return True
             if suffix and suffix not in DATA_SUFFIXES and suffix not in NOT_DATA_SUFFIXES and suffix != ".json" \
                     and size is not None and size >= MIN_BYTES:
                 folders = [p.lower() for p in path.split("/")[:-1]]
