@@ -5,7 +5,10 @@ from mlscan.rules._serving import has_serving, node_path, serving_reach
 from mlscan.rules._tests import exercised, test_functions, test_suite
 
 # fewer test functions than this in the files that import ML code make a smoke test, not a test suite:
-# labels call one or two such tests partial (13 of 32 over-rated, set-wide), and a suite of three or more yes
+# labels call one or two such tests partial (13 of 32 over-rated, set-wide), and a suite of three or more yes.
+# Only test functions that check something count (Definition.checks: an assert, a comparison, a raise or a
+# predicate): a test that only calls the code is a smoke run, however many there are (round 14: labels call
+# suites of call-only tests partial in sets 10, 11 and 13)
 MIN_ML_TESTS = 3
 
 
@@ -16,7 +19,8 @@ class TestsExerciseMLCode(Rule):
     count) to the repo modules they load. A module is ML code when it uses an ML library (torch,
     tensorflow, scikit-learn, xgboost, transformers...) or handles data inside the training code;
     a test of it supports the practice when the files that import it hold three or more test
-    functions; one or two (a single smoke or shape test) are partial. Tests that reach only data-handling code outside the
+    functions that check something (assert, compare, raise); one or two, or any number of tests
+    that only call the code without checking its result (smoke runs), are partial. Tests that reach only data-handling code outside the
     training (numpy/pandas helpers, monitoring statistics) are partial. Tests of code that touches
     no data at all - CLI tooling, templating, string helpers - say nothing.
     """
@@ -31,8 +35,18 @@ class TestsExerciseMLCode(Rule):
             "tests/test_model.py": "import torch\nfrom src.model import Net\n\n"
                                    "def test_output_shape():\n    assert Net()(torch.zeros(3, 4)).shape == (3, 2)\n\n"
                                    "def test_no_nan():\n    assert not Net()(torch.zeros(3, 4)).isnan().any()\n\n"
-                                   "def test_grad_flows():\n    Net()(torch.ones(1, 4)).sum().backward()\n",
+                                   "def test_grad_flows():\n    net = Net()\n    net(torch.ones(1, 4)).sum().backward()\n"
+                                   "    assert net.fc.weight.grad is not None\n",
         }, "present", "shape, value and gradient tests of the model", fires=True),
+        Example({
+            "src/model.py": "import torch\n\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
+                            "        super().__init__()\n        self.fc = torch.nn.Linear(4, 2)\n\n"
+                            "    def forward(self, x):\n        return self.fc(x)\n",
+            "tests/test_model.py": "import torch\nfrom src.model import Net\n\n"
+                                   "def test_forward():\n    Net()(torch.zeros(3, 4))\n\n"
+                                   "def test_batch():\n    Net()(torch.zeros(8, 4))\n\n"
+                                   "def test_backward():\n    Net()(torch.ones(1, 4)).sum().backward()\n",
+        }, "partial", "three tests that run the model but check nothing are smoke runs", fires=True),
         Example({
             "src/model.py": "import torch\n\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
                             "        super().__init__()\n        self.fc = torch.nn.Linear(4, 2)\n\n"
@@ -95,11 +109,19 @@ class TestsExerciseMLCode(Rule):
                 yield self.found("partial", path, line, f"tests exercise only the serving code: {name} ({target}), "
                                                         "not the model, data or training")
             return
-        n_tests = sum(len(test_functions(idx)) for idx in test_suite(facts) if idx.path in per_file)
+        suite = [idx for idx in test_suite(facts) if idx.path in per_file]
+        n_tests = sum(len(test_functions(idx)) for idx in suite)
+        n_checking = sum(1 for idx in suite for q in test_functions(idx) if idx.defs[q].checks)
         if per_file and n_tests < MIN_ML_TESTS:
             path, (line, target, name) = sorted(per_file.items())[0]
             yield self.found("partial", path, line, f"only {n_tests} test function(s) exercise ML code ({name} ({target})): "
                                                     "a smoke test, not a suite of model, data or training tests")
+            return
+        if per_file and n_checking < MIN_ML_TESTS:
+            path, (line, target, name) = sorted(per_file.items())[0]
+            yield self.found("partial", path, line, f"{n_tests} test functions exercise ML code ({name} ({target})) but "
+                                                    f"only {n_checking} check a result (assert, comparison, raise): "
+                                                    "the others only call the code, a smoke run, not a test suite")
             return
         for path, (line, target, name) in sorted(per_file.items())[:8]:
             yield self.found("supports", path, line, f"tests exercise ML code: {name} ({target})")
