@@ -212,7 +212,11 @@ class TrackingWiredIntoTraining(Rule):
     Partial: training code that only reads from a tracker
     (`search_runs`, registry look-ups), and tracking only elsewhere - a notebook that trains nothing,
     serving code, or code under examples/, docs/ or tutorials/ - since runs of the project's own
-    training are then not recorded. A tracker that is only listed in the requirements is a hint,
+    training are then not recorded. But a tracker that records both parameters and metrics of runs
+    (`log_params` and `log_metric`, `wandb.init(config=...)` and `wandb.log`, `autolog`) in the project's
+    own code outside examples, notebooks and exploration folders supports the practice even when no
+    detected entry point reaches it (an evaluation or tuning stage, a model class's methods); code that
+    a serving endpoint runs logs requests, not runs, unless it trains. A tracker that is only listed in the requirements is a hint,
     not evidence, and says nothing. Test code is ignored.
     """
 
