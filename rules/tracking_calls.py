@@ -7,7 +7,9 @@ from typing import Dict, Optional, Tuple
 from mlscan.facts.calltable import calls_in_scopes
 from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule, ignorecase_search
-from mlscan.rules._mlcode import in_example_dir, pipeline_nodes
+from mlscan.rules._mlcode import in_example_dir, in_exploration_dir, pipeline_nodes
+from mlscan.rules._ops import serving_nodes
+from mlscan.rules._vocab import FIT_ATTRS
 
 TRACKER_ROOTS = {
     "mlflow": "MLflow", "wandb": "Weights & Biases", "neptune": "Neptune", "neptune_client": "Neptune",
@@ -210,7 +212,11 @@ class TrackingWiredIntoTraining(Rule):
     Partial: training code that only reads from a tracker
     (`search_runs`, registry look-ups), and tracking only elsewhere - a notebook that trains nothing,
     serving code, or code under examples/, docs/ or tutorials/ - since runs of the project's own
-    training are then not recorded. A tracker that is only listed in the requirements is a hint,
+    training are then not recorded. But a tracker that records both parameters and metrics of runs
+    (`log_params` and `log_metric`, `wandb.init(config=...)` and `wandb.log`, `autolog`) in the project's
+    own code outside examples, notebooks and exploration folders supports the practice even when no
+    detected entry point reaches it (an evaluation or tuning stage, a model class's methods); code that
+    a serving endpoint runs logs requests, not runs, unless it trains. A tracker that is only listed in the requirements is a hint,
     not evidence, and says nothing. Test code is ignored.
     """
 
@@ -334,6 +340,27 @@ class TrackingWiredIntoTraining(Rule):
                        "    common.setup_tb_logging('runs', trainer, optimizer, {}, 1)\n    trainer.run([], max_epochs=1)\n\n\n"
                        "if __name__ == '__main__':\n    run(None, None)\n",
         }, "partial", "Ignite's setup_tb_logging alone: TensorBoard curves without the run's settings", fires=True),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.linear_model import Ridge\n\n\ndef main():\n"
+                        "    m = Ridge(alpha=1.0).fit([[0], [1]], [0, 1])\n    joblib.dump(m, 'model.pkl')\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+            "src/components/model_evaluation.py": "import joblib\nimport mlflow\n\n\nclass ModelEvaluation:\n"
+                                                  "    def __init__(self, params):\n        self.params = params\n\n"
+                                                  "    def log_into_mlflow(self, X, y):\n        model = joblib.load('model.pkl')\n"
+                                                  "        with mlflow.start_run():\n            mlflow.log_params(self.params)\n"
+                                                  "            mlflow.log_metric('r2', model.score(X, y))\n",
+        }, "present", "an evaluation stage logs the run's parameters and metrics to MLflow; no entry point is detected "
+                      "to reach it (r14)", fires=True),
+        Example({
+            "train.py": "import joblib\nfrom sklearn.linear_model import Ridge\n\n\ndef main():\n"
+                        "    m = Ridge(alpha=1.0).fit([[0], [1]], [0, 1])\n    joblib.dump(m, 'model.pkl')\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+            "app.py": "import joblib\nimport mlflow\nfrom fastapi import FastAPI\n\napp = FastAPI()\n"
+                      "model = joblib.load('model.pkl')\n\n\n@app.post('/predict')\ndef predict(x: float):\n"
+                      "    with mlflow.start_run():\n        mlflow.log_param('model', 'ridge')\n"
+                      "        y = float(model.predict([[x]])[0])\n        mlflow.log_metric('prediction', y)\n"
+                      "    return {'y': y}\n",
+        }, "partial", "MLflow logs each prediction in serving code: requests, not training runs (r14)", fires=True),
     )
 
     def check(self, facts):
@@ -386,14 +413,54 @@ class TrackingWiredIntoTraining(Rule):
         if core:
             return
         other: Dict[Tuple[str, str], Tuple[bool, int, str]] = {}
+        recorded: Dict[str, Dict[str, Tuple[str, int, str]]] = {}   # tool -> "params"/"metrics" -> first call
+        serving = graph.scopes_in(graph.code_reach_all(serving_nodes(facts)))
         for idx in facts.non_test_code():
+            own = not (in_example_dir(idx.path) or in_exploration_dir(idx.path) or idx.path.endswith(".ipynb"))
+            # code a serving endpoint runs logs requests, not runs, unless it trains itself (a /train endpoint)
+            served = {id(c) for c in calls_in_scopes(idx.calls, serving[idx.path])} if idx.path in serving else set()
+            training = {c.scope for c in idx.calls if c.attr in TRAIN_ATTRS} if served else set()
             for call in candidate_calls(facts, idx):
                 got = tracker_of(facts, idx, call)
                 if got:
                     _keep(other, (idx.path, got[0]), (writes(got[1]), call.line, got[1]))
+                    if own and got[0] in RUN_TRACKERS and (id(call) not in served or call.scope in training):
+                        for kind in _run_record_kinds(call, got[1]):
+                            recorded.setdefault(got[0], {}).setdefault(kind, (idx.path, call.line, got[1]))
+        # r14: the project's own code records runs (parameters and metrics) in a tracker, in a stage that no
+        # detected training entry point reaches (an evaluation or tuning step, a class the pipeline builds)
+        for tool, kinds in sorted(recorded.items()):
+            if "params" in kinds and "metrics" in kinds:
+                (ppath, pline, pname), (mpath, mline, mname) = kinds["params"], kinds["metrics"]
+                yield self.found("supports", ppath, pline,
+                                 f"{pname} and {mname} ({mpath}:{mline}): the project's code records runs' parameters "
+                                 f"and metrics in {tool}{_cell(facts, ppath, pline)}")
+                return
         for (path, tool), (_, line, name) in sorted(other.items())[:8]:
             where = "illustrative code" if in_example_dir(path) else "code that no training entry point reaches"
             yield self.found("partial", path, line, f"{name} uses {tool}, but only in {where}{_cell(facts, path, line)}")
+
+
+# r14: trackers that keep a run's parameters beside its metrics (TensorBoard curves alone are partial, above)
+RUN_TRACKERS = {"MLflow", "Weights & Biases", "Neptune", "Comet", "ClearML", "Aim", "DVCLive", "Azure ML run tracking",
+                "SageMaker Experiments", "Vertex AI Experiments", "SwanLab", "Sacred", "Guild AI", "Polyaxon", "MLRun"}
+TRAIN_ATTRS = FIT_ATTRS | {"train", "train_model"}   # a serving handler that trains (`manager.train(...)`)
+_PARAM_CALLS = {"log_param", "log_params", "log_hyperparams", "log_parameters", "log_parameter", "connect"}
+_METRIC_CALLS = {"log_metric", "log_metrics", "log", "log_row", "log_scalar", "report_scalar"}
+
+
+def _run_record_kinds(call, name: str) -> Tuple[str, ...]:
+    """What a tracker call records of a run: ("params",), ("metrics",), both (autolog) or nothing."""
+    last = name.split(".")[-1].replace("()", "")
+    if last == "autolog" or name.endswith(".autolog()"):
+        return ("params", "metrics")
+    if last in _PARAM_CALLS or (last == "update" and ".config." in f".{name}."):
+        return ("params",)
+    if last == "init" and call.has_kwarg("config"):
+        return ("params",)
+    if last in _METRIC_CALLS:
+        return ("metrics",)
+    return ()
 
 
 # tracker calls that set a run up or store a model, but record neither parameters nor metrics
