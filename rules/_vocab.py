@@ -207,7 +207,7 @@ MODEL_FAMILY = re.compile(
     r"isolation forests?|k-?means)\b")
 
 
-# model, loss and network code (`models/`, `losses.py`, `unet_model.py`): a check there (`_verify_inputs` of a CTC
-# loss, `_assert_all_finite` in a vendored model library) is about the model's own tensors, not the data it is given
+# model, loss and network code (`models/`, `losses.py`, `unet_model.py`): a check there (`_assert_all_finite` in a
+# model library, a NaN test inside a layer) is about the model's own tensors, not the data it is given
 MODEL_MODULE = re.compile(r"(?i)(^|/)(models?|modeling|networks?|nets?|layers|losses?)(/|\.py$)|"
                           r"(^|/)\w*(model|loss|losses|layers?|network)\.py$")

@@ -4,7 +4,6 @@ import re
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
-from mlscan.rules._vocab import MODEL_MODULE
 from mlscan.rules.data_checks import CHECK_VERBS
 
 # an operand that describes the data's structure: its length, shape, size, columns, types, missing values
@@ -23,8 +22,7 @@ class NarrowDataAsserts(Rule):
     `dataset*.py`, `datamodule.py`, `*_loading.py`, ingestion and preprocessing code) or in
     functions named for checking (`_validate_fit_inputs`, `check_*`). Two or more such checks, at
     least one about more than a length, are partial: they catch malformed inputs, not wrong
-    content. Tests, examples and notebooks do not count, nor do checking functions in model, loss
-    or network code (`losses/ctc.py: _verify_inputs`), which check the model's own tensors.
+    content. Tests, examples and notebooks do not count.
     """
 
     id = "data-asserts"
@@ -50,11 +48,6 @@ class NarrowDataAsserts(Rule):
             "mylib/data/config.py": "def resolve(input_size, mean):\n    assert len(input_size) == 3\n"
                                     "    assert len(mean) == 3\n    return input_size, mean\n",
         }, "absent", "length asserts on arguments only", fires=False),
-        Example({
-            "asr/losses/ctc.py": "import tensorflow as tf\n\n\nclass CtcLossData:\n    def _verify_inputs(self):\n"
-                                 "        assert self.logprobas.dtype == tf.float32\n"
-                                 "        assert self.logprobas.shape[0] == self.labels.shape[0]\n",
-        }, "absent", "a loss's checking function checks the model's tensors, not data", fires=False),
     )
 
     def check(self, facts):
@@ -67,7 +60,7 @@ class NarrowDataAsserts(Rule):
             for c in idx.comparisons:
                 if c.context not in ("assert", "if-fails") or not any(STRUCTURE.search(o) for o in c.operands):
                     continue
-                if data_module or (_checking_scope(c.scope) and not MODEL_MODULE.search(idx.path)):
+                if data_module or _checking_scope(c.scope):
                     found.append((idx.path, c.line, f"{c.context.replace('if-fails', 'raise')} on "
                                                     f"{' vs '.join(o for o in c.operands[:2])}",
                                   any(STRUCTURE.search(o) and not o.startswith("len(") for o in c.operands)))
