@@ -205,3 +205,9 @@ MODEL_FAMILY = re.compile(
     r"gpt-?\d[\w-]*|llama[-\d]*|mistral|t5|u-?net|transformers?|yolo\w*|gradient[- ]boost\w*|decision trees?|"
     r"naive bayes|k-?nn|k-nearest neighbou?rs?|neural networks?|autoencoders?|gans?|mlp|multi-layer perceptrons?|"
     r"isolation forests?|k-?means)\b")
+
+
+# model, loss and network code (`models/`, `losses.py`, `unet_model.py`): a check there (`_assert_all_finite` in a
+# model library, a NaN test inside a layer) is about the model's own tensors, not the data it is given
+MODEL_MODULE = re.compile(r"(?i)(^|/)(models?|modeling|networks?|nets?|layers|losses?)(/|\.py$)|"
+                          r"(^|/)\w*(model|loss|losses|layers?|network)\.py$")

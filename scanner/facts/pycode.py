@@ -145,6 +145,9 @@ class CodeIndex:
     # module-level dict literals' scalar entries: ("MODEL_CONFIG.params.n_estimators", 100, line)
     mapping_entries: List[Tuple[str, Any, int]] = field(default_factory=list)
     comparisons: List[Comparison] = field(default_factory=list)
+    # an `assert` or a raising `if` that asks whether values are missing or not finite (`assert not
+    # df.isnull().any().any()`, `if torch.isnan(img).any(): raise`): (line, scope, context, the object asked about)
+    missing_checks: List[Tuple[int, str, str, str]] = field(default_factory=list)
     strings: List[Tuple[str, int]] = field(default_factory=list)     # path-like string constants
     texts: List[Tuple[str, int]] = field(default_factory=list)       # longer constants and text fragments
     attributes: Dict[str, int] = field(default_factory=dict)         # attribute name -> first line read
@@ -231,6 +234,11 @@ def _mapping_entries(node: ast.Dict, prefix: str, out: List[Tuple[str, Any, int]
         lit = _literal(v)
         if lit is not NOT_LITERAL and not isinstance(lit, tuple):
             out.append((name, lit, getattr(v, "lineno", node.lineno)))
+
+
+# calls that ask whether values are missing or not finite (CodeIndex.missing_checks)
+MISSING_PREDICATES = frozenset({"isnan", "isfinite", "isinf", "isnull", "isna", "notna", "notnull", "isposinf",
+                                "isneginf"})
 
 
 # calls that ask a question of a value (Definition.checks): type and emptiness tests, missing values,
@@ -578,7 +586,10 @@ class _Indexer(ast.NodeVisitor):
                 self.visit(stmt)
             return
         else:
-            self._record_comparisons(node.test, "if-fails" if _fails(node.body) else "if")
+            fails = _fails(node.body)
+            self._record_comparisons(node.test, "if-fails" if fails else "if")
+            if fails:
+                self._record_missing_checks(node.test, "if-fails")
             if type(node.test) is ast.Attribute and node.test.attr in PREDICATE_ATTRS:
                 self.scope.checks = True   # `if df.empty:`
         self.generic_visit(node)
@@ -586,7 +597,23 @@ class _Indexer(ast.NodeVisitor):
     def visit_Assert(self, node: ast.Assert) -> None:
         self.scope.checks = True
         self._record_comparisons(node.test, "assert")
+        self._record_missing_checks(node.test, "assert")
         self.generic_visit(node)
+
+    def _record_missing_checks(self, test: ast.AST, context: str) -> None:
+        for node in ast.walk(test):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name not in MISSING_PREDICATES:
+                continue
+            # `df.isnull()` asks about df; `torch.isnan(img)`, `np.isfinite(x)` about their argument
+            target = node.args[0] if node.args else f.value if isinstance(f, ast.Attribute) else None
+            if target is not None:
+                self.index.missing_checks.append((node.lineno, self.scope.qualname or self.toplevel, context,
+                                                  _source_label(target)[:80]))
+                return
 
     def visit_Raise(self, node: ast.Raise) -> None:
         self.scope.checks = True
