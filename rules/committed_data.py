@@ -19,14 +19,6 @@ DB_SUFFIXES = (".sqlite", ".sqlite3")
 # images and audio: one file is an asset, a folder of them in a data folder is a dataset
 MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".wav", ".flac", ".mp3")
 MIN_MEDIA_FILES = 20
-# r15: documents (PDF, Word, EPUB) in a data folder are a corpus when the code reads such documents
-# (`data/*.pdf` behind a RAG index built with `DirectoryLoader(..., loader_cls=PyMuPDFLoader)` or `PyPDF2`)
-DOCUMENT_SUFFIXES = (".pdf", ".docx", ".epub")
-MIN_DOCUMENTS = 2
-DOCUMENT_READERS = ("pypdf", "PyPDF2", "fitz", "pymupdf", "pdfplumber", "pdfminer", "docx", "unstructured", "docling",
-                    "llama_index.readers", "llama_index.core.readers", "langchain_community.document_loaders",
-                    "langchain.document_loaders", "langchain_docling")
-DOCUMENT_LOADER = re.compile(r"(PDF|Pdf|Directory|Docx|Word|Unstructured)\w*(Loader|Reader)$")
 EXAMPLE_TOKENS = {"example", "examples"}   # `example_model/data/` holds an example's data, not the project's
 # a pickle named or filed as a fitted model or transform (`models/model.pkl`, `scaler.pkl`) is an artefact, not data
 FITTED_ARTEFACT = re.compile(r"(?i)(^|[/_.-])(models?|saved_models?|artifacts?|checkpoints?|weights|pipelines?|"
@@ -100,9 +92,7 @@ class DataCommittedToGit(Rule):
     name counts wherever it sits, from 128 bytes: at the root, in a folder of its own, beside the
     notebooks that read it, or inside the package (from 10 KiB there: a smaller table shipped in a
     package is a lookup resource); examples, tests, docs and what runs leave (`experiments/`, `runs/`,
-    `logs/`) stay out. Two or more documents (PDF, Word, EPUB) in a data folder count when the code
-    reads such documents (PyPDF2, PyMuPDF, a LangChain or LlamaIndex document loader): a retrieval
-    corpus committed with the code.
+    `logs/`) stay out.
     What the code writes out outside a data folder (predictions, Kaggle submissions, out-of-fold
     predictions, files under `outputs/`, `reports/` or `tmp/`) is output, not training data.
     Git keeps every version, so this is partial evidence of data versioning: nothing ties a
@@ -213,20 +203,6 @@ class DataCommittedToGit(Rule):
                  "train.py": "import pandas as pd\nm = pd.read_csv('metrics.csv')\nc = pd.read_csv('latlon2county.csv')\n"},
                 "absent", "r14: a run's metrics log and a small lookup table in a package are not the training data",
                 fires=False, commits=({},)),
-        Example({"data/documents/legal/laws.pdf": "%PDF-1.4" + "x" * 3000, "data/documents/history/war.pdf": "%PDF-1.4" + "y" * 3000,
-                 "api/ingest.py": "import PyPDF2\n\n\ndef read(path):\n    return PyPDF2.PdfReader(path).pages\n"}, "partial",
-                "r15: a PDF corpus in data/ that the code reads as documents (a RAG index's sources)", fires=True, commits=({},)),
-        Example({"data/ethics.pdf": "%PDF-1.4" + "x" * 3000, "data/statutes.pdf": "%PDF-1.4" + "y" * 3000,
-                 "app/loader.py": "from langchain_community.document_loaders import DirectoryLoader, PyMuPDFLoader\n\n\n"
-                                  "def load():\n    return DirectoryLoader('data', glob='*.pdf', loader_cls=PyMuPDFLoader).load()\n"},
-                "partial", "r15: PDFs in data/ loaded with a LangChain document loader", fires=True, commits=({},)),
-        Example({"data/paper.pdf": "%PDF-1.4" + "x" * 3000, "data/slides.pdf": "%PDF-1.4" + "y" * 3000,
-                 "docs/manual.pdf": "%PDF-1.4" + "z" * 3000, "train.py": "import pandas as pd\n"},
-                "absent", "r15: PDFs beside code that reads no documents are papers or manuals, not a corpus",
-                fires=False, commits=({},)),
-        Example({"data/description.pdf": "%PDF-1.4" + "x" * 3000,
-                 "ingest.py": "import PyPDF2\n\n\ndef read(path):\n    return PyPDF2.PdfReader(path).pages\n"},
-                "absent", "r15: one PDF in data/ is a description, not a corpus", fires=False, commits=({},)),
         Example({"final/Submission/submission-effnet-b3.csv": "id,target\n" + "1,0\n" * 3000,
                  "input/train_folds.csv": "id,fold\n" + "1,0\n" * 3000,
                  "train.py": "import pandas as pd\n\ndf = pd.read_csv('input/train_folds.csv')\n"
@@ -325,12 +301,6 @@ class DataCommittedToGit(Rule):
             yield self.found("partial", line_path, None, f"{kind} dataset committed to git: {folder}/ "
                                                          f"({count} files), without LFS or DVC")
             return
-        corpus = _document_corpus(facts, lfs_patterns)
-        if corpus:
-            folder, count, line_path, reader = corpus
-            yield self.found("partial", line_path, None, f"a document corpus committed to git: {folder}/ ({count} "
-                                                         f"documents, read with {reader}), without LFS or DVC")
-            return
         absent = [(p, size) for p, size in facts.absent_tracked(DATA_SUFFIXES).items()
                   if training_data(p, p.rsplit("/", 1)[-1], size)]
         for path, size in absent[:5]:
@@ -384,41 +354,6 @@ def _media_dataset(facts, lfs_patterns):
         return None
     folder = max(sorted(counts), key=lambda k: counts[k])
     return (folder, counts[folder], first[folder]) if counts[folder] >= MIN_MEDIA_FILES else None
-
-
-def _document_reader(facts) -> Optional[str]:
-    """The module or loader class by which the non-test code reads PDF or Word documents, or None."""
-    for idx in facts.non_test_code():
-        for ref in idx.imports:
-            name = ref.name or ""
-            if ref.module.startswith(DOCUMENT_READERS) and (ref.module.split(".")[0] not in ("langchain_community", "langchain")
-                                                          or DOCUMENT_LOADER.search(name)):
-                return name if DOCUMENT_LOADER.search(name) else ref.module
-            if DOCUMENT_LOADER.search(name) and ref.module.split(".")[0] in ("langchain", "langchain_community", "llama_index"):
-                return name
-    return None
-
-
-def _document_corpus(facts, lfs_patterns):
-    """(data folder, document count, first document, reader) of documents committed under a data folder
-    that the code reads as documents: a retrieval corpus (`data/documents/legal/*.pdf`)."""
-    docs = []
-    for f in facts.files:
-        if not f.tracked or not f.name.lower().endswith(DOCUMENT_SUFFIXES):
-            continue
-        folders = [p.lower() for p in f.path.split("/")[:-1]]
-        if not in_data_dir(folders) or set(folders) & NOT_TRAINING_DATA_DIRS or \
-                any(PurePosixPath(f.path).match(p) for p in lfs_patterns):
-            continue
-        docs.append(f.path)
-    if len(docs) < MIN_DOCUMENTS:
-        return None
-    reader = _document_reader(facts)
-    if reader is None:
-        return None
-    parts = docs[0].split("/")[:-1]
-    at = next((i for i, p in enumerate(parts) if p.lower() in DATA_DIRS), 0)
-    return "/".join(parts[:at + 1]), len(docs), sorted(docs)[0], reader
 
 
 def _config_file_names(facts) -> set:
