@@ -812,6 +812,13 @@ class _Indexer(ast.NodeVisitor):
                 if target:
                     self.index.attr_assigns.append(AttrAssign(target, _literal(node.value), node.lineno,
                                                               self.scope.qualname or self.toplevel))
+            elif tt is ast.Tuple or tt is ast.List:
+                # `self.train_data, self.test_data = split(...)`: each attribute unpacked is bound too
+                for el in t.elts:
+                    target = self.dotted(el, self.scope) if type(el) is ast.Attribute else None
+                    if target:
+                        self.index.attr_assigns.append(AttrAssign(target, NOT_LITERAL, node.lineno,
+                                                                  self.scope.qualname or self.toplevel))
             elif isinstance(t, ast.Subscript):
                 base = self.dotted(t.value, self.scope)
                 key = _literal(t.slice) if not isinstance(t.slice, ast.Tuple) else NOT_LITERAL
