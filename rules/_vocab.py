@@ -211,3 +211,15 @@ MODEL_FAMILY = re.compile(
 # model library, a NaN test inside a layer) is about the model's own tensors, not the data it is given
 MODEL_MODULE = re.compile(r"(?i)(^|/)(models?|modeling|networks?|nets?|layers|losses?)(/|\.py$)|"
                           r"(^|/)\w*(model|loss|losses|layers?|network)\.py$")
+
+
+# a value holding a run's metrics (`metrics`, `val_scores`, `results_df`, `history`); names of settings or
+# metadata are not metrics. Shared by the rules that look for metrics written or stored beside a model
+RUN_METRICS = re.compile(r"(?i)^(\w*_)?(metrics?|scores?|results?|report|history|train_info|eval\w*|losses|"
+                         r"accurac(y|ies)|rmse|mae|mse|auc|f1)(_\w*)?$")
+NOT_METRICS = re.compile(r"(?i)(config|cfg|param|meta|args|setting|schema|vocab|label|feature|column|path|dir|file)")
+
+
+def run_metrics_name(names) -> str:
+    """The first of `names` that names a run's metrics, or ""."""
+    return next((n for n in names if RUN_METRICS.match(n) and not NOT_METRICS.search(n)), "")

@@ -6,16 +6,12 @@ from operator import attrgetter
 from mlscan.facts.calltable import calls_in_scopes
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import pipeline_nodes
+from mlscan.rules._vocab import run_metrics_name
 
 # Trainers that keep a log history and report to every tracker they find installed (report_to="all" by default)
 HF_TRAINERS = {"transformers.Trainer", "transformers.Seq2SeqTrainer", "trl.SFTTrainer", "trl.DPOTrainer",
                "trl.RewardTrainer", "setfit.Trainer", "transformers.trainer.Trainer", "transformers.trainer_seq2seq.Seq2SeqTrainer"}
 METRIC_NAME = re.compile(r"(?i)(stats|metric|loss|acc|score|result|log|history)")
-# a run's metrics written to a file of its own (`json.dump(metrics, f)`, `results_df.to_csv(...)`); names of
-# settings or metadata are not metrics
-RUN_METRICS = re.compile(r"(?i)^(\w*_)?(metrics?|scores?|results?|report|history|train_info|eval\w*|losses|"
-                         r"accurac(y|ies)|rmse|mae|mse|auc|f1)(_\w*)?$")
-NOT_METRICS = re.compile(r"(?i)(config|cfg|param|meta|args|setting|schema|vocab|label|feature|column|path|dir|file)")
 FILE_SAVES = {"write", "writelines", "save_file", "write_text"}
 ARRAY_SAVES = {"numpy.savetxt", "numpy.save"}
 # a pandas table built in place (the receiver of `.to_csv` when no variable name survives)
@@ -301,10 +297,6 @@ def _names_lightning_trainer(name: str) -> bool:
     return name.lstrip("?") in LIGHTNING_TRAINERS
 
 
-def _metrics_name(names) -> str:
-    return next((n for n in names if RUN_METRICS.match(n) and not NOT_METRICS.search(n)), "")
-
-
 def _uncalled_method(facts, idx, scope: str) -> bool:
     """A method no code of the repo calls or hands on by its name (`save_report` nobody calls), and
     no decorator registers: an object the training builds does not run it."""
@@ -335,25 +327,25 @@ def _metrics_file(calls):
     scopes_writing = {c.scope for c in calls if c.attr in FILE_SAVES or (c.name == "print" and c.has_kwarg("file"))}
     for c in calls:
         if c.name == "json.dump" and len(c.args) >= 2 or c.name == "json.dumps" and c.scope in scopes_writing:
-            what = _metrics_name(n.rsplit(".", 1)[-1] for n in (*c.arg_names, *c.refs))
+            what = run_metrics_name(n.rsplit(".", 1)[-1] for n in (*c.arg_names, *c.refs))
             if what:
                 return c, what
         elif c.name in ARRAY_SAVES:
             # `np.savetxt('loss.txt', loss_history)`: a metrics array of the run; a text file written by hand is
             # not counted (labels split: a metrics .txt is "no" in two repos, partial in two)
-            what = _metrics_name(n.rsplit(".", 1)[-1] for n in c.arg_names)
+            what = run_metrics_name(n.rsplit(".", 1)[-1] for n in c.arg_names)
             if what:
                 return c, what
         elif c.attr == "to_csv":
             receiver = c.name.lstrip("?").rsplit(".", 2)
-            what = _metrics_name(receiver[-2:-1]) if len(receiver) >= 2 else ""
+            what = run_metrics_name(receiver[-2:-1]) if len(receiver) >= 2 else ""
             if not what and c.name.startswith(FRAMES):
                 # r13: a table built from the run's metrics and written out (`pd.DataFrame(results).to_csv(p)`,
                 # `pd.DataFrame.from_dict([metrics]).to_csv(p)`): the frame's own name is lost, its source's is not
                 # built from that one value alone: a table of inputs and predictions beside a `result` column is an
                 # output (`pd.DataFrame({'X': X, 'result': preds})`, set 8), and so is `pd.DataFrame(eval_ds, probs)`
                 what = next((w for f in calls if f.scope == c.scope and f.line <= c.line and f.name in FRAMES
-                             and len(set(f.arg_names)) == 1 for w in [_metrics_name(f.arg_names)] if w), "")
+                             and len(set(f.arg_names)) == 1 for w in [run_metrics_name(f.arg_names)] if w), "")
             if what:
                 return c, what
     return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from mlscan.rulekit import Example, Rule
-from mlscan.rules.tracking_local import _metrics_name
+from mlscan.rules._vocab import run_metrics_name
 
 # Hopsworks' model registry: `mr.python.create_model(name, metrics={...})`, one entry point per model flavour
 HSML_FLAVOURS = {"python", "sklearn", "tensorflow", "torch", "llm"}
@@ -95,7 +95,7 @@ class RegistryKeepsMetrics(Rule):
             name = facts.external_name(idx, call.name).lstrip("?")
             if name.startswith("bentoml."):
                 names = [n for c in idx.calls if c.scope == call.scope for n in c.arg_names]
-                what = _metrics_name(n.rsplit(".", 1)[-1] for n in names)
+                what = run_metrics_name(n.rsplit(".", 1)[-1] for n in names)
                 if what:
                     return f"{name} stores the model with metadata beside its metrics ({what}) in the BentoML store"
         elif attr == "ModelMetrics":
