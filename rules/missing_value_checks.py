@@ -66,7 +66,7 @@ class MissingValueChecks(Rule):
         for idx in facts.non_test_code():
             if is_test_path(idx.path) or in_example_dir(idx.path) or MODEL_MODULE.search(idx.path):
                 continue
-            for line, _scope, context, target in getattr(idx, "missing_checks", ()):
+            for line, _scope, context, target in idx.missing_checks:
                 words = set(_TOKENS.findall(target.lower().replace("_", " ")))
                 if MODEL_SIDE & words or not DATA_NAMES & words:
                     continue
