@@ -62,9 +62,8 @@ class MissingValueChecks(Rule):
     )
 
     def check(self, facts):
-        from mlscan.facts.repo import is_test_path
         for idx in facts.non_test_code():
-            if is_test_path(idx.path) or in_example_dir(idx.path) or MODEL_MODULE.search(idx.path):
+            if in_example_dir(idx.path) or MODEL_MODULE.search(idx.path):
                 continue
             for line, _scope, context, target in idx.missing_checks:
                 words = set(_TOKENS.findall(target.lower().replace("_", " ")))

@@ -112,16 +112,15 @@ class TestsExerciseMLCode(Rule):
         suite = [idx for idx in test_suite(facts) if idx.path in per_file]
         n_tests = sum(len(test_functions(idx)) for idx in suite)
         n_checking = sum(1 for idx in suite for q in test_functions(idx) if idx.defs[q].checks)
-        if per_file and n_tests < MIN_ML_TESTS:
+        if per_file and n_checking < MIN_ML_TESTS:   # a smoke test or smoke runs, not a suite
             path, (line, target, name) = sorted(per_file.items())[0]
-            yield self.found("partial", path, line, f"only {n_tests} test function(s) exercise ML code ({name} ({target})): "
-                                                    "a smoke test, not a suite of model, data or training tests")
-            return
-        if per_file and n_checking < MIN_ML_TESTS:
-            path, (line, target, name) = sorted(per_file.items())[0]
-            yield self.found("partial", path, line, f"{n_tests} test functions exercise ML code ({name} ({target})) but "
-                                                    f"only {n_checking} check a result (assert, comparison, raise): "
-                                                    "the others only call the code, a smoke run, not a test suite")
+            if n_tests < MIN_ML_TESTS:
+                why = (f"only {n_tests} test function(s) exercise ML code ({name} ({target})): "
+                       "a smoke test, not a suite of model, data or training tests")
+            else:
+                why = (f"{n_tests} test functions exercise ML code ({name} ({target})) but only {n_checking} check "
+                       "a result (assert, comparison, raise): the others only call the code, a smoke run, not a test suite")
+            yield self.found("partial", path, line, why)
             return
         for path, (line, target, name) in sorted(per_file.items())[:8]:
             yield self.found("supports", path, line, f"tests exercise ML code: {name} ({target})")
