@@ -181,3 +181,52 @@ def test_round_breadth_calls_a_change_broad_only_when_its_gains_span_sets(tmp_pa
     assert (ci["gains"], ci["sets_gaining"], ci["verdict"]) == (1, ["set-a"], "narrow")
     assert out["missing"] == ["acme/gone"]
     assert "shift experiment_tracking" in r.stdout and "set-c" in r.stdout
+
+
+def test_level_fit_scores_each_set_with_cut_points_fitted_on_the_others(tmp_path):
+    import json
+
+    import yaml
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import level_fit as lf
+    finally:
+        sys.path.pop(0)
+    practices = lf.PRACTICES
+    every = {p: "present" for p in practices}
+    assert lf.level_of(every, lf.CURRENT_WEIGHTS, lf.CURRENT_CUTS) == 5   # everything present
+    half = dict(every, ml_tests="absent", ci="absent", experiment_tracking="absent")   # 10 of 16 points
+    assert lf.level_of(half, lf.CURRENT_WEIGHTS, lf.CURRENT_CUTS) == 3
+    assert lf.level_of(dict(half, payload_logging="not-applicable"), {}, (0.5, 0.7, 0.9)) == 3   # 9 of 12
+    assert abs(lf.spearman([1, 2, 3], [3, 2, 1]) + 1) < 1e-9 and abs(lf.spearman([1, 1, 2], [1, 2, 3]) - 0.866) < 1e-3
+
+    # three sets whose level is 1 + the number of practices present among the first three; mlscan's
+    # reports miss one of them in set-b, so its statuses score lower there than the labels do
+    (tmp_path / "reports").mkdir()
+    files = []
+    for set_name in ("set-a", "set-b", "set-c"):
+        entries = []
+        for n in range(4):
+            statuses = {p: ("yes" if i < n else "no") for i, p in enumerate(practices)}
+            repo = f"acme/{set_name}-{n}"
+            entries.append({"repo": repo, "evidence": {p: {"label": s} for p, s in statuses.items()},
+                            "expected_levels": {"overall": 1 + min(n, 3)}})
+            found = {p: ("present" if s == "yes" else "absent") for p, s in statuses.items()}
+            if set_name == "set-b" and n == 3:
+                found[practices[0]] = "absent"
+            (tmp_path / "reports" / f"acme+{set_name}-{n}.json").write_text(json.dumps(
+                {"practices": [{"id": p.replace("_", "-"), "status": s} for p, s in found.items()]}))
+        (tmp_path / f"{set_name}.yaml").write_text(yaml.safe_dump(entries))
+        files.append(str(tmp_path / f"{set_name}.yaml"))
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "level_fit.py"), *files, "--reports",
+                        str(tmp_path / "reports"), "--json", str(tmp_path / "out.json")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "12 repos in 3 sets; 0 without a kept report" in r.stdout
+    out = json.loads((tmp_path / "out.json").read_text())
+    refit = out["current weights, cuts refitted"]
+    # n present of 13 practices (one weighing 2 at n = 3): the fitted cuts separate 0, 1, 2 and 3
+    assert refit["labels"]["mae"] == 0.0 and refit["labels"]["rho"] == 1.0
+    assert refit["folds"]["set-b"]["mlscan"]["mae"] == 0.25 and refit["folds"]["set-a"]["mlscan"]["mae"] == 0.0
+    current = out["current (tests, CI, tracking 2; cuts 0.20/0.50/0.80)"]
+    assert current["labels"]["mae"] > 0   # 3 of 13 in place is not level 4 under the current cut points
