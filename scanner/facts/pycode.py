@@ -148,6 +148,10 @@ class CodeIndex:
     # an `assert` or a raising `if` that asks whether values are missing or not finite (`assert not
     # df.isnull().any().any()`, `if torch.isnan(img).any(): raise`): (line, scope, context, the object asked about)
     missing_checks: List[Tuple[int, str, str, str]] = field(default_factory=list)
+    # dict literals built inside a function, bound to a name or passed straight to a call (a record the code
+    # writes out, e.g. `metadata = {"name": ..., "features": ..., "metrics": ...}`): (line, scope, the name or
+    # "call:" + the callee's last name, its string keys lowercased, at most 24)
+    dict_records: List[Tuple[int, str, str, Tuple[str, ...]]] = field(default_factory=list)
     strings: List[Tuple[str, int]] = field(default_factory=list)     # path-like string constants
     texts: List[Tuple[str, int]] = field(default_factory=list)       # longer constants and text fragments
     attributes: Dict[str, int] = field(default_factory=dict)         # attribute name -> first line read
@@ -733,6 +737,11 @@ class _Indexer(ast.NodeVisitor):
             recv = func.value
             label = recv.id if type(recv) is ast.Name else recv.attr if type(recv) is ast.Attribute else ""
             name = f"?{label}.{func.attr}"  # method on an unknown object: keep receiver and method names
+        if scope.kind == "function":
+            for a in args:
+                if type(a) is ast.Dict:
+                    last = func.id if tf is ast.Name else func.attr if tf is ast.Attribute else ""
+                    self._record_dict(a, "call:" + last)
         if name:
             lits = tuple(map(_literal, args[:8]))
             kwargs = tuple([(k.arg or "**", _literal(k.value)) for k in keywords]) if keywords else ()
@@ -789,6 +798,8 @@ class _Indexer(ast.NodeVisitor):
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self._record_assignment(node.target, node.value, node.lineno)
+        if self.scope.kind == "function" and type(node.value) is ast.Dict and type(node.target) is ast.Name:
+            self._record_dict(node.value, node.target.id)
         if self.scope.kind == "class" and isinstance(node.target, ast.Name):
             try:
                 annotation = ast.unparse(node.annotation)[:80]
@@ -798,11 +809,18 @@ class _Indexer(ast.NodeVisitor):
         if node.value is not None:
             self.visit(node.value)
 
+    def _record_dict(self, node: ast.Dict, name: str) -> None:
+        keys = tuple(k.value.lower() for k in node.keys if type(k) is ast.Constant and type(k.value) is str)
+        if len(keys) >= 2:
+            self.index.dict_records.append((node.lineno, self.scope.qualname or self.toplevel, name, keys[:24]))
+
     def visit_Assign(self, node: ast.Assign) -> None:
         targets, value = node.targets, node.value
         if self.scope.kind != "function":
             for t in targets:
                 self._record_assignment(t, value, node.lineno)
+        elif type(value) is ast.Dict and len(targets) == 1 and type(targets[0]) is ast.Name:
+            self._record_dict(value, targets[0].id)
         for t in targets:
             tt = type(t)
             if tt is ast.Name:
