@@ -46,7 +46,9 @@ class PayloadsCaptured(Rule):
     does a function that records payloads but that serving never calls ("defined but never called").
     A write to a local file (`json.dump`, `f.write`, `to_csv`) counts only in a function named for
     recording payloads, after the model ran (in that function or in the serving function that calls
-    it), or when it writes predictions: a config, cache or model-metadata file a serving route
+    it), when it writes predictions, or when it appends to the file (`to_csv(path, mode='a')`, a write into
+    a file opened with mode `a`): a file that keeps every record is a log. A route that runs no model but
+    appends the structured records it is sent (a feedback route) keeps what clients send back: partial. A config, cache or model-metadata file a serving route
     rewrites is not a payload, nor is a result file the route opens for writing (`open(p, 'w')`) and
     replaces on each request, nor a frame serialised to text without a file (`df.to_csv(index=False)`
     for the response or a download button). A free-text line appended to a log file of the service's own is partial.
@@ -260,6 +262,26 @@ class PayloadsCaptured(Rule):
                         "    result = model.predict(data)\n    logging.info('input=%s prediction=%s', data, result)\n"
                         "    return result.tolist()\n",
         }, "partial", "Azure ML calls run() for each request: its log line is on the serving path"),
+        Example({
+            "api.py": "import pandas as pd\nimport torch\nfrom fastapi import FastAPI, UploadFile\n\napp = FastAPI()\n"
+                      "MODEL = torch.load('model.pt')\n\n\ndef _append_row(path, row):\n"
+                      "    pd.DataFrame([row]).to_csv(path, mode='a', header=False, index=False)\n\n\n"
+                      "@app.post('/classify')\ndef classify(image: UploadFile):\n    x = to_tensor(image)\n"
+                      "    cls = int(MODEL(x).argmax())\n    _append_row('logs/current.csv', {'mean': float(x.mean()), 'cls': cls})\n"
+                      "    return {'class': cls}\n",
+        }, "present", "a row per request appended to a CSV (mode='a') by a helper serving calls"),
+        Example({
+            "main.py": "import json\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.post('/predict')\n"
+                       "def predict(text: str):\n    return {'label': MODEL.predict([text])[0]}\n\n\n@app.post('/feedback')\n"
+                       "def submit_feedback(request: dict):\n    with open('data/feedback.jsonl', 'a') as f:\n"
+                       "        f.write(json.dumps(request) + '\\n')\n    return {'status': 'ok'}\n",
+        }, "partial", "only a feedback route appends what clients send back; /predict records nothing"),
+        Example({
+            "tasks.py": "import time\nfrom datetime import datetime\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n"
+                        "@app.post('/task/run/{name}')\ndef task_run(name: str):\n    with open('tasks_out.txt', mode='a') as f:\n"
+                        "        f.write(f'{name}: {datetime.now()}\\n')\n    return {'ok': True}\n\n\n"
+                        "@app.post('/predict')\ndef predict(row: dict):\n    return {'y': MODEL.predict([row])[0]}\n",
+        }, "absent", "a route that runs no model appending free text to a task log records no payload"),
     )
 
     def check(self, facts):
@@ -297,6 +319,14 @@ class PayloadsCaptured(Rule):
             # a route named for predicting may forward the request to the model service and keep the answer
             predicts = any(looks_predictive(c.attr) for _, c in calls) or looks_predictive(handler.rsplit(":", 1)[-1])
             if not predicts:
+                # a route that runs no model but appends the structured records it is sent to a file
+                # (a feedback route keeping what clients send back): some requests kept, not each prediction
+                kept = next(((i, c) for i, c in calls if best is None and _serving_side(i.path, serving_files, serving_dirs)
+                             and _persists(c) and _appends(i, c) and (c.attr != "write" or _structured_write(i, c))), None)
+                if kept:
+                    best = ("partial", kept[0].path, kept[1].line,
+                            f"a route that runs no model ({handler.rsplit(':', 1)[-1]}) appends the records it is "
+                            f"sent to a file via {kept[1].name}: what clients send back, not a record of each prediction")
                 continue
             # only the serving side's own code: shared training/evaluation code logs for other reasons
             # (a helper named for recording payloads, `log_prediction` in `database.py`, is serving's own)
@@ -319,7 +349,8 @@ class PayloadsCaptured(Rule):
                                         f"serving appends free text to a log file of its own ({call.name}), "
                                         f"not a structured record of each request and its prediction")
                         continue
-                    best = ("supports", idx.path, call.line, f"serving writes request data via {call.name}")
+                    how = "appends each request's record to a file" if _appends(idx, call) else "writes request data"
+                    best = ("supports", idx.path, call.line, f"serving {how} via {call.name}")
                     break
                 recorder = recorders.get(call.attr) if call.name.startswith(("?", "self.")) or "()." in call.name else None
                 if recorder and PAYLOAD_FUNCTION.search(call.attr):
@@ -506,14 +537,32 @@ def _structured_write(idx, call) -> bool:
 def _overwritten(idx, call) -> bool:
     """The file written was opened for writing (`open(p, 'w')`), not appending, in the same function:
     each request replaces the last one (a result file a page renders), so nothing is kept."""
+    mode = _open_mode(idx, call)
+    return isinstance(mode, str) and mode.startswith("w")
+
+
+def _open_mode(idx, call):
+    """The mode of the last file the function opened before `call` (None when it opened none)."""
     opened = [c for c in idx.calls if c.scope == call.scope and c.line <= call.line
               and (c.name in ("open", "io.open", "builtins.open") or c.attr == "open")]
     if not opened:
-        return False
+        return None
     last = max(opened, key=lambda c: c.line)
     at = 0 if last.attr == "open" and last.name not in ("open", "io.open", "builtins.open") else 1   # Path().open(mode)
-    mode = last.kwarg("mode", last.args[at] if len(last.args) > at else None)
-    return isinstance(mode, str) and mode.startswith("w")
+    return last.kwarg("mode", last.args[at] if len(last.args) > at else None)
+
+
+def _appends(idx, call) -> bool:
+    """A file write that adds to what the file holds, so each call's record is kept: a frame
+    written with `mode='a'` (`df.to_csv(path, mode='a', header=False)`), or a write into a file the
+    same function opened for appending (`open(p, 'a')`, `path.open('a')`)."""
+    if call.attr in ("to_csv", "to_json"):
+        mode = call.kwarg("mode", None)
+    elif call.attr in ("write", "writerow", "writerows") or call.name == "json.dump":
+        mode = _open_mode(idx, call)
+    else:
+        return False
+    return isinstance(mode, str) and mode.startswith("a")
 
 
 def _structured_record(idx, call) -> bool:
@@ -560,6 +609,8 @@ def _carries_payload(idx, call, calls) -> bool:
     or when what it writes is named for predictions."""
     if not _file_write(call):
         return True
+    if _appends(idx, call):
+        return True   # a file opened for appending keeps every record: a log, not a cache or a config
     function = call.scope.rsplit(".", 1)[-1]
     if PAYLOAD_FUNCTION.search(function) or _after_model_ran(idx, call):
         return True
