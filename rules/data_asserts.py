@@ -4,7 +4,6 @@ import re
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
-from mlscan.rules._vocab import MODEL_MODULE
 from mlscan.rules.data_checks import CHECK_VERBS
 
 # an operand that describes the data's structure: its length, shape, size, columns, types, missing values
@@ -21,8 +20,7 @@ class NarrowDataAsserts(Rule):
     size, columns, types or missing values (`assert img.size == mask.size`, `assert col in
     df.columns`, `if X.shape[0] != y.shape[0]: raise ValueError`) in data modules (`data/`,
     `dataset*.py`, `datamodule.py`, `*_loading.py`, ingestion and preprocessing code) or in
-    functions named for checking (`_validate_fit_inputs`, `check_*`) outside model, loss and network
-    modules (`models/`, `losses/`, `*_model.py`), whose checks are about tensors. Two or more such checks, at
+    functions named for checking (`_validate_fit_inputs`, `check_*`). Two or more such checks, at
     least one about more than a length, are partial: they catch malformed inputs, not wrong
     content. Tests, examples and notebooks do not count.
     """
@@ -50,11 +48,6 @@ class NarrowDataAsserts(Rule):
             "mylib/data/config.py": "def resolve(input_size, mean):\n    assert len(input_size) == 3\n"
                                     "    assert len(mean) == 3\n    return input_size, mean\n",
         }, "absent", "length asserts on arguments only", fires=False),
-        Example({
-            "mylib/losses/ctc.py": "def _verify_inputs(logits, labels):\n    if logits.ndim != 3:\n"
-                                   "        raise ValueError('logits must be 3-D')\n    if labels.shape[0] != logits.shape[0]:\n"
-                                   "        raise ValueError('batch sizes differ')\n",
-        }, "absent", "a checking function in a loss module checks tensors, not data", fires=False),
     )
 
     def check(self, facts):
@@ -64,13 +57,10 @@ class NarrowDataAsserts(Rule):
             if idx.is_notebook or is_test_path(idx.path) or in_example_dir(idx.path):
                 continue
             data_module = bool(DATA_MODULE.search(idx.path))
-            # a checking function in model, loss or network code (`_verify_inputs` in `losses/ctc.py`) checks
-            # the model's own tensors and arguments, not the data it is given
-            model_module = bool(MODEL_MODULE.search(idx.path)) and not data_module
             for c in idx.comparisons:
                 if c.context not in ("assert", "if-fails") or not any(STRUCTURE.search(o) for o in c.operands):
                     continue
-                if data_module or (not model_module and _checking_scope(c.scope)):
+                if data_module or _checking_scope(c.scope):
                     found.append((idx.path, c.line, f"{c.context.replace('if-fails', 'raise')} on "
                                                     f"{' vs '.join(o for o in c.operands[:2])}",
                                   any(STRUCTURE.search(o) and not o.startswith("len(") for o in c.operands)))
