@@ -46,10 +46,10 @@ class PayloadsCaptured(Rule):
     does a function that records payloads but that serving never calls ("defined but never called").
     A write to a local file (`json.dump`, `f.write`, `to_csv`) counts only in a function named for
     recording payloads, after the model ran (in that function or in the serving function that calls
-    it), when it writes predictions, or when it appends to the file (`to_csv(path, mode='a')`, a write into
-    a file opened with mode `a`): a file that keeps every record is a log. A route that runs no model but
-    appends the structured records it is sent (a feedback route) keeps what clients send back: partial. A config, cache or model-metadata file a serving route
-    rewrites is not a payload, nor is a result file the route opens for writing (`open(p, 'w')`) and
+    it), when it writes predictions, or when it appends to the file (`to_csv(path, mode='a')`, a write
+    into a file opened with mode `a`): a file that keeps every record is a log. A route that runs no
+    model but appends the structured records it is sent (a feedback route) keeps what clients send
+    back: partial. A config, cache or model-metadata file a serving route rewrites is not a payload, nor is a result file the route opens for writing (`open(p, 'w')`) and
     replaces on each request, nor a frame serialised to text without a file (`df.to_csv(index=False)`
     for the response or a download button). A free-text line appended to a log file of the service's own is partial.
     A Gradio app beside the log its flag button wrote (`flagged/log.csv` committed) records only the
