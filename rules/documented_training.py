@@ -37,7 +37,9 @@ class TrainingDataOrResultsDocumented(Rule):
     to its source ("I'm using the [Hotel booking demand](https://...) dataset"; not "a setup to use the ...").
     A data section inside a guide ("## Guide" > "### Image Dataset"), Kaggle datasets that hold the
     trained models and a competition's write-up link describe no training data. Only the project's own
-    documents count: the root README, documents one folder deep and docs folders.
+    documents count: the root README, documents one folder deep and docs folders. A document whose own
+    title says it is a template or a tutorial ("ML Project Template", "kedro mlflow tutorial") describes
+    what a reader would build with it, so its example output and sample data do not count.
     """
 
     id = "documented-data-or-results"
@@ -274,6 +276,21 @@ class TrainingDataOrResultsDocumented(Rule):
                          "(https://hf.co/docs/datasets) to load models and datasets.\n",
         }, "absent", "a template's 'to use the ... dataset' and a library's 'Datasets' link name no training data",
             fires=False),
+        Example({
+            "README.md": "# ML Project Template\n\nA starting point for tabular classification projects.\n\n"
+                         "## Example Output\n\nAfter `make train`, the trained model achieves a Test Accuracy of 92.5% "
+                         "on the sample data.\n",
+        }, "absent", "a template's example output describes what a reader would get, not a trained model",
+            fires=False),
+        Example({
+            "README.md": "# kedro mlflow tutorial\n\n## Introducing the task and dataset\n\nWe will train a "
+                         "sentiment classifier on the IMDB reviews dataset, 50,000 labelled movie reviews from "
+                         "https://ai.stanford.edu/~amaas/data/sentiment/ split into train and test halves.\n",
+        }, "absent", "a tutorial's dataset section describes the exercise, not the project's model", fires=False),
+        Example({
+            "README.md": "# Churn model\n\nBuilt from our project template.\n\n## Results\n\n"
+                         "| model | accuracy | f1 |\n|---|---|---|\n| xgboost | 0.91 | 0.88 |\n| logreg | 0.86 | 0.81 |\n",
+        }, "partial", "a project that mentions a template below its own title still documents its results", fires=True),
     )
 
     def check(self, facts):
@@ -283,6 +300,8 @@ class TrainingDataOrResultsDocumented(Rule):
             doc = facts.document(path)
             if doc is None or card_file_name(path) or is_card_front_matter(doc.front_matter):
                 continue   # cards are judged by model-card
+            if _template_doc(doc):
+                continue
             for line, what in facts.per_file(_doc_hits, path, doc):
                 if (path, line) not in seen:
                     seen.add((path, line))
@@ -295,7 +314,7 @@ class TrainingDataOrResultsDocumented(Rule):
                     or any(q == path for q, _ in seen):
                 continue
             doc = facts.document(path)
-            if doc is not None and facts.per_file(_describes_dataset, path, doc):
+            if doc is not None and not _template_doc(doc) and facts.per_file(_describes_dataset, path, doc):
                 seen.add((path, 1))
                 yield self.found("partial", path, min((s.line for s in doc.headings), default=1),
                                  "a README beside the data files describes the dataset")
@@ -347,11 +366,25 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".arff", ".d
                   ".h5", ".hdf5", ".tfrecord", ".tfrecords")
 
 
+# p17: a document whose own title says it is a template or a tutorial ("ML Project Template", "kedro mlflow
+# tutorial") describes what a reader would build with it, not a model the project trained (its "Example Output"
+# accuracy, its sample dataset); as with a cookiecutter template's README (r12)
+TEMPLATE_TITLE = re.compile(r"(?i)\b(templates?|tutorials?)\b")
+
+
+def _template_doc(doc) -> bool:
+    first = next(iter(doc.headings), None)
+    return first is not None and bool(TEMPLATE_TITLE.search(first.title))
+
+
 def _own_prose_doc(facts, path: str) -> bool:
     """The root README, or a document of the project's own one folder deep or in a docs folder (`hw1/README.md`,
     `docs/Concepts.md`): prose (Markdown, reST or a README), not an example's or a project template's
     (a folder with `cookiecutter.json`, whose README describes what the template generates)."""
     p = PurePosixPath(path)
+    doc = facts.document(path)
+    if doc is not None and _template_doc(doc):
+        return False
     if "/" not in path:
         return p.name.lower().startswith("readme")
     if not (p.name.lower().startswith("readme") or p.suffix.lower() in (".md", ".rst")) or not is_primary_doc(path) \
