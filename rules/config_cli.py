@@ -22,6 +22,8 @@ RUN_PARAMETERS = {
 }
 
 
+# r16: the label of options generated from a mapping of defaults, as the reasons name it
+GENERATED = "command-line (generated from a dict of defaults)"
 # options with in-code defaults only: how many hyperparameters make the run's configuration
 MIN_DEFAULT_OPTIONS = 2
 
@@ -49,6 +51,11 @@ class HyperparametersFromCommandLine(Rule):
     `Estimator(hyperparameters=...)`).
     Hyperparameters read from environment variables (`LR = float(os.getenv("LR"))`, two or more)
     count the same way, when a Dockerfile, `.env` file or job spec sets them.
+    Options generated from in-code defaults count as options too: a bare `fire.Fire()` (every
+    top-level function of the module a command, its keyword defaults the flags), and options added
+    one per key of a dict of defaults (`add_dict_to_argparser(parser, dict(lr=1e-4, batch_size=1))`,
+    `define_flags_with_default(...)`). An option that hands the training a config over its in-code
+    defaults (`--hparams '{"lr": 1e-4}'`, `--config FILE`) counts even with no hyperparameter option.
     """
 
     id = "config-cli"
@@ -87,6 +94,28 @@ class HyperparametersFromCommandLine(Rule):
                         "p = argparse.ArgumentParser()\np.add_argument('--input')\np.add_argument('--output')\n"
                         "args = p.parse_args()\nLogisticRegression().fit([[0], [1]], [0, 1])\n",
         }, "absent", "a command line of paths only", fires=False),
+        Example({
+            "train.py": "import argparse\nimport json\nimport torch\n\n"
+                        "HPARAMS = dict(lr=1e-3, batch_size=32, epochs=2)\n\n\n"
+                        "def main():\n    p = argparse.ArgumentParser()\n    p.add_argument('--data_dir', default='data/')\n"
+                        "    p.add_argument('--hparams', default='', help='JSON overriding the defaults')\n"
+                        "    args = p.parse_args()\n    hp = dict(HPARAMS, **json.loads(args.hparams or '{}'))\n"
+                        "    model = torch.nn.Linear(2, 1)\n    opt = torch.optim.Adam(model.parameters(), lr=hp['lr'])\n"
+                        "    for _ in range(hp['epochs']):\n        model(torch.zeros(hp['batch_size'], 2)).sum().backward()\n"
+                        "        opt.step()\n\n\nif __name__ == '__main__':\n    main()\n",
+        }, "partial", "an --hparams option overrides in-code defaults per run, with no hyperparameter option beside it",
+            fires=True),
+        Example({
+            "train.py": "import torch\n\n\ndef main():\n    model = torch.nn.Linear(2, 1)\n"
+                        "    opt = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+                        "    model(torch.zeros(4, 2)).sum().backward()\n    opt.step()\n    torch.save(model, 'model.pt')\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+            "serve.py": "import argparse\nimport torch\n\n\ndef main():\n    p = argparse.ArgumentParser()\n"
+                        "    p.add_argument('--config', default='serve.yaml')\n    args = p.parse_args()\n"
+                        "    model = torch.load('model.pt')\n    print(args.config, model)\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "a --config option of a serving script the training never reaches sets no training run",
+            fires=False),
         Example({
             "MLproject": "name: demo\nentry_points:\n  main:\n    parameters:\n      alpha: {type: float, default: 0.5}\n"
                          "    command: python train.py {alpha}\n",
@@ -148,6 +177,49 @@ class HyperparametersFromCommandLine(Rule):
                               "    return LogisticRegression(C=0.5).fit([[0], [1]], [0, 1])\n\n\n"
                               "if __name__ == '__main__':\n    retrain()\n",
         }, "absent", "a Prefect flow that takes a date and a bucket: no hyperparameter is a run parameter", fires=False),
+        Example({
+            "scripts/run_cifar.py": "import fire\nimport torch\n\n\n"
+                                    "def train(exp_name, lr=2e-4, dropout=0.1, total_bs=128):\n"
+                                    "    model = torch.nn.Dropout(dropout)\n"
+                                    "    opt = torch.optim.Adam(torch.nn.Linear(2, 1).parameters(), lr=lr)\n"
+                                    "    opt.step()\n\n\n"
+                                    "if __name__ == '__main__':\n    fire.Fire()\n",
+        }, "partial", "a bare fire.Fire(): the module's functions are commands, their keyword defaults the flags",
+            fires=True),
+        Example({
+            "scripts/run_cifar.py": "import fire\nimport torch\n\n\n"
+                                    "def train(exp_name, data_dir='data/', log_dir='logs'):\n"
+                                    "    opt = torch.optim.Adam(torch.nn.Linear(2, 1).parameters(), lr=2e-4)\n"
+                                    "    opt.step()\n\n\n"
+                                    "if __name__ == '__main__':\n    fire.Fire()\n",
+        }, "absent", "a bare fire.Fire() whose functions take only names and folders", fires=False),
+        Example({
+            "util.py": "def add_dict_to_argparser(parser, default_dict):\n"
+                       "    for k, v in default_dict.items():\n"
+                       "        parser.add_argument(f'--{k}', default=v, type=type(v))\n",
+            "train.py": "import argparse\nimport torch\nfrom util import add_dict_to_argparser\n\n\n"
+                        "def create_argparser():\n"
+                        "    defaults = dict(data_dir='', lr=1e-4, weight_decay=0.0, batch_size=1)\n"
+                        "    parser = argparse.ArgumentParser()\n    add_dict_to_argparser(parser, defaults)\n"
+                        "    return parser\n\n\n"
+                        "def main():\n    args = create_argparser().parse_args()\n"
+                        "    opt = torch.optim.Adam(torch.nn.Linear(2, 1).parameters(), lr=args.lr)\n    opt.step()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "partial", "argparse options generated, one per key, from a dict of hyperparameter defaults", fires=True),
+        Example({
+            "util.py": "def add_dict_to_argparser(parser, default_dict):\n"
+                       "    for k, v in default_dict.items():\n"
+                       "        parser.add_argument(f'--{k}', default=v, type=type(v))\n",
+            "train.py": "import argparse\nimport torch\nfrom util import add_dict_to_argparser\n\n\n"
+                        "def create_argparser():\n"
+                        "    defaults = dict(data_dir='', out_dir='runs', log_interval=10)\n"
+                        "    parser = argparse.ArgumentParser()\n    add_dict_to_argparser(parser, defaults)\n"
+                        "    return parser\n\n\n"
+                        "def main():\n    args = create_argparser().parse_args()\n"
+                        "    opt = torch.optim.Adam(torch.nn.Linear(2, 1).parameters(), lr=1e-4)\n    opt.step()\n\n\n"
+                        "if __name__ == '__main__':\n    main()\n",
+        }, "absent", "options generated from a dict of folders and intervals: no hyperparameter is set per run",
+            fires=False),
     )
 
     def check(self, facts):
@@ -185,6 +257,11 @@ class HyperparametersFromCommandLine(Rule):
                     if node and node.startswith("def:") and node not in defs_seen:
                         defs_seen.add(node)
                         got.extend(_params(facts, node))
+                if name == "fire.Fire" and not call.args and not call.kwargs and not call.refs:
+                    # r16: a bare `fire.Fire()` makes every top-level function of the module a command, its
+                    # keyword defaults the flags (`train(lr=2e-4, dropout=0.1)` run as `train --lr=1e-4`)
+                    got.extend(p for qual, d in sorted(idx.defs.items())
+                               if d.kind == "function" and "." not in qual and not qual.startswith("_") for p in d.params)
                 label = name.split(".")[0]
             hps = strong_hyperparameters(got)
             if hps and label:
@@ -192,6 +269,15 @@ class HyperparametersFromCommandLine(Rule):
                 where.setdefault(label, (idx.path, call.line))
             if label and any(_is_config_option(a) for a in got if isinstance(a, str)):
                 config_option.setdefault(label, (idx.path, call.line))
+        # r16: options generated from a mapping of defaults - a helper that adds one argparse option per key
+        # (`add_dict_to_argparser(parser, dict(lr=1e-4, batch_size=1))`) or a library call that defines a flag per
+        # keyword default (`define_flags_with_default(lr=..., epochs=...)`): the same in-code defaults, set per run
+        generated = _generated_options(facts, graph, nodes, defs_seen)
+        if generated is not None:
+            path, line, got = generated
+            hps = strong_hyperparameters(got)
+            options.setdefault(GENERATED, set()).update(hps)
+            where.setdefault(GENERATED, (path, line))
         # typer/click commands declared with decorators
         for p in sorted({n.split(":")[1] for n in nodes}):
             idx = facts.code.get(p)
@@ -228,6 +314,14 @@ class HyperparametersFromCommandLine(Rule):
                                  f"hyperparameters are {label} options ({ranked(hps, 6)}) with in-code defaults: "
                                  "they can be set per run, but no config file or run script keeps the values")
                 return
+        if not options and config_option:
+            # r16: no hyperparameter option, but one that hands the training a config (`--hparams '{"lr": 1e-4}'`,
+            # `--config FILE`) over in-code defaults, in training code
+            label, (path, line) = sorted(config_option.items())[0]
+            yield self.found("partial", path, line, f"the training takes an option ({label}) that overrides its in-code "
+                                                    "hyperparameter defaults with a config given per run; no config "
+                                                    "file keeps them")
+            return
         env = _env_hyperparameters(facts, graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code())))
         if env is not None:
             path, line, hps, recorded = env
@@ -384,6 +478,35 @@ def _env_hyperparameters(facts, calls) -> Optional[Tuple[str, int, List[str], st
         if ENV_FILE.search(f.path) and not is_ci_path(f.path) and setter.search(facts.text(f.path) or ""):
             path, line = found[variables[0]]
             return path, line, variables, f.path
+    return None
+
+
+FLAG_DEFINERS = re.compile(r"(?i)^define_flags?(_with_defaults?)?$|^(flags|args|arguments)_from_(dict|defaults)$")
+
+
+def _generated_options(facts, graph, nodes, seen: Set[str]) -> Optional[Tuple[str, int, List[str]]]:
+    """(path, line, keys) of command-line options generated from a mapping of defaults, in training code:
+    a call to a helper of the repo's own that adds an argparse option per key of a mapping it is given
+    (the option's name is not a literal), with the keys of the `dict(...)` literal built in the calling
+    scope; or a library call that defines a flag per keyword default (`define_flags_with_default(...)`)."""
+    from mlscan.facts.pycode import NOT_LITERAL
+    calls = graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code()))
+    for idx, call in calls:
+        keys: List[str] = []
+        if FLAG_DEFINERS.match(call.attr) and not call.name.startswith(("absl", "tensorflow", "?flags")):
+            keys = [k for k, _ in call.kwargs if k != "**"]
+        elif call.refs or call.arg_names:
+            node = graph.resolve_name(idx.path, call.name)
+            if not (node and node.startswith("def:")) or node in seen:
+                continue
+            _, path, qual = node.split(":", 2)
+            own = facts.code.get(path)
+            if own is None or not any(c.scope == qual and c.attr == "add_argument" and c.args and c.args[0] is NOT_LITERAL
+                                      for c in own.calls):
+                continue
+            keys = [k for c in idx.calls if c.scope == call.scope and c.name == "dict" for k, _ in c.kwargs if k != "**"]
+        if len(strong_hyperparameters(keys)) >= MIN_DEFAULT_OPTIONS:
+            return idx.path, call.line, keys
     return None
 
 
