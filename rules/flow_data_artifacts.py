@@ -12,6 +12,11 @@ DATA_ATTR = re.compile(r"(?i)^((raw|full|input|clean|processed|" + _SPLIT[1:-1] 
                        r"(data|dataset|datasets|df|dataframe|table|records|samples)$|"
                        r"^" + _SPLIT + r"_(labels|features|x|y|set|split)$|^(x|y)_" + _SPLIT + r"$")
 FLOW_BASES = ("metaflow.FlowSpec",)
+# r17: other pipeline tools that keep each run's dataset as a run artefact
+DATA_READERS = ("read_csv", "read_parquet", "read_json", "read_excel", "read_sql", "read_sql_query", "read_table",
+                "read_feather")
+VERTEX_DATASET_OP = re.compile(r"(Image|Tabular|Text|Video|TimeSeries)DatasetCreateOp$")
+DATA_ARTIFACT_PATH = re.compile(r"(?i)^((input|raw|train|training|processed)_)?(data|dataset|datasets)$")
 STEP_DECORATORS = ("metaflow.step",)
 
 
@@ -62,9 +67,57 @@ class FlowDataArtifacts(Rule):
         Example({"train.py": "import pandas as pd\n\n\nclass Trainer:\n    def load(self):\n"
                              "        self.dataset = pd.read_csv('data.csv')\n"},
                 "absent", "a plain class keeping its data in memory versions nothing", fires=False),
+        Example({"steps/loader.py": "import pandas as pd\nfrom zenml import step\n\n\n@step\n"
+                                    "def data_loader() -> pd.DataFrame:\n    return pd.read_csv('data/train.csv')\n"},
+                "partial", "r17: a ZenML step's loaded DataFrame is stored as an artefact of each run", fires=True),
+        Example({"steps/loader.py": "import pandas as pd\n\n\n"
+                                    "def data_loader() -> pd.DataFrame:\n    return pd.read_csv('data/train.csv')\n"},
+                "absent", "r17: a plain loader function stores nothing per run", fires=False),
+        Example({"pipeline.py": "from google_cloud_pipeline_components import aiplatform as gcc_aip\n\n\n"
+                                "def pipeline(project_id: str):\n"
+                                "    ds_op = gcc_aip.ImageDatasetCreateOp(project=project_id, gcs_source='gs://b/all.csv')\n"},
+                "partial", "r17: a Vertex pipeline creates a managed dataset per run", fires=True),
+        Example({"train.py": "import mlflow\n\n\ndef train(df):\n    with mlflow.start_run():\n"
+                             "        df.to_csv('/tmp/input_data.csv', index=False)\n"
+                             "        mlflow.log_artifact('/tmp/input_data.csv', 'input_data')\n"},
+                "partial", "r17: the training data logged as an MLflow run artefact", fires=True),
+        Example({"stats.py": "import mlflow\n\n\ndef log_stats(path):\n"
+                             "    mlflow.log_artifact(path, artifact_path='feature_importance')\n"},
+                "absent", "r17: a table of results logged to MLflow is not the training data", fires=False),
     )
 
     def check(self, facts):
+        found = next(self._run_stores(facts), None)
+        if found is not None:
+            yield found
+            return
+        yield from self._flows(facts)
+
+    def _run_stores(self, facts):
+        """r17: ZenML steps, Vertex dataset ops and MLflow runs that keep the data a run used."""
+        for idx in facts.non_test_code():
+            steps = {q for q, d in idx.defs.items() if d.kind == "function"
+                     and any(dec.startswith("zenml") and dec.rsplit(".", 1)[-1] == "step" for dec in d.decorators)}
+            for call in idx.calls:
+                if steps and call.scope in steps and call.attr in DATA_READERS:
+                    yield self.found("partial", idx.path, call.line,
+                                     f"ZenML keeps the data step {call.scope}() loads ({call.attr}) as a versioned "
+                                     "artefact of each run, but the input data itself is not pinned")
+                    return
+                if VERTEX_DATASET_OP.search(call.attr):
+                    yield self.found("partial", idx.path, call.line,
+                                     f"each pipeline run creates a Vertex AI managed dataset ({call.attr}), kept with the "
+                                     "run's lineage, but the source data itself is not pinned")
+                    return
+                if call.name in ("mlflow.log_artifact", "mlflow.log_artifacts"):
+                    dest = call.kwarg("artifact_path", call.args[1] if len(call.args) > 1 else None)
+                    if isinstance(dest, str) and DATA_ARTIFACT_PATH.match(dest):
+                        yield self.found("partial", idx.path, call.line,
+                                         f"the run stores the data it trained on as an MLflow artefact ({dest!r}); "
+                                         "the data is kept per run but not versioned at its source")
+                        return
+
+    def _flows(self, facts):
         for idx in facts.non_test_code():
             kfp = next((ref for ref in idx.imports if ref.module.split(".")[0] == "kfp"
                         and (ref.name == "Dataset" or "Dataset" in idx.attributes)), None)
