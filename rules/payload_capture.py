@@ -37,10 +37,7 @@ class PayloadsCaptured(Rule):
     capture configured in a deployment manifest (KServe or Seldon `logger`, SageMaker
     `DataCaptureConfig`, Azure ML data collector, v2 `Collector` or v1 `ModelDataCollector`). Files count as sinks (`df.to_csv`, `to_parquet`),
     and so does a recorder object serving is handed (`self.db_logger.log_prediction(...)`) whose
-    method writes to one. A row added to an ORM session (`self.db_session.add(row)`) is a database write,
-    and an injected service the graph cannot follow (`service.score_transaction(tx)` with
-    `service = Depends(...)`) counts when its method runs the model and then writes to a store, itself
-    or through a writer it holds (`self._repository.create(...)`). Rows of drift/quality metrics a module computes with Evidently are
+    method writes to one. Rows of drift/quality metrics a module computes with Evidently are
     metrics, not payloads. A prediction script a scheduled workflow runs that keeps its predictions
     in files leaves a prediction history, not a record of each input: partial. A recorder function
     named for what it records (`log_prediction`) counts wherever it lives. Logging to stdout only counts as partial (a
@@ -188,29 +185,6 @@ class PayloadsCaptured(Rule):
                            "            self.db_logger.log_prediction((x, y))\n        return y\n\n\n"
                            "@app.post('/predict')\ndef predict(x: list):\n    return Predictor().predict(x).tolist()\n",
         }, "present", "an injected recorder whose method writes to the database"),
-        Example({
-            "app/repository.py": "from sqlalchemy.orm import Session\nfrom app.models import PredictionLog\n\n\n"
-                                 "class PredictionRepository:\n    def __init__(self, session: Session):\n"
-                                 "        self._session = session\n\n    def create(self, **row):\n"
-                                 "        self._session.add(PredictionLog(**row))\n        self._session.commit()\n",
-            "app/service.py": "class PredictionService:\n    def __init__(self, repository, model):\n"
-                              "        self._repository = repository\n        self._model = model\n\n"
-                              "    def score_transaction(self, tx):\n        score = self._model.predict_proba([tx])[0][1]\n"
-                              "        self._repository.create(request=tx, score=score)\n        return score\n",
-            "app/api.py": "from fastapi import Depends, FastAPI\nfrom app.deps import get_service\n\napp = FastAPI()\n\n\n"
-                          "@app.post('/score')\ndef score_transaction(tx: dict, service=Depends(get_service)):\n"
-                          "    return {'score': service.score_transaction(tx)}\n",
-        }, "present", "an injected service runs the model and adds the row to an ORM session through its repository"),
-        Example({
-            "app/users.py": "from sqlalchemy.orm import Session\n\n\nclass UserService:\n"
-                            "    def __init__(self, session: Session):\n        self.db_session = session\n\n"
-                            "    def create_user(self, name):\n        self.db_session.add(User(name=name))\n"
-                            "        self.db_session.commit()\n",
-            "app/api.py": "import joblib\nfrom fastapi import Depends, FastAPI\nfrom app.deps import get_users\n\n"
-                          "app = FastAPI()\nMODEL = joblib.load('model.pkl')\n\n\n@app.post('/predict')\n"
-                          "def predict(x: list, users=Depends(get_users)):\n    users.create_user('anon')\n"
-                          "    return {'y': MODEL.predict([x]).tolist()}\n",
-        }, "absent", "a service that stores a user row but runs no model records no payload"),
         Example({
             "app.py": "import joblib\nimport pandas as pd\nimport streamlit as st\nfrom database import log_prediction\n\n"
                       "MODEL = joblib.load('model.pkl')\nrow = {'n': st.number_input('N')}\nif st.button('Predict'):\n"
@@ -384,13 +358,6 @@ class PayloadsCaptured(Rule):
                             f"serving records payloads with {call.attr}(), which writes them via {recorder[2]} "
                             f"({recorder[0]}:{recorder[1]})")
                     break
-                if recorder and recorder[3] and call.attr not in MODEL_APIS:
-                    # an injected service the graph cannot follow (`service.score_transaction(tx)` with
-                    # `service = Depends(...)`) whose method runs the model and then stores the row
-                    best = ("supports", idx.path, call.line,
-                            f"serving calls {call.attr}(), which runs the model and stores the result via "
-                            f"{recorder[2]} ({recorder[0]}:{recorder[1]})")
-                    break
                 if call.attr in RECORD_ATTRS and not call.name.startswith(("warnings", "math", "numpy", "torch")) \
                         and ((call.arg_names and _logs_request(idx, call)) or _structured_record(idx, call)):
                     structured = _structured_record(idx, call) and call.name.split(".")[:2] != ["logging", call.attr]
@@ -541,40 +508,10 @@ def _recorder_methods(facts):
         for qual, d in idx.defs.items():
             name = qual.rsplit(".", 1)[-1]
             if d.kind == "function" and name not in out:
-                sink = next((c for c in sinks if c.scope == qual), None)
+                sink = next((c.name for c in sinks if c.scope == qual), None)
                 if sink:
-                    out[name] = (idx.path, d.line, sink.name, _store_after_run(idx, sink))
-    # one step up: a method that hands its rows to such a writer held on `self` or injected
-    # (`self.save_predictions(...)`, `self._repository.create(...)`) writes them too
-    for idx in facts.non_test_code():
-        for qual, d in idx.defs.items():
-            name = qual.rsplit(".", 1)[-1]
-            if d.kind != "function" or name in out:
-                continue
-            via = next((c for c in idx.calls if c.scope == qual and c.attr in out and c.attr != name
-                        and (c.name.startswith(("?", "self.")) or "()." in c.name)), None)
-            if via:
-                base = out[via.attr]
-                out[name] = (idx.path, d.line, base[2], base[3] or _store_after_run(idx, via))
+                    out[name] = (idx.path, d.line, sink)
     return out
-
-
-def _store_after_run(idx, call) -> bool:
-    """The function runs the model and then writes to a store (a database, queue or stream, not a
-    local file): a service method that scores the request and keeps the row (`score_transaction`)."""
-    attr = call.attr
-    if attr in LOCAL_FILE_WRITES or call.name == "json.dump" or attr in ("to_json", "write_table"):
-        return False
-    if _after_model_ran(idx, call):
-        return True
-    # the model object the class loaded, called directly (`self.classifier = pipeline(...)`, then
-    # `self.classifier(req.text)`)
-    loaded = {a.target for a in idx.attr_assigns
-              if any(c.line == a.line and (c.attr in MODEL_LOADS or c.name == "transformers.pipeline") for c in idx.calls)}
-    return any(c.scope == call.scope and c.line < call.line and c.name in loaded for c in idx.calls)
-
-
-MODEL_LOADS = {"from_pretrained", "load_model", "load_learner"}
 
 
 def _persisting_log_handler(facts, files) -> bool:
@@ -642,13 +579,6 @@ def _persists(call) -> bool:
     return _persists_name(call.name)
 
 
-# a model's own methods: a repo method of that name (a batch `predict` that writes rows) is not what a route called
-MODEL_APIS = {"predict", "predict_proba", "generate", "forward", "__call__", "transform", "invoke", "run", "score",
-              "inference", "infer"}
-# a SQLAlchemy/SQLModel session (`db.session`, `self._session`, `db_session`, `?session`): what it adds is a table row
-ORM_SESSION = re.compile(r"(^|[.?])_?(db_|async_|orm_|sql_)?session$")
-
-
 # pandas writers that return the text when given no file: (keywords that name the file)
 SERIALISERS = {"to_csv": ("path_or_buf",), "to_json": ("path_or_buf",), "to_parquet": ("path",)}
 
@@ -664,8 +594,6 @@ def _persists_name(name: str) -> bool:
             return True  # a DB-API cursor, however the connection was reached (`self.connection.cursor()`)
         if attr in STORE_ONLY_ATTRS:
             return True  # only a store has these, however it was reached (`get_mongo_collection().insert_one`)
-        if attr == "add" and ORM_SESSION.search(head):
-            return True  # an ORM session's unit of work (`self.db_session.add(row)`), however the session was reached
         return head.startswith(PERSIST_PREFIXES) or head.startswith("?") and attr in (
             "execute", "executemany", "insert_one", "insert_many", "put_item", "put_record", "produce", "publish",
             "basic_publish", "emit", "writerow", "writerows", "to_sql", "xadd", "log_records", "to_csv", "to_parquet")
