@@ -3,7 +3,6 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from mlscan.facts.docs import fence_opener
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
 from mlscan.rules._docs import (LEADERBOARD_SCORE, card_file_name, data_dictionary_tables, document_topics,
@@ -324,13 +323,13 @@ class TrainingDataOrResultsDocumented(Rule):
             if any(p == path for p, _ in seen) or not _own_prose_doc(facts, path):
                 continue
             what = "the README" if "/" not in path else path
-            got = facts.per_file(_names_model_and_data, path, facts.text(path) or "")
+            got = facts.per_file(_names_model_and_data, path, facts.document(path))
             if got:
                 line, model, source = got
                 yield self.found("partial", path, line, f"{what} names the model ({model}) and the data it is "
                                                         f"trained on, with its source (\"{source}\")")
                 break
-            got = facts.per_file(_says_trained_on, path, facts.text(path) or "")
+            got = facts.per_file(_says_trained_on, path, facts.document(path))
             if got:
                 yield self.found("partial", path, got[0], f"{what} says which data the model is trained on "
                                                           f"(\"{got[1]}\")")
@@ -412,29 +411,25 @@ def _describes_dataset(path: str, doc) -> bool:
     return doc.words >= DATA_README_WORDS and _names_data(doc)
 
 
-def _prose_lines(text: str):
-    """(line number, line, stripped) of a README's first 3000 lines outside code blocks, headings, and
-    sections that are how-to guides or not about results."""
-    skip = fence = False
-    for no, raw in enumerate(text.splitlines()[:3000], 1):
-        stripped = raw.strip()
-        if fence_opener(raw):
-            fence = not fence
+def _prose_lines(doc):
+    """(line number, line, stripped) of a document's prose and table lines, outside code blocks and
+    headings (as facts/docs.py reads them), leaving out sections that are how-to guides, not about
+    results, or examples (a library's "Examples": notebooks on some dataset are usage, not its training data)."""
+    for sec in doc.sections if doc is not None else ():
+        if sec.level and (HOW_TO.match(sec.title) or _NOT_RESULT.search(sec.title) or _EXAMPLES.match(sec.title)):
             continue
-        if fence:
-            continue
-        if stripped.startswith("#"):
-            skip = bool(HOW_TO.match(stripped.lstrip("#").strip()) or _NOT_RESULT.search(stripped))
-            continue
-        if not skip:
-            yield no, raw, stripped
+        for no, raw in sec.prose_lines:
+            yield no, raw, raw.strip()
 
 
-def _names_model_and_data(path: str, text: str) -> tuple:
+_EXAMPLES = re.compile(r"(?i)^[\W\d]*examples?\b")
+
+
+def _names_model_and_data(path: str, doc) -> tuple:
     """(line, model, data sentence) when a README names a model family and links the data it is trained
     on, outside how-to sections and code blocks; () otherwise."""
     model = data = None
-    for no, raw, stripped in _prose_lines(text):
+    for no, raw, stripped in _prose_lines(doc):
         if model is None:
             m = MODEL_FAMILY.search(_URL.sub(" ", raw))   # not a word inside a link ("...-lstm-ft128")
             if m:
@@ -448,11 +443,11 @@ def _names_model_and_data(path: str, text: str) -> tuple:
     return ()
 
 
-def _says_trained_on(path: str, text: str) -> tuple:
+def _says_trained_on(path: str, doc) -> tuple:
     """(line, sentence) when a README's prose says which dataset the model was trained or fine-tuned on
     ("fine-tuned on the IMDB dataset", "Trained on the Jigsaw toxic-comment corpus"), outside how-to
     sections and code blocks; () otherwise."""
-    for no, raw, stripped in _prose_lines(text):
+    for no, raw, stripped in _prose_lines(doc):
         m = None if HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) else \
             (TRAINED_ON_DATA.search(raw) or _uses_linked_dataset(raw))
         if m:

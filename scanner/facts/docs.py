@@ -51,6 +51,7 @@ class Section:
     code_lines: int = 0
     tables: List[Table] = field(default_factory=list)
     links: int = 0
+    prose_lines: List[Tuple[int, str]] = field(default_factory=list)   # (line, raw line) outside code: prose and tables
 
     @property
     def words(self) -> int:
@@ -205,6 +206,7 @@ def parse_document(path: str, text: str) -> Document:
                 html = _html_table(line_no, "\n".join(lines[i:end + 1])) if end is not None else None
                 if html is not None:
                     current.tables.append(html)
+                    current.prose_lines.extend((j + 1, lines[j]) for j in range(i, end + 1) if lines[j].strip())
                     i = end + 1
                     continue
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
@@ -216,11 +218,13 @@ def parse_document(path: str, text: str) -> Document:
             if "|" in stripped and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]) and "-" in lines[i + 1]:
                 table = Table(line_no, _split_row(stripped))
                 current.tables.append(table)
+                current.prose_lines.append((line_no, raw))
                 i += 2
                 continue
             if table is not None:
                 if "|" in stripped:
                     table.rows.append(_split_row(stripped))
+                    current.prose_lines.append((line_no, raw))
                     i += 1
                     continue
                 table = None
@@ -228,6 +232,7 @@ def parse_document(path: str, text: str) -> Document:
             current.links += 1
         if stripped:
             prose.append(stripped)
+            current.prose_lines.append((line_no, raw))
         i += 1
     close()
     current.end_line = max(current.line, len(lines))
