@@ -276,6 +276,16 @@ class TrainingDataOrResultsDocumented(Rule):
         }, "absent", "a template's 'to use the ... dataset' and a library's 'Datasets' link name no training data",
             fires=False),
         Example({
+            "README.rst": "Bird classifier\n===============\n\nOverview\n~~~~~~~~\n\nA ResNet34 trained on the "
+                          "`Birds Dataset <https://www.kaggle.com/datasets/x/birds>`__ of 400 species.\n",
+        }, "partial", "a reST section underlined with tildes (not a code fence) names the model and its data", fires=True),
+        Example({
+            "README.md": "# segkit\n\nA Python library of neural networks for image segmentation.\n\n## Examples\n\n"
+                         "- [notebook] Binary segmentation on the CamVid dataset "
+                         "[here](https://github.com/x/segkit/blob/master/examples/camvid.ipynb)\n",
+        }, "absent", "a library's examples: a notebook on some dataset is usage, not the model's training data",
+            fires=False),
+        Example({
             "README.md": "# ML Project Template\n\nA starting point for tabular classification projects.\n\n"
                          "## Example Output\n\nAfter `make train`, the trained model achieves a Test Accuracy of 92.5% "
                          "on the sample data.\n",
