@@ -333,13 +333,13 @@ class TrainingDataOrResultsDocumented(Rule):
             if any(p == path for p, _ in seen) or not _own_prose_doc(facts, path):
                 continue
             what = "the README" if "/" not in path else path
-            got = facts.per_file(_names_model_and_data, path, facts.document(path))
+            got = facts.per_file(_names_model_and_data, path, facts.document(path), facts.text(path) or "")
             if got:
                 line, model, source = got
                 yield self.found("partial", path, line, f"{what} names the model ({model}) and the data it is "
                                                         f"trained on, with its source (\"{source}\")")
                 break
-            got = facts.per_file(_says_trained_on, path, facts.document(path))
+            got = facts.per_file(_says_trained_on, path, facts.document(path), facts.text(path) or "")
             if got:
                 yield self.found("partial", path, got[0], f"{what} says which data the model is trained on "
                                                           f"(\"{got[1]}\")")
@@ -421,25 +421,28 @@ def _describes_dataset(path: str, doc) -> bool:
     return doc.words >= DATA_README_WORDS and _names_data(doc)
 
 
-def _prose_lines(doc):
+def _prose_lines(doc, text: str):
     """(line number, line, stripped) of a document's prose and table lines, outside code blocks and
     headings (as facts/docs.py reads them), leaving out sections that are how-to guides, not about
     results, or examples (a library's "Examples": notebooks on some dataset are usage, not its training data)."""
+    lines = text.splitlines()
     for sec in doc.sections if doc is not None else ():
         if sec.level and (HOW_TO.match(sec.title) or _NOT_RESULT.search(sec.title) or _EXAMPLES.match(sec.title)):
             continue
-        for no, raw in sec.prose_lines:
-            yield no, raw, raw.strip()
+        for first, last in sec.prose_spans:
+            for no in range(first, min(last, len(lines)) + 1):
+                raw = lines[no - 1]
+                yield no, raw, raw.strip()
 
 
 _EXAMPLES = re.compile(r"(?i)^[\W\d]*examples?\b")
 
 
-def _names_model_and_data(path: str, doc) -> tuple:
+def _names_model_and_data(path: str, doc, text: str) -> tuple:
     """(line, model, data sentence) when a README names a model family and links the data it is trained
     on, outside how-to sections and code blocks; () otherwise."""
     model = data = None
-    for no, raw, stripped in _prose_lines(doc):
+    for no, raw, stripped in _prose_lines(doc, text):
         if model is None:
             m = MODEL_FAMILY.search(_URL.sub(" ", raw))   # not a word inside a link ("...-lstm-ft128")
             if m:
@@ -453,11 +456,11 @@ def _names_model_and_data(path: str, doc) -> tuple:
     return ()
 
 
-def _says_trained_on(path: str, doc) -> tuple:
+def _says_trained_on(path: str, doc, text: str) -> tuple:
     """(line, sentence) when a README's prose says which dataset the model was trained or fine-tuned on
     ("fine-tuned on the IMDB dataset", "Trained on the Jigsaw toxic-comment corpus"), outside how-to
     sections and code blocks; () otherwise."""
-    for no, raw, stripped in _prose_lines(doc):
+    for no, raw, stripped in _prose_lines(doc, text):
         m = None if HOW_TO.match(re.sub(r"^[\s*>+-]+", "", raw)) else \
             (TRAINED_ON_DATA.search(raw) or _uses_linked_dataset(raw))
         if m:

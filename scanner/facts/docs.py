@@ -51,11 +51,19 @@ class Section:
     code_lines: int = 0
     tables: List[Table] = field(default_factory=list)
     links: int = 0
-    prose_lines: List[Tuple[int, str]] = field(default_factory=list)   # (line, raw line) outside code: prose and tables
+    prose_spans: List[Tuple[int, int]] = field(default_factory=list)   # (first, last) line runs of prose and tables
 
     @property
     def words(self) -> int:
         return len(_WORD.findall(self.prose))
+
+    def note_prose(self, first: int, last: int) -> None:
+        """Lines first..last are prose or a table (a run joins the one it continues)."""
+        spans = self.prose_spans
+        if spans and spans[-1][1] == first - 1:
+            spans[-1] = (spans[-1][0], last)
+        else:
+            spans.append((first, last))
 
 
 @dataclass
@@ -206,7 +214,7 @@ def parse_document(path: str, text: str) -> Document:
                 html = _html_table(line_no, "\n".join(lines[i:end + 1])) if end is not None else None
                 if html is not None:
                     current.tables.append(html)
-                    current.prose_lines.extend((j + 1, lines[j]) for j in range(i, end + 1) if lines[j].strip())
+                    current.note_prose(line_no, end + 1)
                     i = end + 1
                     continue
             nxt = lines[i + 1] if i + 1 < len(lines) else ""
@@ -218,13 +226,13 @@ def parse_document(path: str, text: str) -> Document:
             if "|" in stripped and i + 1 < len(lines) and _TABLE_SEP.match(lines[i + 1]) and "-" in lines[i + 1]:
                 table = Table(line_no, _split_row(stripped))
                 current.tables.append(table)
-                current.prose_lines.append((line_no, raw))
+                current.note_prose(line_no, line_no)
                 i += 2
                 continue
             if table is not None:
                 if "|" in stripped:
                     table.rows.append(_split_row(stripped))
-                    current.prose_lines.append((line_no, raw))
+                    current.note_prose(line_no, line_no)
                     i += 1
                     continue
                 table = None
@@ -232,7 +240,7 @@ def parse_document(path: str, text: str) -> Document:
             current.links += 1
         if stripped:
             prose.append(stripped)
-            current.prose_lines.append((line_no, raw))
+            current.note_prose(line_no, line_no)
         i += 1
     close()
     current.end_line = max(current.line, len(lines))
