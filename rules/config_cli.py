@@ -491,20 +491,27 @@ def _generated_options(facts, graph, nodes, seen: Set[str]) -> Optional[Tuple[st
     scope; or a library call that defines a flag per keyword default (`define_flags_with_default(...)`)."""
     from mlscan.facts.pycode import NOT_LITERAL
     calls = graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code()))
+    adds_options: Dict[str, bool] = {}   # helper node -> whether it adds an option named by a variable
+    dict_keys: Dict[Tuple[str, str], List[str]] = {}   # (file, scope) -> keys of the dict(...) literals built there
+    for idx, call in calls:   # a scope's calls are all in `calls` when one of them is
+        if call.name == "dict":
+            dict_keys.setdefault((idx.path, call.scope), []).extend(k for k, _ in call.kwargs if k != "**")
     for idx, call in calls:
         keys: List[str] = []
         if FLAG_DEFINERS.match(call.attr) and not call.name.startswith(("absl", "tensorflow", "?flags")):
             keys = [k for k, _ in call.kwargs if k != "**"]
         elif call.refs or call.arg_names:
+            keys = dict_keys.get((idx.path, call.scope), [])
+            if len(strong_hyperparameters(keys)) < MIN_DEFAULT_OPTIONS:
+                continue   # too few defaults here for any helper to turn into options
             node = graph.resolve_name(idx.path, call.name)
             if not (node and node.startswith("def:")) or node in seen:
                 continue
-            _, path, qual = node.split(":", 2)
-            own = facts.code.get(path)
-            if own is None or not any(c.scope == qual and c.attr == "add_argument" and c.args and c.args[0] is NOT_LITERAL
-                                      for c in own.calls):
+            if node not in adds_options:
+                adds_options[node] = any(c.attr == "add_argument" and c.args and c.args[0] is NOT_LITERAL
+                                         for _, c in graph.node_calls(node))
+            if not adds_options[node]:
                 continue
-            keys = [k for c in idx.calls if c.scope == call.scope and c.name == "dict" for k, _ in c.kwargs if k != "**"]
         if len(strong_hyperparameters(keys)) >= MIN_DEFAULT_OPTIONS:
             return idx.path, call.line, keys
     return None
