@@ -25,7 +25,8 @@ class PinnedRequirements(Rule):
     packages a Dockerfile `pip install`s (`==`/`===`, conda `=`, `--hash`, a git URL at a commit).
     A set with at least 80% of its packages pinned supports the practice; one with a few pins
     (two or more, and at least 20%), an install file mostly made of bounded ranges
-    (`>=1.3,<1.4`, `~=1.4`; a cap at the next major alone, `>=2.1,<3`, holds nothing), or a set
+    (`>=1.3,<1.4`, `~=1.4`, Poetry `~1.4`; a cap at the next major alone, `>=2.1,<3`, or an
+    exclusion, `!=1.4.*`, holds nothing), or a set
     where some packages are pinned or held to a release line
     (`==1.27.*`, `~=1.5.1`: a fifth of the set, or two or more that make up an eighth of it or include
     the ML framework) is partial ("some pins"). Lower bounds alone pin nothing, and one pin among many

@@ -80,15 +80,40 @@ class DependencySet:
         return self.bounded / self.size if self.size else 0.0
 
 
+# one clause of a version constraint: PEP 440 (`~=1.4`, `!=1.2.*`), Poetry (`^1.2`, `~1.2`), conda (`1.2.*`)
+_CLAUSE = re.compile(r"^(===|~=|==|!=|<=|>=|<|>|=|\^|~)?\s*v?(\d+(?:\.(?:\d+|\*))*)")
+
+
 def _upper_bounded(spec: str) -> bool:
-    """A range that holds a package to a release line (`~=1.4`, `==1.27.*`, `^1.2`, `<1.4`, `<=4.55.4`).
-    A cap at the next major version alone (`>=2.1,<3`, `<2.0.0`) lets every minor release in: not held."""
-    spec = spec or ""
-    if re.search(r"~=|=\s*[\w.]*\*|\^", spec):
-        return True
-    caps = re.findall(r"(<=?)\s*v?(\d+)((?:\.\d+)*)", spec)
-    return any(op == "<=" or not re.fullmatch(r"(\.0)*", rest) for op, _, rest in caps) or (
-        "<" in spec and not caps)
+    """A range that holds a package to a release line (`~=1.4`, `==1.27.*`, `^1.2`, `~1.2`, `<1.4`,
+    `<=4.55.4`). A cap at the next major version alone (`>=2.1,<3`, `<2.0.0`, Poetry `~2`) lets every
+    minor release in: not held; nor does an exclusion (`!=1.2.*`). Of alternatives (Poetry `||`), every
+    one must be held."""
+    alternatives = [a for a in (spec or "").split("||") if a.strip()]
+    return bool(alternatives) and all(_holds(a) for a in alternatives)
+
+
+def _holds(constraint: str) -> bool:
+    for clause in re.split(r"[,\s]+(?=[<>=!~^\d])", constraint.strip()):
+        clause = clause.strip().strip(",")
+        match = _CLAUSE.match(clause)
+        if not match:
+            if clause.startswith("<"):
+                return True   # a cap whose version is a placeholder (`<{next}`)
+            continue
+        op, version = match.group(1) or "", match.group(2)
+        release = version.split(".")
+        if op in ("!=", ">", ">="):
+            continue
+        if op in ("~=", "^", "<=") or "*" in release:
+            return True
+        if op == "~":
+            if len(release) > 1:
+                return True   # Poetry `~1.2`: >=1.2,<1.3
+            continue
+        if op == "<" and any(part != "0" for part in release[1:]):
+            return True   # `<1.4` holds; `<2`, `<2.0.0` cap the major only
+    return False
 
 
 upper_bounded = _upper_bounded   # for rules: a specifier that holds a package to a release line
