@@ -171,6 +171,21 @@ DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz
                  ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt",
                  ".arff", ".data", ".dta", ".sas7bdat")   # UCI/Weka, Stata and SAS tables
 
+# ---- writes to local files ----------------------------------------------------------------------
+# calls that write records or rows to a local file: an open file, a csv writer, a data frame, a serialiser
+# (`json.dump(rec, f)`, `df.to_csv(p, mode="a")`, `writer.writerow(row)`, `Path(p).write_text(...)`)
+RECORD_FILE_WRITES = frozenset({"write", "writelines", "write_text", "writerow", "writerows", "dump",
+                                "to_csv", "to_json", "to_parquet", "to_feather", "write_table"})
+# ...and what also writes a record out: serialising it first (`json.dumps`), a tracker's dict artefact, or a
+# project helper named for writing (`save_json(meta, p)`, `export_results(...)`)
+RECORD_WRITER = re.compile(r"^(dumps|log_dict|(save|write|dump|export)_?\w*)$")
+
+
+def writes_record(attr: str) -> bool:
+    """Whether a call's last name part writes a record out (a file write, a serialiser, a writing helper)."""
+    return attr in RECORD_FILE_WRITES or bool(RECORD_WRITER.match(attr))
+
+
 # ---- downloads checked against a pinned hash ----------------------------------------------------
 # download functions -> (keyword, position) of the expected hash; (None, None): the call is the check
 CHECKSUM_DOWNLOADS = {

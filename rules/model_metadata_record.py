@@ -4,6 +4,7 @@ import re
 
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir
+from mlscan.rules._vocab import writes_record
 
 # the three things a metadata record says about a trained model: which model it is, what data it saw, how well
 # it did; a record must name all three to document the model (a checkpoint's `{"model": ..., "epoch": ...}` or a
@@ -16,9 +17,6 @@ DATA_KEY = re.compile(r"^(features?|feature_names|feature_columns|feature_cols|f
 METRIC_KEY = re.compile(r"^(metrics?(_\w+)?|\w+_metrics|performance|evaluation|scores?|accuracy|auc|roc_auc|"
                         r"f1(_score)?|precision|recall|rmse|mae|r2|"
                         r"(test|val|valid|cv)_(score|accuracy|acc|auc|roc_auc|f1|precision|recall|rmse|mae|r2|loss))$")
-# calls that write a record out: `json.dump(meta, f)`, `path.write_text(json.dumps(meta))`, `save_json(meta, p)`,
-# `joblib.dump({...}, path)`, `mlflow.log_dict(meta, ...)`
-WRITER = re.compile(r"^(dumps?|write|write_text|to_json|log_dict|(save|write|dump|export)_?\w*)$")
 
 
 def _topics(keys) -> bool:
@@ -83,13 +81,13 @@ class ModelMetadataRecord(Rule):
                 continue
             writes = {}   # scope -> identifiers passed to a writing call
             for c in idx.calls:
-                if WRITER.match(c.attr):
+                if writes_record(c.attr):
                     writes.setdefault(c.scope, set()).update(c.arg_names)
             for line, scope, name, keys in idx.dict_records:
                 if not _topics(keys):
                     continue
                 if name.startswith("call:"):
-                    written = bool(WRITER.match(name[5:]))
+                    written = writes_record(name[5:])
                 else:
                     written = name in writes.get(scope, ())
                 if written:

@@ -5,6 +5,7 @@ import re
 from mlscan.facts.graph import looks_predictive
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._serving import NO_SERVING, NOTEBOOK_DEMO, has_serving, serving_manifests, serving_reach
+from mlscan.rules._vocab import RECORD_FILE_WRITES
 
 # records of normal traffic; warnings and errors report problems, not payloads
 RECORD_ATTRS = {"info", "debug", "log"}
@@ -335,7 +336,7 @@ class PayloadsCaptured(Rule):
             for idx, call in calls:
                 if _persists(call) and not _records_metrics(idx) and (
                         handler in scheduled or _carries_payload(idx, call, calls)):
-                    if handler in scheduled and call.attr in LOCAL_FILE_WRITES:
+                    if handler in scheduled and call.attr in RECORD_FILE_WRITES:
                         # a recurring scoring run that keeps its output files: a prediction history
                         best = best or ("partial", idx.path, call.line,
                                         f"a scheduled scoring run writes its predictions to files via {call.name}, "
@@ -640,11 +641,9 @@ PREDICTION_NAME = re.compile(r"(?i)(^|_)(preds?|predictions?|predicted|scored|fo
 
 def _file_write(call) -> bool:
     """A write to a local file (`json.dump`, `f.write`, `df.to_csv`, a csv writer), not to a store."""
-    return call.name == "json.dump" or call.attr in LOCAL_FILE_WRITES or call.attr in ("to_json", "write_table")
+    return call.attr in RECORD_FILE_WRITES
 
 
-# writes to local files: what a scheduled scoring run leaves behind (predictions, not requests)
-LOCAL_FILE_WRITES = {"to_csv", "to_parquet", "writerow", "writerows", "dump", "write", "to_json"}
 
 
 def _has_key(node, key: str) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from mlscan.rulekit import Example, Rule
+from mlscan.rules._vocab import RECORD_FILE_WRITES
 
 # a repo class or function named for keeping experiment runs (`ExperimentTracker`, `RunLogger`, `log_experiment`)
 TRACKER_NAME = re.compile(r"(?i)(experiment|run|trial)_?(tracker|logger|registry|store|db|database|log)$|"
@@ -51,6 +52,12 @@ class HomemadeExperimentTracker(Rule):
                              "def main():\n    trainer = Trainer(model=None, args=None)\n    trainer.add_callback(CsvLogger('log.csv'))\n"
                              "    trainer.train()\n\n\nif __name__ == '__main__':\n    main()\n",
         }, "partial", "a TrainerCallback of the repo's own writes the loss to a CSV file", fires=True),
+        Example({
+            "train.py": "import lightning.pytorch as pl\nimport pandas as pd\n\n\nclass TableLogger(pl.loggers.Logger):\n"
+                        "    rows = []\n\n    def log_metrics(self, metrics, step=None):\n"
+                        "        self.rows.append(metrics)\n        pd.DataFrame(self.rows).to_parquet('metrics.parquet')\n\n\n"
+                        "pl.Trainer(logger=TableLogger()).fit(None)\n",
+        }, "partial", "a Lightning logger of the repo's own writes the metrics to a Parquet table", fires=True),
     )
 
     def check(self, facts):
@@ -87,7 +94,7 @@ class HomemadeExperimentTracker(Rule):
                 if d.kind != "class" or not any(b.startswith(LOGGER_BASES) for b in d.bases):
                     continue
                 writes = next((c for c in idx.calls if (c.scope == qual or c.scope.startswith(qual + "."))
-                               and (c.attr in FILE_WRITES or c.name.startswith(SINKS))), None)
+                               and (c.attr in RECORD_FILE_WRITES or c.name.startswith(SINKS))), None)
                 if writes is not None:
                     return self.found("partial", idx.path, d.line,
                                       f"{qual.rsplit('.', 1)[-1]} (a {next(b for b in d.bases if b.startswith(LOGGER_BASES))}) "
@@ -101,4 +108,3 @@ LOGGER_BASES = ("transformers.TrainerCallback", "transformers.trainer_callback.T
                 "pytorch_lightning.loggers.Logger", "pytorch_lightning.loggers.logger.Logger",
                 "lightning.pytorch.loggers.Logger", "lightning.pytorch.loggers.logger.Logger",
                 "pytorch_lightning.logging.LightningLoggerBase")
-FILE_WRITES = {"write", "writerow", "writerows", "to_csv", "to_json"}
