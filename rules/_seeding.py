@@ -37,7 +37,9 @@ DEFAULT_SEEDED_TRAINERS = re.compile(r"^(transformers\.(Trainer|Seq2SeqTrainer|T
 OPTION_SEEDED_PIPELINES = {"basicsr.train.train_pipeline": "manual_seed"}
 # "torch.Generator": a generator of its own (a seeded `random_split`), not the global torch RNG that
 # weight initialisation, dropout and shuffling draw from
-SEED_KWARGS = {"random_state", "seed", "random_seed", "rng_seed", "rng"}
+# names a seed goes by, as a config key, a setting or a keyword argument (`rng=` as a keyword too)
+SEED_NAMES = frozenset({"seed", "random_seed", "random_state", "rng_seed", "manual_seed"})
+SEED_KWARGS = SEED_NAMES | {"rng"}
 # Libraries whose RNG the training uses when their calls appear in the training code.
 CONSUMER_PREFIXES = {
     "random": ("random.shuffle", "random.random", "random.randint", "random.choice", "random.choices",

@@ -171,6 +171,10 @@ DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".feather", ".jsonl", ".npy", ".npz
                  ".arrow", ".avro", ".orc", ".tfrecord", ".tfrecords", ".zip", ".gz", ".pkl", ".txt",
                  ".arff", ".data", ".dta", ".sas7bdat")   # UCI/Weka, Stata and SAS tables
 
+# ---- environment -------------------------------------------------------------------------------
+# calls that read an environment variable
+ENV_READS = frozenset({"os.getenv", "os.environ.get", "os.environ.__getitem__", "environs.Env", "decouple.config"})
+
 # ---- writes to local files ----------------------------------------------------------------------
 # calls that write records or rows to a local file: an open file, a csv writer, a data frame, a serialiser
 # (`json.dump(rec, f)`, `df.to_csv(p, mode="a")`, `writer.writerow(row)`, `Path(p).write_text(...)`)

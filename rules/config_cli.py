@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Set, Tuple
 from mlscan.facts.ci import is_ci_path
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import training_code_nodes, ranked, strong_hyperparameters
+from mlscan.rules._vocab import ENV_READS
 
 OPTION_ATTRS = {"option", "argument", "Option", "Argument"}
 ABSL_DEFINES = ("DEFINE_float", "DEFINE_integer", "DEFINE_string", "DEFINE_enum", "DEFINE_bool", "DEFINE_boolean",
@@ -454,7 +455,6 @@ def _recorded_run(facts, hps: Set[str]) -> Optional[Tuple[str, int, str]]:
     return None
 
 
-ENV_READS = {"os.getenv", "os.environ.get", "os.environ.__getitem__", "environs.Env", "decouple.config"}
 ENV_WRAPPER = re.compile(r"^_?get_?env\w*$")      # a project's own `getenv_cast("LR", cast=float)`
 ENV_FILE = re.compile(r"(?i)(^|/)(dockerfile[^/]*|[^/]*\.env(\.\w+)?|\.env[^/]*|[^/]*compose[^/]*\.ya?ml|[^/]*\.ya?ml)$")
 

@@ -7,12 +7,11 @@ from typing import Dict, List, Set, Tuple
 from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
 from mlscan.rules._mlcode import in_example_dir, ranked, strong_hyperparameters, training_code_nodes
-from mlscan.rules._vocab import CONFIG_MODULE
+from mlscan.rules._vocab import CONFIG_MODULE, ENV_READS
 from mlscan.rules.config_files import reads_config_files
 
 SETTINGS_BASES = ("pydantic_settings.BaseSettings", "pydantic.BaseSettings", "pydantic.v1.BaseSettings",
                   "pydantic_settings.main.BaseSettings")
-ENV_READS = {"os.getenv", "os.environ.get", "os.environ.__getitem__", "environs.Env", "decouple.config"}
 PATHLIKE = re.compile(r"[/\\]|\.\w{1,5}$|^(s3|gs|https?|file|azureml|dbfs)://")
 MIN_SETTINGS = 3
 CONFIG_CLASS = re.compile(r"(Config|Configuration|Settings|Params|HParams|Hyperparameters|Args|Arguments|Options)$")
@@ -25,8 +24,6 @@ INFRA_SETTING = re.compile(r"(?i)(key|secret|token|passw|(^|_)user(name)?(_|$)|u
                            r"(^|_)(aws|gcp|gcs|azure|s3|minio|supabase|mlflow|prefect|wandb|api)_|^default_|"
                            # where runs are logged and models registered: the tracker's settings, not the run's
                            r"(^|_)experiment(_name|_id)?$|registry)")
-CONFIG_FILE_READS = {"yaml.safe_load", "yaml.load", "yaml.full_load", "json.load", "toml.load", "tomllib.load",
-                     "tomli.load", "omegaconf.OmegaConf.load", "configparser.ConfigParser"}
 
 
 def _settings_of(facts, path: str) -> Tuple[List[str], List[str]]:
@@ -255,8 +252,7 @@ class CentralConfigModule(Rule):
             return False
         if len({n for n in every if not INFRA_SETTING.search(n)}) >= MIN_RUN_SETTINGS:
             return True
-        idx = facts.code.get(path)
-        return idx is not None and any(c.name in CONFIG_FILE_READS for c in idx.calls)
+        return reads_config_files(facts, path)
 
     @staticmethod
     def _candidates(facts) -> Dict[str, Tuple[int, str]]:

@@ -5,9 +5,8 @@ from typing import Any, Optional, Tuple
 
 from mlscan.facts.pycode import NOT_LITERAL
 from mlscan.rulekit import Example, Rule
-from mlscan.rules._seeding import SEEDERS, seeded_family
+from mlscan.rules._seeding import SEED_NAMES, SEEDERS, seeded_family
 
-SEED_KEYS = {"seed", "random_seed", "random_state", "rng_seed"}
 SEED_OPTIONS = {"--seed", "--random-seed", "--random_seed", "--rng-seed", "--rng_seed", "--manual-seed", "--manual_seed"}
 CONFIG_NAMES = ("seed", "cfg", "config", "conf", "args", "hparams", "params", "opt", "opts", "options")
 SEED_READ = re.compile(r"\b(?!random\.|np\.random\.|numpy\.random\.)\w+\.(random_)?seed\b(?!\s*\()")  # `args.seed`
@@ -115,7 +114,7 @@ class SeedNullByDefault(Rule):
         for path in sorted(_paths(closure)):
             idx = facts.code.get(path)
             for a in (idx.assignments if idx else ()):
-                if a.owner and a.name.rsplit(".", 1)[-1] in SEED_KEYS and a.value in UNSET and not isinstance(a.value, bool):
+                if a.owner and a.name.rsplit(".", 1)[-1] in SEED_NAMES and a.value in UNSET and not isinstance(a.value, bool):
                     yield self.found("gap", path, a.line,
                                      f"{seeder} takes its seed from the config, but {a.name} defaults to {a.value}, "
                                      f"so runs are unseeded unless it is set")
@@ -138,7 +137,7 @@ def _seed_option(calls) -> Optional[Tuple[str, int, str, Any]]:
 
 def _unset_seed(d: dict, depth: int = 0) -> Optional[Tuple[str, Any]]:
     """(key, value) of a seed key set to null or -1, in `d` or the mappings nested in it."""
-    for key in sorted(SEED_KEYS & set(k for k in d if isinstance(k, str))):
+    for key in sorted(SEED_NAMES & set(k for k in d if isinstance(k, str))):
         value = d[key]
         if value is None or (value == -1 and value is not True and not isinstance(value, bool)):
             return key, value

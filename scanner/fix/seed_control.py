@@ -7,7 +7,7 @@ from mlscan.facts.configs import walk
 from mlscan.facts.graph import is_training_call
 from mlscan.fix import cst as C
 from mlscan.fix.base import Edit, Fix, FixExample, Skip, Suggest, top_level_names
-from mlscan.rules._seeding import consumed_family, covers, seeded_families
+from mlscan.rules._seeding import SEED_NAMES, consumed_family, covers, seeded_families
 
 
 class Entry(NamedTuple):
@@ -16,7 +16,6 @@ class Entry(NamedTuple):
     node: str          # where reachability starts
 
 
-SEED_KEYS = ("seed", "random_seed", "rng_seed", "manual_seed")
 DEFAULT_SEED = 42
 NOT_CONFIG = ("test", "tests", ".github", "docs", "examples")
 
@@ -245,6 +244,6 @@ def config_seed(facts) -> Tuple[int, str]:
             continue
         for data in doc.docs:
             for key, value in walk(data, budget=5000):
-                if key in SEED_KEYS and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                if key in SEED_NAMES and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                     return value, path
     return DEFAULT_SEED, ""
