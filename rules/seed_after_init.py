@@ -102,7 +102,7 @@ def _seeded_late(graph, closure):
 
     def fresh_in(target: str):
         if target not in fresh_memo:
-            fresh_memo[target] = next((c for n in reach(target) for _, c in graph.node_calls(n)
+            fresh_memo[target] = next((c for n in sorted(reach(target)) for _, c in graph.node_calls(n)
                                        if FRESH_WEIGHTS.match(c.name)), None)
         return fresh_memo[target]
 

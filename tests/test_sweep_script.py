@@ -64,3 +64,26 @@ def test_sweep_reports_a_timeout_and_kills_the_scan(tmp_path):
                         "--timeout", "1"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "timeouts (over 1 s): 1" in r.stdout and "FAILED acme/slow" in r.stdout
+
+
+DETERMINISM = ROOT / "benchmarks" / "determinism.py"
+
+
+def test_determinism_script_finds_a_report_that_follows_the_hash_seed(tmp_path):
+    """determinism.py scans each tree once per PYTHONHASHSEED and fails when the reports differ: shown with
+    a stand-in scanner whose report follows the seed, then with the real one on a small repo."""
+    tree = tmp_path / "repo"
+    tree.mkdir()
+    (tree / "train.py").write_text("import numpy as np\nnp.random.seed(0)\n")
+    fake = tmp_path / "fake_mlscan.py"
+    fake.write_text("import json, os\nprint(json.dumps({'practices': [{'id': 'seed-control', "
+                    "'reason': 'picked ' + str(sorted({'a', 'b', 'c'}, key=hash)[0])}]}))\n")
+    unstable = subprocess.run([sys.executable, str(DETERMINISM), str(tree), "--seeds", "1,2,3,4,5,6",
+                               "--mlscan", f"{shlex.quote(sys.executable)} {shlex.quote(str(fake))}"],
+                              capture_output=True, text=True, timeout=120)
+    assert unstable.returncode == 1, unstable.stdout
+    assert "practice seed-control: reason" in unstable.stdout
+    stable = subprocess.run([sys.executable, str(DETERMINISM), str(tree), "--mlscan", MLSCAN],
+                            capture_output=True, text=True, timeout=120)
+    assert stable.returncode == 0, stable.stdout
+    assert "1 trees scanned under seeds 1,2: 0 with differing reports" in stable.stdout
