@@ -62,6 +62,13 @@ class PinnedRequirements(Rule):
                          "    - scikit-learn\n    - pandas\n    - joblib\n",
         }, "partial", "some pins: one package held to a release line, the rest float", fires=True),
         Example({
+            "pyproject.toml": "[tool.poetry]\nname = 'svc'\nversion = '0.1.0'\n\n[tool.poetry.dependencies]\n"
+                              "python = '^3.10'\ntorch = '~2.1'\nnumpy = '~1.26'\npandas = '*'\nrequests = '*'\ntqdm = '*'\n",
+        }, "partial", "Poetry's tilde holds a minor release line (~2.1 is >=2.1,<2.2)", fires=True),
+        Example({
+            "requirements.txt": "numpy!=1.24.*\npandas!=2.0.*\ntorch>=2.0\n",
+        }, "absent", "excluding a bad release holds nothing", fires=False),
+        Example({
             "Dockerfile": "FROM python:3.10.13-slim\nCOPY app.py .\nCMD [\"python\", \"app.py\"]\n",
         }, "partial", "pinned base image alone", fires=True),
         Example({
@@ -145,9 +152,11 @@ class PinnedRequirements(Rule):
             elif _some_pins(s):
                 judged = True
                 held = [f"{r.name}{r.specifier}" for r in s.counted if r.pinned or upper_bounded(r.specifier)][:3]
+                rest = ("the rest float" if s.bounded < s.size else
+                        f"{s.pinned or 'none'} of them pinned to an exact version")
                 yield self.found("partial", s.path, _line_of(facts, s, held),
                                  f"some pins: {s.bounded} of {s.size} {_what(s)} pinned or held to a release line "
-                                 f"({', '.join(held)}); the rest float")
+                                 f"({', '.join(held)}); {rest}")
         if judged or main:
             return  # "pinned base image alone": only when no dependency set says more
         for path, instrs in sorted(facts.dockerfiles.items()):
