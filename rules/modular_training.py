@@ -360,6 +360,14 @@ class TrainingCodeIsModular(Rule):
                         "@hydra.main(config_path='config/train.yaml')\ndef main(cfg):\n    Workspace(cfg).run()\n\n\n"
                         "if __name__ == '__main__':\n    main()\n",
         }, "present", "hydra builds the agent class a YAML config names; its update method trains"),
+        Example({
+            "pyproject.toml": "[project]\nname = 'pkg'\nversion = '0.1.0'\ndependencies = [\n    'torch',\n    'numpy',\n]\n\n"
+                              "[project.scripts]\ntrain-model = 'pkg.train:main'\n",
+            "pkg/__init__.py": "",
+            "pkg/train.py": "import torch\n\n\ndef main():\n    model = torch.nn.Linear(2, 1)\n"
+                            "    torch.optim.SGD(model.parameters(), lr=0.1).step()\n",
+        }, "absent", "a console script's training function: the evidence points into pkg/train.py, not at "
+                     "pyproject.toml's line", fires=True),
     )
 
     def check(self, facts):
@@ -451,7 +459,7 @@ class TrainingCodeIsModular(Rule):
                 rank, kind = 1, "gap"
                 msg = f"{path} is {'a notebook' if nb else 'a monolithic script'} that trains without separate reusable units"
             if best is None or rank > best[0]:
-                best = (rank, self.found(kind, path, ep.line if not nb else 1, msg))
+                best = (rank, self.found(kind, path, _target_line(idx, ep) if not nb else 1, msg))
         targets = {e.target for e in entries + others}
         # the data preparation is a stage script of its own and the training trains in functions
         if best is not None and best[0] < 3 and best[1].path in short_training:
@@ -589,6 +597,16 @@ def _unit_roles(facts, path: str) -> Set[str]:
         if "." not in qual and d.kind == "class":
             roles |= definition_roles(qual, d.bases)
     return roles
+
+
+def _target_line(idx, ep) -> int:
+    """The line in the training file itself: the entry point's own line when it is declared there, else the
+    trained function's definition or the main block (a pipeline or console script declares it elsewhere)."""
+    if ep.path == idx.path:
+        return ep.line
+    qual = ep.target.rsplit(":", 1)[1] if ep.target.startswith("def:") else ""
+    definition = idx.defs.get(qual)
+    return definition.line if definition else idx.main_line or 1
 
 
 def _copied_definitions(facts, entries) -> tuple:

@@ -20,6 +20,10 @@ def test_rule_example(rule, i, example, tmp_path):
         if f.kind in ("supports", "partial", "gap"):
             assert f.path in example.files or any(c.get(f.path) for c in example.commits) or f.path == ".", f
             assert f.line is None or f.line >= 1
+            text = example.files.get(f.path)
+            if isinstance(text, str) and f.line and not f.path.endswith(".ipynb") \
+                    and not any(f.path in c for c in example.commits):
+                assert f.line <= text.count("\n") + 1, f"{rule.id} example {i}: {f.path}:{f.line} is past the file's end"
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
