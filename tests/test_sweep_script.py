@@ -87,3 +87,32 @@ def test_determinism_script_finds_a_report_that_follows_the_hash_seed(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert stable.returncode == 0, stable.stdout
     assert "1 trees scanned under seeds 1,2: 0 with differing reports" in stable.stdout
+
+
+EVIDENCE_LINES = ROOT / "benchmarks" / "evidence_lines.py"
+
+
+def test_evidence_lines_script_flags_evidence_that_cannot_be_opened(tmp_path):
+    """evidence_lines.py opens each report's evidence in its tree: a real scan passes; a line past a file's
+    end and a path the tree lacks are flagged; a file the evidence itself says is only in history is not."""
+    tree = tmp_path / "work" / "repo"
+    tree.mkdir(parents=True)
+    (tree / "train.py").write_text("import numpy as np\nnp.random.seed(0)\n")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    scan = subprocess.run([sys.executable, "-m", "mlscan", "scan", str(tree), "--format", "json", "--no-cache"],
+                          capture_output=True, text=True)
+    (reports / "repo.json").write_text(scan.stdout)
+    ok = subprocess.run([sys.executable, str(EVIDENCE_LINES), str(reports), str(tmp_path / "work")],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "1 reports checked: 0 evidence" in ok.stdout, ok.stdout
+    bad = {"practices": [{"id": "seed-control", "evidence": [
+        {"path": "train.py", "line": 9, "rule": "seed-calls", "message": "m"},
+        {"path": "gone.csv", "line": None, "rule": "data-in-git", "message": "raw data"},
+        {"path": "old.csv", "line": None, "rule": "data-in-git", "message": "raw data committed to git history"}]}]}
+    (reports / "repo.json").write_text(json.dumps(bad))
+    flagged = subprocess.run([sys.executable, str(EVIDENCE_LINES), str(reports), str(tmp_path / "work")],
+                             capture_output=True, text=True, timeout=60)
+    assert flagged.returncode == 1
+    assert "seed-calls: line past the end" in flagged.stdout and "data-in-git: path not in the tree" in flagged.stdout
+    assert "2 evidence entries that cannot be opened" in flagged.stdout
