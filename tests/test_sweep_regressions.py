@@ -134,6 +134,24 @@ def test_python_312_fstrings_cost_only_their_lines(tmp_path):
             "(running mlscan) cannot parse, were read with their inner quotes swapped (or left out)"]
 
 
+def test_an_fstring_error_of_every_python_is_a_syntax_error_not_newer_syntax(tmp_path):
+    # sagemaker examples: `f"s3://{bucket}/{}-outputdir/"` (an empty expression, rejected by every
+    # Python) was reported as "f-strings of Python 3.12+": any "f-string: ..." error was taken for
+    # PEP 701 syntax, since blanking the line made the file parse.
+    train = ("import numpy as np\nfrom sklearn.ensemble import RandomForestClassifier\n\nnp.random.seed(0)\n"
+             "clf = RandomForestClassifier(random_state=0)\nclf.fit([[0], [1]], [0, 1])\n"
+             "out = f\"s3://{np.__name__}/{}-outputdir/\"\n")
+    report = scan_repo(tmp_path / "repo", {"train.py": train, "explore.ipynb": notebook("import numpy as np",
+                                                                                         "print(f'{x}}')\n")})
+    seed = practice(report, "seed-control")
+    assert seed["status"] == "present"
+    messages = {d["path"]: d["message"] for d in report["diagnostics"]}
+    assert "3.12" not in str(messages), messages
+    assert messages["train.py"].startswith("syntax error (line 7): f-string")
+    assert messages["train.py"].endswith("line 7 skipped, the rest analysed")
+    assert messages["explore.ipynb"].startswith("1 code cell(s) could not be parsed (syntax error (line 3): f-string")
+
+
 def test_a_here_document_in_a_shell_script_is_data_not_commands(tmp_path):
     # kserve's install scripts embed 1.7 MB of manifests in here-documents; every manifest line was
     # taken for a shell command and the scan ran past 60 s. Commands after the body still count.

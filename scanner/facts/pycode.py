@@ -1023,6 +1023,16 @@ def _swap_inner_quotes(line: str) -> str:
         pos = i + 1
 
 
+_PEP701_ONLY_MSGS = ("cannot include a backslash", "cannot include '#'")
+
+
+def _uses_pep701(line: str, msg: str) -> bool:
+    """The line's f-string error comes from syntax Python 3.12 accepts: the enclosing quote reused
+    inside `{...}` (the swap changes the line), or a backslash or comment in the expression part.
+    Not an empty `{}`, a lone `}` or a bad conversion, which no Python accepts."""
+    return _swap_inner_quotes(line) != line or any(m in msg for m in _PEP701_ONLY_MSGS)
+
+
 def _parse_pep701(source: str, path: str) -> Tuple[ast.AST, List[int]]:
     """`ast.parse`; on a Python older than 3.12, lines whose f-strings use 3.12's syntax (the
     enclosing quote reused inside `{...}`) are rewritten with the other quote, or, failing that,
@@ -1039,6 +1049,8 @@ def _parse_pep701(source: str, path: str) -> Tuple[ast.AST, List[int]]:
         while len(touched) < MAX_REWRITES and (exc.msg or "").startswith("f-string") \
                 and exc.lineno and 0 < exc.lineno <= len(lines) and exc.lineno not in touched:
             line = lines[exc.lineno - 1]
+            if not _uses_pep701(line, exc.msg or ""):
+                break  # an f-string error in every Python (`{}`, a lone `}`, `!z`): a syntax error, not newer syntax
             indent = line[:len(line) - len(line.lstrip())]
             nxt: Optional[SyntaxError] = None
             # the line with its inner quotes swapped; else a statement, or an argument inside brackets
