@@ -486,7 +486,8 @@ def test_readme_commands_continued_with_backslashes_are_one_command(tmp_path: Pa
     ("~=1.4", True), ("==1.27.*", True), ("1.2.*", True), ("<1.4", True), ("<=4.55.4", True),
     ("^1.2", True), ("~1.2", True), (">=1.2 <1.3", True), (">=1,!=1.5.*,<1.9", True), ("^1.2 || ^2.0", True),
     (">=2.1,<3", False), ("<2.0.0", False), ("~2", False), (">=1.0", False), ("", False), ("*", False),
-    ("!=1.2.*", False), ("^1.2 || >=3", False),
+    ("!=1.2.*", False), ("^1.2 || >=3", False), ("< 2", False), (">= 1.2, < 1.3", True), ("<= 4.5", True),
+    ("< 1.4", True), ("<{next_minor}", True),
 ])
 def test_a_range_holds_a_release_line_only_when_every_alternative_caps_below_the_next_major(spec, held):
     from mlscan.facts.deps import upper_bounded

@@ -94,8 +94,8 @@ def _upper_bounded(spec: str) -> bool:
 
 
 def _holds(constraint: str) -> bool:
-    for clause in re.split(r"[,\s]+(?=[<>=!~^\d])", constraint.strip()):
-        clause = clause.strip().strip(",")
+    for clause in re.split(r",|\s+(?=[<>=!~^])", constraint.strip()):
+        clause = clause.strip()
         match = _CLAUSE.match(clause)
         if not match:
             if clause.startswith("<"):
