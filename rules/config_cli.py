@@ -226,11 +226,11 @@ class HyperparametersFromCommandLine(Rule):
     def check(self, facts):
         graph = facts.graph
         nodes = training_code_nodes(facts)
-        calls = graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code()))
+        training_calls = graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code()))
         options: Dict[str, Set[str]] = {}
         where: Dict[str, Tuple[str, int]] = {}
         primary = {ep.target[4:] for ep in getattr(graph, "primary_training_entry_points", graph.training_entry_points) if ep.target.startswith("mod:")}
-        calls = sorted((c for c in calls if c[1].attr in CLI_ATTRS or c[1].attr.startswith("DEFINE_")),
+        calls = sorted((c for c in training_calls if c[1].attr in CLI_ATTRS or c[1].attr.startswith("DEFINE_")),
                        key=lambda c: (c[0].path not in primary, c[0].path, c[1].line))  # the loop reads no other call
         defs_seen: Set[str] = set()
         config_option: Dict[str, Tuple[str, int]] = {}
@@ -273,7 +273,7 @@ class HyperparametersFromCommandLine(Rule):
         # r16: options generated from a mapping of defaults - a helper that adds one argparse option per key
         # (`add_dict_to_argparser(parser, dict(lr=1e-4, batch_size=1))`) or a library call that defines a flag per
         # keyword default (`define_flags_with_default(lr=..., epochs=...)`): the same in-code defaults, set per run
-        generated = _generated_options(facts, graph, nodes, defs_seen)
+        generated = _generated_options(graph, training_calls, defs_seen)
         if generated is not None:
             path, line, got = generated
             hps = strong_hyperparameters(got)
@@ -323,7 +323,7 @@ class HyperparametersFromCommandLine(Rule):
                                                     "hyperparameter defaults with a config given per run; no config "
                                                     "file keeps them")
             return
-        env = _env_hyperparameters(facts, graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code())))
+        env = _env_hyperparameters(facts, training_calls)
         if env is not None:
             path, line, hps, recorded = env
             yield self.found("partial", path, line, f"hyperparameters come from environment variables "
@@ -484,13 +484,12 @@ def _env_hyperparameters(facts, calls) -> Optional[Tuple[str, int, List[str], st
 FLAG_DEFINERS = re.compile(r"(?i)^define_flags?(_with_defaults?)?$|^(flags|args|arguments)_from_(dict|defaults)$")
 
 
-def _generated_options(facts, graph, nodes, seen: Set[str]) -> Optional[Tuple[str, int, List[str]]]:
+def _generated_options(graph, calls, seen: Set[str]) -> Optional[Tuple[str, int, List[str]]]:
     """(path, line, keys) of command-line options generated from a mapping of defaults, in training code:
     a call to a helper of the repo's own that adds an argparse option per key of a mapping it is given
     (the option's name is not a literal), with the keys of the `dict(...)` literal built in the calling
     scope; or a library call that defines a flag per keyword default (`define_flags_with_default(...)`)."""
     from mlscan.facts.pycode import NOT_LITERAL
-    calls = graph.calls_in(nodes) if nodes else list(facts.calls(facts.non_test_code()))
     adds_options: Dict[str, bool] = {}   # helper node -> whether it adds an option named by a variable
     dict_keys: Dict[Tuple[str, str], List[str]] = {}   # (file, scope) -> keys of the dict(...) literals built there
     for idx, call in calls:   # a scope's calls are all in `calls` when one of them is
